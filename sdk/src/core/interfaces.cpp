@@ -1,0 +1,24 @@
+// Out-of-line anchors for the SDK's polymorphic classes, so that their vtables and type_info live
+// in libslimpipe_sdk.so once and are shared by the host and every plugin.
+#include "slimpipe/context.hpp"
+#include "slimpipe/error.hpp"
+#include "slimpipe/strategy.hpp"
+#include "slimpipe/task.hpp"
+
+namespace slimpipe {
+
+Error::~Error() = default;
+Cancelled::~Cancelled() = default;
+Logger::~Logger() = default;
+Progress::~Progress() = default;
+Context::~Context() = default;
+Strategy::~Strategy() = default;
+Task::~Task() = default;
+
+void Context::throw_if_cancelled() const {
+  if (cancelled()) throw Cancelled();
+}
+
+std::vector<std::string> Strategy::outputs(const Params&) const { return {""}; }
+
+}  // namespace slimpipe
