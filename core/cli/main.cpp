@@ -1,2 +1,259 @@
-#include <cstdio>
-int main() { return 0; }
+// The slimpipe command line: run, validate, plan and graph pipelines; list and inspect plugins.
+#include <csignal>
+#include <cstring>
+#include <iomanip>
+#include <iostream>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+
+#include "slimpipe/core/executor.hpp"
+#include "slimpipe/core/graph_export.hpp"
+#include "slimpipe/core/pipeline_spec.hpp"
+#include "slimpipe/core/plan.hpp"
+#include "slimpipe/core/plugin_registry.hpp"
+
+namespace po = boost::program_options;
+using namespace slimpipe;
+using namespace slimpipe::core;
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+const char* kUsage = R"(usage: slimpipe <command> [options]
+
+commands:
+  run PIPELINE        run the pipeline, skipping instances that are up to date
+  validate PIPELINE   check the pipeline file against the plugins; run nothing
+  plan PIPELINE       list every instance in order, cached or will-run and why
+  graph PIPELINE      print the instance graph (--format dot|mermaid)
+  plugins [show NAME] list the plugins found, or print one plugin's parameters
+
+Run `slimpipe <command> --help` for the command's options.
+)";
+
+volatile std::sig_atomic_t g_interrupts = 0;
+
+void on_signal(int) {
+  if (++g_interrupts >= 2) {
+    const char msg[] = "\nslimpipe: second interrupt, exiting now\n";
+    ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    std::_Exit(130);
+  }
+  request_cancel();
+  const char msg[] = "\nslimpipe: interrupted; finishing running instances (Ctrl-C again to quit at once)\n";
+  ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+  (void)ignored;
+}
+
+struct Common {
+  std::vector<std::string> plugin_paths;
+  std::vector<std::string> sets;
+  std::string pipeline;
+};
+
+po::options_description common_options(Common& c) {
+  po::options_description d("common options");
+  d.add_options()("help,h", "show this help")(
+      "plugin-path", po::value(&c.plugin_paths)->composing(),
+      "folder to search for plugins first (repeatable); then SLIMPIPE_PLUGIN_PATH, then <exe>/../lib/slimpipe/plugins");
+  return d;
+}
+
+po::options_description pipeline_options(Common& c) {
+  po::options_description d("pipeline options");
+  d.add_options()("set", po::value(&c.sets)->composing(),
+                  "override a value of the pipeline file: --set pipeline.output_dir=/tmp/x (repeatable)");
+  return d;
+}
+
+PluginRegistry load_plugins(const Common& c, bool report_problems) {
+  PluginRegistry reg;
+  reg.scan(PluginRegistry::search_path(c.plugin_paths));
+  if (report_problems)
+    for (const auto& p : reg.problems()) std::cerr << "slimpipe: warning: " << p.message << "\n";
+  return reg;
+}
+
+int cmd_plugins(const std::vector<std::string>& args) {
+  Common c;
+  auto desc = common_options(c);
+  po::options_description hidden;
+  std::vector<std::string> pos;
+  hidden.add_options()("pos", po::value(&pos));
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description p;
+  p.add("pos", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(p).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << "usage: slimpipe plugins [show NAME]\n\n" << desc;
+    return 0;
+  }
+  PluginRegistry reg = load_plugins(c, false);
+  if (pos.empty() || pos[0] == "list") {
+    std::cout << std::left << std::setw(16) << "NAME" << std::setw(10) << "KIND" << std::setw(10) << "VERSION"
+              << "DESCRIPTION\n";
+    for (const auto& pl : reg.plugins())
+      std::cout << std::setw(16) << pl.name << std::setw(10) << pl.kind << std::setw(10) << pl.version << pl.description
+                << "\n";
+    for (const auto& pl : reg.plugins()) std::cout << "  " << pl.name << ": " << pl.file.string() << "\n";
+    if (!reg.problems().empty()) {
+      std::cout << "\nrefused:\n";
+      for (const auto& pr : reg.problems()) std::cout << "  " << pr.message << "\n";
+    }
+    if (reg.plugins().empty()) {
+      std::cout << "(no plugins found; searched:";
+      for (const auto& d : PluginRegistry::search_path(c.plugin_paths)) std::cout << " " << d.string();
+      std::cout << ")\n";
+    }
+    return 0;
+  }
+  if (pos[0] != "show" || pos.size() != 2) {
+    std::cerr << "slimpipe plugins: expected `plugins` or `plugins show NAME`\n";
+    return kExitUsage;
+  }
+  const PluginInfo* pl = reg.find(pos[1]);
+  if (!pl) {
+    std::cerr << "slimpipe: no plugin named '" << pos[1] << "'" << did_you_mean(pos[1], reg.names("")) << "\n";
+    return kExitUsage;
+  }
+  std::cout << pl->name << " " << pl->version << " (" << pl->kind << ")\n  " << pl->description << "\n  file: "
+            << pl->file.string() << "\n  abi: " << pl->abi_major << "." << pl->abi_minor << "\n  fingerprint: "
+            << pl->fingerprint << "\n\nparameters:\n";
+  for (const auto& s : pl->schema.specs()) {
+    std::cout << "  " << std::left << std::setw(26) << s.name << std::setw(14) << to_string(s.type)
+              << (s.required ? std::string("(required)") : "default " + s.default_value.dump()) << "\n";
+    if (!s.doc.empty()) std::cout << "      " << s.doc << "\n";
+    if (!s.allowed.empty()) std::cout << "      one of: " << s.allowed.dump() << "\n";
+  }
+  return 0;
+}
+
+int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
+  Common c;
+  RunOptions ro;
+  std::string format = "dot";
+  bool quiet = false, verbose = false;
+  auto desc = common_options(c);
+  desc.add(pipeline_options(c));
+  po::options_description run_opts("run and plan options");
+  run_opts.add_options()("force", po::value(&ro.force)->composing(), "rebuild this instance or node even if cached (repeatable)")(
+      "only", po::value(&ro.only)->composing(), "run only this instance or node; its inputs must be built (repeatable)")(
+      "from", po::value(&ro.from)->composing(), "rebuild this instance or node and everything downstream (repeatable)")(
+      "max-parallel", po::value(&ro.max_parallel), "override pipeline.max_parallel")(
+      "quiet,q", po::bool_switch(&quiet), "only warnings and errors")("verbose,v", po::bool_switch(&verbose), "debug output");
+  po::options_description graph_opts("graph options");
+  graph_opts.add_options()("format", po::value(&format), "dot or mermaid (default dot)");
+  po::options_description hidden;
+  hidden.add_options()("pipeline", po::value(&c.pipeline));
+  po::options_description all;
+  all.add(desc).add(hidden);
+  if (cmd == "run" || cmd == "plan") all.add(run_opts);
+  if (cmd == "graph") all.add(graph_opts);
+  po::positional_options_description p;
+  p.add("pipeline", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(p).run(), vm);
+  po::notify(vm);
+  if (vm.count("help") || c.pipeline.empty()) {
+    std::cout << "usage: slimpipe " << cmd << " PIPELINE.toml [options]\n\n" << desc;
+    if (cmd == "run" || cmd == "plan") std::cout << run_opts;
+    if (cmd == "graph") std::cout << graph_opts;
+    return c.pipeline.empty() && !vm.count("help") ? kExitUsage : 0;
+  }
+  if (quiet) ro.level = LogLevel::Warn;
+  if (verbose) ro.level = LogLevel::Debug;
+
+  PluginRegistry reg = load_plugins(c, true);
+  PipelineSpec spec = load_pipeline(c.pipeline, c.sets, reg);
+  Plan plan = make_plan(spec);
+  if (cmd == "validate") {
+    std::size_t nodes = spec.nodes.size();
+    std::cout << c.pipeline << ": ok (" << nodes << " node" << (nodes == 1 ? "" : "s") << ", "
+              << plan.instances.size() - (spec.model_path ? 1 : 0) << " instances)\n";
+    return 0;
+  }
+  if (cmd == "graph") {
+    if (format == "dot") std::cout << to_dot(spec, plan);
+    else if (format == "mermaid") std::cout << to_mermaid(spec, plan);
+    else {
+      std::cerr << "slimpipe graph: --format must be dot or mermaid, got '" << format << "'\n";
+      return kExitUsage;
+    }
+    return 0;
+  }
+  Executor ex(spec, plan);
+  if (cmd == "plan") {
+    int run = 0, cached = 0;
+    for (const auto& row : ex.dry_run(ro)) {
+      const auto& inst = plan.instances[row.instance];
+      if (inst.is_model()) {
+        std::cout << std::left << std::setw(10) << "input" << inst.id << "  (" << row.reason << ")\n";
+        continue;
+      }
+      (row.will_run ? run : cached)++;
+      std::cout << std::left << std::setw(10) << (row.will_run ? "will-run" : "cached") << inst.id << "  (" << row.reason
+                << ")\n";
+    }
+    std::cout << run << " to run, " << cached << " cached; output in " << spec.output_dir.string() << "\n";
+    return 0;
+  }
+  // run
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  RunSummary s = ex.run(ro);
+  for (std::size_t i = 0; i < plan.instances.size(); ++i) {
+    const auto& oc = s.outcomes[i];
+    if (oc.status == Status::Failed || oc.status == Status::Skipped)
+      std::cerr << "slimpipe: " << to_string(oc.status) << ": " << plan.instances[i].id << ": " << oc.reason << "\n";
+  }
+  std::cerr << "slimpipe: " << s.ran << " ran, " << s.cached << " cached, " << s.failed << " failed, " << s.skipped
+            << " skipped";
+  if (s.cancelled) std::cerr << ", " << s.cancelled << " cancelled";
+  if (s.unselected) std::cerr << ", " << s.unselected << " not selected";
+  std::cerr << " in " << std::fixed << std::setprecision(1) << s.seconds << " s; output in " << spec.output_dir.string()
+            << "\n";
+  if (s.interrupted) std::cerr << "slimpipe: interrupted; run the same command again to resume\n";
+  return s.exit_code();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? kExitUsage : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "slimpipe " << SLIMPIPE_VERSION_STRING << " (plugin ABI " << SLIMPIPE_ABI_MAJOR << "."
+              << SLIMPIPE_ABI_MINOR << ", " << host_fingerprint() << ")\n";
+    return 0;
+  }
+  const std::string cmd = args[0];
+  args.erase(args.begin());
+  try {
+    if (cmd == "plugins") return cmd_plugins(args);
+    if (cmd == "run" || cmd == "validate" || cmd == "plan" || cmd == "graph") return cmd_pipeline(cmd, args);
+    std::cerr << "slimpipe: unknown command '" << cmd << "'"
+              << did_you_mean(cmd, {"run", "validate", "plan", "graph", "plugins"}) << "\n\n"
+              << kUsage;
+    return kExitUsage;
+  } catch (const SpecError& e) {
+    std::cerr << e.what() << "\n";
+    std::cerr << "slimpipe: " << e.diagnostics().size() << " error" << (e.diagnostics().size() == 1 ? "" : "s")
+              << "; nothing was run\n";
+    return kExitUsage;
+  } catch (const po::error& e) {
+    std::cerr << "slimpipe " << cmd << ": " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "slimpipe: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -25,6 +25,7 @@ enum class ParamType {
   ScalarList,  // a list of scalars of any type, e.g. width_mult_list = ["3/4", 0.5]
   Scalar,      // any one scalar (bool, int, float or string)
   Table,
+  Path,        // a string; the host resolves a relative path against the pipeline file's folder
 };
 
 SLIMPIPE_API const char* to_string(ParamType type);

@@ -65,7 +65,7 @@ void plugin_destroy(void* p) { delete static_cast<typename T::Interface*>(p); }
 #define SLIMPIPE_PLUGIN(CLASS, KIND, NAME, VERSION, DESCRIPTION, SCHEMA_FN)                        \
   namespace {                                                                                  \
   const slimpipe_plugin_descriptor* slimpipe_plugin_query_impl(std::uint32_t, std::uint32_t) { \
-    static const std::string schema = (SCHEMA_FN)().to_json().dump();                        \
+    static const std::string slimpipe_schema_json_ = (SCHEMA_FN)().to_json().dump();                  \
     static const slimpipe_plugin_descriptor desc{                                             \
         sizeof(slimpipe_plugin_descriptor),                                                    \
         SLIMPIPE_PLUGIN_ABI_MAJOR,                                                             \
@@ -75,7 +75,7 @@ void plugin_destroy(void* p) { delete static_cast<typename T::Interface*>(p); }
         NAME,                                                                                  \
         VERSION,                                                                               \
         DESCRIPTION,                                                                           \
-        schema.c_str(),                                                                        \
+        slimpipe_schema_json_.c_str(),                                                         \
         SLIMPIPE_PLUGIN_CONCURRENT,                                                            \
         &::slimpipe::detail::plugin_create<CLASS>,                                             \
         &::slimpipe::detail::plugin_destroy<CLASS>};                                           \

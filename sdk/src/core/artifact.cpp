@@ -34,7 +34,8 @@ Artifact Artifact::load(const fs::path& dir) {
     throw Error(mf.string() + ": corrupt manifest: " + e.what());
   }
   if (!j.is_object()) throw Error(mf.string() + ": manifest is not a JSON object");
-  return Artifact(j.value("id", dir.filename().string()), dir, std::move(j));
+  std::string id = j.value("id", dir.filename().string());  // before j is moved from
+  return Artifact(std::move(id), dir, std::move(j));
 }
 
 OutputArtifact::OutputArtifact(std::string name, fs::path dir) : name_(std::move(name)), dir_(std::move(dir)) {}

@@ -17,6 +17,7 @@ const char* to_string(ParamType type) {
     case ParamType::ScalarList: return "list<scalar>";
     case ParamType::Scalar: return "scalar";
     case ParamType::Table: return "table";
+    case ParamType::Path: return "path";
   }
   return "?";
 }
@@ -27,7 +28,7 @@ ParamType type_from_string(const std::string& s) {
   static const ParamType all[] = {ParamType::Bool,       ParamType::Int,       ParamType::Float,
                                   ParamType::String,     ParamType::IntList,   ParamType::FloatList,
                                   ParamType::StringList, ParamType::ScalarList, ParamType::Scalar,
-                                  ParamType::Table};
+                                  ParamType::Table,      ParamType::Path};
   for (ParamType t : all)
     if (s == to_string(t)) return t;
   throw Error("unknown parameter type '" + s + "'");
@@ -51,7 +52,8 @@ std::string check_element(ParamType elem, const Json& v) {
     case ParamType::Bool: ok = v.is_boolean(); break;
     case ParamType::Int: ok = v.is_number_integer(); break;
     case ParamType::Float: ok = v.is_number(); break;
-    case ParamType::String: ok = v.is_string(); break;
+    case ParamType::String:
+    case ParamType::Path: ok = v.is_string(); break;
     case ParamType::Scalar: ok = is_scalar(v); break;
     default: ok = false;
   }
@@ -122,6 +124,7 @@ std::string Schema::check(const ParamSpec& spec, const Json& v) {
     case ParamType::Int:
     case ParamType::Float:
     case ParamType::String:
+    case ParamType::Path:
     case ParamType::Scalar:
       err = check_element(spec.type, v);
       break;

@@ -1,0 +1,68 @@
+// Runs a plan on a TBB flow graph: at most max_parallel instances at once, each with its share of
+// the cores; cached instances are skipped, finished ones recorded at once, failures contained.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "slimpipe/context.hpp"
+#include "slimpipe/core/lockfile.hpp"
+#include "slimpipe/core/plan.hpp"
+
+namespace slimpipe::core {
+
+struct RunOptions {
+  std::vector<std::string> force;  // instance or node ids to rebuild even when cached
+  std::vector<std::string> only;   // run only these (their inputs must be built already)
+  std::vector<std::string> from;   // rebuild these and everything downstream
+  int max_parallel = 0;            // 0: the pipeline's own
+  LogLevel level = LogLevel::Info;
+  std::ostream* log = nullptr;     // defaults to std::cerr
+};
+
+enum class Status { Pending, Cached, Done, Failed, Skipped, Cancelled, Unselected };
+const char* to_string(Status s);
+
+struct InstanceOutcome {
+  Status status = Status::Pending;
+  std::string reason;  // why it ran, why it failed or why it was skipped
+  double seconds = 0;
+};
+
+struct RunSummary {
+  std::vector<InstanceOutcome> outcomes;  // parallel to Plan::instances
+  int ran = 0, cached = 0, failed = 0, skipped = 0, cancelled = 0, unselected = 0;
+  bool interrupted = false;
+  double seconds = 0;
+  int exit_code() const { return interrupted ? 130 : (failed > 0 || skipped > 0 ? 1 : 0); }
+};
+
+struct PlanRow {
+  std::size_t instance;
+  bool will_run;
+  std::string reason;
+};
+
+// Ctrl-C: stop starting instances, ask running ones to stop, keep everything finished.
+void request_cancel();
+bool cancel_requested();
+void reset_cancel();
+
+class Executor {
+ public:
+  Executor(const PipelineSpec& spec, const Plan& plan);
+
+  // What run() would do: each instance cached or will-run, with the reason. Throws Error for an
+  // unknown id in the options.
+  std::vector<PlanRow> dry_run(const RunOptions& opts);
+  RunSummary run(const RunOptions& opts);
+
+  int threads_per_instance(int max_parallel) const;
+
+ private:
+  const PipelineSpec& spec_;
+  const Plan& plan_;
+};
+
+}  // namespace slimpipe::core

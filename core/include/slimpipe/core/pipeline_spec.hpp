@@ -1,0 +1,77 @@
+// A pipeline file (TOML) parsed and checked against the loaded plugins' schemas. Every problem is
+// collected with its position and reported at once, before anything runs.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "slimpipe/core/diagnostics.hpp"
+#include "slimpipe/core/plugin_registry.hpp"
+#include "slimpipe/params.hpp"
+
+namespace slimpipe::core {
+
+struct MatrixAxis {
+  std::string key;
+  std::vector<Json> values;
+};
+
+struct MatrixSpec {
+  std::vector<MatrixAxis> axes;  // in the order they appear in the file
+  std::vector<std::vector<std::pair<std::string, Json>>> include;  // GitHub Actions semantics
+  std::vector<std::vector<std::pair<std::string, Json>>> exclude;
+  SourcePos pos;
+  bool empty() const { return axes.empty() && include.empty(); }
+};
+
+struct NodeSpec {
+  std::string id;
+  std::string type;  // plugin name
+  std::vector<std::string> inputs;
+  bool collect = false;
+  Json params = Json::object();  // everything but the reserved keys
+  MatrixSpec matrix;
+  SourcePos pos;
+  const PluginInfo* plugin = nullptr;
+};
+
+struct TaskSpec {
+  std::string type;
+  Json params = Json::object();
+  SourcePos pos;
+  const PluginInfo* plugin = nullptr;
+};
+
+struct PipelineSpec {
+  fs::path file;
+  fs::path base_dir;  // relative paths are resolved against the pipeline file's folder
+  std::string name;
+  fs::path output_dir;
+  int max_parallel = 1;
+  int threads_per_instance = 0;  // 0: cores / max_parallel
+  bool fail_fast = false;
+  std::uint64_t seed = 42;
+  std::string device = "cpu";
+  std::optional<fs::path> model_path;
+  std::optional<TaskSpec> task;
+  std::vector<NodeSpec> nodes;  // in file order
+
+  const NodeSpec* find_node(const std::string& id) const;
+};
+
+// Reads, interpolates ${ENV}, applies `--set key.path=value` overrides and checks the pipeline.
+// Throws SpecError listing every problem found, or Error when the file cannot be read at all.
+PipelineSpec load_pipeline(const fs::path& file, const std::vector<std::string>& overrides,
+                           const PluginRegistry& registry);
+
+// Same, from text (the file name is used in messages and for relative paths).
+PipelineSpec parse_pipeline(const std::string& text, const fs::path& file, const std::vector<std::string>& overrides,
+                            const PluginRegistry& registry);
+
+// Keys a [nodes.<id>] table may hold besides the plugin's parameters.
+const std::vector<std::string>& reserved_node_keys();
+
+}  // namespace slimpipe::core

@@ -1,0 +1,72 @@
+// Finds plugin libraries, checks their ABI and build fingerprint before using any C++ type from
+// them, and creates strategies and tasks through handles that keep their library loaded.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "slimpipe/params.hpp"
+#include "slimpipe/plugin.hpp"
+
+namespace slimpipe {
+class Strategy;
+class Task;
+}  // namespace slimpipe
+
+namespace slimpipe::core {
+
+namespace fs = std::filesystem;
+
+struct PluginInfo {
+  fs::path file;
+  std::string kind;  // "strategy" or "task"
+  std::string name;
+  std::string version;
+  std::string description;
+  std::string fingerprint;
+  std::uint32_t abi_major = 0;
+  std::uint32_t abi_minor = 0;
+  std::uint32_t flags = 0;
+  Schema schema;
+  const slimpipe_plugin_descriptor* descriptor = nullptr;
+  std::shared_ptr<void> library;  // co-owned by every object created from this plugin
+};
+
+struct PluginProblem {
+  fs::path file;
+  std::string message;  // one line, names the file
+};
+
+class PluginRegistry {
+ public:
+  // Search order: each --plugin-path, then SLIMPIPE_PLUGIN_PATH (colon list), then
+  // <exe dir>/../lib/slimpipe/plugins.
+  static std::vector<fs::path> search_path(const std::vector<std::string>& cli_paths);
+
+  // Loads every lib*.so in the given folders (not recursive). A plugin whose name was already
+  // found earlier in the search order is shadowed; refusals are kept in problems().
+  void scan(const std::vector<fs::path>& dirs);
+
+  // Loads and checks one file; throws Error naming the file and the mismatching values.
+  static PluginInfo load(const fs::path& file);
+
+  const PluginInfo* find(const std::string& name) const;
+  const std::vector<PluginInfo>& plugins() const { return plugins_; }
+  const std::vector<PluginProblem>& problems() const { return problems_; }
+  std::vector<std::string> names(const std::string& kind) const;
+
+  // Objects hold a reference to their library, so it outlives them.
+  static std::shared_ptr<Strategy> create_strategy(const PluginInfo& info);
+  static std::shared_ptr<Task> create_task(const PluginInfo& info);
+
+ private:
+  std::vector<PluginInfo> plugins_;
+  std::vector<PluginProblem> problems_;
+};
+
+// The host's own fingerprint, as plugins must match it.
+const char* host_fingerprint();
+
+}  // namespace slimpipe::core

@@ -1,0 +1,610 @@
+// The executor: cache decisions, the TBB flow graph, instance contexts and atomic artifact writes.
+#include "slimpipe/core/executor.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_set>
+
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "slimpipe/core/diagnostics.hpp"
+#include "slimpipe/hash.hpp"
+#include "slimpipe/strategy.hpp"
+#include "slimpipe/task.hpp"
+
+namespace slimpipe::core {
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string safe_name(const std::string& id) {
+  std::string out;
+  for (char c : id) out += (c == '/' || c == ' ' || c == '\\') ? '_' : c;
+  return out;
+}
+
+// Identity of an external model folder without reading every byte: names, sizes, mtimes.
+std::string external_dir_hash(const fs::path& dir, const fs::path& exclude) {
+  if (fs::exists(dir / "manifest.json")) {
+    try {
+      std::string h = Artifact::load(dir).hash();
+      if (!h.empty()) return h;
+    } catch (const std::exception&) {
+    }
+  }
+  std::vector<fs::path> files;
+  const fs::path ex = fs::weakly_canonical(exclude);
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+    // The pipeline's own output folder may sit inside the model folder; it is not the model.
+    if (it->is_directory() && fs::weakly_canonical(it->path()) == ex) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file()) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  Hasher h;
+  for (const auto& f : files) {
+    h.update(fs::relative(f, dir).generic_string());
+    h.update(std::to_string(fs::file_size(f)));
+    h.update(std::to_string(fs::last_write_time(f).time_since_epoch().count()));
+  }
+  return h.hex();
+}
+
+// Content hash of a finished artifact: every file but the manifest, plus kind and metrics.
+Json describe_files(const fs::path& dir, std::string* hash_out, const Json& manifest) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename() != "manifest.json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  Hasher h;
+  Json list = Json::array();
+  std::uint64_t total = 0;
+  for (const auto& f : files) {
+    std::string rel = fs::relative(f, dir).generic_string();
+    auto size = fs::file_size(f);
+    total += size;
+    list.push_back({{"path", rel}, {"size", size}});
+    h.update(rel);
+    h.update_file(f);
+  }
+  h.update(manifest.value("kind", std::string()));
+  h.update(manifest.value("metrics", Json::object()).dump());
+  *hash_out = h.hex();
+  return Json{{"files", list}, {"size_bytes", total}};
+}
+
+class InstanceLogger final : public Logger {
+ public:
+  InstanceLogger(std::string id, LogLevel level, std::ostream& out, std::mutex& out_mu, fs::path file)
+      : id_(std::move(id)), level_(level), out_(out), out_mu_(out_mu), file_(std::move(file)) {}
+
+  void log(LogLevel level, const std::string& message) override {
+    static const char* names[] = {"debug", "info", "warn", "error"};
+    std::string line = "[" + id_ + "] " + (level >= LogLevel::Warn ? std::string(names[int(level)]) + ": " : "") + message;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!file_out_.is_open()) {
+        fs::create_directories(file_.parent_path());
+        file_out_.open(file_, std::ios::app);
+      }
+      file_out_ << utc_now_iso() << " " << names[int(level)] << " " << message << "\n";
+      file_out_.flush();
+    }
+    if (level >= level_) {
+      std::lock_guard<std::mutex> lock(out_mu_);
+      out_ << line << "\n";
+      out_.flush();
+    }
+  }
+
+ private:
+  std::string id_;
+  LogLevel level_;
+  std::ostream& out_;
+  std::mutex& out_mu_;
+  fs::path file_;
+  std::mutex mu_;
+  std::ofstream file_out_;
+};
+
+// Renders progress as log lines, at most one a second per instance (several run at once, so a
+// single redrawn bar would be garbled).
+class ThrottledProgress final : public Progress {
+ public:
+  explicit ThrottledProgress(Logger& log) : log_(log) {}
+  void begin(const std::string& phase, std::int64_t total) override {
+    phase_ = phase;
+    total_ = total;
+    start_ = last_ = Clock::now();
+    log_.info(phase_ + ": started (" + std::to_string(total) + " steps)");
+  }
+  void update(std::int64_t done, const std::string& status) override {
+    auto now = Clock::now();
+    if (now - last_ < std::chrono::seconds(1) && done < total_) return;
+    last_ = now;
+    double el = std::chrono::duration<double>(now - start_).count();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s: %lld/%lld (%.0f%%) %.1f it/s", phase_.c_str(), static_cast<long long>(done),
+                  static_cast<long long>(total_), total_ > 0 ? 100.0 * done / total_ : 0.0, el > 0 ? done / el : 0.0);
+    log_.info(std::string(buf) + (status.empty() ? "" : " " + status));
+  }
+  void end() override {
+    log_.info(phase_ + ": done in " + std::to_string(std::chrono::duration<double>(Clock::now() - start_).count()) + " s");
+  }
+
+ private:
+  Logger& log_;
+  std::string phase_;
+  std::int64_t total_ = 0;
+  Clock::time_point start_, last_;
+};
+
+class InstanceContext final : public Context {
+ public:
+  InstanceContext(const std::string& id, Logger& log, std::uint64_t seed, const std::string& device, int threads,
+                  fs::path scratch, Task* task, std::map<std::string, OutputArtifact>& outputs)
+      : id_(id), log_(log), progress_(log), seed_(seed), device_(device), threads_(threads),
+        scratch_(std::move(scratch)), task_(task), outputs_(outputs) {}
+
+  const std::string& instance_id() const override { return id_; }
+  Logger& log() override { return log_; }
+  Progress& progress() override { return progress_; }
+  bool cancelled() const override { return g_cancel.load(); }
+  std::uint64_t seed() const override { return seed_; }
+  const std::string& device() const override { return device_; }
+  int threads() const override { return threads_; }
+  const fs::path& scratch_dir() const override { return scratch_; }
+  bool has_task() const override { return task_ != nullptr; }
+  Task& task() override {
+    if (!task_) throw Error("instance " + id_ + " needs a task, but the pipeline has no [task] table");
+    return *task_;
+  }
+  OutputArtifact& output(const std::string& name) override {
+    auto it = outputs_.find(name);
+    if (it == outputs_.end()) {
+      std::string names;
+      for (const auto& [n, o] : outputs_) names += (names.empty() ? "" : ", ") + ("'" + n + "'");
+      throw Error("instance " + id_ + " asked for output '" + name + "', but declared only " + names);
+    }
+    return it->second;
+  }
+
+ private:
+  std::string id_;
+  Logger& log_;
+  ThrottledProgress progress_;
+  std::uint64_t seed_;
+  std::string device_;
+  int threads_;
+  fs::path scratch_;
+  Task* task_;
+  std::map<std::string, OutputArtifact>& outputs_;
+};
+
+struct Selection {
+  std::vector<bool> selected;
+  std::vector<bool> forced;
+};
+
+std::vector<std::size_t> resolve_selectors(const Plan& plan, const std::vector<std::string>& sels, const char* flag) {
+  std::vector<std::size_t> out;
+  for (const auto& s : sels) {
+    auto m = plan.match(s);
+    if (m.empty()) {
+      std::vector<std::string> cands = plan.ids();
+      for (const auto& i : plan.instances) cands.push_back(i.id.substr(0, i.id.find('@')));
+      throw Error(std::string(flag) + " " + s + ": no such instance or node" + did_you_mean(s, cands) +
+                  "; `slimpipe plan` lists them");
+    }
+    out.insert(out.end(), m.begin(), m.end());
+  }
+  return out;
+}
+
+Selection select(const Plan& plan, const RunOptions& o) {
+  Selection s;
+  const std::size_t n = plan.instances.size();
+  s.selected.assign(n, o.only.empty());
+  s.forced.assign(n, false);
+  for (std::size_t i : resolve_selectors(plan, o.only, "--only")) s.selected[i] = true;
+  for (std::size_t i : resolve_selectors(plan, o.force, "--force")) s.forced[i] = true;
+  for (std::size_t i : plan.descendants(resolve_selectors(plan, o.from, "--from"))) s.forced[i] = true;
+  for (std::size_t i = 0; i < n; ++i)
+    if (plan.instances[i].is_model()) s.forced[i] = false;
+  return s;
+}
+
+}  // namespace
+
+const char* to_string(Status s) {
+  switch (s) {
+    case Status::Pending: return "pending";
+    case Status::Cached: return "cached";
+    case Status::Done: return "done";
+    case Status::Failed: return "failed";
+    case Status::Skipped: return "skipped";
+    case Status::Cancelled: return "cancelled";
+    case Status::Unselected: return "not selected";
+  }
+  return "?";
+}
+
+void request_cancel() { g_cancel.store(true); }
+bool cancel_requested() { return g_cancel.load(); }
+void reset_cancel() { g_cancel.store(false); }
+
+Executor::Executor(const PipelineSpec& spec, const Plan& plan) : spec_(spec), plan_(plan) {}
+
+int Executor::threads_per_instance(int max_parallel) const {
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int fair = std::max(1, cores / std::max(1, max_parallel));
+  if (spec_.threads_per_instance > 0) return std::min(spec_.threads_per_instance, fair);
+  return fair;
+}
+
+namespace {
+
+// Everything that decides whether an instance's stored result is still valid.
+struct CacheKey {
+  Json plugin;
+  std::vector<std::string> input_hashes;
+  std::string task_hash;
+  std::string hash;
+};
+
+std::string task_hash_of(const PipelineSpec& spec) {
+  if (!spec.task || !spec.task->plugin) return "";
+  Json j{{"type", spec.task->type},
+         {"version", spec.task->plugin->version},
+         {"fingerprint", spec.task->plugin->fingerprint},
+         {"params", spec.task->params}};
+  return sha1_hex(j.dump());
+}
+
+CacheKey cache_key(const Instance& inst, const PluginInfo& plugin, std::vector<std::string> input_hashes,
+                   const std::string& task_hash) {
+  CacheKey k;
+  k.plugin = {{"name", plugin.name}, {"version", plugin.version}, {"fingerprint", plugin.fingerprint}};
+  k.input_hashes = std::move(input_hashes);
+  k.task_hash = task_hash;
+  Json j{{"plugin", k.plugin}, {"params", inst.params}, {"inputs", k.input_hashes}, {"outputs", inst.outputs},
+         {"task", task_hash}};
+  k.hash = sha1_hex(j.dump());
+  return k;
+}
+
+// "" when the stored result is valid, else why the instance must run.
+std::string stale_reason(const Instance& inst, const Plan& plan, const CacheKey& key, const std::optional<LockEntry>& e,
+                         const fs::path& output_dir) {
+  if (!e) return "never built";
+  if (e->status != "done") return "failed last time: " + e->error;
+  if (e->plugin != key.plugin) {
+    return "plugin changed (" + e->plugin.value("name", std::string()) + " " + e->plugin.value("version", std::string()) +
+           " -> " + key.plugin.value("version", std::string()) + ")";
+  }
+  if (e->params != inst.params) {
+    std::string changed;
+    for (auto it = inst.params.begin(); it != inst.params.end(); ++it)
+      if (!e->params.contains(it.key()) || e->params[it.key()] != it.value())
+        changed += (changed.empty() ? "" : ", ") + it.key();
+    return "parameters changed (" + changed + ")";
+  }
+  if (e->input_hashes != key.input_hashes) {
+    for (std::size_t i = 0; i < inst.inputs.size(); ++i)
+      if (i >= e->input_hashes.size() || e->input_hashes[i] != key.input_hashes[i]) {
+        const auto& r = inst.inputs[i];
+        return "input " + plan.instances[r.instance].id + (r.output.empty() ? "" : "/" + r.output) + " changed";
+      }
+    return "inputs changed";
+  }
+  if (e->task_hash != key.task_hash) return "task changed";
+  for (const auto& o : inst.outputs) {
+    if (!fs::exists(inst.output_dir(o) / "manifest.json"))
+      return "output " + fs::relative(inst.output_dir(o), output_dir).string() + " is missing";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<PlanRow> Executor::dry_run(const RunOptions& opts) {
+  Selection sel = select(plan_, opts);
+  Lockfile lock(spec_.output_dir);
+  lock.load();
+  const std::string task_hash = task_hash_of(spec_);
+  // Artifact hashes as far as they can be known without running: "" = will be rebuilt.
+  std::vector<std::map<std::string, std::string>> hashes(plan_.instances.size());
+  std::vector<PlanRow> rows;
+  for (std::size_t i = 0; i < plan_.instances.size(); ++i) {
+    const Instance& inst = plan_.instances[i];
+    if (inst.is_model()) {
+      std::string h = fs::is_directory(inst.dir) ? external_dir_hash(inst.dir, spec_.output_dir) : "";
+      hashes[i][""] = h;
+      rows.push_back({i, false, h.empty() ? "missing: " + inst.dir.string() : "input model " + inst.dir.string()});
+      continue;
+    }
+    std::vector<std::string> in_hashes;
+    std::string pending;
+    for (const auto& r : inst.inputs) {
+      std::string h = hashes[r.instance][r.output];
+      if (h.empty() && pending.empty()) pending = plan_.instances[r.instance].id;
+      in_hashes.push_back(h);
+    }
+    auto e = lock.find(inst.id);
+    const PluginInfo& plugin = *spec_.nodes[inst.node].plugin;
+    CacheKey key = cache_key(inst, plugin, in_hashes, task_hash);
+    std::string reason;
+    if (sel.forced[i])
+      reason = "forced";
+    else if (!pending.empty())
+      reason = "input " + pending + " will be rebuilt";
+    else
+      reason = stale_reason(inst, plan_, key, e, spec_.output_dir);
+    bool will_run = !reason.empty();
+    if (will_run && !sel.selected[i]) reason = "not selected, and " + reason + ": dependants cannot run";
+    if (!will_run)
+      for (const auto& o : inst.outputs) hashes[i][o] = e->outputs.value(o, Json::object()).value("hash", std::string());
+    rows.push_back({i, will_run && sel.selected[i], will_run ? reason : "up to date"});
+  }
+  return rows;
+}
+
+RunSummary Executor::run(const RunOptions& opts) {
+  const auto t_start = Clock::now();
+  Selection sel = select(plan_, opts);
+  std::ostream& out = opts.log ? *opts.log : std::cerr;
+  std::mutex out_mu;
+  const int max_parallel = opts.max_parallel > 0 ? opts.max_parallel : spec_.max_parallel;
+  const int threads = threads_per_instance(max_parallel);
+
+  fs::create_directories(spec_.output_dir);
+  const fs::path tmp_root = spec_.output_dir / ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp_root, ec);  // half-written artifacts of an interrupted run
+  Lockfile lock(spec_.output_dir);
+  lock.load();
+
+  // The task is configured once and shared by every instance.
+  std::shared_ptr<Task> task;
+  if (spec_.task && spec_.task->plugin) {
+    Json tparams = resolve_params(spec_.task->plugin->schema, spec_.task->params, "[task]").json();
+    for (const auto& s : spec_.task->plugin->schema.specs())
+      if (s.type == ParamType::Path && tparams[s.name].is_string() && !tparams[s.name].get<std::string>().empty()) {
+        fs::path p(tparams[s.name].get<std::string>());
+        if (p.is_relative()) tparams[s.name] = (spec_.base_dir / p).lexically_normal().string();
+      }
+    task = PluginRegistry::create_task(*spec_.task->plugin);
+    task->configure(Params(tparams));
+  }
+  const std::string task_hash = task_hash_of(spec_);
+
+  const std::size_t n = plan_.instances.size();
+  RunSummary summary;
+  summary.outcomes.resize(n);
+  std::vector<std::vector<Artifact>> artifacts(n);  // per instance, parallel to its outputs
+  std::atomic<bool> failed_any{false};
+
+  auto log_line = [&](const std::string& s) {
+    std::lock_guard<std::mutex> l(out_mu);
+    out << s << "\n";
+    out.flush();
+  };
+
+  auto run_instance = [&](std::size_t i) {
+    const Instance& inst = plan_.instances[i];
+    InstanceOutcome& oc = summary.outcomes[i];
+    const auto t0 = Clock::now();
+    if (inst.is_model()) {
+      if (!fs::is_directory(inst.dir)) {
+        oc = {Status::Failed, "model.path: folder " + inst.dir.string() + " does not exist", 0};
+        log_line("[model] error: " + oc.reason);
+        return;
+      }
+      Json m = Json::object();
+      if (fs::exists(inst.dir / "manifest.json")) m = Artifact::load(inst.dir).manifest();
+      m["hash"] = external_dir_hash(inst.dir, spec_.output_dir);
+      m["id"] = "model";
+      if (!m.contains("kind")) m["kind"] = "model";
+      artifacts[i].emplace_back("model", inst.dir, m);
+      oc = {Status::Cached, "input model", 0};
+      return;
+    }
+    for (const auto& r : inst.inputs) {
+      Status s = summary.outcomes[r.instance].status;
+      if (s != Status::Done && s != Status::Cached) {
+        oc = {Status::Skipped, "input " + plan_.instances[r.instance].id + " " + to_string(s), 0};
+        return;
+      }
+    }
+    std::vector<Artifact> inputs;
+    std::vector<std::string> in_hashes;
+    for (const auto& r : inst.inputs) {
+      const Instance& up = plan_.instances[r.instance];
+      auto pos = std::find(up.outputs.begin(), up.outputs.end(), r.output) - up.outputs.begin();
+      inputs.push_back(artifacts[r.instance][static_cast<std::size_t>(pos)]);
+      in_hashes.push_back(inputs.back().hash());
+    }
+    const NodeSpec& node = spec_.nodes[inst.node];
+    CacheKey key = cache_key(inst, *node.plugin, in_hashes, task_hash);
+    auto entry = lock.find(inst.id);
+    std::string reason = sel.forced[i] ? "forced" : stale_reason(inst, plan_, key, entry, spec_.output_dir);
+    if (reason.empty()) {
+      try {
+        for (const auto& o : inst.outputs) artifacts[i].push_back(Artifact::load(inst.output_dir(o)));
+        oc = {Status::Cached, "up to date", 0};
+        return;
+      } catch (const std::exception& e) {
+        artifacts[i].clear();
+        reason = std::string("stored output unreadable: ") + e.what();
+      }
+    }
+    if (!sel.selected[i]) {
+      oc = {Status::Unselected, "not selected (--only); " + reason, 0};
+      return;
+    }
+    if (g_cancel.load()) {
+      oc = {Status::Cancelled, "interrupted before it started", 0};
+      return;
+    }
+
+    InstanceLogger logger(inst.id, opts.level, out, out_mu, spec_.output_dir / "logs" / (safe_name(inst.id) + ".log"));
+    logger.info("running: " + reason);
+    const fs::path tmp = tmp_root / (safe_name(inst.id) + "." + std::to_string(::getpid()));
+    LockEntry le;
+    le.id = inst.id;
+    le.hash = key.hash;
+    le.plugin = key.plugin;
+    le.params = inst.params;
+    le.input_hashes = key.input_hashes;
+    le.task_hash = key.task_hash;
+    try {
+      fs::remove_all(tmp);
+      std::map<std::string, OutputArtifact> outputs;
+      for (const auto& o : inst.outputs) {
+        fs::path d = tmp / (o.empty() ? "_" : o);
+        fs::create_directories(d);
+        outputs.emplace(o, OutputArtifact(o, d));
+      }
+      fs::path scratch = tmp / ".scratch";
+      fs::create_directories(scratch);
+      InstanceContext ctx(inst.id, logger, spec_.seed, spec_.device, threads, scratch, task.get(), outputs);
+      auto strategy = PluginRegistry::create_strategy(*node.plugin);
+      strategy->run(ctx, inputs, Params(inst.params));
+      fs::remove_all(scratch);
+
+      // Finalize every output, then move them into place: a reader sees the old artifact or
+      // the new one, never a half-written one.
+      for (auto& [name, oa] : outputs) {
+        Json m = oa.manifest();
+        if (!m.contains("kind")) m["kind"] = "artifact";
+        if (!m.contains("metrics")) m["metrics"] = Json::object();
+        std::string h;
+        Json files = describe_files(oa.dir(), &h, m);
+        m["id"] = name.empty() ? inst.id : inst.id + "/" + name;
+        m["instance"] = inst.id;
+        m["node"] = node.id;
+        m["output"] = name;
+        m["plugin"] = {{"name", node.plugin->name}, {"version", node.plugin->version}};
+        m["params"] = inst.params;
+        m["parents"] = Json::array();
+        for (const auto& a : inputs) m["parents"].push_back({{"id", a.id()}, {"hash", a.hash()}});
+        m["files"] = files["files"];
+        m["size_bytes"] = files["size_bytes"];
+        m["created"] = utc_now_iso();
+        m["hash"] = h;
+        std::ofstream mf(oa.dir() / "manifest.json");
+        mf << m.dump(2) << "\n";
+        if (!mf) throw Error((oa.dir() / "manifest.json").string() + ": cannot write manifest");
+        le.outputs[name] = {{"path", fs::relative(inst.output_dir(name), spec_.output_dir).generic_string()}, {"hash", h}};
+      }
+      if (fs::exists(inst.dir)) {
+        fs::path old = tmp_root / (safe_name(inst.id) + ".old." + std::to_string(::getpid()));
+        fs::rename(inst.dir, old);
+        fs::remove_all(old);
+      }
+      for (auto& [name, oa] : outputs) {
+        fs::create_directories(inst.output_dir(name).parent_path());
+        fs::rename(oa.dir(), inst.output_dir(name));
+        artifacts[i].push_back(Artifact::load(inst.output_dir(name)));
+      }
+      // artifacts[i] must follow inst.outputs' order; the map iterated by name.
+      std::vector<Artifact> ordered_outputs;
+      for (const auto& o : inst.outputs)
+        for (const auto& a : artifacts[i])
+          if (a.dir() == inst.output_dir(o)) ordered_outputs.push_back(a);
+      artifacts[i] = std::move(ordered_outputs);
+      fs::remove_all(tmp, ec);
+      le.status = "done";
+      le.seconds = seconds_since(t0);
+      le.finished = utc_now_iso();
+      lock.record(le);
+      oc = {Status::Done, reason, le.seconds};
+      logger.info("done in " + std::to_string(le.seconds).substr(0, 6) + " s");
+    } catch (const Cancelled&) {
+      fs::remove_all(tmp, ec);
+      oc = {Status::Cancelled, "interrupted", seconds_since(t0)};
+      logger.warn("interrupted; nothing of this instance was kept");
+    } catch (const std::exception& e) {
+      fs::remove_all(tmp, ec);
+      oc = {Status::Failed, e.what(), seconds_since(t0)};
+      le.status = "failed";
+      le.error = e.what();
+      le.seconds = oc.seconds;
+      le.finished = utc_now_iso();
+      try {
+        lock.record(le);
+      } catch (const std::exception&) {
+      }
+      logger.error(e.what());
+      failed_any = true;
+      if (spec_.fail_fast) g_cancel = true;
+    }
+  };
+
+  // TBB flow graph: one continue_node per instance, an edge per dependency; the arena bounds
+  // how many run at once. global_control lets max_parallel exceed the core count for work that
+  // waits rather than computes.
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism,
+                         static_cast<std::size_t>(std::max<int>(max_parallel, static_cast<int>(std::thread::hardware_concurrency()))));
+  tbb::task_arena arena(max_parallel);
+  arena.execute([&] {
+    tbb::flow::graph g;
+    std::vector<std::unique_ptr<tbb::flow::continue_node<tbb::flow::continue_msg>>> nodes;
+    nodes.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      nodes.push_back(std::make_unique<tbb::flow::continue_node<tbb::flow::continue_msg>>(
+          g, [&, i](const tbb::flow::continue_msg&) {
+            try {
+              run_instance(i);
+            } catch (const std::exception& e) {
+              summary.outcomes[i] = {Status::Failed, e.what(), 0};
+            }
+          }));
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t u : plan_.instances[i].upstream) tbb::flow::make_edge(*nodes[u], *nodes[i]);
+    for (std::size_t i = 0; i < n; ++i)
+      if (plan_.instances[i].upstream.empty()) nodes[i]->try_put(tbb::flow::continue_msg());
+    g.wait_for_all();
+  });
+  lock.commit();
+
+  for (const auto& oc : summary.outcomes) {
+    switch (oc.status) {
+      case Status::Done: ++summary.ran; break;
+      case Status::Cached: ++summary.cached; break;
+      case Status::Failed: ++summary.failed; break;
+      case Status::Skipped: ++summary.skipped; break;
+      case Status::Cancelled: ++summary.cancelled; break;
+      case Status::Unselected: ++summary.unselected; break;
+      default: break;
+    }
+  }
+  // The input model is not an instance the user asked for; don't count it.
+  for (std::size_t i = 0; i < n; ++i)
+    if (plan_.instances[i].is_model() && summary.outcomes[i].status == Status::Cached) --summary.cached;
+  summary.interrupted = g_cancel.load() && !(spec_.fail_fast && failed_any.load());
+  summary.seconds = seconds_since(t_start);
+  return summary;
+}
+
+}  // namespace slimpipe::core

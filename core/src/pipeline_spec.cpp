@@ -1,0 +1,549 @@
+// Parsing and checking of pipeline files. The checks run to completion and collect every problem
+// as `file:line:col: message`; nothing runs until the whole file is clean.
+#include "slimpipe/core/pipeline_spec.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace slimpipe::core {
+
+namespace {
+
+const std::vector<std::string> kTopKeys = {"pipeline", "model", "task", "nodes"};
+const std::vector<std::string> kPipelineKeys = {"name",      "output_dir", "max_parallel", "threads_per_instance",
+                                                "fail_fast", "seed",       "device",       "description"};
+const std::vector<std::string> kModelKeys = {"path"};
+const std::vector<std::string> kNodeKeys = {"type", "inputs", "collect", "matrix", "description"};
+
+class Checker {
+ public:
+  Checker(fs::path file, const PluginRegistry& registry) : file_(std::move(file)), registry_(registry) {}
+
+  SourcePos pos(const toml::source_region& r) const {
+    if (!r.begin) return SourcePos{"--set", 0, 0};
+    if (r.path && *r.path != file_.string()) return SourcePos{*r.path, 0, 0};
+    return SourcePos{file_.string(), static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+  }
+  SourcePos pos(const toml::node& n) const { return pos(n.source()); }
+  SourcePos pos(const toml::key& k) const { return pos(k.source()); }
+
+  void error(const SourcePos& p, std::string msg) { diags_.push_back({p, std::move(msg)}); }
+  std::vector<Diagnostic>& diags() { return diags_; }
+
+  const fs::path& file() const { return file_; }
+  const PluginRegistry& registry() const { return registry_; }
+
+ private:
+  fs::path file_;
+  const PluginRegistry& registry_;
+  std::vector<Diagnostic> diags_;
+};
+
+const char* toml_type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "boolean";
+    default: return "date/time";
+  }
+}
+
+Json to_json(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return n.as_string()->get();
+    case toml::node_type::integer: return n.as_integer()->get();
+    case toml::node_type::floating_point: return n.as_floating_point()->get();
+    case toml::node_type::boolean: return n.as_boolean()->get();
+    case toml::node_type::array: {
+      Json arr = Json::array();
+      for (const auto& e : *n.as_array()) arr.push_back(to_json(e));
+      return arr;
+    }
+    case toml::node_type::table: {
+      Json obj = Json::object();
+      for (const auto& [k, v] : *n.as_table()) obj[std::string(k.str())] = to_json(v);
+      return obj;
+    }
+    default: {
+      // Dates and times: kept as their TOML text.
+      std::ostringstream ss;
+      n.visit([&](auto&& v) {
+        if constexpr (toml::is_date<decltype(v)> || toml::is_time<decltype(v)> || toml::is_date_time<decltype(v)>) ss << v;
+      });
+      return ss.str();
+    }
+  }
+}
+
+// Table entries in file order (TOML++ keeps them sorted by key); overrides come last.
+std::vector<std::pair<const toml::key*, const toml::node*>> ordered(const toml::table& t) {
+  std::vector<std::pair<const toml::key*, const toml::node*>> out;
+  for (const auto& [k, v] : t) out.emplace_back(&k, &v);
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    const auto& ra = a.first->source().begin;
+    const auto& rb = b.first->source().begin;
+    if (!ra != !rb) return static_cast<bool>(ra);
+    if (ra.line != rb.line) return ra.line < rb.line;
+    return ra.column < rb.column;
+  });
+  return out;
+}
+
+void check_keys(Checker& c, const toml::table& t, const std::vector<std::string>& allowed, const std::string& where) {
+  for (const auto& [k, v] : t) {
+    std::string key(k.str());
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      c.error(c.pos(k), "unknown key '" + key + "' in " + where + did_you_mean(key, allowed));
+  }
+}
+
+// Replaces ${NAME} and ${NAME:-default} in every string of the document.
+void interpolate_env(Checker& c, toml::node& n) {
+  if (auto* s = n.as_string()) {
+    static const std::regex var(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\})");
+    std::string in = s->get();
+    if (in.find("${") == std::string::npos) return;
+    std::string out;
+    std::sregex_iterator it(in.begin(), in.end(), var), end;
+    std::size_t last = 0;
+    for (; it != end; ++it) {
+      const auto& m = *it;
+      out += in.substr(last, static_cast<std::size_t>(m.position()) - last);
+      const char* val = std::getenv(m[1].str().c_str());
+      if (val) {
+        out += val;
+      } else if (m[2].matched) {
+        out += m[3].str();
+      } else {
+        c.error(c.pos(n), "environment variable '" + m[1].str() + "' is not set (write ${" + m[1].str() +
+                              ":-default} to give a default)");
+      }
+      last = static_cast<std::size_t>(m.position() + m.length());
+    }
+    out += in.substr(last);
+    s->get() = out;
+  } else if (auto* a = n.as_array()) {
+    for (auto& e : *a) interpolate_env(c, e);
+  } else if (auto* t = n.as_table()) {
+    for (auto&& [k, v] : *t) interpolate_env(c, v);
+  }
+}
+
+// --set a.b.c=value: the value is parsed as a TOML value when it is one, else taken as a string.
+void apply_override(toml::table& root, const std::string& spec) {
+  auto eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error("--set " + spec + ": expected key.path=value, e.g. --set pipeline.output_dir=/tmp/x");
+  std::string path = spec.substr(0, eq);
+  std::string value = spec.substr(eq + 1);
+  std::vector<std::string> parts;
+  std::stringstream ss(path);
+  std::string part;
+  while (std::getline(ss, part, '.')) {
+    if (part.empty()) throw Error("--set " + spec + ": empty component in key path '" + path + "'");
+    parts.push_back(part);
+  }
+  toml::table* t = &root;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    toml::node* n = t->get(parts[i]);
+    if (!n) {
+      t->insert(parts[i], toml::table{});
+      n = t->get(parts[i]);
+    }
+    if (!n->is_table()) throw Error("--set " + spec + ": '" + parts[i] + "' is not a table");
+    t = n->as_table();
+  }
+  toml::table holder;
+  try {
+    holder = toml::parse("v = " + value, "--set " + path);
+  } catch (const toml::parse_error&) {
+    holder = toml::table{};
+    holder.insert("v", value);
+  }
+  holder.get("v")->visit([&](auto&& v) { t->insert_or_assign(parts.back(), std::move(v)); });
+}
+
+std::string str_value(Checker& c, const toml::node& n, const std::string& what) {
+  if (!n.is_string()) {
+    c.error(c.pos(n), what + " must be a string, got " + toml_type_name(n));
+    return {};
+  }
+  return n.as_string()->get();
+}
+
+std::optional<std::int64_t> int_value(Checker& c, const toml::node& n, const std::string& what, std::int64_t min) {
+  if (!n.is_integer()) {
+    c.error(c.pos(n), what + " must be an integer, got " + toml_type_name(n));
+    return std::nullopt;
+  }
+  std::int64_t v = n.as_integer()->get();
+  if (v < min) {
+    c.error(c.pos(n), what + " must be >= " + std::to_string(min) + ", got " + std::to_string(v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<bool> bool_value(Checker& c, const toml::node& n, const std::string& what) {
+  if (!n.is_boolean()) {
+    c.error(c.pos(n), what + " must be true or false, got " + toml_type_name(n));
+    return std::nullopt;
+  }
+  return n.as_boolean()->get();
+}
+
+fs::path resolve_path(const fs::path& base, const std::string& p) {
+  fs::path path(p);
+  if (path.is_relative()) path = base / path;
+  return path.lexically_normal();
+}
+
+// Checks one parameter value (or matrix value) against a plugin schema.
+void check_param(Checker& c, const PluginInfo& plugin, const std::string& key, const toml::node& value,
+                 const SourcePos& key_pos, const std::string& where, std::vector<std::string> extra_keys) {
+  const ParamSpec* spec = plugin.schema.find(key);
+  if (!spec) {
+    for (const auto& s : plugin.schema.specs()) extra_keys.push_back(s.name);
+    c.error(key_pos, "unknown key '" + key + "' in " + where + " (plugin '" + plugin.name + "' has no such parameter)" +
+                         did_you_mean(key, extra_keys));
+    return;
+  }
+  std::string err = Schema::check(*spec, to_json(value));
+  if (!err.empty()) c.error(c.pos(value), "parameter '" + key + "' of " + where + ": " + err);
+}
+
+std::vector<std::pair<std::string, Json>> matrix_entry(Checker& c, const toml::node& n, const std::string& what) {
+  std::vector<std::pair<std::string, Json>> out;
+  const toml::table* t = n.as_table();
+  if (!t) {
+    c.error(c.pos(n), what + " entries must be tables such as { algo = \"KL\" }, got " + toml_type_name(n));
+    return out;
+  }
+  for (auto [k, v] : ordered(*t)) out.emplace_back(std::string(k->str()), to_json(*v));
+  return out;
+}
+
+void parse_matrix(Checker& c, NodeSpec& node, const toml::table& m) {
+  node.matrix.pos = c.pos(m);
+  const std::string where = "[nodes." + node.id + ".matrix]";
+  std::vector<std::string> param_names;
+  if (node.plugin)
+    for (const auto& s : node.plugin->schema.specs()) param_names.push_back(s.name);
+  for (auto [kp, vp] : ordered(m)) {
+    const std::string key(kp->str());
+    const toml::node& v = *vp;
+    if (key == "include" || key == "exclude") {
+      const toml::array* arr = v.as_array();
+      if (!arr) {
+        c.error(c.pos(v), where + " " + key + " must be an array of tables, got " + toml_type_name(v));
+        continue;
+      }
+      for (const auto& e : *arr) {
+        auto entry = matrix_entry(c, e, where + " " + key);
+        for (const auto& [ek, ev] : entry) {
+          if (node.plugin && !node.plugin->schema.find(ek))
+            c.error(c.pos(e), where + " " + key + ": unknown parameter '" + ek + "'" + did_you_mean(ek, param_names));
+        }
+        (key == "include" ? node.matrix.include : node.matrix.exclude).push_back(std::move(entry));
+      }
+      continue;
+    }
+    if (node.params.contains(key))
+      c.error(c.pos(*kp), "'" + key + "' is set both as a parameter of [nodes." + node.id + "] and as a matrix axis");
+    const toml::array* arr = v.as_array();
+    if (!arr) {
+      c.error(c.pos(v), where + " axis '" + key + "' must be an array of values, got " + toml_type_name(v));
+      continue;
+    }
+    if (arr->empty()) {
+      c.error(c.pos(v), where + " axis '" + key + "' is empty");
+      continue;
+    }
+    MatrixAxis axis{key, {}};
+    if (node.plugin) {
+      const ParamSpec* spec = node.plugin->schema.find(key);
+      if (!spec) {
+        std::vector<std::string> cands = param_names;
+        cands.push_back("include");
+        cands.push_back("exclude");
+        c.error(c.pos(*kp), "unknown key '" + key + "' in " + where + " (plugin '" + node.plugin->name +
+                                "' has no such parameter)" + did_you_mean(key, cands));
+        continue;
+      }
+      for (const auto& e : *arr) {
+        std::string err = Schema::check(*spec, to_json(e));
+        if (!err.empty()) c.error(c.pos(e), where + " axis '" + key + "': " + err);
+      }
+    }
+    for (const auto& e : *arr) axis.values.push_back(to_json(e));
+    node.matrix.axes.push_back(std::move(axis));
+  }
+  // Exclude entries may only name axes.
+  for (const auto& ex : node.matrix.exclude)
+    for (const auto& [k, v] : ex) {
+      bool is_axis = std::any_of(node.matrix.axes.begin(), node.matrix.axes.end(),
+                                 [&](const MatrixAxis& a) { return a.key == k; });
+      if (!is_axis && (!node.plugin || node.plugin->schema.find(k)))
+        c.error(node.matrix.pos, where + " exclude names '" + k + "', which is not a matrix axis");
+    }
+}
+
+void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineSpec& spec) {
+  NodeSpec node;
+  node.id = std::string(idk.str());
+  node.pos = c.pos(idk);
+  static const std::regex id_re("^[a-z][a-z0-9_]*$");
+  if (!std::regex_match(node.id, id_re))
+    c.error(node.pos, "node id '" + node.id + "' must match [a-z][a-z0-9_]* (lower case, digits, underscores)");
+  if (node.id == "model")
+    c.error(node.pos, "node id 'model' is reserved for the input model ([model] table)");
+  const toml::table* t = n.as_table();
+  if (!t) {
+    c.error(c.pos(n), "[nodes." + node.id + "] must be a table, got " + toml_type_name(n));
+    return;
+  }
+  const std::string where = "[nodes." + node.id + "]";
+  // type first: the plugin's schema decides which other keys are valid.
+  if (const toml::node* type = t->get("type")) {
+    node.type = str_value(c, *type, where + " type");
+    if (!node.type.empty()) {
+      node.plugin = c.registry().find(node.type);
+      if (!node.plugin) {
+        c.error(c.pos(*type), "unknown plugin '" + node.type + "' in " + where + did_you_mean(node.type, c.registry().names("strategy")) +
+                                  "; `slimpipe plugins` lists the plugins found");
+      } else if (node.plugin->kind != "strategy") {
+        c.error(c.pos(*type), "plugin '" + node.type + "' is a " + node.plugin->kind + " plugin; nodes need a strategy");
+        node.plugin = nullptr;
+      }
+    }
+  } else {
+    c.error(node.pos, where + " has no 'type' (the strategy plugin to run)");
+  }
+  if (const toml::node* inputs = t->get("inputs")) {
+    const toml::array* arr = inputs->as_array();
+    if (!arr) {
+      c.error(c.pos(*inputs), where + " inputs must be an array of node ids, got " + toml_type_name(*inputs));
+    } else {
+      if (arr->empty()) c.error(c.pos(*inputs), where + " inputs is empty; name \"model\" or another node");
+      for (const auto& e : *arr) node.inputs.push_back(str_value(c, e, where + " inputs entry"));
+    }
+  } else {
+    c.error(node.pos, where + " has no 'inputs' (e.g. inputs = [\"model\"])");
+  }
+  if (const toml::node* col = t->get("collect")) node.collect = bool_value(c, *col, where + " collect").value_or(false);
+
+  std::vector<std::string> reserved = kNodeKeys;
+  for (auto [kp, vp] : ordered(*t)) {
+    const std::string key(kp->str());
+    if (std::find(kNodeKeys.begin(), kNodeKeys.end(), key) != kNodeKeys.end()) continue;
+    if (!node.plugin) {
+      node.params[key] = to_json(*vp);
+      continue;
+    }
+    if (vp->is_table() && !node.plugin->schema.find(key)) {
+      c.error(c.pos(*kp), "unknown table '" + key + "' in " + where + did_you_mean(key, reserved) +
+                              " (sub-tables must come after the node's own keys: TOML assigns later keys to them)");
+      continue;
+    }
+    check_param(c, *node.plugin, key, *vp, c.pos(*kp), where, reserved);
+    node.params[key] = to_json(*vp);
+  }
+  if (const toml::node* m = t->get("matrix")) {
+    if (const toml::table* mt = m->as_table())
+      parse_matrix(c, node, *mt);
+    else
+      c.error(c.pos(*m), where + " matrix must be a table, got " + toml_type_name(*m));
+  }
+  // Required parameters must be set, either directly or by every matrix cell.
+  if (node.plugin) {
+    for (const auto& s : node.plugin->schema.specs()) {
+      if (!s.required || node.params.contains(s.name)) continue;
+      bool axis = std::any_of(node.matrix.axes.begin(), node.matrix.axes.end(),
+                              [&](const MatrixAxis& a) { return a.key == s.name; });
+      if (!axis) c.error(node.pos, where + " lacks required parameter '" + s.name + "' (" + s.doc + ")");
+    }
+  }
+  spec.nodes.push_back(std::move(node));
+}
+
+void check_graph(Checker& c, PipelineSpec& spec) {
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < spec.nodes.size(); ++i) index[spec.nodes[i].id] = i;
+  std::vector<std::string> ids;
+  for (const auto& n : spec.nodes) ids.push_back(n.id);
+  ids.push_back("model");
+  for (const auto& n : spec.nodes) {
+    std::set<std::string> seen;
+    for (const auto& in : n.inputs) {
+      if (in.empty()) continue;
+      if (!seen.insert(in).second) c.error(n.pos, "[nodes." + n.id + "] lists input '" + in + "' twice");
+      if (in == "model") {
+        if (!spec.model_path) c.error(n.pos, "[nodes." + n.id + "] takes input 'model' but the pipeline has no [model] path");
+        continue;
+      }
+      if (!index.count(in))
+        c.error(n.pos, "[nodes." + n.id + "] takes input '" + in + "', which is not a node" + did_you_mean(in, ids));
+    }
+  }
+  // Cycles: depth-first search; report each cycle once, at its first node.
+  enum { White, Grey, Black };
+  std::vector<int> color(spec.nodes.size(), White);
+  std::vector<std::size_t> stack;
+  std::function<void(std::size_t)> dfs = [&](std::size_t u) {
+    color[u] = Grey;
+    stack.push_back(u);
+    for (const auto& in : spec.nodes[u].inputs) {
+      auto it = index.find(in);
+      if (it == index.end()) continue;
+      std::size_t v = it->second;
+      if (color[v] == Grey) {
+        auto pos = std::find(stack.begin(), stack.end(), v);
+        std::string cycle;
+        for (auto p = pos; p != stack.end(); ++p) cycle += spec.nodes[*p].id + " <- ";
+        cycle += spec.nodes[v].id;
+        c.error(spec.nodes[v].pos, "cycle in inputs: " + cycle);
+      } else if (color[v] == White) {
+        dfs(v);
+      }
+    }
+    stack.pop_back();
+    color[u] = Black;
+  };
+  for (std::size_t i = 0; i < spec.nodes.size(); ++i)
+    if (color[i] == White) dfs(i);
+}
+
+}  // namespace
+
+const std::vector<std::string>& reserved_node_keys() { return kNodeKeys; }
+
+const NodeSpec* PipelineSpec::find_node(const std::string& id) const {
+  for (const auto& n : nodes)
+    if (n.id == id) return &n;
+  return nullptr;
+}
+
+PipelineSpec parse_pipeline(const std::string& text, const fs::path& file, const std::vector<std::string>& overrides,
+                            const PluginRegistry& registry) {
+  Checker c(file, registry);
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    const auto& b = e.source().begin;
+    throw SpecError({Diagnostic{SourcePos{file.string(), static_cast<int>(b.line), static_cast<int>(b.column)},
+                                "TOML syntax error: " + std::string(e.description())}});
+  }
+  for (const auto& o : overrides) apply_override(root, o);
+  interpolate_env(c, root);
+
+  PipelineSpec spec;
+  spec.file = file;
+  spec.base_dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  spec.name = file.stem().string();
+  check_keys(c, root, kTopKeys, "the pipeline file");
+
+  auto require_table = [&](const char* key) -> const toml::table* {
+    const toml::node* n = root.get(key);
+    if (!n) return nullptr;
+    if (!n->is_table()) {
+      c.error(c.pos(*n), std::string("[") + key + "] must be a table, got " + toml_type_name(*n));
+      return nullptr;
+    }
+    return n->as_table();
+  };
+
+  std::optional<std::string> output_dir;
+  if (const toml::table* p = require_table("pipeline")) {
+    check_keys(c, *p, kPipelineKeys, "[pipeline]");
+    if (auto* n = p->get("name")) spec.name = str_value(c, *n, "pipeline.name");
+    if (auto* n = p->get("output_dir")) output_dir = str_value(c, *n, "pipeline.output_dir");
+    if (auto* n = p->get("max_parallel")) spec.max_parallel = static_cast<int>(int_value(c, *n, "pipeline.max_parallel", 1).value_or(1));
+    if (auto* n = p->get("threads_per_instance"))
+      spec.threads_per_instance = static_cast<int>(int_value(c, *n, "pipeline.threads_per_instance", 0).value_or(0));
+    if (auto* n = p->get("fail_fast")) spec.fail_fast = bool_value(c, *n, "pipeline.fail_fast").value_or(false);
+    if (auto* n = p->get("seed")) spec.seed = static_cast<std::uint64_t>(int_value(c, *n, "pipeline.seed", 0).value_or(42));
+    if (auto* n = p->get("device")) {
+      spec.device = str_value(c, *n, "pipeline.device");
+      static const std::regex dev_re("^(cpu|cuda(:[0-9]+)?)$");
+      if (!spec.device.empty() && !std::regex_match(spec.device, dev_re))
+        c.error(c.pos(*n), "pipeline.device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"" + spec.device + "\"");
+    }
+    if (auto* n = p->get("description")) str_value(c, *n, "pipeline.description");
+  }
+  spec.output_dir = resolve_path(spec.base_dir, output_dir.value_or("runs/" + spec.name));
+
+  if (const toml::table* m = require_table("model")) {
+    check_keys(c, *m, kModelKeys, "[model]");
+    if (auto* n = m->get("path")) {
+      std::string p = str_value(c, *n, "model.path");
+      if (!p.empty()) spec.model_path = resolve_path(spec.base_dir, p);
+    } else {
+      c.error(c.pos(*m), "[model] has no 'path' (a Hugging Face model folder)");
+    }
+  }
+
+  if (const toml::table* t = require_table("task")) {
+    TaskSpec task;
+    task.pos = c.pos(*t);
+    if (auto* n = t->get("type")) {
+      task.type = str_value(c, *n, "task.type");
+      task.plugin = registry.find(task.type);
+      if (!task.plugin && !task.type.empty())
+        c.error(c.pos(*n), "unknown task plugin '" + task.type + "'" + did_you_mean(task.type, registry.names("task")));
+      else if (task.plugin && task.plugin->kind != "task") {
+        c.error(c.pos(*n), "plugin '" + task.type + "' is a " + task.plugin->kind + " plugin; [task] needs a task plugin");
+        task.plugin = nullptr;
+      }
+    } else {
+      c.error(task.pos, "[task] has no 'type' (seq_cls, token_cls, qa or another task plugin)");
+    }
+    for (auto [kp, vp] : ordered(*t)) {
+      std::string key(kp->str());
+      if (key == "type") continue;
+      if (task.plugin) check_param(c, *task.plugin, key, *vp, c.pos(*kp), "[task]", {"type"});
+      task.params[key] = to_json(*vp);
+    }
+    if (task.plugin)
+      for (const auto& s : task.plugin->schema.specs())
+        if (s.required && !task.params.contains(s.name))
+          c.error(task.pos, "[task] lacks required parameter '" + s.name + "' (" + s.doc + ")");
+    spec.task = std::move(task);
+  }
+
+  if (const toml::node* nodes = root.get("nodes")) {
+    if (const toml::table* nt = nodes->as_table()) {
+      if (nt->empty()) c.error(c.pos(*nodes), "[nodes] is empty; add [nodes.<id>] tables");
+      for (auto [kp, vp] : ordered(*nt)) parse_node(c, *kp, *vp, spec);
+    } else {
+      c.error(c.pos(*nodes), "nodes must be a table of [nodes.<id>] tables");
+    }
+  } else {
+    c.error(SourcePos{file.string(), 1, 1}, "the pipeline has no [nodes.<id>] tables, so there is nothing to run");
+  }
+  check_graph(c, spec);
+  if (!c.diags().empty()) throw SpecError(std::move(c.diags()));
+  return spec;
+}
+
+PipelineSpec load_pipeline(const fs::path& file, const std::vector<std::string>& overrides,
+                           const PluginRegistry& registry) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(file.string() + ": cannot open pipeline file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_pipeline(ss.str(), file, overrides, registry);
+}
+
+}  // namespace slimpipe::core

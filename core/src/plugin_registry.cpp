@@ -1,0 +1,172 @@
+// Plugin discovery and loading with Boost.DLL. The descriptor is a C struct; it is checked before
+// any C++ object from the plugin is created. Libraries are never unloaded before exit: LibTorch's
+// static registrars crash when a library that links it is unloaded.
+#include "slimpipe/core/plugin_registry.hpp"
+
+#include <cstdlib>
+#include <mutex>
+#include <sstream>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include "slimpipe/strategy.hpp"
+#include "slimpipe/task.hpp"
+
+namespace slimpipe::core {
+
+namespace {
+
+// dlopen is not thread-safe on every platform (Boost.DLL limitations); serialise it.
+std::mutex& dl_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Keeps every loaded library alive until exit; deliberately leaked so that no destructor runs at
+// static-destruction time either.
+std::vector<std::shared_ptr<boost::dll::shared_library>>& resident_libraries() {
+  static auto* libs = new std::vector<std::shared_ptr<boost::dll::shared_library>>();
+  return *libs;
+}
+
+constexpr std::size_t kMinDescriptorSize = sizeof(slimpipe_plugin_descriptor);
+
+std::string str_or_empty(const char* s) { return s ? std::string(s) : std::string(); }
+
+}  // namespace
+
+const char* host_fingerprint() { return SLIMPIPE_BUILD_FINGERPRINT; }
+
+std::vector<fs::path> PluginRegistry::search_path(const std::vector<std::string>& cli_paths) {
+  std::vector<fs::path> dirs;
+  for (const auto& p : cli_paths) dirs.emplace_back(p);
+  if (const char* env = std::getenv("SLIMPIPE_PLUGIN_PATH")) {
+    std::stringstream ss(env);
+    std::string item;
+    while (std::getline(ss, item, ':'))
+      if (!item.empty()) dirs.emplace_back(item);
+  }
+  boost::dll::fs::error_code ec;
+  auto exe = boost::dll::program_location(ec);
+  if (!ec) dirs.push_back(fs::path(exe.parent_path().string()) / ".." / "lib" / "slimpipe" / "plugins");
+  return dirs;
+}
+
+PluginInfo PluginRegistry::load(const fs::path& file) {
+  const std::string where = file.string();
+  std::lock_guard<std::mutex> lock(dl_mutex());
+  auto lib = std::make_shared<boost::dll::shared_library>();
+  boost::dll::fs::error_code ec;
+  lib->load(boost::dll::fs::path(file.string()),
+            boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local, ec);
+  if (ec) throw Error(where + ": cannot load shared library: " + ec.message());
+  if (!lib->has("slimpipe_plugin_query"))
+    throw Error(where + ": not a slimpipe plugin (no 'slimpipe_plugin_query' entry point)");
+  resident_libraries().push_back(lib);
+
+  auto query = lib->get_alias<const slimpipe_plugin_descriptor*(std::uint32_t, std::uint32_t)>(
+      "slimpipe_plugin_query");
+  const slimpipe_plugin_descriptor* d = query(kHostAbi.major, kHostAbi.minor);
+  if (!d) throw Error(where + ": plugin refused this host (its query returned no descriptor)");
+  if (d->struct_size < kMinDescriptorSize)
+    throw Error(where + ": plugin descriptor is " + std::to_string(d->struct_size) + " bytes, expected at least " +
+                std::to_string(kMinDescriptorSize) + "; rebuild the plugin against this slimpipe SDK");
+  if (d->abi_major != kHostAbi.major)
+    throw Error(where + ": plugin ABI major " + std::to_string(d->abi_major) + " does not match the host's ABI major " +
+                std::to_string(kHostAbi.major) + "; rebuild the plugin against this slimpipe SDK");
+  if (d->abi_minor > kHostAbi.minor)
+    throw Error(where + ": plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
+                " is newer than the host's ABI " + std::to_string(kHostAbi.major) + "." +
+                std::to_string(kHostAbi.minor) + "; upgrade slimpipe");
+  const std::string fp = str_or_empty(d->fingerprint);
+  if (fp != host_fingerprint())
+    throw Error(where + ": plugin build fingerprint '" + fp + "' differs from the host's '" + host_fingerprint() +
+                "'; rebuild the plugin with the same compiler, LibTorch and slimpipe SDK");
+
+  PluginInfo info;
+  info.file = file;
+  info.kind = str_or_empty(d->kind);
+  info.name = str_or_empty(d->name);
+  info.version = str_or_empty(d->version);
+  info.description = str_or_empty(d->description);
+  info.fingerprint = fp;
+  info.abi_major = d->abi_major;
+  info.abi_minor = d->abi_minor;
+  info.flags = d->flags;
+  info.descriptor = d;
+  info.library = lib;
+  if (info.kind != "strategy" && info.kind != "task")
+    throw Error(where + ": plugin kind '" + info.kind + "' is neither 'strategy' nor 'task'");
+  if (info.name.empty()) throw Error(where + ": plugin has an empty name");
+  if (!d->create || !d->destroy) throw Error(where + ": plugin descriptor lacks create/destroy");
+  try {
+    info.schema = Schema::from_json(Json::parse(str_or_empty(d->schema_json)));
+  } catch (const std::exception& e) {
+    throw Error(where + ": plugin '" + info.name + "' has a malformed parameter schema: " + e.what());
+  }
+  return info;
+}
+
+void PluginRegistry::scan(const std::vector<fs::path>& dirs) {
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file() && name.rfind("lib", 0) == 0 && e.path().extension() == ".so") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      fs::path canon = fs::weakly_canonical(f, ec);
+      bool seen = false;
+      for (const auto& p : plugins_) seen = seen || p.file == canon;
+      if (seen) continue;
+      try {
+        PluginInfo info = load(canon);
+        if (const PluginInfo* prev = find(info.name)) {
+          problems_.push_back({canon, canon.string() + ": plugin '" + info.name + "' is shadowed by " +
+                                          prev->file.string() + ", found earlier in the search path"});
+          continue;
+        }
+        plugins_.push_back(std::move(info));
+      } catch (const std::exception& e) {
+        problems_.push_back({canon, e.what()});
+      }
+    }
+  }
+}
+
+const PluginInfo* PluginRegistry::find(const std::string& name) const {
+  for (const auto& p : plugins_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<std::string> PluginRegistry::names(const std::string& kind) const {
+  std::vector<std::string> out;
+  for (const auto& p : plugins_)
+    if (kind.empty() || p.kind == kind) out.push_back(p.name);
+  return out;
+}
+
+std::shared_ptr<Strategy> PluginRegistry::create_strategy(const PluginInfo& info) {
+  if (info.kind != "strategy") throw Error("plugin '" + info.name + "' is a " + info.kind + ", not a strategy");
+  auto* obj = static_cast<Strategy*>(info.descriptor->create());
+  if (!obj) throw Error("plugin '" + info.name + "' failed to create a strategy");
+  auto destroy = info.descriptor->destroy;
+  auto lib = info.library;
+  return std::shared_ptr<Strategy>(obj, [destroy, lib](Strategy* s) { destroy(s); });
+}
+
+std::shared_ptr<Task> PluginRegistry::create_task(const PluginInfo& info) {
+  if (info.kind != "task") throw Error("plugin '" + info.name + "' is a " + info.kind + ", not a task");
+  auto* obj = static_cast<Task*>(info.descriptor->create());
+  if (!obj) throw Error("plugin '" + info.name + "' failed to create a task");
+  auto destroy = info.descriptor->destroy;
+  auto lib = info.library;
+  return std::shared_ptr<Task>(obj, [destroy, lib](Task* t) { destroy(t); });
+}
+
+}  // namespace slimpipe::core
