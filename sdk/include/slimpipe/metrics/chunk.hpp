@@ -24,7 +24,7 @@ enum class ChunkMode {
 
 SLIMPIPE_API ChunkMode chunk_mode_from_string(const std::string& name);  // lenient, strict_iob2, strict_iobes
 
-struct Chunk {
+struct SLIMPIPE_API Chunk {
   std::string type;
   std::size_t begin = 0;  // first token
   std::size_t end = 0;    // one past the last token
@@ -37,7 +37,7 @@ struct Chunk {
 SLIMPIPE_API std::vector<Chunk> extract_chunks(const std::vector<std::string>& tags,
                                                ChunkMode mode = ChunkMode::Lenient);
 
-struct ChunkScore {
+struct SLIMPIPE_API ChunkScore {
   std::size_t predicted = 0, gold = 0, correct = 0;
   // 0 when the denominator is 0, as seqeval and ChunkEvaluator do.
   double precision() const;
