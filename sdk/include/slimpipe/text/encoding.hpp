@@ -37,6 +37,7 @@ struct Span {
   std::size_t begin = 0;
   std::size_t end = 0;
   bool operator==(const Span& other) const { return begin == other.begin && end == other.end; }
+  bool operator!=(const Span& other) const { return !(*this == other); }
 };
 
 // One feature (one model input row). Special and padding tokens have empty spans {0, 0} and
