@@ -1,4 +1,5 @@
 // The slimpipe command line: run, validate, plan and graph pipelines; list and inspect plugins.
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <iomanip>
@@ -234,6 +235,14 @@ int main(int argc, char** argv) {
     std::cout << "slimpipe " << SLIMPIPE_VERSION_STRING << " (plugin ABI " << SLIMPIPE_ABI_MAJOR << "."
               << SLIMPIPE_ABI_MINOR << ", " << host_fingerprint() << ")\n";
     return 0;
+  }
+  // Options may come before the command: `slimpipe --plugin-path X run p.toml`.
+  static const std::vector<std::string> kCommands = {"run", "validate", "plan", "graph", "plugins"};
+  if (args[0].rfind("-", 0) == 0) {
+    auto it = std::find_if(args.begin(), args.end(), [](const std::string& a) {
+      return std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end();
+    });
+    if (it != args.end()) std::rotate(args.begin(), it, it + 1);
   }
   const std::string cmd = args[0];
   args.erase(args.begin());

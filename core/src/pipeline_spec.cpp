@@ -336,7 +336,10 @@ void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineS
       c.error(c.pos(*inputs), where + " inputs must be an array of node ids, got " + toml_type_name(*inputs));
     } else {
       if (arr->empty()) c.error(c.pos(*inputs), where + " inputs is empty; name \"model\" or another node");
-      for (const auto& e : *arr) node.inputs.push_back(str_value(c, e, where + " inputs entry"));
+      for (const auto& e : *arr) {
+        node.inputs.push_back(str_value(c, e, where + " inputs entry"));
+        node.input_pos.push_back(c.pos(e));
+      }
     }
   } else {
     c.error(node.pos, where + " has no 'inputs' (e.g. inputs = [\"model\"])");
@@ -385,15 +388,17 @@ void check_graph(Checker& c, PipelineSpec& spec) {
   ids.push_back("model");
   for (const auto& n : spec.nodes) {
     std::set<std::string> seen;
-    for (const auto& in : n.inputs) {
+    for (std::size_t k = 0; k < n.inputs.size(); ++k) {
+      const std::string& in = n.inputs[k];
+      const SourcePos& ipos = n.input_pos[k];
       if (in.empty()) continue;
-      if (!seen.insert(in).second) c.error(n.pos, "[nodes." + n.id + "] lists input '" + in + "' twice");
+      if (!seen.insert(in).second) c.error(ipos, "[nodes." + n.id + "] lists input '" + in + "' twice");
       if (in == "model") {
-        if (!spec.model_path) c.error(n.pos, "[nodes." + n.id + "] takes input 'model' but the pipeline has no [model] path");
+        if (!spec.model_path) c.error(ipos, "[nodes." + n.id + "] takes input 'model' but the pipeline has no [model] path");
         continue;
       }
       if (!index.count(in))
-        c.error(n.pos, "[nodes." + n.id + "] takes input '" + in + "', which is not a node" + did_you_mean(in, ids));
+        c.error(ipos, "[nodes." + n.id + "] takes input '" + in + "', which is not a node" + did_you_mean(in, ids));
     }
   }
   // Cycles: depth-first search; report each cycle once, at its first node.

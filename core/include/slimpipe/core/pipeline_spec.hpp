@@ -31,6 +31,7 @@ struct NodeSpec {
   std::string id;
   std::string type;  // plugin name
   std::vector<std::string> inputs;
+  std::vector<SourcePos> input_pos;  // parallel to inputs
   bool collect = false;
   Json params = Json::object();  // everything but the reserved keys
   MatrixSpec matrix;

@@ -1,0 +1,72 @@
+// The loader refuses libraries built for another ABI or toolchain, naming the file and both values.
+#include <gtest/gtest.h>
+
+#include "slimpipe/core/plugin_registry.hpp"
+#include "slimpipe/strategy.hpp"
+#include "test_util.hpp"
+
+using namespace slimpipe::core;
+namespace fs = std::filesystem;
+
+TEST(PluginLoader, RefusesAnotherAbiMajorNamingFileAndBothValues) {
+  fs::path f = fs::path(SLIMPIPE_TEST_BAD_PLUGIN_DIR) / "libslimpipe_test_bad_abi.so";
+  try {
+    PluginRegistry::load(f);
+    FAIL() << "loaded a plugin with ABI major 999";
+  } catch (const slimpipe::Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find(f.string()), std::string::npos) << m;
+    EXPECT_NE(m.find("plugin ABI major 999 does not match the host's ABI major 1"), std::string::npos) << m;
+  }
+}
+
+TEST(PluginLoader, RefusesAnotherFingerprintNamingFileAndBothValues) {
+  fs::path f = fs::path(SLIMPIPE_TEST_BAD_PLUGIN_DIR) / "libslimpipe_test_bad_fingerprint.so";
+  try {
+    PluginRegistry::load(f);
+    FAIL() << "loaded a plugin with a foreign fingerprint";
+  } catch (const slimpipe::Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find(f.string()), std::string::npos) << m;
+    EXPECT_NE(m.find("'gcc-0.0/cxx11abi=0/torch=0.0'"), std::string::npos) << m;
+    EXPECT_NE(m.find(std::string("'") + host_fingerprint() + "'"), std::string::npos) << m;
+  }
+}
+
+TEST(PluginLoader, RefusesALibraryWithoutEntryPoint) {
+  fs::path f = fs::path(SLIMPIPE_TEST_BAD_PLUGIN_DIR) / "libslimpipe_test_not_a_plugin.so";
+  EXPECT_THROW(PluginRegistry::load(f), slimpipe::Error);
+}
+
+TEST(PluginLoader, ListsGoodPluginsAndReportsRefusals) {
+  auto r = testutil::run_command(testutil::cli() + " plugins --plugin-path " + SLIMPIPE_TEST_BAD_PLUGIN_DIR);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("sleep_record    strategy  1.0.0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("echo_task       task"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("refused:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("libslimpipe_test_bad_abi.so: plugin ABI major 999"), std::string::npos) << r.output;
+  auto show = testutil::run_command(testutil::cli() + " plugins show sleep_record");
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_NE(show.output.find("sleep_ms"), std::string::npos);
+  EXPECT_NE(show.output.find("one of: [\"normal\",\"fast\"]"), std::string::npos) << show.output;
+}
+
+TEST(PluginLoader, DiscoveryOrderPutsCommandLineBeforeEnvironment) {
+  ::setenv("SLIMPIPE_PLUGIN_PATH", "/env/a:/env/b", 1);
+  auto dirs = PluginRegistry::search_path({"/cli"});
+  ::unsetenv("SLIMPIPE_PLUGIN_PATH");
+  ASSERT_GE(dirs.size(), 4u);
+  EXPECT_EQ(dirs[0], "/cli");
+  EXPECT_EQ(dirs[1], "/env/a");
+  EXPECT_EQ(dirs[2], "/env/b");
+  EXPECT_EQ(dirs[3].filename(), "plugins");
+}
+
+TEST(PluginLoader, CreatedObjectsWorkAcrossTheBoundary) {
+  const auto* info = testutil::test_registry().find("sleep_record");
+  ASSERT_NE(info, nullptr);
+  auto s = PluginRegistry::create_strategy(*info);
+  auto outs = s->outputs(slimpipe::resolve_params(info->schema, {{"outputs", {"a", "b"}}}, "test"));
+  EXPECT_EQ(outs, (std::vector<std::string>{"a", "b"}));
+  EXPECT_THROW(PluginRegistry::create_task(*info), slimpipe::Error);
+}
