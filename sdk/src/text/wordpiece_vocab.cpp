@@ -10,16 +10,15 @@
 namespace slimpipe::text {
 
 WordPieceVocab::WordPieceVocab(std::vector<std::string> tokens, std::string_view continuing_prefix)
-    : tokens_(std::move(tokens)) {
-  initial_.reserve(tokens_.size());
+    : tokens_(std::move(tokens)), initial_(tokens_.size()) {
   for (std::size_t id = 0; id < tokens_.size(); ++id) {
     const std::string_view token = tokens_[id];
-    initial_.insert_or_assign(token, static_cast<std::int32_t>(id));
+    initial_.insert(token, static_cast<std::int32_t>(id));
     max_initial_bytes_ = std::max(max_initial_bytes_, token.size());
     if (!continuing_prefix.empty() && token.size() > continuing_prefix.size() &&
         token.substr(0, continuing_prefix.size()) == continuing_prefix) {
       const std::string_view rest = token.substr(continuing_prefix.size());
-      continuation_.insert_or_assign(rest, static_cast<std::int32_t>(id));
+      continuation_.insert(rest, static_cast<std::int32_t>(id));
       max_continuation_bytes_ = std::max(max_continuation_bytes_, rest.size());
     }
   }
@@ -39,7 +38,7 @@ std::vector<std::string> WordPieceVocab::read_file(const std::filesystem::path& 
   return tokens;
 }
 
-std::int32_t WordPieceVocab::find(std::string_view token) const { return lookup(initial_, token); }
+std::int32_t WordPieceVocab::find(std::string_view token) const { return initial_.find(token); }
 
 void WordPieceVocab::write_file(const std::filesystem::path& vocab_txt) const {
   std::ofstream out(vocab_txt, std::ios::binary | std::ios::trunc);

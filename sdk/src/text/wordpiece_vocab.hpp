@@ -1,4 +1,4 @@
-// The WordPiece vocabulary: tokens by id, and hash maps from piece text to id that the
+// The WordPiece vocabulary: tokens by id, and hash tables from piece text to id that the
 // greedy matcher queries with string_views (no allocation per look-up).
 #pragma once
 
@@ -6,8 +6,9 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "text/piece_table.hpp"
 
 namespace slimpipe::text {
 
@@ -23,11 +24,9 @@ class WordPieceVocab {
   // Id of a whole token, -1 if absent.
   std::int32_t find(std::string_view token) const;
   // Id of a word-initial piece (`piece` as is), -1 if absent.
-  std::int32_t find_initial(std::string_view piece) const { return lookup(initial_, piece); }
+  std::int32_t find_initial(std::string_view piece) const { return initial_.find(piece); }
   // Id of prefix + `piece` (e.g. "##ing" for "ing"), -1 if absent.
-  std::int32_t find_continuation(std::string_view piece) const {
-    return lookup(continuation_, piece);
-  }
+  std::int32_t find_continuation(std::string_view piece) const { return continuation_.find(piece); }
   // Longest key in bytes of each map: the matcher never tries a longer substring.
   std::size_t max_initial_bytes() const { return max_initial_bytes_; }
   std::size_t max_continuation_bytes() const { return max_continuation_bytes_; }
@@ -35,15 +34,10 @@ class WordPieceVocab {
   const std::vector<std::string>& tokens() const { return tokens_; }
 
  private:
-  using PieceMap = std::unordered_map<std::string_view, std::int32_t>;
-  static std::int32_t lookup(const PieceMap& map, std::string_view key) {
-    auto it = map.find(key);
-    return it == map.end() ? -1 : it->second;
-  }
+  std::vector<std::string> tokens_;
+  PieceTable initial_;       // every token as written
+  PieceTable continuation_;  // "##x" tokens under "x"
 
-  std::vector<std::string> tokens_;  // never resized after construction: the maps view into it
-  PieceMap initial_;
-  PieceMap continuation_;
   std::size_t max_initial_bytes_ = 0;
   std::size_t max_continuation_bytes_ = 0;
 };
