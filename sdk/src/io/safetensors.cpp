@@ -1,0 +1,167 @@
+// safetensors reader/writer. The reader trusts nothing in the header: every offset is checked against the
+// file size before a byte is read, so a truncated or corrupt file is an Error, never a crash.
+#include "slimpipe/io/safetensors.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "slimpipe/nn/shape_text.hpp"
+
+namespace slimpipe::io {
+namespace {
+
+using Json = nlohmann::json;
+
+struct DtypeName {
+  const char* name;
+  at::ScalarType type;
+};
+const DtypeName kDtypes[] = {{"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16},
+                             {"I64", at::kLong},   {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},
+                             {"U8", at::kByte},    {"BOOL", at::kBool}};
+
+const char* dtype_name(at::ScalarType t) {
+  for (const auto& d : kDtypes)
+    if (d.type == t) return d.name;
+  return nullptr;
+}
+
+// Upstream safetensors rejects headers over 100 MB; so do we, before allocating them.
+constexpr std::uint64_t kMaxHeader = 100u << 20;
+
+}  // namespace
+
+TensorMap read_safetensors(const std::filesystem::path& file) {
+  const std::string where = file.string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) throw Error(where + ": file not found");
+  const std::uint64_t size = std::filesystem::file_size(file, ec);
+  std::ifstream in(file, std::ios::binary);
+  if (ec || !in) throw Error(where + ": cannot open for reading");
+  if (size < 8) throw Error(where + ": truncated: " + std::to_string(size) + " bytes, no room for the 8-byte header length");
+  unsigned char len_bytes[8];
+  in.read(reinterpret_cast<char*>(len_bytes), 8);
+  std::uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
+  if (header_len > kMaxHeader)
+    throw Error(where + ": bad header: length field says " + std::to_string(header_len) +
+                " bytes (limit 100 MB); not a safetensors file?");
+  if (header_len > size - 8)
+    throw Error(where + ": truncated: header length says " + std::to_string(header_len) + " bytes, file has " +
+                std::to_string(size - 8) + " after the length field");
+  std::string header_text(static_cast<std::size_t>(header_len), '\0');
+  in.read(header_text.data(), static_cast<std::streamsize>(header_len));
+  Json header;
+  try {
+    header = Json::parse(header_text);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    throw Error(where + ": bad header: not JSON (" + what.substr(0, what.find('\n')) + ")");
+  }
+  if (!header.is_object()) throw Error(where + ": bad header: expected a JSON object, found " + std::string(header.type_name()));
+
+  const std::uint64_t data_size = size - 8 - header_len;
+  struct Entry {
+    std::string name;
+    at::ScalarType type;
+    std::vector<std::int64_t> shape;
+    std::uint64_t begin, end;
+  };
+  std::vector<Entry> entries;
+  std::uint64_t data_end = 0;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    const std::string what = where + ": tensor '" + name + "'";
+    if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
+      throw Error(what + ": bad header entry, expected {dtype, shape, data_offsets}");
+    if (!info["dtype"].is_string()) throw Error(what + ": bad header entry, dtype is not a string");
+    const std::string dtype = info["dtype"].get<std::string>();
+    auto d = std::find_if(std::begin(kDtypes), std::end(kDtypes), [&](const DtypeName& n) { return dtype == n.name; });
+    if (d == std::end(kDtypes))
+      throw Error(what + " has unsupported dtype '" + dtype + "' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+    Entry e{name, d->type, {}, 0, 0};
+    std::uint64_t numel = 1;
+    if (!info["shape"].is_array()) throw Error(what + ": bad header entry, shape is not a list");
+    for (const auto& dim : info["shape"]) {
+      if (!dim.is_number_unsigned()) throw Error(what + ": bad header entry, shape holds " + dim.dump());
+      e.shape.push_back(dim.get<std::int64_t>());
+      numel *= dim.get<std::uint64_t>();
+    }
+    const Json& off = info["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      throw Error(what + ": bad header entry, data_offsets must be [begin, end]");
+    e.begin = off[0].get<std::uint64_t>();
+    e.end = off[1].get<std::uint64_t>();
+    const std::uint64_t nbytes = numel * at::elementSize(e.type);
+    if (e.end < e.begin || e.end - e.begin != nbytes)
+      throw Error(what + ": bad header: data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                  "] do not hold " + dtype + " " + nn::shape_string(e.shape) + " (" + std::to_string(nbytes) + " bytes)");
+    data_end = std::max(data_end, e.end);
+    entries.push_back(std::move(e));
+  }
+  if (data_end > data_size)
+    throw Error(where + ": truncated: header describes " + std::to_string(data_end) + " bytes of tensor data, file has " +
+                std::to_string(data_size));
+
+  TensorMap out;
+  for (const auto& e : entries) {
+    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.type));
+    if (e.end == e.begin) {
+      out.emplace(e.name, std::move(t));
+      continue;
+    }
+    in.seekg(static_cast<std::streamoff>(8 + header_len + e.begin));
+    in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(e.end - e.begin));
+    if (!in) throw Error(where + ": read failed for tensor '" + e.name + "'");
+    out.emplace(e.name, std::move(t));
+  }
+  return out;
+}
+
+void write_safetensors(const std::filesystem::path& file, const TensorMap& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const std::string where = file.string();
+  Json header = Json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::vector<at::Tensor> data;
+  std::uint64_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    const char* dtype = dtype_name(tensor.scalar_type());
+    if (!dtype)
+      throw Error(where + ": tensor '" + name + "' has dtype " + std::string(c10::toString(tensor.scalar_type())) +
+                  ", which safetensors cannot store here");
+    at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
+    const std::uint64_t nbytes = static_cast<std::uint64_t>(t.numel()) * t.element_size();
+    header[name] = {{"dtype", dtype}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + nbytes}}};
+    offset += nbytes;
+    data.push_back(std::move(t));
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps tensor data 8-byte aligned, as upstream does
+
+  // Write beside the target and rename: a crash never leaves a half-written model.safetensors behind.
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(where + ": cannot open for writing");
+    unsigned char len_bytes[8];
+    std::uint64_t len = text.size();
+    for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(len >> (8 * i));
+    out.write(reinterpret_cast<const char*>(len_bytes), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const auto& t : data)
+      out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
+    if (!out) throw Error(where + ": write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) throw Error(where + ": cannot move the written file into place (" + ec.message() + ")");
+}
+
+}  // namespace slimpipe::io

@@ -1,0 +1,84 @@
+// Helpers shared by the sdk_nn tests: a tiny config, deterministic weights and inputs, scratch directories,
+// and an assertion for slimpipe's one-line errors.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "slimpipe/error.hpp"
+#include "slimpipe/nn/task_model.hpp"
+
+namespace slimpipe::nn::testing {
+
+inline EncoderConfig tiny_config(const std::string& model_type = "bert") {
+  EncoderConfig c;
+  c.model_type = model_type;
+  c.vocab_size = 100;
+  c.hidden_size = 32;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.intermediate_size = 64;
+  c.max_position_embeddings = 64;
+  c.num_labels = 3;
+  return c;
+}
+
+// Weights of O(1) so that a wrong op shows far above float noise; eval() so dropout is off.
+inline TaskModel random_model(const EncoderConfig& c, TaskHead head, std::uint64_t seed = 7) {
+  at::manual_seed(seed);
+  TaskModel model(c, head);
+  at::NoGradGuard no_grad;
+  for (auto& p : model->named_parameters()) {
+    if (p.key().find("LayerNorm.weight") != std::string::npos)
+      p.value().copy_(1.0 + 0.2 * at::randn(p.value().sizes()));
+    else
+      p.value().copy_(0.3 * at::randn(p.value().sizes()));
+  }
+  model->eval();
+  return model;
+}
+
+inline EncoderInputs tiny_inputs(std::int64_t vocab = 100) {
+  at::manual_seed(11);
+  EncoderInputs in;
+  in.input_ids = at::randint(1, vocab, {2, 7}, at::kLong);
+  in.token_type_ids = at::tensor(std::vector<std::int64_t>{0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1}).view({2, 7});
+  in.attention_mask = at::tensor(std::vector<std::int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}).view({2, 7});
+  return in;
+}
+
+// A fresh, empty directory under the build tree named after the running test.
+inline std::filesystem::path scratch_dir(const std::string& tag = "") {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string(info->test_suite_name()) + "." + info->name() + tag;
+  for (char& ch : name)
+    if (ch == '/') ch = '_';
+  std::filesystem::path dir = std::filesystem::path(SLIMPIPE_BINARY_DIR) / "tests" / "sdk_nn_tmp" / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+// Runs `fn`, expects a slimpipe::Error whose message is one line holding every part of `parts`.
+inline void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+  } catch (const slimpipe::Error& e) {
+    std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "multi-line error: " << msg;
+    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+    return;
+  }
+  ADD_FAILURE() << "no slimpipe::Error thrown";
+}
+
+}  // namespace slimpipe::nn::testing
