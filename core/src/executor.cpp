@@ -92,38 +92,43 @@ Json describe_files(const fs::path& dir, std::string* hash_out, const Json& mani
   return Json{{"files", list}, {"size_bytes", total}};
 }
 
-class InstanceLogger final : public Logger {
+// One log file per run (output_dir/logs/run-<time>.log), shared by all instances, each line
+// tagged with its instance: a file per instance would cost a file creation per instance.
+class RunLog {
  public:
-  InstanceLogger(std::string id, LogLevel level, std::ostream& out, std::mutex& out_mu, fs::path file)
-      : id_(std::move(id)), level_(level), out_(out), out_mu_(out_mu), file_(std::move(file)) {}
-
-  void log(LogLevel level, const std::string& message) override {
+  RunLog(std::ostream& out, LogLevel level, const fs::path& file) : out_(out), level_(level) {
+    fs::create_directories(file.parent_path());
+    file_.open(file, std::ios::app);
+  }
+  void write(const std::string& id, LogLevel level, const std::string& message) {
     static const char* names[] = {"debug", "info", "warn", "error"};
-    std::string line = "[" + id_ + "] " + (level >= LogLevel::Warn ? std::string(names[int(level)]) + ": " : "") + message;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!file_out_.is_open()) {
-        fs::create_directories(file_.parent_path());
-        file_out_.open(file_, std::ios::app);
-      }
-      file_out_ << utc_now_iso() << " " << names[int(level)] << " " << message << "\n";
-      file_out_.flush();
-    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (file_) file_ << utc_now_iso() << " " << names[int(level)] << " [" << id << "] " << message << "\n";
     if (level >= level_) {
-      std::lock_guard<std::mutex> lock(out_mu_);
-      out_ << line << "\n";
+      out_ << "[" << id << "] " << (level >= LogLevel::Warn ? std::string(names[int(level)]) + ": " : "") << message << "\n";
       out_.flush();
     }
   }
+  void flush() {
+    std::lock_guard<std::mutex> lock(mu_);
+    file_.flush();
+  }
+
+ private:
+  std::ostream& out_;
+  LogLevel level_;
+  std::mutex mu_;
+  std::ofstream file_;
+};
+
+class InstanceLogger final : public Logger {
+ public:
+  InstanceLogger(std::string id, RunLog& sink) : id_(std::move(id)), sink_(sink) {}
+  void log(LogLevel level, const std::string& message) override { sink_.write(id_, level, message); }
 
  private:
   std::string id_;
-  LogLevel level_;
-  std::ostream& out_;
-  std::mutex& out_mu_;
-  fs::path file_;
-  std::mutex mu_;
-  std::ofstream file_out_;
+  RunLog& sink_;
 };
 
 // Renders progress as log lines, at most one a second per instance (several run at once, so a
@@ -172,7 +177,13 @@ class InstanceContext final : public Context {
   std::uint64_t seed() const override { return seed_; }
   const std::string& device() const override { return device_; }
   int threads() const override { return threads_; }
-  const fs::path& scratch_dir() const override { return scratch_; }
+  const fs::path& scratch_dir() const override {
+    if (!scratch_made_) {  // made on first use: most strategies need none
+      fs::create_directories(scratch_);
+      scratch_made_ = true;
+    }
+    return scratch_;
+  }
   bool has_task() const override { return task_ != nullptr; }
   Task& task() override {
     if (!task_) throw Error("instance " + id_ + " needs a task, but the pipeline has no [task] table");
@@ -196,6 +207,7 @@ class InstanceContext final : public Context {
   std::string device_;
   int threads_;
   fs::path scratch_;
+  mutable bool scratch_made_ = false;
   Task* task_;
   std::map<std::string, OutputArtifact>& outputs_;
 };
@@ -372,7 +384,6 @@ RunSummary Executor::run(const RunOptions& opts) {
   const auto t_start = Clock::now();
   Selection sel = select(plan_, opts);
   std::ostream& out = opts.log ? *opts.log : std::cerr;
-  std::mutex out_mu;
   const int max_parallel = opts.max_parallel > 0 ? opts.max_parallel : spec_.max_parallel;
   const int threads = threads_per_instance(max_parallel);
 
@@ -380,8 +391,16 @@ RunSummary Executor::run(const RunOptions& opts) {
   const fs::path tmp_root = spec_.output_dir / ".tmp";
   std::error_code ec;
   fs::remove_all(tmp_root, ec);  // half-written artifacts of an interrupted run
+  fs::create_directories(tmp_root);
   Lockfile lock(spec_.output_dir);
   lock.load();
+  RunLog run_log(out, opts.level, spec_.output_dir / "logs" / "run.log");
+  std::mutex dirs_mu;
+  std::set<fs::path> made_dirs;
+  auto ensure_dir = [&](const fs::path& d) {
+    std::lock_guard<std::mutex> l(dirs_mu);
+    if (made_dirs.insert(d).second) fs::create_directories(d);
+  };
 
   // The task is configured once and shared by every instance.
   std::shared_ptr<Task> task;
@@ -403,11 +422,6 @@ RunSummary Executor::run(const RunOptions& opts) {
   std::vector<std::vector<Artifact>> artifacts(n);  // per instance, parallel to its outputs
   std::atomic<bool> failed_any{false};
 
-  auto log_line = [&](const std::string& s) {
-    std::lock_guard<std::mutex> l(out_mu);
-    out << s << "\n";
-    out.flush();
-  };
 
   auto run_instance = [&](std::size_t i) {
     const Instance& inst = plan_.instances[i];
@@ -416,7 +430,7 @@ RunSummary Executor::run(const RunOptions& opts) {
     if (inst.is_model()) {
       if (!fs::is_directory(inst.dir)) {
         oc = {Status::Failed, "model.path: folder " + inst.dir.string() + " does not exist", 0};
-        log_line("[model] error: " + oc.reason);
+        run_log.write("model", LogLevel::Error, oc.reason);
         return;
       }
       Json m = Json::object();
@@ -466,9 +480,13 @@ RunSummary Executor::run(const RunOptions& opts) {
       return;
     }
 
-    InstanceLogger logger(inst.id, opts.level, out, out_mu, spec_.output_dir / "logs" / (safe_name(inst.id) + ".log"));
+    InstanceLogger logger(inst.id, run_log);
     logger.info("running: " + reason);
-    const fs::path tmp = tmp_root / (safe_name(inst.id) + "." + std::to_string(::getpid()));
+    // Outputs are written under .tmp and renamed into place once complete. A single unnamed
+    // output is the temp folder itself; every filesystem operation counts on slow disks.
+    const std::string stem = safe_name(inst.id) + "." + std::to_string(::getpid());
+    const fs::path tmp = tmp_root / stem;
+    const bool single = inst.outputs.size() == 1 && inst.outputs[0].empty();
     LockEntry le;
     le.id = inst.id;
     le.hash = key.hash;
@@ -476,23 +494,23 @@ RunSummary Executor::run(const RunOptions& opts) {
     le.params = inst.params;
     le.input_hashes = key.input_hashes;
     le.task_hash = key.task_hash;
+    const fs::path scratch = tmp_root / (stem + ".scratch");
     try {
-      fs::remove_all(tmp);
+      fs::create_directory(tmp);
       std::map<std::string, OutputArtifact> outputs;
       for (const auto& o : inst.outputs) {
-        fs::path d = tmp / (o.empty() ? "_" : o);
-        fs::create_directories(d);
+        fs::path d = single ? tmp : tmp / o;
+        if (!single) fs::create_directory(d);
         outputs.emplace(o, OutputArtifact(o, d));
       }
-      fs::path scratch = tmp / ".scratch";
-      fs::create_directories(scratch);
       InstanceContext ctx(inst.id, logger, spec_.seed, spec_.device, threads, scratch, task.get(), outputs);
       auto strategy = PluginRegistry::create_strategy(*node.plugin);
       strategy->run(ctx, inputs, Params(inst.params));
-      fs::remove_all(scratch);
+      if (fs::exists(scratch)) fs::remove_all(scratch);
 
       // Finalize every output, then move them into place: a reader sees the old artifact or
       // the new one, never a half-written one.
+      std::map<std::string, Json> manifests;
       for (auto& [name, oa] : outputs) {
         Json m = oa.manifest();
         if (!m.contains("kind")) m["kind"] = "artifact";
@@ -515,24 +533,16 @@ RunSummary Executor::run(const RunOptions& opts) {
         mf << m.dump(2) << "\n";
         if (!mf) throw Error((oa.dir() / "manifest.json").string() + ": cannot write manifest");
         le.outputs[name] = {{"path", fs::relative(inst.output_dir(name), spec_.output_dir).generic_string()}, {"hash", h}};
+        manifests[name] = std::move(m);
       }
       if (fs::exists(inst.dir)) {
-        fs::path old = tmp_root / (safe_name(inst.id) + ".old." + std::to_string(::getpid()));
+        fs::path old = tmp_root / (stem + ".old");
         fs::rename(inst.dir, old);
         fs::remove_all(old);
       }
-      for (auto& [name, oa] : outputs) {
-        fs::create_directories(inst.output_dir(name).parent_path());
-        fs::rename(oa.dir(), inst.output_dir(name));
-        artifacts[i].push_back(Artifact::load(inst.output_dir(name)));
-      }
-      // artifacts[i] must follow inst.outputs' order; the map iterated by name.
-      std::vector<Artifact> ordered_outputs;
-      for (const auto& o : inst.outputs)
-        for (const auto& a : artifacts[i])
-          if (a.dir() == inst.output_dir(o)) ordered_outputs.push_back(a);
-      artifacts[i] = std::move(ordered_outputs);
-      fs::remove_all(tmp, ec);
+      ensure_dir(inst.dir.parent_path());
+      fs::rename(tmp, inst.dir);  // named outputs are subfolders of the temp folder, so this moves all
+      for (const auto& o : inst.outputs) artifacts[i].emplace_back(manifests[o]["id"].get<std::string>(), inst.output_dir(o), manifests[o]);
       le.status = "done";
       le.seconds = seconds_since(t0);
       le.finished = utc_now_iso();
@@ -541,10 +551,12 @@ RunSummary Executor::run(const RunOptions& opts) {
       logger.info("done in " + std::to_string(le.seconds).substr(0, 6) + " s");
     } catch (const Cancelled&) {
       fs::remove_all(tmp, ec);
+      fs::remove_all(scratch, ec);
       oc = {Status::Cancelled, "interrupted", seconds_since(t0)};
       logger.warn("interrupted; nothing of this instance was kept");
     } catch (const std::exception& e) {
       fs::remove_all(tmp, ec);
+      fs::remove_all(scratch, ec);
       oc = {Status::Failed, e.what(), seconds_since(t0)};
       le.status = "failed";
       le.error = e.what();

@@ -229,7 +229,16 @@ TEST(CheckpointErrors, HiddenSizeHeadsMismatch) {
 TEST(CheckpointErrors, CorruptPytorchBin) {
   fs::path file = scratch_dir() / "pytorch_model.bin";
   std::ofstream(file) << "definitely not a pickle";
-  expect_error([&] { read_pytorch_bin(file); }, {file.string() + ": "});
+  expect_error([&] { read_pytorch_bin(file); },
+               {file.string() + ": not a torch.save file (no zip archive and no legacy magic number)"});
+  // A real zip-format file cut short.
+  const Reference& ref = Reference::get();
+  if (!ref.dir.empty()) {
+    const fs::path good = ref.dir / "seq_cls" / "bin" / "pytorch_model.bin";
+    fs::copy_file(good, file, fs::copy_options::overwrite_existing);
+    fs::resize_file(file, fs::file_size(file) / 2);
+    expect_error([&] { read_pytorch_bin(file); }, {file.string() + ": not a readable torch.save zip archive"});
+  }
   expect_error([&] { read_pytorch_bin(file.parent_path() / "absent.bin"); }, {"absent.bin: file not found"});
 }
 

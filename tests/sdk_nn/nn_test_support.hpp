@@ -2,6 +2,7 @@
 // and an assertion for slimpipe's one-line errors.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -80,5 +81,33 @@ inline void expect_error(const std::function<void()>& fn, const std::vector<std:
   }
   ADD_FAILURE() << "no slimpipe::Error thrown";
 }
+
+// Runs the reference script once per program; remembers why when it cannot.
+struct Reference {
+  std::filesystem::path dir;  // empty when the script failed or was skipped
+  std::string skip_reason;
+
+  static const Reference& get() {
+    static const Reference ref = [] {
+      Reference r;
+      const char* python = "/usr/bin/python3";
+      if (!std::filesystem::exists(python)) {
+        r.skip_reason = "/usr/bin/python3 is absent";
+        return r;
+      }
+      if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+        r.skip_reason = "/usr/bin/python3 cannot import torch (Debian package python3-torch)";
+        return r;
+      }
+      r.dir = std::filesystem::path(SLIMPIPE_BINARY_DIR) / "tests" / "sdk_nn_reference";
+      std::filesystem::remove_all(r.dir);
+      std::string cmd = std::string(python) + " '" + SLIMPIPE_SOURCE_DIR + "/tests/sdk_nn/make_reference.py' '" +
+                        r.dir.string() + "'";
+      if (std::system(cmd.c_str()) != 0) r.dir.clear();  // a failing script is a test failure, not a skip
+      return r;
+    }();
+    return ref;
+  }
+};
 
 }  // namespace slimpipe::nn::testing

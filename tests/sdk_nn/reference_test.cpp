@@ -1,7 +1,5 @@
 // slimpipe's encoder against the Python reference (make_reference.py, transformers' math and key names):
 // logits and every tap agree within 1e-5 for safetensors and pytorch_model.bin files of each head.
-#include <cstdlib>
-
 #include <gtest/gtest.h>
 
 #include "nn_test_support.hpp"
@@ -16,34 +14,6 @@ using namespace slimpipe::nn::testing;
 namespace fs = std::filesystem;
 
 constexpr double kTolerance = 1e-5;
-
-// Runs the reference script once per program; remembers why when it cannot.
-struct Reference {
-  fs::path dir;
-  std::string skip_reason;
-
-  static const Reference& get() {
-    static const Reference ref = [] {
-      Reference r;
-      const char* python = "/usr/bin/python3";
-      if (!fs::exists(python)) {
-        r.skip_reason = "/usr/bin/python3 is absent";
-        return r;
-      }
-      if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-        r.skip_reason = "/usr/bin/python3 cannot import torch (Debian package python3-torch)";
-        return r;
-      }
-      r.dir = fs::path(SLIMPIPE_BINARY_DIR) / "tests" / "sdk_nn_reference";
-      fs::remove_all(r.dir);
-      std::string cmd = std::string(python) + " '" + SLIMPIPE_SOURCE_DIR + "/tests/sdk_nn/make_reference.py' '" +
-                        r.dir.string() + "'";
-      if (std::system(cmd.c_str()) != 0) r.dir.clear();  // a failing script is a test failure, not a skip
-      return r;
-    }();
-    return ref;
-  }
-};
 
 struct Case {
   std::string name;
