@@ -63,14 +63,16 @@ TEST(RealData, SquadDevHas10570QuestionsWithVerifiedSpans) {
   EXPECT_GT(shifted, 0u);
 }
 
-TEST(RealData, Sst2TestWithSwappedColumnsReadsByRenamingThem) {
+TEST(RealData, Sst2TestHasIndexAndSentenceUnderAMisleadingHeader) {
+  // The header says text\tlabel but the rows are index\tsentence: no labels at all.
   const auto path = shared("sst2/test.tsv");
   if (!fs::exists(path)) GTEST_SKIP() << path << " is absent";
   SeqClsReadOptions o;
-  o.text_a_field = "label";  // the header says text\tlabel, the rows are label\tsentence
-  o.label_field = "text";
-  o.labels = {"0", "1"};
+  o.text_a_field = "label";
+  o.label_field = "none";
+  o.require_label = false;
   auto ds = read_seq_cls(path, o);
   EXPECT_EQ(ds.examples.size(), 1821u);
   EXPECT_EQ(ds.examples[0].text_a, "uneasy mishmash of styles and genres .");
+  EXPECT_EQ(ds.examples[0].label, -1);
 }
