@@ -20,7 +20,6 @@
 #include "slimpipe/core/diagnostics.hpp"
 #include "slimpipe/hash.hpp"
 #include "slimpipe/strategy.hpp"
-#include "slimpipe/task.hpp"
 
 namespace slimpipe::core {
 
@@ -412,7 +411,7 @@ RunSummary Executor::run(const RunOptions& opts) {
         if (p.is_relative()) tparams[s.name] = (spec_.base_dir / p).lexically_normal().string();
       }
     task = PluginRegistry::create_task(*spec_.task->plugin);
-    task->configure(Params(tparams));
+    configure_task(*task, Params(tparams));
   }
   const std::string task_hash = task_hash_of(spec_);
 

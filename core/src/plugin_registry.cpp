@@ -11,7 +11,6 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "slimpipe/strategy.hpp"
-#include "slimpipe/task.hpp"
 
 namespace slimpipe::core {
 

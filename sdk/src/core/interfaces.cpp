@@ -3,7 +3,6 @@
 #include "slimpipe/context.hpp"
 #include "slimpipe/error.hpp"
 #include "slimpipe/strategy.hpp"
-#include "slimpipe/task.hpp"
 
 namespace slimpipe {
 
@@ -13,7 +12,6 @@ Logger::~Logger() = default;
 Progress::~Progress() = default;
 Context::~Context() = default;
 Strategy::~Strategy() = default;
-Task::~Task() = default;
 
 void Context::throw_if_cancelled() const {
   if (cancelled()) throw Cancelled();

@@ -13,6 +13,7 @@
 namespace slimpipe {
 class Strategy;
 class Task;
+void configure_task(Task& task, const Params& params);
 }  // namespace slimpipe
 
 namespace slimpipe::core {

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets everything up, builds slimpipe and runs every test (ctest over GoogleTest).
+# Usage: bash scripts/test.sh [extra ctest arguments]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/setup.sh"
+bash "$root/scripts/build.sh"
+cd "$root/build"
+ctest --output-on-failure -j "$(nproc)" "$@"
