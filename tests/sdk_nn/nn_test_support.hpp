@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -83,9 +85,15 @@ inline void expect_error(const std::function<void()>& fn, const std::vector<std:
 }
 
 // Runs the reference script once per program; remembers why when it cannot.
+// The directory is per process (ctest runs tests in parallel processes) and removed at exit.
 struct Reference {
   std::filesystem::path dir;  // empty when the script failed or was skipped
   std::string skip_reason;
+
+  ~Reference() {
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+  }
 
   static const Reference& get() {
     static const Reference ref = [] {
@@ -99,7 +107,7 @@ struct Reference {
         r.skip_reason = "/usr/bin/python3 cannot import torch (Debian package python3-torch)";
         return r;
       }
-      r.dir = std::filesystem::path(SLIMPIPE_BINARY_DIR) / "tests" / "sdk_nn_reference";
+      r.dir = std::filesystem::path(SLIMPIPE_BINARY_DIR) / "tests" / "sdk_nn_reference" / std::to_string(::getpid());
       std::filesystem::remove_all(r.dir);
       std::string cmd = std::string(python) + " '" + SLIMPIPE_SOURCE_DIR + "/tests/sdk_nn/make_reference.py' '" +
                         r.dir.string() + "'";

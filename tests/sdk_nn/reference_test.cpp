@@ -21,6 +21,8 @@ struct Case {
   TaskHead head;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name << "/" << c.weights; }
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.name + "_" + info.param.weights; }
 
 class ReferenceLogits : public ::testing::TestWithParam<Case> {

@@ -371,15 +371,18 @@ PyRef load_legacy(const std::filesystem::path& file, const std::string& where) {
     throw Error(where + ": not a readable torch.save file: persistent id outside the object pickle");
   };
   std::size_t pos = 0;
-  PyRef magic = [&] {
-    Unpickler u(bytes, pos, no_persistent, where);
-    PyRef v = u.run();
-    pos = u.pos();
-    return v;
-  }();
   static const std::string kMagic("\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 10);  // 0x1950a86a20f9469cfc6c
-  if (magic->kind != Py::BigInt || magic->s != kMagic)
-    throw Error(where + ": not a torch.save file (no zip archive and no legacy magic number)");
+  const std::string not_torch = where + ": not a torch.save file (no zip archive and no legacy magic number)";
+  if (bytes.empty() || static_cast<unsigned char>(bytes[0]) != 0x80) throw Error(not_torch);  // PROTO opcode
+  PyRef magic;
+  try {
+    Unpickler u(bytes, pos, no_persistent, where);
+    magic = u.run();
+    pos = u.pos();
+  } catch (const Error&) {
+    throw Error(not_torch);
+  }
+  if (magic->kind != Py::BigInt || magic->s != kMagic) throw Error(not_torch);
   for (int k = 0; k < 2; ++k) {  // protocol version, sys_info
     Unpickler u(bytes, pos, no_persistent, where);
     u.run();
