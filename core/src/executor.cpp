@@ -20,6 +20,7 @@
 #include "slimpipe/core/diagnostics.hpp"
 #include "slimpipe/hash.hpp"
 #include "slimpipe/strategy.hpp"
+#include "slimpipe/threads.hpp"
 
 namespace slimpipe::core {
 
@@ -385,6 +386,7 @@ RunSummary Executor::run(const RunOptions& opts) {
   std::ostream& out = opts.log ? *opts.log : std::cerr;
   const int max_parallel = opts.max_parallel > 0 ? opts.max_parallel : spec_.max_parallel;
   const int threads = threads_per_instance(max_parallel);
+  set_intra_op_threads(threads);  // process-wide, so the same for every instance of the run
 
   fs::create_directories(spec_.output_dir);
   const fs::path tmp_root = spec_.output_dir / ".tmp";
