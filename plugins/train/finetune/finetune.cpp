@@ -1,0 +1,96 @@
+// finetune strategy: trains its input model (or a fresh encoder) on the pipeline's task with the shared
+// TrainingArguments, and writes the best state as an HF model folder with metrics.json.
+#include <torch/types.h>
+
+#include <fstream>
+
+#include "model_source.hpp"
+#include "slimpipe/plugin.hpp"
+#include "slimpipe/strategy.hpp"
+#include "slimpipe/train/trainer.hpp"
+
+namespace {
+
+using namespace slimpipe;
+
+std::int64_t parameter_count(const torch::nn::Module& m) {
+  std::int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+class Finetune final : public Strategy {
+ public:
+  using Interface = Strategy;
+
+  void run(Context& ctx, const std::vector<Artifact>& inputs, const Params& p) override {
+    const auto args = train::TrainingArguments::from_params(p, "finetune");
+    Task& task = ctx.task();
+    const HeadSpec head = task.head();
+    const std::int64_t max_seq_length = p.get_int("max_seq_length");
+
+    finetune::StartingModel start;
+    if (p.get_bool("from_scratch")) {
+      finetune::EncoderSize size;
+      size.hidden_size = p.get_int("hidden_size");
+      size.num_hidden_layers = p.get_int("num_hidden_layers");
+      size.num_attention_heads = p.get_int("num_attention_heads");
+      size.intermediate_size = p.get_int("intermediate_size");
+      size.max_position_embeddings = p.get_int("max_position_embeddings");
+      // Seeded here as well as in Trainer::train(): the initial weights depend on the seed too.
+      torch::manual_seed(static_cast<std::uint64_t>(args.seed));
+      start = finetune::create_from_scratch(size, p.get_string("vocab"), task, head);
+    } else {
+      if (inputs.size() != 1)
+        throw Error("finetune: expected one input model artifact, got " + std::to_string(inputs.size()));
+      start = finetune::load_pretrained(inputs[0].dir(), head);
+    }
+    const auto& config = start.model->config();
+    if (max_seq_length > config.max_position_embeddings)  // 0 (the task's length) is checked by the model
+      throw Error("finetune: max_seq_length " + std::to_string(max_seq_length) + " exceeds the model's " +
+                  "max_position_embeddings " + std::to_string(config.max_position_embeddings));
+    ctx.log().info(start.description);
+
+    train::Trainer trainer(start.model, task, args, ctx);
+    trainer.set_train_data(task.features("train", *start.tokenizer, max_seq_length));
+    trainer.set_eval_data(task.features("eval", *start.tokenizer, max_seq_length));
+    const train::TrainingResult result = trainer.train();
+
+    auto& out = ctx.output();
+    io::save_model(out.dir(), *start.model, start.save);
+    Json metrics = {{"eval", result.best ? result.best->all : Json::object()},
+                    {"primary", result.best ? result.best->primary : ""},
+                    {"train", result.to_json()},
+                    {"training_arguments", args.to_json()}};
+    std::ofstream(out.dir() / "metrics.json") << metrics.dump(2) << "\n";
+    out.set_kind("model");
+    if (result.best)
+      for (const auto& [name, value] : result.best->all.items())
+        if (value.is_number()) out.set_metric(name, value.get<double>());
+    out.set_metric("train_loss", result.train_loss);
+    out.manifest()["param_count"] = parameter_count(*start.model);
+    out.manifest()["load"] = "HF folder: config.json + model.safetensors";
+    out.manifest()["training"] = {{"steps", result.steps}, {"epochs", result.epochs},
+                                  {"seconds", result.seconds}, {"best_step", result.best_step}};
+  }
+};
+
+Schema schema() {
+  using T = ParamType;
+  Schema s;
+  s.param("from_scratch", T::Bool, false,
+          "train a freshly initialised encoder of the size below; the node's input is then ignored (any input will do)")
+      .param("hidden_size", T::Int, 128, "from_scratch: hidden size")
+      .param("num_hidden_layers", T::Int, 2, "from_scratch: encoder layers")
+      .param("num_attention_heads", T::Int, 2, "from_scratch: attention heads")
+      .param("intermediate_size", T::Int, 512, "from_scratch: FFN width")
+      .param("max_position_embeddings", T::Int, 128, "from_scratch: longest sequence the model accepts")
+      .param("vocab", T::Path, "", "from_scratch: vocab.txt; empty = the task's vocabulary (synthetic sources)")
+      .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length");
+  return train::add_training_arguments(s);
+}
+
+}  // namespace
+
+SLIMPIPE_PLUGIN(Finetune, "strategy", "finetune", "1.0.0",
+                "fine-tune a model (or a fresh encoder) on the pipeline's task, keeping the best eval state", schema)

@@ -1,0 +1,58 @@
+// End to end through the CLI: pipelines/quickstart.toml trains a model from scratch on the synthetic
+// seq_cls task and evaluates it; the accuracy must be far above chance (1/3).
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) throw std::runtime_error(p.string() + ": cannot open");
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
+  const fs::path plugins = fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins";
+  for (const char* lib : {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_evaluate.so"})
+    if (!fs::exists(plugins / lib))
+      GTEST_SKIP() << plugins / lib << " is not built (build slimpipe_task_seq_cls, slimpipe_finetune and "
+                   << "slimpipe_evaluate to run this test)";
+  const fs::path out = fs::temp_directory_path() / ("slimpipe_quickstart_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  // Fewer epochs than the shipped pipeline keeps the test near a minute; the accuracy bar allows for it.
+  const std::string cmd = std::string(SLIMPIPE_CLI) + " run " + SLIMPIPE_SOURCE_DIR + "/pipelines/quickstart.toml" +
+                          " --set pipeline.output_dir=" + out.string() +
+                          " --set nodes.train.num_train_epochs=4 -q > " + (out.string() + ".log") + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream log(out.string() + ".log");
+  const std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << cmd << "\n" << log_text;
+
+  const auto trained = read_json(out / "train" / "manifest.json");
+  EXPECT_EQ(trained["kind"], "model");
+  EXPECT_GT(trained["param_count"].get<std::int64_t>(), 100000);
+  for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "metrics.json"})
+    EXPECT_TRUE(fs::exists(out / "train" / f)) << f;
+
+  const auto evaluation = read_json(out / "evaluate" / "manifest.json");
+  EXPECT_EQ(evaluation["kind"], "evaluation");
+  const double accuracy = evaluation["metrics"]["accuracy"].get<double>();  // a percentage
+  EXPECT_GT(accuracy, 70.0) << "chance is 33%";
+  // The evaluate node re-scores the saved model: it must agree with the best state training kept.
+  EXPECT_NEAR(accuracy, trained["metrics"]["accuracy"].get<double>(), 1e-9);
+  EXPECT_TRUE(fs::exists(out / "evaluate" / "metrics.json"));
+  EXPECT_FALSE(fs::exists(out / "evaluate" / "model.safetensors"));
+  fs::remove_all(out);
+  fs::remove(out.string() + ".log");
+}
