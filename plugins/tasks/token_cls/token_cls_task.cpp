@@ -1,0 +1,208 @@
+// The token_cls task plugin: tagged words from CoNLL or JSON-lines files or the synthetic NER
+// source, a TokenClassification head, cross-entropy over first sub-words, entity-level F1.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "slimpipe/data/synthetic.hpp"
+#include "slimpipe/data/token_cls_reader.hpp"
+#include "slimpipe/metrics/chunk.hpp"
+#include "slimpipe/plugin.hpp"
+#include "slimpipe/task.hpp"
+#include "slimpipe/tasks/collation.hpp"
+#include "slimpipe/tasks/data_source.hpp"
+#include "slimpipe/tasks/evaluation_loop.hpp"
+#include "slimpipe/tasks/feature_cache.hpp"
+#include "slimpipe/tasks/losses.hpp"
+#include "slimpipe/tasks/token_cls_features.hpp"
+#include "slimpipe/text/wordpiece_tokenizer.hpp"
+
+namespace {
+
+using namespace slimpipe;
+using tasks::DataSplit;
+
+constexpr const char* kTask = "token_cls";
+
+class TokenClsFeatureSet final : public FeatureSet {
+ public:
+  TokenClsFeatureSet(std::vector<tasks::TokenClsFeature> features, std::int32_t pad_id) : pad_id_(pad_id) {
+    encoded_.reserve(features.size());
+    labels_.reserve(features.size());
+    for (tasks::TokenClsFeature& f : features) {
+      encoded_.push_back(std::move(f.encoded));
+      labels_.push_back(std::move(f.labels));
+    }
+  }
+
+  std::int64_t size() const override { return static_cast<std::int64_t>(encoded_.size()); }
+
+  Batch collate(const std::vector<std::int64_t>& indices) const override {
+    Batch b;
+    b.inputs = tasks::collate_inputs(encoded_, indices, pad_id_);
+    b.targets["labels"] = tasks::collate_token_labels(labels_, indices, b.inputs.input_ids.size(1));
+    b.features = indices;
+    return b;
+  }
+
+ private:
+  std::vector<tasks::EncodedFeature> encoded_;
+  std::vector<std::vector<std::int64_t>> labels_;  // per token, -100 but at each word's first sub-word
+  std::int32_t pad_id_;
+};
+
+class TokenClsTask final : public Task {
+ public:
+  using Interface = Task;
+
+  void configure(const Params& p) override {
+    source_ = tasks::DataSource::from_params(p, kTask);
+    const std::string scheme = p.get_string("scheme");
+    mode_ = !p.get_bool("strict")  ? metrics::ChunkMode::Lenient
+            : scheme == "bioes"    ? metrics::ChunkMode::StrictIobes
+                                   : metrics::ChunkMode::StrictIob2;
+    if (source_.synthetic) {
+      if (!p.get_string_list("labels").empty()) {
+        throw Error("[task] token_cls: tags are fixed by the synthetic source (O, B-PER, ... I-MISC); remove labels");
+      }
+      train_ = data::synthetic_token_cls(source_.size(DataSplit::Train), source_.seed(DataSplit::Train));
+      eval_ = data::synthetic_token_cls(source_.size(DataSplit::Eval), source_.seed(DataSplit::Eval));
+      labels_ = train_.labels.names();
+    } else {
+      data::TokenClsReadOptions options = read_options(p);
+      // The train file fixes the tag ids (or discovers them); the eval file must use the same.
+      if (!source_.train.empty()) {
+        train_ = data::read_token_cls(source_.train, options);
+        options.labels = train_.labels.names();
+      }
+      if (!source_.eval.empty()) eval_ = data::read_token_cls(source_.eval, options);
+      labels_ = source_.train.empty() ? eval_.labels.names() : train_.labels.names();
+    }
+    check_scheme(scheme);
+  }
+
+  HeadSpec head() const override {
+    return {nn::TaskHead::TokenClassification, static_cast<std::int64_t>(labels_.size()), labels_};
+  }
+
+  std::vector<std::string> vocabulary() const override {
+    return source_.synthetic ? data::synthetic_vocabulary() : std::vector<std::string>{};
+  }
+
+  std::shared_ptr<const FeatureSet> features(const std::string& split, const text::WordPieceTokenizer& tokenizer,
+                                             std::int64_t max_seq_length) override {
+    const DataSplit which = tasks::parse_split(split, kTask);
+    const data::TokenClsDataset& dataset = which == DataSplit::Train ? train_ : eval_;
+    if (!source_.synthetic) source_.file(which, kTask);  // names the missing parameter
+    const std::int64_t length = source_.sequence_length(max_seq_length);
+    return cache_.get(which == DataSplit::Train ? "train" : "eval", tokenizer, length, [&] {
+      return std::make_shared<TokenClsFeatureSet>(
+          tasks::featurize_token_cls(dataset, tokenizer, static_cast<std::size_t>(length)), tokenizer.pad_id());
+    });
+  }
+
+  at::Tensor loss(const nn::EncoderOutput& output, const Batch& batch) const override {
+    return tasks::token_classification_loss(output.logits, target(batch));
+  }
+
+  // Entity-level F1 over the words present in the features: the prediction of a word is the
+  // argmax at its first sub-word, as Hugging Face run_ner reads it (words cut off by
+  // max_seq_length are left out of gold and prediction alike).
+  Metrics evaluate(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
+                   const nn::SiteHook& hook) const override {
+    metrics::ChunkF1 f1(mode_);
+    std::size_t sentences = 0;
+    std::vector<std::int64_t> gold, predicted;
+    tasks::run_evaluation(model, data, batch_size, hook, [&](const Batch& batch, const nn::EncoderOutput& out) {
+      const at::Tensor best = out.logits.to(at::kCPU).argmax(-1).contiguous();
+      const at::Tensor labels = target(batch).contiguous();
+      const std::int64_t s = labels.size(1);
+      const auto* p = best.data_ptr<std::int64_t>();
+      const auto* l = labels.data_ptr<std::int64_t>();
+      for (std::int64_t r = 0; r < batch.size(); ++r) {
+        gold.clear();
+        predicted.clear();
+        for (std::int64_t t = r * s; t < (r + 1) * s; ++t) {
+          if (l[t] == tasks::kIgnoreIndex) continue;
+          gold.push_back(l[t]);
+          predicted.push_back(p[t]);
+        }
+        f1.add(gold, predicted, labels_);
+        ++sentences;
+      }
+    });
+    const metrics::ChunkScore& micro = f1.micro();
+    Metrics m;
+    m.primary = "f1";
+    m.value = 100.0 * micro.f1();
+    m.all = {{"f1", m.value},
+             {"precision", 100.0 * micro.precision()},
+             {"recall", 100.0 * micro.recall()},
+             {"sentences", sentences},
+             {"gold_entities", micro.gold},
+             {"predicted_entities", micro.predicted}};
+    return m;
+  }
+
+ private:
+  static const at::Tensor& target(const Batch& batch) {
+    auto it = batch.targets.find("labels");
+    if (it == batch.targets.end()) throw Error("token_cls: the batch has no 'labels' target");
+    return it->second;
+  }
+
+  static data::TokenClsReadOptions read_options(const Params& p) {
+    data::TokenClsReadOptions o;
+    o.format = data::token_cls_format_from_string(p.get_string("format"));
+    o.word_column = static_cast<int>(p.get_int("word_column"));
+    o.tag_column = static_cast<int>(p.get_int("tag_column"));
+    o.tokens_field = p.get_string("tokens_field");
+    o.tags_field = p.get_string("tags_field");
+    o.labels = p.get_string_list("labels");
+    return o;
+  }
+
+  // With strict = true every tag must belong to the scheme, or scoring would fail mid-run.
+  void check_scheme(const std::string& scheme) const {
+    if (labels_.empty()) throw Error("[task] token_cls: no tags found in the data");
+    if (mode_ == metrics::ChunkMode::Lenient) return;
+    for (const std::string& tag : labels_) {
+      try {
+        metrics::extract_chunks({tag}, mode_);
+      } catch (const Error& e) {
+        throw Error("[task] token_cls: tag '" + tag + "' does not fit scheme = \"" + scheme +
+                    "\" with strict = true (" + e.what() + ")");
+      }
+    }
+  }
+
+  tasks::DataSource source_;
+  metrics::ChunkMode mode_ = metrics::ChunkMode::Lenient;
+  data::TokenClsDataset train_, eval_;
+  std::vector<std::string> labels_;
+  tasks::FeatureCache cache_;
+};
+
+Schema schema() {
+  Schema s;
+  tasks::add_data_source_params(s, 128);
+  return s.param("format", ParamType::String, "auto", "file format; auto: jsonl for .jsonl/.json, else conll",
+                 {"auto", "conll", "jsonl"})
+      .param("word_column", ParamType::Int, 0, "CoNLL: 0-based column of the word")
+      .param("tag_column", ParamType::Int, -1, "CoNLL: column of the tag; negative counts from the end")
+      .param("tokens_field", ParamType::String, "tokens", "JSON lines: field holding the words")
+      .param("tags_field", ParamType::String, "", "JSON lines: field holding the tags; empty: labels, then ner_tags")
+      .param("labels", ParamType::StringList, Json::array(),
+             "tag names in id order; empty: discovered in the train file in order of appearance")
+      .param("scheme", ParamType::String, "bio", "tagging scheme, checked when strict = true", {"bio", "bioes"})
+      .param("strict", ParamType::Bool, false,
+             "false: seqeval's default chunking (what PaddleNLP's ChunkEvaluator reports); true: seqeval "
+             "mode='strict' with the scheme");
+}
+
+}  // namespace
+
+SLIMPIPE_PLUGIN(TokenClsTask, "task", "token_cls", "1.0.0",
+                "token classification (NER): CoNLL, JSON lines or synthetic; entity-level F1", schema)
