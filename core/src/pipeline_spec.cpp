@@ -335,14 +335,13 @@ void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineS
     if (!arr) {
       c.error(c.pos(*inputs), where + " inputs must be an array of node ids, got " + toml_type_name(*inputs));
     } else {
-      if (arr->empty()) c.error(c.pos(*inputs), where + " inputs is empty; name \"model\" or another node");
       for (const auto& e : *arr) {
         node.inputs.push_back(str_value(c, e, where + " inputs entry"));
         node.input_pos.push_back(c.pos(e));
       }
     }
   } else {
-    c.error(node.pos, where + " has no 'inputs' (e.g. inputs = [\"model\"])");
+    c.error(node.pos, where + " has no 'inputs' (e.g. inputs = [\"model\"], or inputs = [] for a node that starts from nothing)");
   }
   if (const toml::node* col = t->get("collect")) node.collect = bool_value(c, *col, where + " collect").value_or(false);
 
