@@ -2,6 +2,8 @@
 // types, collation, label errors with file:line, loss and evaluation on a tiny model.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <ATen/ATen.h>
 
 #include "slimpipe/tasks/losses.hpp"
@@ -29,6 +31,20 @@ TEST(SeqCls, SyntheticSourceGivesHeadVocabularyAndFeatures) {
   EXPECT_NE(task->features("train", tok, 16).get(), train.get());
   EXPECT_LE(task->features("train", tok, 16)->collate({0, 1, 2}).inputs.input_ids.size(1), 16);
   EXPECT_NE(error_of([&] { task->features("test", tok, 0); }).find("unknown split 'test'"), std::string::npos);
+}
+
+TEST(SeqCls, ConcurrentCallersShareOneFeatureSet) {
+  auto task = make_task("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 300}, {"synthetic_eval_size", 4}});
+  // Two tokenizer objects over the same vocabulary have one identity.
+  const auto tok_a = synthetic_tokenizer();
+  const auto tok_b = synthetic_tokenizer();
+  std::vector<std::shared_ptr<const slimpipe::FeatureSet>> got(6);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    threads.emplace_back([&, i] { got[i] = task->features("train", i % 2 ? tok_a : tok_b, 64); });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g.get(), got[0].get());
+  EXPECT_EQ(got[0]->size(), 300);
 }
 
 TEST(SeqCls, PairsGetTokenTypeOneOnTheSecondSegmentAndBatchesPadToTheLongest) {
