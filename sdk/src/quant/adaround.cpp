@@ -20,14 +20,16 @@ constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.999, kAdamEps = 1e-8;
 
 // The layer's reconstruction loss as a function of the quantized weight A = W~:
 // L(A) = tr(W Gxx W^T) - 2 tr(W Gxh A^T) + tr(A Ghh A^T), Gxx = E[x x^T], Gxh = E[x x^^T], Ghh = E[x^ x^^T].
+// The loss is a small difference of large terms, so it is evaluated in double; the gradient, which Adam
+// normalises anyway, in float32.
 struct Reconstruction {
-  at::Tensor w_gxh;  // W Gxh, [out, in]
-  at::Tensor ghh;    // [in, in]
-  double constant;   // tr(W Gxx W^T)
+  at::Tensor w_gxh, w_gxh_d;  // W Gxh, [out, in]: float32, double
+  at::Tensor ghh, ghh_d;      // [in, in]
+  double constant;            // tr(W Gxx W^T)
 
   double loss(const at::Tensor& a) const {
-    return constant - 2 * (w_gxh.to(at::kDouble) * a.to(at::kDouble)).sum().item<double>() +
-           (at::mm(a, ghh).to(at::kDouble) * a.to(at::kDouble)).sum().item<double>();
+    at::Tensor ad = a.to(at::kDouble);
+    return constant - 2 * (w_gxh_d * ad).sum().item<double>() + (at::mm(ad, ghh_d) * ad).sum().item<double>();
   }
   at::Tensor gradient(const at::Tensor& a) const { return 2 * (at::mm(a, ghh) - w_gxh); }
 };
@@ -37,7 +39,9 @@ Reconstruction make_reconstruction(const at::Tensor& w, const at::Tensor& x, con
   at::Tensor xd = x.to(at::kDouble), xqd = xq.to(at::kDouble), wd = w.to(at::kDouble);
   at::Tensor gxx = at::mm(xd.t(), xd) / n, gxh = at::mm(xd.t(), xqd) / n, ghh = at::mm(xqd.t(), xqd) / n;
   Reconstruction r;
-  r.w_gxh = at::mm(wd, gxh).to(at::kFloat);
+  r.w_gxh_d = at::mm(wd, gxh);
+  r.ghh_d = ghh;
+  r.w_gxh = r.w_gxh_d.to(at::kFloat);
   r.ghh = ghh.to(at::kFloat);
   r.constant = (at::mm(wd, gxx) * wd).sum().item<double>();
   return r;
