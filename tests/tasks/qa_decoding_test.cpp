@@ -1,10 +1,9 @@
 // QA decoding on hand-built logits: the best span over windows, text cut from the original
 // context, and max_answer_length / n_best_size changing the answer.
-#include <gtest/gtest.h>
+#include "slimpipe/tasks/qa_decoding.hpp"
 
 #include <ATen/ATen.h>
-
-#include "slimpipe/tasks/qa_decoding.hpp"
+#include <gtest/gtest.h>
 
 using slimpipe::tasks::QaAnswerDecoder;
 using slimpipe::tasks::QaDecodeOptions;

@@ -1,9 +1,10 @@
 // QA featurization: doc-stride windows on a hand-made vocabulary, the answer's token positions
 // in each window (or [CLS]), offsets that spell the answer, question truncation, window errors.
+#include "slimpipe/tasks/qa_features.hpp"
+
 #include <gtest/gtest.h>
 
 #include "slimpipe/data/synthetic.hpp"
-#include "slimpipe/tasks/qa_features.hpp"
 #include "task_test_support.hpp"
 
 using namespace tasktest;
@@ -56,8 +57,8 @@ std::string span_text(const QaFeature& f, const std::string& context, std::int64
 TEST(QaFeatures, StrideWindowsPlaceTheAnswerInEveryWindowThatHoldsIt) {
   const auto data = one_question("who ?", "mm nn");  // context tokens 12 and 13
   QaFeatureOptions o;
-  o.max_seq_length = 14;  // [CLS] who ? [SEP] + 9 context tokens + [SEP]
-  o.doc_stride = 4;       // windows start at context tokens 0, 5, 10, 15
+  o.max_seq_length = 14;   // [CLS] who ? [SEP] + 9 context tokens + [SEP]
+  o.doc_stride = 4;        // windows start at context tokens 0, 5, 10, 15
   o.max_query_length = 2;  // "who ?" fits exactly
   const std::vector<QaFeature> f = slimpipe::tasks::featurize_qa(data, letter_tokenizer(), o);
   ASSERT_EQ(f.size(), 4u);

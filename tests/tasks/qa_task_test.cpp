@@ -1,10 +1,9 @@
 // qa through the plugin registry: synthetic and file configuration, collated positions, file
 // and parameter errors, the span loss and evaluation on a tiny model.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include <ATen/ATen.h>
 
 #include "task_test_support.hpp"
 
@@ -21,8 +20,11 @@ const char* kSquad = R"({"version": "1.1", "data": [{"title": "t", "paragraphs":
 }  // namespace
 
 TEST(Qa, SyntheticSourceGivesHeadAndFeaturesWithPositions) {
-  auto task = make_task("qa", {{"source", "synthetic"}, {"synthetic_train_size", 20}, {"synthetic_eval_size", 10},
-                               {"max_query_length", 16}, {"doc_stride", 8}});
+  auto task = make_task("qa", {{"source", "synthetic"},
+                               {"synthetic_train_size", 20},
+                               {"synthetic_eval_size", 10},
+                               {"max_query_length", 16},
+                               {"doc_stride", 8}});
   EXPECT_EQ(task->head().head, slimpipe::nn::TaskHead::QuestionAnswering);
   EXPECT_EQ(task->head().num_labels, 2);
   EXPECT_FALSE(task->vocabulary().empty());
@@ -63,7 +65,9 @@ TEST(Qa, FilesConfigureAndBadAnswersNameTheQuestion) {
 }
 
 TEST(Qa, WindowParametersAreChecked) {
-  EXPECT_NE(error_of([] { make_task("qa", {{"source", "synthetic"}, {"doc_stride", 128}}); })
+  EXPECT_NE(error_of([] {
+              make_task("qa", {{"source", "synthetic"}, {"doc_stride", 128}});
+            })
                 .find("doc_stride 128 must be smaller than the context window max_seq_length - max_query_length - 3 "
                       "= 128 - 64 - 3 = 61"),
             std::string::npos);
@@ -71,15 +75,16 @@ TEST(Qa, WindowParametersAreChecked) {
   auto task = make_task("qa", {{"source", "synthetic"}, {"synthetic_train_size", 2}});
   EXPECT_NE(error_of([&] { task->features("train", synthetic_tokenizer(), 80); }).find("doc_stride 32"),
             std::string::npos);
-  EXPECT_NE(error_of([] { make_task("qa", {{"source", "synthetic"}, {"n_best_size", 0}}); })
-                .find("n_best_size must be at least 1"),
+  EXPECT_NE(error_of([] {
+              make_task("qa", {{"source", "synthetic"}, {"n_best_size", 0}});
+            }).find("n_best_size must be at least 1"),
             std::string::npos);
 }
 
 TEST(Qa, LossAveragesStartAndEndCrossEntropy) {
   auto task = make_task("qa", {{"source", "synthetic"}, {"synthetic_train_size", 2}, {"synthetic_eval_size", 2}});
   slimpipe::nn::EncoderOutput out;
-  out.start_logits = at::zeros({2, 3});                                       // CE at 1: log 3 per row
+  out.start_logits = at::zeros({2, 3});                                                      // CE at 1: log 3 per row
   out.end_logits = at::tensor({0.0f, std::log(2.0f), 0.0f}).reshape({1, 3}).repeat({2, 1});  // CE at 1: log 2
   slimpipe::Batch batch;
   batch.targets["start_positions"] = at::tensor(std::vector<std::int64_t>{1, 1});
@@ -93,8 +98,12 @@ TEST(Qa, LossAveragesStartAndEndCrossEntropy) {
 }
 
 TEST(Qa, EvaluateOnATinyModelGivesEmAndF1InRange) {
-  auto task = make_task("qa", {{"source", "synthetic"}, {"synthetic_train_size", 2}, {"synthetic_eval_size", 12},
-                               {"max_seq_length", 64}, {"max_query_length", 16}, {"doc_stride", 16}});
+  auto task = make_task("qa", {{"source", "synthetic"},
+                               {"synthetic_train_size", 2},
+                               {"synthetic_eval_size", 12},
+                               {"max_seq_length", 64},
+                               {"max_query_length", 16},
+                               {"doc_stride", 16}});
   const auto tok = synthetic_tokenizer();
   auto model = tiny_model(task->head(), static_cast<std::int64_t>(tok.vocab_size()));
   auto eval = task->features("eval", tok, 0);

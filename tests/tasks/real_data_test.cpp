@@ -1,10 +1,9 @@
 // Real files from ../shared/data with the bert-base-uncased vocabulary: SST-2 dev and CoNLL-2003
 // testa become features without error and with the expected counts. Skipped when absent.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
-
-#include <ATen/ATen.h>
 
 #include "task_test_support.hpp"
 

@@ -1,10 +1,9 @@
 // seq_cls through the plugin registry: configuration from synthetic data and files, pair token
 // types, collation, label errors with file:line, loss and evaluation on a tiny model.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <thread>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/tasks/losses.hpp"
 #include "task_test_support.hpp"
@@ -13,7 +12,8 @@ using namespace tasktest;
 using slimpipe::Json;
 
 TEST(SeqCls, SyntheticSourceGivesHeadVocabularyAndFeatures) {
-  auto task = make_task("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 40}, {"synthetic_eval_size", 12}});
+  auto task =
+      make_task("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 40}, {"synthetic_eval_size", 12}});
   const slimpipe::HeadSpec head = task->head();
   EXPECT_EQ(head.head, slimpipe::nn::TaskHead::SequenceClassification);
   EXPECT_EQ(head.labels, (std::vector<std::string>{"negative", "neutral", "positive"}));
@@ -34,7 +34,8 @@ TEST(SeqCls, SyntheticSourceGivesHeadVocabularyAndFeatures) {
 }
 
 TEST(SeqCls, ConcurrentCallersShareOneFeatureSet) {
-  auto task = make_task("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 300}, {"synthetic_eval_size", 4}});
+  auto task =
+      make_task("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 300}, {"synthetic_eval_size", 4}});
   // Two tokenizer objects over the same vocabulary have one identity.
   const auto tok_a = synthetic_tokenizer();
   const auto tok_b = synthetic_tokenizer();
@@ -76,15 +77,17 @@ TEST(SeqCls, UnknownLabelInTheEvalFileNamesFileAndLine) {
   const std::string err = error_of([&] { make_task("seq_cls", {{"train", train}, {"eval", eval}}); });
   EXPECT_EQ(err, eval + ":3: unknown label 'positve' (labels: positive, negative)");
   // A fixed label list applies to the train file too.
-  const std::string err2 =
-      error_of([&] { make_task("seq_cls", {{"train", train}, {"labels", Json::array({"negative", "neutral"})}}); });
+  const std::string err2 = error_of([&] {
+    make_task("seq_cls", {{"train", train}, {"labels", Json::array({"negative", "neutral"})}});
+  });
   EXPECT_EQ(err2, train + ":2: unknown label 'positive' (labels: negative, neutral)");
 }
 
 TEST(SeqCls, ParameterErrorsNameTheParameter) {
   EXPECT_NE(error_of([] { make_task("seq_cls", Json::object()); }).find("needs train or eval"), std::string::npos);
-  EXPECT_NE(error_of([] { make_task("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 0}}); })
-                .find("synthetic_train_size must be at least 1"),
+  EXPECT_NE(error_of([] {
+              make_task("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 0}});
+            }).find("synthetic_train_size must be at least 1"),
             std::string::npos);
   TempDir dir("seqcls-params");
   const std::string eval = dir.write("dev.tsv", "text\tlabel\ngood\tpositive\nbad\tnegative\n");

@@ -2,6 +2,7 @@
 // the way the host does (schema defaults applied), hand-made vocabularies and tiny models.
 #pragma once
 
+#include <ATen/ATen.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,8 +10,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/core/plugin_registry.hpp"
 #include "slimpipe/data/synthetic.hpp"

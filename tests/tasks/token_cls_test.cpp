@@ -1,10 +1,9 @@
 // token_cls: word tags aligned to first sub-words (hand-made vocabulary), words without tokens,
 // truncation, collation padding, file errors, the ignore_index loss and evaluation.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/tasks/token_cls_features.hpp"
 #include "task_test_support.hpp"
@@ -34,8 +33,8 @@ TEST(TokenClsFeatures, TagGoesToTheFirstSubWordAndEverythingElseIsIgnored) {
       sentence({"unaffable", "new", "\u200b", "york", "is", "big"}, {0, 1, 0, 2, 0, 0}), tok, 128);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].encoded.input_ids, (std::vector<std::int32_t>{2, 5, 6, 7, 8, 9, 10, 11, 3}));
-  EXPECT_EQ(f[0].labels, (std::vector<std::int64_t>{kIgnoreIndex, 0, kIgnoreIndex, kIgnoreIndex, 1, 2, 0, 0,
-                                                    kIgnoreIndex}));
+  EXPECT_EQ(f[0].labels,
+            (std::vector<std::int64_t>{kIgnoreIndex, 0, kIgnoreIndex, kIgnoreIndex, 1, 2, 0, 0, kIgnoreIndex}));
   EXPECT_EQ(f[0].word_starts, (std::vector<std::int32_t>{1, 4, -1, 5, 6, 7}));
 }
 
@@ -50,10 +49,11 @@ TEST(TokenClsFeatures, EmptyFirstWordAndTruncatedWordsHaveNoStart) {
 
 TEST(TokenCls, FileFeaturesCollateWithIgnoredPaddingAndSpecials) {
   TempDir dir("tokcls-files");
-  const std::string train = dir.write("train.jsonl",
-                                      "{\"tokens\": [\"new\", \"york\", \"is\", \"unaffable\"], \"labels\": [\"B-LOC\", "
-                                      "\"I-LOC\", \"O\", \"O\"]}\n"
-                                      "{\"tokens\": [\"big\"], \"labels\": [\"O\"]}\n");
+  const std::string train =
+      dir.write("train.jsonl",
+                "{\"tokens\": [\"new\", \"york\", \"is\", \"unaffable\"], \"labels\": [\"B-LOC\", "
+                "\"I-LOC\", \"O\", \"O\"]}\n"
+                "{\"tokens\": [\"big\"], \"labels\": [\"O\"]}\n");
   auto task = make_task("token_cls", {{"train", train}});
   EXPECT_EQ(task->head().head, slimpipe::nn::TaskHead::TokenClassification);
   EXPECT_EQ(task->head().labels, (std::vector<std::string>{"B-LOC", "I-LOC", "O"}));
@@ -71,20 +71,25 @@ TEST(TokenCls, UnknownTagAndSchemeErrors) {
   TempDir dir("tokcls-errors");
   const std::string train = dir.write("train.conll", "Paris NNP B-LOC\nis VBZ O\n\nBob NNP B-PER\n");
   const std::string eval = dir.write("dev.conll", "Rome NNP B-LOC\n\nAnn NNP B-PRS\n");
-  EXPECT_EQ(error_of([&] { make_task("token_cls", {{"train", train}, {"eval", eval}}); }),
+  EXPECT_EQ(error_of([&] {
+              make_task("token_cls", {{"train", train}, {"eval", eval}});
+            }),
             eval + ":3: unknown label 'B-PRS' (labels: B-LOC, O, B-PER)");
   const std::string bioes = dir.write("bioes.conll", "Paris S-LOC\n");
-  EXPECT_NE(error_of([&] { make_task("token_cls", {{"train", bioes}, {"strict", true}}); })
-                .find("tag 'S-LOC' does not fit scheme = \"bio\" with strict = true"),
+  EXPECT_NE(error_of([&] {
+              make_task("token_cls", {{"train", bioes}, {"strict", true}});
+            }).find("tag 'S-LOC' does not fit scheme = \"bio\" with strict = true"),
             std::string::npos);
   EXPECT_NO_THROW(make_task("token_cls", {{"train", bioes}, {"strict", true}, {"scheme", "bioes"}}));
-  EXPECT_NE(error_of([] { make_task("token_cls", {{"source", "synthetic"}, {"labels", Json::array({"O"})}}); })
-                .find("remove labels"),
+  EXPECT_NE(error_of([] {
+              make_task("token_cls", {{"source", "synthetic"}, {"labels", Json::array({"O"})}});
+            }).find("remove labels"),
             std::string::npos);
 }
 
 TEST(TokenCls, LossSkipsIgnoredPositions) {
-  auto task = make_task("token_cls", {{"source", "synthetic"}, {"synthetic_train_size", 2}, {"synthetic_eval_size", 2}});
+  auto task =
+      make_task("token_cls", {{"source", "synthetic"}, {"synthetic_train_size", 2}, {"synthetic_eval_size", 2}});
   slimpipe::nn::EncoderOutput out;
   // [1, 3, 2]: only position 1 (label 1) counts; its logits are (0, ln 3): -log(3/4).
   out.logits = at::tensor({5.0f, -5.0f, 0.0f, std::log(3.0f), -7.0f, 7.0f}).reshape({1, 3, 2});
@@ -94,7 +99,8 @@ TEST(TokenCls, LossSkipsIgnoredPositions) {
 }
 
 TEST(TokenCls, EvaluateOnATinyModelGivesF1InRange) {
-  auto task = make_task("token_cls", {{"source", "synthetic"}, {"synthetic_train_size", 4}, {"synthetic_eval_size", 25}});
+  auto task =
+      make_task("token_cls", {{"source", "synthetic"}, {"synthetic_train_size", 4}, {"synthetic_eval_size", 25}});
   const auto tok = synthetic_tokenizer();
   auto model = tiny_model(task->head(), static_cast<std::int64_t>(tok.vocab_size()));
   const slimpipe::Metrics m = task->evaluate(*model, *task->features("eval", tok, 64), 8);

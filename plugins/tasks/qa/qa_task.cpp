@@ -1,10 +1,10 @@
 // The qa task plugin: SQuAD-layout files (SQuAD v1.1, CMRC2018) or the synthetic facts source,
 // doc-stride windows, a QuestionAnswering head, span cross-entropy, n-best decoding, EM and F1.
+#include <ATen/ATen.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/data/qa_reader.hpp"
 #include "slimpipe/data/synthetic.hpp"
@@ -30,7 +30,8 @@ constexpr const char* kTask = "qa";
 // The language most examples of `dataset` are in, by their contexts.
 metrics::QaLanguage majority_language(const data::QaDataset& dataset) {
   std::size_t zh = 0;
-  for (const data::QaExample& ex : dataset.examples) zh += metrics::detect_qa_language(ex.context) == metrics::QaLanguage::Zh;
+  for (const data::QaExample& ex : dataset.examples)
+    zh += metrics::detect_qa_language(ex.context) == metrics::QaLanguage::Zh;
   return 2 * zh > dataset.examples.size() ? metrics::QaLanguage::Zh : metrics::QaLanguage::En;
 }
 
@@ -41,7 +42,9 @@ class QaFeatureSet final : public FeatureSet {
  public:
   QaFeatureSet(std::shared_ptr<const data::QaDataset> dataset, std::vector<tasks::QaFeature> windows,
                std::int32_t pad_id)
-      : dataset_(std::move(dataset)), windows_(std::move(windows)), pad_id_(pad_id),
+      : dataset_(std::move(dataset)),
+        windows_(std::move(windows)),
+        pad_id_(pad_id),
         language_(majority_language(*dataset_)) {
     encoded_.reserve(windows_.size());
     for (tasks::QaFeature& w : windows_) {
@@ -210,8 +213,7 @@ Schema schema() {
   Schema s;
   // 128 rather than Hugging Face's 384: synthetic contexts are ~60 tokens; set 384 for SQuAD.
   tasks::add_data_source_params(s, 128);
-  return s.param("format", ParamType::String, "auto", "file format: SQuAD v1 layout (also CMRC2018)",
-                 {"auto", "squad"})
+  return s.param("format", ParamType::String, "auto", "file format: SQuAD v1 layout (also CMRC2018)", {"auto", "squad"})
       .param("doc_stride", ParamType::Int, 32,
              "tokens shared by consecutive windows of a long context; must be below max_seq_length - "
              "max_query_length - 3 (Hugging Face uses 128 with max_seq_length 384)")

@@ -1,11 +1,11 @@
 // The seq_cls task plugin: single sentences or pairs from TSV/CSV/JSON lines/CLUE files or the
 // synthetic sentiment source, a SequenceClassification head, cross-entropy and accuracy.
+#include <ATen/ATen.h>
+
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/data/seq_cls_reader.hpp"
 #include "slimpipe/data/synthetic.hpp"
@@ -55,7 +55,8 @@ class SeqClsTask final : public Task {
     source_ = tasks::DataSource::from_params(p, kTask);
     if (source_.synthetic) {
       if (!p.get_string_list("labels").empty()) {
-        throw Error("[task] seq_cls: labels are fixed by the synthetic source (negative, neutral, positive); remove labels");
+        throw Error(
+            "[task] seq_cls: labels are fixed by the synthetic source (negative, neutral, positive); remove labels");
       }
       train_ = data::synthetic_seq_cls(source_.size(DataSplit::Train), source_.seed(DataSplit::Train));
       eval_ = data::synthetic_seq_cls(source_.size(DataSplit::Eval), source_.seed(DataSplit::Eval));
@@ -108,7 +109,8 @@ class SeqClsTask final : public Task {
     tasks::run_evaluation(model, data, batch_size, hook, [&](const Batch& batch, const nn::EncoderOutput& out) {
       const at::Tensor logits = out.logits.to(at::kCPU).to(at::kFloat);
       const at::Tensor labels = target(batch, "labels");
-      loss_sum += tasks::sequence_classification_loss(logits, labels).item<double>() * static_cast<double>(batch.size());
+      loss_sum +=
+          tasks::sequence_classification_loss(logits, labels).item<double>() * static_cast<double>(batch.size());
       const at::Tensor predicted = logits.argmax(-1).contiguous();
       const auto* p = predicted.data_ptr<std::int64_t>();
       const auto* l = labels.data_ptr<std::int64_t>();
@@ -153,8 +155,9 @@ class SeqClsTask final : public Task {
 Schema schema() {
   Schema s;
   tasks::add_data_source_params(s, 128);
-  return s.param("format", ParamType::String, "auto", "file format; auto: by extension",
-                 {"auto", "tsv", "csv", "jsonl", "clue"})
+  return s
+      .param("format", ParamType::String, "auto", "file format; auto: by extension",
+             {"auto", "tsv", "csv", "jsonl", "clue"})
       .param("header", ParamType::Bool, true, "TSV/CSV: the first row names the columns")
       .param("text_a_field", ParamType::String, "",
              "column/field of the first text; empty: text, sentence, sentence1, text_a or query")

@@ -1,10 +1,10 @@
 // The token_cls task plugin: tagged words from CoNLL or JSON-lines files or the synthetic NER
 // source, a TokenClassification head, cross-entropy over first sub-words, entity-level F1.
+#include <ATen/ATen.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/data/synthetic.hpp"
 #include "slimpipe/data/token_cls_reader.hpp"
@@ -60,9 +60,9 @@ class TokenClsTask final : public Task {
   void configure(const Params& p) override {
     source_ = tasks::DataSource::from_params(p, kTask);
     const std::string scheme = p.get_string("scheme");
-    mode_ = !p.get_bool("strict")  ? metrics::ChunkMode::Lenient
-            : scheme == "bioes"    ? metrics::ChunkMode::StrictIobes
-                                   : metrics::ChunkMode::StrictIob2;
+    mode_ = !p.get_bool("strict") ? metrics::ChunkMode::Lenient
+            : scheme == "bioes"   ? metrics::ChunkMode::StrictIobes
+                                  : metrics::ChunkMode::StrictIob2;
     if (source_.synthetic) {
       if (!p.get_string_list("labels").empty()) {
         throw Error("[task] token_cls: tags are fixed by the synthetic source (O, B-PER, ... I-MISC); remove labels");
@@ -188,8 +188,9 @@ class TokenClsTask final : public Task {
 Schema schema() {
   Schema s;
   tasks::add_data_source_params(s, 128);
-  return s.param("format", ParamType::String, "auto", "file format; auto: jsonl for .jsonl/.json, else conll",
-                 {"auto", "conll", "jsonl"})
+  return s
+      .param("format", ParamType::String, "auto", "file format; auto: jsonl for .jsonl/.json, else conll",
+             {"auto", "conll", "jsonl"})
       .param("word_column", ParamType::Int, 0, "CoNLL: 0-based column of the word")
       .param("tag_column", ParamType::Int, -1, "CoNLL: column of the tag; negative counts from the end")
       .param("tokens_field", ParamType::String, "tokens", "JSON lines: field holding the words")

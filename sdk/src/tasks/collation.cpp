@@ -2,10 +2,10 @@
 // tensor indexing costs microseconds each and a batch holds tens of thousands of tokens.
 #include "slimpipe/tasks/collation.hpp"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <string>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/error.hpp"
 

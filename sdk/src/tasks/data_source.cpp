@@ -13,8 +13,7 @@ DataSplit parse_split(const std::string& split, const std::string& task) {
 }
 
 Schema& add_data_source_params(Schema& schema, std::int64_t default_max_seq_length) {
-  return schema
-      .param("source", ParamType::String, "file", "where the examples come from", {"file", "synthetic"})
+  return schema.param("source", ParamType::String, "file", "where the examples come from", {"file", "synthetic"})
       .param("train", ParamType::Path, "", "training file (source = \"file\")")
       .param("eval", ParamType::Path, "", "evaluation file (source = \"file\"); also the calibration split")
       .param("max_seq_length", ParamType::Int, default_max_seq_length,
@@ -41,7 +40,8 @@ DataSource DataSource::from_params(const Params& params, const std::string& task
     if (!d.train.empty() || !d.eval.empty()) {
       throw Error(where + "train and eval are files for source = \"file\"; remove them or set source = \"file\"");
     }
-    if (train_size < 1) throw Error(where + "synthetic_train_size must be at least 1, got " + std::to_string(train_size));
+    if (train_size < 1)
+      throw Error(where + "synthetic_train_size must be at least 1, got " + std::to_string(train_size));
     if (eval_size < 1) throw Error(where + "synthetic_eval_size must be at least 1, got " + std::to_string(eval_size));
     if (seed < 0) throw Error(where + "synthetic_seed must not be negative, got " + std::to_string(seed));
   } else if (d.train.empty() && d.eval.empty()) {
@@ -57,7 +57,8 @@ const std::string& DataSource::file(DataSplit split, const std::string& task) co
   const std::string& path = split == DataSplit::Train ? train : eval;
   if (path.empty()) {
     const char* name = split == DataSplit::Train ? "train" : "eval";
-    throw Error("[task] " + task + ": the " + name + " split was asked for but no file is set (" + name + " = \"...\")");
+    throw Error("[task] " + task + ": the " + name + " split was asked for but no file is set (" + name +
+                " = \"...\")");
   }
   return path;
 }

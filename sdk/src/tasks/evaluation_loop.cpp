@@ -2,11 +2,11 @@
 // The previous mode is restored (not forced to train) so an evaluation inside eval-mode code is harmless.
 #include "slimpipe/tasks/evaluation_loop.hpp"
 
-#include <algorithm>
-#include <string>
-
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
+
+#include <algorithm>
+#include <string>
 
 #include "slimpipe/error.hpp"
 
@@ -31,8 +31,8 @@ class ModeRestorer {
 
 }  // namespace
 
-void run_evaluation(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
-                    const nn::SiteHook& hook, const EvaluationConsumer& consume) {
+void run_evaluation(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size, const nn::SiteHook& hook,
+                    const EvaluationConsumer& consume) {
   if (batch_size < 1) throw Error("evaluate: batch_size must be at least 1, got " + std::to_string(batch_size));
   ModeRestorer restore(model);
   model.eval();

@@ -42,8 +42,7 @@ at::Tensor span_extraction_loss(const at::Tensor& start_logits, const at::Tensor
                                 const at::Tensor& start_positions, const at::Tensor& end_positions) {
   require(start_logits.defined() && start_logits.dim() == 2 && end_logits.defined() &&
               end_logits.sizes() == start_logits.sizes(),
-          "expected start and end logits [batch, seq], got " + shape_of(start_logits) + " and " +
-              shape_of(end_logits));
+          "expected start and end logits [batch, seq], got " + shape_of(start_logits) + " and " + shape_of(end_logits));
   for (const at::Tensor* p : {&start_positions, &end_positions}) {
     require(p->defined() && p->dim() == 1 && p->size(0) == start_logits.size(0),
             "expected positions [" + std::to_string(start_logits.size(0)) + "], got " + shape_of(*p));

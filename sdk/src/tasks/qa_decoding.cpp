@@ -14,8 +14,9 @@ std::vector<std::int32_t> top_tokens(const float* logits, std::size_t length, st
   std::vector<std::int32_t> order(length);
   std::iota(order.begin(), order.end(), 0);
   n = std::min(n, length);
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                    [&](std::int32_t a, std::int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  std::partial_sort(
+      order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+      [&](std::int32_t a, std::int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
   order.resize(n);
   return order;
 }

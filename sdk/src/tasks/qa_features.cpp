@@ -43,7 +43,8 @@ std::vector<QaFeature> featurize_qa(const data::QaDataset& dataset, const text::
     throw Error("qa features: doc_stride " + std::to_string(options.doc_stride) +
                 " must be smaller than the context window left by max_seq_length " +
                 std::to_string(options.max_seq_length) + " after a question of max_query_length " +
-                std::to_string(options.max_query_length) + " and 3 special tokens; lower doc_stride or "
+                std::to_string(options.max_query_length) +
+                " and 3 special tokens; lower doc_stride or "
                 "max_query_length, or raise max_seq_length");
   }
   text::EncodeOptions pair;

@@ -2,10 +2,10 @@
 // TaskModel::forward takes. Shared by every task so padding and masks agree everywhere.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/task_model.hpp"
