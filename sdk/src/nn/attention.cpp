@@ -31,12 +31,21 @@ void SelfAttentionImpl::reset() {
 
 at::Tensor SelfAttentionImpl::forward(const at::Tensor& hidden, const at::Tensor& mask, const at::Tensor& head_mask,
                                       const SiteHook& hook) {
-  const std::int64_t b = hidden.size(0), s = hidden.size(1), heads = options.num_heads(), d = options.head_dim();
+  const std::int64_t b = hidden.size(0), s = hidden.size(1), heads = heads_in_use(), d = options.head_dim();
+  if (heads > options.num_heads())
+    throw Error("attention: " + std::to_string(heads) + " active heads requested, the layer has " +
+                std::to_string(options.num_heads()));
+  const bool narrow = heads < options.num_heads();
+  // A narrower width keeps the leading heads: the first heads*d rows of query/key/value.
+  auto project = [&](torch::nn::LinearImpl& linear, const char* name) {
+    if (!narrow) return hooked_linear(linear, hidden, hook, name);
+    return hooked_linear(linear.weight.narrow(0, 0, heads * d), linear.bias.narrow(0, 0, heads * d), hidden, hook, name);
+  };
   // [b, s, heads*d] -> [b, heads, s, d]
   auto split = [&](const at::Tensor& x) { return x.view({b, s, heads, d}).permute({0, 2, 1, 3}); };
-  at::Tensor q = split(hooked_linear(*query, hidden, hook, "query"));
-  at::Tensor k = split(hooked_linear(*key, hidden, hook, "key"));
-  at::Tensor v = split(hooked_linear(*value, hidden, hook, "value"));
+  at::Tensor q = split(project(*query, "query"));
+  at::Tensor k = split(project(*key, "key"));
+  at::Tensor v = split(project(*value, "value"));
   if (hook) {
     q = hook("qk", kLeftOperand, q);
     k = hook("qk", kRightOperand, k);
@@ -45,10 +54,13 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& hidden, const at::Tensor
   if (mask.defined()) scores = scores + mask;
   at::Tensor probs = dropout(at::softmax(scores, -1));
   if (head_mask.defined()) {
-    if (head_mask.dim() != 1 || head_mask.size(0) != heads)
+    at::Tensor layer_mask = head_mask;
+    // A mask written for every head of the layer applies to the active ones as their prefix.
+    if (narrow && layer_mask.dim() == 1 && layer_mask.size(0) == options.num_heads()) layer_mask = layer_mask.narrow(0, 0, heads);
+    if (layer_mask.dim() != 1 || layer_mask.size(0) != heads)
       throw Error("head mask for a layer with " + std::to_string(heads) + " heads has shape " +
                   shape_string(head_mask.sizes()) + ", expected [" + std::to_string(heads) + "]");
-    probs = probs * head_mask.to(probs.scalar_type()).view({1, heads, 1, 1});
+    probs = probs * layer_mask.to(probs.scalar_type()).view({1, heads, 1, 1});
   }
   if (hook) {
     probs = hook("pv", kLeftOperand, probs);
@@ -68,7 +80,12 @@ void AttentionOutputImpl::reset() {
 }
 
 at::Tensor AttentionOutputImpl::forward(const at::Tensor& context, const at::Tensor& residual, const SiteHook& hook) {
-  return LayerNorm(dropout(hooked_linear(*dense, context, hook, "dense")) + residual);
+  const std::int64_t in = context.size(-1);
+  if (in == dense->weight.size(1)) return LayerNorm(dropout(hooked_linear(*dense, context, hook, "dense")) + residual);
+  if (in > dense->weight.size(1))
+    throw Error("attention output: context has " + std::to_string(in) + " features, dense takes " +
+                std::to_string(dense->weight.size(1)));
+  return LayerNorm(dropout(hooked_linear(dense->weight.narrow(1, 0, in), dense->bias, context, hook, "dense")) + residual);
 }
 
 AttentionImpl::AttentionImpl(AttentionOptions options_) : options(std::move(options_)) { reset(); }

@@ -29,7 +29,13 @@ void IntermediateImpl::reset() {
 }
 
 at::Tensor IntermediateImpl::forward(const at::Tensor& hidden, const SiteHook& hook) {
-  return activation(options.hidden_act(), hooked_linear(*dense, hidden, hook, "dense"));
+  const std::int64_t n = active_size > 0 ? active_size : options.intermediate_size();
+  if (n == options.intermediate_size()) return activation(options.hidden_act(), hooked_linear(*dense, hidden, hook, "dense"));
+  if (n > options.intermediate_size())
+    throw Error("FFN: " + std::to_string(n) + " active neurons requested, the layer has " +
+                std::to_string(options.intermediate_size()));
+  return activation(options.hidden_act(),
+                    hooked_linear(dense->weight.narrow(0, 0, n), dense->bias.narrow(0, 0, n), hidden, hook, "dense"));
 }
 
 LayerOutputImpl::LayerOutputImpl(FeedForwardOptions options_) : options(std::move(options_)) { reset(); }
@@ -42,7 +48,13 @@ void LayerOutputImpl::reset() {
 }
 
 at::Tensor LayerOutputImpl::forward(const at::Tensor& intermediate, const at::Tensor& residual, const SiteHook& hook) {
-  return LayerNorm(dropout(hooked_linear(*dense, intermediate, hook, "dense")) + residual);
+  const std::int64_t in = intermediate.size(-1);
+  if (in == dense->weight.size(1)) return LayerNorm(dropout(hooked_linear(*dense, intermediate, hook, "dense")) + residual);
+  if (in > dense->weight.size(1))
+    throw Error("FFN output: input has " + std::to_string(in) + " features, dense takes " +
+                std::to_string(dense->weight.size(1)));
+  return LayerNorm(dropout(hooked_linear(dense->weight.narrow(1, 0, in), dense->bias, intermediate, hook, "dense")) +
+                   residual);
 }
 
 }  // namespace slimpipe::nn

@@ -21,4 +21,10 @@ at::Tensor hooked_linear(torch::nn::LinearImpl& linear, const at::Tensor& x, con
   return at::linear(in, w, linear.bias);
 }
 
+at::Tensor hooked_linear(const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& x, const SiteHook& hook,
+                         const std::string& name) {
+  if (!hook) return at::linear(x, weight, bias);
+  return at::linear(hook(name, kLeftOperand, x), hook(name, kRightOperand, weight), bias);
+}
+
 }  // namespace slimpipe::nn

@@ -42,6 +42,12 @@ class SLIMPIPE_API SelfAttentionImpl : public torch::nn::Cloneable<SelfAttention
   at::Tensor forward(const at::Tensor& hidden, const at::Tensor& mask = {}, const at::Tensor& head_mask = {},
                      const SiteHook& hook = {});
 
+  // Heads the forward uses: the first active_heads of this layer (rows of query/key/value), 0 = all.
+  // DynaBERT runs its supernet at a smaller width this way; the weights stay whole and shared, so
+  // gradients of a narrow forward land in the leading rows of the full parameters.
+  std::int64_t active_heads = 0;
+  std::int64_t heads_in_use() const { return active_heads > 0 ? active_heads : options.num_heads(); }
+
   AttentionOptions options;
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
   torch::nn::Dropout dropout{nullptr};
@@ -49,6 +55,7 @@ class SLIMPIPE_API SelfAttentionImpl : public torch::nn::Cloneable<SelfAttention
 TORCH_MODULE(SelfAttention);
 
 // dense(context) -> dropout -> LayerNorm(. + residual). transformers calls it BertSelfOutput.
+// A context narrower than dense's input (fewer active heads) uses the leading columns of dense.
 class SLIMPIPE_API AttentionOutputImpl : public torch::nn::Cloneable<AttentionOutputImpl> {
  public:
   explicit AttentionOutputImpl(AttentionOptions options);

@@ -39,12 +39,17 @@ class SLIMPIPE_API IntermediateImpl : public torch::nn::Cloneable<IntermediateIm
   void reset() override;
   at::Tensor forward(const at::Tensor& hidden, const SiteHook& hook = {});
 
+  // Neurons the forward uses: the first active_size rows of dense, 0 = all (DynaBERT's width-adaptive
+  // supernet; see SelfAttentionImpl::active_heads).
+  std::int64_t active_size = 0;
+
   FeedForwardOptions options;
   torch::nn::Linear dense{nullptr};
 };
 TORCH_MODULE(Intermediate);
 
-// dense(intermediate) -> dropout -> LayerNorm(. + residual).
+// dense(intermediate) -> dropout -> LayerNorm(. + residual). A narrower input (fewer active neurons)
+// uses the leading columns of dense.
 class SLIMPIPE_API LayerOutputImpl : public torch::nn::Cloneable<LayerOutputImpl> {
  public:
   explicit LayerOutputImpl(FeedForwardOptions options);

@@ -28,5 +28,8 @@ SLIMPIPE_API SiteHook scoped(const SiteHook& hook, const std::string& prefix);
 // y = x W^T + b with both operands routed through `hook` (site = `name`, relative to the scope).
 SLIMPIPE_API at::Tensor hooked_linear(torch::nn::LinearImpl& linear, const at::Tensor& x, const SiteHook& hook,
                                       const std::string& name);
+// The same with explicit operands, for a forward that uses part of a Linear (a narrowed weight/bias).
+SLIMPIPE_API at::Tensor hooked_linear(const at::Tensor& weight, const at::Tensor& bias, const at::Tensor& x,
+                                      const SiteHook& hook, const std::string& name);
 
 }  // namespace slimpipe::nn
