@@ -1,0 +1,65 @@
+// One width's artifact. The model written is the pruned copy kept at that width's best evaluation, built
+// from the supernet afresh for every width (PaddleNLP prunes its template in place, so a second width
+// compounds the first).
+#include "width_artifact.hpp"
+
+#include <fstream>
+
+#include "slimpipe/export/onnx_export.hpp"
+#include "slimpipe/export/torchscript_export.hpp"
+#include "slimpipe/pruning/model_cost.hpp"
+
+namespace slimpipe::dynabert {
+
+void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outcome, const InputModelFigures& input,
+                          const ExportOptions& options, const Json& training) {
+  const nn::TaskModelImpl& model = *outcome.best_model;
+  io::save_model(out.dir(), model, options.save);
+  Json files = {"config.json", "model.safetensors"};
+  if (options.torchscript) {
+    exporter::export_torchscript(model, out.dir() / "model.pt");
+    files.push_back("model.pt");
+  }
+  if (options.onnx) {
+    exporter::export_onnx(model, out.dir() / "model.onnx");
+    files.push_back("model.onnx");
+  }
+
+  const std::int64_t params = pruning::parameter_count(model);
+  const double flops = pruning::encoder_flops_per_token(model.config(), options.flops_seq_length);
+  const std::string w = pruning::width_text(outcome.width.width);
+  Json figures = {{"width", outcome.width.width},
+                  {"paddle_name", pruning::paddle_width_name(outcome.width.width)},
+                  {"heads_per_layer", outcome.width.heads},
+                  {"intermediate_per_layer", outcome.width.intermediate},
+                  {"param_count", params},
+                  {"param_ratio", static_cast<double>(params) / static_cast<double>(input.param_count)},
+                  {"flops_per_token", flops},
+                  {"flops_ratio", flops / input.flops_per_token},
+                  {"flops_seq_length", options.flops_seq_length},
+                  {"best_step", outcome.best_step},
+                  {"eval", outcome.best->all},
+                  {"sliced_before_distillation", outcome.sliced.all},
+                  {"input_model_eval", input.metrics.all}};
+  std::ofstream(out.dir() / "metrics.json") << Json{{"primary", outcome.best->primary}, {"dynabert", figures},
+                                                     {"training", training}}.dump(2)
+                                            << "\n";
+
+  out.set_kind("model");
+  for (const auto& [name, value] : outcome.best->all.items())
+    if (value.is_number()) out.set_metric(name, value.get<double>());
+  out.set_metric("sliced_" + outcome.best->primary, outcome.sliced.value);
+  out.set_metric("input_" + outcome.best->primary, input.metrics.value);
+  out.manifest()["primary_metric"] = outcome.best->primary;
+  out.manifest()["param_count"] = params;
+  out.manifest()["width"] = outcome.width.width;
+  out.manifest()["paddle_name"] = pruning::paddle_width_name(outcome.width.width);
+  out.manifest()["dynabert"] = figures;
+  out.manifest()["exports"] = files;
+  std::string load = "HF folder: config.json (pruned_heads) + model.safetensors";
+  if (options.torchscript) load += "; TorchScript: model.pt";
+  if (options.onnx) load += "; ONNX: model.onnx";
+  out.manifest()["load"] = load;
+}
+
+}  // namespace slimpipe::dynabert

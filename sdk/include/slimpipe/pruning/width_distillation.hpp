@@ -1,0 +1,80 @@
+// Width-adaptive distillation (DynaBERT stage 1 as PaddleNLP runs it): every step trains each listed
+// width of the reordered supernet against the frozen full-width teacher, gradients summed over widths,
+// one optimizer step; every save_steps each width is scored and its best pruned model kept.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "slimpipe/context.hpp"
+#include "slimpipe/export.hpp"
+#include "slimpipe/nn/task_model.hpp"
+#include "slimpipe/pruning/distillation_loss.hpp"
+#include "slimpipe/pruning/width_config.hpp"
+#include "slimpipe/task.hpp"
+#include "slimpipe/train/epoch_order.hpp"
+#include "slimpipe/train/optimizer.hpp"
+#include "slimpipe/train/training_arguments.hpp"
+
+namespace slimpipe::pruning {
+
+struct SLIMPIPE_API WidthOutcome {
+  WidthConfig width;
+  Metrics sliced;               // the pruned model before any distillation (reordered, then sliced)
+  std::optional<Metrics> best;  // best evaluation during distillation
+  std::int64_t best_step = -1;
+  nn::TaskModel best_model{nullptr};  // the pruned model of the best evaluation (a separate copy)
+};
+
+struct SLIMPIPE_API DistillationResult {
+  std::vector<WidthOutcome> widths;  // in the order given
+  std::int64_t steps = 0;
+  double seconds = 0;
+  Json log_history = Json::array();  // {step, learning_rate, losses{width: {loss, hidden_mse, logits_sce}}} and {step, eval{width: metrics}}
+};
+
+class SLIMPIPE_API WidthDistillation {
+ public:
+  // `student`: the reordered supernet (trained in place). `teacher`: the input model; it is put in eval
+  // mode with requires_grad off and only ever run under no_grad (PaddleNLP leaves it in train mode with
+  // dropout on and builds its graph). Both are moved to ctx.device().
+  WidthDistillation(nn::TaskModel student, nn::TaskModel teacher, Task& task, train::TrainingArguments args,
+                    double lambda_distill, std::vector<WidthConfig> widths, Context& ctx);
+
+  void set_train_data(std::shared_ptr<const FeatureSet> train);
+  void set_eval_data(std::shared_ptr<const FeatureSet> eval);
+
+  std::int64_t num_training_steps() const;
+  train::TrainingOptimizer& optimizer();
+
+  // One optimizer step on `batch`: the teacher once, then each width (forward, loss, backward) in the
+  // given order, then clipping + AdamW on the summed gradients. Returns the loss of each width.
+  std::vector<DistillLoss> training_step(const Batch& batch);
+
+  // The pruned model of width i: a fresh copy of the supernet's leading heads / neurons.
+  nn::TaskModel pruned_model(std::size_t i) const;
+  // Scores width i (its pruned model, which computes the same function as the supernet at that width).
+  Metrics evaluate_width(std::size_t i) const;
+  Metrics evaluate_teacher();
+
+  // Seeds LibTorch with args.seed, scores every width as sliced, runs num_training_steps() steps,
+  // evaluates every save_steps and after the last step (so a best model always exists).
+  DistillationResult train();
+
+  nn::TaskModel& student() { return student_; }
+
+ private:
+  nn::TaskModel student_, teacher_;
+  Task& task_;
+  train::TrainingArguments args_;
+  double lambda_;
+  std::vector<WidthConfig> widths_;
+  Context& ctx_;
+  c10::Device device_;
+  std::shared_ptr<const FeatureSet> train_, eval_;
+  std::unique_ptr<train::TrainingOptimizer> optimizer_;
+};
+
+}  // namespace slimpipe::pruning

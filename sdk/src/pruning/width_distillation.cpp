@@ -1,0 +1,202 @@
+// The distillation loop. The teacher runs once per batch (PaddleNLP reruns it for every width; under
+// no_grad in eval mode that gives the same tensors) and each width's graph is freed after its backward,
+// so memory holds one student graph at a time.
+#include "slimpipe/pruning/width_distillation.hpp"
+
+#include <ATen/Parallel.h>
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+
+#include "slimpipe/nn/active_width.hpp"
+#include "slimpipe/nn/prune.hpp"
+
+namespace slimpipe::pruning {
+
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string metrics_text(const Metrics& m) { return m.primary + "=" + fmt("%.4f", m.value); }
+
+}  // namespace
+
+WidthDistillation::WidthDistillation(nn::TaskModel student, nn::TaskModel teacher, Task& task,
+                                     train::TrainingArguments args, double lambda_distill,
+                                     std::vector<WidthConfig> widths, Context& ctx)
+    : student_(std::move(student)), teacher_(std::move(teacher)), task_(task), args_(std::move(args)),
+      lambda_(lambda_distill), widths_(std::move(widths)), ctx_(ctx), device_(ctx.device()) {
+  args_.validate("dynabert");
+  if (widths_.empty()) throw Error("dynabert: width_mult_list is empty");
+  if (lambda_ < 0) throw Error("dynabert: lambda_distill must be >= 0, got " + fmt("%g", lambda_));
+  student_->to(device_);
+  teacher_->to(device_);
+  teacher_->eval();
+  for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+}
+
+void WidthDistillation::set_train_data(std::shared_ptr<const FeatureSet> train) {
+  train_ = std::move(train);
+  optimizer_.reset();
+}
+
+void WidthDistillation::set_eval_data(std::shared_ptr<const FeatureSet> eval) { eval_ = std::move(eval); }
+
+std::int64_t WidthDistillation::num_training_steps() const {
+  if (!train_) throw Error("dynabert: set_train_data() must come before training");
+  return args_.num_training_steps(train_->size());
+}
+
+train::TrainingOptimizer& WidthDistillation::optimizer() {
+  // Built from the student only (the teacher's parameters are frozen and not optimised), after any
+  // importance pass: it starts with clean gradients.
+  if (!optimizer_) optimizer_ = std::make_unique<train::TrainingOptimizer>(*student_, args_, num_training_steps());
+  return *optimizer_;
+}
+
+std::vector<DistillLoss> WidthDistillation::training_step(const Batch& batch) {
+  auto& opt = optimizer();
+  const Batch b = batch.to(device_);
+  nn::EncoderOutput target;
+  {
+    at::NoGradGuard no_grad;
+    target = teacher_->forward(b.inputs);
+  }
+  student_->train();
+  opt.zero_grad();
+  std::vector<DistillLoss> losses;
+  for (const WidthConfig& w : widths_) {
+    nn::ActiveWidthScope scope(*student_, w.heads, w.intermediate);
+    DistillLoss loss = distill_loss(student_->forward(b.inputs), target, student_->head(), lambda_, b.inputs.attention_mask);
+    loss.total.backward();  // accumulates: the step uses the sum over widths
+    losses.push_back({loss.total.detach(), loss.hidden.detach(), loss.logits.detach()});
+  }
+  opt.apply();
+  return losses;
+}
+
+nn::TaskModel WidthDistillation::pruned_model(std::size_t i) const {
+  const WidthConfig& w = widths_.at(i);
+  return nn::prune(*student_, w.heads, w.intermediate);
+}
+
+Metrics WidthDistillation::evaluate_width(std::size_t i) const {
+  if (!eval_) throw Error("dynabert: no eval split to evaluate on");
+  nn::TaskModel pruned = pruned_model(i);
+  return task_.evaluate(*pruned, *eval_, args_.per_device_eval_batch_size);
+}
+
+Metrics WidthDistillation::evaluate_teacher() {
+  if (!eval_) throw Error("dynabert: no eval split to evaluate on");
+  Metrics m = task_.evaluate(*teacher_, *eval_, args_.per_device_eval_batch_size);
+  teacher_->eval();
+  return m;
+}
+
+DistillationResult WidthDistillation::train() {
+  using clock = std::chrono::steady_clock;
+  if (!eval_) throw Error("dynabert: needs the task's eval split to pick each width's best model");
+  if (ctx_.threads() > 0) at::set_num_threads(ctx_.threads());
+  torch::manual_seed(static_cast<std::uint64_t>(args_.seed));
+  const std::int64_t total = num_training_steps();
+  const std::int64_t per_epoch = args_.steps_per_epoch(train_->size());
+  auto& opt = optimizer();
+  // Shuffling uses its own generator, so dropout draws do not change the batches.
+  train::EpochOrder order(train_->size(), args_.per_device_train_batch_size, static_cast<std::uint64_t>(args_.seed));
+  auto& log = ctx_.log();
+  DistillationResult result;
+  for (const auto& w : widths_) result.widths.push_back({w, {}, {}, -1, nullptr});
+
+  std::string names;
+  for (const auto& w : widths_) names += (names.empty() ? "" : ", ") + width_text(w.width);
+  log.info("distillation: widths [" + names + "], " + std::to_string(train_->size()) + " features, " +
+           std::to_string(total) + " steps (" + std::to_string(per_epoch) + " per epoch), batch " +
+           std::to_string(args_.per_device_train_batch_size) + ", warmup " +
+           std::to_string(opt.schedule().num_warmup_steps()) + ", lr " + fmt("%g", args_.learning_rate) +
+           ", lambda_distill " + fmt("%g", lambda_) + ", " + std::to_string(at::get_num_threads()) + " threads");
+
+  for (std::size_t i = 0; i < widths_.size(); ++i) {
+    result.widths[i].sliced = evaluate_width(i);
+    log.info("width " + width_text(widths_[i].width) + " sliced, before distillation: " +
+             metrics_text(result.widths[i].sliced));
+  }
+
+  auto run_eval = [&](std::int64_t step) {
+    Json evals = Json::object();
+    std::string line;
+    for (std::size_t i = 0; i < widths_.size(); ++i) {
+      nn::TaskModel pruned = pruned_model(i);
+      Metrics m = task_.evaluate(*pruned, *eval_, args_.per_device_eval_batch_size);
+      WidthOutcome& o = result.widths[i];
+      // Strictly better only, as BestState: on a tie the earlier (shorter-trained) model stays.
+      const bool improved = !o.best || m.value > o.best->value;
+      if (improved) {
+        o.best = m;
+        o.best_step = step;
+        o.best_model = pruned;
+      }
+      evals[width_text(widths_[i].width)] = m.all;
+      line += " width " + width_text(widths_[i].width) + ": " + metrics_text(m) + (improved ? " (best)" : "") + ";";
+    }
+    line.pop_back();
+    result.log_history.push_back(Json{{"step", step}, {"eval", evals}});
+    log.info("eval at step " + std::to_string(step) + ":" + line);
+  };
+
+  ctx_.progress().begin("distill", total);
+  const auto start = clock::now();
+  // Per width: sums of the total, hidden-state and logit losses since the last log.
+  std::vector<std::array<double, 3>> window(widths_.size(), {0.0, 0.0, 0.0});
+  std::int64_t window_steps = 0;
+  std::string status;
+  for (std::int64_t step = 1; step <= total; ++step) {
+    ctx_.throw_if_cancelled();
+    const double lr = opt.learning_rate();
+    const auto losses = training_step(train_->collate(order.next_batch()));
+    for (std::size_t i = 0; i < losses.size(); ++i) {
+      window[i][0] += losses[i].total.item<double>();
+      window[i][1] += losses[i].hidden.item<double>();
+      window[i][2] += losses[i].logits.item<double>();
+    }
+    ++window_steps;
+    const bool last = step == total;
+    if ((args_.logging_steps > 0 && step % args_.logging_steps == 0) || last) {
+      Json per_width = Json::object();
+      status.clear();
+      for (std::size_t i = 0; i < widths_.size(); ++i) {
+        const double n = static_cast<double>(window_steps);
+        per_width[width_text(widths_[i].width)] = {
+            {"loss", window[i][0] / n}, {"hidden_mse", window[i][1] / n}, {"logits_sce", window[i][2] / n}};
+        status += "loss@" + width_text(widths_[i].width) + "=" + fmt("%.4f", window[i][0] / n) + " ";
+        window[i] = {0.0, 0.0, 0.0};
+      }
+      status += "lr=" + fmt("%.3g", lr);
+      result.log_history.push_back(Json{{"step", step},
+                                        {"epoch", static_cast<double>(step) / static_cast<double>(per_epoch)},
+                                        {"learning_rate", lr},
+                                        {"losses", per_width}});
+      log.info("step " + std::to_string(step) + "/" + std::to_string(total) + " " + status);
+      window_steps = 0;
+    }
+    ctx_.progress().update(step, status);
+    if ((args_.save_steps > 0 && step % args_.save_steps == 0) || last) run_eval(step);
+  }
+  ctx_.progress().end();
+  if (total == 0) run_eval(0);
+
+  result.steps = total;
+  result.seconds = std::chrono::duration<double>(clock::now() - start).count();
+  for (const auto& o : result.widths)
+    log.info("width " + width_text(o.width.width) + ": best " + metrics_text(*o.best) + " at step " +
+             std::to_string(o.best_step) + " (sliced without distillation: " + metrics_text(o.sliced) + ")");
+  return result;
+}
+
+}  // namespace slimpipe::pruning

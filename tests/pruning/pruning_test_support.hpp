@@ -1,0 +1,138 @@
+// Helpers for the pruning tests: a tiny model with O(1) random weights, a labelled feature set for
+// sequence or token classification, a seq_cls / token_cls test task, and a comparison helper.
+#pragma once
+
+#include <torch/nn/functional/loss.h>
+#include <torch/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "slimpipe/nn/task_model.hpp"
+#include "slimpipe/task.hpp"
+#include "train/train_test_support.hpp"
+
+namespace slimpipe::pruning_test {
+
+using train_test::TestContext;
+
+inline nn::EncoderConfig tiny_config(std::int64_t layers = 2, std::int64_t heads = 4) {
+  nn::EncoderConfig c;
+  c.vocab_size = 40;
+  c.hidden_size = 32;
+  c.num_hidden_layers = layers;
+  c.num_attention_heads = heads;
+  c.intermediate_size = 64;
+  c.max_position_embeddings = 32;
+  c.num_labels = 3;
+  return c;
+}
+
+// O(1) weights, so a wrong op shows far above rounding noise; eval mode.
+inline nn::TaskModel random_model(const nn::EncoderConfig& c, nn::TaskHead head, std::uint64_t seed = 7) {
+  torch::manual_seed(seed);
+  nn::TaskModel model(c, head);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->named_parameters()) {
+    if (p.key().find("LayerNorm.weight") != std::string::npos)
+      p.value().copy_(1.0 + 0.2 * torch::randn(p.value().sizes()));
+    else
+      p.value().copy_(0.3 * torch::randn(p.value().sizes()));
+  }
+  model->eval();
+  return model;
+}
+
+// Random ids with per-row padding (the last rows end in [PAD]s), labels per sequence or per token.
+class LabelledFeatures final : public FeatureSet {
+ public:
+  LabelledFeatures(std::int64_t n, std::int64_t seq, std::int64_t vocab, std::int64_t num_labels, bool per_token,
+                   std::uint64_t seed) {
+    torch::manual_seed(seed);
+    ids_ = torch::randint(3, vocab, {n, seq}, torch::kLong);
+    mask_ = torch::ones({n, seq}, torch::kLong);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t pad = i % 3;  // 0, 1 or 2 padding positions
+      if (pad > 0) {
+        ids_[i].narrow(0, seq - pad, pad).fill_(0);
+        mask_[i].narrow(0, seq - pad, pad).fill_(0);
+      }
+    }
+    labels_ = per_token ? torch::randint(0, num_labels, {n, seq}, torch::kLong).masked_fill(mask_.eq(0), -100)
+                        : torch::randint(0, num_labels, {n}, torch::kLong);
+  }
+  std::int64_t size() const override { return ids_.size(0); }
+  Batch collate(const std::vector<std::int64_t>& indices) const override {
+    auto index = torch::tensor(indices, torch::kLong);
+    Batch b;
+    b.inputs.input_ids = ids_.index_select(0, index);
+    b.inputs.attention_mask = mask_.index_select(0, index);
+    b.targets["labels"] = labels_.index_select(0, index);
+    b.features = indices;
+    return b;
+  }
+
+ private:
+  at::Tensor ids_, mask_, labels_;
+};
+
+// Cross-entropy loss (token_cls: ignore_index -100) and accuracy, on LabelledFeatures.
+class LabelTask final : public Task {
+ public:
+  explicit LabelTask(nn::TaskHead head) : head_(head) {}
+  void configure(const Params&) override {}
+  HeadSpec head() const override { return {head_, 3, {"a", "b", "c"}}; }
+  std::shared_ptr<const FeatureSet> features(const std::string& split, const text::WordPieceTokenizer&,
+                                             std::int64_t) override {
+    return split == "train" ? train : eval;
+  }
+  at::Tensor loss(const nn::EncoderOutput& out, const Batch& b) const override {
+    const auto& labels = b.targets.at("labels");
+    return torch::nn::functional::cross_entropy(out.logits.reshape({-1, out.logits.size(-1)}), labels.reshape({-1}));
+  }
+  Metrics evaluate(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
+                   const nn::SiteHook& hook = {}) const override {
+    torch::NoGradGuard no_grad;
+    model.eval();
+    std::int64_t correct = 0, total = 0;
+    for (std::int64_t s = 0; s < data.size(); s += batch_size) {
+      std::vector<std::int64_t> idx;
+      for (std::int64_t i = s; i < std::min(data.size(), s + batch_size); ++i) idx.push_back(i);
+      Batch b = data.collate(idx);
+      const auto& labels = b.targets.at("labels");
+      auto pred = model.forward(b.inputs, hook).logits.argmax(-1);
+      correct += (pred.eq(labels) & labels.ne(-100)).sum().item<std::int64_t>();
+      total += labels.ne(-100).sum().item<std::int64_t>();
+    }
+    Metrics m;
+    m.primary = "accuracy";
+    m.value = 100.0 * static_cast<double>(correct) / static_cast<double>(total);
+    m.all["accuracy"] = m.value;
+    return m;
+  }
+
+  std::shared_ptr<const FeatureSet> train, eval;
+
+ private:
+  nn::TaskHead head_;
+};
+
+inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
+}
+
+// A fresh directory for one test, removed first if a previous run left it.
+inline std::filesystem::path scratch_dir(const std::string& tag) {
+  auto dir = std::filesystem::temp_directory_path() / ("slimpipe_pruning_" + tag + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+}  // namespace slimpipe::pruning_test
