@@ -112,7 +112,8 @@ TEST(DynabertCli, SeveralWidthsInOneRunExportCorrectly) {
     EXPECT_NEAR(fig["param_ratio"].get<double>(),
                 static_cast<double>(manifest["param_count"].get<std::int64_t>()) / static_cast<double>(full_params), 1e-12);
     EXPECT_NEAR(fig["flops_ratio"].get<double>(), kept / 4.0, 0.05) << name;  // attention + FFN scale with the width
-    EXPECT_TRUE(manifest["metrics"].contains("accuracy"));
+    for (const char* m : {"accuracy", "sliced_accuracy", "naive_sliced_accuracy", "input_accuracy"})
+      EXPECT_TRUE(manifest["metrics"].contains(m)) << name << ": " << m;
 
     // The saved model loads and is the pruned architecture.
     const auto loaded = slimpipe::io::load_model(w);

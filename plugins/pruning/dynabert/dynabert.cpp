@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include "slimpipe/io/checkpoint.hpp"
+#include "slimpipe/nn/prune.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/pruning/importance.hpp"
 #include "slimpipe/pruning/model_cost.hpp"
@@ -63,6 +64,16 @@ class DynaBert final : public Strategy {
     nn::TaskModel student(std::dynamic_pointer_cast<nn::TaskModelImpl>(teacher.model->clone()));
     student->to(device);
 
+    // Reference figures: each width sliced from the input model as it is (the first heads and neurons,
+    // no importance order, no distillation).
+    std::vector<Metrics> naive;
+    for (const auto& c : configs) {
+      nn::TaskModel sliced = nn::prune(*student, c.heads, c.intermediate);
+      naive.push_back(task.evaluate(*sliced, *eval_data, args.per_device_eval_batch_size));
+      ctx.log().info("width " + pruning::width_text(c.width) + " sliced without reordering: " + naive.back().primary +
+                     "=" + std::to_string(naive.back().value));
+    }
+
     ctx.progress().begin("importance", 1);
     const pruning::Importance importance =
         pruning::compute_importance(*student, task, *eval_data, args.per_device_eval_batch_size, device);
@@ -98,8 +109,9 @@ class DynaBert final : public Strategy {
     const Json training = {{"steps", result.steps}, {"seconds", result.seconds},
                            {"log_history", result.log_history}, {"training_arguments", args.to_json()},
                            {"lambda_distill", p.get_float("lambda_distill")}, {"head_order", plan.heads}};
-    for (const auto& outcome : result.widths)
-      dynabert::write_width_artifact(ctx.output(outcome.width.name()), outcome, input, options, training);
+    for (std::size_t i = 0; i < result.widths.size(); ++i)
+      dynabert::write_width_artifact(ctx.output(result.widths[i].width.name()), result.widths[i], naive[i], input,
+                                     options, training);
   }
 };
 

@@ -11,7 +11,8 @@
 
 namespace slimpipe::dynabert {
 
-void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outcome, const InputModelFigures& input,
+void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outcome, const Metrics& naive_slice,
+                          const InputModelFigures& input,
                           const ExportOptions& options, const Json& training) {
   const nn::TaskModelImpl& model = *outcome.best_model;
   io::save_model(out.dir(), model, options.save);
@@ -40,6 +41,7 @@ void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outc
                   {"best_step", outcome.best_step},
                   {"eval", outcome.best->all},
                   {"sliced_before_distillation", outcome.sliced.all},
+                  {"sliced_without_reordering", naive_slice.all},
                   {"input_model_eval", input.metrics.all}};
   std::ofstream(out.dir() / "metrics.json") << Json{{"primary", outcome.best->primary}, {"dynabert", figures},
                                                      {"training", training}}.dump(2)
@@ -49,6 +51,7 @@ void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outc
   for (const auto& [name, value] : outcome.best->all.items())
     if (value.is_number()) out.set_metric(name, value.get<double>());
   out.set_metric("sliced_" + outcome.best->primary, outcome.sliced.value);
+  out.set_metric("naive_sliced_" + outcome.best->primary, naive_slice.value);
   out.set_metric("input_" + outcome.best->primary, input.metrics.value);
   out.manifest()["primary_metric"] = outcome.best->primary;
   out.manifest()["param_count"] = params;

@@ -23,7 +23,8 @@ struct ExportOptions {
   std::int64_t flops_seq_length = 128;
 };
 
-void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outcome, const InputModelFigures& input,
+void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outcome, const Metrics& naive_slice,
+                          const InputModelFigures& input,
                           const ExportOptions& options, const Json& training);
 
 }  // namespace slimpipe::dynabert
