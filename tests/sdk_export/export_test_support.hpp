@@ -82,10 +82,11 @@ inline nn::EncoderInputs padded_inputs(std::int64_t seq, std::int64_t padding, s
   return in;
 }
 
-// The model's outputs in the order the exports return them.
-inline std::vector<at::Tensor> reference_outputs(nn::TaskModelImpl& model, const nn::EncoderInputs& in) {
+// The model's outputs in the order the exports return them (through `hook`, e.g. a fake-quant hook, if given).
+inline std::vector<at::Tensor> reference_outputs(nn::TaskModelImpl& model, const nn::EncoderInputs& in,
+                                                 const nn::SiteHook& hook = {}) {
   at::NoGradGuard no_grad;
-  nn::EncoderOutput out = model.forward(in);
+  nn::EncoderOutput out = model.forward(in, hook);
   switch (model.head()) {
     case nn::TaskHead::None:
       return {out.sequence_output, out.pooled_output};
