@@ -16,6 +16,10 @@
 
 namespace po = boost::program_options;
 using namespace slimpipe;
+
+namespace slimpipe::cli {
+int cmd_bench(const std::vector<std::string>& args);  // bench_command.cpp
+}
 using namespace slimpipe::core;
 
 namespace {
@@ -30,6 +34,7 @@ commands:
   plan PIPELINE       list every instance in order, cached or will-run and why
   graph PIPELINE      print the instance graph (--format dot|mermaid)
   plugins [show NAME] list the plugins found, or print one plugin's parameters
+  bench MODEL...      time runtime exports: latency, throughput, size, peak memory
 
 Run `slimpipe <command> --help` for the command's options.
 )";
@@ -237,7 +242,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   // Options may come before the command: `slimpipe --plugin-path X run p.toml`.
-  static const std::vector<std::string> kCommands = {"run", "validate", "plan", "graph", "plugins"};
+  static const std::vector<std::string> kCommands = {"run", "validate", "plan", "graph", "plugins", "bench"};
   if (args[0].rfind("-", 0) == 0) {
     auto it = std::find_if(args.begin(), args.end(), [](const std::string& a) {
       return std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end();
@@ -248,9 +253,10 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     if (cmd == "plugins") return cmd_plugins(args);
+    if (cmd == "bench") return slimpipe::cli::cmd_bench(args);
     if (cmd == "run" || cmd == "validate" || cmd == "plan" || cmd == "graph") return cmd_pipeline(cmd, args);
     std::cerr << "slimpipe: unknown command '" << cmd << "'"
-              << did_you_mean(cmd, {"run", "validate", "plan", "graph", "plugins"}) << "\n\n"
+              << did_you_mean(cmd, {"run", "validate", "plan", "graph", "plugins", "bench"}) << "\n\n"
               << kUsage;
     return kExitUsage;
   } catch (const SpecError& e) {

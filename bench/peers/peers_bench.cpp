@@ -1,0 +1,274 @@
+// bench/peers: one run timing the same 12-layer, 768-hidden BERT (random weights, seq_cls) in slimpipe's runtime
+// (fp32, int8, DynaBERT-shaped width 0.75 + int8), in ONNX Runtime through node (fp32 model.onnx, and the QDQ
+// int8 model when the SDK has the QDQ exporter) and in LibTorch (TorchScript model.pt). Prints one table with
+// the CPU's ISA and the thread count, and writes it as Markdown and JSON next to the exports.
+// Usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--out DIR]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "slimpipe/export/onnx_export.hpp"
+#include "slimpipe/export/runtime_export.hpp"
+#include "slimpipe/export/torchscript_export.hpp"
+#include "slimpipe/nn/prune.hpp"
+#include "slimpipe/nn/task_model.hpp"
+#include "slimpipe/quant/fake_quant_hook.hpp"
+#include "slimpipe/quant/site_calibration.hpp"
+#include "slimpipe/quant/weight_quant.hpp"
+#include "slimpipe_runtime/runtime.hpp"
+#if __has_include("slimpipe/export/qdq_export.hpp")
+#include "slimpipe/export/qdq_export.hpp"
+#define SLIMPIPE_PEERS_HAVE_QDQ 1
+#else
+#define SLIMPIPE_PEERS_HAVE_QDQ 0
+#endif
+
+namespace fs = std::filesystem;
+using namespace slimpipe;
+
+namespace {
+
+struct Settings {
+  int threads = 2;
+  std::int64_t seq = 128;
+  int iters = 10;
+  double max_seconds = 40;
+  std::int64_t layers = 12, hidden = 768;
+  std::vector<std::int64_t> batches{1, 32};
+  fs::path out = "bench_peers_out";
+};
+
+struct Row {
+  std::string engine, model;
+  std::uint64_t size_bytes = 0;
+  std::map<std::int64_t, std::vector<double>> runs;  // batch -> ms per run
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double p90(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const double pos = 0.9 * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(pos);
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+std::uint64_t dir_bytes(const fs::path& p) {
+  if (fs::is_regular_file(p)) return fs::file_size(p);
+  std::uint64_t n = 0;
+  for (const auto& e : fs::directory_iterator(p))
+    if (e.is_regular_file()) n += e.file_size();
+  return n;
+}
+
+std::vector<std::int64_t> random_ids(std::int64_t n, std::int64_t vocab, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::int64_t> d(1, vocab - 1);
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(n));
+  for (auto& id : ids) id = d(rng);
+  return ids;
+}
+
+template <class F>
+std::vector<double> time_runs(const Settings& s, F&& run) {
+  run();  // warm-up
+  std::vector<double> ms;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < s.iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (ms.size() >= 3 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > s.max_seconds) break;
+  }
+  return ms;
+}
+
+Row time_runtime(const Settings& s, const std::string& name, const fs::path& dir, std::int64_t vocab) {
+  Row row{"slimpipe runtime", name, dir_bytes(dir), {}};
+  auto model = slimpipe_runtime::Model::load(dir);
+  for (auto b : s.batches) {
+    const auto ids = random_ids(b * s.seq, vocab, 7);
+    const std::vector<std::int64_t> types(ids.size(), 0), mask(ids.size(), 1);
+    row.runs[b] = time_runs(s, [&] { model.run(ids, types, mask, b, s.seq); });
+    std::cout << "  runtime " << name << " batch " << b << ": p50 " << median(row.runs[b]) << " ms\n" << std::flush;
+  }
+  return row;
+}
+
+Row time_torchscript(const Settings& s, const fs::path& file, std::int64_t vocab) {
+  Row row{"LibTorch TorchScript", "fp32", dir_bytes(file), {}};
+  torch::jit::Module m = torch::jit::load(file.string());
+  m.eval();
+  at::NoGradGuard no_grad;
+  for (auto b : s.batches) {
+    const auto ids = random_ids(b * s.seq, vocab, 7);
+    at::Tensor t_ids = at::tensor(ids, at::kLong).view({b, s.seq});
+    at::Tensor types = at::zeros({b, s.seq}, at::kLong), mask = at::ones({b, s.seq}, at::kLong);
+    row.runs[b] = time_runs(s, [&] { m.forward({t_ids, types, mask}); });
+    std::cout << "  torchscript batch " << b << ": p50 " << median(row.runs[b]) << " ms\n" << std::flush;
+  }
+  return row;
+}
+
+std::string run_command(const std::string& cmd) {
+  std::array<char, 4096> buf{};
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) throw std::runtime_error("cannot run: " + cmd);
+  while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
+  const int rc = ::pclose(p);
+  if (rc != 0) throw std::runtime_error("failed (" + std::to_string(rc) + "): " + cmd);
+  return out;
+}
+
+Row time_ort(const Settings& s, const std::string& name, const fs::path& onnx) {
+  Row row{"ONNX Runtime (node)", name, dir_bytes(onnx), {}};
+  const fs::path src(SLIMPIPE_SOURCE_DIR);
+  std::ostringstream cmd;
+  cmd << "node " << (src / "bench" / "peers" / "ort_bench.js") << " " << (src / "scripts" / "npm" / "node_modules" / "onnxruntime-node")
+      << " " << onnx << " " << s.threads << " " << s.seq << " " << s.iters << " " << s.max_seconds;
+  for (auto b : s.batches) cmd << " " << b;
+  const nlohmann::json j = nlohmann::json::parse(run_command(cmd.str()));
+  for (auto b : s.batches) {
+    row.runs[b] = j.at(std::to_string(b)).at("runs").get<std::vector<double>>();
+    std::cout << "  ort " << name << " batch " << b << ": p50 " << median(row.runs[b]) << " ms\n" << std::flush;
+  }
+  return row;
+}
+
+quant::FakeQuantPlan calibrate(nn::TaskModelImpl& model, std::int64_t seq, std::int64_t vocab) {
+  at::NoGradGuard no_grad;
+  quant::CalibrationObservers obs(quant::activation_operands(model), "abs_max");
+  for (int i = 0; i < 2; ++i) {
+    nn::EncoderInputs in;
+    in.input_ids = at::tensor(random_ids(4 * seq, vocab, 100 + i), at::kLong).view({4, seq});
+    in.token_type_ids = at::zeros({4, seq}, at::kLong);
+    in.attention_mask = at::ones({4, seq}, at::kLong);
+    model.forward(in, obs.hook());
+  }
+  quant::FakeQuantPlan plan;
+  plan.activation_thresholds = obs.thresholds();
+  for (auto& site : nn::linear_sites(model)) plan.weights[site.name] = quant::quantize_weight(site.module->weight);
+  return plan;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--threads") s.threads = std::stoi(next());
+    else if (a == "--seq") s.seq = std::stoll(next());
+    else if (a == "--iters") s.iters = std::stoi(next());
+    else if (a == "--max-seconds") s.max_seconds = std::stod(next());
+    else if (a == "--layers") s.layers = std::stoll(next());
+    else if (a == "--hidden") s.hidden = std::stoll(next());
+    else if (a == "--batch") s.batches = {std::stoll(next())};
+    else if (a == "--out") s.out = next();
+    else {
+      std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--batch B] [--out DIR]\n";
+      return 2;
+    }
+  }
+  try {
+    at::set_num_threads(s.threads);
+    slimpipe_runtime::set_threads(s.threads);
+    fs::create_directories(s.out);
+    nn::EncoderConfig config;
+    config.hidden_size = s.hidden;
+    config.num_hidden_layers = s.layers;
+    config.num_attention_heads = s.hidden / 64;
+    config.intermediate_size = 4 * s.hidden;
+    config.num_labels = 2;
+    at::manual_seed(0);
+    nn::TaskModel model(config, nn::TaskHead::SequenceClassification);
+    model->eval();
+    const std::int64_t vocab = config.vocab_size;
+    std::cout << "building exports in " << s.out << " (" << s.layers << " layers, hidden " << s.hidden << ")\n" << std::flush;
+    exporter::export_runtime(*model, s.out / "runtime_fp32");
+    exporter::export_onnx(*model, s.out / "model.onnx");
+    exporter::export_torchscript(*model, s.out / "model.pt");
+    const quant::FakeQuantPlan plan = calibrate(*model, s.seq, vocab);
+    exporter::export_runtime(*model, plan, s.out / "runtime_int8");
+#if SLIMPIPE_PEERS_HAVE_QDQ
+    exporter::export_qdq_onnx(*model, plan, s.out / "model.int8.onnx");
+#endif
+    const std::int64_t heads = config.num_attention_heads * 3 / 4, inter = config.intermediate_size * 3 / 4;
+    nn::TaskModel pruned = nn::prune(*model, std::vector<std::int64_t>(s.layers, heads), std::vector<std::int64_t>(s.layers, inter));
+    pruned->eval();
+    exporter::export_onnx(*pruned, s.out / "model.pruned075.onnx");
+    exporter::export_runtime(*pruned, calibrate(*pruned, s.seq, vocab), s.out / "runtime_pruned075_int8");
+
+    std::vector<Row> rows;
+    rows.push_back(time_runtime(s, "fp32", s.out / "runtime_fp32", vocab));
+    rows.push_back(time_runtime(s, "int8", s.out / "runtime_int8", vocab));
+    rows.push_back(time_runtime(s, "pruned 0.75 + int8", s.out / "runtime_pruned075_int8", vocab));
+    rows.push_back(time_ort(s, "fp32", s.out / "model.onnx"));
+#if SLIMPIPE_PEERS_HAVE_QDQ
+    rows.push_back(time_ort(s, "QDQ int8", s.out / "model.int8.onnx"));
+#endif
+    rows.push_back(time_ort(s, "pruned 0.75 fp32", s.out / "model.pruned075.onnx"));
+    rows.push_back(time_torchscript(s, s.out / "model.pt", vocab));
+
+    std::ostringstream md;
+    md << "CPU ISA (oneDNN): " << slimpipe_runtime::cpu_isa() << ", threads: " << s.threads << ", seq " << s.seq << ", "
+       << s.layers << " layers, hidden " << s.hidden << "\n\n";
+    md << "| engine | model | size MB |";
+    for (auto b : s.batches) md << " batch " << b << " p50 ms | batch " << b << " p90 ms | batch " << b << " seq/s |";
+    md << "\n|---|---|---:|";
+    for (std::size_t i = 0; i < s.batches.size(); ++i) md << "---:|---:|---:|";
+    md << "\n";
+    nlohmann::json j = {{"isa", slimpipe_runtime::cpu_isa()}, {"threads", s.threads}, {"seq", s.seq}, {"layers", s.layers},
+                        {"hidden", s.hidden}, {"qdq_export", SLIMPIPE_PEERS_HAVE_QDQ == 1}, {"rows", nlohmann::json::array()}};
+    for (const Row& r : rows) {
+      md << "| " << r.engine << " | " << r.model << " | " << std::fixed << std::setprecision(1) << static_cast<double>(r.size_bytes) / 1e6 << " |";
+      nlohmann::json jr = {{"engine", r.engine}, {"model", r.model}, {"size_bytes", r.size_bytes}};
+      for (auto b : s.batches) {
+        const auto& v = r.runs.at(b);
+        md << std::setprecision(1) << " " << median(v) << " | " << p90(v) << " | " << static_cast<double>(b) * 1000.0 / median(v) << " |";
+        jr["batch_" + std::to_string(b)] = {{"runs_ms", v}, {"p50_ms", median(v)}, {"p90_ms", p90(v)}};
+      }
+      md << "\n";
+      j["rows"].push_back(jr);
+    }
+#if !SLIMPIPE_PEERS_HAVE_QDQ
+    md << "\n(The SDK of this build has no QDQ exporter: ONNX Runtime int8 was not timed.)\n";
+#endif
+    std::cout << "\n" << md.str();
+    std::ofstream(s.out / "peers.md") << md.str();
+    std::ofstream(s.out / "peers.json") << j.dump(2) << "\n";
+    std::cout << "wrote " << (s.out / "peers.md") << " and peers.json\n";
+  } catch (const std::exception& e) {
+    std::cerr << "peers_bench: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,153 @@
+// `slimpipe bench MODEL...`: latency (p50, p90) at batch 1 and 32 (configurable), throughput, model size and
+// peak memory of runtime exports, through the runtime library (no LibTorch). Prints a table; --json writes one.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "slimpipe_runtime/runtime.hpp"
+
+namespace po = boost::program_options;
+
+namespace slimpipe::cli {
+namespace {
+
+// Resets the kernel's peak-RSS mark (Linux >= 4.0), so each model's peak is its own.
+void reset_peak_rss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  if (clear) clear << "5";
+}
+
+std::uint64_t status_kib(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::string prefix = std::string(key) + ":";
+  while (std::getline(in, line))
+    if (line.rfind(prefix, 0) == 0) return std::stoull(line.substr(prefix.size()));
+  return 0;
+}
+
+std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const double pos = p * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(pos);
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& args) {
+  std::vector<std::string> models;
+  std::vector<std::int64_t> batches;
+  std::int64_t seq = 128;
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int iters = 10, warmup = 1;
+  double max_seconds = 30;
+  std::string json_path;
+  po::options_description d("bench options");
+  d.add_options()("help,h", "show this help")("model", po::value(&models)->composing(), "runtime export folder (repeatable)")(
+      "batch", po::value(&batches)->multitoken(), "batch sizes (default 1 32)")("seq", po::value(&seq), "sequence length (default 128)")(
+      "threads", po::value(&threads), "threads for every kernel (default: all cores)")(
+      "iters", po::value(&iters), "timed runs per batch size (default 10)")("warmup", po::value(&warmup), "untimed runs first (default 1)")(
+      "max-seconds", po::value(&max_seconds), "stop timing a batch size after this long, once 3 runs are in (default 30)")(
+      "json", po::value(&json_path), "also write the results as JSON to this file");
+  po::positional_options_description pos;
+  pos.add("model", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(d).positional(pos).run(), vm);
+  po::notify(vm);
+  if (vm.count("help") || models.empty()) {
+    std::cout << "usage: slimpipe bench MODEL... [options]\n\nTimes runtime exports (slimpipe::exporter::export_runtime "
+                 "folders) on random token ids.\n\n"
+              << d;
+    return models.empty() && !vm.count("help") ? 2 : 0;
+  }
+  if (batches.empty()) batches = {1, 32};
+  if (seq <= 0 || iters <= 0 || warmup < 0 || threads <= 0)
+    throw std::runtime_error("bench: --seq, --iters and --threads must be > 0, --warmup >= 0");
+  for (auto b : batches)
+    if (b <= 0) throw std::runtime_error("bench: batch sizes must be > 0, got " + std::to_string(b));
+  slimpipe_runtime::set_threads(threads);
+
+  nlohmann::json report = {{"cpu", cpu_name()}, {"isa", slimpipe_runtime::cpu_isa()}, {"threads", threads}, {"seq", seq},
+                           {"models", nlohmann::json::array()}};
+  std::cout << "cpu " << report["cpu"].get<std::string>() << ", isa " << report["isa"].get<std::string>() << ", " << threads
+            << " threads, seq " << seq << "\n";
+  std::ostringstream table;
+  table << std::left << std::setw(40) << "model" << std::setw(7) << "prec" << std::right << std::setw(7) << "batch"
+        << std::setw(11) << "p50 ms" << std::setw(11) << "p90 ms" << std::setw(11) << "seq/s" << std::setw(11) << "size MB"
+        << std::setw(11) << "peak MB" << "\n";
+  std::mt19937_64 rng(42);
+  for (const std::string& path : models) {
+    reset_peak_rss();
+    auto model = slimpipe_runtime::Model::load(path);
+    const auto& info = model.info();
+    if (seq > info.max_position_embeddings)
+      throw std::runtime_error("bench: --seq " + std::to_string(seq) + " exceeds " + path + "'s max_position_embeddings " +
+                               std::to_string(info.max_position_embeddings));
+    nlohmann::json entry = {{"path", path}, {"precision", info.precision}, {"head", slimpipe_runtime::to_string(info.head)},
+                            {"layers", info.num_layers}, {"hidden", info.hidden_size}, {"heads", info.heads},
+                            {"intermediate_sizes", info.intermediate_sizes}, {"size_bytes", info.file_bytes},
+                            {"results", nlohmann::json::array()}};
+    for (std::int64_t b : batches) {
+      std::uniform_int_distribution<std::int64_t> token(1, info.vocab_size - 1);
+      std::vector<std::int64_t> ids(static_cast<std::size_t>(b * seq)), types(ids.size(), 0), mask(ids.size(), 1);
+      for (auto& id : ids) id = token(rng);
+      for (int i = 0; i < warmup; ++i) model.run(ids, types, mask, b, seq);
+      std::vector<double> ms;
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < iters; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        model.run(ids, types, mask, b, seq);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        if (ms.size() >= 3 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > max_seconds) break;
+      }
+      const double p50 = percentile(ms, 0.5), p90 = percentile(ms, 0.9);
+      const double throughput = static_cast<double>(b) * 1000.0 / p50;
+      entry["results"].push_back({{"batch", b}, {"runs", ms.size()}, {"p50_ms", p50}, {"p90_ms", p90}, {"seq_per_s", throughput}});
+    }
+    const std::uint64_t peak = status_kib("VmHWM") * 1024;
+    entry["peak_rss_bytes"] = peak;
+    entry["workspace_bytes"] = model.workspace_bytes();
+    for (const auto& r : entry["results"]) {
+      table << std::left << std::setw(40) << path.substr(path.size() > 39 ? path.size() - 39 : 0) << std::setw(7) << info.precision
+            << std::right << std::setw(7) << r["batch"].get<std::int64_t>() << std::fixed << std::setprecision(2) << std::setw(11)
+            << r["p50_ms"].get<double>() << std::setw(11) << r["p90_ms"].get<double>() << std::setprecision(1) << std::setw(11)
+            << r["seq_per_s"].get<double>() << std::setw(11) << static_cast<double>(info.file_bytes) / 1e6 << std::setw(11)
+            << static_cast<double>(peak) / 1e6 << "\n";
+    }
+    report["models"].push_back(entry);
+  }
+  std::cout << table.str();
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    if (!out) throw std::runtime_error("bench: cannot open " + json_path + " for writing");
+    out << report.dump(2) << "\n";
+    if (!out) throw std::runtime_error("bench: writing " + json_path + " failed");
+    std::cout << "wrote " << json_path << "\n";
+  }
+  return 0;
+}
+
+}  // namespace slimpipe::cli

@@ -1,0 +1,156 @@
+#include "linear.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "slimpipe_runtime/runtime.hpp"
+
+namespace slimpipe_runtime::detail {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+namespace {
+
+dnnl::algorithm eltwise_of(Act act) {
+  switch (act) {
+    case Act::GeluErf: return dnnl::algorithm::eltwise_gelu_erf;
+    case Act::GeluTanh: return dnnl::algorithm::eltwise_gelu_tanh;
+    case Act::Relu: return dnnl::algorithm::eltwise_relu;
+    case Act::Tanh: return dnnl::algorithm::eltwise_tanh;
+    case Act::None: break;
+  }
+  return dnnl::algorithm::undef;
+}
+
+}  // namespace
+
+Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_fp32_min_rows)
+    : spec_(std::move(spec)), engine_(engine), onednn_rows_(onednn_fp32_min_rows) {
+  if (!spec_.own_weight.empty()) spec_.weight = spec_.own_weight.data();
+  if (!spec_.own_bias.empty()) spec_.bias = spec_.own_bias.data();
+  if (!spec_.own_levels.empty()) spec_.levels = spec_.own_levels.data();
+  const std::int64_t K = spec_.in, N = spec_.out;
+  int8_ = spec_.levels != nullptr && spec_.input_threshold > 0 && K > 0;
+  if (spec_.levels && !int8_) {
+    // int8 weights without an input threshold (or an empty input): run in fp32 on the dequantized weight,
+    // exactly what the fake-quant forward computes.
+    spec_.own_weight.resize(static_cast<std::size_t>(N * K));
+    for (std::int64_t n = 0; n < N; ++n)
+      for (std::int64_t k = 0; k < K; ++k)
+        spec_.own_weight[n * K + k] = static_cast<float>(spec_.levels[n * K + k]) / 127.0f * spec_.weight_thresholds[n];
+    spec_.weight = spec_.own_weight.data();
+    spec_.levels = nullptr;
+  }
+  if (!int8_) spec_.output_threshold = 0;
+  const bool onednn = int8_ || onednn_rows_ < (std::int64_t{1} << 40);
+  if (!onednn || K == 0) return;
+
+  const dt wdt = int8_ ? dt::s8 : dt::f32;
+  dnnl::memory::desc src_md({DNNL_RUNTIME_DIM_VAL, K}, int8_ ? dt::s8 : dt::f32, tag::ab);
+  dnnl::memory::desc dst_md({DNNL_RUNTIME_DIM_VAL, N}, s8_output() ? dt::s8 : dt::f32, tag::ab);
+  dnnl::memory::desc user_w_md({K, N}, wdt, tag::ba);  // our [out, in] rows are oneDNN's [K, N] "ba"
+  dnnl::memory::desc bias_md({1, N}, dt::f32, tag::ab);
+
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (int8_) {
+    std::vector<float> scales(static_cast<std::size_t>(N));
+    for (std::int64_t n = 0; n < N; ++n) scales[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
+    attr.set_output_scales(2, scales);
+  }
+  dnnl::post_ops ops;
+  ops.append_binary(dnnl::algorithm::binary_add, bias_md);
+  if (spec_.act != Act::None) ops.append_eltwise(1.0f, eltwise_of(spec_.act), 0.0f, 0.0f);
+  if (s8_output()) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 127.0f / spec_.output_threshold, 0.0f);
+  attr.set_post_ops(ops);
+
+  dnnl::matmul::primitive_desc pd;
+  try {
+    dnnl::memory::desc any_w({K, N}, wdt, tag::any);
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, any_w, dst_md), attr, engine_);
+  } catch (const dnnl::error&) {
+    try {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, user_w_md, dst_md), attr, engine_);
+    } catch (const dnnl::error& e) {
+      throw Error(spec_.site + ": oneDNN has no matmul for this Linear (" + std::string(e.what()) + ")");
+    }
+  }
+  prim_ = dnnl::matmul(pd);
+  // Weights: reordered once into the layout the primitive wants.
+  void* user_ptr = int8_ ? static_cast<void*>(const_cast<std::int8_t*>(spec_.levels))
+                         : static_cast<void*>(const_cast<float*>(spec_.weight));
+  dnnl::memory user_w(user_w_md, engine_, user_ptr);
+  dnnl::stream stream(engine_);
+  if (pd.weights_desc() == user_w_md) {
+    weights_ = user_w;  // already in the primitive's layout: used in place
+  } else {
+    weights_ = dnnl::memory(pd.weights_desc(), engine_);
+    dnnl::reorder(user_w, weights_).execute(stream, user_w, weights_);
+    stream.wait();
+  }
+  bias_mem_ = dnnl::memory(bias_md, engine_, const_cast<float*>(spec_.bias));
+  scratch_buf_.resize(std::max<std::size_t>(pd.scratchpad_desc().get_size(), 1));
+  scratch_ = dnnl::memory(pd.scratchpad_desc(), engine_, scratch_buf_.data());
+}
+
+Linear::Mems& Linear::mems_for(std::int64_t rows, bool onednn_fp32) {
+  auto it = mems_.find(rows);
+  if (it != mems_.end()) return it->second;
+  Mems m;
+  const bool s8_in = int8_ && !onednn_fp32;
+  m.src = dnnl::memory({{rows, spec_.in}, s8_in ? dt::s8 : dt::f32, tag::ab}, engine_, DNNL_MEMORY_NONE);
+  m.dst = dnnl::memory({{rows, spec_.out}, s8_output() ? dt::s8 : dt::f32, tag::ab}, engine_, DNNL_MEMORY_NONE);
+  return mems_.emplace(rows, std::move(m)).first->second;
+}
+
+void Linear::run_onednn(dnnl::primitive& prim, Mems& m, void* src, void* dst, dnnl::stream& stream) {
+  m.src.set_data_handle(src);
+  m.dst.set_data_handle(dst);
+  // The C entry point takes a plain array: no argument map is built on our side.
+  dnnl_exec_arg_t args[] = {
+      {DNNL_ARG_SRC, m.src.get()},
+      {DNNL_ARG_WEIGHTS, weights_.get()},
+      {DNNL_ARG_DST, m.dst.get()},
+      {DNNL_ARG_SCRATCHPAD, scratch_.get()},
+      {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, bias_mem_.get()},
+  };
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(prim.get(), stream.get(), 5, args), ("executing " + spec_.site).c_str());
+}
+
+void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, float* y, std::int8_t* yq,
+                     std::int8_t* qbuf, float* fbuf, dnnl::stream& stream) {
+  const std::int64_t K = spec_.in, N = spec_.out;
+  if (rows == 0) return;
+  if (K == 0) {  // every input feature pruned away: the output is the bias
+    for (std::int64_t r = 0; r < rows; ++r) std::memcpy(y + r * N, spec_.bias, sizeof(float) * N);
+    bias_act(y, rows, N, N, nullptr, spec_.act);
+    return;
+  }
+  if (int8_) {
+    if (!xq) {
+      quantize_s8(x, qbuf, rows * K, spec_.input_threshold);
+      xq = qbuf;
+    }
+    run_onednn(prim_, mems_for(rows, false), const_cast<std::int8_t*>(xq),
+               s8_output() ? static_cast<void*>(yq) : static_cast<void*>(y), stream);
+    return;
+  }
+  const float* in = x;
+  if (spec_.input_threshold > 0) {  // a site quantized on its input only
+    std::memcpy(fbuf, x, sizeof(float) * rows * K);
+    fake_quantize(fbuf, rows, K, K, spec_.input_threshold);
+    in = fbuf;
+  }
+  if (prim_ && rows >= onednn_rows_) {
+    run_onednn(prim_, mems_for(rows, true), const_cast<float*>(in), y, stream);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(N), static_cast<int>(K),
+              1.0f, in, static_cast<int>(K), spec_.weight, static_cast<int>(K), 0.0f, y, static_cast<int>(N));
+  bias_act(y, rows, N, N, spec_.bias, spec_.act);
+}
+
+}  // namespace slimpipe_runtime::detail

@@ -1,0 +1,441 @@
+// The encoder forward of the runtime: embeddings, layers (fused or separate Q/K/V GEMMs, attention through
+// OpenBLAS per (sequence, head), masked softmax, LayerNorm, FFN), pooler and task head. All buffers live in a
+// workspace that only grows; see runtime.hpp.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "kernels.hpp"
+#include "linear.hpp"
+#include "model_file.hpp"
+#include "slimpipe_runtime/runtime.hpp"
+
+namespace slimpipe_runtime {
+
+using detail::Act;
+using detail::Linear;
+using detail::LinearSpec;
+using detail::ModelFile;
+
+std::int64_t Output::logits_size() const {
+  return logits ? batch * seq * num_labels : 0;  // seq is 1 for seq_cls
+}
+
+const char* to_string(Head head) {
+  switch (head) {
+    case Head::SequenceClassification: return "seq_cls";
+    case Head::TokenClassification: return "token_cls";
+    case Head::QuestionAnswering: return "qa";
+  }
+  return "?";
+}
+
+void set_threads(int n) {
+  if (n < 1) throw Error("threads must be >= 1, got " + std::to_string(n));
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+}
+
+int threads() { return omp_get_max_threads(); }
+
+std::string cpu_isa() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+  }
+}
+
+namespace {
+
+struct Layer {
+  std::int64_t heads = 0, inter = 0, all = 0;  // all = heads * head_dim
+  std::unique_ptr<Linear> qkv, q, k, v, attn_out, ffn1, ffn2;
+  const float *ln1_g = nullptr, *ln1_b = nullptr, *ln2_g = nullptr, *ln2_b = nullptr;
+  float t_q = 0, t_k = 0, t_v = 0, t_p = 0;  // qk left/right, pv right (value), pv left (probs)
+};
+
+template <class T>
+T* grow(std::vector<T>& v, std::int64_t n) {
+  if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+  return v.data();
+}
+
+}  // namespace
+
+struct Model::Impl {
+  std::unique_ptr<ModelFile> file;
+  ModelInfo info;
+  Options options;
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  double eps = 1e-12;
+  std::int64_t type_vocab = 0;
+  const float *word = nullptr, *pos = nullptr, *type = nullptr, *task0 = nullptr, *emb_g = nullptr, *emb_b = nullptr;
+  std::vector<Layer> layers;
+  std::unique_ptr<Linear> pooler, head;
+
+  // Workspace.
+  std::vector<float> x, h1, tmp, qkv, q, k, v, ctx, ffn, scores, mask, fbuf, pooled_in, pooled, logits, start, end;
+  std::vector<std::int8_t> qbuf, ffq;
+  Output out;
+
+  std::uint64_t workspace_bytes() const {
+    std::uint64_t n = 0;
+    for (const auto* b : {&x, &h1, &tmp, &qkv, &q, &k, &v, &ctx, &ffn, &scores, &mask, &fbuf, &pooled_in, &pooled, &logits, &start, &end})
+      n += b->capacity() * sizeof(float);
+    return n + qbuf.capacity() + ffq.capacity();
+  }
+
+  std::unique_ptr<Linear> make_linear(const std::string& site, std::int64_t in, std::int64_t out_features, Act act) {
+    LinearSpec s = spec(site, in, out_features, act);
+    return std::make_unique<Linear>(std::move(s), engine, options.onednn_fp32_min_rows);
+  }
+
+  LinearSpec spec(const std::string& site, std::int64_t in, std::int64_t out_features, Act act) {
+    LinearSpec s;
+    s.site = site;
+    s.in = in;
+    s.out = out_features;
+    s.act = act;
+    s.bias = file->tensor(site + ".bias", "f32", {out_features}).f32();
+    const auto* w = file->find(site + ".weight");
+    if (w && w->dtype == "i8") {
+      s.levels = file->tensor(site + ".weight", "i8", {out_features, in}).i8();
+      const auto& t = *file->find(site + ".weight_threshold") ;
+      if (t.dtype != "f32" || (t.numel() != out_features && t.numel() != 1))
+        throw Error(file->json_path() + ": tensor " + site + ".weight_threshold is " + t.dtype + " " + detail::shape_text(t.shape) +
+                    ", expected f32 [" + std::to_string(out_features) + "] or [1]");
+      for (std::int64_t n = 0; n < out_features; ++n) s.weight_thresholds.push_back(t.f32()[t.numel() == 1 ? 0 : n]);
+    } else {
+      s.weight = file->tensor(site + ".weight", "f32", {out_features, in}).f32();
+    }
+    if (auto t = file->site_quant(site).input_threshold) s.input_threshold = *t;
+    return s;
+  }
+
+  void load_layer(std::int64_t i, Act act) {
+    Layer& L = layers[i];
+    const std::int64_t H = info.hidden_size, d = info.head_dim;
+    L.heads = info.heads[i];
+    L.inter = info.intermediate_sizes[i];
+    L.all = L.heads * d;
+    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    LinearSpec sq = spec(p + "attention.self.query", H, L.all, Act::None);
+    LinearSpec sk = spec(p + "attention.self.key", H, L.all, Act::None);
+    LinearSpec sv = spec(p + "attention.self.value", H, L.all, Act::None);
+    const bool same_kind = (sq.levels != nullptr) == (sk.levels != nullptr) && (sq.levels != nullptr) == (sv.levels != nullptr);
+    const bool same_t = sq.input_threshold == sk.input_threshold && sq.input_threshold == sv.input_threshold;
+    if (same_kind && same_t && L.all > 0) {
+      // One GEMM for Q, K and V: weights, thresholds and biases concatenated along the output features.
+      LinearSpec f;
+      f.site = p + "attention.self.qkv";
+      f.in = H;
+      f.out = 3 * L.all;
+      f.input_threshold = sq.input_threshold;
+      for (const LinearSpec* s : {&sq, &sk, &sv}) {
+        f.own_bias.insert(f.own_bias.end(), s->bias, s->bias + L.all);
+        if (s->levels) {
+          f.own_levels.insert(f.own_levels.end(), s->levels, s->levels + L.all * H);
+          f.weight_thresholds.insert(f.weight_thresholds.end(), s->weight_thresholds.begin(), s->weight_thresholds.end());
+        } else {
+          f.own_weight.insert(f.own_weight.end(), s->weight, s->weight + L.all * H);
+        }
+      }
+      L.qkv = std::make_unique<Linear>(std::move(f), engine, options.onednn_fp32_min_rows);
+    } else {
+      L.q = std::make_unique<Linear>(std::move(sq), engine, options.onednn_fp32_min_rows);
+      L.k = std::make_unique<Linear>(std::move(sk), engine, options.onednn_fp32_min_rows);
+      L.v = std::make_unique<Linear>(std::move(sv), engine, options.onednn_fp32_min_rows);
+    }
+    const auto qk = file->site_quant(p + "attention.self.qk");
+    const auto pv = file->site_quant(p + "attention.self.pv");
+    L.t_q = qk.left_threshold.value_or(0.0f);
+    L.t_k = qk.right_threshold.value_or(0.0f);
+    L.t_p = pv.left_threshold.value_or(0.0f);
+    L.t_v = pv.right_threshold.value_or(0.0f);
+    L.attn_out = make_linear(p + "attention.output.dense", L.all, H, Act::None);
+    L.ln1_g = file->tensor(p + "attention.output.LayerNorm.weight", "f32", {H}).f32();
+    L.ln1_b = file->tensor(p + "attention.output.LayerNorm.bias", "f32", {H}).f32();
+    // FFN: when both GEMMs are int8, the first writes s8 requantized for the second (one fused epilogue).
+    LinearSpec s1 = spec(p + "intermediate.dense", H, L.inter, act);
+    LinearSpec s2 = spec(p + "output.dense", L.inter, H, Act::None);
+    if (s1.levels && s1.input_threshold > 0 && s2.levels && s2.input_threshold > 0 && L.inter > 0)
+      s1.output_threshold = s2.input_threshold;
+    L.ffn1 = std::make_unique<Linear>(std::move(s1), engine, options.onednn_fp32_min_rows);
+    L.ffn2 = std::make_unique<Linear>(std::move(s2), engine, options.onednn_fp32_min_rows);
+    L.ln2_g = file->tensor(p + "output.LayerNorm.weight", "f32", {H}).f32();
+    L.ln2_b = file->tensor(p + "output.LayerNorm.bias", "f32", {H}).f32();
+    for (const Linear* l : {L.qkv.get(), L.q.get(), L.k.get(), L.v.get(), L.attn_out.get(), L.ffn1.get(), L.ffn2.get()})
+      if (l) ++(l->int8() ? info.int8_linears : info.fp32_linears);
+  }
+
+  void load(const std::filesystem::path& dir) {
+    file = std::make_unique<ModelFile>(dir);
+    const ModelFile& f = *file;
+    info.precision = f.string("precision");
+    info.model_type = f.string("model_type");
+    const std::string head_name = f.string("head");
+    if (head_name == "seq_cls") info.head = Head::SequenceClassification;
+    else if (head_name == "token_cls") info.head = Head::TokenClassification;
+    else if (head_name == "qa") info.head = Head::QuestionAnswering;
+    else throw Error(f.json_path() + ": head '" + head_name + "', expected seq_cls, token_cls or qa");
+    info.hidden_act = f.string("hidden_act");
+    Act act;
+    if (info.hidden_act == "gelu") act = Act::GeluErf;
+    else if (info.hidden_act == "gelu_new" || info.hidden_act == "gelu_pytorch_tanh") act = Act::GeluTanh;
+    else if (info.hidden_act == "relu") act = Act::Relu;
+    else throw Error(f.json_path() + ": hidden_act '" + info.hidden_act + "', expected gelu, gelu_new, gelu_pytorch_tanh or relu");
+    info.num_layers = f.integer("num_hidden_layers");
+    info.hidden_size = f.integer("hidden_size");
+    info.head_dim = f.integer("head_dim");
+    info.num_labels = f.integer("num_labels");
+    info.vocab_size = f.integer("vocab_size");
+    info.max_position_embeddings = f.integer("max_position_embeddings");
+    type_vocab = f.integer("type_vocab_size");
+    eps = f.number("layer_norm_eps");
+    info.file_bytes = f.file_bytes();
+    if (info.num_layers < 0 || info.hidden_size <= 0 || info.head_dim <= 0 || info.num_labels <= 0 || info.vocab_size <= 0 ||
+        info.max_position_embeddings <= 0 || type_vocab <= 0)
+      throw Error(f.json_path() + ": sizes must be positive (hidden_size, head_dim, num_labels, vocab_size, max_position_embeddings, type_vocab_size)");
+    const auto& lj = f.json().at("layers");
+    if (!lj.is_array() || static_cast<std::int64_t>(lj.size()) != info.num_layers)
+      throw Error(f.json_path() + ": 'layers' must list " + std::to_string(info.num_layers) + " layers");
+    for (const auto& l : lj) {
+      if (!l.is_object() || !l.contains("num_heads") || !l.contains("intermediate_size") || !l["num_heads"].is_number_integer() ||
+          !l["intermediate_size"].is_number_integer() || l["num_heads"].get<std::int64_t>() < 0 || l["intermediate_size"].get<std::int64_t>() < 0)
+        throw Error(f.json_path() + ": every 'layers' entry needs integers num_heads >= 0 and intermediate_size >= 0");
+      info.heads.push_back(l["num_heads"].get<std::int64_t>());
+      info.intermediate_sizes.push_back(l["intermediate_size"].get<std::int64_t>());
+    }
+    const std::int64_t H = info.hidden_size;
+    word = f.tensor("embeddings.word_embeddings.weight", "f32", {info.vocab_size, H}).f32();
+    pos = f.tensor("embeddings.position_embeddings.weight", "f32", {info.max_position_embeddings, H}).f32();
+    type = f.tensor("embeddings.token_type_embeddings.weight", "f32", {type_vocab, H}).f32();
+    if (f.boolean("use_task_id", false)) {
+      const auto* t = f.find("embeddings.task_type_embeddings.weight");
+      if (!t || t->dtype != "f32" || t->shape.size() != 2 || t->shape[1] != H || t->shape[0] < 1)
+        throw Error(f.json_path() + ": use_task_id needs tensor embeddings.task_type_embeddings.weight, f32 [types, " + std::to_string(H) + "]");
+      task0 = t->f32();
+    }
+    emb_g = f.tensor("embeddings.LayerNorm.weight", "f32", {H}).f32();
+    emb_b = f.tensor("embeddings.LayerNorm.bias", "f32", {H}).f32();
+    layers.resize(static_cast<std::size_t>(info.num_layers));
+    for (std::int64_t i = 0; i < info.num_layers; ++i) load_layer(i, act);
+    switch (info.head) {
+      case Head::SequenceClassification:
+        pooler = make_linear("pooler.dense", H, H, Act::Tanh);
+        head = make_linear("classifier", H, info.num_labels, Act::None);
+        break;
+      case Head::TokenClassification: head = make_linear("classifier", H, info.num_labels, Act::None); break;
+      case Head::QuestionAnswering:
+        if (info.num_labels != 2) throw Error(f.json_path() + ": a qa model has num_labels 2, found " + std::to_string(info.num_labels));
+        head = make_linear("qa_outputs", H, 2, Act::None);
+        break;
+    }
+    for (const Linear* l : {pooler.get(), head.get()})
+      if (l) ++(l->int8() ? info.int8_linears : info.fp32_linears);
+  }
+
+  void check_inputs(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am, std::int64_t b, std::int64_t s) const {
+    if (!ids) throw Error("run: input_ids is null");
+    if (b <= 0 || s <= 0) throw Error("run: batch and seq must be > 0, got batch " + std::to_string(b) + ", seq " + std::to_string(s));
+    if (s > info.max_position_embeddings)
+      throw Error("run: seq " + std::to_string(s) + " exceeds max_position_embeddings " + std::to_string(info.max_position_embeddings));
+    for (std::int64_t i = 0; i < b * s; ++i) {
+      if (ids[i] < 0 || ids[i] >= info.vocab_size)
+        throw Error("run: input_ids[" + std::to_string(i / s) + "][" + std::to_string(i % s) + "] = " + std::to_string(ids[i]) +
+                    " is outside the vocabulary [0, " + std::to_string(info.vocab_size) + ")");
+      if (types && (types[i] < 0 || types[i] >= type_vocab))
+        throw Error("run: token_type_ids[" + std::to_string(i / s) + "][" + std::to_string(i % s) + "] = " + std::to_string(types[i]) +
+                    ", expected 0.." + std::to_string(type_vocab - 1));
+      if (am && am[i] != 0 && am[i] != 1)
+        throw Error("run: attention_mask[" + std::to_string(i / s) + "][" + std::to_string(i % s) + "] = " + std::to_string(am[i]) +
+                    ", expected 0 or 1");
+    }
+  }
+
+  void attention(Layer& L, const float* qp, const float* kp, const float* vp, std::int64_t ld, std::int64_t b, std::int64_t s) {
+    const std::int64_t d = info.head_dim, h = L.heads;
+    const float alpha = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+    float* sc = scores.data();
+    for (std::int64_t bi = 0; bi < b; ++bi) {
+      for (std::int64_t hi = 0; hi < h; ++hi) {
+        const std::int64_t off = bi * s * ld + hi * d;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(s), int(s), int(d), alpha, qp + off, int(ld), kp + off, int(ld), 0.0f,
+                    sc + hi * s * s, int(s));
+      }
+      detail::masked_softmax(sc, h * s, s, mask.data() + bi * s, h * s, L.t_p);
+      for (std::int64_t hi = 0; hi < h; ++hi) {
+        const std::int64_t off = bi * s * ld + hi * d;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(s), int(d), int(s), 1.0f, sc + hi * s * s, int(s), vp + off, int(ld),
+                    0.0f, ctx.data() + bi * s * L.all + hi * d, int(L.all));
+      }
+    }
+  }
+
+  const Output& run(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am, std::int64_t b, std::int64_t s) {
+    check_inputs(ids, types, am, b, s);
+    const std::int64_t M = b * s, H = info.hidden_size, d = info.head_dim;
+    std::int64_t max_all = 0, max_inter = 0, max_heads = 0;
+    for (const Layer& L : layers) {
+      max_all = std::max(max_all, L.all);
+      max_inter = std::max(max_inter, L.inter);
+      max_heads = std::max(max_heads, L.heads);
+    }
+    const std::int64_t widest = std::max({H, max_all, max_inter});
+    grow(x, M * H);
+    grow(h1, M * H);
+    grow(tmp, M * H);
+    grow(qkv, M * 3 * max_all);
+    grow(q, M * max_all);
+    grow(k, M * max_all);
+    grow(v, M * max_all);
+    grow(ctx, M * max_all);
+    grow(ffn, M * max_inter);
+    grow(scores, max_heads * s * s);
+    grow(mask, M);
+    grow(fbuf, M * widest);
+    grow(qbuf, M * widest);
+    grow(ffq, M * max_inter);
+    grow(pooled_in, b * H);
+    grow(pooled, b * H);
+    grow(logits, M * std::max<std::int64_t>(info.num_labels, 2));
+    grow(start, M);
+    grow(end, M);
+
+    const float lowest = std::numeric_limits<float>::lowest();
+    for (std::int64_t i = 0; i < M; ++i) mask[i] = (am && am[i] == 0) ? lowest : 0.0f;
+
+    // Embeddings: word + token type (+ task type 0) + position, then LayerNorm (transformers' order).
+#pragma omp parallel for schedule(static)
+    for (std::int64_t t = 0; t < M; ++t) {
+      float* xr = x.data() + t * H;
+      const float* w = word + ids[t] * H;
+      const float* ty = type + (types ? types[t] : 0) * H;
+      const float* p = pos + (t % s) * H;
+      for (std::int64_t c = 0; c < H; ++c) {
+        float e = w[c] + ty[c];
+        if (task0) e += task0[c];
+        xr[c] = e + p[c];
+      }
+    }
+    detail::layer_norm(x.data(), nullptr, emb_g, emb_b, eps, x.data(), M, H);
+
+    for (Layer& L : layers) {
+      const float *qp = nullptr, *kp = nullptr, *vp = nullptr;
+      std::int64_t ld = L.all;
+      if (L.all > 0) {
+        if (L.qkv) {
+          L.qkv->forward(x.data(), nullptr, M, qkv.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+          ld = 3 * L.all;
+          qp = qkv.data();
+          kp = qp + L.all;
+          vp = qp + 2 * L.all;
+        } else {
+          L.q->forward(x.data(), nullptr, M, q.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+          L.k->forward(x.data(), nullptr, M, k.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+          L.v->forward(x.data(), nullptr, M, v.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+          qp = q.data();
+          kp = k.data();
+          vp = v.data();
+        }
+        // Attention MatMul operands fake-quantized as the int8 deployment computes them.
+        if (L.t_q > 0) detail::fake_quantize(const_cast<float*>(qp), M, L.all, ld, L.t_q);
+        if (L.t_k > 0) detail::fake_quantize(const_cast<float*>(kp), M, L.all, ld, L.t_k);
+        if (L.t_v > 0) detail::fake_quantize(const_cast<float*>(vp), M, L.all, ld, L.t_v);
+        attention(L, qp, kp, vp, ld, b, s);
+      }
+      L.attn_out->forward(ctx.data(), nullptr, M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+      detail::layer_norm(tmp.data(), x.data(), L.ln1_g, L.ln1_b, eps, h1.data(), M, H);
+      if (L.ffn1->s8_output()) {
+        L.ffn1->forward(h1.data(), nullptr, M, nullptr, ffq.data(), qbuf.data(), fbuf.data(), stream);
+        L.ffn2->forward(nullptr, ffq.data(), M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+      } else {
+        L.ffn1->forward(h1.data(), nullptr, M, ffn.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+        L.ffn2->forward(ffn.data(), nullptr, M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+      }
+      detail::layer_norm(tmp.data(), h1.data(), L.ln2_g, L.ln2_b, eps, x.data(), M, H);
+    }
+    (void)d;
+
+    out = Output{};
+    out.batch = b;
+    out.seq = s;
+    out.num_labels = info.num_labels;
+    switch (info.head) {
+      case Head::SequenceClassification:
+        for (std::int64_t bi = 0; bi < b; ++bi) std::memcpy(pooled_in.data() + bi * H, x.data() + bi * s * H, sizeof(float) * H);
+        pooler->forward(pooled_in.data(), nullptr, b, pooled.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+        head->forward(pooled.data(), nullptr, b, logits.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+        out.logits = logits.data();
+        out.seq = 1;
+        break;
+      case Head::TokenClassification:
+        head->forward(x.data(), nullptr, M, logits.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+        out.logits = logits.data();
+        break;
+      case Head::QuestionAnswering:
+        head->forward(x.data(), nullptr, M, logits.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+        for (std::int64_t t = 0; t < M; ++t) {
+          start[t] = logits[2 * t];
+          end[t] = logits[2 * t + 1];
+        }
+        out.start_logits = start.data();
+        out.end_logits = end.data();
+        break;
+    }
+    return out;
+  }
+};
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::load(const std::filesystem::path& dir, const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  try {
+    impl->load(dir);
+  } catch (const dnnl::error& e) {
+    throw Error(dir.string() + ": oneDNN refused the model (" + std::string(e.what()) + ")");
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(dir.string() + "/runtime.json: malformed (" + std::string(e.what()) + ")");
+  }
+  return Model(std::move(impl));
+}
+
+const Output& Model::run(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* mask, std::int64_t batch,
+                         std::int64_t seq) {
+  return impl_->run(ids, types, mask, batch, seq);
+}
+
+const Output& Model::run(const std::vector<std::int64_t>& ids, const std::vector<std::int64_t>& types,
+                         const std::vector<std::int64_t>& mask, std::int64_t batch, std::int64_t seq) {
+  const auto n = static_cast<std::size_t>(batch * seq);
+  if (batch <= 0 || seq <= 0 || ids.size() != n)
+    throw Error("run: input_ids has " + std::to_string(ids.size()) + " values, expected batch*seq = " + std::to_string(batch * seq));
+  if (!types.empty() && types.size() != n)
+    throw Error("run: token_type_ids has " + std::to_string(types.size()) + " values, expected " + std::to_string(n) + " (or none)");
+  if (!mask.empty() && mask.size() != n)
+    throw Error("run: attention_mask has " + std::to_string(mask.size()) + " values, expected " + std::to_string(n) + " (or none)");
+  return impl_->run(ids.data(), types.empty() ? nullptr : types.data(), mask.empty() ? nullptr : mask.data(), batch, seq);
+}
+
+const ModelInfo& Model::info() const { return impl_->info; }
+std::uint64_t Model::workspace_bytes() const { return impl_->workspace_bytes(); }
+
+}  // namespace slimpipe_runtime

@@ -1,0 +1,71 @@
+// Reader of an exported runtime folder (docs/runtime.md): runtime.json parsed and checked, weights.bin
+// mapped read-only. Every problem is a one-line Error naming the file and what was expected.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace slimpipe_runtime::detail {
+
+struct TensorView {
+  std::string dtype;  // "f32" | "i8"
+  std::vector<std::int64_t> shape;
+  const void* data = nullptr;
+  std::uint64_t bytes = 0;
+  std::int64_t numel() const;
+  const float* f32() const { return static_cast<const float*>(data); }
+  const std::int8_t* i8() const { return static_cast<const std::int8_t*>(data); }
+};
+
+// Quantization record of one site (absent fields: not quantized).
+struct SiteQuant {
+  std::optional<float> input_threshold;  // Linear operand 0
+  std::optional<float> left_threshold, right_threshold;  // qk / pv MatMul operands
+};
+
+class ModelFile {
+ public:
+  explicit ModelFile(const std::filesystem::path& dir);
+  ~ModelFile();
+  ModelFile(const ModelFile&) = delete;
+  ModelFile& operator=(const ModelFile&) = delete;
+
+  const nlohmann::json& json() const { return json_; }
+  std::string json_path() const { return json_path_.string(); }
+  std::string weights_path() const { return weights_path_.string(); }
+  std::uint64_t file_bytes() const { return file_bytes_; }
+
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
+  // The tensor, checked against `dtype` and `shape`; Error when missing or different.
+  const TensorView& tensor(const std::string& name, const std::string& dtype, const std::vector<std::int64_t>& shape) const;
+  const TensorView* find(const std::string& name) const;
+
+  // Required keys of runtime.json, checked for type.
+  std::int64_t integer(const char* key) const;
+  double number(const char* key) const;
+  std::string string(const char* key) const;
+  bool boolean(const char* key, bool fallback) const;
+
+  SiteQuant site_quant(const std::string& site) const;  // empty for an fp32 model
+  bool int8() const { return int8_; }
+
+ private:
+  std::filesystem::path json_path_, weights_path_;
+  nlohmann::json json_;
+  std::map<std::string, TensorView> tensors_;
+  std::map<std::string, SiteQuant> quant_;
+  bool int8_ = false;
+  void* map_ = nullptr;
+  std::uint64_t map_bytes_ = 0;
+  std::uint64_t file_bytes_ = 0;
+};
+
+std::string shape_text(const std::vector<std::int64_t>& shape);
+
+}  // namespace slimpipe_runtime::detail
