@@ -3,6 +3,8 @@
 // static registrars crash when a library that links it is unloaded.
 #include "slimpipe/core/plugin_registry.hpp"
 
+#include "slimpipe/composite.hpp"
+
 #include <cstdlib>
 #include <mutex>
 #include <sstream>
@@ -95,14 +97,21 @@ PluginInfo PluginRegistry::load(const fs::path& file) {
   info.flags = d->flags;
   info.descriptor = d;
   info.library = lib;
-  if (info.kind != "strategy" && info.kind != "task")
-    throw Error(where + ": plugin kind '" + info.kind + "' is neither 'strategy' nor 'task'");
+  if (info.kind != "strategy" && info.kind != "task" && info.kind != "composite")
+    throw Error(where + ": plugin kind '" + info.kind + "' is not 'strategy', 'task' or 'composite'");
   if (info.name.empty()) throw Error(where + ": plugin has an empty name");
   if (!d->create || !d->destroy) throw Error(where + ": plugin descriptor lacks create/destroy");
   try {
     info.schema = Schema::from_json(Json::parse(str_or_empty(d->schema_json)));
   } catch (const std::exception& e) {
     throw Error(where + ": plugin '" + info.name + "' has a malformed parameter schema: " + e.what());
+  }
+  if (info.kind == "composite") {
+    // Its steps are data: read them once, here, so validation never creates plugin objects.
+    std::unique_ptr<Composite, void (*)(void*)> composite(static_cast<Composite*>(d->create()), d->destroy);
+    if (!composite) throw Error(where + ": composite plugin '" + info.name + "' failed to create");
+    info.steps = composite->steps();
+    if (info.steps.size() < 2) throw Error(where + ": composite plugin '" + info.name + "' has fewer than two steps");
   }
   return info;
 }

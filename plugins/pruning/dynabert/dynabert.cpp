@@ -12,6 +12,7 @@
 #include "slimpipe/pruning/width_config.hpp"
 #include "slimpipe/pruning/width_distillation.hpp"
 #include "slimpipe/strategy.hpp"
+#include "slimpipe/tasks/input_model.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 #include "slimpipe/train/training_arguments.hpp"
 #include "width_artifact.hpp"
@@ -35,20 +36,9 @@ class DynaBert final : public Strategy {
   void run(Context& ctx, const std::vector<Artifact>& inputs, const Params& p) override {
     const auto args = train::TrainingArguments::from_params(p, "dynabert");
     const auto widths = pruning::parse_width_list(p.raw("width_mult_list"), "dynabert: width_mult_list");
-    if (inputs.size() != 1) throw Error("dynabert: expected one input model artifact, got " + std::to_string(inputs.size()));
-    const fs::path dir = inputs[0].dir();
-    if (!fs::exists(dir / "config.json"))
-      throw Error(dir.string() + ": no config.json (dynabert expects an HF model folder: config.json + "
-                  "model.safetensors or pytorch_model.bin + vocab.txt)");
+    const fs::path dir = inputs.size() == 1 ? inputs[0].dir() : fs::path();
     Task& task = ctx.task();
-    const HeadSpec head = task.head();
-    io::LoadOptions load;
-    load.head = head.head;
-    load.device = ctx.device();
-    io::LoadedModel teacher = io::load_model(dir, load);
-    if (teacher.config.num_labels != head.num_labels)
-      throw Error(dir.string() + "/config.json: num_labels " + std::to_string(teacher.config.num_labels) +
-                  " but the task has " + std::to_string(head.num_labels) + " labels");
+    io::LoadedModel teacher = tasks::load_input_model(inputs, task, ctx.device(), "dynabert");
     // Checked before any work: a width must keep a whole number of heads in every layer.
     std::vector<pruning::WidthConfig> configs;
     for (double w : widths) configs.push_back(pruning::WidthConfig::for_model(teacher.config, w));

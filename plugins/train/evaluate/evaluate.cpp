@@ -7,6 +7,7 @@
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/strategy.hpp"
+#include "slimpipe/tasks/input_model.hpp"
 #include "slimpipe/task.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 
@@ -20,20 +21,9 @@ class Evaluate final : public Strategy {
   using Interface = Strategy;
 
   void run(Context& ctx, const std::vector<Artifact>& inputs, const Params& p) override {
-    if (inputs.size() != 1) throw Error("evaluate: expected one input model artifact, got " + std::to_string(inputs.size()));
-    const fs::path dir = inputs[0].dir();
-    if (!fs::exists(dir / "config.json"))
-      throw Error(dir.string() + ": no config.json (evaluate expects an HF model folder: config.json + "
-                  "model.safetensors or pytorch_model.bin + vocab.txt)");
+    const fs::path dir = inputs.size() == 1 ? inputs[0].dir() : fs::path();
     Task& task = ctx.task();
-    const HeadSpec head = task.head();
-    io::LoadOptions options;
-    options.head = head.head;
-    options.device = ctx.device();
-    io::LoadedModel loaded = io::load_model(dir, options);
-    if (loaded.config.num_labels != head.num_labels)
-      throw Error(dir.string() + "/config.json: num_labels " + std::to_string(loaded.config.num_labels) +
-                  " but the task has " + std::to_string(head.num_labels) + " labels");
+    io::LoadedModel loaded = tasks::load_input_model(inputs, task, ctx.device(), "evaluate");
     const auto tokenizer = text::WordPieceTokenizer::from_directory(dir);
     // Process-wide in LibTorch; every instance of a run gets the same budget (see docs/training.md).
     if (ctx.threads() > 0) at::set_num_threads(ctx.threads());

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "slimpipe/composite.hpp"
 #include "slimpipe/params.hpp"
 #include "slimpipe/plugin.hpp"
 
@@ -22,7 +23,7 @@ namespace fs = std::filesystem;
 
 struct PluginInfo {
   fs::path file;
-  std::string kind;  // "strategy" or "task"
+  std::string kind;  // "strategy", "task" or "composite"
   std::string name;
   std::string version;
   std::string description;
@@ -31,6 +32,7 @@ struct PluginInfo {
   std::uint32_t abi_minor = 0;
   std::uint32_t flags = 0;
   Schema schema;
+  std::vector<CompositeStep> steps;  // composite plugins: the strategies it expands into
   const slimpipe_plugin_descriptor* descriptor = nullptr;
   std::shared_ptr<void> library;  // co-owned by every object created from this plugin
 };

@@ -1,0 +1,239 @@
+// ptq strategy: one cell of PaddleNLP's post-training quantization grid (algo x batch_size x batch_num):
+// calibrate, round the weights, correct the biases, then evaluate the fake-quant model with the task's metric
+// (PaddleNLP never does), report per-site sensitivity and write the int8 model.
+#include <ATen/Parallel.h>
+#include <torch/types.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "slimpipe/export/qdq_export.hpp"
+#include "slimpipe/io/checkpoint.hpp"
+#include "slimpipe/plugin.hpp"
+#include "slimpipe/quant/ptq.hpp"
+#include "slimpipe/strategy.hpp"
+#include "slimpipe/tasks/input_model.hpp"
+#include "slimpipe/text/wordpiece_tokenizer.hpp"
+
+namespace {
+
+using namespace slimpipe;
+namespace fs = std::filesystem;
+
+std::string fixed(double v, int digits) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+quant::PtqOptions options_from(const Params& p) {
+  quant::PtqOptions o;
+  o.algo = p.get_string("algo");
+  o.batch_size = p.get_int("batch_size");
+  o.batch_num = p.get_int("batch_num");
+  o.weight_type = quant::weight_quant_type_from_string(p.get_string("weight_quantize_type"));
+  o.round_type = quant::round_type_from_string(p.get_string("round_type"));
+  o.bias_correction = p.get_bool("bias_correction");
+  o.skip_sites = p.get_string_list("skip_sites");
+  o.linear_only = p.get_bool("linear_only");
+  o.observer.paddle_compat = p.get_bool("paddle_compat");
+  o.observer.onnx_format = p.get_bool("onnx_format");
+  // Each option goes only to the algorithms that take it, so one node can fan out over all of them.
+  if (o.algo == "hist") o.observer.hist_percent = p.get_float("hist_percent");
+  if (o.algo == "percentile") o.observer.percentile = p.get_float("percentile");
+  const std::int64_t bins = p.get_int("bins");
+  const bool takes_bins = o.algo == "hist" || o.algo == "KL" || o.algo == "percentile" ||
+                          ((o.algo == "mse" || o.algo == "emd") && !o.observer.paddle_compat);
+  if (bins > 0 && takes_bins) o.observer.bins = bins;
+  o.adaround.iterations = p.get_int("adaround_iterations");
+  o.adaround.learning_rate = p.get_float("learning_rate");
+  o.sample_rows = p.get_int("sample_rows");
+  return o;
+}
+
+void write_sensitivity_csv(const fs::path& file, const quant::SensitivityReport& report, const quant::FakeQuantPlan& plan) {
+  std::ofstream out(file);
+  out << "rank,site,kind,output_sqnr_db,output_mse,left_sqnr_db,right_sqnr_db,left_threshold,right_threshold\n";
+  int rank = 0;
+  for (const auto& s : report.sites) {
+    auto threshold = [&](int operand) {
+      auto it = plan.activation_thresholds.find({s.site, operand});
+      return it == plan.activation_thresholds.end() ? std::string() : fixed(it->second, 6);
+    };
+    std::string right_t = s.kind == "linear" ? "" : threshold(1);
+    out << ++rank << "," << s.site << "," << s.kind << "," << fixed(s.output.sqnr_db, 3) << "," << s.output.mse << ","
+        << (s.left.count ? fixed(s.left.sqnr_db, 3) : "") << "," << (s.right.count ? fixed(s.right.sqnr_db, 3) : "")
+        << "," << threshold(0) << "," << right_t << "\n";
+  }
+  if (!out) throw Error(file.string() + ": cannot write");
+}
+
+class Ptq final : public Strategy {
+ public:
+  using Interface = Strategy;
+
+  void run(Context& ctx, const std::vector<Artifact>& inputs, const Params& p) override {
+    const quant::PtqOptions options = options_from(p);
+    quant::validate_ptq_options(options);
+    const fs::path dir = inputs.size() == 1 ? inputs[0].dir() : fs::path();
+    Task& task = ctx.task();
+    io::LoadedModel input = tasks::load_input_model(inputs, task, ctx.device(), "ptq");
+    if (ctx.threads() > 0) at::set_num_threads(ctx.threads());
+    const auto tokenizer = text::WordPieceTokenizer::from_directory(dir);
+    const std::int64_t max_seq_length = p.get_int("max_seq_length");
+    const std::int64_t eval_batch = p.get_int("per_device_eval_batch_size");
+    auto calibration = task.features("calibration", tokenizer, max_seq_length);
+    auto eval_data = task.features("eval", tokenizer, max_seq_length);
+    const std::string cell = options.algo + std::to_string(options.batch_size) + "_" + std::to_string(options.batch_num);
+    if (options.batch_num > 0 && calibration->size() < options.batch_size * options.batch_num)
+      ctx.log().warn("ptq " + cell + ": the calibration split has " + std::to_string(calibration->size()) +
+                     " features, fewer than batch_size x batch_num = " +
+                     std::to_string(options.batch_size * options.batch_num) + "; calibrating on all of them");
+
+    // Phase names are what the progress bar shows.
+    quant::PtqResult result = quant::quantize_post_training(
+        *input.model, *calibration, options, [&](const std::string& phase, std::int64_t done, std::int64_t total) {
+          if (done == 0) {
+            ctx.progress().begin(phase, total);
+            return;
+          }
+          ctx.progress().update(done);
+          if (done == total) ctx.progress().end();
+          ctx.throw_if_cancelled();
+        });
+    ctx.log().info("ptq " + cell + ": calibrated " + std::to_string(result.plan.activation_thresholds.size()) +
+                   " activation operands and " + std::to_string(result.plan.weights.size()) + " weights on " +
+                   std::to_string(result.calibration_features) + " features in " +
+                   std::to_string(result.calibration_batches) + " batches (" + fixed(result.calibration_seconds, 2) +
+                   " s calibration, " + fixed(result.weight_seconds, 2) + " s weights)");
+
+    ctx.progress().begin("evaluate", 2);
+    const Metrics fp32 = task.evaluate(*input.model, *eval_data, eval_batch);
+    ctx.progress().update(1);
+    const Metrics int8 = task.evaluate(*result.model, *eval_data, eval_batch, quant::make_fake_quant_hook(result.plan));
+    ctx.progress().update(2);
+    ctx.progress().end();
+    const auto sens_data = quant::first_features(eval_data, p.get_int("sensitivity_samples"));
+    const quant::SensitivityReport sensitivity =
+        quant::site_sensitivity(*input.model, *result.model, result.plan, *sens_data, eval_batch);
+
+    auto& out = ctx.output();
+    io::SaveOptions save;
+    save.tokenizer_dir = dir;
+    io::save_model(out.dir(), *result.model, save);
+    Json adaround = Json::object();
+    for (const auto& [site, r] : result.adaround)
+      adaround[site] = {{"nearest_mse", r.nearest_loss}, {"adaround_mse", r.adaround_loss}};
+    const Json cell_json = {{"algo", options.algo},
+                            {"batch_size", options.batch_size},
+                            {"batch_num", options.batch_num},
+                            {"paddle_name", cell},
+                            {"weight_quantize_type", p.get_string("weight_quantize_type")},
+                            {"round_type", p.get_string("round_type")},
+                            {"bias_correction", options.bias_correction},
+                            {"paddle_compat", options.observer.paddle_compat},
+                            {"skip_sites", quant::matching_sites(*input.model, options.skip_sites)},
+                            {"linear_only", options.linear_only},
+                            {"calibration_features", result.calibration_features},
+                            {"calibration_batches", result.calibration_batches}};
+    quant::save_plan(out.dir(), result.plan, {{"cell", cell_json}});
+    write_sensitivity_csv(out.dir() / "sensitivity.csv", sensitivity, result.plan);
+    Json files = {"config.json", "model.safetensors", "calibration.json", "quant_weights.safetensors", "sensitivity.csv"};
+    for (const auto& f : p.get_string_list("export_formats"))
+      if (f == "onnx") {
+        exporter::export_qdq_onnx(*result.model, result.plan, out.dir() / "model.int8.onnx");
+        files.push_back("model.int8.onnx");
+      }
+
+    const std::int64_t int8_bytes = quant::quantized_size_bytes(*result.model, result.plan);
+    const std::int64_t fp32_bytes = quant::fp32_size_bytes(*input.model);
+    Json sites = Json::array();
+    for (const auto& s : sensitivity.sites) sites.push_back(s.site);
+    const Json figures = {{"eval", int8.all},
+                          {"input_model_eval", fp32.all},
+                          {"delta", int8.value - fp32.value},
+                          {"logit_sqnr_db", std::isinf(sensitivity.logits.sqnr_db) ? Json(nullptr) : Json(sensitivity.logits.sqnr_db)},
+                          {"logit_mse", sensitivity.logits.mse},
+                          {"int8_size_bytes", int8_bytes},
+                          {"fp32_size_bytes", fp32_bytes},
+                          {"calibration_seconds", result.calibration_seconds},
+                          {"weight_seconds", result.weight_seconds},
+                          {"sensitivity_order", sites},
+                          {"adaround", adaround}};
+    std::ofstream(out.dir() / "metrics.json") << Json{{"primary", int8.primary}, {"ptq", figures}, {"cell", cell_json}}.dump(2)
+                                              << "\n";
+    out.set_kind("quantized_model");
+    for (const auto& [name, value] : int8.all.items())
+      if (value.is_number()) out.set_metric(name, value.get<double>());
+    out.set_metric("input_" + int8.primary, fp32.value);
+    out.set_metric("delta_" + int8.primary, int8.value - fp32.value);
+    if (!std::isinf(sensitivity.logits.sqnr_db)) out.set_metric("logit_sqnr_db", sensitivity.logits.sqnr_db);
+    out.manifest()["primary_metric"] = int8.primary;
+    out.manifest()["paddle_name"] = cell;
+    out.manifest()["ptq"] = cell_json;
+    out.manifest()["size_bytes_int8"] = int8_bytes;
+    out.manifest()["size_bytes_fp32"] = fp32_bytes;
+    out.manifest()["exports"] = files;
+    // A dynabert width upstream: carried along so rankings can group by it.
+    if (inputs[0].manifest().contains("width")) {
+      out.manifest()["width"] = inputs[0].manifest()["width"];
+      const Json& parent = inputs[0].metrics();
+      if (parent.contains("input_" + int8.primary) && parent["input_" + int8.primary].is_number())
+        out.set_metric("origin_" + int8.primary, parent["input_" + int8.primary].get<double>());
+    }
+    out.manifest()["load"] =
+        "fp32 HF folder (biases corrected when bias_correction) + calibration.json + quant_weights.safetensors "
+        "(slimpipe::quant::load_plan, make_fake_quant_hook); QDQ ONNX: model.int8.onnx";
+    ctx.log().info("ptq " + cell + ": " + int8.primary + " " + fixed(int8.value, 2) + " (fp32 " + fixed(fp32.value, 2) +
+                   ", delta " + fixed(int8.value - fp32.value, 2) + "), logit SQNR " +
+                   fixed(sensitivity.logits.sqnr_db, 1) + " dB, most sensitive site " +
+                   (sensitivity.sites.empty() ? std::string("-") : sensitivity.sites.front().site));
+  }
+};
+
+Schema schema() {
+  using T = ParamType;
+  Schema s;
+  Json algos = Json::array();
+  for (const auto& a : quant::observer_algos()) algos.push_back(a);
+  s.param("algo", T::String, nullptr, "activation calibration algorithm of this cell", algos)
+      .param("algo_list", T::StringList, Json::array({"mse", "KL"}),
+             "PaddleNLP's flat list: fans out into matrix cells of 'algo'", algos)
+      .param("batch_size", T::Int, nullptr, "calibration batch size of this cell")
+      .param("batch_size_list", T::IntList, Json::array({4, 8, 16}), "fans out into matrix cells of 'batch_size'")
+      .param("batch_num", T::Int, nullptr,
+             "calibration batches of this cell: the first batch_size x batch_num eval features, in order; 0 = all")
+      .param("batch_num_list", T::IntList, Json::array({1}), "fans out into matrix cells of 'batch_num'")
+      .param("weight_quantize_type", T::String, "channel_wise_abs_max", "weight thresholds per output channel or per tensor",
+             Json::array({"channel_wise_abs_max", "abs_max"}))
+      .param("round_type", T::String, "round", "weight rounding: to nearest, or AdaRound against the layer output",
+             Json::array({"round", "adaround"}))
+      .param("adaround_iterations", T::Int, 1000, "AdaRound optimisation steps per Linear")
+      .param("learning_rate", T::Float, 0.001, "AdaRound learning rate (PaddleNLP's PTQ learning_rate)")
+      .param("bias_correction", T::Bool, false, "fold each Linear's mean output error on the calibration data into its bias")
+      .param("hist_percent", T::Float, 0.9999, "hist: fraction of |x| kept (PaddleNLP's value)")
+      .param("percentile", T::Float, 99.99, "percentile: percent of |x| kept")
+      .param("bins", T::Int, 0, "histogram bins for hist/KL/percentile/mse/emd; 0 = the algorithm's default")
+      .param("paddle_compat", T::Bool, false, "reproduce PaddleSlim's thresholds exactly, quirks included")
+      .param("onnx_format", T::Bool, true, "int8 range [-128, 127] as ONNX QDQ (PaddleNLP's default); false: [-127, 127]")
+      .param("skip_sites", T::StringList, Json::array(), "sites left in fp32: glob patterns such as 'classifier' or "
+                                                         "'encoder.layer.*.output.dense'")
+      .param("linear_only", T::Bool, false, "leave the attention MatMuls (Q.K^T, P.V) in fp32")
+      .param("sample_rows", T::Int, 4096, "input rows kept per Linear for AdaRound and bias correction")
+      .param("sensitivity_samples", T::Int, 128, "eval features over which sensitivity.csv and the logit SQNR are measured")
+      .param("per_device_eval_batch_size", T::Int, 32, "evaluation batch size")
+      .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length")
+      .param("export_formats", T::StringList, Json::array({"onnx"}), "model.int8.onnx (QDQ) next to the HF folder",
+             Json::array({"onnx"}));
+  return s;
+}
+
+}  // namespace
+
+SLIMPIPE_PLUGIN(Ptq, "strategy", "ptq", "1.0.0",
+                "post-training INT8 quantization: one calibration cell, evaluated, with sensitivity and QDQ export",
+                schema)

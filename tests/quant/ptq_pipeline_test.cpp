@@ -1,0 +1,269 @@
+// The ptq and rank plugins through the CLI: PaddleNLP's flat lists fan out into parallel cells, every cell is
+// evaluated and writes its calibration, sensitivity report and QDQ model, and rank picks the best and falls
+// back sites to fp32.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) throw std::runtime_error(p.string() + ": cannot open");
+  return nlohmann::json::parse(in);
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+int run(const std::string& args, const fs::path& log) {
+  const std::string cmd = std::string(SLIMPIPE_CLI) + " " + args + " > '" + log.string() + "' 2>&1";
+  return WEXITSTATUS(std::system(cmd.c_str()));
+}
+
+bool plugins_built() {
+  const fs::path plugins = fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins";
+  for (const char* lib : {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_ptq.so", "libslimpipe_rank.so"})
+    if (!fs::exists(plugins / lib)) return false;
+  return true;
+}
+
+const char* kPipeline = R"(
+[pipeline]
+name = "ptq_test"
+output_dir = "out"
+seed = 3
+max_parallel = 2
+threads_per_instance = 1
+
+[task]
+type = "seq_cls"
+source = "synthetic"
+synthetic_train_size = 1200
+synthetic_eval_size = 300
+max_seq_length = 32
+
+[nodes.train]
+type = "finetune"
+inputs = []
+from_scratch = true
+hidden_size = 32
+num_hidden_layers = 2
+num_attention_heads = 2
+intermediate_size = 64
+max_position_embeddings = 32
+learning_rate = 3e-3
+num_train_epochs = 3
+per_device_train_batch_size = 32
+per_device_eval_batch_size = 100
+save_steps = 1000
+logging_steps = 1000
+
+[nodes.quant]
+type = "ptq"
+inputs = ["train"]
+algo_list = ["abs_max", "KL"]
+batch_size_list = [4]
+batch_num_list = [2]
+per_device_eval_batch_size = 100
+sensitivity_samples = 64
+
+[nodes.best]
+type = "rank"
+inputs = ["quant"]
+collect = true
+max_metric_drop = 100.0
+
+[nodes.fallback]
+type = "rank"
+inputs = ["quant"]
+collect = true
+fallback_until_drop_below = -1000.0
+fallback_max_sites = 3
+)";
+
+class PtqPipeline : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!plugins_built()) GTEST_SKIP() << "ptq, rank, finetune or seq_cls plugin not built";
+    dir_ = fs::temp_directory_path() / ("slimpipe_ptq_pipeline_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "pipeline.toml") << kPipeline;
+  }
+  void TearDown() override {
+    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
+  }
+  fs::path dir_;
+};
+
+TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
+  ASSERT_EQ(run("plan '" + (dir_ / "pipeline.toml").string() + "'", dir_ / "plan.log"), 0) << read_text(dir_ / "plan.log");
+  const std::string plan = read_text(dir_ / "plan.log");
+  EXPECT_NE(plan.find("quant@algo=abs_max,batch_size=4,batch_num=2"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("quant@algo=KL,batch_size=4,batch_num=2"), std::string::npos) << plan;
+
+  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() + "' -q", dir_ / "run.log"), 0) << read_text(dir_ / "run.log");
+  const fs::path out = dir_ / "out";
+  const double fp32 = read_json(out / "train" / "manifest.json")["metrics"]["accuracy"].get<double>();
+  int cells = 0;
+  for (const auto& e : fs::directory_iterator(out / "quant")) {
+    if (!fs::exists(e.path() / "manifest.json")) continue;
+    ++cells;
+    const auto m = read_json(e.path() / "manifest.json");
+    EXPECT_EQ(m["kind"], "quantized_model");
+    EXPECT_NEAR(m["metrics"]["input_accuracy"].get<double>(), fp32, 1e-9) << e.path();
+    const double acc = m["metrics"]["accuracy"].get<double>();
+    EXPECT_NEAR(acc - fp32, m["metrics"]["delta_accuracy"].get<double>(), 1e-9);
+    EXPECT_GT(acc, 40.0) << "the int8 model must still work (chance is 33%)";
+    for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "calibration.json", "quant_weights.safetensors",
+                          "sensitivity.csv", "model.int8.onnx", "metrics.json"})
+      EXPECT_TRUE(fs::exists(e.path() / f)) << e.path() / f;
+    // 2 layers x (4 attention Linears + 2 FFN + 2 MatMuls) + pooler + classifier.
+    std::ifstream csv(e.path() / "sensitivity.csv");
+    std::string line;
+    int rows = -1;
+    while (std::getline(csv, line)) ++rows;
+    EXPECT_EQ(rows, 18) << e.path();
+    const auto cal = read_json(e.path() / "calibration.json");
+    EXPECT_EQ(cal["activations"].size(), 2u * 10u + 2u);
+    EXPECT_EQ(cal["weights"].size(), 14u);
+    EXPECT_EQ(cal["cell"]["calibration_features"], 8);
+    EXPECT_LT(m["size_bytes_int8"].get<std::int64_t>(), m["size_bytes_fp32"].get<std::int64_t>());
+  }
+  EXPECT_EQ(cells, 2);
+
+  const auto best = read_json(out / "best" / "manifest.json");
+  const auto ranking = read_json(out / "best" / "ranking.json");
+  ASSERT_EQ(ranking["candidates"].size(), 2u);
+  EXPECT_EQ(best["best"], ranking["candidates"][0]["id"]);
+  EXPECT_GE(ranking["candidates"][0]["accuracy"].get<double>(), ranking["candidates"][1]["accuracy"].get<double>());
+  EXPECT_TRUE(fs::exists(out / "best" / "model.int8.onnx"));
+  EXPECT_TRUE(fs::exists(out / "best" / "ranking.md"));
+
+  // Fallback that can never meet its target stops after fallback_max_sites sites, most sensitive first.
+  const auto fb = read_json(out / "fallback" / "ranking.json")["fallback"];
+  ASSERT_EQ(fb["fp32_sites"].size(), 3u);
+  EXPECT_FALSE(fb["met"].get<bool>());
+  const auto cell_metrics = read_json(fs::path(ranking["candidates"][0]["dir"].get<std::string>()) / "metrics.json");
+  const auto order = cell_metrics["ptq"]["sensitivity_order"];
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(fb["fp32_sites"][i], order[i]);
+  const auto cal = read_json(out / "fallback" / "calibration.json");
+  for (const auto& a : cal["activations"])
+    for (int i = 0; i < 3; ++i) EXPECT_NE(a["site"], order[i]);
+  EXPECT_TRUE(fs::exists(out / "fallback" / "model.int8.onnx"));
+
+  // Resume: nothing reruns.
+  ASSERT_EQ(run("plan '" + (dir_ / "pipeline.toml").string() + "'", dir_ / "plan2.log"), 0);
+  EXPECT_NE(read_text(dir_ / "plan2.log").find("0 to run"), std::string::npos) << read_text(dir_ / "plan2.log");
+}
+
+TEST_F(PtqPipeline, ListAndScalarTogetherIsAnErrorNamingTheLine) {
+  std::ofstream(dir_ / "bad.toml") << kPipeline << "\n[nodes.quant.matrix]\nalgo = [\"mse\"]\n";
+  EXPECT_NE(run("validate '" + (dir_ / "bad.toml").string() + "'", dir_ / "bad.log"), 0);
+  const std::string log = read_text(dir_ / "bad.log");
+  EXPECT_NE(log.find("bad.toml:"), std::string::npos) << log;
+  EXPECT_NE(log.find("sets both 'algo_list' and 'algo' (a matrix axis)"), std::string::npos) << log;
+}
+
+}  // namespace
+
+namespace {
+
+const char* kComposite = R"(
+[pipeline]
+name = "composite_test"
+output_dir = "out"
+threads_per_instance = 1
+max_parallel = 2
+
+[task]
+type = "seq_cls"
+source = "synthetic"
+synthetic_train_size = 600
+synthetic_eval_size = 200
+max_seq_length = 32
+
+[nodes.train]
+type = "finetune"
+inputs = []
+from_scratch = true
+hidden_size = 32
+num_hidden_layers = 1
+num_attention_heads = 4
+intermediate_size = 64
+max_position_embeddings = 32
+num_train_epochs = 2
+learning_rate = 3e-3
+
+[nodes.compress]
+type = "dynabert+ptq"
+inputs = ["train"]
+width_mult_list = ["3/4", "1/2"]
+num_train_epochs = 1
+learning_rate = 2e-3
+algo_list = ["abs_max", "KL"]
+batch_size_list = [4]
+per_device_eval_batch_size = 100
+
+[nodes.rank]
+type = "rank"
+inputs = ["compress"]
+collect = true
+)";
+
+}  // namespace
+
+TEST_F(PtqPipeline, DynabertPlusPtqExpandsIntoAPtqGridPerWidth) {
+  if (!fs::exists(fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins/libslimpipe_dynabert_ptq.so") ||
+      !fs::exists(fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins/libslimpipe_dynabert.so"))
+    GTEST_SKIP() << "dynabert or dynabert+ptq plugin not built";
+  std::ofstream(dir_ / "composite.toml") << kComposite;
+  ASSERT_EQ(run("plan '" + (dir_ / "composite.toml").string() + "'", dir_ / "plan.log"), 0) << read_text(dir_ / "plan.log");
+  const std::string plan = read_text(dir_ / "plan.log");
+  EXPECT_NE(plan.find("compress_dynabert "), std::string::npos) << plan;
+  for (const char* w : {"width_0.75", "width_0.5"})
+    for (const char* a : {"abs_max", "KL"})
+      EXPECT_NE(plan.find(std::string("compress@compress_dynabert=") + w + ",algo=" + a + ",batch_size=4,batch_num=1"),
+                std::string::npos)
+          << plan;
+  EXPECT_NE(plan.find("7 to run"), std::string::npos) << plan;
+
+  ASSERT_EQ(run("run '" + (dir_ / "composite.toml").string() + "' -q", dir_ / "run.log"), 0) << read_text(dir_ / "run.log");
+  const fs::path out = dir_ / "out";
+  // learning_rate is claimed by the dynabert step; the ptq step keeps its own default.
+  EXPECT_DOUBLE_EQ(read_json(out / "compress_dynabert" / "width_0.75" / "manifest.json")["params"]["learning_rate"].get<double>(),
+                   2e-3);
+  int cells = 0;
+  for (const auto& e : fs::directory_iterator(out / "compress")) {
+    if (!fs::exists(e.path() / "manifest.json")) continue;
+    ++cells;
+    const auto m = read_json(e.path() / "manifest.json");
+    EXPECT_DOUBLE_EQ(m["params"]["learning_rate"].get<double>(), 1e-3) << e.path();
+    // The reference of a pruned INT8 model is the unpruned fp32 one.
+    EXPECT_TRUE(m["metrics"].contains("origin_accuracy")) << e.path();
+    EXPECT_TRUE(m.contains("width"));
+  }
+  EXPECT_EQ(cells, 4);
+  EXPECT_EQ(read_json(out / "rank" / "ranking.json")["candidates"].size(), 4u);
+}
+
+TEST_F(PtqPipeline, CompositeRejectsKeysNoStepTakes) {
+  std::ofstream(dir_ / "bad.toml") << std::string(kComposite).replace(std::string(kComposite).find("algo_list"), 9, "algo_lsit");
+  EXPECT_NE(run("validate '" + (dir_ / "bad.toml").string() + "'", dir_ / "bad.log"), 0);
+  const std::string log = read_text(dir_ / "bad.log");
+  EXPECT_NE(log.find("unknown key 'algo_lsit' in [nodes.compress] (no step of composite 'dynabert+ptq'"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("did you mean 'algo_list'"), std::string::npos) << log;
+}
