@@ -1,5 +1,6 @@
 // The slimpipe command line: run, validate, plan and graph pipelines; list and inspect plugins.
 #include <algorithm>
+#include <functional>
 #include <csignal>
 #include <cstring>
 #include <iomanip>
@@ -19,6 +20,8 @@ using namespace slimpipe;
 
 namespace slimpipe::cli {
 int cmd_bench(const std::vector<std::string>& args);  // bench_command.cpp
+int cmd_compress(const std::vector<std::string>& args,  // compress_command.cpp
+                 const std::function<int(const std::string&, const std::vector<std::string>&)>& run_pipeline);
 }
 using namespace slimpipe::core;
 
@@ -35,6 +38,8 @@ commands:
   graph PIPELINE      print the instance graph (--format dot|mermaid)
   plugins [show NAME] list the plugins found, or print one plugin's parameters
   bench MODEL...      time runtime exports: latency, throughput, size, peak memory
+  compress --strategy dynabert|ptq|dynabert+ptq --task T --model_name_or_path DIR --output_dir DIR [--PARAM V...]
+                      PaddleNLP-style flags: build the pipeline, write it to DIR/compress.toml and run it
 
 Run `slimpipe <command> --help` for the command's options.
 )";
@@ -242,7 +247,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   // Options may come before the command: `slimpipe --plugin-path X run p.toml`.
-  static const std::vector<std::string> kCommands = {"run", "validate", "plan", "graph", "plugins", "bench"};
+  static const std::vector<std::string> kCommands = {"run", "validate", "plan", "graph", "plugins", "bench", "compress"};
   if (args[0].rfind("-", 0) == 0) {
     auto it = std::find_if(args.begin(), args.end(), [](const std::string& a) {
       return std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end();
@@ -254,9 +259,12 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "plugins") return cmd_plugins(args);
     if (cmd == "bench") return slimpipe::cli::cmd_bench(args);
+    if (cmd == "compress")
+      return slimpipe::cli::cmd_compress(
+          args, [](const std::string& c, const std::vector<std::string>& a) { return cmd_pipeline(c, a); });
     if (cmd == "run" || cmd == "validate" || cmd == "plan" || cmd == "graph") return cmd_pipeline(cmd, args);
     std::cerr << "slimpipe: unknown command '" << cmd << "'"
-              << did_you_mean(cmd, {"run", "validate", "plan", "graph", "plugins", "bench"}) << "\n\n"
+              << did_you_mean(cmd, kCommands) << "\n\n"
               << kUsage;
     return kExitUsage;
   } catch (const SpecError& e) {

@@ -267,3 +267,30 @@ TEST_F(PtqPipeline, CompositeRejectsKeysNoStepTakes) {
       << log;
   EXPECT_NE(log.find("did you mean 'algo_list'"), std::string::npos) << log;
 }
+
+TEST_F(PtqPipeline, CompressBuildsThePipelineFromPaddleNlpFlags) {
+  const std::string base = "compress --strategy dynabert+ptq --task seq_cls --source synthetic --model_name_or_path '" +
+                           dir_.string() + "/model' --output_dir '" + dir_.string() + "/out' ";
+  ASSERT_EQ(run(base + "--width_mult_list 3/4 1/2 --algo_list mse KL --batch_size_list 4 8 --bias_correction "
+                       "--num_train_epochs 2 --max_metric_drop 1 --emit-toml",
+                dir_ / "emit.log"),
+            0)
+      << read_text(dir_ / "emit.log");
+  const std::string toml = read_text(dir_ / "emit.log");
+  for (const char* line : {"type = \"dynabert+ptq\"", "width_mult_list = [\"3/4\", \"1/2\"]", "algo_list = [\"mse\", \"KL\"]",
+                           "batch_size_list = [4, 8]", "bias_correction = true", "source = \"synthetic\"",
+                           "max_metric_drop = 1.0", "[nodes.rank]", "collect = true"})
+    EXPECT_NE(toml.find(line), std::string::npos) << line << "\n" << toml;
+  // What it emits is a valid pipeline.
+  std::ofstream(dir_ / "emitted.toml") << toml;
+  fs::create_directories(dir_ / "model");
+  EXPECT_EQ(run("validate '" + (dir_ / "emitted.toml").string() + "'", dir_ / "validate.log"), 0) << read_text(dir_ / "validate.log");
+
+  EXPECT_EQ(run(base + "--algo_lst KL", dir_ / "typo.log"), 2);
+  EXPECT_NE(read_text(dir_ / "typo.log").find("--algo_lst: not a parameter of task 'seq_cls', strategy 'dynabert+ptq' or rank "
+                                              "(did you mean 'algo_list'?)"),
+            std::string::npos)
+      << read_text(dir_ / "typo.log");
+  EXPECT_EQ(run(base + "--input_infer_model_path m.onnx", dir_ / "onnx.log"), 2);
+  EXPECT_NE(read_text(dir_ / "onnx.log").find("not supported yet"), std::string::npos) << read_text(dir_ / "onnx.log");
+}

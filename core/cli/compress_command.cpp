@@ -1,0 +1,288 @@
+// `slimpipe compress`: PaddleNLP's Trainer.compress() from the command line. Flat flags with PaddleNLP's names
+// (--strategy, --width_mult_list, --algo_list, --batch_size_list, ...) build a pipeline: the task, the
+// strategy node (dynabert, ptq or the dynabert+ptq composite) on the input model, and a rank node over every
+// candidate. The pipeline is written to <output_dir>/compress.toml and run like any other, so it resumes.
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "slimpipe/core/diagnostics.hpp"
+#include "slimpipe/core/plugin_registry.hpp"
+
+namespace slimpipe::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using core::PluginInfo;
+using core::PluginRegistry;
+
+constexpr int kExitUsage = 2;
+
+const char* kCompressUsage = R"(usage: slimpipe compress --strategy dynabert|ptq|dynabert+ptq --task TASK
+                         --model_name_or_path DIR --output_dir DIR [--PARAM VALUE...] [options]
+
+Builds and runs a pipeline from PaddleNLP-style flags: the input model, the task, the strategy node and a
+rank node over every candidate. Any parameter of the task plugin, of the strategy (or of its steps) or of
+rank is a flag: --train_file F, --eval_file F, --width_mult_list 3/4 1/2, --algo_list mse KL,
+--batch_size_list 4 8 16, --batch_num_list 1, --weight_quantize_type abs_max, --round_type adaround,
+--bias_correction, --num_train_epochs 3, --max_metric_drop 1.0 ... (`slimpipe plugins show NAME` lists them).
+
+options:
+  --emit-toml         print the pipeline and exit
+  --plan              list what would run and exit
+  --max_parallel N    instances in flight at once (default 2)
+  --plugin-path DIR   folder to search for plugins first (repeatable)
+  -q, --quiet         only warnings and errors
+)";
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+bool parse_int(const std::string& s, std::int64_t& out) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end || errno) return false;
+  out = v;
+  return true;
+}
+
+bool parse_float(const std::string& s, double& out) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end) return false;
+  out = v;
+  return true;
+}
+
+// One scalar flag value as the parameter's (element) type wants it.
+Json scalar_value(const std::string& flag, ParamType type, const std::string& v) {
+  std::int64_t i = 0;
+  double f = 0;
+  switch (type) {
+    case ParamType::Int:
+    case ParamType::IntList:
+      if (!parse_int(v, i)) throw Error("--" + flag + ": expected an integer, got '" + v + "'");
+      return i;
+    case ParamType::Float:
+    case ParamType::FloatList:
+      if (!parse_float(v, f)) throw Error("--" + flag + ": expected a number, got '" + v + "'");
+      return f;
+    case ParamType::Bool:
+      if (v == "true" || v == "True" || v == "1") return true;
+      if (v == "false" || v == "False" || v == "0") return false;
+      throw Error("--" + flag + ": expected true or false, got '" + v + "'");
+    case ParamType::Path:
+      return fs::absolute(v).lexically_normal().string();
+    case ParamType::Scalar:
+    case ParamType::ScalarList:
+      if (parse_int(v, i)) return i;
+      if (parse_float(v, f)) return f;
+      return v;
+    default:
+      return v;
+  }
+}
+
+Json flag_value(const std::string& flag, const ParamSpec& spec, const std::vector<std::string>& values) {
+  const bool list = spec.type == ParamType::StringList || spec.type == ParamType::IntList ||
+                    spec.type == ParamType::FloatList || spec.type == ParamType::ScalarList;
+  if (spec.type == ParamType::Bool && values.empty()) return true;
+  if (spec.type == ParamType::Table) throw Error("--" + flag + ": table parameters cannot be set from the command line");
+  if (values.empty()) throw Error("--" + flag + ": expected a value");
+  if (list) {
+    Json arr = Json::array();
+    for (const auto& v : values) arr.push_back(scalar_value(flag, spec.type, v));
+    return arr;
+  }
+  if (values.size() != 1)
+    throw Error("--" + flag + ": expected one value, got " + std::to_string(values.size()));
+  return scalar_value(flag, spec.type, values[0]);
+}
+
+// TOML text of a JSON scalar or array of scalars (TOML's basic strings use JSON's escapes).
+std::string toml_value(const Json& v) {
+  if (v.is_array()) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + toml_value(v[i]);
+    return s + "]";
+  }
+  if (v.is_number_float()) {
+    std::ostringstream o;
+    o.precision(17);
+    o << v.get<double>();
+    std::string t = o.str();
+    if (t.find_first_of(".eEn") == std::string::npos) t += ".0";
+    return t;
+  }
+  return v.dump();
+}
+
+void emit_table(std::ostream& out, const std::string& header, const std::vector<std::pair<std::string, Json>>& rows) {
+  out << "\n[" << header << "]\n";
+  for (const auto& [k, v] : rows) out << k << " = " << toml_value(v) << "\n";
+}
+
+}  // namespace
+
+// run_pipeline: runs `slimpipe <cmd> FILE <extra args>` in this process.
+int cmd_compress(const std::vector<std::string>& args,
+                 const std::function<int(const std::string&, const std::vector<std::string>&)>& run_pipeline) {
+  std::map<std::string, std::vector<std::string>> flags;
+  std::vector<std::string> order, plugin_paths;
+  bool emit = false, plan = false, quiet = false;
+  std::string max_parallel = "2";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      std::cout << kCompressUsage;
+      return 0;
+    }
+    if (a == "--emit-toml") { emit = true; continue; }
+    if (a == "--plan") { plan = true; continue; }
+    if (a == "-q" || a == "--quiet") { quiet = true; continue; }
+    if (a.rfind("--", 0) != 0 || a.size() < 3) {
+      std::cerr << "slimpipe compress: unexpected argument '" << a << "' (flags are --name value...)\n\n" << kCompressUsage;
+      return kExitUsage;
+    }
+    std::string name = a.substr(2);
+    std::vector<std::string> values;
+    const auto eq = name.find('=');
+    if (eq != std::string::npos) {
+      values.push_back(name.substr(eq + 1));
+      name = name.substr(0, eq);
+    }
+    // Values run to the next option; "-1" is a value, "-q" an option.
+    auto is_option = [](const std::string& x) { return x.size() > 1 && x[0] == '-' && (x[1] == '-' || std::isalpha(static_cast<unsigned char>(x[1]))); };
+    while (i + 1 < args.size() && !is_option(args[i + 1])) values.push_back(args[++i]);
+    if (name == "plugin-path") {
+      plugin_paths.insert(plugin_paths.end(), values.begin(), values.end());
+      continue;
+    }
+    if (name == "max_parallel" || name == "max-parallel") {
+      if (values.size() == 1) max_parallel = values[0];
+      continue;
+    }
+    if (flags.count(name)) {
+      std::cerr << "slimpipe compress: --" << name << " is given twice\n";
+      return kExitUsage;
+    }
+    flags[name] = values;
+    order.push_back(name);
+  }
+  auto take = [&](const std::string& name) -> std::string {
+    auto it = flags.find(name);
+    if (it == flags.end()) return "";
+    std::string v = it->second.size() == 1 ? it->second[0] : "";
+    if (it->second.size() != 1) throw Error("--" + name + ": expected one value");
+    flags.erase(it);
+    order.erase(std::find(order.begin(), order.end(), name));
+    return v;
+  };
+  try {
+    const std::string strategy = take("strategy");
+    const std::string task = take("task");
+    const std::string model = take("model_name_or_path");
+    const std::string onnx = take("input_infer_model_path");
+    std::string output_dir = take("output_dir");
+    if (!onnx.empty())
+      throw Error("--input_infer_model_path: compressing an exported ONNX model is not supported yet; pass the "
+                  "Hugging Face folder it was exported from with --model_name_or_path");
+    if (strategy.empty() || task.empty() || model.empty() || output_dir.empty())
+      throw Error("--strategy, --task, --model_name_or_path and --output_dir are required (see --help)");
+    const std::vector<std::string> strategies = {"dynabert", "ptq", "dynabert+ptq"};
+    if (std::find(strategies.begin(), strategies.end(), strategy) == strategies.end())
+      throw Error("--strategy: expected dynabert, ptq or dynabert+ptq, got '" + strategy + "'" +
+                  core::did_you_mean(strategy, strategies));
+
+    PluginRegistry reg;
+    reg.scan(PluginRegistry::search_path(plugin_paths));
+    auto need = [&](const std::string& name, const std::string& kind) -> const PluginInfo& {
+      const PluginInfo* p = reg.find(name);
+      if (!p || (p->kind != kind && !(kind == "strategy" && p->kind == "composite")))
+        throw Error("plugin '" + name + "' (" + kind + ") is not installed" + core::did_you_mean(name, reg.names(kind)) +
+                    "; `slimpipe plugins` lists the plugins found");
+      return *p;
+    };
+    const PluginInfo& task_plugin = need(task, "task");
+    const PluginInfo& strategy_plugin = need(strategy, "strategy");
+    const PluginInfo& rank_plugin = need("rank", "strategy");
+    std::vector<const PluginInfo*> strategy_schemas;
+    if (strategy_plugin.kind == "composite") {
+      for (const auto& step : strategy_plugin.steps) strategy_schemas.push_back(&need(step.plugin, "strategy"));
+    } else {
+      strategy_schemas.push_back(&strategy_plugin);
+    }
+
+    // Route every remaining flag to the task, the strategy node and/or the rank node.
+    std::vector<std::pair<std::string, Json>> task_rows = {{"type", task}}, node_rows = {{"type", strategy}, {"inputs", Json::array({"model"})}},
+                                              rank_rows = {{"type", "rank"}, {"inputs", Json::array({"compress"})}, {"collect", true}};
+    std::vector<std::string> known;
+    for (const std::string& name : order) {
+      bool used = false;
+      const std::vector<std::string>& values = flags.at(name);
+      if (const ParamSpec* s = task_plugin.schema.find(name)) {
+        task_rows.emplace_back(name, flag_value(name, *s, values));
+        used = true;
+      }
+      for (const PluginInfo* p : strategy_schemas)
+        if (const ParamSpec* s = p->schema.find(name)) {
+          node_rows.emplace_back(name, flag_value(name, *s, values));
+          used = true;
+          break;
+        }
+      if (const ParamSpec* s = rank_plugin.schema.find(name)) {
+        rank_rows.emplace_back(name, flag_value(name, *s, values));
+        used = true;
+      }
+      if (!used) {
+        for (const auto* p : {&task_plugin, &rank_plugin}) for (const auto& s : p->schema.specs()) known.push_back(s.name);
+        for (const PluginInfo* p : strategy_schemas) for (const auto& s : p->schema.specs()) known.push_back(s.name);
+        throw Error("--" + name + ": not a parameter of task '" + task + "', strategy '" + strategy + "' or rank" +
+                    core::did_you_mean(name, known));
+      }
+    }
+    output_dir = fs::absolute(output_dir).lexically_normal().string();
+    std::ostringstream toml;
+    toml << "# Written by: slimpipe compress";
+    for (const auto& a : args) toml << " " << (a.find(' ') == std::string::npos ? a : "'" + a + "'");
+    toml << "\n";
+    emit_table(toml, "pipeline", {{"name", "compress"}, {"output_dir", output_dir},
+                                  {"max_parallel", scalar_value("max_parallel", ParamType::Int, max_parallel)}});
+    emit_table(toml, "model", {{"path", fs::absolute(model).lexically_normal().string()}});
+    emit_table(toml, "task", task_rows);
+    emit_table(toml, "nodes.compress", node_rows);
+    emit_table(toml, "nodes.rank", rank_rows);
+    if (emit) {
+      std::cout << toml.str();
+      return 0;
+    }
+    fs::create_directories(output_dir);
+    const fs::path file = fs::path(output_dir) / "compress.toml";
+    std::ofstream(file) << toml.str();
+    std::vector<std::string> extra;
+    for (const auto& p : plugin_paths) extra.insert(extra.end(), {"--plugin-path", p});
+    if (quiet) extra.push_back("-q");
+    if (!quiet) std::cerr << "slimpipe compress: pipeline written to " << file.string() << "\n";
+    return run_pipeline(plan ? "plan" : "run", [&] {
+      std::vector<std::string> a{file.string()};
+      a.insert(a.end(), extra.begin(), extra.end());
+      return a;
+    }());
+  } catch (const Error& e) {
+    std::cerr << "slimpipe compress: " << e.what() << "\n";
+    return kExitUsage;
+  }
+}
+
+}  // namespace slimpipe::cli
