@@ -10,17 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "train/cli_pipeline_support.hpp"
+
 namespace fs = std::filesystem;
-
-namespace {
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw std::runtime_error(p.string() + ": cannot open");
-  return nlohmann::json::parse(in);
-}
-
-}  // namespace
+using cli_pipeline::read_json;
 
 TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
   const fs::path plugins = fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins";
