@@ -3,6 +3,7 @@
 // int8 model when the SDK has the QDQ exporter) and in LibTorch (TorchScript model.pt). Prints one table with
 // the CPU's ISA and the thread count, and writes it as Markdown and JSON next to the exports.
 // Usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--out DIR]
+//        [--export-only] (write the exports and stop: inputs for `slimpipe bench`)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/script.h>
@@ -53,6 +54,7 @@ struct Settings {
   double max_seconds = 40;
   std::int64_t layers = 12, hidden = 768;
   std::vector<std::int64_t> batches{1, 32};
+  bool export_only = false;
   fs::path out = "bench_peers_out";
 };
 
@@ -193,8 +195,9 @@ int main(int argc, char** argv) {
     else if (a == "--hidden") s.hidden = std::stoll(next());
     else if (a == "--batch") s.batches = {std::stoll(next())};
     else if (a == "--out") s.out = next();
+    else if (a == "--export-only") s.export_only = true;
     else {
-      std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--batch B] [--out DIR]\n";
+      std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--batch B] [--out DIR] [--export-only]\n";
       return 2;
     }
   }
@@ -205,7 +208,7 @@ int main(int argc, char** argv) {
     nn::EncoderConfig config;
     config.hidden_size = s.hidden;
     config.num_hidden_layers = s.layers;
-    config.num_attention_heads = s.hidden / 64;
+    config.num_attention_heads = std::max<std::int64_t>(1, s.hidden / 64);  // head_dim = hidden below 64
     config.intermediate_size = 4 * s.hidden;
     config.num_labels = 2;
     at::manual_seed(0);
@@ -221,11 +224,15 @@ int main(int argc, char** argv) {
 #if SLIMPIPE_PEERS_HAVE_QDQ
     exporter::export_qdq_onnx(*model, plan, s.out / "model.int8.onnx");
 #endif
-    const std::int64_t heads = config.num_attention_heads * 3 / 4, inter = config.intermediate_size * 3 / 4;
+    const std::int64_t heads = std::max<std::int64_t>(1, config.num_attention_heads * 3 / 4), inter = config.intermediate_size * 3 / 4;
     nn::TaskModel pruned = nn::prune(*model, std::vector<std::int64_t>(s.layers, heads), std::vector<std::int64_t>(s.layers, inter));
     pruned->eval();
     exporter::export_onnx(*pruned, s.out / "model.pruned075.onnx");
     exporter::export_runtime(*pruned, calibrate(*pruned, s.seq, vocab), s.out / "runtime_pruned075_int8");
+    if (s.export_only) {  // the exports only, e.g. for `slimpipe bench`
+      std::cout << "wrote the exports in " << s.out << "\n";
+      return 0;
+    }
 
     std::vector<Row> rows;
     rows.push_back(time_runtime(s, "fp32", s.out / "runtime_fp32", vocab));

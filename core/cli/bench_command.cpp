@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -23,6 +24,17 @@ namespace po = boost::program_options;
 
 namespace slimpipe::cli {
 namespace {
+
+// OpenMP's wait policy as the environment sets it (libgomp reads it once, at load). "default": libgomp spins up to
+// GOMP_SPINCOUNT 300000 iterations at joins and between regions, which on shared cores costs far more than the
+// work of a small model (docs/runtime.md, "Threading"); OMP_WAIT_POLICY=passive sleeps at once.
+std::string wait_policy() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
+  std::string s = policy ? policy : "default";
+  if (spin) s += std::string(", GOMP_SPINCOUNT ") + spin;
+  return s;
+}
 
 // Resets the kernel's peak-RSS mark (Linux >= 4.0), so each model's peak is its own.
 void reset_peak_rss() {
@@ -91,9 +103,9 @@ int cmd_bench(const std::vector<std::string>& args) {
   slimpipe_runtime::set_threads(threads);
 
   nlohmann::json report = {{"cpu", cpu_name()}, {"isa", slimpipe_runtime::cpu_isa()}, {"threads", threads}, {"seq", seq},
-                           {"models", nlohmann::json::array()}};
+                           {"omp_wait_policy", wait_policy()}, {"models", nlohmann::json::array()}};
   std::cout << "cpu " << report["cpu"].get<std::string>() << ", isa " << report["isa"].get<std::string>() << ", " << threads
-            << " threads, seq " << seq << "\n";
+            << " threads, seq " << seq << ", OpenMP wait policy " << report["omp_wait_policy"].get<std::string>() << "\n";
   std::ostringstream table;
   table << std::left << std::setw(40) << "model" << std::setw(7) << "prec" << std::right << std::setw(7) << "batch"
         << std::setw(11) << "p50 ms" << std::setw(11) << "p90 ms" << std::setw(11) << "seq/s" << std::setw(11) << "size MB"

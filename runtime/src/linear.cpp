@@ -1,6 +1,7 @@
 #include "linear.hpp"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -23,6 +24,35 @@ dnnl::algorithm eltwise_of(Act act) {
     case Act::None: break;
   }
   return dnnl::algorithm::undef;
+}
+
+// y[rows, N] = act(x[rows, K] W[N, K]^T + bias) through single-threaded OpenBLAS: one sgemm on the calling
+// thread for small GEMMs, else one sgemm per OpenMP thread on a slice of the output features (or of the rows
+// when there are few features), each thread applying bias and activation to its own slice.
+void sgemm_bias_act(const float* x, const float* w, const float* bias, Act act, std::int64_t rows, std::int64_t N,
+                    std::int64_t K, float* y) {
+  auto block = [&](std::int64_t r0, std::int64_t r1, std::int64_t n0, std::int64_t n1) {
+    if (r1 <= r0 || n1 <= n0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(r1 - r0), static_cast<int>(n1 - n0),
+                static_cast<int>(K), 1.0f, x + r0 * K, static_cast<int>(K), w + n0 * K, static_cast<int>(K), 0.0f,
+                y + r0 * N + n0, static_cast<int>(N));
+    bias_act_serial(y + r0 * N + n0, r1 - r0, n1 - n0, N, bias ? bias + n0 : nullptr, act);
+  };
+  if (!parallel_worth(rows * N * K, kParallelMinMacs)) {
+    block(0, rows, 0, N);
+    return;
+  }
+#pragma omp parallel
+  {
+    const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (N >= 64 * nt) {  // split the features in multiples of 16 (whole SIMD vectors)
+      const std::int64_t chunk = (N / 16 + nt - 1) / nt * 16;
+      block(0, rows, std::min(N, t * chunk), t + 1 == nt ? N : std::min(N, (t + 1) * chunk));
+    } else {
+      const std::int64_t chunk = (rows + nt - 1) / nt;
+      block(std::min(rows, t * chunk), std::min(rows, (t + 1) * chunk), 0, N);
+    }
+  }
 }
 
 }  // namespace
@@ -79,6 +109,22 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_
     }
   }
   prim_ = dnnl::matmul(pd);
+  // A second primitive for small GEMMs, created while OpenMP allows one thread: oneDNN fixes a primitive's thread
+  // count at creation, and a one-thread primitive runs on the calling thread without any parallel region. Same
+  // weight layout as the main one (the weights are reordered once, below); integer accumulation and
+  // element-wise post-ops make its results identical to the main primitive's.
+  dnnl::matmul::primitive_desc pd1;
+  if (omp_get_max_threads() > 1) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    try {
+      pd1 = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, pd.weights_desc(), dst_md), attr, engine_);
+      prim1_ = dnnl::matmul(pd1);
+    } catch (const dnnl::error&) {
+      prim1_ = dnnl::matmul();  // none: every size runs the main primitive
+    }
+    omp_set_num_threads(saved);
+  }
   // Weights: reordered once into the layout the primitive wants.
   void* user_ptr = int8_ ? static_cast<void*>(const_cast<std::int8_t*>(spec_.levels))
                          : static_cast<void*>(const_cast<float*>(spec_.weight));
@@ -92,8 +138,11 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_
     stream.wait();
   }
   bias_mem_ = dnnl::memory(bias_md, engine_, const_cast<float*>(spec_.bias));
-  scratch_buf_.resize(std::max<std::size_t>(pd.scratchpad_desc().get_size(), 1));
+  std::size_t scratch_bytes = std::max<std::size_t>(pd.scratchpad_desc().get_size(), 1);
+  if (prim1_) scratch_bytes = std::max(scratch_bytes, pd1.scratchpad_desc().get_size());
+  scratch_buf_.resize(scratch_bytes);
   scratch_ = dnnl::memory(pd.scratchpad_desc(), engine_, scratch_buf_.data());
+  if (prim1_) scratch1_ = dnnl::memory(pd1.scratchpad_desc(), engine_, scratch_buf_.data());
 }
 
 Linear::Mems& Linear::mems_for(std::int64_t rows, bool onednn_fp32) {
@@ -106,18 +155,26 @@ Linear::Mems& Linear::mems_for(std::int64_t rows, bool onednn_fp32) {
   return mems_.emplace(rows, std::move(m)).first->second;
 }
 
-void Linear::run_onednn(dnnl::primitive& prim, Mems& m, void* src, void* dst, dnnl::stream& stream) {
+void Linear::run_onednn(Mems& m, std::int64_t rows, void* src, void* dst, dnnl::stream& stream) {
   m.src.set_data_handle(src);
   m.dst.set_data_handle(dst);
+  const bool small = prim1_ && !parallel_worth(rows * spec_.in * spec_.out, kParallelMinMacs);
+  dnnl::primitive& prim = small ? static_cast<dnnl::primitive&>(prim1_) : static_cast<dnnl::primitive&>(prim_);
   // The C entry point takes a plain array: no argument map is built on our side.
   dnnl_exec_arg_t args[] = {
       {DNNL_ARG_SRC, m.src.get()},
       {DNNL_ARG_WEIGHTS, weights_.get()},
       {DNNL_ARG_DST, m.dst.get()},
-      {DNNL_ARG_SCRATCHPAD, scratch_.get()},
+      {DNNL_ARG_SCRATCHPAD, small ? scratch1_.get() : scratch_.get()},
       {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, bias_mem_.get()},
   };
-  dnnl::error::wrap_c_api(dnnl_primitive_execute(prim.get(), stream.get(), 5, args), ("executing " + spec_.site).c_str());
+  // oneDNN's gemm driver also picks its thread count at execution, from omp_get_max_threads(): one thread for
+  // small GEMMs keeps them off any parallel region.
+  const int saved = small ? omp_get_max_threads() : 0;
+  if (small) omp_set_num_threads(1);
+  const dnnl_status_t status = dnnl_primitive_execute(prim.get(), stream.get(), 5, args);
+  if (small) omp_set_num_threads(saved);
+  dnnl::error::wrap_c_api(status, ("executing " + spec_.site).c_str());
 }
 
 void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, float* y, std::int8_t* yq,
@@ -134,7 +191,7 @@ void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, f
       quantize_s8(x, qbuf, rows * K, spec_.input_threshold);
       xq = qbuf;
     }
-    run_onednn(prim_, mems_for(rows, false), const_cast<std::int8_t*>(xq),
+    run_onednn(mems_for(rows, false), rows, const_cast<std::int8_t*>(xq),
                s8_output() ? static_cast<void*>(yq) : static_cast<void*>(y), stream);
     return;
   }
@@ -145,12 +202,10 @@ void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, f
     in = fbuf;
   }
   if (prim_ && rows >= onednn_rows_) {
-    run_onednn(prim_, mems_for(rows, true), const_cast<float*>(in), y, stream);
+    run_onednn(mems_for(rows, true), rows, const_cast<float*>(in), y, stream);
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(N), static_cast<int>(K),
-              1.0f, in, static_cast<int>(K), spec_.weight, static_cast<int>(K), 0.0f, y, static_cast<int>(N));
-  bias_act(y, rows, N, N, spec_.bias, spec_.act);
+  sgemm_bias_act(in, spec_.weight, spec_.bias, spec_.act, rows, N, K, y);
 }
 
 }  // namespace slimpipe_runtime::detail

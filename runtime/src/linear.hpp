@@ -55,7 +55,8 @@ class Linear {
     dnnl::memory src, dst;
   };
   Mems& mems_for(std::int64_t rows, bool onednn_fp32);
-  void run_onednn(dnnl::primitive& prim, Mems& m, void* src, void* dst, dnnl::stream& stream);
+  // Executes prim1_ (one thread, on the caller) for GEMMs below kParallelMinMacs, else prim_.
+  void run_onednn(Mems& m, std::int64_t rows, void* src, void* dst, dnnl::stream& stream);
 
   LinearSpec spec_;
   bool int8_ = false;
@@ -63,7 +64,8 @@ class Linear {
   std::int64_t onednn_rows_;
   std::vector<float> owned_weight_;  // fp32 weight when dequantized or concatenated
   dnnl::matmul prim_;                 // int8, or fp32 through oneDNN
-  dnnl::memory weights_, bias_mem_, scratch_;
+  dnnl::matmul prim1_;                // the same created for one thread (small GEMMs); may be empty
+  dnnl::memory weights_, bias_mem_, scratch_, scratch1_;  // both scratchpads share scratch_buf_
   std::vector<std::uint8_t> scratch_buf_;
   std::unordered_map<std::int64_t, Mems> mems_;
 };

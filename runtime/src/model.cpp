@@ -38,7 +38,7 @@ const char* to_string(Head head) {
 void set_threads(int n) {
   if (n < 1) throw Error("threads must be >= 1, got " + std::to_string(n));
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  openblas_set_num_threads(1);  // OpenBLAS runs inside the runtime's OpenMP slices (one threading model)
 }
 
 int threads() { return omp_get_max_threads(); }
@@ -266,33 +266,36 @@ struct Model::Impl {
     }
   }
 
+  // One task per (sequence, head): QKᵀ·1/√d into the thread's s×s scores slot, masked softmax, PV into ctx.
+  // Tasks run over the OpenMP threads (single-threaded sgemm each) when the work is worth a parallel region.
   void attention(Layer& L, const float* qp, const float* kp, const float* vp, std::int64_t ld, std::int64_t b, std::int64_t s) {
     const std::int64_t d = info.head_dim, h = L.heads;
     const float alpha = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
-    float* sc = scores.data();
-    for (std::int64_t bi = 0; bi < b; ++bi) {
-      for (std::int64_t hi = 0; hi < h; ++hi) {
-        const std::int64_t off = bi * s * ld + hi * d;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(s), int(s), int(d), alpha, qp + off, int(ld), kp + off, int(ld), 0.0f,
-                    sc + hi * s * s, int(s));
-      }
-      detail::masked_softmax(sc, h * s, s, mask.data() + bi * s, h * s, L.t_p);
-      for (std::int64_t hi = 0; hi < h; ++hi) {
-        const std::int64_t off = bi * s * ld + hi * d;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(s), int(d), int(s), 1.0f, sc + hi * s * s, int(s), vp + off, int(ld),
-                    0.0f, ctx.data() + bi * s * L.all + hi * d, int(L.all));
-      }
+    auto task = [&](std::int64_t i, float* sc) {
+      const std::int64_t bi = i / h, hi = i % h;
+      const std::int64_t off = bi * s * ld + hi * d;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(s), int(s), int(d), alpha, qp + off, int(ld), kp + off, int(ld), 0.0f,
+                  sc, int(s));
+      detail::masked_softmax_serial(sc, s, s, mask.data() + bi * s, s, L.t_p);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(s), int(d), int(s), 1.0f, sc, int(s), vp + off, int(ld), 0.0f,
+                  ctx.data() + bi * s * L.all + hi * d, int(L.all));
+    };
+    const std::int64_t tasks = b * h;
+    if (detail::parallel_worth(tasks * 2 * s * s * d, detail::kParallelMinMacs)) {
+#pragma omp parallel for schedule(static)
+      for (std::int64_t i = 0; i < tasks; ++i) task(i, scores.data() + omp_get_thread_num() * s * s);
+    } else {
+      for (std::int64_t i = 0; i < tasks; ++i) task(i, scores.data());
     }
   }
 
   const Output& run(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am, std::int64_t b, std::int64_t s) {
     check_inputs(ids, types, am, b, s);
     const std::int64_t M = b * s, H = info.hidden_size, d = info.head_dim;
-    std::int64_t max_all = 0, max_inter = 0, max_heads = 0;
+    std::int64_t max_all = 0, max_inter = 0;
     for (const Layer& L : layers) {
       max_all = std::max(max_all, L.all);
       max_inter = std::max(max_inter, L.inter);
-      max_heads = std::max(max_heads, L.heads);
     }
     const std::int64_t widest = std::max({H, max_all, max_inter});
     grow(x, M * H);
@@ -304,7 +307,7 @@ struct Model::Impl {
     grow(v, M * max_all);
     grow(ctx, M * max_all);
     grow(ffn, M * max_inter);
-    grow(scores, max_heads * s * s);
+    grow(scores, std::max(1, omp_get_max_threads()) * s * s);  // one s×s slot per thread
     grow(mask, M);
     grow(fbuf, M * widest);
     grow(qbuf, M * widest);
@@ -319,8 +322,7 @@ struct Model::Impl {
     for (std::int64_t i = 0; i < M; ++i) mask[i] = (am && am[i] == 0) ? lowest : 0.0f;
 
     // Embeddings: word + token type (+ task type 0) + position, then LayerNorm (transformers' order).
-#pragma omp parallel for schedule(static)
-    for (std::int64_t t = 0; t < M; ++t) {
+    auto embed = [&](std::int64_t t) {
       float* xr = x.data() + t * H;
       const float* w = word + ids[t] * H;
       const float* ty = type + (types ? types[t] : 0) * H;
@@ -330,6 +332,12 @@ struct Model::Impl {
         if (task0) e += task0[c];
         xr[c] = e + p[c];
       }
+    };
+    if (detail::parallel_worth(3 * M * H, detail::kParallelMinElements)) {
+#pragma omp parallel for schedule(static)
+      for (std::int64_t t = 0; t < M; ++t) embed(t);
+    } else {
+      for (std::int64_t t = 0; t < M; ++t) embed(t);
     }
     detail::layer_norm(x.data(), nullptr, emb_g, emb_b, eps, x.data(), M, H);
 
@@ -406,6 +414,7 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::load(const std::filesystem::path& dir, const Options& options) {
+  openblas_set_num_threads(1);  // even without set_threads: no OpenBLAS pthread pool beside the OpenMP team
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   try {
