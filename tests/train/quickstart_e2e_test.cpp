@@ -17,10 +17,11 @@ using cli_pipeline::read_json;
 
 TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
   const fs::path plugins = fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins";
-  for (const char* lib : {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_evaluate.so"})
+  for (const char* lib : {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_evaluate.so",
+                          "libslimpipe_dynabert.so", "libslimpipe_ptq.so", "libslimpipe_rank.so"})
     if (!fs::exists(plugins / lib))
-      GTEST_SKIP() << plugins / lib << " is not built (build slimpipe_task_seq_cls, slimpipe_finetune and "
-                   << "slimpipe_evaluate to run this test)";
+      GTEST_SKIP() << plugins / lib << " is not built (the quickstart needs the seq_cls, finetune, evaluate, "
+                   << "dynabert, ptq and rank plugins)";
   const fs::path out = fs::temp_directory_path() / ("slimpipe_quickstart_" + std::to_string(::getpid()));
   fs::remove_all(out);
   // 2 epochs instead of 8 keep the test well under a minute on an idle machine (the accuracy bar allows
@@ -47,6 +48,16 @@ TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
   EXPECT_NEAR(accuracy, trained["metrics"]["accuracy"].get<double>(), 1e-9);
   EXPECT_TRUE(fs::exists(out / "evaluate" / "metrics.json"));
   EXPECT_FALSE(fs::exists(out / "evaluate" / "model.safetensors"));
+
+  // prune -> the 6-cell PTQ grid -> rank: every cell evaluated, the best one's files in rank/.
+  const auto ranking = read_json(out / "rank" / "ranking.json");
+  ASSERT_EQ(ranking["candidates"].size(), 6u);
+  for (const auto& c : ranking["candidates"]) {
+    EXPECT_GT(c["accuracy"].get<double>(), 40.0) << c["id"];
+    EXPECT_NEAR(c["reference"].get<double>(), accuracy, 1e-9) << "the reference is the unpruned fp32 model";
+  }
+  for (const char* f : {"model.int8.onnx", "calibration.json", "sensitivity.csv", "ranking.md", "config.json"})
+    EXPECT_TRUE(fs::exists(out / "rank" / f)) << f;
   fs::remove_all(out);
   fs::remove(out.string() + ".log");
 }
