@@ -7,3 +7,5 @@ bash "$root/scripts/setup.sh"
 bash "$root/scripts/build.sh"
 cd "$root/build"
 ctest --output-on-failure -j "$(nproc)" -LE 'bench|realdata' "$@"
+# Every oracle test must have run: a skip for a missing plugin or tool fails the run (data skips are fine).
+bash "$root/scripts/check_skips.sh" "$root/build"

@@ -5,7 +5,12 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:?usage: grid_bench.sh BUILD_DIR [WORK_DIR]}"
-work="${2:-$(mktemp -d /tmp/slimpipe_grid_bench.XXXXXX)}"
+if [ -n "${2:-}" ]; then
+  work="$2"  # kept: a rerun reuses the trained model
+else
+  work="$(mktemp -d /tmp/slimpipe_grid_bench.XXXXXX)"
+  trap 'rm -rf "$work"' EXIT
+fi
 cli="$build/bin/slimpipe"
 mkdir -p "$work"
 cat > "$work/grid.toml" <<'TOML'
