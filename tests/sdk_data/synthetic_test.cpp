@@ -2,6 +2,7 @@
 // and vocabulary coverage. The rules are restated here independently of the generator.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
@@ -9,7 +10,9 @@
 #include "slimpipe/data/qa_reader.hpp"
 #include "slimpipe/data/random.hpp"
 #include "slimpipe/data/synthetic.hpp"
+#include "slimpipe/data/synthetic_token_cls.hpp"
 #include "slimpipe/metrics/chunk.hpp"
+#include "temp_files.hpp"
 
 using namespace slimpipe::data;
 
@@ -160,4 +163,135 @@ TEST(SyntheticVocabulary, CoversEveryGeneratedWordOnceInLowerCaseAscii) {
   for (const auto& ex : synthetic_token_cls(500, 2).examples)
     for (const auto& w : ex.words) check(w);
   for (const auto& ex : synthetic_qa(500, 2).examples) check(ex.context + " " + ex.question);
+}
+
+namespace {
+
+// The fraction of rate-governed slots (PER, LOC and ORG entities, fruits) that hold an ambiguous word,
+// read back from the data: docs/data.md's word lists restated. The context-free closing clauses
+// ("chelsea is great .", "apple was mentioned again .") are not slots of the templates: left out.
+double context_decided_fraction(const TokenClsDataset& d) {
+  static const std::set<std::string> ambiguous = {"jordan",  "washington", "victoria", "florence", "georgia",
+                                                  "chelsea", "amazon",     "apple",    "orange"};
+  static const std::set<std::string> fruits = {"banana", "pear", "peach"};
+  std::size_t slots = 0, decided_by_context = 0;
+  for (const auto& ex : d.examples) {
+    for (std::size_t i = 0; i < ex.words.size(); ++i) {
+      const std::string& w = ex.words[i];
+      const std::string tag = d.labels.name(ex.tags[i]);
+      const bool opaque = i + 1 < ex.words.size() && (ex.words[i + 1] == "is" || ex.words[i + 1] == "was");
+      const bool entity_start = tag == "B-PER" || tag == "B-LOC" || tag == "B-ORG";
+      const bool fruit = tag == "O" && (fruits.count(w) || ambiguous.count(w));
+      if (opaque || !(entity_start || fruit)) continue;
+      ++slots;
+      decided_by_context += ambiguous.count(w);
+    }
+  }
+  return static_cast<double>(decided_by_context) / static_cast<double>(slots);
+}
+
+}  // namespace
+
+TEST(SyntheticTokenCls, DefaultOptionsGiveTheOriginalData) {
+  const auto original = synthetic_token_cls(300, 7);
+  const auto with_options = synthetic_token_cls(300, 7, SyntheticTokenClsOptions{});
+  EXPECT_EQ(hash(with_options), 13234784356871549678ULL);
+  EXPECT_EQ(with_options.source, "synthetic(task=token_cls,size=300,seed=7)");
+  EXPECT_EQ(original.source, with_options.source);
+  ASSERT_EQ(original.examples.size(), with_options.examples.size());
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(original.examples[i].words, with_options.examples[i].words) << i;
+    EXPECT_EQ(original.examples[i].tags, with_options.examples[i].tags) << i;
+  }
+  SyntheticTokenClsOptions explicit_default;
+  explicit_default.context_rate = 0.3;
+  EXPECT_EQ(hash(synthetic_token_cls(300, 7, explicit_default)), 13234784356871549678ULL);
+}
+
+TEST(SyntheticTokenCls, ContextRateIsTheFractionOfSlotsHoldingAnAmbiguousWord) {
+  for (double rate : {0.0, 0.3, 0.8, 1.0}) {
+    SyntheticTokenClsOptions o;
+    o.context_rate = rate;
+    const auto d = synthetic_token_cls(2000, 3, o);
+    const double fraction = context_decided_fraction(d);
+    if (rate == 0.0 || rate == 1.0)
+      EXPECT_EQ(fraction, rate);
+    else
+      EXPECT_NEAR(fraction, rate, 0.03) << "context_rate " << rate;
+  }
+  SyntheticTokenClsOptions high;
+  high.context_rate = 0.8;
+  EXPECT_EQ(synthetic_token_cls(10, 1, high).source, "synthetic(task=token_cls,size=10,seed=1,context_rate=0.8)");
+  // Still deterministic, and still valid IOB2 with the same label list.
+  EXPECT_EQ(hash(synthetic_token_cls(300, 7, high)), hash(synthetic_token_cls(300, 7, high)));
+  EXPECT_NE(hash(synthetic_token_cls(300, 7, high)), hash(synthetic_token_cls(300, 7)));
+  const auto valid = synthetic_token_cls(500, 4, high);
+  EXPECT_EQ(valid.labels.names(), synthetic_token_cls(1, 1).labels.names());
+  for (const auto& ex : valid.examples) {
+    std::vector<std::string> names;
+    for (auto t : ex.tags) names.push_back(valid.labels.name(t));
+    ASSERT_EQ(slimpipe::metrics::extract_chunks(names, slimpipe::metrics::ChunkMode::StrictIob2),
+              slimpipe::metrics::extract_chunks(names));
+  }
+}
+
+TEST(SyntheticTokenCls, ContextRateOutsideZeroToOneIsAnError) {
+  for (double bad : {-0.1, 1.5, std::nan("")}) {
+    SyntheticTokenClsOptions o;
+    o.context_rate = bad;
+    std::ostringstream text;
+    text << bad;
+    EXPECT_EQ(error_of([&] { synthetic_token_cls(10, 1, o); }),
+              "synthetic_token_cls: context_rate must be in [0, 1], got " + text.str());
+  }
+}
+
+TEST(SyntheticTokenCls, ContextGapPutsUpToThatManyFillersBeforeSlots) {
+  static const std::set<std::string> fillers = {"very",  "really", "truly",    "old",
+                                                "quiet", "simple", "familiar", "lovely"};
+  auto filler_runs = [&](const TokenClsDataset& d) {
+    std::map<std::size_t, std::size_t> runs;  // run length -> count
+    for (const auto& ex : d.examples) {
+      std::size_t run = 0;
+      for (std::size_t i = 0; i < ex.words.size(); ++i) {
+        if (fillers.count(ex.words[i])) {
+          EXPECT_EQ(d.labels.name(ex.tags[i]), "O") << ex.words[i];
+          ++run;
+          continue;
+        }
+        if (run > 0) {
+          // A run ends at a slot: an entity's first word or a fruit, never a template word.
+          const std::string tag = d.labels.name(ex.tags[i]);
+          EXPECT_TRUE(tag.rfind("B-", 0) == 0 || tag == "O") << ex.words[i];
+          if (tag == "O") {
+            EXPECT_TRUE(std::set<std::string>({"banana", "pear", "peach", "apple", "orange"}).count(ex.words[i]))
+                << ex.words[i];
+          }
+          ++runs[run];
+          run = 0;
+        }
+      }
+      EXPECT_EQ(run, 0u);  // sentences end with a template word (".")
+    }
+    return runs;
+  };
+  EXPECT_TRUE(filler_runs(synthetic_token_cls(2000, 3)).empty());
+  SyntheticTokenClsOptions o;
+  o.context_gap = 3;
+  const auto d = synthetic_token_cls(2000, 3, o);
+  const auto runs = filler_runs(d);
+  EXPECT_EQ(runs.size(), 3u);  // lengths 1, 2 and 3, each drawn
+  EXPECT_EQ(runs.rbegin()->first, 3u);
+  EXPECT_EQ(d.source, "synthetic(task=token_cls,size=2000,seed=3,context_gap=3)");
+  // The fillers are words of the vocabulary already: it keeps its 414 tokens, and covers the new data.
+  const auto vocab = synthetic_vocabulary();
+  EXPECT_EQ(vocab.size(), 414u);
+  const std::set<std::string> known(vocab.begin(), vocab.end());
+  for (const auto& ex : d.examples)
+    for (const auto& w : ex.words) EXPECT_TRUE(known.count(w)) << w;
+  for (int bad : {-1, 9}) {
+    o.context_gap = bad;
+    EXPECT_EQ(error_of([&] { synthetic_token_cls(10, 1, o); }),
+              "synthetic_token_cls: context_gap must be in [0, 8], got " + std::to_string(bad));
+  }
 }

@@ -1,10 +1,13 @@
 // Synthetic NER: template sentences whose slots are filled from PER/LOC/ORG/MISC gazetteers.
 // Ambiguous words (jordan: PER or LOC, apple: ORG or fruit) force the model to read context.
+#include "slimpipe/data/synthetic_token_cls.hpp"
+
 #include <map>
 #include <sstream>
 
 #include "slimpipe/data/random.hpp"
 #include "slimpipe/data/synthetic.hpp"
+#include "slimpipe/error.hpp"
 
 namespace slimpipe::data {
 
@@ -25,6 +28,9 @@ const std::vector<std::string> kCompanies = {"acme", "globex", "initech", "umbre
 const std::vector<std::string> kEvents = {"olympic games", "world cup", "nobel prize", "jazz festival", "film awards"};
 const std::vector<std::string> kNationalities = {"french", "german", "japanese", "brazilian", "kenyan"};
 const std::vector<std::string> kFruits = {"banana", "pear", "peach"};
+// Words (tagged O) that options.context_gap puts between a slot and the word before it. All are words
+// of the seq_cls generator, so the synthetic vocabulary is unchanged; none is part of an entity.
+const std::vector<std::string> kFillers = {"very", "really", "truly", "old", "quiet", "simple", "familiar", "lovely"};
 
 // Words that fill slots of several kinds; the slot (i.e. the context) decides the tag.
 const std::map<std::string, std::vector<Slot>> kAmbiguous = {
@@ -74,13 +80,14 @@ const char* tag_type(Slot slot) {
   }
 }
 
-std::string fill(Slot slot, SplitMix64& rng) {
+// `context_rate`: the probability that a slot with ambiguous candidates takes one of them.
+std::string fill(Slot slot, double context_rate, SplitMix64& rng) {
   static const std::vector<std::vector<std::string>> ambiguous = [] {
     std::vector<std::vector<std::string>> a;
     for (int s = 0; s < kSlotCount; ++s) a.push_back(ambiguous_for(static_cast<Slot>(s)));
     return a;
   }();
-  if (!ambiguous[slot].empty() && rng.chance(0.3)) {
+  if (!ambiguous[slot].empty() && rng.chance(context_rate)) {
     std::string word = rng.pick(ambiguous[slot]);
     if (slot == PER && rng.chance(0.3)) word += " " + rng.pick(kLastNames);
     return word;
@@ -107,14 +114,23 @@ Slot slot_of(char c) {
   }
 }
 
-void append_template(const std::string& tmpl, SplitMix64& rng, const LabelSet& labels, TokenClsExample& ex) {
+void append_template(const std::string& tmpl, const SyntheticTokenClsOptions& options, SplitMix64& rng,
+                     const LabelSet& labels, TokenClsExample& ex) {
   std::istringstream in(tmpl);
   std::string piece;
-  while (in >> piece) {
+  for (bool first_piece = true; in >> piece; first_piece = false) {
     if (piece.size() != 3 || piece[0] != '{') {
       ex.words.push_back(piece);
       ex.tags.push_back(labels.find("O"));
       continue;
+    }
+    // No draw at all when the gap is 0: the original data stays as it was.
+    if (options.context_gap > 0 && !first_piece) {
+      const auto n = rng.below(static_cast<std::uint64_t>(options.context_gap) + 1);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        ex.words.push_back(rng.pick(kFillers));
+        ex.tags.push_back(labels.find("O"));
+      }
     }
     Slot slot = slot_of(piece[1]);
     std::string phrase;
@@ -124,7 +140,7 @@ void append_template(const std::string& tmpl, SplitMix64& rng, const LabelSet& l
       phrase = it->first;
       slot = rng.pick(it->second);
     } else {
-      phrase = fill(slot, rng);
+      phrase = fill(slot, options.context_rate, rng);
     }
     const char* type = tag_type(slot);
     std::istringstream words(phrase);
@@ -139,16 +155,33 @@ void append_template(const std::string& tmpl, SplitMix64& rng, const LabelSet& l
 }  // namespace
 
 TokenClsDataset synthetic_token_cls(std::size_t size, std::uint64_t seed) {
+  return synthetic_token_cls(size, seed, SyntheticTokenClsOptions{});
+}
+
+TokenClsDataset synthetic_token_cls(std::size_t size, std::uint64_t seed, const SyntheticTokenClsOptions& options) {
+  std::ostringstream rate_text;
+  rate_text << options.context_rate;
+  if (!(options.context_rate >= 0.0 && options.context_rate <= 1.0))
+    throw Error("synthetic_token_cls: context_rate must be in [0, 1], got " + rate_text.str());
+  if (options.context_gap < 0 || options.context_gap > SyntheticTokenClsOptions::kMaxContextGap)
+    throw Error("synthetic_token_cls: context_gap must be in [0, " +
+                std::to_string(SyntheticTokenClsOptions::kMaxContextGap) + "], got " +
+                std::to_string(options.context_gap));
   TokenClsDataset data;
-  data.source = "synthetic(task=token_cls,size=" + std::to_string(size) + ",seed=" + std::to_string(seed) + ")";
+  data.source = "synthetic(task=token_cls,size=" + std::to_string(size) + ",seed=" + std::to_string(seed);
+  // Options at their defaults are left out, so the description of the original data is unchanged.
+  const SyntheticTokenClsOptions defaults;
+  if (options.context_rate != defaults.context_rate) data.source += ",context_rate=" + rate_text.str();
+  if (options.context_gap != defaults.context_gap) data.source += ",context_gap=" + std::to_string(options.context_gap);
+  data.source += ")";
   data.labels = LabelSet(kLabels);
   SplitMix64 rng(seed ^ 0x70C3E5ULL);
   data.examples.reserve(size);
   for (std::size_t i = 0; i < size; ++i) {
     TokenClsExample ex;
-    append_template(rng.pick(kTemplates), rng, data.labels, ex);
-    if (rng.chance(0.4)) append_template(rng.pick(kTemplates), rng, data.labels, ex);
-    if (rng.chance(0.1)) append_template(rng.pick(kOpaqueTemplates), rng, data.labels, ex);
+    append_template(rng.pick(kTemplates), options, rng, data.labels, ex);
+    if (rng.chance(0.4)) append_template(rng.pick(kTemplates), options, rng, data.labels, ex);
+    if (rng.chance(0.1)) append_template(rng.pick(kOpaqueTemplates), options, rng, data.labels, ex);
     data.examples.push_back(std::move(ex));
   }
   return data;
@@ -156,7 +189,8 @@ TokenClsDataset synthetic_token_cls(std::size_t size, std::uint64_t seed) {
 
 std::vector<std::string> synthetic_token_cls_words() {
   std::vector<std::string> phrases;
-  for (const auto* table : {&kFirstNames, &kLastNames, &kPlaces, &kCompanies, &kEvents, &kNationalities, &kFruits})
+  for (const auto* table :
+       {&kFirstNames, &kLastNames, &kPlaces, &kCompanies, &kEvents, &kNationalities, &kFruits, &kFillers})
     phrases.insert(phrases.end(), table->begin(), table->end());
   for (const auto& [word, slots] : kAmbiguous) phrases.push_back(word);
   for (const auto* table : {&kTemplates, &kOpaqueTemplates})
