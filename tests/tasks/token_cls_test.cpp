@@ -114,3 +114,30 @@ TEST(TokenCls, EvaluateOnATinyModelGivesF1InRange) {
     EXPECT_LE(m.all[k].get<double>(), 100.0);
   }
 }
+
+TEST(TokenCls, SyntheticContextOptionsReachTheGeneratorAndAreChecked) {
+  const auto tok = synthetic_tokenizer();
+  auto eval_ids = [&](Json params) {
+    params["source"] = "synthetic";
+    params["synthetic_train_size"] = 2;
+    params["synthetic_eval_size"] = 20;
+    auto features = make_task("token_cls", params)->features("eval", tok, 64);
+    std::vector<std::int64_t> all(static_cast<std::size_t>(features->size()));
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int64_t>(i);
+    return features->collate(all).inputs.input_ids;
+  };
+  const at::Tensor original = eval_ids(Json::object());
+  EXPECT_TRUE(original.equal(eval_ids({{"synthetic_context_rate", 0.3}, {"synthetic_context_gap", 0}})));
+  EXPECT_FALSE(original.equal(eval_ids({{"synthetic_context_rate", 1.0}})));
+  const at::Tensor gapped = eval_ids({{"synthetic_context_gap", 4}});
+  EXPECT_FALSE(original.sizes() == gapped.sizes() && original.equal(gapped));
+
+  EXPECT_EQ(error_of([] {
+              make_task("token_cls", {{"source", "synthetic"}, {"synthetic_context_rate", 1.5}});
+            }),
+            "[task] token_cls: synthetic_context_rate must be in [0, 1], got 1.5");
+  EXPECT_EQ(error_of([] {
+              make_task("token_cls", {{"source", "synthetic"}, {"synthetic_context_gap", -1}});
+            }),
+            "[task] token_cls: synthetic_context_gap must be in [0, 8], got -1");
+}

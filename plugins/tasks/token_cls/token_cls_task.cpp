@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "slimpipe/data/synthetic.hpp"
+#include "slimpipe/data/synthetic_token_cls.hpp"
 #include "slimpipe/data/token_cls_reader.hpp"
 #include "slimpipe/metrics/chunk.hpp"
 #include "slimpipe/plugin.hpp"
@@ -67,8 +68,9 @@ class TokenClsTask final : public Task {
       if (!p.get_string_list("labels").empty()) {
         throw Error("[task] token_cls: tags are fixed by the synthetic source (O, B-PER, ... I-MISC); remove labels");
       }
-      train_ = data::synthetic_token_cls(source_.size(DataSplit::Train), source_.seed(DataSplit::Train));
-      eval_ = data::synthetic_token_cls(source_.size(DataSplit::Eval), source_.seed(DataSplit::Eval));
+      const data::SyntheticTokenClsOptions options = synthetic_options(p);
+      train_ = data::synthetic_token_cls(source_.size(DataSplit::Train), source_.seed(DataSplit::Train), options);
+      eval_ = data::synthetic_token_cls(source_.size(DataSplit::Eval), source_.seed(DataSplit::Eval), options);
       labels_ = train_.labels.names();
     } else {
       data::TokenClsReadOptions options = read_options(p);
@@ -153,6 +155,20 @@ class TokenClsTask final : public Task {
     return it->second;
   }
 
+  static data::SyntheticTokenClsOptions synthetic_options(const Params& p) {
+    data::SyntheticTokenClsOptions o;
+    o.context_rate = p.get_float("synthetic_context_rate");
+    if (!(o.context_rate >= 0.0 && o.context_rate <= 1.0))
+      throw Error("[task] token_cls: synthetic_context_rate must be in [0, 1], got " +
+                  p.raw("synthetic_context_rate").dump());
+    const std::int64_t gap = p.get_int("synthetic_context_gap");
+    if (gap < 0 || gap > data::SyntheticTokenClsOptions::kMaxContextGap)
+      throw Error("[task] token_cls: synthetic_context_gap must be in [0, " +
+                  std::to_string(data::SyntheticTokenClsOptions::kMaxContextGap) + "], got " + std::to_string(gap));
+    o.context_gap = static_cast<int>(gap);
+    return o;
+  }
+
   static data::TokenClsReadOptions read_options(const Params& p) {
     data::TokenClsReadOptions o;
     o.format = data::token_cls_format_from_string(p.get_string("format"));
@@ -189,6 +205,13 @@ Schema schema() {
   Schema s;
   tasks::add_data_source_params(s, 128);
   return s
+      .param("synthetic_context_rate", ParamType::Float, data::SyntheticTokenClsOptions{}.context_rate,
+             "synthetic source: fraction of PER/LOC/ORG/fruit slots filled with an ambiguous word (jordan, apple, "
+             "...) whose tag only the surrounding words decide; in [0, 1]. Higher makes the task lean on attention "
+             "rather than word identity")
+      .param("synthetic_context_gap", ParamType::Int, data::SyntheticTokenClsOptions{}.context_gap,
+             "synthetic source: up to this many filler words (very, old, ...) before each slot but a sentence's "
+             "first, so the deciding word can be further away; 0 to 8")
       .param("format", ParamType::String, "auto", "file format; auto: jsonl for .jsonl/.json, else conll",
              {"auto", "conll", "jsonl"})
       .param("word_column", ParamType::Int, 0, "CoNLL: 0-based column of the word")
