@@ -4,14 +4,55 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace slimpipe_runtime::detail {
 
+// The row kernels are built for several instruction sets (GCC target_clones: AVX-512, AVX2, baseline x86-64) and
+// dispatched once at load by the CPU; their loops are written so that the compiler vectorizes them: rounding by
+// the 1.5·2^23 trick instead of a libm call, exp by a polynomial, float accumulation.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SLIMPIPE_RT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SLIMPIPE_RT_CLONES
+#endif
+
 namespace {
+
+// Round half to even of |v| < 2^22 in the default rounding mode, as one add and one subtract (vectorizable; the
+// compiler may not fold it: no -ffast-math here).
+inline float round_even(float v) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  return (v + kMagic) - kMagic;
+}
+
+// clip(rint(x / T * 127), -128, 127), as quant::fake_quantize computes it: clipping before rounding gives the same
+// level because the bounds are integers.
 inline float quant_level(float x, float t) {
-  const float q = std::nearbyint(x / t * 127.0f);
-  return std::min(127.0f, std::max(-128.0f, q));
+  const float v = x / t * 127.0f;
+  return round_even(std::min(127.0f, std::max(-128.0f, v)));
+}
+
+// e^x for x <= 0 (softmax after subtracting the max): Cody-Waite range reduction and a degree-6 Taylor
+// polynomial on |r| <= ln2/2, relative error below 2e-7. Inputs below -87 (masked keys: the mask adds the lowest
+// float) give e^-87 ~ 1.6e-38 instead of 0, which no sum or quantization level can see; keeping the loop free of
+// branches lets the compiler vectorize it.
+inline float exp_nonpositive(float x) {
+  const float xc = std::max(x, -87.0f);
+  const float n = round_even(xc * 1.44269504088896341f);
+  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
 }
 
 // f(r) for r in [0, rows): over the OpenMP threads when `work` reaches `min_work`, else on the calling thread
@@ -26,7 +67,9 @@ void for_rows(std::int64_t rows, std::int64_t work, std::int64_t min_work, F f) 
   }
 }
 
-void bias_act_row(float* yr, std::int64_t cols, const float* bias, Act act) {
+}  // namespace
+
+SLIMPIPE_RT_CLONES void bias_act_row(float* yr, std::int64_t cols, const float* bias, Act act) {
   const float kSqrtHalf = 0.70710678118654752440f;
   const float kTanhC = 0.79788456080286535588f;  // sqrt(2/pi)
   if (bias)
@@ -51,15 +94,17 @@ void bias_act_row(float* yr, std::int64_t cols, const float* bias, Act act) {
   }
 }
 
-void softmax_row(float* s, std::int64_t n, const float* m, float threshold) {
+SLIMPIPE_RT_CLONES void softmax_row(float* s, std::int64_t n, const float* m, float threshold) {
+  if (m)
+    for (std::int64_t j = 0; j < n; ++j) s[j] += m[j];
+  // OpenMP simd reductions: the compiler may reorder these sums and maxima (it may not without -ffast-math).
   float mx = -std::numeric_limits<float>::infinity();
-  for (std::int64_t j = 0; j < n; ++j) {
-    if (m) s[j] += m[j];
-    mx = std::max(mx, s[j]);
-  }
+#pragma omp simd reduction(max : mx)
+  for (std::int64_t j = 0; j < n; ++j) mx = mx > s[j] ? mx : s[j];
   float sum = 0;
+#pragma omp simd reduction(+ : sum)
   for (std::int64_t j = 0; j < n; ++j) {
-    s[j] = std::exp(s[j] - mx);
+    s[j] = exp_nonpositive(s[j] - mx);
     sum += s[j];
   }
   const float inv = 1.0f / sum;
@@ -68,7 +113,42 @@ void softmax_row(float* s, std::int64_t n, const float* m, float threshold) {
     for (std::int64_t j = 0; j < n; ++j) s[j] = quant_level(s[j], threshold) / 127.0f * threshold;
 }
 
-}  // namespace
+SLIMPIPE_RT_CLONES void layer_norm_row(const float* xr, const float* rr, const float* gamma, const float* beta, float eps,
+                                       float* yr, std::int64_t cols) {
+  float sum = 0;
+  if (rr) {
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t c = 0; c < cols; ++c) {
+      yr[c] = xr[c] + rr[c];
+      sum += yr[c];
+    }
+  } else {
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t c = 0; c < cols; ++c) {
+      yr[c] = xr[c];
+      sum += yr[c];
+    }
+  }
+  const float mean = sum / static_cast<float>(cols);
+  float var = 0;
+#pragma omp simd reduction(+ : var)
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const float d = yr[c] - mean;
+    var += d * d;
+  }
+  var /= static_cast<float>(cols);
+  const float inv = 1.0f / std::sqrt(var + eps);
+  for (std::int64_t c = 0; c < cols; ++c) yr[c] = (yr[c] - mean) * inv * gamma[c] + beta[c];
+}
+
+SLIMPIPE_RT_CLONES void fake_quantize_row(float* xr, std::int64_t cols, float threshold) {
+  for (std::int64_t c = 0; c < cols; ++c) xr[c] = quant_level(xr[c], threshold) / 127.0f * threshold;
+}
+
+SLIMPIPE_RT_CLONES void quantize_row(const float* x, std::int8_t* q, std::int64_t n, float threshold) {
+  for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::int8_t>(static_cast<std::int32_t>(quant_level(x[i], threshold)));
+}
+
 
 bool parallel_worth(std::int64_t work, std::int64_t min_work) {
   return work >= min_work && omp_get_max_threads() > 1 && !omp_in_parallel();
@@ -80,26 +160,9 @@ std::int64_t act_work(std::int64_t n, Act act) {
 
 void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, double eps, float* y,
                 std::int64_t rows, std::int64_t cols) {
+  const float feps = static_cast<float>(eps);
   for_rows(rows, 4 * rows * cols, kParallelMinElements, [=](std::int64_t r) {
-    const float* xr = x + r * cols;
-    const float* rr = residual ? residual + r * cols : nullptr;
-    float* yr = y + r * cols;
-    double sum = 0;
-    for (std::int64_t c = 0; c < cols; ++c) {
-      const float v = rr ? xr[c] + rr[c] : xr[c];
-      yr[c] = v;
-      sum += v;
-    }
-    const double mean = sum / static_cast<double>(cols);
-    double var = 0;
-    for (std::int64_t c = 0; c < cols; ++c) {
-      const double d = yr[c] - mean;
-      var += d * d;
-    }
-    var /= static_cast<double>(cols);
-    const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const float m = static_cast<float>(mean);
-    for (std::int64_t c = 0; c < cols; ++c) yr[c] = (yr[c] - m) * inv * gamma[c] + beta[c];
+    layer_norm_row(x + r * cols, residual ? residual + r * cols : nullptr, gamma, beta, feps, y + r * cols, cols);
   });
 }
 
@@ -124,14 +187,34 @@ void masked_softmax_serial(float* scores, std::int64_t rows, std::int64_t n, con
 }
 
 void fake_quantize(float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float threshold) {
-  for_rows(rows, 2 * rows * cols, kParallelMinElements, [=](std::int64_t r) {
-    float* xr = x + r * ld;
-    for (std::int64_t c = 0; c < cols; ++c) xr[c] = quant_level(xr[c], threshold) / 127.0f * threshold;
-  });
+  for_rows(rows, 2 * rows * cols, kParallelMinElements, [=](std::int64_t r) { fake_quantize_row(x + r * ld, cols, threshold); });
 }
 
 void quantize_s8(const float* x, std::int8_t* q, std::int64_t n, float threshold) {
-  for_rows(n, 2 * n, kParallelMinElements, [=](std::int64_t i) { q[i] = static_cast<std::int8_t>(quant_level(x[i], threshold)); });
+  constexpr std::int64_t kChunk = 4096;
+  const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+  for_rows(chunks, 2 * n, kParallelMinElements, [=](std::int64_t i) {
+    const std::int64_t a = i * kChunk;
+    quantize_row(x + a, q + a, std::min(kChunk, n - a), threshold);
+  });
+}
+
+SLIMPIPE_RT_CLONES void half_to_float(const std::uint16_t* h, float* out, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::uint32_t sign = static_cast<std::uint32_t>(h[i] & 0x8000u) << 16;
+    const std::uint32_t exp = (h[i] >> 10) & 0x1fu, man = h[i] & 0x3ffu;
+    std::uint32_t bits;
+    if (exp == 0x1fu) {
+      bits = sign | 0x7f800000u | (man << 13);  // inf, nan
+    } else if (exp != 0) {
+      bits = sign | ((exp + 112u) << 23) | (man << 13);  // normal: rebias 15 -> 127
+    } else {
+      const float f = static_cast<float>(man) * 5.9604644775390625e-8f;  // subnormal or zero: man * 2^-24
+      std::memcpy(&bits, &f, sizeof bits);
+      bits |= sign;
+    }
+    std::memcpy(out + i, &bits, sizeof bits);
+  }
 }
 
 }  // namespace slimpipe_runtime::detail

@@ -38,6 +38,8 @@ void masked_softmax_serial(float* scores, std::int64_t rows, std::int64_t n, con
                            float threshold);
 // Fake quantization in place of a [rows, cols] block with row stride ld: clip(rint(x / T * 127), -128, 127) / 127 * T.
 void fake_quantize(float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float threshold);
+// IEEE binary16 bits to float (exact: every half is a float), n values.
+void half_to_float(const std::uint16_t* h, float* out, std::int64_t n);
 // q = clip(rint(x / T * 127), -128, 127) as int8, [rows, cols] contiguous.
 void quantize_s8(const float* x, std::int8_t* q, std::int64_t n, float threshold);
 

@@ -75,106 +75,110 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_
     spec_.levels = nullptr;
   }
   if (!int8_) spec_.output_threshold = 0;
-  const bool onednn = int8_ || onednn_rows_ < (std::int64_t{1} << 40);
-  if (!onednn || K == 0) return;
+  impl_ = "openblas";
+  if (K == 0 || (!int8_ && onednn_rows_ >= (std::int64_t{1} << 40))) return;
 
   const dt wdt = int8_ ? dt::s8 : dt::f32;
-  dnnl::memory::desc src_md({DNNL_RUNTIME_DIM_VAL, K}, int8_ ? dt::s8 : dt::f32, tag::ab);
-  dnnl::memory::desc dst_md({DNNL_RUNTIME_DIM_VAL, N}, s8_output() ? dt::s8 : dt::f32, tag::ab);
   dnnl::memory::desc user_w_md({K, N}, wdt, tag::ba);  // our [out, in] rows are oneDNN's [K, N] "ba"
   dnnl::memory::desc bias_md({1, N}, dt::f32, tag::ab);
-
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  attr_.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (int8_) {
     std::vector<float> scales(static_cast<std::size_t>(N));
     for (std::int64_t n = 0; n < N; ++n) scales[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
-    attr.set_output_scales(2, scales);
+    attr_.set_output_scales(2, scales);
   }
   dnnl::post_ops ops;
   ops.append_binary(dnnl::algorithm::binary_add, bias_md);
   if (spec_.act != Act::None) ops.append_eltwise(1.0f, eltwise_of(spec_.act), 0.0f, 0.0f);
   if (s8_output()) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 127.0f / spec_.output_threshold, 0.0f);
-  attr.set_post_ops(ops);
+  attr_.set_post_ops(ops);
 
-  dnnl::matmul::primitive_desc pd;
+  // The weight layout: what oneDNN wants for a typical row count (the same for every row count; checked when
+  // each primitive is created), else our own [out, in].
+  dnnl::matmul::primitive_desc ref;
   try {
-    dnnl::memory::desc any_w({K, N}, wdt, tag::any);
-    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, any_w, dst_md), attr, engine_);
+    ref = make_pd(128, dnnl::memory::desc({K, N}, wdt, tag::any));
   } catch (const dnnl::error&) {
     try {
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, user_w_md, dst_md), attr, engine_);
+      ref = make_pd(128, user_w_md);
     } catch (const dnnl::error& e) {
       throw Error(spec_.site + ": oneDNN has no matmul for this Linear (" + std::string(e.what()) + ")");
     }
   }
-  prim_ = dnnl::matmul(pd);
-  // A second primitive for small GEMMs, created while OpenMP allows one thread: oneDNN fixes a primitive's thread
-  // count at creation, and a one-thread primitive runs on the calling thread without any parallel region. Same
-  // weight layout as the main one (the weights are reordered once, below); integer accumulation and
-  // element-wise post-ops make its results identical to the main primitive's.
-  dnnl::matmul::primitive_desc pd1;
-  if (omp_get_max_threads() > 1) {
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
-    try {
-      pd1 = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, pd.weights_desc(), dst_md), attr, engine_);
-      prim1_ = dnnl::matmul(pd1);
-    } catch (const dnnl::error&) {
-      prim1_ = dnnl::matmul();  // none: every size runs the main primitive
-    }
-    omp_set_num_threads(saved);
-  }
-  // Weights: reordered once into the layout the primitive wants.
+  const std::string ref_impl = ref.impl_info_str();
+  // fp32 automatic choice (onednn_fp32_min_rows < 0): oneDNN where it has brgemm kernels for this CPU (faster than
+  // OpenBLAS at every row count measured, bench/peers/gemm_bench), OpenBLAS otherwise.
+  if (!int8_ && onednn_rows_ < 0 && ref_impl.rfind("brg", 0) != 0) return;
+  onednn_ = true;
+  impl_ = ref_impl;
+  weights_md_ = ref.weights_desc();
   void* user_ptr = int8_ ? static_cast<void*>(const_cast<std::int8_t*>(spec_.levels))
                          : static_cast<void*>(const_cast<float*>(spec_.weight));
   dnnl::memory user_w(user_w_md, engine_, user_ptr);
-  dnnl::stream stream(engine_);
-  if (pd.weights_desc() == user_w_md) {
+  if (weights_md_ == user_w_md) {
     weights_ = user_w;  // already in the primitive's layout: used in place
   } else {
-    weights_ = dnnl::memory(pd.weights_desc(), engine_);
+    weights_ = dnnl::memory(weights_md_, engine_);
+    dnnl::stream stream(engine_);
     dnnl::reorder(user_w, weights_).execute(stream, user_w, weights_);
     stream.wait();
   }
   bias_mem_ = dnnl::memory(bias_md, engine_, const_cast<float*>(spec_.bias));
-  std::size_t scratch_bytes = std::max<std::size_t>(pd.scratchpad_desc().get_size(), 1);
-  if (prim1_) scratch_bytes = std::max(scratch_bytes, pd1.scratchpad_desc().get_size());
-  scratch_buf_.resize(scratch_bytes);
-  scratch_ = dnnl::memory(pd.scratchpad_desc(), engine_, scratch_buf_.data());
-  if (prim1_) scratch1_ = dnnl::memory(pd1.scratchpad_desc(), engine_, scratch_buf_.data());
 }
 
-Linear::Mems& Linear::mems_for(std::int64_t rows, bool onednn_fp32) {
-  auto it = mems_.find(rows);
-  if (it != mems_.end()) return it->second;
-  Mems m;
-  const bool s8_in = int8_ && !onednn_fp32;
-  m.src = dnnl::memory({{rows, spec_.in}, s8_in ? dt::s8 : dt::f32, tag::ab}, engine_, DNNL_MEMORY_NONE);
-  m.dst = dnnl::memory({{rows, spec_.out}, s8_output() ? dt::s8 : dt::f32, tag::ab}, engine_, DNNL_MEMORY_NONE);
-  return mems_.emplace(rows, std::move(m)).first->second;
+dnnl::matmul::primitive_desc Linear::make_pd(std::int64_t rows, const dnnl::memory::desc& weights) const {
+  const std::int64_t K = spec_.in, N = spec_.out;
+  dnnl::memory::desc src_md({rows, K}, int8_ ? dt::s8 : dt::f32, tag::ab);
+  dnnl::memory::desc dst_md({rows, N}, s8_output() ? dt::s8 : dt::f32, tag::ab);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, weights, dst_md), attr_, engine_);
 }
 
-void Linear::run_onednn(Mems& m, std::int64_t rows, void* src, void* dst, dnnl::stream& stream) {
-  m.src.set_data_handle(src);
-  m.dst.set_data_handle(dst);
-  const bool small = prim1_ && !parallel_worth(rows * spec_.in * spec_.out, kParallelMinMacs);
-  dnnl::primitive& prim = small ? static_cast<dnnl::primitive&>(prim1_) : static_cast<dnnl::primitive&>(prim_);
+Linear::Prim& Linear::prim_for(std::int64_t rows) {
+  const int threads = omp_get_max_threads();
+  const std::int64_t key = rows * 4096 + std::min(threads, 4095);
+  auto it = prims_.find(key);
+  if (it != prims_.end()) return it->second;
+  // oneDNN fixes a primitive's thread count at creation: a GEMM too small for a parallel region gets a
+  // primitive created while OpenMP allows one thread, and runs on the calling thread.
+  Prim p;
+  p.one_thread = !parallel_worth(rows * spec_.in * spec_.out, kParallelMinMacs);
+  if (p.one_thread) omp_set_num_threads(1);
+  dnnl::matmul::primitive_desc pd;
+  try {
+    pd = make_pd(rows, weights_md_);
+  } catch (const dnnl::error& e) {
+    if (p.one_thread) omp_set_num_threads(threads);
+    throw Error(spec_.site + ": oneDNN has no matmul for " + std::to_string(rows) + " rows in the layout chosen at load (" +
+                std::string(e.what()) + ")");
+  }
+  p.prim = dnnl::matmul(pd);
+  if (p.one_thread) omp_set_num_threads(threads);
+  p.src = dnnl::memory(pd.src_desc(), engine_, DNNL_MEMORY_NONE);
+  p.dst = dnnl::memory(pd.dst_desc(), engine_, DNNL_MEMORY_NONE);
+  p.scratch = dnnl::memory(pd.scratchpad_desc(), engine_, DNNL_MEMORY_NONE);
+  scratch_buf_.resize(std::max(scratch_buf_.size(), std::max<std::size_t>(pd.scratchpad_desc().get_size(), 64)));
+  return prims_.emplace(key, std::move(p)).first->second;
+}
+
+void Linear::run_onednn(std::int64_t rows, void* src, void* dst, dnnl::stream& stream) {
+  Prim& p = prim_for(rows);
+  p.src.set_data_handle(src);
+  p.dst.set_data_handle(dst);
+  p.scratch.set_data_handle(scratch_buf_.data());
   // The C entry point takes a plain array: no argument map is built on our side.
   dnnl_exec_arg_t args[] = {
-      {DNNL_ARG_SRC, m.src.get()},
+      {DNNL_ARG_SRC, p.src.get()},
       {DNNL_ARG_WEIGHTS, weights_.get()},
-      {DNNL_ARG_DST, m.dst.get()},
-      {DNNL_ARG_SCRATCHPAD, small ? scratch1_.get() : scratch_.get()},
+      {DNNL_ARG_DST, p.dst.get()},
+      {DNNL_ARG_SCRATCHPAD, p.scratch.get()},
       {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, bias_mem_.get()},
   };
-  // oneDNN's gemm driver also picks its thread count at execution, from omp_get_max_threads(): one thread for
-  // small GEMMs keeps them off any parallel region.
-  const int saved = small ? omp_get_max_threads() : 0;
-  if (small) omp_set_num_threads(1);
-  const dnnl_status_t status = dnnl_primitive_execute(prim.get(), stream.get(), 5, args);
-  if (small) omp_set_num_threads(saved);
-  dnnl::error::wrap_c_api(status, ("executing " + spec_.site).c_str());
+  // oneDNN's gemm driver also reads omp_get_max_threads() at execution: one thread for one-thread primitives.
+  const int saved = p.one_thread ? omp_get_max_threads() : 0;
+  if (p.one_thread) omp_set_num_threads(1);
+  const dnnl_status_t status = dnnl_primitive_execute(p.prim.get(), stream.get(), 5, args);
+  if (p.one_thread) omp_set_num_threads(saved);
+  if (status != dnnl_success) dnnl::error::wrap_c_api(status, ("executing " + spec_.site).c_str());
 }
 
 void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, float* y, std::int8_t* yq,
@@ -191,7 +195,7 @@ void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, f
       quantize_s8(x, qbuf, rows * K, spec_.input_threshold);
       xq = qbuf;
     }
-    run_onednn(mems_for(rows, false), rows, const_cast<std::int8_t*>(xq),
+    run_onednn(rows, const_cast<std::int8_t*>(xq),
                s8_output() ? static_cast<void*>(yq) : static_cast<void*>(y), stream);
     return;
   }
@@ -201,8 +205,8 @@ void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, f
     fake_quantize(fbuf, rows, K, K, spec_.input_threshold);
     in = fbuf;
   }
-  if (prim_ && rows >= onednn_rows_) {
-    run_onednn(mems_for(rows, true), rows, const_cast<float*>(in), y, stream);
+  if (onednn_ && rows >= onednn_rows_) {
+    run_onednn(rows, const_cast<float*>(in), y, stream);
     return;
   }
   sgemm_bias_act(in, spec_.weight, spec_.bias, spec_.act, rows, N, K, y);

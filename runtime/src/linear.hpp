@@ -40,9 +40,12 @@ class Linear {
   Linear& operator=(const Linear&) = delete;
 
   bool int8() const { return int8_; }
+  bool onednn() const { return onednn_; }
   bool s8_output() const { return int8_ && spec_.output_threshold > 0; }
   const LinearSpec& spec() const { return spec_; }
   float input_threshold() const { return spec_.input_threshold; }
+  // oneDNN's implementation name for this layer's GEMMs ("brg:avx512_core_vnni", "gemm:jit"), or "openblas".
+  const std::string& impl() const { return impl_; }
 
   // x: f32 [rows, in] (or xq: s8 [rows, in] already quantized with input_threshold), y: f32 [rows, ldy] or
   // yq: s8 [rows, out]. qbuf: s8 scratch of rows*in (int8 without xq); fbuf: f32 scratch of rows*in (fp32
@@ -51,23 +54,29 @@ class Linear {
                float* fbuf, dnnl::stream& stream);
 
  private:
-  struct Mems {
-    dnnl::memory src, dst;
+  // One oneDNN matmul for a row count, created on first use and kept: fixed shapes let oneDNN pick its
+  // brgemm kernels (runtime row counts only get the slower gemm driver), and the weight layout chosen at load
+  // is the same for every row count. Small GEMMs get a primitive created for one thread.
+  struct Prim {
+    dnnl::matmul prim;
+    dnnl::memory src, dst, scratch;
+    bool one_thread = false;
   };
-  Mems& mems_for(std::int64_t rows, bool onednn_fp32);
-  // Executes prim1_ (one thread, on the caller) for GEMMs below kParallelMinMacs, else prim_.
-  void run_onednn(Mems& m, std::int64_t rows, void* src, void* dst, dnnl::stream& stream);
+  dnnl::matmul::primitive_desc make_pd(std::int64_t rows, const dnnl::memory::desc& weights) const;
+  Prim& prim_for(std::int64_t rows);
+  void run_onednn(std::int64_t rows, void* src, void* dst, dnnl::stream& stream);
 
   LinearSpec spec_;
   bool int8_ = false;
+  bool onednn_ = false;  // int8, or fp32 through oneDNN (see Options::onednn_fp32_min_rows)
   dnnl::engine engine_;
   std::int64_t onednn_rows_;
-  std::vector<float> owned_weight_;  // fp32 weight when dequantized or concatenated
-  dnnl::matmul prim_;                 // int8, or fp32 through oneDNN
-  dnnl::matmul prim1_;                // the same created for one thread (small GEMMs); may be empty
-  dnnl::memory weights_, bias_mem_, scratch_, scratch1_;  // both scratchpads share scratch_buf_
-  std::vector<std::uint8_t> scratch_buf_;
-  std::unordered_map<std::int64_t, Mems> mems_;
+  dnnl::primitive_attr attr_;
+  dnnl::memory::desc weights_md_;
+  dnnl::memory weights_, bias_mem_;
+  std::vector<std::uint8_t> scratch_buf_;  // shared by every primitive of this layer (one runs at a time)
+  std::unordered_map<std::int64_t, Prim> prims_;  // key: rows and the thread count at creation
+  std::string impl_;
 };
 
 }  // namespace slimpipe_runtime::detail

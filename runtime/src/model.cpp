@@ -82,6 +82,7 @@ struct Model::Impl {
   dnnl::stream stream{engine};
   double eps = 1e-12;
   std::int64_t type_vocab = 0;
+  const std::uint16_t* word16 = nullptr;  // the word-embedding table when stored as f16 (INT8 exports)
   const float *word = nullptr, *pos = nullptr, *type = nullptr, *task0 = nullptr, *emb_g = nullptr, *emb_b = nullptr;
   std::vector<Layer> layers;
   std::unique_ptr<Linear> pooler, head;
@@ -178,7 +179,10 @@ struct Model::Impl {
     L.ln2_g = file->tensor(p + "output.LayerNorm.weight", "f32", {H}).f32();
     L.ln2_b = file->tensor(p + "output.LayerNorm.bias", "f32", {H}).f32();
     for (const Linear* l : {L.qkv.get(), L.q.get(), L.k.get(), L.v.get(), L.attn_out.get(), L.ffn1.get(), L.ffn2.get()})
-      if (l) ++(l->int8() ? info.int8_linears : info.fp32_linears);
+      if (l) {
+        ++(l->int8() ? info.int8_linears : info.fp32_linears);
+        if (l->onednn()) ++info.onednn_linears;
+      }
   }
 
   void load(const std::filesystem::path& dir) {
@@ -220,7 +224,11 @@ struct Model::Impl {
       info.intermediate_sizes.push_back(l["intermediate_size"].get<std::int64_t>());
     }
     const std::int64_t H = info.hidden_size;
-    word = f.tensor("embeddings.word_embeddings.weight", "f32", {info.vocab_size, H}).f32();
+    {
+      const auto* w = f.find("embeddings.word_embeddings.weight");
+      if (w && w->dtype == "f16") word16 = f.tensor("embeddings.word_embeddings.weight", "f16", {info.vocab_size, H}).f16();
+      else word = f.tensor("embeddings.word_embeddings.weight", "f32", {info.vocab_size, H}).f32();
+    }
     pos = f.tensor("embeddings.position_embeddings.weight", "f32", {info.max_position_embeddings, H}).f32();
     type = f.tensor("embeddings.token_type_embeddings.weight", "f32", {type_vocab, H}).f32();
     if (f.boolean("use_task_id", false)) {
@@ -245,7 +253,10 @@ struct Model::Impl {
         break;
     }
     for (const Linear* l : {pooler.get(), head.get()})
-      if (l) ++(l->int8() ? info.int8_linears : info.fp32_linears);
+      if (l) {
+        ++(l->int8() ? info.int8_linears : info.fp32_linears);
+        if (l->onednn()) ++info.onednn_linears;
+      }
   }
 
   void check_inputs(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am, std::int64_t b, std::int64_t s) const {
@@ -324,11 +335,12 @@ struct Model::Impl {
     // Embeddings: word + token type (+ task type 0) + position, then LayerNorm (transformers' order).
     auto embed = [&](std::int64_t t) {
       float* xr = x.data() + t * H;
-      const float* w = word + ids[t] * H;
       const float* ty = type + (types ? types[t] : 0) * H;
       const float* p = pos + (t % s) * H;
+      if (word16) detail::half_to_float(word16 + ids[t] * H, xr, H);
+      else std::memcpy(xr, word + ids[t] * H, sizeof(float) * H);
       for (std::int64_t c = 0; c < H; ++c) {
-        float e = w[c] + ty[c];
+        float e = xr[c] + ty[c];
         if (task0) e += task0[c];
         xr[c] = e + p[c];
       }

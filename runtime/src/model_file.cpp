@@ -104,15 +104,17 @@ ModelFile::ModelFile(const fs::path& dir) {
       v.shape = t.at("shape").get<std::vector<std::int64_t>>();
       const auto offset = t.at("offset").get<std::uint64_t>();
       v.bytes = t.at("bytes").get<std::uint64_t>();
-      if (v.dtype != "f32" && v.dtype != "i8") throw Error(where + ": tensor " + name + " has dtype '" + v.dtype + "', expected f32 or i8");
+      if (v.dtype != "f32" && v.dtype != "f16" && v.dtype != "i8")
+        throw Error(where + ": tensor " + name + " has dtype '" + v.dtype + "', expected f32, f16 or i8");
       for (auto d : v.shape)
         if (d < 0) throw Error(where + ": tensor " + name + " has a negative dimension");
-      const std::uint64_t need = static_cast<std::uint64_t>(v.numel()) * (v.dtype == "f32" ? 4 : 1);
+      const std::uint64_t need = static_cast<std::uint64_t>(v.numel()) * (v.dtype == "f32" ? 4 : v.dtype == "f16" ? 2 : 1);
       if (need != v.bytes) throw Error(where + ": tensor " + name + " has " + std::to_string(v.bytes) + " bytes, its shape needs " + std::to_string(need));
       if (offset > size || v.bytes > size - offset)
         throw Error(where + ": tensor " + name + " lies outside " + weights_path_.filename().string() + " (" +
                     std::to_string(size) + " bytes)");
-      if (v.dtype == "f32" && offset % 4 != 0) throw Error(where + ": tensor " + name + " is not 4-byte aligned");
+      if ((v.dtype == "f32" && offset % 4 != 0) || (v.dtype == "f16" && offset % 2 != 0))
+        throw Error(where + ": tensor " + name + " is not aligned to its element size");
       v.data = static_cast<const char*>(map_) + offset;
     } catch (const Json::exception& e) {
       throw Error(where + ": malformed 'tensors' entry (" + std::string(e.what()) + ")");

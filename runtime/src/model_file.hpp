@@ -14,13 +14,14 @@
 namespace slimpipe_runtime::detail {
 
 struct TensorView {
-  std::string dtype;  // "f32" | "i8"
+  std::string dtype;  // "f32" | "f16" | "i8"
   std::vector<std::int64_t> shape;
   const void* data = nullptr;
   std::uint64_t bytes = 0;
   std::int64_t numel() const;
   const float* f32() const { return static_cast<const float*>(data); }
   const std::int8_t* i8() const { return static_cast<const std::int8_t*>(data); }
+  const std::uint16_t* f16() const { return static_cast<const std::uint16_t*>(data); }  // IEEE binary16 bits
 };
 
 // Quantization record of one site (absent fields: not quantized).

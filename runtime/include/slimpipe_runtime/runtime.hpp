@@ -29,8 +29,10 @@ enum class Head { SequenceClassification, TokenClassification, QuestionAnswering
 
 struct Options {
   // fp32 Linear layers run through oneDNN when the GEMM has at least this many rows (batch * seq), else
-  // through OpenBLAS. The default comes from bench/peers/gemm_bench on the development machine (docs/runtime.md).
-  std::int64_t onednn_fp32_min_rows = std::int64_t{1} << 40;
+  // through OpenBLAS; 2^40 or more: always OpenBLAS. The default (-1) decides per layer at load: oneDNN when it
+  // has brgemm kernels for this CPU and shape (AVX-512 and newer), OpenBLAS otherwise (bench/peers/gemm_bench,
+  // docs/runtime.md).
+  std::int64_t onednn_fp32_min_rows = -1;
 };
 
 struct ModelInfo {
@@ -42,6 +44,7 @@ struct ModelInfo {
   std::int64_t max_position_embeddings = 0;
   std::vector<std::int64_t> heads, intermediate_sizes;  // per layer
   std::int64_t int8_linears = 0, fp32_linears = 0;       // GEMMs after QKV fusion
+  std::int64_t onednn_linears = 0;                        // of those, the ones oneDNN runs (the rest: OpenBLAS)
   std::uint64_t file_bytes = 0;                           // runtime.json + weights.bin
 };
 

@@ -30,13 +30,14 @@ class BlobWriter {
     out_.open(file, std::ios::binary | std::ios::trunc);
     if (!out_) throw Error(where_ + ": cannot open " + file.string() + " for writing");
   }
-  // Appends a contiguous CPU tensor (float32 or int8) and records it in the table.
+  // Appends a contiguous CPU tensor (float32, float16 or int8) and records it in the table.
   void add(const std::string& name, const at::Tensor& value) {
     at::Tensor t = value.detach().to(at::kCPU).contiguous();
     const char* dtype = nullptr;
     if (t.scalar_type() == at::kFloat) dtype = "f32";
+    else if (t.scalar_type() == at::kHalf) dtype = "f16";
     else if (t.scalar_type() == at::kChar) dtype = "i8";
-    else throw Error(where_ + ": tensor " + name + " has an unsupported dtype (expected float32 or int8)");
+    else throw Error(where_ + ": tensor " + name + " has an unsupported dtype (expected float32, float16 or int8)");
     if (names_.count(name)) throw Error(where_ + ": tensor " + name + " written twice");
     names_.insert(name);
     pad_to(kAlign);
@@ -79,7 +80,8 @@ const char* head_name(nn::TaskHead head) {
   return nullptr;
 }
 
-void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, const fs::path& dir) {
+void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, const fs::path& dir,
+           const RuntimeExportOptions& options) {
   const std::string where = dir.string();
   const char* head = head_name(model.head());
   if (!head) throw Error(where + ": runtime export needs a task head (seq_cls, token_cls or qa), the model is a bare encoder");
@@ -141,6 +143,10 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
       const quant::QuantizedWeight& q = plan->weights.at(site);
       blob.add(name, q.levels);
       blob.add(site + ".weight_threshold", q.thresholds.to(at::kFloat).reshape({-1}).clamp_min(quant::kMinThreshold));
+      continue;
+    }
+    if (plan && options.f16_word_embeddings && name == "embeddings.word_embeddings.weight") {
+      blob.add(name, item.value().to(at::kHalf));  // round to nearest even
       continue;
     }
     blob.add(name, item.value().to(at::kFloat));
@@ -210,10 +216,11 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
 
 }  // namespace
 
-void export_runtime(const nn::TaskModelImpl& model, const fs::path& dir) { write(model, nullptr, dir); }
+void export_runtime(const nn::TaskModelImpl& model, const fs::path& dir) { write(model, nullptr, dir, {}); }
 
-void export_runtime(const nn::TaskModelImpl& model, const quant::FakeQuantPlan& plan, const fs::path& dir) {
-  write(model, &plan, dir);
+void export_runtime(const nn::TaskModelImpl& model, const quant::FakeQuantPlan& plan, const fs::path& dir,
+                    const RuntimeExportOptions& options) {
+  write(model, &plan, dir, options);
 }
 
 }  // namespace slimpipe::exporter

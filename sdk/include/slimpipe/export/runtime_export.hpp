@@ -21,11 +21,18 @@ inline constexpr int kRuntimeFormatVersion = 1;
 // task head (seq_cls, token_cls, qa) are exported.
 SLIMPIPE_API void export_runtime(const nn::TaskModelImpl& model, const std::filesystem::path& dir);
 
+struct RuntimeExportOptions {
+  // INT8 exports: store the word-embedding table (vocab x hidden, the largest tensor left in float) as IEEE
+  // half precision ("f16"; relative rounding error <= 2^-11, far below the int8 activation error). false keeps
+  // it f32. fp32 exports always write f32.
+  bool f16_word_embeddings = true;
+};
+
 // INT8: the Linear sites listed in plan.weights are stored as int8 levels with their thresholds (per output
 // channel or per tensor); the activation thresholds of the plan (Linear inputs, both operands of the qk and
 // pv attention MatMuls) are stored by site. Anything the plan leaves out stays fp32. The plan must be 8-bit
 // with onnx_format (range [-128, 127]), the runtime's integer kernels; others are refused.
 SLIMPIPE_API void export_runtime(const nn::TaskModelImpl& model, const quant::FakeQuantPlan& plan,
-                                 const std::filesystem::path& dir);
+                                 const std::filesystem::path& dir, const RuntimeExportOptions& options = {});
 
 }  // namespace slimpipe::exporter
