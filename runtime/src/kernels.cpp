@@ -149,6 +149,10 @@ SLIMPIPE_RT_CLONES void quantize_row(const float* x, std::int8_t* q, std::int64_
   for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::int8_t>(static_cast<std::int32_t>(quant_level(x[i], threshold)));
 }
 
+SLIMPIPE_RT_CLONES void quantize_row_u8(const float* x, std::uint8_t* q, std::int64_t n, float threshold) {
+  for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(quant_level(x[i], threshold)) + 128);
+}
+
 
 bool parallel_worth(std::int64_t work, std::int64_t min_work) {
   return work >= min_work && omp_get_max_threads() > 1 && !omp_in_parallel();
@@ -190,12 +194,15 @@ void fake_quantize(float* x, std::int64_t rows, std::int64_t cols, std::int64_t 
   for_rows(rows, 2 * rows * cols, kParallelMinElements, [=](std::int64_t r) { fake_quantize_row(x + r * ld, cols, threshold); });
 }
 
-void quantize_s8(const float* x, std::int8_t* q, std::int64_t n, float threshold) {
+void quantize_s8(const float* x, std::int8_t* q, std::int64_t n, float threshold) { quantize_8bit(x, q, n, threshold, false); }
+
+void quantize_8bit(const float* x, std::int8_t* q, std::int64_t n, float threshold, bool u8) {
   constexpr std::int64_t kChunk = 4096;
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
   for_rows(chunks, 2 * n, kParallelMinElements, [=](std::int64_t i) {
     const std::int64_t a = i * kChunk;
-    quantize_row(x + a, q + a, std::min(kChunk, n - a), threshold);
+    if (u8) quantize_row_u8(x + a, reinterpret_cast<std::uint8_t*>(q) + a, std::min(kChunk, n - a), threshold);
+    else quantize_row(x + a, q + a, std::min(kChunk, n - a), threshold);
   });
 }
 

@@ -42,5 +42,7 @@ void fake_quantize(float* x, std::int64_t rows, std::int64_t cols, std::int64_t 
 void half_to_float(const std::uint16_t* h, float* out, std::int64_t n);
 // q = clip(rint(x / T * 127), -128, 127) as int8, [rows, cols] contiguous.
 void quantize_s8(const float* x, std::int8_t* q, std::int64_t n, float threshold);
+// The same, or with u8 true the bytes of level + 128 (u8 with zero point 128).
+void quantize_8bit(const float* x, std::int8_t* q, std::int64_t n, float threshold, bool u8);
 
 }  // namespace slimpipe_runtime::detail

@@ -92,19 +92,34 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_
   if (spec_.act != Act::None) ops.append_eltwise(1.0f, eltwise_of(spec_.act), 0.0f, 0.0f);
   if (s8_output()) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 127.0f / spec_.output_threshold, 0.0f);
   attr_.set_post_ops(ops);
+  // u8 input with zero point 128 where oneDNN takes it (tried first), else s8. An 8-bit output for a u8 reader
+  // is u8 with zero point 128: round-half-even(v + 128) = round-half-even(v) + 128 and the saturation bounds
+  // shift alike, so the bytes are the reader's levels + 128.
+  const dnnl::primitive_attr base_attr = attr_;
+  auto with_zero_points = [&](bool u8_src) {
+    attr_ = base_attr;
+    if (u8_src) attr_.set_zero_points(DNNL_ARG_SRC, 0, {128});
+    if (s8_output() && spec_.output_u8) attr_.set_zero_points(DNNL_ARG_DST, 0, {128});
+    u8_ = u8_src;
+  };
 
   // The weight layout: what oneDNN wants for a typical row count (the same for every row count; checked when
   // each primitive is created), else our own [out, in].
   dnnl::matmul::primitive_desc ref;
-  try {
-    ref = make_pd(128, dnnl::memory::desc({K, N}, wdt, tag::any));
-  } catch (const dnnl::error&) {
-    try {
-      ref = make_pd(128, user_w_md);
-    } catch (const dnnl::error& e) {
-      throw Error(spec_.site + ": oneDNN has no matmul for this Linear (" + std::string(e.what()) + ")");
+  std::string refusal;
+  for (bool u8_src : int8_ ? std::vector<bool>{true, false} : std::vector<bool>{false}) {
+    with_zero_points(u8_src);
+    for (const auto& w_md : {dnnl::memory::desc({K, N}, wdt, tag::any), user_w_md}) {
+      try {
+        ref = make_pd(128, w_md);
+        break;
+      } catch (const dnnl::error& e) {
+        refusal = e.what();
+      }
     }
+    if (ref) break;
   }
+  if (!ref) throw Error(spec_.site + ": oneDNN has no matmul for this Linear (" + refusal + ")");
   const std::string ref_impl = ref.impl_info_str();
   // fp32 automatic choice (onednn_fp32_min_rows < 0): oneDNN where it has brgemm kernels for this CPU (faster than
   // OpenBLAS at every row count measured, bench/peers/gemm_bench), OpenBLAS otherwise.
@@ -128,8 +143,8 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_
 
 dnnl::matmul::primitive_desc Linear::make_pd(std::int64_t rows, const dnnl::memory::desc& weights) const {
   const std::int64_t K = spec_.in, N = spec_.out;
-  dnnl::memory::desc src_md({rows, K}, int8_ ? dt::s8 : dt::f32, tag::ab);
-  dnnl::memory::desc dst_md({rows, N}, s8_output() ? dt::s8 : dt::f32, tag::ab);
+  dnnl::memory::desc src_md({rows, K}, int8_ ? (u8_ ? dt::u8 : dt::s8) : dt::f32, tag::ab);
+  dnnl::memory::desc dst_md({rows, N}, s8_output() ? (spec_.output_u8 ? dt::u8 : dt::s8) : dt::f32, tag::ab);
   return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, weights, dst_md), attr_, engine_);
 }
 
@@ -192,7 +207,7 @@ void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, f
   }
   if (int8_) {
     if (!xq) {
-      quantize_s8(x, qbuf, rows * K, spec_.input_threshold);
+      quantize_8bit(x, qbuf, rows * K, spec_.input_threshold, u8_);
       xq = qbuf;
     }
     run_onednn(rows, const_cast<std::int8_t*>(xq),

@@ -26,7 +26,8 @@ struct LinearSpec {
   const float* bias = nullptr;              // [out]
   float input_threshold = 0;                // 0: the input is not quantized
   Act act = Act::None;
-  float output_threshold = 0;               // int8 only: > 0 writes the output as s8 with this threshold
+  float output_threshold = 0;               // int8 only: > 0 writes the output as 8-bit with this threshold
+  bool output_u8 = false;                   // ... as u8 with zero point 128 (the next Linear's u8_input())
   // Storage for weights built at load (concatenated Q/K/V, dequantized levels); the pointers above are
   // pointed at these when they are not empty.
   std::vector<float> own_weight, own_bias;
@@ -41,6 +42,10 @@ class Linear {
 
   bool int8() const { return int8_; }
   bool onednn() const { return onednn_; }
+  // INT8 inputs are u8 = level + 128 with oneDNN's source zero point 128 (VNNI multiplies u8 by s8 natively; the
+  // integer result is identical), or s8 levels where oneDNN refuses zero points. Quantized buffers hold the
+  // bytes of whichever this says.
+  bool u8_input() const { return u8_; }
   bool s8_output() const { return int8_ && spec_.output_threshold > 0; }
   const LinearSpec& spec() const { return spec_; }
   float input_threshold() const { return spec_.input_threshold; }
@@ -68,6 +73,7 @@ class Linear {
 
   LinearSpec spec_;
   bool int8_ = false;
+  bool u8_ = false;
   bool onednn_ = false;  // int8, or fp32 through oneDNN (see Options::onednn_fp32_min_rows)
   dnnl::engine engine_;
   std::int64_t onednn_rows_;

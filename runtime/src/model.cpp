@@ -174,8 +174,9 @@ struct Model::Impl {
     LinearSpec s2 = spec(p + "output.dense", L.inter, H, Act::None);
     if (s1.levels && s1.input_threshold > 0 && s2.levels && s2.input_threshold > 0 && L.inter > 0)
       s1.output_threshold = s2.input_threshold;
-    L.ffn1 = std::make_unique<Linear>(std::move(s1), engine, options.onednn_fp32_min_rows);
     L.ffn2 = std::make_unique<Linear>(std::move(s2), engine, options.onednn_fp32_min_rows);
+    s1.output_u8 = L.ffn2->u8_input();  // FFN1 writes the bytes FFN2 reads
+    L.ffn1 = std::make_unique<Linear>(std::move(s1), engine, options.onednn_fp32_min_rows);
     L.ln2_g = file->tensor(p + "output.LayerNorm.weight", "f32", {H}).f32();
     L.ln2_b = file->tensor(p + "output.LayerNorm.bias", "f32", {H}).f32();
     for (const Linear* l : {L.qkv.get(), L.q.get(), L.k.get(), L.v.get(), L.attn_out.get(), L.ffn1.get(), L.ffn2.get()})
