@@ -1,7 +1,8 @@
 // gemm_bench: the GEMMs of a BERT-base Linear (K=768, N=3072, and K=3072, N=768) by row count M, through
-// OpenBLAS sgemm, oneDNN fp32 matmul and oneDNN s8 x s8 matmul with per-channel output scales, as the runtime
-// calls them (row count a runtime dimension). Prints ms and G op/s; the runtime's fp32 library choice
-// (Options::onednn_fp32_min_rows) follows these figures.
+// OpenBLAS sgemm, oneDNN fp32 matmul, oneDNN s8 x s8 and u8 x s8 (source zero point 128) matmuls with
+// per-channel output scales, as the runtime builds them (a primitive per row count, weights in oneDNN's layout).
+// Prints ms, G op/s and oneDNN's kernel names; the runtime's automatic fp32 library choice
+// (Options::onednn_fp32_min_rows = -1: oneDNN where it has brgemm kernels) follows these figures.
 // Usage: gemm_bench [threads]
 #include <cblas.h>
 #include <omp.h>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -30,19 +32,29 @@ double best_ms(F&& f, int reps) {
   return best;
 }
 
-double onednn_ms(const dnnl::engine& eng, dnnl::stream& st, long M, long K, long N, bool int8, int reps) {
-  dnnl::memory::desc src({DNNL_RUNTIME_DIM_VAL, K}, int8 ? dt::s8 : dt::f32, tag::ab);
-  dnnl::memory::desc wei({K, N}, int8 ? dt::s8 : dt::f32, tag::ba);
-  dnnl::memory::desc dst({DNNL_RUNTIME_DIM_VAL, N}, dt::f32, tag::ab);
+enum class Mode { F32, S8, U8 };
+
+// One oneDNN matmul as the runtime builds it: a fixed row count (brgemm kernels where the CPU has them), weights
+// in the layout oneDNN picks (reordered once, outside the timing), per-channel output scales for int8, and for
+// u8 the source zero point 128 the runtime uses.
+double onednn_ms(const dnnl::engine& eng, dnnl::stream& st, long M, long K, long N, Mode mode, int reps, std::string* impl) {
+  const dt sdt = mode == Mode::F32 ? dt::f32 : mode == Mode::S8 ? dt::s8 : dt::u8;
+  const dt wdt = mode == Mode::F32 ? dt::f32 : dt::s8;
+  dnnl::memory::desc src({M, K}, sdt, tag::ab);
+  dnnl::memory::desc user_wei({K, N}, wdt, tag::ba);
+  dnnl::memory::desc dst({M, N}, dt::f32, tag::ab);
   dnnl::primitive_attr attr;
-  if (int8) attr.set_output_scales(2, std::vector<float>(static_cast<std::size_t>(N), 1e-3f));
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), attr, eng);
+  if (mode != Mode::F32) attr.set_output_scales(2, std::vector<float>(static_cast<std::size_t>(N), 1e-3f));
+  if (mode == Mode::U8) attr.set_zero_points(DNNL_ARG_SRC, 0, {128});
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, dnnl::memory::desc({K, N}, wdt, tag::any), dst), attr, eng);
+  *impl = pd.impl_info_str();
   dnnl::matmul mm(pd);
-  const std::size_t es = int8 ? 1 : 4;
+  const std::size_t es = mode == Mode::F32 ? 4 : 1;
   std::vector<char> a(M * K * es, 1), w(K * N * es, 1);
   std::vector<float> c(M * N);
-  dnnl::memory am({{M, K}, int8 ? dt::s8 : dt::f32, tag::ab}, eng, a.data()), wm(wei, eng, w.data()),
-      cm({{M, N}, dt::f32, tag::ab}, eng, c.data());
+  dnnl::memory am(src, eng, a.data()), uw(user_wei, eng, w.data()), wm(pd.weights_desc(), eng), cm(dst, eng, c.data());
+  dnnl::reorder(uw, wm).execute(st, uw, wm);
+  st.wait();
   return best_ms([&] { mm.execute(st, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, cm}}); st.wait(); }, reps);
 }
 
@@ -55,7 +67,8 @@ int main(int argc, char** argv) {
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream st(eng);
   std::printf("threads %d; best of several runs; G/s = 2*M*N*K / time\n", threads);
-  std::printf("%6s %6s %6s | %14s | %14s | %14s\n", "M", "K", "N", "OpenBLAS f32", "oneDNN f32", "oneDNN s8s8");
+  std::printf("%6s %6s %6s | %14s | %14s | %14s | %14s | %s\n", "M", "K", "N", "OpenBLAS f32", "oneDNN f32", "oneDNN s8s8",
+              "oneDNN u8s8 zp", "oneDNN kernels");
   for (auto [K, N] : {std::pair<long, long>{768, 3072}, {3072, 768}}) {
     for (long M : {32L, 128L, 512L, 1024L, 4096L}) {
       const int reps = M >= 4096 ? 2 : 5;
@@ -64,9 +77,12 @@ int main(int argc, char** argv) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.0f, a.data(), int(K), w.data(), int(K), 0.0f,
                     c.data(), int(N));
       }, reps);
-      const double f32 = onednn_ms(eng, st, M, K, N, false, reps), s8 = onednn_ms(eng, st, M, K, N, true, reps);
+      std::string impl_f32, impl_s8, impl_u8;
+      const double f32 = onednn_ms(eng, st, M, K, N, Mode::F32, reps, &impl_f32), s8 = onednn_ms(eng, st, M, K, N, Mode::S8, reps, &impl_s8),
+                   u8 = onednn_ms(eng, st, M, K, N, Mode::U8, reps, &impl_u8);
       auto gs = [&](double ms) { return 2.0 * M * N * K / ms / 1e6; };
-      std::printf("%6ld %6ld %6ld | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f\n", M, K, N, blas, gs(blas), f32, gs(f32), s8, gs(s8));
+      std::printf("%6ld %6ld %6ld | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %s, %s, %s\n", M, K, N, blas,
+                  gs(blas), f32, gs(f32), s8, gs(s8), u8, gs(u8), impl_f32.c_str(), impl_s8.c_str(), impl_u8.c_str());
     }
   }
   return 0;
