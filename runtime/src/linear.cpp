@@ -81,23 +81,24 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_
   const dt wdt = int8_ ? dt::s8 : dt::f32;
   dnnl::memory::desc user_w_md({K, N}, wdt, tag::ba);  // our [out, in] rows are oneDNN's [K, N] "ba"
   dnnl::memory::desc bias_md({1, N}, dt::f32, tag::ab);
-  attr_.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  std::vector<float> scales;
   if (int8_) {
-    std::vector<float> scales(static_cast<std::size_t>(N));
+    scales.resize(static_cast<std::size_t>(N));
     for (std::int64_t n = 0; n < N; ++n) scales[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
-    attr_.set_output_scales(2, scales);
   }
-  dnnl::post_ops ops;
-  ops.append_binary(dnnl::algorithm::binary_add, bias_md);
-  if (spec_.act != Act::None) ops.append_eltwise(1.0f, eltwise_of(spec_.act), 0.0f, 0.0f);
-  if (s8_output()) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 127.0f / spec_.output_threshold, 0.0f);
-  attr_.set_post_ops(ops);
   // u8 input with zero point 128 where oneDNN takes it (tried first), else s8. An 8-bit output for a u8 reader
   // is u8 with zero point 128: round-half-even(v + 128) = round-half-even(v) + 128 and the saturation bounds
-  // shift alike, so the bytes are the reader's levels + 128.
-  const dnnl::primitive_attr base_attr = attr_;
+  // shift alike, so the bytes are the reader's levels + 128. The attribute is built anew for each try
+  // (dnnl::primitive_attr copies share one object).
   auto with_zero_points = [&](bool u8_src) {
-    attr_ = base_attr;
+    attr_ = dnnl::primitive_attr();
+    attr_.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (int8_) attr_.set_output_scales(2, scales);
+    dnnl::post_ops ops;
+    ops.append_binary(dnnl::algorithm::binary_add, bias_md);
+    if (spec_.act != Act::None) ops.append_eltwise(1.0f, eltwise_of(spec_.act), 0.0f, 0.0f);
+    if (s8_output()) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 127.0f / spec_.output_threshold, 0.0f);
+    attr_.set_post_ops(ops);
     if (u8_src) attr_.set_zero_points(DNNL_ARG_SRC, 0, {128});
     if (s8_output() && spec_.output_u8) attr_.set_zero_points(DNNL_ARG_DST, 0, {128});
     u8_ = u8_src;
