@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "slimpipe/io/checkpoint.hpp"
+#include "train/cli_pipeline_support.hpp"
 
 namespace {
 
@@ -88,13 +89,14 @@ per_device_eval_batch_size = 200
 )";
 
 // Runs `pipeline` + kPruneAndEvaluate through the CLI in a fresh temp folder (out_ is its output folder).
-// Skips the test when a plugin it needs is not built; callers return when IsSkipped() or a fatal failure.
+// Fails the test when a plugin it needs is missing; callers return after a fatal failure.
 class DynabertCli : public ::testing::Test {
  protected:
   void run(const char* task_plugin, const std::string& tag, const char* pipeline) {
-    const fs::path plugins = fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins";
-    for (const char* lib : {task_plugin, "libslimpipe_finetune.so", "libslimpipe_dynabert.so", "libslimpipe_evaluate.so"})
-      if (!fs::exists(plugins / lib)) GTEST_SKIP() << plugins / lib << " is not built";
+    if (const std::string missing = cli_pipeline::missing_plugin(
+            {task_plugin, "libslimpipe_finetune.so", "libslimpipe_dynabert.so", "libslimpipe_evaluate.so"});
+        !missing.empty())
+      GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
     dir_ = fs::temp_directory_path() / ("slimpipe_" + tag + "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -113,7 +115,7 @@ class DynabertCli : public ::testing::Test {
 
 TEST_F(DynabertCli, SeveralWidthsInOneRunExportCorrectly) {
   run("libslimpipe_task_seq_cls.so", "dynabert_cli", kPipeline);
-  if (IsSkipped() || HasFatalFailure()) return;
+  if (HasFatalFailure()) return;
   const fs::path& out = out_;
   const auto trained = read_json(out / "train" / "manifest.json");
   const std::int64_t full_params = trained["param_count"];
@@ -196,7 +198,7 @@ save_steps = 10
 
 TEST_F(DynabertCli, QaWidthsExportWithExactMatchAndF1) {
   run("libslimpipe_task_qa.so", "dynabert_qa_cli", kQaPipeline);
-  if (IsSkipped() || HasFatalFailure()) return;
+  if (HasFatalFailure()) return;
   const fs::path& out = out_;
   const std::int64_t full_params = read_json(out / "train" / "manifest.json")["param_count"];
   for (const auto& [name, kept] : std::map<std::string, std::int64_t>{{"width_0.75", 3}, {"width_0.5", 2}}) {

@@ -96,7 +96,7 @@ fallback_max_sites = 3
 class PtqPipeline : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!plugins_built()) GTEST_SKIP() << "ptq, rank, finetune or seq_cls plugin not built";
+    if (!plugins_built()) GTEST_FAIL() << "ptq, rank, finetune or seq_cls plugin is not built (every test program depends on target slimpipe_plugins: a build error?)";
     dir_ = fs::temp_directory_path() / ("slimpipe_ptq_pipeline_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -228,7 +228,7 @@ collect = true
 TEST_F(PtqPipeline, DynabertPlusPtqExpandsIntoAPtqGridPerWidth) {
   if (!fs::exists(fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins/libslimpipe_dynabert_ptq.so") ||
       !fs::exists(fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins/libslimpipe_dynabert.so"))
-    GTEST_SKIP() << "dynabert or dynabert+ptq plugin not built";
+    GTEST_FAIL() << "dynabert or dynabert+ptq plugin is not built (every test program depends on target slimpipe_plugins: a build error?)";
   std::ofstream(dir_ / "composite.toml") << kComposite;
   ASSERT_EQ(run("plan '" + (dir_ / "composite.toml").string() + "'", dir_ / "plan.log"), 0) << read_text(dir_ / "plan.log");
   const std::string plan = read_text(dir_ / "plan.log");
