@@ -3,13 +3,11 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -18,6 +16,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "slimpipe_runtime/bench.hpp"
 #include "slimpipe_runtime/runtime.hpp"
 
 namespace po = boost::program_options;
@@ -57,14 +56,6 @@ std::string cpu_name() {
   while (std::getline(in, line))
     if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
   return "unknown";
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const double pos = p * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(pos);
-  const std::size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
 }  // namespace
@@ -110,7 +101,12 @@ int cmd_bench(const std::vector<std::string>& args) {
   table << std::left << std::setw(40) << "model" << std::setw(7) << "prec" << std::right << std::setw(7) << "batch"
         << std::setw(11) << "p50 ms" << std::setw(11) << "p90 ms" << std::setw(11) << "seq/s" << std::setw(11) << "size MB"
         << std::setw(11) << "peak MB" << "\n";
-  std::mt19937_64 rng(42);
+  slimpipe_runtime::BenchOptions options;
+  options.batches = batches;
+  options.seq = seq;
+  options.iters = iters;
+  options.warmup = warmup;
+  options.max_seconds = max_seconds;
   for (const std::string& path : models) {
     reset_peak_rss();
     auto model = slimpipe_runtime::Model::load(path);
@@ -122,23 +118,9 @@ int cmd_bench(const std::vector<std::string>& args) {
                             {"layers", info.num_layers}, {"hidden", info.hidden_size}, {"heads", info.heads},
                             {"intermediate_sizes", info.intermediate_sizes}, {"size_bytes", info.file_bytes},
                             {"results", nlohmann::json::array()}};
-    for (std::int64_t b : batches) {
-      std::uniform_int_distribution<std::int64_t> token(1, info.vocab_size - 1);
-      std::vector<std::int64_t> ids(static_cast<std::size_t>(b * seq)), types(ids.size(), 0), mask(ids.size(), 1);
-      for (auto& id : ids) id = token(rng);
-      for (int i = 0; i < warmup; ++i) model.run(ids, types, mask, b, seq);
-      std::vector<double> ms;
-      const auto start = std::chrono::steady_clock::now();
-      for (int i = 0; i < iters; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        model.run(ids, types, mask, b, seq);
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-        if (ms.size() >= 3 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > max_seconds) break;
-      }
-      const double p50 = percentile(ms, 0.5), p90 = percentile(ms, 0.9);
-      const double throughput = static_cast<double>(b) * 1000.0 / p50;
-      entry["results"].push_back({{"batch", b}, {"runs", ms.size()}, {"p50_ms", p50}, {"p90_ms", p90}, {"seq_per_s", throughput}});
-    }
+    for (const auto& r : slimpipe_runtime::benchmark(model, options))
+      entry["results"].push_back(
+          {{"batch", r.batch}, {"runs", r.ms.size()}, {"p50_ms", r.p50_ms}, {"p90_ms", r.p90_ms}, {"seq_per_s", r.seq_per_s}});
     const std::uint64_t peak = status_kib("VmHWM") * 1024;
     entry["peak_rss_bytes"] = peak;
     entry["workspace_bytes"] = model.workspace_bytes();

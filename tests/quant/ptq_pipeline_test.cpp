@@ -91,6 +91,16 @@ inputs = ["quant"]
 collect = true
 fallback_until_drop_below = -1000.0
 fallback_max_sites = 3
+
+[nodes.fastest]
+type = "rank"
+inputs = ["quant"]
+collect = true
+max_metric_drop = 100.0
+objective = "latency"
+bench_batches = [4]
+bench_iters = 2
+bench_rounds = 1
 )";
 
 class PtqPipeline : public ::testing::Test {
@@ -128,8 +138,10 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     EXPECT_NEAR(acc - fp32, m["metrics"]["delta_accuracy"].get<double>(), 1e-9);
     EXPECT_GT(acc, 40.0) << "the int8 model must still work (chance is 33%)";
     for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "calibration.json", "quant_weights.safetensors",
-                          "sensitivity.csv", "model.int8.onnx", "metrics.json"})
+                          "sensitivity.csv", "model.int8.onnx", "metrics.json", "runtime/runtime.json", "runtime/weights.bin"})
       EXPECT_TRUE(fs::exists(e.path() / f)) << e.path() / f;
+    EXPECT_EQ(m["input_model"]["id"], "train");
+    EXPECT_EQ(read_json(e.path() / "runtime" / "runtime.json")["precision"], "int8");
     // 2 layers x (4 attention Linears + 2 FFN + 2 MatMuls) + pooler + classifier.
     std::ifstream csv(e.path() / "sensitivity.csv");
     std::string line;
@@ -151,6 +163,39 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
   EXPECT_GE(ranking["candidates"][0]["accuracy"].get<double>(), ranking["candidates"][1]["accuracy"].get<double>());
   EXPECT_TRUE(fs::exists(out / "best" / "model.int8.onnx"));
   EXPECT_TRUE(fs::exists(out / "best" / "ranking.md"));
+  EXPECT_TRUE(fs::exists(out / "best" / "runtime" / "runtime.json"));
+
+  // Every candidate timed with the runtime at batch 1 and 32, against the fp32 model the cells came from.
+  const auto& bench = ranking["bench"];
+  ASSERT_TRUE(bench.is_object()) << ranking.dump(2);
+  EXPECT_EQ(bench["batches"], nlohmann::json::parse("[1, 32]"));
+  EXPECT_EQ(bench["threads"], 1);
+  ASSERT_TRUE(bench["baseline"].is_object()) << ranking.dump(2);
+  EXPECT_EQ(bench["baseline"]["id"], "train");
+  for (const auto& c : ranking["candidates"]) {
+    EXPECT_EQ(c["runtime_precision"], "int8");
+    for (const char* b : {"batch_1", "batch_32"}) {
+      const auto& lat = c["latency"][b];
+      ASSERT_TRUE(lat.is_object()) << c.dump(2);
+      EXPECT_GT(lat["p50_ms"].get<double>(), 0.0);
+      EXPECT_GE(lat["p90_ms"].get<double>(), lat["p50_ms"].get<double>());
+      EXPECT_EQ(lat["runs"], 6);  // 2 rounds x 3 runs
+      EXPECT_NEAR(lat["speedup"].get<double>(),
+                  bench["baseline"]["latency"][b]["p50_ms"].get<double>() / lat["p50_ms"].get<double>(), 1e-9);
+    }
+  }
+  EXPECT_NE(read_text(out / "best" / "ranking.md").find("| p50 ms b1 | speedup b1 |"), std::string::npos);
+  EXPECT_NEAR(best["metrics"]["p50_ms_b1"].get<double>(),
+              ranking["candidates"][0]["latency"]["batch_1"]["p50_ms"].get<double>(), 1e-9);
+
+  // objective = "latency": the fastest candidate within the drop first.
+  const auto fastest = read_json(out / "fastest" / "ranking.json");
+  ASSERT_EQ(fastest["candidates"].size(), 2u);
+  EXPECT_EQ(fastest["objective"], "latency");
+  EXPECT_LE(fastest["candidates"][0]["latency"]["batch_4"]["p50_ms"].get<double>(),
+            fastest["candidates"][1]["latency"]["batch_4"]["p50_ms"].get<double>());
+  EXPECT_EQ(fastest["candidates"][0]["latency"]["batch_4"]["runs"], 2);
+  EXPECT_EQ(read_json(out / "fastest" / "manifest.json")["best"], fastest["candidates"][0]["id"]);
 
   // Fallback that can never meet its target stops after fallback_max_sites sites, most sensitive first.
   const auto fb = read_json(out / "fallback" / "ranking.json")["fallback"];
@@ -163,6 +208,15 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
   for (const auto& a : cal["activations"])
     for (int i = 0; i < 3; ++i) EXPECT_NE(a["site"], order[i]);
   EXPECT_TRUE(fs::exists(out / "fallback" / "model.int8.onnx"));
+  // The fallback model's runtime export is made anew: its fp32 sites are not int8 there, and it is timed.
+  const auto rt = read_json(out / "fallback" / "runtime" / "runtime.json");
+  const auto cell_rt = read_json(fs::path(ranking["candidates"][0]["dir"].get<std::string>()) / "runtime" / "runtime.json");
+  for (int i = 0; i < 3; ++i) {
+    const std::string site = order[i].get<std::string>();
+    EXPECT_TRUE(cell_rt["quant"]["sites"].contains(site)) << site << " is int8 in the cell";
+    EXPECT_FALSE(rt["quant"]["sites"].contains(site)) << site << " is fp32 after the fallback";
+  }
+  EXPECT_GT(fb["latency"]["batch_1"]["p50_ms"].get<double>(), 0.0) << fb.dump(2);
 
   // Resume: nothing reruns.
   ASSERT_EQ(run("plan '" + (dir_ / "pipeline.toml").string() + "'", dir_ / "plan2.log"), 0);
@@ -256,7 +310,12 @@ TEST_F(PtqPipeline, DynabertPlusPtqExpandsIntoAPtqGridPerWidth) {
     EXPECT_TRUE(m.contains("width"));
   }
   EXPECT_EQ(cells, 4);
-  EXPECT_EQ(read_json(out / "rank" / "ranking.json")["candidates"].size(), 4u);
+  const auto ranking = read_json(out / "rank" / "ranking.json");
+  EXPECT_EQ(ranking["candidates"].size(), 4u);
+  // Speedups are against the unpruned fp32 model: cell -> its width (input_model) -> train.
+  EXPECT_EQ(ranking["bench"]["baseline"]["id"], "train") << ranking["bench"].dump(2);
+  for (const char* w : {"width_0.75", "width_0.5"})
+    EXPECT_EQ(read_json(out / "compress_dynabert" / w / "runtime" / "runtime.json")["precision"], "fp32") << w;
 }
 
 TEST_F(PtqPipeline, CompositeRejectsKeysNoStepTakes) {

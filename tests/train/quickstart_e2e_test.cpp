@@ -54,8 +54,12 @@ TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
   for (const auto& c : ranking["candidates"]) {
     EXPECT_GT(c["accuracy"].get<double>(), 40.0) << c["id"];
     EXPECT_NEAR(c["reference"].get<double>(), accuracy, 1e-9) << "the reference is the unpruned fp32 model";
+    // ... and timed with the runtime, against the unpruned fp32 model.
+    EXPECT_GT(c["latency"]["batch_1"]["speedup"].get<double>(), 0.0) << c.dump(2);
   }
-  for (const char* f : {"model.int8.onnx", "calibration.json", "sensitivity.csv", "ranking.md", "config.json"})
+  EXPECT_EQ(ranking["bench"]["baseline"]["id"], "train");
+  for (const char* f : {"model.int8.onnx", "calibration.json", "sensitivity.csv", "ranking.md", "config.json",
+                        "runtime/runtime.json", "runtime/weights.bin"})
     EXPECT_TRUE(fs::exists(out / "rank" / f)) << f;
   fs::remove_all(out);
   fs::remove(out.string() + ".log");

@@ -90,7 +90,10 @@ class DynaBert final : public Strategy {
     for (const auto& f : p.get_string_list("export_formats")) {
       options.torchscript = options.torchscript || f == "torchscript";
       options.onnx = options.onnx || f == "onnx";
+      options.runtime = options.runtime || f == "runtime";
     }
+    if (inputs.size() == 1)
+      options.input_model = {{"id", inputs[0].id()}, {"dir", fs::absolute(inputs[0].dir()).lexically_normal().string()}};
     input.flops_per_token = pruning::encoder_flops_per_token(teacher.config, options.flops_seq_length);
     ctx.log().info("input model: " + input.metrics.primary + "=" + std::to_string(input.metrics.value) + ", " +
                    std::to_string(input.param_count) + " parameters");
@@ -113,8 +116,9 @@ Schema schema() {
           "whole number of heads per layer; one artifact width_<w> each")
       .param("lambda_distill", T::Float, 0.1, "weight of the hidden-state MSE (embedding output + every layer)")
       .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length")
-      .param("export_formats", T::StringList, Json::array({"torchscript", "onnx"}),
-             "exports written next to the HF folder of each width", Json::array({"torchscript", "onnx"}))
+      .param("export_formats", T::StringList, Json::array({"torchscript", "onnx", "runtime"}),
+             "exports written next to the HF folder of each width: model.pt, model.onnx, runtime/ (slimpipe_runtime)",
+             Json::array({"torchscript", "onnx", "runtime"}))
       .param("flops_seq_length", T::Int, 128, "sequence length at which the manifest's FLOPs per token are counted");
   // PaddleNLP's CompressionArguments change these TrainingArguments defaults.
   train::TrainingArguments defaults;
@@ -126,6 +130,6 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(DynaBert, "strategy", "dynabert", "1.0.0",
+SLIMPIPE_PLUGIN(DynaBert, "strategy", "dynabert", "1.1.0",
                 "DynaBERT width pruning: importance, reorder, width-adaptive distillation, one pruned model per width",
                 schema)

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "slimpipe/export/onnx_export.hpp"
+#include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/export/torchscript_export.hpp"
 #include "slimpipe/pruning/model_cost.hpp"
 
@@ -24,6 +25,11 @@ void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outc
   if (options.onnx) {
     exporter::export_onnx(model, out.dir() / "model.onnx");
     files.push_back("model.onnx");
+  }
+  if (options.runtime) {
+    exporter::export_runtime(model, out.dir() / "runtime");
+    files.push_back("runtime/runtime.json");
+    files.push_back("runtime/weights.bin");
   }
 
   const std::int64_t params = pruning::parameter_count(model);
@@ -59,9 +65,11 @@ void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outc
   out.manifest()["paddle_name"] = pruning::paddle_width_name(outcome.width.width);
   out.manifest()["dynabert"] = figures;
   out.manifest()["exports"] = files;
+  if (!options.input_model.is_null()) out.manifest()["input_model"] = options.input_model;
   std::string load = "HF folder: config.json (pruned_heads) + model.safetensors";
   if (options.torchscript) load += "; TorchScript: model.pt";
   if (options.onnx) load += "; ONNX: model.onnx";
+  if (options.runtime) load += "; slimpipe_runtime: runtime/";
   out.manifest()["load"] = load;
 }
 

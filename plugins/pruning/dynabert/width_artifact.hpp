@@ -1,4 +1,4 @@
-// Writing one width's artifact: the pruned model as an HF folder (+ TorchScript and ONNX), metrics.json
+// Writing one width's artifact: the pruned model as an HF folder (+ TorchScript, ONNX, runtime/), metrics.json
 // and the manifest figures relative to the input model.
 #pragma once
 
@@ -20,6 +20,8 @@ struct ExportOptions {
   io::SaveOptions save;          // tokenizer files of the input model
   bool torchscript = false;      // model.pt
   bool onnx = false;             // model.onnx
+  bool runtime = false;          // runtime/ (slimpipe_runtime fp32, docs/runtime.md)
+  Json input_model;              // {id, dir} of the input model, for rank's speed baseline
   std::int64_t flops_seq_length = 128;
 };
 

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "slimpipe/export/qdq_export.hpp"
+#include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/quant/ptq.hpp"
@@ -147,6 +148,17 @@ class Ptq final : public Strategy {
       if (f == "onnx") {
         exporter::export_qdq_onnx(*result.model, result.plan, out.dir() / "model.int8.onnx");
         files.push_back("model.int8.onnx");
+      } else if (f == "runtime") {
+        // slimpipe_runtime's format (docs/runtime.md): what `slimpipe bench` and rank time. Plans the integer
+        // kernels cannot run (onnx_format = false, weight_bits != 8) are written without it, with a warning.
+        try {
+          exporter::export_runtime(*result.model, result.plan, out.dir() / "runtime");
+          files.push_back("runtime/runtime.json");
+          files.push_back("runtime/weights.bin");
+        } catch (const Error& e) {
+          fs::remove_all(out.dir() / "runtime");
+          ctx.log().warn("ptq " + cell + ": no runtime export: " + std::string(e.what()));
+        }
       }
 
     const std::int64_t int8_bytes = quant::quantized_size_bytes(*result.model, result.plan);
@@ -178,6 +190,8 @@ class Ptq final : public Strategy {
     out.manifest()["size_bytes_int8"] = int8_bytes;
     out.manifest()["size_bytes_fp32"] = fp32_bytes;
     out.manifest()["exports"] = files;
+    // Where the fp32 model came from: rank times it as the speed baseline.
+    out.manifest()["input_model"] = {{"id", inputs[0].id()}, {"dir", fs::absolute(inputs[0].dir()).lexically_normal().string()}};
     // A dynabert width upstream: carried along so rankings can group by it.
     if (inputs[0].manifest().contains("width")) {
       out.manifest()["width"] = inputs[0].manifest()["width"];
@@ -187,7 +201,7 @@ class Ptq final : public Strategy {
     }
     out.manifest()["load"] =
         "fp32 HF folder (biases corrected when bias_correction) + calibration.json + quant_weights.safetensors "
-        "(slimpipe::quant::load_plan, make_fake_quant_hook); QDQ ONNX: model.int8.onnx";
+        "(slimpipe::quant::load_plan, make_fake_quant_hook); QDQ ONNX: model.int8.onnx; slimpipe_runtime: runtime/";
     ctx.log().info("ptq " + cell + ": " + int8.primary + " " + fixed(int8.value, 2) + " (fp32 " + fixed(fp32.value, 2) +
                    ", delta " + fixed(int8.value - fp32.value, 2) + "), logit SQNR " +
                    fixed(sensitivity.logits.sqnr_db, 1) + " dB, most sensitive site " +
@@ -227,13 +241,14 @@ Schema schema() {
       .param("sensitivity_samples", T::Int, 128, "eval features over which sensitivity.csv and the logit SQNR are measured")
       .param("per_device_eval_batch_size", T::Int, 32, "evaluation batch size")
       .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length")
-      .param("export_formats", T::StringList, Json::array({"onnx"}), "model.int8.onnx (QDQ) next to the HF folder",
-             Json::array({"onnx"}));
+      .param("export_formats", T::StringList, Json::array({"onnx", "runtime"}),
+             "next to the HF folder: model.int8.onnx (QDQ), runtime/ (slimpipe_runtime INT8, docs/runtime.md)",
+             Json::array({"onnx", "runtime"}));
   return s;
 }
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Ptq, "strategy", "ptq", "1.0.0",
+SLIMPIPE_PLUGIN(Ptq, "strategy", "ptq", "1.1.0",
                 "post-training INT8 quantization: one calibration cell, evaluated, with sensitivity and QDQ export",
                 schema)
