@@ -3,7 +3,11 @@
 // int8 model when the SDK has the QDQ exporter) and in LibTorch (TorchScript model.pt). Prints one table with
 // the CPU's ISA and the thread count, and writes it as Markdown and JSON next to the exports.
 // Usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--out DIR]
-//        [--export-only] (write the exports and stop: inputs for `slimpipe bench`)
+//        [--export-only] (write the exports and stop: inputs for `slimpipe bench`) [--reuse] (time the exports
+//        already in --out) [--rounds R] (time every engine R times, in alternating order) [--no-torchscript]
+// With several rounds, the table's p50/p90 are over the runs of every round, and the per-round ratios of the
+// issue's targets are printed below it, so that the machine's drift (tens of percent between minutes on a
+// shared host) shows instead of hiding in one engine's slot.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/script.h>
@@ -15,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -55,6 +60,9 @@ struct Settings {
   std::int64_t layers = 12, hidden = 768;
   std::vector<std::int64_t> batches{1, 32};
   bool export_only = false;
+  bool reuse = false;
+  bool torchscript = true;
+  int rounds = 1;
   fs::path out = "bench_peers_out";
 };
 
@@ -196,8 +204,11 @@ int main(int argc, char** argv) {
     else if (a == "--batch") s.batches = {std::stoll(next())};
     else if (a == "--out") s.out = next();
     else if (a == "--export-only") s.export_only = true;
+    else if (a == "--reuse") s.reuse = true;
+    else if (a == "--no-torchscript") s.torchscript = false;
+    else if (a == "--rounds") s.rounds = std::max(1, std::stoi(next()));
     else {
-      std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--batch B] [--out DIR] [--export-only]\n";
+      std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--batch B] [--out DIR] [--export-only] [--reuse] [--rounds R] [--no-torchscript]\n";
       return 2;
     }
   }
@@ -215,35 +226,65 @@ int main(int argc, char** argv) {
     nn::TaskModel model(config, nn::TaskHead::SequenceClassification);
     model->eval();
     const std::int64_t vocab = config.vocab_size;
-    std::cout << "building exports in " << s.out << " (" << s.layers << " layers, hidden " << s.hidden << ")\n" << std::flush;
-    exporter::export_runtime(*model, s.out / "runtime_fp32");
-    exporter::export_onnx(*model, s.out / "model.onnx");
-    exporter::export_torchscript(*model, s.out / "model.pt");
-    const quant::FakeQuantPlan plan = calibrate(*model, s.seq, vocab);
-    exporter::export_runtime(*model, plan, s.out / "runtime_int8");
+    bool have = true;
+    for (const char* f : {"runtime_fp32/runtime.json", "runtime_int8/runtime.json", "runtime_pruned075_int8/runtime.json",
+                          "model.onnx", "model.pt", "model.pruned075.onnx"})
+      have = have && fs::exists(s.out / f);
+    if (SLIMPIPE_PEERS_HAVE_QDQ) have = have && fs::exists(s.out / "model.int8.onnx");
+    if (s.reuse && !have) throw std::runtime_error("--reuse: " + s.out.string() + " lacks some exports; run without --reuse once");
+    if (s.reuse) {
+      std::cout << "timing the exports in " << s.out << " (--reuse)\n" << std::flush;
+    } else {
+      std::cout << "building exports in " << s.out << " (" << s.layers << " layers, hidden " << s.hidden << ")\n" << std::flush;
+      exporter::export_runtime(*model, s.out / "runtime_fp32");
+      exporter::export_onnx(*model, s.out / "model.onnx");
+      exporter::export_torchscript(*model, s.out / "model.pt");
+      const quant::FakeQuantPlan plan = calibrate(*model, s.seq, vocab);
+      exporter::export_runtime(*model, plan, s.out / "runtime_int8");
 #if SLIMPIPE_PEERS_HAVE_QDQ
-    exporter::export_qdq_onnx(*model, plan, s.out / "model.int8.onnx");
+      exporter::export_qdq_onnx(*model, plan, s.out / "model.int8.onnx");
 #endif
-    const std::int64_t heads = std::max<std::int64_t>(1, config.num_attention_heads * 3 / 4), inter = config.intermediate_size * 3 / 4;
-    nn::TaskModel pruned = nn::prune(*model, std::vector<std::int64_t>(s.layers, heads), std::vector<std::int64_t>(s.layers, inter));
-    pruned->eval();
-    exporter::export_onnx(*pruned, s.out / "model.pruned075.onnx");
-    exporter::export_runtime(*pruned, calibrate(*pruned, s.seq, vocab), s.out / "runtime_pruned075_int8");
+      const std::int64_t heads = std::max<std::int64_t>(1, config.num_attention_heads * 3 / 4), inter = config.intermediate_size * 3 / 4;
+      nn::TaskModel pruned = nn::prune(*model, std::vector<std::int64_t>(s.layers, heads), std::vector<std::int64_t>(s.layers, inter));
+      pruned->eval();
+      exporter::export_onnx(*pruned, s.out / "model.pruned075.onnx");
+      exporter::export_runtime(*pruned, calibrate(*pruned, s.seq, vocab), s.out / "runtime_pruned075_int8");
+    }
     if (s.export_only) {  // the exports only, e.g. for `slimpipe bench`
       std::cout << "wrote the exports in " << s.out << "\n";
       return 0;
     }
 
-    std::vector<Row> rows;
-    rows.push_back(time_runtime(s, "fp32", s.out / "runtime_fp32", vocab));
-    rows.push_back(time_runtime(s, "int8", s.out / "runtime_int8", vocab));
-    rows.push_back(time_runtime(s, "pruned 0.75 + int8", s.out / "runtime_pruned075_int8", vocab));
-    rows.push_back(time_ort(s, "fp32", s.out / "model.onnx"));
+    std::vector<std::function<Row()>> jobs;
+    jobs.push_back([&] { return time_runtime(s, "fp32", s.out / "runtime_fp32", vocab); });
+    jobs.push_back([&] { return time_runtime(s, "int8", s.out / "runtime_int8", vocab); });
+    jobs.push_back([&] { return time_runtime(s, "pruned 0.75 + int8", s.out / "runtime_pruned075_int8", vocab); });
+    jobs.push_back([&] { return time_ort(s, "fp32", s.out / "model.onnx"); });
 #if SLIMPIPE_PEERS_HAVE_QDQ
-    rows.push_back(time_ort(s, "QDQ int8", s.out / "model.int8.onnx"));
+    jobs.push_back([&] { return time_ort(s, "QDQ int8", s.out / "model.int8.onnx"); });
 #endif
-    rows.push_back(time_ort(s, "pruned 0.75 fp32", s.out / "model.pruned075.onnx"));
-    rows.push_back(time_torchscript(s, s.out / "model.pt", vocab));
+    jobs.push_back([&] { return time_ort(s, "pruned 0.75 fp32", s.out / "model.pruned075.onnx"); });
+    if (s.torchscript) jobs.push_back([&] { return time_torchscript(s, s.out / "model.pt", vocab); });
+    // Rounds in alternating order; runs accumulate per row, and each round's p50 is kept for the ratios.
+    std::vector<Row> rows(jobs.size());
+    std::vector<std::vector<std::map<std::int64_t, double>>> round_p50(jobs.size());
+    for (int r = 0; r < s.rounds; ++r) {
+      if (s.rounds > 1) std::cout << "round " << r + 1 << " of " << s.rounds << "\n" << std::flush;
+      for (std::size_t k = 0; k < jobs.size(); ++k) {
+        const std::size_t i = r % 2 == 0 ? k : jobs.size() - 1 - k;
+        Row got = jobs[i]();
+        std::map<std::int64_t, double> p;
+        for (auto& [b, v] : got.runs) {
+          p[b] = median(v);
+          auto& acc = rows[i].runs[b];
+          acc.insert(acc.end(), v.begin(), v.end());
+        }
+        round_p50[i].push_back(p);
+        rows[i].engine = got.engine;
+        rows[i].model = got.model;
+        rows[i].size_bytes = got.size_bytes;
+      }
+    }
 
     std::ostringstream md;
     md << "CPU ISA (oneDNN): " << slimpipe_runtime::cpu_isa() << ", threads: " << s.threads << ", seq " << s.seq << ", "
@@ -269,6 +310,43 @@ int main(int argc, char** argv) {
 #if !SLIMPIPE_PEERS_HAVE_QDQ
     md << "\n(The SDK of this build has no QDQ exporter: ONNX Runtime int8 was not timed.)\n";
 #endif
+    // The targets of the runtime issue as ratios, per round (same round = minutes apart at most).
+    auto find = [&](const std::string& engine, const std::string& model) -> int {
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        if (rows[i].engine.rfind(engine, 0) == 0 && rows[i].model == model) return static_cast<int>(i);
+      return -1;
+    };
+    const int rt32 = find("slimpipe", "fp32"), rt8 = find("slimpipe", "int8"), rtp8 = find("slimpipe", "pruned 0.75 + int8"),
+              ort32 = find("ONNX", "fp32"), ort8 = find("ONNX", "QDQ int8");
+    struct Ratio {
+      const char* what;
+      int num, den;  // speedup = p50[den] / p50[num]
+    };
+    const Ratio ratios[] = {{"ORT fp32 / runtime fp32 (target >= 1)", rt32, ort32},
+                            {"ORT QDQ int8 / runtime int8 (target >= 1.1)", rt8, ort8},
+                            {"runtime fp32 / runtime int8 (target >= 1)", rt8, rt32},
+                            {"ORT fp32 / runtime pruned 0.75 + int8 (target >= 1.4)", rtp8, ort32}};
+    md << "\nSpeedup ratios, per round" << (s.rounds > 1 ? " (rounds alternate the engine order)" : "") << ":\n\n| ratio |";
+    for (auto b : s.batches) md << " batch " << b << " |";
+    md << "\n|---|";
+    for (std::size_t i = 0; i < s.batches.size(); ++i) md << "---|";
+    md << "\n";
+    j["ratios"] = nlohmann::json::array();
+    for (const Ratio& q : ratios) {
+      if (q.num < 0 || q.den < 0) continue;
+      md << "| " << q.what << " |";
+      nlohmann::json jq = {{"ratio", q.what}};
+      for (auto b : s.batches) {
+        std::vector<double> per;
+        for (int r = 0; r < s.rounds; ++r) per.push_back(round_p50[q.den][r].at(b) / round_p50[q.num][r].at(b));
+        md << " ";
+        for (std::size_t r = 0; r < per.size(); ++r) md << (r ? ", " : "") << std::setprecision(2) << per[r];
+        md << " |";
+        jq["batch_" + std::to_string(b)] = per;
+      }
+      md << "\n";
+      j["ratios"].push_back(jq);
+    }
     std::cout << "\n" << md.str();
     std::ofstream(s.out / "peers.md") << md.str();
     std::ofstream(s.out / "peers.json") << j.dump(2) << "\n";
