@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "slimpipe/allocator.hpp"
 #include "slimpipe/nn/task_model.hpp"
 #include "slimpipe/train/optimizer.hpp"
 #include "slimpipe/train/weight_init.hpp"
@@ -26,6 +27,7 @@ struct Options {
   int warmup = 2, steps = 5;
   int rounds = 1;  // > 1: alternate slimpipe and python rounds and compare medians (a shared machine's load drifts)
   bool python = true;
+  bool stock_malloc = false;  // skip slimpipe's malloc settings (what the slimpipe CLI sets at start)
 };
 
 Options parse(int argc, char** argv) {
@@ -46,10 +48,12 @@ Options parse(int argc, char** argv) {
       o.rounds = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--no-python") == 0)
       o.python = false;
+    else if (std::strcmp(argv[i], "--stock-malloc") == 0)
+      o.stock_malloc = true;
     else {
       std::fprintf(stderr,
                    "usage: train_step_bench [--batch N] [--seq N] [--threads N] [--warmup N] [--steps N] [--rounds N] "
-                   "[--no-python]\n");
+                   "[--no-python] [--stock-malloc]\n");
       std::exit(2);
     }
   }
@@ -145,6 +149,9 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
+  // The C++ side runs as the slimpipe CLI does (it tunes malloc at start); python3 keeps glibc's defaults.
+  std::printf("slimpipe side: %s\n",
+              o.stock_malloc ? "malloc: glibc defaults (--stock-malloc)" : slimpipe::tune_allocator_for_tensors().c_str());
   std::printf(
       "training step: BERT %d layers, hidden %d, %d heads, FFN %d, vocab %d; batch %d x seq %d; "
       "%d threads; %d warm-up + %d timed steps; %d round(s)\n",

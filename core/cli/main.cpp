@@ -9,6 +9,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "slimpipe/allocator.hpp"
 #include "slimpipe/core/executor.hpp"
 #include "slimpipe/core/graph_export.hpp"
 #include "slimpipe/core/pipeline_spec.hpp"
@@ -236,6 +237,9 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Training and evaluation free and re-allocate the same large tensors every step: keep them in the heap
+  // instead of paying page faults for fresh mmaps (slimpipe/allocator.hpp, docs/training.md).
+  slimpipe::tune_allocator_for_tensors();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
     std::cout << kUsage;
