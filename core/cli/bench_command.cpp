@@ -117,6 +117,8 @@ int cmd_bench(const std::vector<std::string>& args) {
     nlohmann::json entry = {{"path", path}, {"precision", info.precision}, {"head", slimpipe_runtime::to_string(info.head)},
                             {"layers", info.num_layers}, {"hidden", info.hidden_size}, {"heads", info.heads},
                             {"intermediate_sizes", info.intermediate_sizes}, {"size_bytes", info.file_bytes},
+                            {"int8_linears", info.int8_linears}, {"onednn_linears", info.onednn_linears},
+                            {"int8_attention_layers", info.int8_attention_layers},
                             {"results", nlohmann::json::array()}};
     for (const auto& r : slimpipe_runtime::benchmark(model, options))
       entry["results"].push_back(

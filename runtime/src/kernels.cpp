@@ -190,6 +190,28 @@ void masked_softmax_serial(float* scores, std::int64_t rows, std::int64_t n, con
   for (std::int64_t r = 0; r < rows; ++r) softmax_row(scores + r * n, n, mask ? mask + (r / rows_per_mask) * n : nullptr, threshold);
 }
 
+void masked_softmax_levels(float* scores, std::uint8_t* levels, std::int64_t rows, std::int64_t n, const float* mask,
+                           std::int64_t rows_per_mask, float threshold) {
+  for_rows(rows, 10 * rows * n, kParallelMinElements, [=](std::int64_t r) {
+    softmax_row(scores + r * n, n, mask ? mask + (r / rows_per_mask) * n : nullptr, 0.0f);
+    // p >= 0, so its level is in [0, 127]: the same byte as u8 and as s8.
+    quantize_row(scores + r * n, reinterpret_cast<std::int8_t*>(levels + r * n), n, threshold);
+  });
+}
+
+void quantize_heads(const float* x, std::int64_t ld, std::int64_t b, std::int64_t s, std::int64_t heads, std::int64_t d,
+                    float threshold, std::int8_t* out, bool u8) {
+  const std::int64_t rows = b * s;
+  for_rows(rows, 2 * rows * heads * d, kParallelMinElements, [=](std::int64_t t) {
+    const std::int64_t bi = t / s, si = t % s;
+    for (std::int64_t h = 0; h < heads; ++h) {
+      std::int8_t* dst = out + ((bi * heads + h) * s + si) * d;
+      if (u8) quantize_row_u8(x + t * ld + h * d, reinterpret_cast<std::uint8_t*>(dst), d, threshold);
+      else quantize_row(x + t * ld + h * d, dst, d, threshold);
+    }
+  });
+}
+
 void fake_quantize(float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float threshold) {
   for_rows(rows, 2 * rows * cols, kParallelMinElements, [=](std::int64_t r) { fake_quantize_row(x + r * ld, cols, threshold); });
 }

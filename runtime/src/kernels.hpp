@@ -36,6 +36,14 @@ void masked_softmax(float* scores, std::int64_t rows, std::int64_t n, const floa
 // The same on the calling thread only.
 void masked_softmax_serial(float* scores, std::int64_t rows, std::int64_t n, const float* mask, std::int64_t rows_per_mask,
                            float threshold);
+// INT8 attention: rows of scores [rows, n] get the key mask and softmax as masked_softmax does, and their
+// probabilities' levels clip(rint(p / T * 127), 0, 127) go to `levels` [rows, n] (u8; p >= 0).
+void masked_softmax_levels(float* scores, std::uint8_t* levels, std::int64_t rows, std::int64_t n, const float* mask,
+                           std::int64_t rows_per_mask, float threshold);
+// INT8 attention operands: the [b*s, heads*d] block x (row stride ld) quantized per head into [b, heads, s, d]
+// contiguous levels: u8 = level + 128 when u8, else s8.
+void quantize_heads(const float* x, std::int64_t ld, std::int64_t b, std::int64_t s, std::int64_t heads, std::int64_t d,
+                    float threshold, std::int8_t* out, bool u8);
 // Fake quantization in place of a [rows, cols] block with row stride ld: clip(rint(x / T * 127), -128, 127) / 127 * T.
 void fake_quantize(float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float threshold);
 // IEEE binary16 bits to float (exact: every half is a float), n values.

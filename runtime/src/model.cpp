@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "kernels.hpp"
 #include "linear.hpp"
@@ -59,11 +62,22 @@ std::string cpu_isa() {
 
 namespace {
 
+// INT8 attention of one layer at one (batch, seq, threads): Q·Kᵀ as a batched u8 x s8 matmul over [b, heads]
+// writing float scores, P·V as a batched u8 x s8 matmul writing the float context in place.
+struct AttnPrims {
+  dnnl::matmul qk, pv;
+  dnnl::memory q, k, scores, p, v, ctx, scratch;
+  bool one_thread = false;
+  bool brgemm = false;  // both kernels are oneDNN's brgemm ones
+};
+
 struct Layer {
   std::int64_t heads = 0, inter = 0, all = 0;  // all = heads * head_dim
   std::unique_ptr<Linear> qkv, q, k, v, attn_out, ffn1, ffn2;
   const float *ln1_g = nullptr, *ln1_b = nullptr, *ln2_g = nullptr, *ln2_b = nullptr;
   float t_q = 0, t_k = 0, t_v = 0, t_p = 0;  // qk left/right, pv right (value), pv left (probs)
+  bool int8_attention = false;               // all four operands quantized and oneDNN has brgemm kernels for them
+  std::map<std::int64_t, AttnPrims> attn;    // by (batch, seq, threads)
 };
 
 template <class T>
@@ -90,13 +104,18 @@ struct Model::Impl {
   // Workspace.
   std::vector<float> x, h1, tmp, qkv, q, k, v, ctx, ffn, scores, mask, fbuf, pooled_in, pooled, logits, start, end;
   std::vector<std::int8_t> qbuf, ffq;
+  std::vector<std::int8_t> att_q, att_k, att_v;  // INT8 attention operands, [b, heads, s, d]
+  std::vector<std::uint8_t> att_p, att_scratch;  // probability levels [b, heads, s, s]; oneDNN scratchpad
+  std::vector<float> att_scores;                 // [b, heads, s, s]
   Output out;
 
   std::uint64_t workspace_bytes() const {
     std::uint64_t n = 0;
-    for (const auto* b : {&x, &h1, &tmp, &qkv, &q, &k, &v, &ctx, &ffn, &scores, &mask, &fbuf, &pooled_in, &pooled, &logits, &start, &end})
+    for (const auto* b : {&x, &h1, &tmp, &qkv, &q, &k, &v, &ctx, &ffn, &scores, &mask, &fbuf, &pooled_in, &pooled, &logits, &start, &end,
+                          &att_scores})
       n += b->capacity() * sizeof(float);
-    return n + qbuf.capacity() + ffq.capacity();
+    return n + qbuf.capacity() + ffq.capacity() + att_q.capacity() + att_k.capacity() + att_v.capacity() + att_p.capacity() +
+           att_scratch.capacity();
   }
 
   std::unique_ptr<Linear> make_linear(const std::string& site, std::int64_t in, std::int64_t out_features, Act act) {
@@ -166,6 +185,20 @@ struct Model::Impl {
     L.t_k = qk.right_threshold.value_or(0.0f);
     L.t_p = pv.left_threshold.value_or(0.0f);
     L.t_v = pv.right_threshold.value_or(0.0f);
+    // Integer attention where every operand has a threshold and oneDNN has brgemm kernels for this CPU (VNNI and
+    // newer); elsewhere the operands are fake-quantized and multiplied in float (the same values, in float).
+    if (L.all > 0 && L.t_q > 0 && L.t_k > 0 && L.t_v > 0 && L.t_p > 0) {
+      const std::int64_t s_ref = std::min<std::int64_t>(128, info.max_position_embeddings);
+      try {
+        L.int8_attention = true;
+        const AttnPrims& ref = attn_prims(L, 1, s_ref);
+        L.int8_attention = ref.brgemm;
+      } catch (const Error&) {
+        L.int8_attention = false;
+      }
+      L.attn.clear();
+      if (L.int8_attention) ++info.int8_attention_layers;
+    }
     L.attn_out = make_linear(p + "attention.output.dense", L.all, H, Act::None);
     L.ln1_g = file->tensor(p + "attention.output.LayerNorm.weight", "f32", {H}).f32();
     L.ln1_b = file->tensor(p + "attention.output.LayerNorm.bias", "f32", {H}).f32();
@@ -301,6 +334,99 @@ struct Model::Impl {
     }
   }
 
+  AttnPrims& attn_prims(Layer& L, std::int64_t b, std::int64_t s) {
+    const int threads = omp_get_max_threads();
+    const std::int64_t key = (b * 8192 + s) * 4096 + std::min(threads, 4095);
+    auto it = L.attn.find(key);
+    if (it != L.attn.end()) return it->second;
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const std::int64_t h = L.heads, d = info.head_dim, all = L.all;
+    AttnPrims p;
+    // As for Linear: a primitive too small for a parallel region is created (and run) with one OpenMP thread.
+    p.one_thread = !detail::parallel_worth(2 * b * h * s * s * d, detail::kParallelMinMacs);
+    if (p.one_thread) omp_set_num_threads(1);
+    const dnnl::memory::desc q_md({b, h, s, d}, dt::u8, tag::abcd);
+    const dnnl::memory::desc kt_md({b, h, d, s}, dt::s8, dnnl::memory::dims{h * s * d, s * d, 1, d});  // K [b,h,s,d] read as Kᵀ
+    const dnnl::memory::desc sc_md({b, h, s, s}, dt::f32, tag::abcd);
+    const dnnl::memory::desc p_md({b, h, s, s}, dt::u8, tag::abcd);
+    const dnnl::memory::desc v_md({b, h, s, d}, dt::s8, tag::abcd);
+    const dnnl::memory::desc c_md({b, h, s, d}, dt::f32, dnnl::memory::dims{s * all, d, all, 1});  // ctx [b*s, all]
+    const float alpha = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+    dnnl::primitive_attr qa, pa;
+    qa.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    qa.set_output_scales(0, {alpha * (L.t_q / 127.0f) * (L.t_k / 127.0f)});
+    qa.set_zero_points(DNNL_ARG_SRC, 0, {128});
+    pa.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    pa.set_output_scales(0, {(L.t_p / 127.0f) * (L.t_v / 127.0f)});
+    try {
+      dnnl::matmul::primitive_desc qk_pd(dnnl::matmul::desc(q_md, kt_md, sc_md), qa, engine);
+      dnnl::matmul::primitive_desc pv_pd(dnnl::matmul::desc(p_md, v_md, c_md), pa, engine);
+      p.qk = dnnl::matmul(qk_pd);
+      p.pv = dnnl::matmul(pv_pd);
+      p.brgemm = std::string(qk_pd.impl_info_str()).rfind("brg", 0) == 0 && std::string(pv_pd.impl_info_str()).rfind("brg", 0) == 0;
+      p.scratch = dnnl::memory(dnnl::memory::desc({std::max<std::int64_t>(
+                                                      64, static_cast<std::int64_t>(std::max(qk_pd.scratchpad_desc().get_size(),
+                                                                                             pv_pd.scratchpad_desc().get_size())))},
+                                                  dt::u8, tag::a),
+                               engine, DNNL_MEMORY_NONE);
+    } catch (const dnnl::error& e) {
+      if (p.one_thread) omp_set_num_threads(threads);
+      throw Error("encoder layer attention: oneDNN has no INT8 matmul for batch " + std::to_string(b) + ", seq " +
+                  std::to_string(s) + " (" + std::string(e.what()) + ")");
+    }
+    if (p.one_thread) omp_set_num_threads(threads);
+    p.q = dnnl::memory(q_md, engine, DNNL_MEMORY_NONE);
+    p.k = dnnl::memory(kt_md, engine, DNNL_MEMORY_NONE);
+    p.scores = dnnl::memory(sc_md, engine, DNNL_MEMORY_NONE);
+    p.p = dnnl::memory(p_md, engine, DNNL_MEMORY_NONE);
+    p.v = dnnl::memory(v_md, engine, DNNL_MEMORY_NONE);
+    p.ctx = dnnl::memory(c_md, engine, DNNL_MEMORY_NONE);
+    grow(att_scratch, static_cast<std::int64_t>(p.scratch.get_desc().get_size()));
+    return L.attn.emplace(key, std::move(p)).first->second;
+  }
+
+  void execute(const dnnl::matmul& prim, bool one_thread, std::initializer_list<dnnl_exec_arg_t> list, const char* what) {
+    const int saved = one_thread ? omp_get_max_threads() : 0;
+    if (one_thread) omp_set_num_threads(1);
+    const dnnl_status_t status = dnnl_primitive_execute(prim.get(), stream.get(), static_cast<int>(list.size()), list.begin());
+    if (one_thread) omp_set_num_threads(saved);
+    if (status != dnnl_success) dnnl::error::wrap_c_api(status, what);
+  }
+
+  // Integer attention: the operands' levels (Q as u8 + 128, K and V as s8, per head), Q·Kᵀ scaled by
+  // α·T_q/127·T_k/127 into float scores, mask + softmax, the probabilities' levels (u8, 0..127), P·V scaled by
+  // T_p/127·T_v/127 into ctx. The fake-quant forward computes the same products of levels in float.
+  void attention_int8(Layer& L, const float* qp, const float* kp, const float* vp, std::int64_t ld, std::int64_t b,
+                      std::int64_t s) {
+    const std::int64_t h = L.heads, d = info.head_dim, n = b * h * s * d;
+    grow(att_q, n);
+    grow(att_k, n);
+    grow(att_v, n);
+    grow(att_p, b * h * s * s);
+    grow(att_scores, b * h * s * s);
+    AttnPrims& P = attn_prims(L, b, s);
+    detail::quantize_heads(qp, ld, b, s, h, d, L.t_q, att_q.data(), true);
+    detail::quantize_heads(kp, ld, b, s, h, d, L.t_k, att_k.data(), false);
+    detail::quantize_heads(vp, ld, b, s, h, d, L.t_v, att_v.data(), false);
+    P.q.set_data_handle(att_q.data());
+    P.k.set_data_handle(att_k.data());
+    P.scores.set_data_handle(att_scores.data());
+    P.p.set_data_handle(att_p.data());
+    P.v.set_data_handle(att_v.data());
+    P.ctx.set_data_handle(ctx.data());
+    P.scratch.set_data_handle(att_scratch.data());
+    execute(P.qk, P.one_thread,
+            {{DNNL_ARG_SRC, P.q.get()}, {DNNL_ARG_WEIGHTS, P.k.get()}, {DNNL_ARG_DST, P.scores.get()},
+             {DNNL_ARG_SCRATCHPAD, P.scratch.get()}},
+            "executing attention Q.K^T");
+    detail::masked_softmax_levels(att_scores.data(), att_p.data(), b * h * s, s, mask.data(), h * s, L.t_p);
+    execute(P.pv, P.one_thread,
+            {{DNNL_ARG_SRC, P.p.get()}, {DNNL_ARG_WEIGHTS, P.v.get()}, {DNNL_ARG_DST, P.ctx.get()},
+             {DNNL_ARG_SCRATCHPAD, P.scratch.get()}},
+            "executing attention P.V");
+  }
+
   const Output& run(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am, std::int64_t b, std::int64_t s) {
     check_inputs(ids, types, am, b, s);
     const std::int64_t M = b * s, H = info.hidden_size, d = info.head_dim;
@@ -372,11 +498,15 @@ struct Model::Impl {
           kp = k.data();
           vp = v.data();
         }
-        // Attention MatMul operands fake-quantized as the int8 deployment computes them.
-        if (L.t_q > 0) detail::fake_quantize(const_cast<float*>(qp), M, L.all, ld, L.t_q);
-        if (L.t_k > 0) detail::fake_quantize(const_cast<float*>(kp), M, L.all, ld, L.t_k);
-        if (L.t_v > 0) detail::fake_quantize(const_cast<float*>(vp), M, L.all, ld, L.t_v);
-        attention(L, qp, kp, vp, ld, b, s);
+        if (L.int8_attention) {
+          attention_int8(L, qp, kp, vp, ld, b, s);
+        } else {
+          // Attention MatMul operands fake-quantized as the int8 deployment computes them.
+          if (L.t_q > 0) detail::fake_quantize(const_cast<float*>(qp), M, L.all, ld, L.t_q);
+          if (L.t_k > 0) detail::fake_quantize(const_cast<float*>(kp), M, L.all, ld, L.t_k);
+          if (L.t_v > 0) detail::fake_quantize(const_cast<float*>(vp), M, L.all, ld, L.t_v);
+          attention(L, qp, kp, vp, ld, b, s);
+        }
       }
       L.attn_out->forward(ctx.data(), nullptr, M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
       detail::layer_norm(tmp.data(), x.data(), L.ln1_g, L.ln1_b, eps, h1.data(), M, H);

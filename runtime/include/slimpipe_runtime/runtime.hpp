@@ -45,6 +45,7 @@ struct ModelInfo {
   std::vector<std::int64_t> heads, intermediate_sizes;  // per layer
   std::int64_t int8_linears = 0, fp32_linears = 0;       // GEMMs after QKV fusion
   std::int64_t onednn_linears = 0;                        // of those, the ones oneDNN runs (the rest: OpenBLAS)
+  std::int64_t int8_attention_layers = 0;                 // layers whose Q·Kᵀ and P·V run as integer matmuls
   std::uint64_t file_bytes = 0;                           // runtime.json + weights.bin
 };
 
