@@ -70,7 +70,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   std::string json_path;
   po::options_description d("bench options");
   d.add_options()("help,h", "show this help")("model", po::value(&models)->composing(), "runtime export folder (repeatable)")(
-      "batch", po::value(&batches)->multitoken(), "batch sizes (default 1 32)")("seq", po::value(&seq), "sequence length (default 128)")(
+      "batch", po::value(&batches)->multitoken(), "batch sizes (default 1 32)")("seq", po::value(&seq), "sequence length (default 128, or a model's max_position_embeddings when smaller)")(
       "threads", po::value(&threads), "threads for every kernel (default: all cores)")(
       "iters", po::value(&iters), "timed runs per batch size (default 10)")("warmup", po::value(&warmup), "untimed runs first (default 1)")(
       "max-seconds", po::value(&max_seconds), "stop timing a batch size after this long, once 3 runs are in (default 30)")(
@@ -93,12 +93,14 @@ int cmd_bench(const std::vector<std::string>& args) {
     if (b <= 0) throw std::runtime_error("bench: batch sizes must be > 0, got " + std::to_string(b));
   slimpipe_runtime::set_threads(threads);
 
+  const bool seq_given = vm.count("seq") > 0;
   nlohmann::json report = {{"cpu", cpu_name()}, {"isa", slimpipe_runtime::cpu_isa()}, {"threads", threads}, {"seq", seq},
                            {"omp_wait_policy", wait_policy()}, {"models", nlohmann::json::array()}};
   std::cout << "cpu " << report["cpu"].get<std::string>() << ", isa " << report["isa"].get<std::string>() << ", " << threads
-            << " threads, seq " << seq << ", OpenMP wait policy " << report["omp_wait_policy"].get<std::string>() << "\n";
+            << " threads, seq " << seq << (seq_given ? "" : " (or a model's max_position_embeddings when smaller)")
+            << ", OpenMP wait policy " << report["omp_wait_policy"].get<std::string>() << "\n";
   std::ostringstream table;
-  table << std::left << std::setw(40) << "model" << std::setw(7) << "prec" << std::right << std::setw(7) << "batch"
+  table << std::left << std::setw(40) << "model" << std::setw(7) << "prec" << std::right << std::setw(6) << "seq" << std::setw(7) << "batch"
         << std::setw(11) << "p50 ms" << std::setw(11) << "p90 ms" << std::setw(11) << "seq/s" << std::setw(11) << "size MB"
         << std::setw(11) << "peak MB" << "\n";
   slimpipe_runtime::BenchOptions options;
@@ -111,14 +113,15 @@ int cmd_bench(const std::vector<std::string>& args) {
     reset_peak_rss();
     auto model = slimpipe_runtime::Model::load(path);
     const auto& info = model.info();
-    if (seq > info.max_position_embeddings)
+    if (seq_given && seq > info.max_position_embeddings)
       throw std::runtime_error("bench: --seq " + std::to_string(seq) + " exceeds " + path + "'s max_position_embeddings " +
                                std::to_string(info.max_position_embeddings));
+    options.seq = std::min(seq, info.max_position_embeddings);
     nlohmann::json entry = {{"path", path}, {"precision", info.precision}, {"head", slimpipe_runtime::to_string(info.head)},
                             {"layers", info.num_layers}, {"hidden", info.hidden_size}, {"heads", info.heads},
                             {"intermediate_sizes", info.intermediate_sizes}, {"size_bytes", info.file_bytes},
                             {"int8_linears", info.int8_linears}, {"onednn_linears", info.onednn_linears},
-                            {"int8_attention_layers", info.int8_attention_layers},
+                            {"int8_attention_layers", info.int8_attention_layers}, {"seq", options.seq},
                             {"results", nlohmann::json::array()}};
     for (const auto& r : slimpipe_runtime::benchmark(model, options))
       entry["results"].push_back(
@@ -128,7 +131,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     entry["workspace_bytes"] = model.workspace_bytes();
     for (const auto& r : entry["results"]) {
       table << std::left << std::setw(40) << path.substr(path.size() > 39 ? path.size() - 39 : 0) << std::setw(7) << info.precision
-            << std::right << std::setw(7) << r["batch"].get<std::int64_t>() << std::fixed << std::setprecision(2) << std::setw(11)
+            << std::right << std::setw(6) << options.seq << std::setw(7) << r["batch"].get<std::int64_t>() << std::fixed << std::setprecision(2) << std::setw(11)
             << r["p50_ms"].get<double>() << std::setw(11) << r["p90_ms"].get<double>() << std::setprecision(1) << std::setw(11)
             << r["seq_per_s"].get<double>() << std::setw(11) << static_cast<double>(info.file_bytes) / 1e6 << std::setw(11)
             << static_cast<double>(peak) / 1e6 << "\n";

@@ -188,6 +188,27 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
   EXPECT_NEAR(best["metrics"]["p50_ms_b1"].get<double>(),
               ranking["candidates"][0]["latency"]["batch_1"]["p50_ms"].get<double>(), 1e-9);
 
+  // `slimpipe bench` on the deployed model: seq defaults to the model's 32 positions; a longer --seq is a
+  // one-line error naming the folder.
+  const fs::path rt_dir = out / "best" / "runtime";
+  ASSERT_EQ(run("bench '" + rt_dir.string() + "' --batch 1 2 --iters 2 --threads 1 --json '" + (dir_ / "bench.json").string() + "'",
+                dir_ / "bench.log"),
+            0)
+      << read_text(dir_ / "bench.log");
+  const auto bj = read_json(dir_ / "bench.json");
+  ASSERT_EQ(bj["models"].size(), 1u);
+  EXPECT_EQ(bj["models"][0]["seq"], 32);
+  EXPECT_EQ(bj["models"][0]["precision"], "int8");
+  ASSERT_EQ(bj["models"][0]["results"].size(), 2u);
+  for (const auto& r : bj["models"][0]["results"]) {
+    EXPECT_EQ(r["runs"], 2);
+    EXPECT_GT(r["p50_ms"].get<double>(), 0.0);
+  }
+  EXPECT_NE(run("bench '" + rt_dir.string() + "' --seq 64", dir_ / "bench_bad.log"), 0);
+  EXPECT_NE(read_text(dir_ / "bench_bad.log").find("--seq 64 exceeds " + rt_dir.string() + "'s max_position_embeddings 32"),
+            std::string::npos)
+      << read_text(dir_ / "bench_bad.log");
+
   // objective = "latency": the fastest candidate within the drop first.
   const auto fastest = read_json(out / "fastest" / "ranking.json");
   ASSERT_EQ(fastest["candidates"].size(), 2u);
