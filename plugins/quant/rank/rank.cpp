@@ -116,15 +116,19 @@ std::optional<fs::path> auto_baseline(const Artifact& a) {
 
 // Makes (or finds) the runtime export of t. Failures are recorded in t.note, not thrown: a candidate the
 // runtime cannot run is still ranked by its metric.
-void prepare_runtime(Timing& t, const fs::path& scratch, Task& task, const std::string& device) {
+void prepare_runtime(Timing& t, const fs::path& scratch, Task* task, const std::string& device) {
   if (fs::exists(t.model_dir / "runtime" / exporter::kRuntimeJson)) {
     t.runtime_dir = t.model_dir / "runtime";
+    return;
+  }
+  if (!task) {
+    t.note = "not timed: no runtime/ export, and without a [task] the model's head is unknown";
     return;
   }
   const fs::path dir = scratch / ("runtime_" + std::to_string(std::hash<std::string>{}(t.model_dir.string())));
   try {
     io::LoadOptions load;
-    load.head = task.head().head;
+    load.head = task->head().head;
     load.device = device;
     io::LoadedModel model = io::load_model(t.model_dir, load);
     model.model->to(at::kCPU);
@@ -265,7 +269,7 @@ class Rank final : public Strategy {
       std::vector<Timing*> all;
       const fs::path scratch = ctx.scratch_dir();
       auto prepare = [&](Timing& t) {
-        prepare_runtime(t, scratch, ctx.task(), ctx.device());
+        prepare_runtime(t, scratch, ctx.has_task() ? &ctx.task() : nullptr, ctx.device());
         if (!t.note.empty()) ctx.log().warn("rank: " + t.model_dir.string() + ": " + t.note);
         all.push_back(&t);
       };
@@ -318,7 +322,7 @@ class Rank final : public Strategy {
         Timing t;
         t.model_dir = out.dir();
         t.kind = "quantized_model";
-        prepare_runtime(t, ctx.scratch_dir(), ctx.task(), ctx.device());
+        prepare_runtime(t, ctx.scratch_dir(), ctx.has_task() ? &ctx.task() : nullptr, ctx.device());
         if (t.exported_here) {
           link_tree(t.runtime_dir, out.dir() / "runtime");
           t.runtime_dir = out.dir() / "runtime";
