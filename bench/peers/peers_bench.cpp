@@ -39,6 +39,7 @@
 #include "slimpipe/quant/fake_quant_hook.hpp"
 #include "slimpipe/quant/site_calibration.hpp"
 #include "slimpipe/quant/weight_quant.hpp"
+#include "slimpipe_runtime/bench.hpp"
 #include "slimpipe_runtime/runtime.hpp"
 #if __has_include("slimpipe/export/qdq_export.hpp")
 #include "slimpipe/export/qdq_export.hpp"
@@ -72,19 +73,8 @@ struct Row {
   std::map<std::int64_t, std::vector<double>> runs;  // batch -> ms per run
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-double p90(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const double pos = 0.9 * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(pos);
-  const std::size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
+double median(const std::vector<double>& v) { return slimpipe_runtime::percentile(v, 0.5); }
+double p90(const std::vector<double>& v) { return slimpipe_runtime::percentile(v, 0.9); }
 
 std::uint64_t dir_bytes(const fs::path& p) {
   if (fs::is_regular_file(p)) return fs::file_size(p);

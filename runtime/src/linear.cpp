@@ -181,20 +181,23 @@ void Linear::run_onednn(std::int64_t rows, void* src, void* dst, dnnl::stream& s
   p.src.set_data_handle(src);
   p.dst.set_data_handle(dst);
   p.scratch.set_data_handle(scratch_buf_.data());
-  // The C entry point takes a plain array: no argument map is built on our side.
-  dnnl_exec_arg_t args[] = {
+  const dnnl_exec_arg_t args[] = {
       {DNNL_ARG_SRC, p.src.get()},
       {DNNL_ARG_WEIGHTS, weights_.get()},
       {DNNL_ARG_DST, p.dst.get()},
       {DNNL_ARG_SCRATCHPAD, p.scratch.get()},
       {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, bias_mem_.get()},
   };
-  // oneDNN's gemm driver also reads omp_get_max_threads() at execution: one thread for one-thread primitives.
-  const int saved = p.one_thread ? omp_get_max_threads() : 0;
-  if (p.one_thread) omp_set_num_threads(1);
-  const dnnl_status_t status = dnnl_primitive_execute(p.prim.get(), stream.get(), 5, args);
-  if (p.one_thread) omp_set_num_threads(saved);
-  if (status != dnnl_success) dnnl::error::wrap_c_api(status, ("executing " + spec_.site).c_str());
+  execute_primitive(p.prim, stream, p.one_thread, args, 5, spec_.site);
+}
+
+void execute_primitive(const dnnl::primitive& prim, dnnl::stream& stream, bool one_thread, const dnnl_exec_arg_t* args,
+                       int nargs, const std::string& what) {
+  const int saved = one_thread ? omp_get_max_threads() : 0;
+  if (one_thread) omp_set_num_threads(1);
+  const dnnl_status_t status = dnnl_primitive_execute(prim.get(), stream.get(), nargs, args);
+  if (one_thread) omp_set_num_threads(saved);
+  if (status != dnnl_success) dnnl::error::wrap_c_api(status, ("executing " + what).c_str());
 }
 
 void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, float* y, std::int8_t* yq,

@@ -17,6 +17,12 @@
 
 namespace slimpipe_runtime::detail {
 
+// Executes a oneDNN primitive through the C entry point (a plain argument array: no map built on our side).
+// one_thread: the primitive was created for one thread, and oneDNN's gemm driver also reads
+// omp_get_max_threads() at execution, so OpenMP is held at one thread around the call. Errors name `what`.
+void execute_primitive(const dnnl::primitive& prim, dnnl::stream& stream, bool one_thread, const dnnl_exec_arg_t* args,
+                       int nargs, const std::string& what);
+
 struct LinearSpec {
   std::string site;
   std::int64_t in = 0, out = 0;

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <initializer_list>
 #include <limits>
 #include <map>
 #include <memory>
@@ -386,14 +385,6 @@ struct Model::Impl {
     return L.attn.emplace(key, std::move(p)).first->second;
   }
 
-  void execute(const dnnl::matmul& prim, bool one_thread, std::initializer_list<dnnl_exec_arg_t> list, const char* what) {
-    const int saved = one_thread ? omp_get_max_threads() : 0;
-    if (one_thread) omp_set_num_threads(1);
-    const dnnl_status_t status = dnnl_primitive_execute(prim.get(), stream.get(), static_cast<int>(list.size()), list.begin());
-    if (one_thread) omp_set_num_threads(saved);
-    if (status != dnnl_success) dnnl::error::wrap_c_api(status, what);
-  }
-
   // Integer attention: the operands' levels (Q as u8 + 128, K and V as s8, per head), Q·Kᵀ scaled by
   // α·T_q/127·T_k/127 into float scores, mask + softmax, the probabilities' levels (u8, 0..127), P·V scaled by
   // T_p/127·T_v/127 into ctx. The fake-quant forward computes the same products of levels in float.
@@ -416,15 +407,13 @@ struct Model::Impl {
     P.v.set_data_handle(att_v.data());
     P.ctx.set_data_handle(ctx.data());
     P.scratch.set_data_handle(att_scratch.data());
-    execute(P.qk, P.one_thread,
-            {{DNNL_ARG_SRC, P.q.get()}, {DNNL_ARG_WEIGHTS, P.k.get()}, {DNNL_ARG_DST, P.scores.get()},
-             {DNNL_ARG_SCRATCHPAD, P.scratch.get()}},
-            "executing attention Q.K^T");
+    const dnnl_exec_arg_t qk_args[] = {{DNNL_ARG_SRC, P.q.get()}, {DNNL_ARG_WEIGHTS, P.k.get()},
+                                       {DNNL_ARG_DST, P.scores.get()}, {DNNL_ARG_SCRATCHPAD, P.scratch.get()}};
+    detail::execute_primitive(P.qk, stream, P.one_thread, qk_args, 4, "attention Q.K^T");
     detail::masked_softmax_levels(att_scores.data(), att_p.data(), b * h * s, s, mask.data(), h * s, L.t_p);
-    execute(P.pv, P.one_thread,
-            {{DNNL_ARG_SRC, P.p.get()}, {DNNL_ARG_WEIGHTS, P.v.get()}, {DNNL_ARG_DST, P.ctx.get()},
-             {DNNL_ARG_SCRATCHPAD, P.scratch.get()}},
-            "executing attention P.V");
+    const dnnl_exec_arg_t pv_args[] = {{DNNL_ARG_SRC, P.p.get()}, {DNNL_ARG_WEIGHTS, P.v.get()},
+                                       {DNNL_ARG_DST, P.ctx.get()}, {DNNL_ARG_SCRATCHPAD, P.scratch.get()}};
+    detail::execute_primitive(P.pv, stream, P.one_thread, pv_args, 4, "attention P.V");
   }
 
   const Output& run(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am, std::int64_t b, std::int64_t s) {

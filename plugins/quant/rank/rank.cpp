@@ -191,6 +191,13 @@ void time_all(const std::vector<Timing*>& all, const BenchSettings& b, Context& 
   for (Timing* t : all) summarize(*t);
 }
 
+// A hard link where the file system allows, else a copy.
+void link_or_copy(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_hard_link(from, to, ec);
+  if (ec) fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+}
+
 // Copies a model folder's files into `to`, recursing into runtime/; hard links where the file system allows.
 void link_tree(const fs::path& from, const fs::path& to) {
   fs::create_directories(to);
@@ -200,10 +207,7 @@ void link_tree(const fs::path& from, const fs::path& to) {
       link_tree(e.path(), target);
       continue;
     }
-    if (!e.is_regular_file()) continue;
-    std::error_code ec;
-    fs::create_hard_link(e.path(), target, ec);
-    if (ec) fs::copy_file(e.path(), target, fs::copy_options::overwrite_existing);
+    if (e.is_regular_file()) link_or_copy(e.path(), target);
   }
 }
 
@@ -216,10 +220,7 @@ void copy_model_files(const fs::path& from, const fs::path& to) {
       link_tree(e.path(), to / name);
       continue;
     }
-    if (!e.is_regular_file() || name == "manifest.json" || name == "metrics.json") continue;
-    std::error_code ec;
-    fs::create_hard_link(e.path(), to / name, ec);
-    if (ec) fs::copy_file(e.path(), to / name, fs::copy_options::overwrite_existing);
+    if (e.is_regular_file() && name != "manifest.json" && name != "metrics.json") link_or_copy(e.path(), to / name);
   }
 }
 
