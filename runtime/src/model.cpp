@@ -195,8 +195,8 @@ struct Model::Impl {
       } catch (const Error&) {
         L.int8_attention = false;
       }
-      L.attn.clear();
       if (L.int8_attention) ++info.int8_attention_layers;
+      else L.attn.clear();  // the probe's primitives are kept for use only when the integer path is taken
     }
     L.attn_out = make_linear(p + "attention.output.dense", L.all, H, Act::None);
     L.ln1_g = file->tensor(p + "attention.output.LayerNorm.weight", "f32", {H}).f32();
