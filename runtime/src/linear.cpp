@@ -124,7 +124,7 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_
   const std::string ref_impl = ref.impl_info_str();
   // fp32 automatic choice (onednn_fp32_min_rows < 0): oneDNN where it has brgemm kernels for this CPU (faster than
   // OpenBLAS at every row count measured, bench/peers/gemm_bench), OpenBLAS otherwise.
-  if (!int8_ && onednn_rows_ < 0 && ref_impl.rfind("brg", 0) != 0) return;
+  if (!int8_ && onednn_rows_ < 0 && !is_brgemm(ref)) return;
   onednn_ = true;
   impl_ = ref_impl;
   weights_md_ = ref.weights_desc();
@@ -154,21 +154,20 @@ Linear::Prim& Linear::prim_for(std::int64_t rows) {
   const std::int64_t key = rows * 4096 + std::min(threads, 4095);
   auto it = prims_.find(key);
   if (it != prims_.end()) return it->second;
-  // oneDNN fixes a primitive's thread count at creation: a GEMM too small for a parallel region gets a
-  // primitive created while OpenMP allows one thread, and runs on the calling thread.
+  // A GEMM too small for a parallel region gets a primitive created (and run) with one OpenMP thread.
   Prim p;
   p.one_thread = !parallel_worth(rows * spec_.in * spec_.out, kParallelMinMacs);
-  if (p.one_thread) omp_set_num_threads(1);
   dnnl::matmul::primitive_desc pd;
-  try {
-    pd = make_pd(rows, weights_md_);
-  } catch (const dnnl::error& e) {
-    if (p.one_thread) omp_set_num_threads(threads);
-    throw Error(spec_.site + ": oneDNN has no matmul for " + std::to_string(rows) + " rows in the layout chosen at load (" +
-                std::string(e.what()) + ")");
+  {
+    OneThreadScope scope(p.one_thread);
+    try {
+      pd = make_pd(rows, weights_md_);
+    } catch (const dnnl::error& e) {
+      throw Error(spec_.site + ": oneDNN has no matmul for " + std::to_string(rows) + " rows in the layout chosen at load (" +
+                  std::string(e.what()) + ")");
+    }
+    p.prim = dnnl::matmul(pd);
   }
-  p.prim = dnnl::matmul(pd);
-  if (p.one_thread) omp_set_num_threads(threads);
   p.src = dnnl::memory(pd.src_desc(), engine_, DNNL_MEMORY_NONE);
   p.dst = dnnl::memory(pd.dst_desc(), engine_, DNNL_MEMORY_NONE);
   p.scratch = dnnl::memory(pd.scratchpad_desc(), engine_, DNNL_MEMORY_NONE);
@@ -191,12 +190,23 @@ void Linear::run_onednn(std::int64_t rows, void* src, void* dst, dnnl::stream& s
   execute_primitive(p.prim, stream, p.one_thread, args, 5, spec_.site);
 }
 
+OneThreadScope::OneThreadScope(bool on) : saved_(on ? omp_get_max_threads() : 0) {
+  if (on) omp_set_num_threads(1);
+}
+
+OneThreadScope::~OneThreadScope() {
+  if (saved_ > 0) omp_set_num_threads(saved_);
+}
+
+bool is_brgemm(const dnnl::primitive_desc_base& pd) { return std::string(pd.impl_info_str()).rfind("brg", 0) == 0; }
+
 void execute_primitive(const dnnl::primitive& prim, dnnl::stream& stream, bool one_thread, const dnnl_exec_arg_t* args,
                        int nargs, const std::string& what) {
-  const int saved = one_thread ? omp_get_max_threads() : 0;
-  if (one_thread) omp_set_num_threads(1);
-  const dnnl_status_t status = dnnl_primitive_execute(prim.get(), stream.get(), nargs, args);
-  if (one_thread) omp_set_num_threads(saved);
+  dnnl_status_t status;
+  {
+    OneThreadScope scope(one_thread);
+    status = dnnl_primitive_execute(prim.get(), stream.get(), nargs, args);
+  }
   if (status != dnnl_success) dnnl::error::wrap_c_api(status, ("executing " + what).c_str());
 }
 

@@ -17,6 +17,23 @@
 
 namespace slimpipe_runtime::detail {
 
+// Holds OpenMP at one thread while it lives (when `on`), restoring the previous count after: oneDNN fixes a
+// primitive's thread count at creation, and its gemm driver also reads omp_get_max_threads() at execution, so a
+// primitive too small for a parallel region is both created and run inside one of these.
+class OneThreadScope {
+ public:
+  explicit OneThreadScope(bool on);
+  ~OneThreadScope();
+  OneThreadScope(const OneThreadScope&) = delete;
+  OneThreadScope& operator=(const OneThreadScope&) = delete;
+
+ private:
+  int saved_ = 0;
+};
+
+// True when oneDNN picked one of its brgemm kernels (fixed shapes on AVX-512 and newer) for `pd`.
+bool is_brgemm(const dnnl::primitive_desc_base& pd);
+
 // Executes a oneDNN primitive through the C entry point (a plain argument array: no map built on our side).
 // one_thread: the primitive was created for one thread, and oneDNN's gemm driver also reads
 // omp_get_max_threads() at execution, so OpenMP is held at one thread around the call. Errors name `what`.

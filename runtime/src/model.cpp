@@ -344,7 +344,6 @@ struct Model::Impl {
     AttnPrims p;
     // As for Linear: a primitive too small for a parallel region is created (and run) with one OpenMP thread.
     p.one_thread = !detail::parallel_worth(2 * b * h * s * s * d, detail::kParallelMinMacs);
-    if (p.one_thread) omp_set_num_threads(1);
     const dnnl::memory::desc q_md({b, h, s, d}, dt::u8, tag::abcd);
     const dnnl::memory::desc kt_md({b, h, d, s}, dt::s8, dnnl::memory::dims{h * s * d, s * d, 1, d});  // K [b,h,s,d] read as Kᵀ
     const dnnl::memory::desc sc_md({b, h, s, s}, dt::f32, tag::abcd);
@@ -359,22 +358,21 @@ struct Model::Impl {
     pa.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     pa.set_output_scales(0, {(L.t_p / 127.0f) * (L.t_v / 127.0f)});
     try {
+      detail::OneThreadScope scope(p.one_thread);
       dnnl::matmul::primitive_desc qk_pd(dnnl::matmul::desc(q_md, kt_md, sc_md), qa, engine);
       dnnl::matmul::primitive_desc pv_pd(dnnl::matmul::desc(p_md, v_md, c_md), pa, engine);
       p.qk = dnnl::matmul(qk_pd);
       p.pv = dnnl::matmul(pv_pd);
-      p.brgemm = std::string(qk_pd.impl_info_str()).rfind("brg", 0) == 0 && std::string(pv_pd.impl_info_str()).rfind("brg", 0) == 0;
+      p.brgemm = detail::is_brgemm(qk_pd) && detail::is_brgemm(pv_pd);
       p.scratch = dnnl::memory(dnnl::memory::desc({std::max<std::int64_t>(
                                                       64, static_cast<std::int64_t>(std::max(qk_pd.scratchpad_desc().get_size(),
                                                                                              pv_pd.scratchpad_desc().get_size())))},
                                                   dt::u8, tag::a),
                                engine, DNNL_MEMORY_NONE);
     } catch (const dnnl::error& e) {
-      if (p.one_thread) omp_set_num_threads(threads);
       throw Error("encoder layer attention: oneDNN has no INT8 matmul for batch " + std::to_string(b) + ", seq " +
                   std::to_string(s) + " (" + std::string(e.what()) + ")");
     }
-    if (p.one_thread) omp_set_num_threads(threads);
     p.q = dnnl::memory(q_md, engine, DNNL_MEMORY_NONE);
     p.k = dnnl::memory(kt_md, engine, DNNL_MEMORY_NONE);
     p.scores = dnnl::memory(sc_md, engine, DNNL_MEMORY_NONE);

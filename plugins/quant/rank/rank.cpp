@@ -330,10 +330,11 @@ class Rank final : public Strategy {
         }
         time_all({&t}, bench, ctx);
         Json lat = Json::object();
-        for (std::size_t i = 0; t.timed() && i < bench.options.batches.size(); ++i)
+        for (std::size_t i = 0; t.timed() && i < bench.options.batches.size(); ++i) {
+          const auto s = speedup(t, i);
           lat["batch_" + std::to_string(bench.options.batches[i])] = {
-              {"p50_ms", t.p50[i]}, {"p90_ms", t.p90[i]},
-              {"speedup", speedup(t, i) ? Json(*speedup(t, i)) : Json(nullptr)}};
+              {"p50_ms", t.p50[i]}, {"p90_ms", t.p90[i]}, {"speedup", s ? Json(*s) : Json(nullptr)}};
+        }
         fallback["latency"] = lat;
         if (!t.note.empty()) fallback["latency_note"] = t.note;
       }
