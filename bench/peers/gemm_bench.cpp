@@ -1,8 +1,9 @@
 // gemm_bench: the GEMMs of a BERT-base Linear (K=768, N=3072, and K=3072, N=768) by row count M, through
 // OpenBLAS sgemm, oneDNN fp32 matmul, oneDNN s8 x s8 and u8 x s8 (source zero point 128) matmuls with
-// per-channel output scales, as the runtime builds them (a primitive per row count, weights in oneDNN's layout).
-// Prints ms, G op/s and oneDNN's kernel names; the runtime's automatic fp32 library choice
-// (Options::onednn_fp32_min_rows = -1: oneDNN where it has brgemm kernels) follows these figures.
+// per-channel output scales, as Options::kernels = OneDnn builds them (a primitive per row count, weights in
+// oneDNN's layout), and the runtime's own kernels (runtime/src/gemm.hpp: fp32 on AVX-512, u8 x s8 with zero
+// point 128 and per-channel scales on the CPU's best integer path), all in one run.
+// Prints ms, G op/s and oneDNN's kernel names.
 // Usage: gemm_bench [threads]
 #include <cblas.h>
 #include <omp.h>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "gemm.hpp"
 
 namespace {
 using dt = dnnl::memory::data_type;
@@ -58,6 +61,29 @@ double onednn_ms(const dnnl::engine& eng, dnnl::stream& st, long M, long K, long
   return best_ms([&] { mm.execute(st, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, cm}}); st.wait(); }, reps);
 }
 
+namespace rd = slimpipe_runtime::detail;
+
+// The runtime's own u8 x s8 GEMM (zero point 128, per-channel scales, f32 output), weights packed outside the
+// timing; and its fp32 GEMM where the CPU has AVX-512 (else a negative time).
+double own_ms(long M, long K, long N, bool int8, int reps) {
+  if (!int8 && !rd::cpu_has_avx512()) return -1;
+  const rd::GemmIsa isa = rd::cpu_gemm_isa();
+  rd::AlignedBytes packed(rd::packed_bytes(int8 ? rd::PackKind::I8 : rd::PackKind::F32, isa, K, N));
+  std::vector<std::int8_t> w8(N * K, 1);
+  std::vector<float> wf(N * K, 0.25f), af(M * K, 0.5f), c(M * N), scale(N, 1e-3f);
+  std::vector<std::uint8_t> a8(M * K + 64, 129);
+  const rd::PackedB B = int8 ? rd::pack_i8(w8.data(), true, K, K, N, isa, packed.data()) : rd::pack_f32(wf.data(), K, K, N, packed.data());
+  rd::GemmOut out;
+  out.scale = scale.data();
+  out.scale_per_col = true;
+  out.y = c.data();
+  out.ldy = N;
+  return best_ms([&] {
+    if (int8) rd::gemm_i8(a8.data(), K, 128, M, B, out, omp_get_max_threads() > 1);
+    else rd::gemm_f32(af.data(), K, M, B, out, omp_get_max_threads() > 1);
+  }, reps);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,8 +93,9 @@ int main(int argc, char** argv) {
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream st(eng);
   std::printf("threads %d; best of several runs; G/s = 2*M*N*K / time\n", threads);
-  std::printf("%6s %6s %6s | %14s | %14s | %14s | %14s | %s\n", "M", "K", "N", "OpenBLAS f32", "oneDNN f32", "oneDNN s8s8",
-              "oneDNN u8s8 zp", "oneDNN kernels");
+  std::printf("own kernels: integer %s, fp32 %s\n", rd::gemm_isa_name(rd::cpu_gemm_isa()), rd::cpu_has_avx512() ? "avx512" : "none (OpenBLAS)");
+  std::printf("%6s %6s %6s | %14s | %14s | %14s | %14s | %14s | %14s | %s\n", "M", "K", "N", "OpenBLAS f32", "oneDNN f32",
+              "own f32", "oneDNN s8s8", "oneDNN u8s8 zp", "own u8s8 zp", "oneDNN kernels");
   for (auto [K, N] : {std::pair<long, long>{768, 3072}, {3072, 768}}) {
     for (long M : {32L, 128L, 512L, 1024L, 4096L}) {
       const int reps = M >= 4096 ? 2 : 5;
@@ -80,9 +107,11 @@ int main(int argc, char** argv) {
       std::string impl_f32, impl_s8, impl_u8;
       const double f32 = onednn_ms(eng, st, M, K, N, Mode::F32, reps, &impl_f32), s8 = onednn_ms(eng, st, M, K, N, Mode::S8, reps, &impl_s8),
                    u8 = onednn_ms(eng, st, M, K, N, Mode::U8, reps, &impl_u8);
+      const double own_f32 = own_ms(M, K, N, false, reps), own_u8 = own_ms(M, K, N, true, reps);
       auto gs = [&](double ms) { return 2.0 * M * N * K / ms / 1e6; };
-      std::printf("%6ld %6ld %6ld | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %s, %s, %s\n", M, K, N, blas,
-                  gs(blas), f32, gs(f32), s8, gs(s8), u8, gs(u8), impl_f32.c_str(), impl_s8.c_str(), impl_u8.c_str());
+      std::printf("%6ld %6ld %6ld | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %s, %s, %s\n",
+                  M, K, N, blas, gs(blas), f32, gs(f32), own_f32, own_f32 > 0 ? gs(own_f32) : 0.0, s8, gs(s8), u8, gs(u8), own_u8,
+                  gs(own_u8), impl_f32.c_str(), impl_s8.c_str(), impl_u8.c_str());
     }
   }
   return 0;

@@ -57,8 +57,8 @@ void sgemm_bias_act(const float* x, const float* w, const float* bias, Act act, 
 
 }  // namespace
 
-Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_fp32_min_rows)
-    : spec_(std::move(spec)), engine_(engine), onednn_rows_(onednn_fp32_min_rows) {
+Linear::Linear(LinearSpec spec, const dnnl::engine& engine, const Options& options)
+    : spec_(std::move(spec)), engine_(engine), onednn_rows_(options.onednn_fp32_min_rows) {
   if (!spec_.own_weight.empty()) spec_.weight = spec_.own_weight.data();
   if (!spec_.own_bias.empty()) spec_.bias = spec_.own_bias.data();
   if (!spec_.own_levels.empty()) spec_.levels = spec_.own_levels.data();
@@ -76,6 +76,25 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_
   }
   if (!int8_) spec_.output_threshold = 0;
   impl_ = "openblas";
+  if (options.kernels == Kernels::Own) {
+    const GemmIsa isa = parse_gemm_isa(options.isa, "Options::isa");
+    if (int8_) {
+      // u8 input (levels + 128) and, for an 8-bit output, u8 output for the next Linear, whatever the ISA.
+      own_ = true;
+      u8_ = true;
+      scales_.resize(static_cast<std::size_t>(N));
+      for (std::int64_t n = 0; n < N; ++n) scales_[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
+      packed_storage_ = AlignedBytes(packed_bytes(PackKind::I8, isa, K, N));
+      packed_ = pack_i8(spec_.levels, true, K, K, N, isa, packed_storage_.data());
+      impl_ = std::string("own int8 ") + gemm_isa_name(isa);
+    } else if (K > 0 && cpu_has_avx512() && (options.isa == "auto" || options.isa == "avx512_vnni")) {
+      own_ = true;
+      packed_storage_ = AlignedBytes(packed_bytes(PackKind::F32, isa, K, N));
+      packed_ = pack_f32(spec_.weight, K, K, N, packed_storage_.data());
+      impl_ = "own fp32 avx512";
+    }
+    return;
+  }
   if (K == 0 || (!int8_ && onednn_rows_ >= (std::int64_t{1} << 40))) return;
 
   const dt wdt = int8_ ? dt::s8 : dt::f32;
@@ -224,6 +243,24 @@ void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, f
       quantize_8bit(x, qbuf, rows * K, spec_.input_threshold, u8_);
       xq = qbuf;
     }
+    if (own_) {
+      GemmOut o;
+      o.scale = scales_.data();
+      o.scale_per_col = true;
+      o.bias = spec_.bias;
+      o.act = spec_.act;
+      if (s8_output()) {
+        if (!spec_.output_u8) throw Error(spec_.site + ": the own int8 kernels write 8-bit outputs as u8 for a u8 reader");
+        o.yq = reinterpret_cast<std::uint8_t*>(yq);
+        o.ldyq = N;
+        o.out_threshold = spec_.output_threshold;
+      } else {
+        o.y = y;
+        o.ldy = N;
+      }
+      gemm_i8(reinterpret_cast<const std::uint8_t*>(xq), K, 128, rows, packed_, o, parallel_worth(rows * K * N, kParallelMinMacs));
+      return;
+    }
     run_onednn(rows, const_cast<std::int8_t*>(xq),
                s8_output() ? static_cast<void*>(yq) : static_cast<void*>(y), stream);
     return;
@@ -233,6 +270,15 @@ void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, f
     std::memcpy(fbuf, x, sizeof(float) * rows * K);
     fake_quantize(fbuf, rows, K, K, spec_.input_threshold);
     in = fbuf;
+  }
+  if (own_) {
+    GemmOut o;
+    o.bias = spec_.bias;
+    o.act = spec_.act;
+    o.y = y;
+    o.ldy = N;
+    gemm_f32(in, K, rows, packed_, o, parallel_worth(rows * K * N, kParallelMinMacs));
+    return;
   }
   if (onednn_ && rows >= onednn_rows_) {
     run_onednn(rows, const_cast<float*>(in), y, stream);

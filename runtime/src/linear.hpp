@@ -1,9 +1,10 @@
 // One Linear layer y = x W^T + b of the runtime, in one of two forms chosen at load:
-// - fp32: W float [out, in] (mapped from weights.bin or dequantized int8), OpenBLAS sgemm or oneDNN matmul by
-//   row count; an input threshold, if any, fake-quantizes the input first (a site quantized on one side only).
-// - int8: s8 input (quantized with the site's input threshold) x s8 weights reordered for oneDNN once, s32
-//   accumulation, per-output-channel scales T_in/127 * T_w[n]/127, then the bias and the activation as oneDNN
-//   post-ops; the output is f32, or s8 for the next int8 Linear (requantized by a post-op).
+// - fp32: W float [out, in] (mapped from weights.bin or dequantized int8), through the runtime's own AVX-512
+//   kernel (W packed at load), OpenBLAS sgemm, or (Kernels::OneDnn) a oneDNN matmul by row count; an input
+//   threshold, if any, fake-quantizes the input first (a site quantized on one side only).
+// - int8: 8-bit input (quantized with the site's input threshold) x s8 weights packed (own kernels) or reordered
+//   for oneDNN once, s32 accumulation, per-output-channel scales T_in/127 * T_w[n]/127, then the bias and the
+//   activation; the output is f32, or 8-bit for the next int8 Linear (requantized in the same pass).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,9 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "gemm.hpp"
 #include "kernels.hpp"
+#include "slimpipe_runtime/runtime.hpp"
 
 namespace slimpipe_runtime::detail {
 
@@ -59,12 +62,13 @@ struct LinearSpec {
 
 class Linear {
  public:
-  Linear(LinearSpec spec, const dnnl::engine& engine, std::int64_t onednn_fp32_min_rows);
+  Linear(LinearSpec spec, const dnnl::engine& engine, const Options& options);
   Linear(const Linear&) = delete;
   Linear& operator=(const Linear&) = delete;
 
   bool int8() const { return int8_; }
   bool onednn() const { return onednn_; }
+  bool own() const { return own_; }
   // INT8 inputs are u8 = level + 128 with oneDNN's source zero point 128 (VNNI multiplies u8 by s8 natively; the
   // integer result is identical), or s8 levels where oneDNN refuses zero points. Quantized buffers hold the
   // bytes of whichever this says.
@@ -72,12 +76,13 @@ class Linear {
   bool s8_output() const { return int8_ && spec_.output_threshold > 0; }
   const LinearSpec& spec() const { return spec_; }
   float input_threshold() const { return spec_.input_threshold; }
-  // oneDNN's implementation name for this layer's GEMMs ("brg:avx512_core_vnni", "gemm:jit"), or "openblas".
+  // The implementation of this layer's GEMMs: "own int8 avx512_vnni" (avx2, portable), "own fp32 avx512",
+  // "openblas", or oneDNN's name ("brg:avx512_core_vnni", "gemm:jit").
   const std::string& impl() const { return impl_; }
 
-  // x: f32 [rows, in] (or xq: s8 [rows, in] already quantized with input_threshold), y: f32 [rows, ldy] or
-  // yq: s8 [rows, out]. qbuf: s8 scratch of rows*in (int8 without xq); fbuf: f32 scratch of rows*in (fp32
-  // with an input threshold).
+  // x: f32 [rows, in] (or xq: 8-bit [rows, in] already quantized with input_threshold), y: f32 [rows, out] or
+  // yq: 8-bit [rows, out]. qbuf: 8-bit scratch of rows*in (int8 without xq); fbuf: f32 scratch of rows*in (fp32
+  // with an input threshold). 8-bit inputs (xq, qbuf) are readable for 3 bytes past their end (gemm.hpp).
   void forward(const float* x, const std::int8_t* xq, std::int64_t rows, float* y, std::int8_t* yq, std::int8_t* qbuf,
                float* fbuf, dnnl::stream& stream);
 
@@ -97,7 +102,11 @@ class Linear {
   LinearSpec spec_;
   bool int8_ = false;
   bool u8_ = false;
-  bool onednn_ = false;  // int8, or fp32 through oneDNN (see Options::onednn_fp32_min_rows)
+  bool onednn_ = false;  // Kernels::OneDnn: int8, or fp32 through oneDNN (see Options::onednn_fp32_min_rows)
+  bool own_ = false;     // the runtime's own kernels, B packed at load
+  PackedB packed_;
+  AlignedBytes packed_storage_;
+  std::vector<float> scales_;  // int8: T_in/127 * T_w[n]/127
   dnnl::engine engine_;
   std::int64_t onednn_rows_;
   dnnl::primitive_attr attr_;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "gemm.hpp"
 #include "kernels.hpp"
 #include "linear.hpp"
 #include "model_file.hpp"
@@ -75,7 +76,7 @@ struct Layer {
   std::unique_ptr<Linear> qkv, q, k, v, attn_out, ffn1, ffn2;
   const float *ln1_g = nullptr, *ln1_b = nullptr, *ln2_g = nullptr, *ln2_b = nullptr;
   float t_q = 0, t_k = 0, t_v = 0, t_p = 0;  // qk left/right, pv right (value), pv left (probs)
-  bool int8_attention = false;               // all four operands quantized and oneDNN has brgemm kernels for them
+  bool int8_attention = false;               // all four operands quantized and integer kernels fast for them
   std::map<std::int64_t, AttnPrims> attn;    // by (batch, seq, threads)
 };
 
@@ -106,6 +107,9 @@ struct Model::Impl {
   std::vector<std::int8_t> att_q, att_k, att_v;  // INT8 attention operands, [b, heads, s, d]
   std::vector<std::uint8_t> att_p, att_scratch;  // probability levels [b, heads, s, s]; oneDNN scratchpad
   std::vector<float> att_scores;                 // [b, heads, s, s]
+  // Own integer attention: per OpenMP thread, the packed keys and values of one head (64-byte aligned within).
+  std::vector<std::uint8_t> att_pack;
+  detail::GemmIsa isa = detail::GemmIsa::Portable;
   Output out;
 
   std::uint64_t workspace_bytes() const {
@@ -114,12 +118,12 @@ struct Model::Impl {
                           &att_scores})
       n += b->capacity() * sizeof(float);
     return n + qbuf.capacity() + ffq.capacity() + att_q.capacity() + att_k.capacity() + att_v.capacity() + att_p.capacity() +
-           att_scratch.capacity();
+           att_scratch.capacity() + att_pack.capacity();
   }
 
   std::unique_ptr<Linear> make_linear(const std::string& site, std::int64_t in, std::int64_t out_features, Act act) {
     LinearSpec s = spec(site, in, out_features, act);
-    return std::make_unique<Linear>(std::move(s), engine, options.onednn_fp32_min_rows);
+    return std::make_unique<Linear>(std::move(s), engine, options);
   }
 
   LinearSpec spec(const std::string& site, std::int64_t in, std::int64_t out_features, Act act) {
@@ -172,11 +176,11 @@ struct Model::Impl {
           f.own_weight.insert(f.own_weight.end(), s->weight, s->weight + L.all * H);
         }
       }
-      L.qkv = std::make_unique<Linear>(std::move(f), engine, options.onednn_fp32_min_rows);
+      L.qkv = std::make_unique<Linear>(std::move(f), engine, options);
     } else {
-      L.q = std::make_unique<Linear>(std::move(sq), engine, options.onednn_fp32_min_rows);
-      L.k = std::make_unique<Linear>(std::move(sk), engine, options.onednn_fp32_min_rows);
-      L.v = std::make_unique<Linear>(std::move(sv), engine, options.onednn_fp32_min_rows);
+      L.q = std::make_unique<Linear>(std::move(sq), engine, options);
+      L.k = std::make_unique<Linear>(std::move(sk), engine, options);
+      L.v = std::make_unique<Linear>(std::move(sv), engine, options);
     }
     const auto qk = file->site_quant(p + "attention.self.qk");
     const auto pv = file->site_quant(p + "attention.self.pv");
@@ -184,9 +188,15 @@ struct Model::Impl {
     L.t_k = qk.right_threshold.value_or(0.0f);
     L.t_p = pv.left_threshold.value_or(0.0f);
     L.t_v = pv.right_threshold.value_or(0.0f);
-    // Integer attention where every operand has a threshold and oneDNN has brgemm kernels for this CPU (VNNI and
-    // newer); elsewhere the operands are fake-quantized and multiplied in float (the same values, in float).
-    if (L.all > 0 && L.t_q > 0 && L.t_k > 0 && L.t_v > 0 && L.t_p > 0) {
+    // Integer attention where every operand has a threshold and the integer kernels are fast on this CPU (own:
+    // VNNI; oneDNN: brgemm kernels, VNNI and newer); elsewhere the operands are fake-quantized and multiplied in
+    // float (the same values, in float).
+    if (L.all > 0 && L.t_q > 0 && L.t_k > 0 && L.t_v > 0 && L.t_p > 0 && options.kernels == Kernels::Own) {
+      // The own kernels: where the CPU multiplies u8 by s8 natively (VNNI); the 16-bit AVX2 products are no
+      // faster than the float ones.
+      L.int8_attention = isa == detail::GemmIsa::Avx512Vnni;
+      if (L.int8_attention) ++info.int8_attention_layers;
+    } else if (L.all > 0 && L.t_q > 0 && L.t_k > 0 && L.t_v > 0 && L.t_p > 0) {
       const std::int64_t s_ref = std::min<std::int64_t>(128, info.max_position_embeddings);
       try {
         L.int8_attention = true;
@@ -206,19 +216,27 @@ struct Model::Impl {
     LinearSpec s2 = spec(p + "output.dense", L.inter, H, Act::None);
     if (s1.levels && s1.input_threshold > 0 && s2.levels && s2.input_threshold > 0 && L.inter > 0)
       s1.output_threshold = s2.input_threshold;
-    L.ffn2 = std::make_unique<Linear>(std::move(s2), engine, options.onednn_fp32_min_rows);
+    L.ffn2 = std::make_unique<Linear>(std::move(s2), engine, options);
     s1.output_u8 = L.ffn2->u8_input();  // FFN1 writes the bytes FFN2 reads
-    L.ffn1 = std::make_unique<Linear>(std::move(s1), engine, options.onednn_fp32_min_rows);
+    L.ffn1 = std::make_unique<Linear>(std::move(s1), engine, options);
     L.ln2_g = file->tensor(p + "output.LayerNorm.weight", "f32", {H}).f32();
     L.ln2_b = file->tensor(p + "output.LayerNorm.bias", "f32", {H}).f32();
     for (const Linear* l : {L.qkv.get(), L.q.get(), L.k.get(), L.v.get(), L.attn_out.get(), L.ffn1.get(), L.ffn2.get()})
       if (l) {
         ++(l->int8() ? info.int8_linears : info.fp32_linears);
         if (l->onednn()) ++info.onednn_linears;
+        if (l->own()) ++info.own_linears;
       }
   }
 
   void load(const std::filesystem::path& dir) {
+    if (options.kernels == Kernels::Own) {
+      isa = detail::parse_gemm_isa(options.isa, "Options::isa");
+      info.kernels = std::string("own: int8 ") + detail::gemm_isa_name(isa) + ", fp32 " +
+                     (detail::cpu_has_avx512() && (options.isa == "auto" || options.isa == "avx512_vnni") ? "avx512" : "openblas");
+    } else {
+      info.kernels = "onednn";
+    }
     file = std::make_unique<ModelFile>(dir);
     const ModelFile& f = *file;
     info.precision = f.string("precision");
@@ -289,6 +307,7 @@ struct Model::Impl {
       if (l) {
         ++(l->int8() ? info.int8_linears : info.fp32_linears);
         if (l->onednn()) ++info.onednn_linears;
+        if (l->own()) ++info.own_linears;
       }
   }
 
@@ -414,6 +433,56 @@ struct Model::Impl {
     detail::execute_primitive(P.pv, stream, P.one_thread, pv_args, 4, "attention P.V");
   }
 
+  // Integer attention on the own kernels: per (batch, head) on one thread, the head's keys packed as Q·Kᵀ's B
+  // (with their column sums for Q's zero point 128), scores scaled by α·T_q/127·T_k/127, mask + softmax into
+  // probability levels (u8, 0..127), the head's values packed as P·V's B, the context scaled by T_p/127·T_v/127
+  // written in place. The same products of levels as the oneDNN path and the fake-quant forward.
+  void attention_int8_own(Layer& L, const float* qp, const float* kp, const float* vp, std::int64_t ld, std::int64_t b,
+                          std::int64_t s) {
+    const std::int64_t h = L.heads, d = info.head_dim, n = b * h * s * d, all = L.all;
+    const std::int64_t slots = std::max(1, omp_get_max_threads());
+    const std::size_t kbytes = detail::packed_bytes(detail::PackKind::I8, isa, d, s),
+                      slot_bytes = kbytes + detail::packed_bytes(detail::PackKind::I8, isa, s, d);
+    grow(att_q, n + 64);  // 8-bit GEMM inputs: readable past their end (gemm.hpp)
+    grow(att_k, n);
+    grow(att_v, n);
+    grow(att_p, slots * s * s + 64);
+    grow(att_scores, slots * s * s);
+    grow(att_pack, static_cast<std::int64_t>(slots * slot_bytes + 64));
+    auto* pack_base = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(att_pack.data()) + 63) / 64 * 64);
+    detail::quantize_heads(qp, ld, b, s, h, d, L.t_q, att_q.data(), true);
+    detail::quantize_heads(kp, ld, b, s, h, d, L.t_k, att_k.data(), false);
+    detail::quantize_heads(vp, ld, b, s, h, d, L.t_v, att_v.data(), false);
+    const float alpha = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+    const float qk_scale = alpha * (L.t_q / 127.0f) * (L.t_k / 127.0f), pv_scale = (L.t_p / 127.0f) * (L.t_v / 127.0f);
+    auto task = [&](std::int64_t i, std::int64_t slot) {
+      const std::int64_t bi = i / h, hi = i % h;
+      std::byte* pack = pack_base + static_cast<std::size_t>(slot) * slot_bytes;
+      float* scores_i = att_scores.data() + slot * s * s;
+      std::uint8_t* probs = att_p.data() + slot * s * s;
+      const detail::PackedB keys = detail::pack_i8(att_k.data() + i * s * d, true, d, d, s, isa, pack);
+      detail::GemmOut qk;
+      qk.scale = &qk_scale;
+      qk.y = scores_i;
+      qk.ldy = s;
+      detail::gemm_i8(reinterpret_cast<const std::uint8_t*>(att_q.data()) + i * s * d, d, 128, s, keys, qk, false);
+      detail::masked_softmax_levels(scores_i, probs, s, s, mask.data() + bi * s, s, L.t_p);
+      const detail::PackedB values = detail::pack_i8(att_v.data() + i * s * d, false, d, s, d, isa, pack + kbytes);
+      detail::GemmOut pv;
+      pv.scale = &pv_scale;
+      pv.y = ctx.data() + bi * s * all + hi * d;
+      pv.ldy = all;
+      detail::gemm_i8(probs, s, 0, s, values, pv, false);
+    };
+    const std::int64_t tasks = b * h;
+    if (detail::parallel_worth(2 * tasks * s * s * d, detail::kParallelMinMacs)) {
+#pragma omp parallel for schedule(static)
+      for (std::int64_t i = 0; i < tasks; ++i) task(i, omp_get_thread_num());
+    } else {
+      for (std::int64_t i = 0; i < tasks; ++i) task(i, 0);
+    }
+  }
+
   const Output& run(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am, std::int64_t b, std::int64_t s) {
     check_inputs(ids, types, am, b, s);
     const std::int64_t M = b * s, H = info.hidden_size, d = info.head_dim;
@@ -435,8 +504,8 @@ struct Model::Impl {
     grow(scores, std::max(1, omp_get_max_threads()) * s * s);  // one s×s slot per thread
     grow(mask, M);
     grow(fbuf, M * widest);
-    grow(qbuf, M * widest);
-    grow(ffq, M * max_inter);
+    grow(qbuf, M * widest + 64);  // 8-bit GEMM inputs: readable past their end (gemm.hpp)
+    grow(ffq, M * max_inter + 64);
     grow(pooled_in, b * H);
     grow(pooled, b * H);
     grow(logits, M * std::max<std::int64_t>(info.num_labels, 2));
@@ -485,7 +554,9 @@ struct Model::Impl {
           kp = k.data();
           vp = v.data();
         }
-        if (L.int8_attention) {
+        if (L.int8_attention && options.kernels == Kernels::Own) {
+          attention_int8_own(L, qp, kp, vp, ld, b, s);
+        } else if (L.int8_attention) {
           attention_int8(L, qp, kp, vp, ld, b, s);
         } else {
           // Attention MatMul operands fake-quantized as the int8 deployment computes them.

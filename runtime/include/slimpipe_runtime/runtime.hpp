@@ -27,11 +27,24 @@ class Error : public std::runtime_error {
 
 enum class Head { SequenceClassification, TokenClassification, QuestionAnswering };
 
+// Which GEMMs run the Linear layers and the integer attention.
+enum class Kernels {
+  // The runtime's own (default): int8 on AVX-512 VNNI, AVX2 or portable C++; fp32 on AVX-512, else OpenBLAS;
+  // integer attention on AVX-512 VNNI. A steady-state run allocates nothing.
+  Own,
+  // oneDNN matmuls, as before version 1.2 of the runtime (for comparison): oneDNN 2.6 allocates a few small
+  // blocks on every primitive execution.
+  OneDnn,
+};
+
 struct Options {
-  // fp32 Linear layers run through oneDNN when the GEMM has at least this many rows (batch * seq), else
-  // through OpenBLAS; 2^40 or more: always OpenBLAS. The default (-1) decides per layer at load: oneDNN when it
-  // has brgemm kernels for this CPU and shape (AVX-512 and newer), OpenBLAS otherwise (bench/peers/gemm_bench,
-  // docs/runtime.md).
+  Kernels kernels = Kernels::Own;
+  // Own kernels: "auto" (the CPU's best) or a lower instruction set to use instead: "avx2" or "portable" for the
+  // integer GEMMs (and OpenBLAS for fp32 below AVX-512 VNNI); for tests and comparisons.
+  std::string isa = "auto";
+  // OneDnn kernels: fp32 Linear layers run through oneDNN when the GEMM has at least this many rows
+  // (batch * seq), else through OpenBLAS; 2^40 or more: always OpenBLAS. The default (-1) decides per layer at
+  // load: oneDNN when it has brgemm kernels for this CPU and shape (AVX-512 and newer), OpenBLAS otherwise.
   std::int64_t onednn_fp32_min_rows = -1;
 };
 
@@ -44,7 +57,9 @@ struct ModelInfo {
   std::int64_t max_position_embeddings = 0;
   std::vector<std::int64_t> heads, intermediate_sizes;  // per layer
   std::int64_t int8_linears = 0, fp32_linears = 0;       // GEMMs after QKV fusion
-  std::int64_t onednn_linears = 0;                        // of those, the ones oneDNN runs (the rest: OpenBLAS)
+  std::int64_t onednn_linears = 0;                        // of those, the ones oneDNN runs (Kernels::OneDnn)
+  std::int64_t own_linears = 0;                           // ... the ones the runtime's own kernels run
+  std::string kernels;                                    // e.g. "own: int8 avx512_vnni, fp32 avx512" or "onednn"
   std::int64_t int8_attention_layers = 0;                 // layers whose Q·Kᵀ and P·V run as integer matmuls
   std::uint64_t file_bytes = 0;                           // runtime.json + weights.bin
 };

@@ -1,0 +1,634 @@
+#include "gemm.hpp"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "slimpipe_runtime/runtime.hpp"
+
+namespace slimpipe_runtime::detail {
+
+#define SLIMPIPE_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define SLIMPIPE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define SLIMPIPE_AVX2 __attribute__((target("avx2")))
+
+namespace {
+
+constexpr int kMr = 6;                  // rows per tile, every path
+constexpr std::int64_t kRowChunk = 96;  // rows of A kept in cache while a thread walks its panels
+
+std::int64_t nr_of(PackKind kind, GemmIsa isa) { return kind == PackKind::F32 || isa == GemmIsa::Avx512Vnni ? 64 : 16; }
+std::int64_t kgroup_of(PackKind kind, GemmIsa isa) {
+  if (kind == PackKind::F32) return 1;
+  return isa == GemmIsa::Avx512Vnni ? 4 : 2;
+}
+std::int64_t elem_bytes(PackKind kind, GemmIsa isa) {
+  if (kind == PackKind::F32) return 4;
+  return isa == GemmIsa::Avx512Vnni ? 1 : 2;
+}
+std::size_t round64(std::size_t n) { return (n + 63) / 64 * 64; }
+
+// ---- micro-kernels: one tile of MR rows x one panel, accumulators written to `tile` [MR][nr] ----
+
+inline std::int32_t load_i32(const void* p) {
+  std::int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Micro-kernels: one tile of MR (<= 6) rows x one 64-column panel over a block of k; the accumulators start at
+// zero or, with `accumulate`, at the tile's values ([MR][64], written back at the end). They are named variables
+// written out for 6 rows: GCC keeps an array of vectors in memory, spilling on every step.
+// VNNI: `steps` groups of 4 k; the last group of a row may read up to 3 bytes past it (gemm.hpp), times the zeros packed beyond K.
+template <int MR>
+SLIMPIPE_VNNI void tile_vnni(const std::uint8_t* A, std::int64_t lda, std::int64_t steps, const std::byte* panel, std::int32_t* tile, bool accumulate) {
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i c00 = zero, c01 = zero, c02 = zero, c03 = zero;
+  __m512i c10 = zero, c11 = zero, c12 = zero, c13 = zero;
+  __m512i c20 = zero, c21 = zero, c22 = zero, c23 = zero;
+  __m512i c30 = zero, c31 = zero, c32 = zero, c33 = zero;
+  __m512i c40 = zero, c41 = zero, c42 = zero, c43 = zero;
+  __m512i c50 = zero, c51 = zero, c52 = zero, c53 = zero;
+  if (accumulate) {
+    if constexpr (MR > 0) {
+      c00 = _mm512_loadu_si512(tile + 0);
+      c01 = _mm512_loadu_si512(tile + 16);
+      c02 = _mm512_loadu_si512(tile + 32);
+      c03 = _mm512_loadu_si512(tile + 48);
+    }
+    if constexpr (MR > 1) {
+      c10 = _mm512_loadu_si512(tile + 64);
+      c11 = _mm512_loadu_si512(tile + 80);
+      c12 = _mm512_loadu_si512(tile + 96);
+      c13 = _mm512_loadu_si512(tile + 112);
+    }
+    if constexpr (MR > 2) {
+      c20 = _mm512_loadu_si512(tile + 128);
+      c21 = _mm512_loadu_si512(tile + 144);
+      c22 = _mm512_loadu_si512(tile + 160);
+      c23 = _mm512_loadu_si512(tile + 176);
+    }
+    if constexpr (MR > 3) {
+      c30 = _mm512_loadu_si512(tile + 192);
+      c31 = _mm512_loadu_si512(tile + 208);
+      c32 = _mm512_loadu_si512(tile + 224);
+      c33 = _mm512_loadu_si512(tile + 240);
+    }
+    if constexpr (MR > 4) {
+      c40 = _mm512_loadu_si512(tile + 256);
+      c41 = _mm512_loadu_si512(tile + 272);
+      c42 = _mm512_loadu_si512(tile + 288);
+      c43 = _mm512_loadu_si512(tile + 304);
+    }
+    if constexpr (MR > 5) {
+      c50 = _mm512_loadu_si512(tile + 320);
+      c51 = _mm512_loadu_si512(tile + 336);
+      c52 = _mm512_loadu_si512(tile + 352);
+      c53 = _mm512_loadu_si512(tile + 368);
+    }
+  }
+  const auto* bp = reinterpret_cast<const std::int8_t*>(panel);
+  for (std::int64_t q = 0; q < steps; ++q, bp += 256) {
+    const __m512i b0 = _mm512_load_si512(bp), b1 = _mm512_load_si512(bp + 64), b2 = _mm512_load_si512(bp + 128), b3 = _mm512_load_si512(bp + 192);
+    if constexpr (MR > 0) {
+      const __m512i a = _mm512_set1_epi32(load_i32(A + 0 * lda + 4 * q));
+      c00 = _mm512_dpbusd_epi32(c00, a, b0);
+      c01 = _mm512_dpbusd_epi32(c01, a, b1);
+      c02 = _mm512_dpbusd_epi32(c02, a, b2);
+      c03 = _mm512_dpbusd_epi32(c03, a, b3);
+    }
+    if constexpr (MR > 1) {
+      const __m512i a = _mm512_set1_epi32(load_i32(A + 1 * lda + 4 * q));
+      c10 = _mm512_dpbusd_epi32(c10, a, b0);
+      c11 = _mm512_dpbusd_epi32(c11, a, b1);
+      c12 = _mm512_dpbusd_epi32(c12, a, b2);
+      c13 = _mm512_dpbusd_epi32(c13, a, b3);
+    }
+    if constexpr (MR > 2) {
+      const __m512i a = _mm512_set1_epi32(load_i32(A + 2 * lda + 4 * q));
+      c20 = _mm512_dpbusd_epi32(c20, a, b0);
+      c21 = _mm512_dpbusd_epi32(c21, a, b1);
+      c22 = _mm512_dpbusd_epi32(c22, a, b2);
+      c23 = _mm512_dpbusd_epi32(c23, a, b3);
+    }
+    if constexpr (MR > 3) {
+      const __m512i a = _mm512_set1_epi32(load_i32(A + 3 * lda + 4 * q));
+      c30 = _mm512_dpbusd_epi32(c30, a, b0);
+      c31 = _mm512_dpbusd_epi32(c31, a, b1);
+      c32 = _mm512_dpbusd_epi32(c32, a, b2);
+      c33 = _mm512_dpbusd_epi32(c33, a, b3);
+    }
+    if constexpr (MR > 4) {
+      const __m512i a = _mm512_set1_epi32(load_i32(A + 4 * lda + 4 * q));
+      c40 = _mm512_dpbusd_epi32(c40, a, b0);
+      c41 = _mm512_dpbusd_epi32(c41, a, b1);
+      c42 = _mm512_dpbusd_epi32(c42, a, b2);
+      c43 = _mm512_dpbusd_epi32(c43, a, b3);
+    }
+    if constexpr (MR > 5) {
+      const __m512i a = _mm512_set1_epi32(load_i32(A + 5 * lda + 4 * q));
+      c50 = _mm512_dpbusd_epi32(c50, a, b0);
+      c51 = _mm512_dpbusd_epi32(c51, a, b1);
+      c52 = _mm512_dpbusd_epi32(c52, a, b2);
+      c53 = _mm512_dpbusd_epi32(c53, a, b3);
+    }
+  }
+  if constexpr (MR > 0) {
+    _mm512_storeu_si512(tile + 0, c00);
+    _mm512_storeu_si512(tile + 16, c01);
+    _mm512_storeu_si512(tile + 32, c02);
+    _mm512_storeu_si512(tile + 48, c03);
+  }
+  if constexpr (MR > 1) {
+    _mm512_storeu_si512(tile + 64, c10);
+    _mm512_storeu_si512(tile + 80, c11);
+    _mm512_storeu_si512(tile + 96, c12);
+    _mm512_storeu_si512(tile + 112, c13);
+  }
+  if constexpr (MR > 2) {
+    _mm512_storeu_si512(tile + 128, c20);
+    _mm512_storeu_si512(tile + 144, c21);
+    _mm512_storeu_si512(tile + 160, c22);
+    _mm512_storeu_si512(tile + 176, c23);
+  }
+  if constexpr (MR > 3) {
+    _mm512_storeu_si512(tile + 192, c30);
+    _mm512_storeu_si512(tile + 208, c31);
+    _mm512_storeu_si512(tile + 224, c32);
+    _mm512_storeu_si512(tile + 240, c33);
+  }
+  if constexpr (MR > 4) {
+    _mm512_storeu_si512(tile + 256, c40);
+    _mm512_storeu_si512(tile + 272, c41);
+    _mm512_storeu_si512(tile + 288, c42);
+    _mm512_storeu_si512(tile + 304, c43);
+  }
+  if constexpr (MR > 5) {
+    _mm512_storeu_si512(tile + 320, c50);
+    _mm512_storeu_si512(tile + 336, c51);
+    _mm512_storeu_si512(tile + 352, c52);
+    _mm512_storeu_si512(tile + 368, c53);
+  }
+}
+
+// fp32: `steps` values of k.
+template <int MR>
+SLIMPIPE_AVX512 void tile_f32(const float* A, std::int64_t lda, std::int64_t steps, const std::byte* panel, float* tile, bool accumulate) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 c00 = zero, c01 = zero, c02 = zero, c03 = zero;
+  __m512 c10 = zero, c11 = zero, c12 = zero, c13 = zero;
+  __m512 c20 = zero, c21 = zero, c22 = zero, c23 = zero;
+  __m512 c30 = zero, c31 = zero, c32 = zero, c33 = zero;
+  __m512 c40 = zero, c41 = zero, c42 = zero, c43 = zero;
+  __m512 c50 = zero, c51 = zero, c52 = zero, c53 = zero;
+  if (accumulate) {
+    if constexpr (MR > 0) {
+      c00 = _mm512_loadu_ps(tile + 0);
+      c01 = _mm512_loadu_ps(tile + 16);
+      c02 = _mm512_loadu_ps(tile + 32);
+      c03 = _mm512_loadu_ps(tile + 48);
+    }
+    if constexpr (MR > 1) {
+      c10 = _mm512_loadu_ps(tile + 64);
+      c11 = _mm512_loadu_ps(tile + 80);
+      c12 = _mm512_loadu_ps(tile + 96);
+      c13 = _mm512_loadu_ps(tile + 112);
+    }
+    if constexpr (MR > 2) {
+      c20 = _mm512_loadu_ps(tile + 128);
+      c21 = _mm512_loadu_ps(tile + 144);
+      c22 = _mm512_loadu_ps(tile + 160);
+      c23 = _mm512_loadu_ps(tile + 176);
+    }
+    if constexpr (MR > 3) {
+      c30 = _mm512_loadu_ps(tile + 192);
+      c31 = _mm512_loadu_ps(tile + 208);
+      c32 = _mm512_loadu_ps(tile + 224);
+      c33 = _mm512_loadu_ps(tile + 240);
+    }
+    if constexpr (MR > 4) {
+      c40 = _mm512_loadu_ps(tile + 256);
+      c41 = _mm512_loadu_ps(tile + 272);
+      c42 = _mm512_loadu_ps(tile + 288);
+      c43 = _mm512_loadu_ps(tile + 304);
+    }
+    if constexpr (MR > 5) {
+      c50 = _mm512_loadu_ps(tile + 320);
+      c51 = _mm512_loadu_ps(tile + 336);
+      c52 = _mm512_loadu_ps(tile + 352);
+      c53 = _mm512_loadu_ps(tile + 368);
+    }
+  }
+  const auto* bp = reinterpret_cast<const float*>(panel);
+  for (std::int64_t q = 0; q < steps; ++q, bp += 64) {
+    const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32), b3 = _mm512_load_ps(bp + 48);
+    if constexpr (MR > 0) {
+      const __m512 a = _mm512_set1_ps(A[0 * lda + q]);
+      c00 = _mm512_fmadd_ps(a, b0, c00);
+      c01 = _mm512_fmadd_ps(a, b1, c01);
+      c02 = _mm512_fmadd_ps(a, b2, c02);
+      c03 = _mm512_fmadd_ps(a, b3, c03);
+    }
+    if constexpr (MR > 1) {
+      const __m512 a = _mm512_set1_ps(A[1 * lda + q]);
+      c10 = _mm512_fmadd_ps(a, b0, c10);
+      c11 = _mm512_fmadd_ps(a, b1, c11);
+      c12 = _mm512_fmadd_ps(a, b2, c12);
+      c13 = _mm512_fmadd_ps(a, b3, c13);
+    }
+    if constexpr (MR > 2) {
+      const __m512 a = _mm512_set1_ps(A[2 * lda + q]);
+      c20 = _mm512_fmadd_ps(a, b0, c20);
+      c21 = _mm512_fmadd_ps(a, b1, c21);
+      c22 = _mm512_fmadd_ps(a, b2, c22);
+      c23 = _mm512_fmadd_ps(a, b3, c23);
+    }
+    if constexpr (MR > 3) {
+      const __m512 a = _mm512_set1_ps(A[3 * lda + q]);
+      c30 = _mm512_fmadd_ps(a, b0, c30);
+      c31 = _mm512_fmadd_ps(a, b1, c31);
+      c32 = _mm512_fmadd_ps(a, b2, c32);
+      c33 = _mm512_fmadd_ps(a, b3, c33);
+    }
+    if constexpr (MR > 4) {
+      const __m512 a = _mm512_set1_ps(A[4 * lda + q]);
+      c40 = _mm512_fmadd_ps(a, b0, c40);
+      c41 = _mm512_fmadd_ps(a, b1, c41);
+      c42 = _mm512_fmadd_ps(a, b2, c42);
+      c43 = _mm512_fmadd_ps(a, b3, c43);
+    }
+    if constexpr (MR > 5) {
+      const __m512 a = _mm512_set1_ps(A[5 * lda + q]);
+      c50 = _mm512_fmadd_ps(a, b0, c50);
+      c51 = _mm512_fmadd_ps(a, b1, c51);
+      c52 = _mm512_fmadd_ps(a, b2, c52);
+      c53 = _mm512_fmadd_ps(a, b3, c53);
+    }
+  }
+  if constexpr (MR > 0) {
+    _mm512_storeu_ps(tile + 0, c00);
+    _mm512_storeu_ps(tile + 16, c01);
+    _mm512_storeu_ps(tile + 32, c02);
+    _mm512_storeu_ps(tile + 48, c03);
+  }
+  if constexpr (MR > 1) {
+    _mm512_storeu_ps(tile + 64, c10);
+    _mm512_storeu_ps(tile + 80, c11);
+    _mm512_storeu_ps(tile + 96, c12);
+    _mm512_storeu_ps(tile + 112, c13);
+  }
+  if constexpr (MR > 2) {
+    _mm512_storeu_ps(tile + 128, c20);
+    _mm512_storeu_ps(tile + 144, c21);
+    _mm512_storeu_ps(tile + 160, c22);
+    _mm512_storeu_ps(tile + 176, c23);
+  }
+  if constexpr (MR > 3) {
+    _mm512_storeu_ps(tile + 192, c30);
+    _mm512_storeu_ps(tile + 208, c31);
+    _mm512_storeu_ps(tile + 224, c32);
+    _mm512_storeu_ps(tile + 240, c33);
+  }
+  if constexpr (MR > 4) {
+    _mm512_storeu_ps(tile + 256, c40);
+    _mm512_storeu_ps(tile + 272, c41);
+    _mm512_storeu_ps(tile + 288, c42);
+    _mm512_storeu_ps(tile + 304, c43);
+  }
+  if constexpr (MR > 5) {
+    _mm512_storeu_ps(tile + 320, c50);
+    _mm512_storeu_ps(tile + 336, c51);
+    _mm512_storeu_ps(tile + 352, c52);
+    _mm512_storeu_ps(tile + 368, c53);
+  }
+}
+
+// AVX2: `steps` pairs of k from A16, MR rows of 16-bit values (row stride lda16, zero padded to an even K); tile
+// [MR][16]. (Eight accumulator pairs fit the 16 ymm registers, so the array stays in them.)
+template <int MR>
+SLIMPIPE_AVX2 void tile_avx2(const std::int16_t* A16, std::int64_t lda16, std::int64_t steps, const std::byte* panel,
+                             std::int32_t* tile, bool accumulate) {
+  __m256i c[MR][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    c[r][0] = accumulate ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + r * 16)) : _mm256_setzero_si256();
+    c[r][1] = accumulate ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + r * 16 + 8)) : _mm256_setzero_si256();
+  }
+  const auto* bp = reinterpret_cast<const std::int16_t*>(panel);
+  for (std::int64_t p = 0; p < steps; ++p, bp += 32) {
+    const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(bp));
+    const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(bp + 16));
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m256i a = _mm256_set1_epi32(load_i32(A16 + r * lda16 + 2 * p));
+      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(a, b0));
+      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(a, b1));
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + r * 16), c[r][0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + r * 16 + 8), c[r][1]);
+  }
+}
+
+// The portable path: the AVX2 layout in plain C++, the tile's accumulators updated in place. GCC 12's loop
+// vectorizer at -O3 makes this loop read past the end of A16 for K = 3077 (it runs p beyond `steps`), so that
+// pass is off here; the portable path is the fallback for CPUs without AVX2, not a fast one.
+template <int MR>
+__attribute__((optimize("no-tree-loop-vectorize"))) void tile_portable(const std::int16_t* A16, std::int64_t lda16, std::int64_t steps, const std::byte* panel, std::int32_t* tile,
+                   bool accumulate) {
+  if (!accumulate) std::fill(tile, tile + MR * 16, 0);
+  const auto* bp = reinterpret_cast<const std::int16_t*>(panel);
+  for (std::int64_t p = 0; p < steps; ++p, bp += 32)
+    for (int r = 0; r < MR; ++r) {
+      const std::int32_t a0 = A16[r * lda16 + 2 * p], a1 = A16[r * lda16 + 2 * p + 1];
+      std::int32_t* c = tile + r * 16;
+      for (int j = 0; j < 16; ++j) c[j] += a0 * bp[2 * j] + a1 * bp[2 * j + 1];
+    }
+}
+
+template <class F>
+void dispatch_mr(int mr, F f) {
+  switch (mr) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 5: f(std::integral_constant<int, 5>{}); break;
+    default: f(std::integral_constant<int, 6>{}); break;
+  }
+}
+
+// ---- epilogues: a row of a tile into the output (straight into y for float outputs), then bias, activation and
+// requantization. Built per instruction set like the row kernels (kernels.cpp).
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SLIMPIPE_GEMM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SLIMPIPE_GEMM_CLONES
+#endif
+
+void finish_row(float* v, std::int64_t row, std::int64_t n0, std::int64_t cols, const GemmOut& out) {
+  if (out.bias || out.act != Act::None) bias_act_serial(v, 1, cols, cols, out.bias ? out.bias + n0 : nullptr, out.act);
+  if (out.yq) quantize_8bit(v, reinterpret_cast<std::int8_t*>(out.yq + row * out.ldyq + n0), cols, out.out_threshold, true);
+}
+
+SLIMPIPE_GEMM_CLONES void scale_row(const std::int32_t* acc, const std::int32_t* cs, int zero_point, const float* scale,
+                                    bool per_col, std::int64_t cols, float* v) {
+  if (per_col) {
+    for (std::int64_t j = 0; j < cols; ++j) v[j] = static_cast<float>(acc[j] - zero_point * cs[j]) * scale[j];
+  } else {
+    const float s = scale[0];
+    for (std::int64_t j = 0; j < cols; ++j) v[j] = static_cast<float>(acc[j] - zero_point * cs[j]) * s;
+  }
+}
+
+void epilogue_i8(const std::int32_t* tile, std::int64_t nr, int mr, std::int64_t row0, std::int64_t n0, std::int64_t cols,
+                 int a_zero_point, const PackedB& B, const GemmOut& out) {
+  alignas(64) float tmp[64];
+  for (int r = 0; r < mr; ++r) {
+    float* v = out.yq ? tmp : out.y + (row0 + r) * out.ldy + n0;
+    scale_row(tile + r * nr, B.colsum + n0, a_zero_point, out.scale_per_col ? out.scale + n0 : out.scale, out.scale_per_col, cols, v);
+    finish_row(v, row0 + r, n0, cols, out);
+  }
+}
+
+void epilogue_f32(const float* tile, int mr, std::int64_t row0, std::int64_t n0, std::int64_t cols, const GemmOut& out) {
+  alignas(64) float tmp[64];
+  for (int r = 0; r < mr; ++r) {
+    float* v = out.yq ? tmp : out.y + (row0 + r) * out.ldy + n0;
+    std::memcpy(v, tile + r * 64, sizeof(float) * static_cast<std::size_t>(cols));
+    finish_row(v, row0 + r, n0, cols, out);
+  }
+}
+
+// Runs the tiles of rows [r0, r1) x panels [p0, p1): chunks of kRowChunk rows outer (prepare(c0, c1) readies A
+// for them), then panels, then blocks of `kblock` k steps (a block of the panel, 16 KiB, stays in L1 while every
+// tile of the chunk passes over it), then the chunk's tiles; each (chunk, panel) ends with finish(c0, c1, p).
+template <class Prepare, class Tile, class Finish>
+void walk(std::int64_t r0, std::int64_t r1, std::int64_t p0, std::int64_t p1, std::int64_t steps, std::int64_t kblock,
+          Prepare prepare, Tile tile, Finish finish) {
+  for (std::int64_t c0 = r0; c0 < r1; c0 += kRowChunk) {
+    const std::int64_t c1 = std::min(r1, c0 + kRowChunk);
+    prepare(c0, c1);
+    for (std::int64_t p = p0; p < p1; ++p) {
+      for (std::int64_t s0 = 0; s0 < steps; s0 += kblock) {
+        const std::int64_t n = std::min(kblock, steps - s0);
+        for (std::int64_t m = c0; m < c1; m += kMr) tile(m, static_cast<int>(std::min<std::int64_t>(kMr, c1 - m)), p, c0, s0, n);
+      }
+      finish(c0, c1, p);
+    }
+  }
+}
+
+// Splits [0, M) x [0, panels) over the OpenMP threads (panels when there are enough, else rows in whole tiles).
+template <class Range>
+void split(std::int64_t M, std::int64_t panels, bool parallel, Range range) {
+  if (!parallel) {
+    range(0, M, 0, panels);
+    return;
+  }
+#pragma omp parallel
+  {
+    const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (panels >= 2 * nt || M <= kMr) {
+      range(0, M, panels * t / nt, panels * (t + 1) / nt);
+    } else {
+      const std::int64_t tiles = (M + kMr - 1) / kMr;
+      range(std::min(M, tiles * t / nt * kMr), std::min(M, tiles * (t + 1) / nt * kMr), 0, panels);
+    }
+  }
+}
+
+}  // namespace
+
+GemmIsa cpu_gemm_isa() {
+  static const GemmIsa isa = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+      return GemmIsa::Avx512Vnni;
+    if (__builtin_cpu_supports("avx2")) return GemmIsa::Avx2;
+    return GemmIsa::Portable;
+  }();
+  return isa;
+}
+
+bool cpu_has_avx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq");
+}
+
+const char* gemm_isa_name(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::Avx512Vnni: return "avx512_vnni";
+    case GemmIsa::Avx2: return "avx2";
+    case GemmIsa::Portable: break;
+  }
+  return "portable";
+}
+
+GemmIsa parse_gemm_isa(const std::string& name, const std::string& what) {
+  const GemmIsa cpu = cpu_gemm_isa();
+  if (name == "auto") return cpu;
+  for (GemmIsa isa : {GemmIsa::Portable, GemmIsa::Avx2, GemmIsa::Avx512Vnni}) {
+    if (name != gemm_isa_name(isa)) continue;
+    if (static_cast<int>(isa) > static_cast<int>(cpu))
+      throw Error(what + " = \"" + name + "\": this CPU's best is \"" + gemm_isa_name(cpu) + "\"");
+    return isa;
+  }
+  throw Error(what + " = \"" + name + "\": expected \"auto\", \"avx512_vnni\", \"avx2\" or \"portable\"");
+}
+
+AlignedBytes::AlignedBytes(std::size_t n) : n_(n) {
+  if (n == 0) return;
+  void* p = std::aligned_alloc(64, round64(n));
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, round64(n));
+  p_.reset(static_cast<std::byte*>(p));
+}
+
+void AlignedBytes::Free::operator()(std::byte* p) const { std::free(p); }
+
+std::size_t packed_bytes(PackKind kind, GemmIsa isa, std::int64_t K, std::int64_t N) {
+  const std::int64_t nr = nr_of(kind, isa), kg = kgroup_of(kind, isa);
+  const std::int64_t panels = (N + nr - 1) / nr, kgroups = (K + kg - 1) / kg;
+  std::size_t n = round64(static_cast<std::size_t>(panels * kgroups * nr * kg * elem_bytes(kind, isa)));
+  if (kind == PackKind::I8) n += round64(static_cast<std::size_t>(panels * nr) * sizeof(std::int32_t));
+  return n;
+}
+
+namespace {
+PackedB layout(PackKind kind, GemmIsa isa, std::int64_t K, std::int64_t N, std::byte* storage) {
+  PackedB p;
+  p.kind = kind;
+  p.isa = kind == PackKind::F32 ? GemmIsa::Avx512Vnni : isa;
+  p.K = K;
+  p.N = N;
+  p.nr = nr_of(kind, isa);
+  p.kgroup = kgroup_of(kind, isa);
+  p.kgroups = (K + p.kgroup - 1) / p.kgroup;
+  p.panels = (N + p.nr - 1) / p.nr;
+  p.panel_bytes = static_cast<std::size_t>(p.kgroups * p.nr * p.kgroup * elem_bytes(kind, isa));
+  p.data = storage;
+  if (kind == PackKind::I8) p.colsum = reinterpret_cast<const std::int32_t*>(storage + round64(p.panel_bytes * p.panels));
+  return p;
+}
+}  // namespace
+
+PackedB pack_i8(const std::int8_t* b, bool b_nk, std::int64_t ld, std::int64_t K, std::int64_t N, GemmIsa isa, std::byte* storage) {
+  PackedB p = layout(PackKind::I8, isa, K, N, storage);
+  auto* colsum = const_cast<std::int32_t*>(p.colsum);
+  const std::int64_t nr = p.nr, kg = p.kgroup;
+  for (std::int64_t pi = 0; pi < p.panels; ++pi) {
+    std::byte* panel = storage + p.panel_bytes * pi;
+    for (std::int64_t j = 0; j < nr; ++j) {
+      const std::int64_t n = pi * nr + j;
+      std::int32_t sum = 0;
+      for (std::int64_t g = 0; g < p.kgroups; ++g)
+        for (std::int64_t t = 0; t < kg; ++t) {
+          const std::int64_t k = g * kg + t;
+          const std::int8_t v = (n < N && k < K) ? (b_nk ? b[n * ld + k] : b[k * ld + n]) : std::int8_t{0};
+          sum += v;
+          const std::int64_t at = (g * nr + j) * kg + t;
+          if (isa == GemmIsa::Avx512Vnni) reinterpret_cast<std::int8_t*>(panel)[at] = v;
+          else reinterpret_cast<std::int16_t*>(panel)[at] = v;
+        }
+      colsum[pi * nr + j] = sum;
+    }
+  }
+  return p;
+}
+
+PackedB pack_f32(const float* b, std::int64_t ld, std::int64_t K, std::int64_t N, std::byte* storage) {
+  PackedB p = layout(PackKind::F32, GemmIsa::Avx512Vnni, K, N, storage);
+  for (std::int64_t pi = 0; pi < p.panels; ++pi) {
+    auto* panel = reinterpret_cast<float*>(storage + p.panel_bytes * pi);
+    for (std::int64_t k = 0; k < K; ++k)
+      for (std::int64_t j = 0; j < 64; ++j) {
+        const std::int64_t n = pi * 64 + j;
+        panel[k * 64 + j] = n < N ? b[n * ld + k] : 0.0f;
+      }
+  }
+  return p;
+}
+
+void gemm_i8(const std::uint8_t* A, std::int64_t lda, int a_zero_point, std::int64_t M, const PackedB& B, const GemmOut& out,
+             bool parallel) {
+  if (M <= 0 || B.N <= 0) return;
+  const std::int64_t nr = B.nr;
+  auto cols_of = [&](std::int64_t p) { return std::min(nr, B.N - p * nr); };
+  // Accumulators of a (chunk, panel) pair, tile after tile: [kRowChunk][nr].
+  auto finish = [&](const std::int32_t* acc, std::int64_t c0, std::int64_t c1, std::int64_t p, int zero_point) {
+    for (std::int64_t m = c0; m < c1; m += kMr)
+      epilogue_i8(acc + (m - c0) * nr, nr, static_cast<int>(std::min<std::int64_t>(kMr, c1 - m)), m, p * nr, cols_of(p), zero_point,
+                  B, out);
+  };
+  if (B.isa == GemmIsa::Avx512Vnni) {
+    split(M, B.panels, parallel, [&](std::int64_t r0, std::int64_t r1, std::int64_t p0, std::int64_t p1) {
+      alignas(64) std::int32_t acc[kRowChunk * 64];
+      walk(
+          r0, r1, p0, p1, B.kgroups, 64, [](std::int64_t, std::int64_t) {},
+          [&](std::int64_t m, int mr, std::int64_t p, std::int64_t c0, std::int64_t s0, std::int64_t n) {
+            const std::byte* panel = B.data + B.panel_bytes * p + s0 * 256;
+            dispatch_mr(mr, [&](auto MR) {
+              tile_vnni<decltype(MR)::value>(A + m * lda + 4 * s0, lda, n, panel, acc + (m - c0) * 64, s0 > 0);
+            });
+          },
+          [&](std::int64_t c0, std::int64_t c1, std::int64_t p) { finish(acc, c0, c1, p, a_zero_point); });
+    });
+    return;
+  }
+  // AVX2 and portable: the rows of a chunk converted once to 16-bit values minus the zero point.
+  const std::int64_t lda16 = B.kgroups * 2;
+  const bool avx2 = B.isa == GemmIsa::Avx2;
+  split(M, B.panels, parallel, [&](std::int64_t r0, std::int64_t r1, std::int64_t p0, std::int64_t p1) {
+    thread_local std::vector<std::int16_t> a16;
+    if (a16.size() < static_cast<std::size_t>(kRowChunk * lda16)) a16.resize(static_cast<std::size_t>(kRowChunk * lda16));
+    alignas(64) std::int32_t acc[kRowChunk * 16];
+    walk(
+        r0, r1, p0, p1, B.kgroups, 512,
+        [&](std::int64_t c0, std::int64_t c1) {
+          for (std::int64_t r = c0; r < c1; ++r) {
+            std::int16_t* dst = a16.data() + (r - c0) * lda16;
+            const std::uint8_t* src = A + r * lda;
+            for (std::int64_t k = 0; k < B.K; ++k) dst[k] = static_cast<std::int16_t>(src[k] - a_zero_point);
+            for (std::int64_t k = B.K; k < lda16; ++k) dst[k] = 0;
+          }
+        },
+        [&](std::int64_t m, int mr, std::int64_t p, std::int64_t c0, std::int64_t s0, std::int64_t n) {
+          const std::int16_t* a = a16.data() + (m - c0) * lda16 + 2 * s0;
+          const std::byte* panel = B.data + B.panel_bytes * p + s0 * 64;
+          std::int32_t* t = acc + (m - c0) * 16;
+          if (avx2) dispatch_mr(mr, [&](auto MR) { tile_avx2<decltype(MR)::value>(a, lda16, n, panel, t, s0 > 0); });
+          else dispatch_mr(mr, [&](auto MR) { tile_portable<decltype(MR)::value>(a, lda16, n, panel, t, s0 > 0); });
+        },
+        [&](std::int64_t c0, std::int64_t c1, std::int64_t p) { finish(acc, c0, c1, p, 0); });
+  });
+}
+
+void gemm_f32(const float* A, std::int64_t lda, std::int64_t M, const PackedB& B, const GemmOut& out, bool parallel) {
+  if (M <= 0 || B.N <= 0) return;
+  split(M, B.panels, parallel, [&](std::int64_t r0, std::int64_t r1, std::int64_t p0, std::int64_t p1) {
+    alignas(64) float acc[kRowChunk * 64];
+    walk(
+        r0, r1, p0, p1, B.K, 256, [](std::int64_t, std::int64_t) {},
+        [&](std::int64_t m, int mr, std::int64_t p, std::int64_t c0, std::int64_t s0, std::int64_t n) {
+          const std::byte* panel = B.data + B.panel_bytes * p + s0 * 256;
+          dispatch_mr(mr, [&](auto MR) { tile_f32<decltype(MR)::value>(A + m * lda + s0, lda, n, panel, acc + (m - c0) * 64, s0 > 0); });
+        },
+        [&](std::int64_t c0, std::int64_t c1, std::int64_t p) {
+          for (std::int64_t m = c0; m < c1; m += kMr)
+            epilogue_f32(acc + (m - c0) * 64, static_cast<int>(std::min<std::int64_t>(kMr, c1 - m)), m, p * 64,
+                         std::min<std::int64_t>(64, B.N - p * 64), out);
+        });
+  });
+}
+
+}  // namespace slimpipe_runtime::detail
