@@ -5,6 +5,7 @@
 // Usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--out DIR]
 //        [--export-only] (write the exports and stop: inputs for `slimpipe bench`) [--reuse] (time the exports
 //        already in --out) [--rounds R] (time every engine R times, in alternating order) [--no-torchscript]
+//        [--onednn] (also time the runtime's fp32 and int8 models on its oneDNN kernels, Kernels::OneDnn)
 // With several rounds, the table's p50/p90 are over the runs of every round, and the per-round ratios of the
 // issue's targets are printed below it, so that the machine's drift (tens of percent between minutes on a
 // shared host) shows instead of hiding in one engine's slot.
@@ -63,6 +64,7 @@ struct Settings {
   bool export_only = false;
   bool reuse = false;
   bool torchscript = true;
+  bool onednn = false;
   int rounds = 1;
   fs::path out = "bench_peers_out";
 };
@@ -106,14 +108,18 @@ std::vector<double> time_runs(const Settings& s, F&& run) {
   return ms;
 }
 
-Row time_runtime(const Settings& s, const std::string& name, const fs::path& dir, std::int64_t vocab) {
-  Row row{"slimpipe runtime", name, dir_bytes(dir), {}};
-  auto model = slimpipe_runtime::Model::load(dir);
+Row time_runtime(const Settings& s, const std::string& name, const fs::path& dir, std::int64_t vocab,
+                 slimpipe_runtime::Kernels kernels = slimpipe_runtime::Kernels::Own) {
+  const bool onednn = kernels == slimpipe_runtime::Kernels::OneDnn;
+  Row row{onednn ? "slimpipe runtime, oneDNN kernels" : "slimpipe runtime", name, dir_bytes(dir), {}};
+  slimpipe_runtime::Options options;
+  options.kernels = kernels;
+  auto model = slimpipe_runtime::Model::load(dir, options);
   for (auto b : s.batches) {
     const auto ids = random_ids(b * s.seq, vocab, 7);
     const std::vector<std::int64_t> types(ids.size(), 0), mask(ids.size(), 1);
     row.runs[b] = time_runs(s, [&] { model.run(ids, types, mask, b, s.seq); });
-    std::cout << "  runtime " << name << " batch " << b << ": p50 " << median(row.runs[b]) << " ms\n" << std::flush;
+    std::cout << "  runtime " << (onednn ? "(oneDNN) " : "") << name << " batch " << b << ": p50 " << median(row.runs[b]) << " ms\n" << std::flush;
   }
   return row;
 }
@@ -196,9 +202,10 @@ int main(int argc, char** argv) {
     else if (a == "--export-only") s.export_only = true;
     else if (a == "--reuse") s.reuse = true;
     else if (a == "--no-torchscript") s.torchscript = false;
+    else if (a == "--onednn") s.onednn = true;
     else if (a == "--rounds") s.rounds = std::max(1, std::stoi(next()));
     else {
-      std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--batch B] [--out DIR] [--export-only] [--reuse] [--rounds R] [--no-torchscript]\n";
+      std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--batch B] [--out DIR] [--export-only] [--reuse] [--rounds R] [--no-torchscript] [--onednn]\n";
       return 2;
     }
   }
@@ -255,6 +262,10 @@ int main(int argc, char** argv) {
 #endif
     jobs.push_back([&] { return time_ort(s, "pruned 0.75 fp32", s.out / "model.pruned075.onnx"); });
     if (s.torchscript) jobs.push_back([&] { return time_torchscript(s, s.out / "model.pt", vocab); });
+    if (s.onednn) {
+      jobs.push_back([&] { return time_runtime(s, "fp32", s.out / "runtime_fp32", vocab, slimpipe_runtime::Kernels::OneDnn); });
+      jobs.push_back([&] { return time_runtime(s, "int8", s.out / "runtime_int8", vocab, slimpipe_runtime::Kernels::OneDnn); });
+    }
     // Rounds in alternating order; runs accumulate per row, and each round's p50 is kept for the ratios.
     std::vector<Row> rows(jobs.size());
     std::vector<std::vector<std::map<std::int64_t, double>>> round_p50(jobs.size());
@@ -303,11 +314,12 @@ int main(int argc, char** argv) {
     // The targets of the runtime issue as ratios, per round (same round = minutes apart at most).
     auto find = [&](const std::string& engine, const std::string& model) -> int {
       for (std::size_t i = 0; i < rows.size(); ++i)
-        if (rows[i].engine.rfind(engine, 0) == 0 && rows[i].model == model) return static_cast<int>(i);
+        if (rows[i].engine == engine && rows[i].model == model) return static_cast<int>(i);
       return -1;
     };
-    const int rt32 = find("slimpipe", "fp32"), rt8 = find("slimpipe", "int8"), rtp8 = find("slimpipe", "pruned 0.75 + int8"),
-              ort32 = find("ONNX", "fp32"), ort8 = find("ONNX", "QDQ int8");
+    const std::string rt = "slimpipe runtime", ort = "ONNX Runtime (node)";
+    const int rt32 = find(rt, "fp32"), rt8 = find(rt, "int8"), rtp8 = find(rt, "pruned 0.75 + int8"), ort32 = find(ort, "fp32"),
+              ort8 = find(ort, "QDQ int8"), dnn32 = find(rt + ", oneDNN kernels", "fp32"), dnn8 = find(rt + ", oneDNN kernels", "int8");
     struct Ratio {
       const char* what;
       int num, den;  // speedup = p50[den] / p50[num]
@@ -315,7 +327,9 @@ int main(int argc, char** argv) {
     const Ratio ratios[] = {{"ORT fp32 / runtime fp32 (target >= 1)", rt32, ort32},
                             {"ORT QDQ int8 / runtime int8 (target >= 1.1)", rt8, ort8},
                             {"runtime fp32 / runtime int8 (target >= 1)", rt8, rt32},
-                            {"ORT fp32 / runtime pruned 0.75 + int8 (target >= 1.4)", rtp8, ort32}};
+                            {"ORT fp32 / runtime pruned 0.75 + int8 (target >= 1.4)", rtp8, ort32},
+                            {"runtime fp32: oneDNN kernels / own kernels", rt32, dnn32},
+                            {"runtime int8: oneDNN kernels / own kernels", rt8, dnn8}};
     md << "\nSpeedup ratios, per round" << (s.rounds > 1 ? " (rounds alternate the engine order)" : "") << ":\n\n| ratio |";
     for (auto b : s.batches) md << " batch " << b << " |";
     md << "\n|---|";

@@ -307,6 +307,138 @@ SLIMPIPE_AVX512 void tile_f32(const float* A, std::int64_t lda, std::int64_t ste
   }
 }
 
+// fp32, A packed: a tile's rows interleaved, A[k * 6 + r] (gemm_f32 packs each chunk of rows once).
+template <int MR>
+SLIMPIPE_AVX512 void tile_f32_packed(const float* A, std::int64_t steps, const std::byte* panel, float* tile, bool accumulate) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 c00 = zero, c01 = zero, c02 = zero, c03 = zero;
+  __m512 c10 = zero, c11 = zero, c12 = zero, c13 = zero;
+  __m512 c20 = zero, c21 = zero, c22 = zero, c23 = zero;
+  __m512 c30 = zero, c31 = zero, c32 = zero, c33 = zero;
+  __m512 c40 = zero, c41 = zero, c42 = zero, c43 = zero;
+  __m512 c50 = zero, c51 = zero, c52 = zero, c53 = zero;
+  if (accumulate) {
+    if constexpr (MR > 0) {
+      c00 = _mm512_loadu_ps(tile + 0);
+      c01 = _mm512_loadu_ps(tile + 16);
+      c02 = _mm512_loadu_ps(tile + 32);
+      c03 = _mm512_loadu_ps(tile + 48);
+    }
+    if constexpr (MR > 1) {
+      c10 = _mm512_loadu_ps(tile + 64);
+      c11 = _mm512_loadu_ps(tile + 80);
+      c12 = _mm512_loadu_ps(tile + 96);
+      c13 = _mm512_loadu_ps(tile + 112);
+    }
+    if constexpr (MR > 2) {
+      c20 = _mm512_loadu_ps(tile + 128);
+      c21 = _mm512_loadu_ps(tile + 144);
+      c22 = _mm512_loadu_ps(tile + 160);
+      c23 = _mm512_loadu_ps(tile + 176);
+    }
+    if constexpr (MR > 3) {
+      c30 = _mm512_loadu_ps(tile + 192);
+      c31 = _mm512_loadu_ps(tile + 208);
+      c32 = _mm512_loadu_ps(tile + 224);
+      c33 = _mm512_loadu_ps(tile + 240);
+    }
+    if constexpr (MR > 4) {
+      c40 = _mm512_loadu_ps(tile + 256);
+      c41 = _mm512_loadu_ps(tile + 272);
+      c42 = _mm512_loadu_ps(tile + 288);
+      c43 = _mm512_loadu_ps(tile + 304);
+    }
+    if constexpr (MR > 5) {
+      c50 = _mm512_loadu_ps(tile + 320);
+      c51 = _mm512_loadu_ps(tile + 336);
+      c52 = _mm512_loadu_ps(tile + 352);
+      c53 = _mm512_loadu_ps(tile + 368);
+    }
+  }
+  const auto* bp = reinterpret_cast<const float*>(panel);
+  for (std::int64_t q = 0; q < steps; ++q, bp += 64) {
+    const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32), b3 = _mm512_load_ps(bp + 48);
+    if constexpr (MR > 0) {
+      const __m512 a = _mm512_set1_ps(A[q * 6 + 0]);
+      c00 = _mm512_fmadd_ps(a, b0, c00);
+      c01 = _mm512_fmadd_ps(a, b1, c01);
+      c02 = _mm512_fmadd_ps(a, b2, c02);
+      c03 = _mm512_fmadd_ps(a, b3, c03);
+    }
+    if constexpr (MR > 1) {
+      const __m512 a = _mm512_set1_ps(A[q * 6 + 1]);
+      c10 = _mm512_fmadd_ps(a, b0, c10);
+      c11 = _mm512_fmadd_ps(a, b1, c11);
+      c12 = _mm512_fmadd_ps(a, b2, c12);
+      c13 = _mm512_fmadd_ps(a, b3, c13);
+    }
+    if constexpr (MR > 2) {
+      const __m512 a = _mm512_set1_ps(A[q * 6 + 2]);
+      c20 = _mm512_fmadd_ps(a, b0, c20);
+      c21 = _mm512_fmadd_ps(a, b1, c21);
+      c22 = _mm512_fmadd_ps(a, b2, c22);
+      c23 = _mm512_fmadd_ps(a, b3, c23);
+    }
+    if constexpr (MR > 3) {
+      const __m512 a = _mm512_set1_ps(A[q * 6 + 3]);
+      c30 = _mm512_fmadd_ps(a, b0, c30);
+      c31 = _mm512_fmadd_ps(a, b1, c31);
+      c32 = _mm512_fmadd_ps(a, b2, c32);
+      c33 = _mm512_fmadd_ps(a, b3, c33);
+    }
+    if constexpr (MR > 4) {
+      const __m512 a = _mm512_set1_ps(A[q * 6 + 4]);
+      c40 = _mm512_fmadd_ps(a, b0, c40);
+      c41 = _mm512_fmadd_ps(a, b1, c41);
+      c42 = _mm512_fmadd_ps(a, b2, c42);
+      c43 = _mm512_fmadd_ps(a, b3, c43);
+    }
+    if constexpr (MR > 5) {
+      const __m512 a = _mm512_set1_ps(A[q * 6 + 5]);
+      c50 = _mm512_fmadd_ps(a, b0, c50);
+      c51 = _mm512_fmadd_ps(a, b1, c51);
+      c52 = _mm512_fmadd_ps(a, b2, c52);
+      c53 = _mm512_fmadd_ps(a, b3, c53);
+    }
+  }
+  if constexpr (MR > 0) {
+    _mm512_storeu_ps(tile + 0, c00);
+    _mm512_storeu_ps(tile + 16, c01);
+    _mm512_storeu_ps(tile + 32, c02);
+    _mm512_storeu_ps(tile + 48, c03);
+  }
+  if constexpr (MR > 1) {
+    _mm512_storeu_ps(tile + 64, c10);
+    _mm512_storeu_ps(tile + 80, c11);
+    _mm512_storeu_ps(tile + 96, c12);
+    _mm512_storeu_ps(tile + 112, c13);
+  }
+  if constexpr (MR > 2) {
+    _mm512_storeu_ps(tile + 128, c20);
+    _mm512_storeu_ps(tile + 144, c21);
+    _mm512_storeu_ps(tile + 160, c22);
+    _mm512_storeu_ps(tile + 176, c23);
+  }
+  if constexpr (MR > 3) {
+    _mm512_storeu_ps(tile + 192, c30);
+    _mm512_storeu_ps(tile + 208, c31);
+    _mm512_storeu_ps(tile + 224, c32);
+    _mm512_storeu_ps(tile + 240, c33);
+  }
+  if constexpr (MR > 4) {
+    _mm512_storeu_ps(tile + 256, c40);
+    _mm512_storeu_ps(tile + 272, c41);
+    _mm512_storeu_ps(tile + 288, c42);
+    _mm512_storeu_ps(tile + 304, c43);
+  }
+  if constexpr (MR > 5) {
+    _mm512_storeu_ps(tile + 320, c50);
+    _mm512_storeu_ps(tile + 336, c51);
+    _mm512_storeu_ps(tile + 352, c52);
+    _mm512_storeu_ps(tile + 368, c53);
+  }
+}
+
 // AVX2: `steps` pairs of k from A16, MR rows of 16-bit values (row stride lda16, zero padded to an even K); tile
 // [MR][16]. (Eight accumulator pairs fit the 16 ymm registers, so the array stays in them.)
 template <int MR>
@@ -375,7 +507,7 @@ void dispatch_mr(int mr, F f) {
 
 void finish_row(float* v, std::int64_t row, std::int64_t n0, std::int64_t cols, const GemmOut& out) {
   if (out.bias || out.act != Act::None) bias_act_serial(v, 1, cols, cols, out.bias ? out.bias + n0 : nullptr, out.act);
-  if (out.yq) quantize_8bit(v, reinterpret_cast<std::int8_t*>(out.yq + row * out.ldyq + n0), cols, out.out_threshold, true);
+  if (out.yq) quantize_8bit_serial(v, reinterpret_cast<std::int8_t*>(out.yq + row * out.ldyq + n0), cols, out.out_threshold, true);
 }
 
 SLIMPIPE_GEMM_CLONES void scale_row(const std::int32_t* acc, const std::int32_t* cs, int zero_point, const float* scale,
@@ -522,27 +654,49 @@ PackedB layout(PackKind kind, GemmIsa isa, std::int64_t K, std::int64_t N, std::
 }
 }  // namespace
 
+namespace {
+// Writes B's values into the panels of p (already zeroed beyond K and N by the caller) as element type T, KG
+// consecutive k of a column adjacent (compile-time: the index arithmetic is shifts, not divisions).
+template <class T, std::int64_t KG>
+void fill_panels(const std::int8_t* b, bool b_nk, std::int64_t ld, const PackedB& p, std::byte* storage, std::int32_t* colsum) {
+  const std::int64_t nr = p.nr, K = p.K, full = K / KG;
+  for (std::int64_t n = 0; n < p.N; ++n) colsum[n] = 0;
+  for (std::int64_t pi = 0; pi < p.panels; ++pi) {
+    T* panel = reinterpret_cast<T*>(storage + p.panel_bytes * pi);
+    const std::int64_t n0 = pi * nr, cols = std::min(nr, p.N - n0);
+    if (b_nk) {  // rows of K: each group of KG values is contiguous in the source
+      for (std::int64_t j = 0; j < cols; ++j) {
+        const std::int8_t* row = b + (n0 + j) * ld;
+        std::int32_t sum = 0;
+        for (std::int64_t k = 0; k < K; ++k) sum += row[k];
+        colsum[n0 + j] = sum;
+        T* dst = panel + j * KG;
+        for (std::int64_t g = 0; g < full; ++g)
+          for (std::int64_t t = 0; t < KG; ++t) dst[g * nr * KG + t] = static_cast<T>(row[g * KG + t]);
+        for (std::int64_t k = full * KG; k < K; ++k) dst[full * nr * KG + (k - full * KG)] = static_cast<T>(row[k]);
+      }
+    } else {  // rows of N: one k at a time, spread over the panel's columns
+      for (std::int64_t k = 0; k < K; ++k) {
+        const std::int8_t* row = b + k * ld + n0;
+        T* dst = panel + (k / KG) * nr * KG + k % KG;
+        for (std::int64_t j = 0; j < cols; ++j) {
+          dst[j * KG] = static_cast<T>(row[j]);
+          colsum[n0 + j] += row[j];
+        }
+      }
+    }
+  }
+}
+}  // namespace
+
 PackedB pack_i8(const std::int8_t* b, bool b_nk, std::int64_t ld, std::int64_t K, std::int64_t N, GemmIsa isa, std::byte* storage) {
   PackedB p = layout(PackKind::I8, isa, K, N, storage);
   auto* colsum = const_cast<std::int32_t*>(p.colsum);
-  const std::int64_t nr = p.nr, kg = p.kgroup;
-  for (std::int64_t pi = 0; pi < p.panels; ++pi) {
-    std::byte* panel = storage + p.panel_bytes * pi;
-    for (std::int64_t j = 0; j < nr; ++j) {
-      const std::int64_t n = pi * nr + j;
-      std::int32_t sum = 0;
-      for (std::int64_t g = 0; g < p.kgroups; ++g)
-        for (std::int64_t t = 0; t < kg; ++t) {
-          const std::int64_t k = g * kg + t;
-          const std::int8_t v = (n < N && k < K) ? (b_nk ? b[n * ld + k] : b[k * ld + n]) : std::int8_t{0};
-          sum += v;
-          const std::int64_t at = (g * nr + j) * kg + t;
-          if (isa == GemmIsa::Avx512Vnni) reinterpret_cast<std::int8_t*>(panel)[at] = v;
-          else reinterpret_cast<std::int16_t*>(panel)[at] = v;
-        }
-      colsum[pi * nr + j] = sum;
-    }
-  }
+  // Zero padding: the tail of the last k group and the columns past N (whole storage when either is partial).
+  if (K % p.kgroup != 0 || N % p.nr != 0) std::memset(storage, 0, p.panel_bytes * static_cast<std::size_t>(p.panels));
+  for (std::int64_t n = N; n < p.panels * p.nr; ++n) colsum[n] = 0;
+  if (isa == GemmIsa::Avx512Vnni) fill_panels<std::int8_t, 4>(b, b_nk, ld, p, storage, colsum);
+  else fill_panels<std::int16_t, 2>(b, b_nk, ld, p, storage, colsum);
   return p;
 }
 
@@ -615,13 +769,28 @@ void gemm_i8(const std::uint8_t* A, std::int64_t lda, int a_zero_point, std::int
 
 void gemm_f32(const float* A, std::int64_t lda, std::int64_t M, const PackedB& B, const GemmOut& out, bool parallel) {
   if (M <= 0 || B.N <= 0) return;
+  const std::int64_t K = B.K;
   split(M, B.panels, parallel, [&](std::int64_t r0, std::int64_t r1, std::int64_t p0, std::int64_t p1) {
+    // The chunk's rows packed tile by tile, k-major within a tile ([tile][K][6], short tiles zero padded), so
+    // that a tile's broadcasts walk one contiguous stream; packed once per chunk, used by every panel.
+    thread_local std::vector<float> ap;
+    const std::size_t need = static_cast<std::size_t>(kRowChunk / kMr * K * kMr);
+    if (ap.size() < need) ap.resize(need);
     alignas(64) float acc[kRowChunk * 64];
     walk(
-        r0, r1, p0, p1, B.K, 256, [](std::int64_t, std::int64_t) {},
+        r0, r1, p0, p1, K, 256,
+        [&](std::int64_t c0, std::int64_t c1) {
+          for (std::int64_t m = c0; m < c1; m += kMr) {
+            float* dst = ap.data() + (m - c0) * K;
+            const int mr = static_cast<int>(std::min<std::int64_t>(kMr, c1 - m));
+            for (std::int64_t k = 0; k < K; ++k)
+              for (int r = 0; r < kMr; ++r) dst[k * kMr + r] = r < mr ? A[(m + r) * lda + k] : 0.0f;
+          }
+        },
         [&](std::int64_t m, int mr, std::int64_t p, std::int64_t c0, std::int64_t s0, std::int64_t n) {
           const std::byte* panel = B.data + B.panel_bytes * p + s0 * 256;
-          dispatch_mr(mr, [&](auto MR) { tile_f32<decltype(MR)::value>(A + m * lda + s0, lda, n, panel, acc + (m - c0) * 64, s0 > 0); });
+          const float* a = ap.data() + (m - c0) * K + s0 * kMr;
+          dispatch_mr(mr, [&](auto MR) { tile_f32_packed<decltype(MR)::value>(a, n, panel, acc + (m - c0) * 64, s0 > 0); });
         },
         [&](std::int64_t c0, std::int64_t c1, std::int64_t p) {
           for (std::int64_t m = c0; m < c1; m += kMr)

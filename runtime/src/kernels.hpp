@@ -52,5 +52,7 @@ void half_to_float(const std::uint16_t* h, float* out, std::int64_t n);
 void quantize_s8(const float* x, std::int8_t* q, std::int64_t n, float threshold);
 // The same, or with u8 true the bytes of level + 128 (u8 with zero point 128).
 void quantize_8bit(const float* x, std::int8_t* q, std::int64_t n, float threshold, bool u8);
+// The same on the calling thread only.
+void quantize_8bit_serial(const float* x, std::int8_t* q, std::int64_t n, float threshold, bool u8);
 
 }  // namespace slimpipe_runtime::detail
