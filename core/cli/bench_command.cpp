@@ -67,14 +67,15 @@ int cmd_bench(const std::vector<std::string>& args) {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int iters = 10, warmup = 1;
   double max_seconds = 30;
-  std::string json_path;
+  std::string json_path, kernels = "own";
   po::options_description d("bench options");
   d.add_options()("help,h", "show this help")("model", po::value(&models)->composing(), "runtime export folder (repeatable)")(
       "batch", po::value(&batches)->multitoken(), "batch sizes (default 1 32)")("seq", po::value(&seq), "sequence length (default 128, or a model's max_position_embeddings when smaller)")(
       "threads", po::value(&threads), "threads for every kernel (default: all cores)")(
       "iters", po::value(&iters), "timed runs per batch size (default 10)")("warmup", po::value(&warmup), "untimed runs first (default 1)")(
       "max-seconds", po::value(&max_seconds), "stop timing a batch size after this long, once 3 runs are in (default 30)")(
-      "json", po::value(&json_path), "also write the results as JSON to this file");
+      "json", po::value(&json_path), "also write the results as JSON to this file")(
+      "kernels", po::value(&kernels), "GEMM kernels: own (default; allocation-free) or onednn (for comparison)");
   po::positional_options_description pos;
   pos.add("model", -1);
   po::variables_map vm;
@@ -91,14 +92,18 @@ int cmd_bench(const std::vector<std::string>& args) {
     throw std::runtime_error("bench: --seq, --iters and --threads must be > 0, --warmup >= 0");
   for (auto b : batches)
     if (b <= 0) throw std::runtime_error("bench: batch sizes must be > 0, got " + std::to_string(b));
+  if (kernels != "own" && kernels != "onednn")
+    throw std::runtime_error("bench: --kernels " + kernels + ", expected own or onednn");
+  slimpipe_runtime::Options load_options;
+  load_options.kernels = kernels == "own" ? slimpipe_runtime::Kernels::Own : slimpipe_runtime::Kernels::OneDnn;
   slimpipe_runtime::set_threads(threads);
 
   const bool seq_given = vm.count("seq") > 0;
   nlohmann::json report = {{"cpu", cpu_name()}, {"isa", slimpipe_runtime::cpu_isa()}, {"threads", threads}, {"seq", seq},
-                           {"omp_wait_policy", wait_policy()}, {"models", nlohmann::json::array()}};
+                           {"omp_wait_policy", wait_policy()}, {"kernels", kernels}, {"models", nlohmann::json::array()}};
   std::cout << "cpu " << report["cpu"].get<std::string>() << ", isa " << report["isa"].get<std::string>() << ", " << threads
             << " threads, seq " << seq << (seq_given ? "" : " (or a model's max_position_embeddings when smaller)")
-            << ", OpenMP wait policy " << report["omp_wait_policy"].get<std::string>() << "\n";
+            << ", OpenMP wait policy " << report["omp_wait_policy"].get<std::string>() << ", kernels " << kernels << "\n";
   std::ostringstream table;
   table << std::left << std::setw(40) << "model" << std::setw(7) << "prec" << std::right << std::setw(6) << "seq" << std::setw(7) << "batch"
         << std::setw(11) << "p50 ms" << std::setw(11) << "p90 ms" << std::setw(11) << "seq/s" << std::setw(11) << "size MB"
@@ -111,7 +116,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   options.max_seconds = max_seconds;
   for (const std::string& path : models) {
     reset_peak_rss();
-    auto model = slimpipe_runtime::Model::load(path);
+    auto model = slimpipe_runtime::Model::load(path, load_options);
     const auto& info = model.info();
     if (seq_given && seq > info.max_position_embeddings)
       throw std::runtime_error("bench: --seq " + std::to_string(seq) + " exceeds " + path + "'s max_position_embeddings " +
@@ -121,6 +126,7 @@ int cmd_bench(const std::vector<std::string>& args) {
                             {"layers", info.num_layers}, {"hidden", info.hidden_size}, {"heads", info.heads},
                             {"intermediate_sizes", info.intermediate_sizes}, {"size_bytes", info.file_bytes},
                             {"int8_linears", info.int8_linears}, {"onednn_linears", info.onednn_linears},
+                            {"own_linears", info.own_linears}, {"kernels", info.kernels},
                             {"int8_attention_layers", info.int8_attention_layers}, {"seq", options.seq},
                             {"results", nlohmann::json::array()}};
     for (const auto& r : slimpipe_runtime::benchmark(model, options))
