@@ -75,7 +75,7 @@ struct Output {
 
 class Model {
  public:
-  // Reads dir/runtime.json and maps dir/weights.bin; int8 weights are reordered for oneDNN once, here.
+  // Reads dir/runtime.json and maps dir/weights.bin; weights are packed for the GEMM kernels once, here.
   static Model load(const std::filesystem::path& dir, const Options& options = {});
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
