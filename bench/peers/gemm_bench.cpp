@@ -4,7 +4,8 @@
 // oneDNN's layout), and the runtime's own kernels (runtime/src/gemm.hpp: fp32 on AVX-512, u8 x s8 with zero
 // point 128 and per-channel scales on the CPU's best integer path), all in one run.
 // Prints ms, G op/s and oneDNN's kernel names.
-// Usage: gemm_bench [threads]
+// Usage: gemm_bench [threads] [isa]   (isa: auto, avx2 or portable for the own integer kernels (fp32 then
+// OpenBLAS); with DNNL_MAX_CPU_ISA=AVX2 in the environment oneDNN is held to AVX2 as well)
 #include <cblas.h>
 #include <omp.h>
 
@@ -65,9 +66,11 @@ namespace rd = slimpipe_runtime::detail;
 
 // The runtime's own u8 x s8 GEMM (zero point 128, per-channel scales, f32 output), weights packed outside the
 // timing; and its fp32 GEMM where the CPU has AVX-512 (else a negative time).
+rd::GemmIsa g_isa = rd::GemmIsa::Portable;
+
 double own_ms(long M, long K, long N, bool int8, int reps) {
-  if (!int8 && !rd::cpu_has_avx512()) return -1;
-  const rd::GemmIsa isa = rd::cpu_gemm_isa();
+  if (!int8 && (!rd::cpu_has_avx512() || g_isa != rd::GemmIsa::Avx512Vnni)) return -1;
+  const rd::GemmIsa isa = g_isa;
   rd::AlignedBytes packed(rd::packed_bytes(int8 ? rd::PackKind::I8 : rd::PackKind::F32, isa, K, N));
   std::vector<std::int8_t> w8(N * K, 1);
   std::vector<float> wf(N * K, 0.25f), af(M * K, 0.5f), c(M * N), scale(N, 1e-3f);
@@ -88,12 +91,19 @@ double own_ms(long M, long K, long N, bool int8, int reps) {
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  try {
+    g_isa = rd::parse_gemm_isa(argc > 2 ? argv[2] : "auto", "gemm_bench isa");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gemm_bench: %s\n", e.what());
+    return 2;
+  }
   omp_set_num_threads(threads);
   openblas_set_num_threads(threads);
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream st(eng);
   std::printf("threads %d; best of several runs; G/s = 2*M*N*K / time\n", threads);
-  std::printf("own kernels: integer %s, fp32 %s\n", rd::gemm_isa_name(rd::cpu_gemm_isa()), rd::cpu_has_avx512() ? "avx512" : "none (OpenBLAS)");
+  std::printf("own kernels: integer %s, fp32 %s\n", rd::gemm_isa_name(g_isa),
+              rd::cpu_has_avx512() && g_isa == rd::GemmIsa::Avx512Vnni ? "avx512" : "none (OpenBLAS)");
   std::printf("%6s %6s %6s | %14s | %14s | %14s | %14s | %14s | %14s | %s\n", "M", "K", "N", "OpenBLAS f32", "oneDNN f32",
               "own f32", "oneDNN s8s8", "oneDNN u8s8 zp", "own u8s8 zp", "oneDNN kernels");
   for (auto [K, N] : {std::pair<long, long>{768, 3072}, {3072, 768}}) {
