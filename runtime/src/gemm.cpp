@@ -517,6 +517,13 @@ GemmIsa parse_gemm_isa(const std::string& name, const std::string& what) {
   throw Error(what + " = \"" + name + "\": expected \"auto\", \"avx512_vnni\", \"avx2\" or \"portable\"");
 }
 
+OwnKernels own_kernels(const std::string& isa_option) {
+  OwnKernels k;
+  k.isa = parse_gemm_isa(isa_option, "Options::isa");
+  k.fp32_avx512 = cpu_has_avx512() && (isa_option == "auto" || isa_option == "avx512_vnni");
+  return k;
+}
+
 AlignedBytes::AlignedBytes(std::size_t n) : n_(n) {
   if (n == 0) return;
   void* p = std::aligned_alloc(64, round64(n));

@@ -33,6 +33,15 @@ const char* gemm_isa_name(GemmIsa isa);
 // naming `what` and the accepted values.
 GemmIsa parse_gemm_isa(const std::string& name, const std::string& what);
 
+// What the own kernels run for an Options::isa value: the integer instruction set, and whether fp32 runs on the
+// AVX-512 kernel (this CPU has it and isa is "auto" or "avx512_vnni") rather than OpenBLAS. Throws as
+// parse_gemm_isa does.
+struct OwnKernels {
+  GemmIsa isa = GemmIsa::Portable;
+  bool fp32_avx512 = false;
+};
+OwnKernels own_kernels(const std::string& isa_option);
+
 // 64-byte aligned bytes (zeroed), for packed operands.
 class AlignedBytes {
  public:

@@ -77,7 +77,8 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, const Options& optio
   if (!int8_) spec_.output_threshold = 0;
   impl_ = "openblas";
   if (options.kernels == Kernels::Own) {
-    const GemmIsa isa = parse_gemm_isa(options.isa, "Options::isa");
+    const OwnKernels own = own_kernels(options.isa);
+    const GemmIsa isa = own.isa;
     if (int8_) {
       // u8 input (levels + 128) and, for an 8-bit output, u8 output for the next Linear, whatever the ISA.
       own_ = true;
@@ -87,7 +88,7 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, const Options& optio
       packed_storage_ = AlignedBytes(packed_bytes(PackKind::I8, isa, K, N));
       packed_ = pack_i8(spec_.levels, true, K, K, N, isa, packed_storage_.data());
       impl_ = std::string("own int8 ") + gemm_isa_name(isa);
-    } else if (K > 0 && cpu_has_avx512() && (options.isa == "auto" || options.isa == "avx512_vnni")) {
+    } else if (K > 0 && own.fp32_avx512) {
       own_ = true;
       packed_storage_ = AlignedBytes(packed_bytes(PackKind::F32, isa, K, N));
       packed_ = pack_f32(spec_.weight, K, K, N, packed_storage_.data());

@@ -231,9 +231,9 @@ struct Model::Impl {
 
   void load(const std::filesystem::path& dir) {
     if (options.kernels == Kernels::Own) {
-      isa = detail::parse_gemm_isa(options.isa, "Options::isa");
-      info.kernels = std::string("own: int8 ") + detail::gemm_isa_name(isa) + ", fp32 " +
-                     (detail::cpu_has_avx512() && (options.isa == "auto" || options.isa == "avx512_vnni") ? "avx512" : "openblas");
+      const detail::OwnKernels own = detail::own_kernels(options.isa);
+      isa = own.isa;
+      info.kernels = std::string("own: int8 ") + detail::gemm_isa_name(isa) + ", fp32 " + (own.fp32_avx512 ? "avx512" : "openblas");
     } else {
       info.kernels = "onednn";
     }
@@ -402,21 +402,29 @@ struct Model::Impl {
     return L.attn.emplace(key, std::move(p)).first->second;
   }
 
+  // Both integer attention paths: Q, K and V quantized per head into [b, heads, s, d] levels (Q as u8 + 128, K
+  // and V as s8); Q keeps 64 bytes of slack (the own kernels read whole groups of 4 k, gemm.hpp).
+  void quantize_attention_operands(const Layer& L, const float* qp, const float* kp, const float* vp, std::int64_t ld,
+                                   std::int64_t b, std::int64_t s) {
+    const std::int64_t h = L.heads, d = info.head_dim, n = b * h * s * d;
+    grow(att_q, n + 64);
+    grow(att_k, n);
+    grow(att_v, n);
+    detail::quantize_heads(qp, ld, b, s, h, d, L.t_q, att_q.data(), true);
+    detail::quantize_heads(kp, ld, b, s, h, d, L.t_k, att_k.data(), false);
+    detail::quantize_heads(vp, ld, b, s, h, d, L.t_v, att_v.data(), false);
+  }
+
   // Integer attention: the operands' levels (Q as u8 + 128, K and V as s8, per head), Q·Kᵀ scaled by
   // α·T_q/127·T_k/127 into float scores, mask + softmax, the probabilities' levels (u8, 0..127), P·V scaled by
   // T_p/127·T_v/127 into ctx. The fake-quant forward computes the same products of levels in float.
   void attention_int8(Layer& L, const float* qp, const float* kp, const float* vp, std::int64_t ld, std::int64_t b,
                       std::int64_t s) {
-    const std::int64_t h = L.heads, d = info.head_dim, n = b * h * s * d;
-    grow(att_q, n);
-    grow(att_k, n);
-    grow(att_v, n);
+    const std::int64_t h = L.heads;
+    quantize_attention_operands(L, qp, kp, vp, ld, b, s);
     grow(att_p, b * h * s * s);
     grow(att_scores, b * h * s * s);
     AttnPrims& P = attn_prims(L, b, s);
-    detail::quantize_heads(qp, ld, b, s, h, d, L.t_q, att_q.data(), true);
-    detail::quantize_heads(kp, ld, b, s, h, d, L.t_k, att_k.data(), false);
-    detail::quantize_heads(vp, ld, b, s, h, d, L.t_v, att_v.data(), false);
     P.q.set_data_handle(att_q.data());
     P.k.set_data_handle(att_k.data());
     P.scores.set_data_handle(att_scores.data());
@@ -439,20 +447,15 @@ struct Model::Impl {
   // written in place. The same products of levels as the oneDNN path and the fake-quant forward.
   void attention_int8_own(Layer& L, const float* qp, const float* kp, const float* vp, std::int64_t ld, std::int64_t b,
                           std::int64_t s) {
-    const std::int64_t h = L.heads, d = info.head_dim, n = b * h * s * d, all = L.all;
+    const std::int64_t h = L.heads, d = info.head_dim, all = L.all;
     const std::int64_t slots = std::max(1, omp_get_max_threads());
     const std::size_t kbytes = detail::packed_bytes(detail::PackKind::I8, isa, d, s),
                       slot_bytes = kbytes + detail::packed_bytes(detail::PackKind::I8, isa, s, d);
-    grow(att_q, n + 64);  // 8-bit GEMM inputs: readable past their end (gemm.hpp)
-    grow(att_k, n);
-    grow(att_v, n);
     grow(att_p, slots * s * s + 64);
     grow(att_scores, slots * s * s);
     grow(att_pack, static_cast<std::int64_t>(slots * slot_bytes + 64));
     auto* pack_base = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(att_pack.data()) + 63) / 64 * 64);
-    detail::quantize_heads(qp, ld, b, s, h, d, L.t_q, att_q.data(), true);
-    detail::quantize_heads(kp, ld, b, s, h, d, L.t_k, att_k.data(), false);
-    detail::quantize_heads(vp, ld, b, s, h, d, L.t_v, att_v.data(), false);
+    quantize_attention_operands(L, qp, kp, vp, ld, b, s);
     const float alpha = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
     const float qk_scale = alpha * (L.t_q / 127.0f) * (L.t_k / 127.0f), pv_scale = (L.t_p / 127.0f) * (L.t_v / 127.0f);
     auto task = [&](std::int64_t i, std::int64_t slot) {
