@@ -137,8 +137,11 @@ int cmd_plugins(const std::vector<std::string>& args) {
   std::cout << pl->name << " " << pl->version << " (" << pl->kind << ")\n  " << pl->description << "\n  file: "
             << pl->file.string() << "\n  abi: " << pl->abi_major << "." << pl->abi_minor << "\n  fingerprint: "
             << pl->fingerprint << "\n\nparameters:\n";
+  std::size_t name_width = 24;  // the longest name, so that a long one never runs into its type
+  for (const auto& s : pl->schema.specs()) name_width = std::max(name_width, s.name.size());
   for (const auto& s : pl->schema.specs()) {
-    std::cout << "  " << std::left << std::setw(26) << s.name << std::setw(14) << to_string(s.type)
+    std::cout << "  " << std::left << std::setw(static_cast<int>(name_width + 2)) << s.name << std::setw(14)
+              << to_string(s.type)
               << (s.required ? std::string("(required)") : "default " + s.default_value.dump()) << "\n";
     if (!s.doc.empty()) std::cout << "      " << s.doc << "\n";
     if (!s.allowed.empty()) std::cout << "      one of: " << s.allowed.dump() << "\n";

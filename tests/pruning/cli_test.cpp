@@ -187,6 +187,9 @@ num_hidden_layers = 2
 num_attention_heads = 4
 intermediate_size = 64
 max_position_embeddings = 96
+# Dropout set on the fresh encoder: both values reach config.json and every width's config.
+hidden_dropout_prob = 0.0
+attention_probs_dropout_prob = 0.05
 learning_rate = 2e-3
 num_train_epochs = 2
 per_device_train_batch_size = 32
@@ -201,6 +204,11 @@ TEST_F(DynabertCli, QaWidthsExportWithExactMatchAndF1) {
   if (HasFatalFailure()) return;
   const fs::path& out = out_;
   const std::int64_t full_params = read_json(out / "train" / "manifest.json")["param_count"];
+  for (const fs::path& folder : {out / "train", out / "prune" / "width_0.75", out / "prune" / "width_0.5"}) {
+    const auto config = read_json(folder / "config.json");
+    EXPECT_EQ(config["hidden_dropout_prob"].get<double>(), 0.0) << folder;
+    EXPECT_EQ(config["attention_probs_dropout_prob"].get<double>(), 0.05) << folder;
+  }
   for (const auto& [name, kept] : std::map<std::string, std::int64_t>{{"width_0.75", 3}, {"width_0.5", 2}}) {
     const fs::path w = out / "prune" / name;
     for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "model.pt", "model.onnx", "metrics.json",
@@ -236,6 +244,33 @@ TEST_F(DynabertCli, QaWidthsExportWithExactMatchAndF1) {
         << name;
   }
   EXPECT_NE(read_text(out / "logs" / "run.log").find("width 0.5: f1="), std::string::npos);
+}
+
+// A dropout outside [0, 1) stops the finetune node before any training with one line naming the key.
+TEST(FinetuneParams, DropoutOutsideUnitIntervalIsOneLineError) {
+  if (const std::string missing = cli_pipeline::missing_plugin({"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so"});
+      !missing.empty())
+    GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
+  const fs::path dir = fs::temp_directory_path() / ("slimpipe_dropout_param_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char* key : {"hidden_dropout_prob", "attention_probs_dropout_prob"}) {
+    std::ofstream(dir / "pipeline.toml") << "[pipeline]\nname = \"dropout\"\noutput_dir = \"out\"\n[model]\npath = \".\"\n"
+                                         << "[task]\ntype = \"seq_cls\"\nsource = \"synthetic\"\n"
+                                         << "synthetic_train_size = 40\nsynthetic_eval_size = 20\nmax_seq_length = 16\n"
+                                         << "[nodes.train]\ntype = \"finetune\"\ninputs = [\"model\"]\nfrom_scratch = true\n"
+                                         << "hidden_size = 16\nnum_attention_heads = 2\nintermediate_size = 32\n"
+                                         << key << " = 1.0\n";
+    const std::string cmd = std::string(SLIMPIPE_CLI) + " run " + (dir / "pipeline.toml").string() + " -q > " +
+                            (dir / "run.log").string() + " 2>&1";
+    EXPECT_NE(std::system(cmd.c_str()), 0) << key;
+    const std::string log = read_text(dir / "run.log");
+    EXPECT_NE(log.find(std::string("slimpipe: failed: train: finetune: ") + key + " must be in [0, 1), got 1.0\n"),
+              std::string::npos)
+        << log;
+    EXPECT_FALSE(fs::exists(dir / "out" / "train" / "model.safetensors")) << key;
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

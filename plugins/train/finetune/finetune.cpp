@@ -37,6 +37,13 @@ class Finetune final : public Strategy {
       size.num_attention_heads = p.get_int("num_attention_heads");
       size.intermediate_size = p.get_int("intermediate_size");
       size.max_position_embeddings = p.get_int("max_position_embeddings");
+      for (const char* key : {"hidden_dropout_prob", "attention_probs_dropout_prob"}) {
+        const double v = p.get_float(key);
+        if (!(v >= 0.0 && v < 1.0))
+          throw Error(std::string("finetune: ") + key + " must be in [0, 1), got " + p.raw(key).dump());
+      }
+      size.hidden_dropout_prob = p.get_float("hidden_dropout_prob");
+      size.attention_probs_dropout_prob = p.get_float("attention_probs_dropout_prob");
       // Seeded here as well as in Trainer::train(): the initial weights depend on the seed too.
       torch::manual_seed(static_cast<std::uint64_t>(args.seed));
       start = finetune::create_from_scratch(size, p.get_string("vocab"), task, head);
@@ -85,6 +92,8 @@ Schema schema() {
       .param("num_attention_heads", T::Int, 2, "from_scratch: attention heads")
       .param("intermediate_size", T::Int, 512, "from_scratch: FFN width")
       .param("max_position_embeddings", T::Int, 128, "from_scratch: longest sequence the model accepts")
+      .param("hidden_dropout_prob", T::Float, 0.1, "from_scratch: dropout after the embeddings, attention output and FFN")
+      .param("attention_probs_dropout_prob", T::Float, 0.1, "from_scratch: dropout on the attention probabilities")
       .param("vocab", T::Path, "", "from_scratch: vocab.txt; empty = the task's vocabulary (synthetic sources)")
       .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length");
   return train::add_training_arguments(s);

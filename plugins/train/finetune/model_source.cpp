@@ -80,6 +80,8 @@ StartingModel create_from_scratch(const EncoderSize& size, const fs::path& vocab
   config.num_attention_heads = size.num_attention_heads;
   config.intermediate_size = size.intermediate_size;
   config.max_position_embeddings = size.max_position_embeddings;
+  config.hidden_dropout_prob = size.hidden_dropout_prob;
+  config.attention_probs_dropout_prob = size.attention_probs_dropout_prob;
   config.pad_token_id = tok.pad_id();
   config.extra["initializer_range"] = 0.02;
   set_task_head(config, head);

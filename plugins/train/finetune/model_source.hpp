@@ -24,6 +24,7 @@ struct StartingModel {
 struct EncoderSize {
   std::int64_t hidden_size = 128, num_hidden_layers = 2, num_attention_heads = 2, intermediate_size = 512,
                max_position_embeddings = 128;
+  double hidden_dropout_prob = 0.1, attention_probs_dropout_prob = 0.1;
 };
 
 // The model in `dir` (config.json + model.safetensors | pytorch_model.bin + vocab.txt) with the task's
