@@ -3,6 +3,8 @@
 #include <functional>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <unistd.h>
@@ -15,6 +17,8 @@
 #include "slimpipe/core/pipeline_spec.hpp"
 #include "slimpipe/core/plan.hpp"
 #include "slimpipe/core/plugin_registry.hpp"
+#include "slimpipe/core/report.hpp"
+#include "slimpipe_runtime/runtime.hpp"
 
 namespace po = boost::program_options;
 using namespace slimpipe;
@@ -29,6 +33,12 @@ using namespace slimpipe::core;
 namespace {
 
 constexpr int kExitUsage = 2;
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
 
 const char* kUsage = R"(usage: slimpipe <command> [options]
 
@@ -38,6 +48,7 @@ commands:
   plan PIPELINE       list every instance in order, cached or will-run and why
   graph PIPELINE      print the instance graph (--format dot|mermaid)
   plugins [show NAME] list the plugins found, or print one plugin's parameters
+  report RUN         rebuild the run report (report.md/.html, summary.csv/.json) of a run folder or pipeline
   bench MODEL...      time runtime exports: latency, throughput, size, peak memory
   compress --strategy dynabert|ptq|dynabert+ptq --task T --model_name_or_path DIR --output_dir DIR [--PARAM V...]
                       PaddleNLP-style flags: build the pipeline, write it to DIR/compress.toml and run it
@@ -149,10 +160,18 @@ int cmd_plugins(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Writes the run report into the run folder; returns the path of report.md. Throws Error.
+fs::path write_report(const fs::path& run_dir, const std::string& pipeline_name, const fs::path& out_dir) {
+  const RunReport report = build_run_report(run_dir, pipeline_name, slimpipe_runtime::cpu_isa());
+  write_run_report(report, out_dir);
+  return out_dir / "report.md";
+}
+
 int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   Common c;
   RunOptions ro;
   std::string format = "dot";
+  std::string report_out;
   bool quiet = false, verbose = false;
   auto desc = common_options(c);
   desc.add(pipeline_options(c));
@@ -164,26 +183,42 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
       "quiet,q", po::bool_switch(&quiet), "only warnings and errors")("verbose,v", po::bool_switch(&verbose), "debug output");
   po::options_description graph_opts("graph options");
   graph_opts.add_options()("format", po::value(&format), "dot or mermaid (default dot)");
+  po::options_description report_opts("report options");
+  report_opts.add_options()("out", po::value(&report_out), "write the report files here instead of the run folder");
   po::options_description hidden;
   hidden.add_options()("pipeline", po::value(&c.pipeline));
   po::options_description all;
   all.add(desc).add(hidden);
   if (cmd == "run" || cmd == "plan") all.add(run_opts);
   if (cmd == "graph") all.add(graph_opts);
+  if (cmd == "report") all.add(report_opts);
   po::positional_options_description p;
   p.add("pipeline", 1);
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(all).positional(p).run(), vm);
   po::notify(vm);
   if (vm.count("help") || c.pipeline.empty()) {
-    std::cout << "usage: slimpipe " << cmd << " PIPELINE.toml [options]\n\n" << desc;
+    if (cmd == "report")
+      std::cout << "usage: slimpipe report RUN_FOLDER|PIPELINE.toml [options]\n\n"
+                << "Rebuilds report.md, report.html, summary.csv and summary.json from the folder's pipeline.lock and\n"
+                << "manifests (`slimpipe run` writes them at the end of every run).\n\n";
+    else
+      std::cout << "usage: slimpipe " << cmd << " PIPELINE.toml [options]\n\n";
+    std::cout << desc;
     if (cmd == "run" || cmd == "plan") std::cout << run_opts;
     if (cmd == "graph") std::cout << graph_opts;
+    if (cmd == "report") std::cout << report_opts;
     return c.pipeline.empty() && !vm.count("help") ? kExitUsage : 0;
   }
   if (quiet) ro.level = LogLevel::Warn;
   if (verbose) ro.level = LogLevel::Debug;
 
+  if (cmd == "report" && fs::is_directory(c.pipeline)) {  // a run folder: no plugins needed
+    const fs::path md = write_report(c.pipeline, "", report_out.empty() ? fs::path(c.pipeline) : fs::path(report_out));
+    std::cout << read_file(md);
+    std::cerr << "slimpipe: report in " << md.string() << " (and report.html, summary.csv, summary.json)\n";
+    return 0;
+  }
   PluginRegistry reg = load_plugins(c, true);
   PipelineSpec spec = load_pipeline(c.pipeline, c.sets, reg);
   Plan plan = make_plan(spec);
@@ -200,6 +235,12 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
       std::cerr << "slimpipe graph: --format must be dot or mermaid, got '" << format << "'\n";
       return kExitUsage;
     }
+    return 0;
+  }
+  if (cmd == "report") {
+    const fs::path md = write_report(spec.output_dir, spec.name, report_out.empty() ? spec.output_dir : fs::path(report_out));
+    std::cout << read_file(md);
+    std::cerr << "slimpipe: report in " << md.string() << " (and report.html, summary.csv, summary.json)\n";
     return 0;
   }
   Executor ex(spec, plan);
@@ -234,6 +275,15 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   std::cerr << " in " << std::fixed << std::setprecision(1) << s.seconds << " s; output in " << spec.output_dir.string()
             << "\n";
   if (s.interrupted) std::cerr << "slimpipe: interrupted; run the same command again to resume\n";
+  // The run report, whatever happened: a failed or interrupted run is reported too. Its own failure
+  // never changes the run's exit status.
+  if (fs::exists(spec.output_dir / "pipeline.lock") || fs::exists(spec.output_dir / "pipeline.lock.journal")) {
+    try {
+      std::cerr << "slimpipe: report in " << write_report(spec.output_dir, spec.name, spec.output_dir).string() << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "slimpipe: warning: no run report: " << e.what() << "\n";
+    }
+  }
   return s.exit_code();
 }
 
@@ -254,7 +304,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   // Options may come before the command: `slimpipe --plugin-path X run p.toml`.
-  static const std::vector<std::string> kCommands = {"run", "validate", "plan", "graph", "plugins", "bench", "compress"};
+  static const std::vector<std::string> kCommands = {"run",   "validate", "plan",    "graph",
+                                                     "report", "plugins", "bench", "compress"};
   if (args[0].rfind("-", 0) == 0) {
     auto it = std::find_if(args.begin(), args.end(), [](const std::string& a) {
       return std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end();
@@ -269,7 +320,8 @@ int main(int argc, char** argv) {
     if (cmd == "compress")
       return slimpipe::cli::cmd_compress(
           args, [](const std::string& c, const std::vector<std::string>& a) { return cmd_pipeline(c, a); });
-    if (cmd == "run" || cmd == "validate" || cmd == "plan" || cmd == "graph") return cmd_pipeline(cmd, args);
+    if (cmd == "run" || cmd == "validate" || cmd == "plan" || cmd == "graph" || cmd == "report")
+      return cmd_pipeline(cmd, args);
     std::cerr << "slimpipe: unknown command '" << cmd << "'"
               << did_you_mean(cmd, kCommands) << "\n\n"
               << kUsage;

@@ -117,4 +117,12 @@ void Lockfile::commit() {
   fs::remove(journal_path(), ec);
 }
 
+std::vector<LockEntry> Lockfile::entries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<LockEntry> out;
+  out.reserve(entries_.size());
+  for (const auto& [id, e] : entries_) out.push_back(e);
+  return out;
+}
+
 }  // namespace slimpipe::core

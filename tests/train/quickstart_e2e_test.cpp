@@ -61,6 +61,25 @@ TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
   for (const char* f : {"model.int8.onnx", "calibration.json", "sensitivity.csv", "ranking.md", "config.json",
                         "runtime/runtime.json", "runtime/weights.bin"})
     EXPECT_TRUE(fs::exists(out / "rank" / f)) << f;
+
+  // The run report, written at the end of the run: every artifact, the rank's best marked, Δ against the
+  // unpruned model, latencies from the ranking.
+  for (const char* f : {"report.md", "report.html", "summary.csv"}) EXPECT_TRUE(fs::exists(out / f)) << f;
+  const auto summary = read_json(out / "summary.json");
+  EXPECT_EQ(summary["pipeline"], "quickstart");
+  std::size_t bests = 0;
+  for (const auto& row : summary["rows"]) {
+    EXPECT_EQ(row["status"], "done") << row.dump();
+    if (row["id"] == ranking["best"]) {
+      ++bests;
+      EXPECT_TRUE(row["best"].get<bool>());
+      EXPECT_EQ(row["baseline"], "train");
+      EXPECT_NEAR(row["delta"].get<double>(), row["metric"].get<double>() - accuracy, 1e-9);
+      EXPECT_GT(row["latency"]["batch_32"]["speedup"].get<double>(), 0.0);
+    }
+  }
+  EXPECT_EQ(bests, 1u);
+  EXPECT_EQ(summary["rows"].size(), 10u) << "train, evaluate, prune/width_0.75, 6 cells, rank";
   fs::remove_all(out);
   fs::remove(out.string() + ".log");
 }

@@ -75,6 +75,7 @@ class Finetune final : public Strategy {
       for (const auto& [name, value] : result.best->all.items())
         if (value.is_number()) out.set_metric(name, value.get<double>());
     out.set_metric("train_loss", result.train_loss);
+    if (result.best) out.manifest()["primary_metric"] = result.best->primary;
     out.manifest()["param_count"] = parameter_count(*start.model);
     out.manifest()["load"] = "HF folder: config.json + model.safetensors";
     out.manifest()["training"] = {{"steps", result.steps}, {"epochs", result.epochs},

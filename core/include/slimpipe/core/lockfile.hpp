@@ -47,6 +47,8 @@ class Lockfile {
   void record(const LockEntry& e);
   // Writes pipeline.lock atomically (temp file + rename) and removes the journal.
   void commit();
+  // Every entry loaded or recorded, ordered by id.
+  std::vector<LockEntry> entries() const;
 
   fs::path path() const { return dir_ / "pipeline.lock"; }
   fs::path journal_path() const { return dir_ / "pipeline.lock.journal"; }

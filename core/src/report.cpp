@@ -1,0 +1,605 @@
+// The run-level report (report.hpp): rows from pipeline.lock + manifest.json, latencies from rank
+// nodes' ranking.json, rendered as Markdown, HTML, CSV and JSON.
+#include "slimpipe/core/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "slimpipe/core/lockfile.hpp"
+#include "slimpipe/error.hpp"
+#include "slimpipe/version.hpp"
+
+namespace slimpipe::core {
+
+namespace {
+
+std::optional<Json> read_json(const fs::path& p, std::string& problem) {
+  std::ifstream in(p);
+  if (!in) {
+    problem = p.filename().string() + " is missing";
+    return std::nullopt;
+  }
+  try {
+    return Json::parse(in);
+  } catch (const std::exception& e) {
+    problem = p.filename().string() + " is not valid JSON (" + e.what() + ")";
+    return std::nullopt;
+  }
+}
+
+std::optional<double> number(const Json& j, const std::string& key) {
+  if (j.is_object() && j.contains(key) && j[key].is_number()) return j[key].get<double>();
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> integer(const Json& j, const std::string& key) {
+  if (j.is_object() && j.contains(key) && j[key].is_number_integer()) return j[key].get<std::int64_t>();
+  return std::nullopt;
+}
+
+std::string text(const Json& j, const std::string& key) {
+  if (j.is_object() && j.contains(key) && j[key].is_string()) return j[key].get<std::string>();
+  return "";
+}
+
+// The size of `name` as the manifest's file list records it.
+std::optional<std::int64_t> file_size(const Json& manifest, const std::string& name) {
+  if (!manifest.contains("files") || !manifest["files"].is_array()) return std::nullopt;
+  for (const auto& f : manifest["files"])
+    if (text(f, "path") == name) return integer(f, "size");
+  return std::nullopt;
+}
+
+void fill_from_manifest(ReportRow& row, const Json& m) {
+  if (const std::string id = text(m, "id"); !id.empty()) row.id = id;
+  row.kind = text(m, "kind");
+  row.primary = text(m, "primary_metric");
+  const Json metrics = m.value("metrics", Json::object());
+  if (!row.primary.empty()) row.metric = number(metrics, row.primary);
+  row.param_count = integer(m, "param_count");
+  row.model_bytes = integer(m, "size_bytes_int8");
+  if (!row.model_bytes) row.model_bytes = file_size(m, "model.safetensors");
+  row.width = number(m, "width");
+  if (m.contains("ptq") && m["ptq"].is_object()) row.cell = text(m["ptq"], "paddle_name");
+  if (row.cell.empty()) row.cell = text(m, "paddle_name").rfind("width_mult", 0) == 0 ? "" : text(m, "paddle_name");
+  // Where rank copied its best (or a plugin recorded its own timing): p50_ms_b<N> and speedup_b<N>.
+  if (metrics.is_object())
+    for (const auto& [key, value] : metrics.items()) {
+      if (key.rfind("p50_ms_b", 0) != 0 || !value.is_number()) continue;
+      try {
+        const std::int64_t batch = std::stoll(key.substr(8));
+        ReportLatency l;
+        l.p50_ms = value.get<double>();
+        l.speedup = number(metrics, "speedup_b" + std::to_string(batch));
+        row.latency[batch] = l;
+      } catch (const std::exception&) {
+      }
+    }
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+std::string signed_fixed(double v, int digits) {
+  if (std::fabs(v) < 0.5 * std::pow(10.0, -digits)) v = 0.0;  // no "-0.00"
+  return (v > 0 ? "+" : "") + fixed(v, digits);
+}
+
+std::string megabytes(const std::optional<std::int64_t>& b) {
+  return b ? fixed(static_cast<double>(*b) / 1e6, *b < 10'000'000 ? 3 : 1) : "";
+}
+
+std::string millions(const std::optional<std::int64_t>& n) {
+  return n ? fixed(static_cast<double>(*n) / 1e6, *n < 10'000'000 ? 3 : 1) : "";
+}
+
+bool is_model(const ReportRow& r) { return r.kind.find("model") != std::string::npos; }
+
+// The metric the rows share, or "" when they disagree (then each cell names its metric).
+std::string common_primary(const std::vector<ReportRow>& rows) {
+  std::set<std::string> names;
+  for (const auto& r : rows)
+    if (!r.primary.empty()) names.insert(r.primary);
+  return names.size() == 1 ? *names.begin() : "";
+}
+
+struct Column {
+  std::string header;
+  std::vector<std::string> cells;
+  bool numeric = true;
+};
+
+// The columns of one table of rows (models or evaluations); empty columns are left out.
+std::vector<Column> columns(const std::vector<const ReportRow*>& rows, const std::vector<std::int64_t>& batches,
+                            const std::string& primary, bool models) {
+  std::vector<Column> cols;
+  auto add = [&](std::string header, bool numeric, auto cell) {
+    Column c{std::move(header), {}, numeric};
+    bool any = false;
+    for (const ReportRow* r : rows) {
+      c.cells.push_back(cell(*r));
+      any = any || !c.cells.back().empty();
+    }
+    if (any || c.header == "artifact") cols.push_back(std::move(c));
+  };
+  add("artifact", false, [](const ReportRow& r) { return r.best ? r.id + " (best of " + r.best_of + ")" : r.id; });
+  add("kind", false, [](const ReportRow& r) { return r.kind; });
+  if (models) {
+    add("width", true, [](const ReportRow& r) { return r.width ? fixed(*r.width, 2) : ""; });
+    add("cell", false, [](const ReportRow& r) { return r.cell; });
+  }
+  add(primary.empty() ? "metric" : primary, true, [&](const ReportRow& r) -> std::string {
+    if (!r.metric) return "";
+    return primary.empty() ? r.primary + " " + fixed(*r.metric, 2) : fixed(*r.metric, 2);
+  });
+  add("baseline", false, [](const ReportRow& r) { return r.baseline; });
+  add("Δ", true, [](const ReportRow& r) { return r.delta ? signed_fixed(*r.delta, 2) : ""; });
+  if (models) {
+    add("model MB", true, [](const ReportRow& r) { return megabytes(r.model_bytes); });
+    add("params M", true, [](const ReportRow& r) { return millions(r.param_count); });
+    for (const std::int64_t b : batches) {
+      add("p50 ms b" + std::to_string(b), true, [b](const ReportRow& r) {
+        const auto it = r.latency.find(b);
+        return it == r.latency.end() ? std::string() : fixed(it->second.p50_ms, 3);
+      });
+      add("speedup b" + std::to_string(b), true, [b](const ReportRow& r) {
+        const auto it = r.latency.find(b);
+        return it == r.latency.end() || !it->second.speedup ? std::string() : fixed(*it->second.speedup, 2) + "×";
+      });
+    }
+  }
+  add("s", true, [](const ReportRow& r) { return fixed(r.seconds, 1); });
+  return cols;
+}
+
+std::string md_cell(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::vector<const ReportRow*> select(const std::vector<ReportRow>& rows, bool models) {
+  std::vector<const ReportRow*> out;
+  for (const auto& r : rows)
+    if (r.status == "done" && is_model(r) == models) out.push_back(&r);
+  return out;
+}
+
+std::string summary_line(const RunReport& r) {
+  std::size_t done = 0, failed = 0;
+  std::set<std::string> instances;
+  for (const auto& row : r.rows) {
+    if (!instances.insert(row.instance).second) continue;
+    (row.status == "done" ? done : failed)++;
+  }
+  return std::to_string(instances.size()) + " instances: " + std::to_string(done) + " done, " +
+         std::to_string(failed) + " failed";
+}
+
+std::string bench_line(const Json& rk) {
+  const Json bench = rk.value("bench", Json::object());
+  if (bench.empty()) return "not timed";
+  std::ostringstream s;
+  s << "latency by slimpipe_runtime, " << bench.value("threads", Json(0)).dump() << " thread(s), isa "
+    << text(bench, "isa") << ", speedup against " << text(bench, "baseline");
+  return s.str();
+}
+
+const char* const kModelsLegend =
+    "Δ: metric minus the baseline's, the model at the root of the artifact's input chain. Model MB: the INT8 "
+    "weights of a quantized model, model.safetensors otherwise. Latency and speedup: where a rank node timed the "
+    "model with slimpipe_runtime.";
+
+// "Best: X (objective …, max_metric_drop …, meets it: …); latency by …." for one rank node.
+std::string ranking_sentence(const Json& rk) {
+  const std::string best = text(rk, "best"), objective = text(rk, "objective");
+  return "Best: " + (best.empty() ? std::string("none") : best) + " (objective " +
+         (objective.empty() ? std::string("?") : objective) + ", max_metric_drop " + rk.value("max_metric_drop", Json()).dump() +
+         ", meets it: " + rk.value("best_meets_max_drop", Json()).dump() + "); " + bench_line(rk) + ".";
+}
+
+void write_file(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << content;
+    if (!out) throw Error(tmp.string() + ": cannot write");
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+std::vector<std::int64_t> RunReport::latency_batches() const {
+  std::set<std::int64_t> b;
+  for (const auto& r : rows)
+    for (const auto& [batch, l] : r.latency) b.insert(batch);
+  return {b.begin(), b.end()};
+}
+
+RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_name, const std::string& host_isa) {
+  if (!fs::exists(run_dir / "pipeline.lock") && !fs::exists(run_dir / "pipeline.lock.journal"))
+    throw Error(run_dir.string() + ": no pipeline.lock: not the output folder of a slimpipe run (run the pipeline first)");
+  Lockfile lock(run_dir);
+  lock.load();
+  std::vector<LockEntry> entries = lock.entries();
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const LockEntry& a, const LockEntry& b) { return a.finished < b.finished; });
+
+  RunReport report;
+  report.pipeline = pipeline_name.empty() ? fs::absolute(run_dir).lexically_normal().filename().string() : pipeline_name;
+  if (report.pipeline.empty()) report.pipeline = fs::absolute(run_dir).lexically_normal().parent_path().filename().string();
+  report.run_dir = run_dir;
+  report.generated = utc_now_iso();
+  report.host_isa = host_isa;
+  report.version = SLIMPIPE_VERSION_STRING;
+
+  std::map<std::string, Json> manifests;  // by artifact id
+  for (const auto& e : entries) {
+    ReportRow base;
+    base.instance = e.id;
+    base.node = e.id.substr(0, e.id.find('@'));
+    base.plugin = text(e.plugin, "name");
+    base.status = e.status;
+    base.error = e.error;
+    base.seconds = e.seconds;
+    base.finished = e.finished;
+    if (e.status != "done" || !e.outputs.is_object() || e.outputs.empty()) {
+      base.id = e.id;
+      report.rows.push_back(base);
+      continue;
+    }
+    for (const auto& [name, out] : e.outputs.items()) {
+      ReportRow row = base;
+      row.path = text(out, "path");
+      row.id = name.empty() ? e.id : e.id + "/" + name;
+      std::string problem;
+      if (const auto m = read_json(run_dir / row.path / "manifest.json", problem)) {
+        fill_from_manifest(row, *m);
+        manifests[row.id] = *m;
+      } else {
+        row.error = row.path + "/" + problem;
+      }
+      report.rows.push_back(std::move(row));
+    }
+  }
+
+  // Pipeline order: by depth in the artifact graph (manifest parents), then by finishing time; instances
+  // that finish in the same second would otherwise come out in id order, an evaluation before its model.
+  std::map<std::string, int> depth;
+  std::function<int(const std::string&, int)> depth_of = [&](const std::string& id, int guard) -> int {
+    if (const auto it = depth.find(id); it != depth.end()) return it->second;
+    int d = 0;
+    const auto m = manifests.find(id);
+    if (m != manifests.end() && guard < 64 && m->second.contains("parents") && m->second["parents"].is_array())
+      for (const auto& parent : m->second["parents"]) {
+        const std::string pid = text(parent, "id");
+        if (manifests.count(pid)) d = std::max(d, 1 + depth_of(pid, guard + 1));
+      }
+    return depth[id] = d;
+  };
+  for (const auto& row : report.rows) depth_of(row.id, 0);
+  std::stable_sort(report.rows.begin(), report.rows.end(), [&](const ReportRow& a, const ReportRow& b) {
+    const int da = a.status == "done" ? depth[a.id] : 1 << 20, db = b.status == "done" ? depth[b.id] : 1 << 20;
+    return da != db ? da < db : a.finished < b.finished;
+  });
+
+  // An artifact that names no primary metric (from an older finetune, or a third-party plugin) is scored
+  // by the one the others use, when its metrics have it.
+  const std::string primary = common_primary(report.rows);
+  if (!primary.empty())
+    for (auto& row : report.rows)
+      if (row.primary.empty() && manifests.count(row.id)) {
+        const Json metrics = manifests[row.id].value("metrics", Json::object());
+        if (const auto v = number(metrics, primary)) {
+          row.primary = primary;
+          row.metric = v;
+        }
+      }
+
+  // Δ against the root of each artifact's chain: input_model for models, the (first) parent otherwise.
+  std::map<std::string, const ReportRow*> by_id;
+  for (const auto& row : report.rows) by_id[row.id] = &row;
+  auto upstream = [&](const std::string& id) -> std::string {
+    const auto it = manifests.find(id);
+    if (it == manifests.end()) return "";
+    const Json& m = it->second;
+    if (m.contains("input_model") && m["input_model"].is_object()) return text(m["input_model"], "id");
+    if (m.contains("parents") && m["parents"].is_array() && m["parents"].size() == 1) return text(m["parents"][0], "id");
+    return "";
+  };
+  for (auto& row : report.rows) {
+    std::string root, next = upstream(row.id);
+    for (int hops = 0; !next.empty() && by_id.count(next) && hops < 64; ++hops) {
+      root = next;
+      next = upstream(next);
+    }
+    if (root.empty() || root == row.id) continue;
+    row.baseline = root;
+    const ReportRow& b = *by_id[root];
+    if (b.metric && row.metric && b.primary == row.primary) {
+      row.baseline_metric = b.metric;
+      row.delta = *row.metric - *b.metric;
+    }
+  }
+
+  // Rank nodes: per-candidate latency, the baseline's latency, the best.
+  for (const auto& row : report.rows) {
+    if (row.status != "done" || row.path.empty()) continue;
+    std::string problem;
+    const fs::path ranking_file = run_dir / row.path / "ranking.json";
+    if (!fs::exists(ranking_file)) continue;
+    const auto rk = read_json(ranking_file, problem);
+    if (!rk || !rk->is_object()) continue;
+    Json summary = {{"id", row.id},
+                    {"ranking", row.path + "/ranking.md"},
+                    {"best", rk->value("best", Json())},
+                    {"best_meets_max_drop", rk->value("best_meets_max_drop", Json())},
+                    {"objective", rk->value("objective", Json())},
+                    {"max_metric_drop", rk->value("max_metric_drop", Json())},
+                    {"primary", rk->value("primary", Json())},
+                    {"bench", Json::object()}};
+    const Json bench = rk->value("bench", Json::object());
+    if (bench.is_object() && !bench.empty())
+      summary["bench"] = {{"isa", bench.value("isa", Json())},
+                          {"threads", bench.value("threads", Json())},
+                          {"batches", bench.value("batches", Json())},
+                          {"baseline", bench.contains("baseline") ? bench["baseline"].value("id", Json()) : Json()}};
+    report.rankings.push_back(summary);
+
+    auto latencies = [](const Json& lat) {
+      std::map<std::int64_t, ReportLatency> out;
+      if (!lat.is_object()) return out;
+      for (const auto& [key, v] : lat.items()) {
+        if (key.rfind("batch_", 0) != 0 || !v.is_object()) continue;
+        try {
+          ReportLatency l;
+          l.p50_ms = v.value("p50_ms", 0.0);
+          l.p90_ms = v.value("p90_ms", 0.0);
+          l.speedup = number(v, "speedup");
+          out[std::stoll(key.substr(6))] = l;
+        } catch (const std::exception&) {
+        }
+      }
+      return out;
+    };
+    const std::string best = text(*rk, "best");
+    for (auto& r : report.rows) {
+      if (r.id == best) {
+        r.best = true;
+        r.best_of = row.id;
+      }
+    }
+    if (bench.is_object() && bench.contains("baseline")) {
+      const std::string base_id = text(bench["baseline"], "id");
+      for (auto& r : report.rows)
+        if (r.id == base_id && r.latency.empty()) {
+          r.latency = latencies(bench["baseline"].value("latency", Json::object()));
+          for (auto& [b, l] : r.latency) l.speedup = 1.0;
+        }
+    }
+    for (const auto& c : rk->value("candidates", Json::array())) {
+      const std::string cid = text(c, "id");
+      for (auto& r : report.rows)
+        if (r.id == cid && r.latency.empty()) r.latency = latencies(c.value("latency", Json::object()));
+    }
+  }
+  return report;
+}
+
+Json RunReport::to_json() const {
+  Json rows_json = Json::array();
+  auto opt_json = [](const auto& v) { return v ? Json(*v) : Json(); };
+  for (const auto& r : rows) {
+    Json lat = Json::object();
+    for (const auto& [b, l] : r.latency)
+      lat["batch_" + std::to_string(b)] = {{"p50_ms", l.p50_ms}, {"p90_ms", l.p90_ms}, {"speedup", opt_json(l.speedup)}};
+    rows_json.push_back({{"id", r.id},
+                         {"instance", r.instance},
+                         {"node", r.node},
+                         {"plugin", r.plugin},
+                         {"kind", r.kind},
+                         {"status", r.status},
+                         {"path", r.path},
+                         {"error", r.error},
+                         {"primary_metric", r.primary},
+                         {"metric", opt_json(r.metric)},
+                         {"baseline", r.baseline},
+                         {"baseline_metric", opt_json(r.baseline_metric)},
+                         {"delta", opt_json(r.delta)},
+                         {"param_count", opt_json(r.param_count)},
+                         {"model_bytes", opt_json(r.model_bytes)},
+                         {"width", opt_json(r.width)},
+                         {"cell", r.cell},
+                         {"latency", lat},
+                         {"best", r.best},
+                         {"best_of", r.best_of},
+                         {"seconds", r.seconds},
+                         {"finished", r.finished}});
+  }
+  return {{"pipeline", pipeline},   {"run_dir", run_dir.string()}, {"generated", generated},
+          {"host", {{"isa", host_isa}, {"slimpipe", version}}},   {"rows", rows_json},
+          {"rankings", rankings}};
+}
+
+std::string RunReport::csv() const {
+  const std::vector<std::int64_t> batches = latency_batches();
+  std::ostringstream s;
+  s << "id,instance,node,plugin,kind,status,primary_metric,metric,baseline,baseline_metric,delta,param_count,"
+       "model_bytes,width,cell";
+  for (const std::int64_t b : batches) s << ",p50_ms_b" << b << ",p90_ms_b" << b << ",speedup_b" << b;
+  s << ",best,seconds,path,error\n";
+  auto num = [](const std::optional<double>& v) {
+    if (!v) return std::string();
+    std::ostringstream o;
+    o << std::setprecision(10) << *v;
+    return o.str();
+  };
+  for (const auto& r : rows) {
+    s << csv_field(r.id) << ',' << csv_field(r.instance) << ',' << csv_field(r.node) << ',' << csv_field(r.plugin) << ','
+      << csv_field(r.kind) << ',' << r.status << ',' << csv_field(r.primary) << ',' << num(r.metric) << ','
+      << csv_field(r.baseline) << ',' << num(r.baseline_metric) << ',' << num(r.delta) << ','
+      << (r.param_count ? std::to_string(*r.param_count) : "") << ','
+      << (r.model_bytes ? std::to_string(*r.model_bytes) : "") << ',' << num(r.width) << ',' << csv_field(r.cell);
+    for (const std::int64_t b : batches) {
+      const auto it = r.latency.find(b);
+      if (it == r.latency.end()) {
+        s << ",,,";
+        continue;
+      }
+      s << ',' << num(it->second.p50_ms) << ',' << num(it->second.p90_ms) << ',' << num(it->second.speedup);
+    }
+    s << ',' << (r.best ? "true" : "false") << ',' << num(r.seconds) << ',' << csv_field(r.path) << ','
+      << csv_field(r.error) << '\n';
+  }
+  return s.str();
+}
+
+std::string RunReport::markdown() const {
+  const std::vector<std::int64_t> batches = latency_batches();
+  const std::string primary = common_primary(rows);
+  std::ostringstream s;
+  s << "# Run report: " << pipeline << "\n\n"
+    << "Run folder `" << run_dir.string() << "`, " << summary_line(*this) << ". Generated " << generated
+    << " by slimpipe " << version << " on a host whose runtime ISA is " << host_isa << ".\n";
+  auto table = [&](const std::vector<const ReportRow*>& sel, bool models) {
+    const auto cols = columns(sel, batches, primary, models);
+    s << "\n|";
+    for (const auto& c : cols) s << ' ' << md_cell(c.header) << " |";
+    s << "\n|";
+    for (const auto& c : cols) s << (c.numeric ? "---:|" : "---|");
+    for (std::size_t i = 0; i < sel.size(); ++i) {
+      s << "\n|";
+      for (const auto& c : cols) {
+        const std::string cell = md_cell(c.cells[i]);
+        s << ' ' << (sel[i]->best && !cell.empty() ? "**" + cell + "**" : cell) << " |";
+      }
+    }
+    s << "\n";
+  };
+  const auto models = select(rows, true), others = select(rows, false);
+  if (!models.empty()) {
+    s << "\n## Models\n\n" << kModelsLegend << " The best candidate is in bold.\n";
+    table(models, true);
+  }
+  if (!others.empty()) {
+    s << "\n## Other artifacts\n";
+    table(others, false);
+  }
+  std::vector<const ReportRow*> problems;
+  for (const auto& r : rows)
+    if (r.status != "done" || !r.error.empty()) problems.push_back(&r);
+  if (!problems.empty()) {
+    s << "\n## Failed instances and unreadable artifacts\n\n| instance | status | error |\n|---|---|---|\n";
+    for (const ReportRow* r : problems)
+      s << "| " << md_cell(r->id) << " | " << r->status << " | " << md_cell(r->error) << " |\n";
+  }
+  for (const auto& rk : rankings)
+    s << "\n## " << text(rk, "id") << "\n\n" << ranking_sentence(rk) << " Every candidate: `" << text(rk, "ranking")
+      << "`.\n";
+  return s.str();
+}
+
+std::string RunReport::html() const {
+  const std::vector<std::int64_t> batches = latency_batches();
+  const std::string primary = common_primary(rows);
+  std::ostringstream s;
+  s << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>slimpipe run report: "
+    << html_escape(pipeline) << "</title>\n<style>"
+    << "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+    << "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px}"
+    << "th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    << "tr.best{background:#e6f4e6;font-weight:bold}tr.failed{background:#fbe9e9}code{background:#f5f5f5}"
+    << "</style></head><body>\n<h1>Run report: " << html_escape(pipeline) << "</h1>\n<p>Run folder <code>"
+    << html_escape(run_dir.string()) << "</code>, " << html_escape(summary_line(*this)) << ". Generated "
+    << html_escape(generated) << " by slimpipe " << html_escape(version) << " on a host whose runtime ISA is "
+    << html_escape(host_isa) << ".</p>\n";
+  auto table = [&](const std::vector<const ReportRow*>& sel, bool models) {
+    const auto cols = columns(sel, batches, primary, models);
+    s << "<table><tr>";
+    for (const auto& c : cols) s << "<th>" << html_escape(c.header) << "</th>";
+    s << "</tr>\n";
+    for (std::size_t i = 0; i < sel.size(); ++i) {
+      s << (sel[i]->best ? "<tr class=\"best\">" : "<tr>");
+      for (const auto& c : cols) s << (c.numeric ? "<td class=\"n\">" : "<td>") << html_escape(c.cells[i]) << "</td>";
+      s << "</tr>\n";
+    }
+    s << "</table>\n";
+  };
+  const auto models = select(rows, true), others = select(rows, false);
+  if (!models.empty()) {
+    s << "<h2>Models</h2>\n<p>" << html_escape(kModelsLegend) << " The best candidate is highlighted.</p>\n";
+    table(models, true);
+  }
+  if (!others.empty()) {
+    s << "<h2>Other artifacts</h2>\n";
+    table(others, false);
+  }
+  bool any_problem = false;
+  for (const auto& r : rows) any_problem = any_problem || r.status != "done" || !r.error.empty();
+  if (any_problem) {
+    s << "<h2>Failed instances and unreadable artifacts</h2>\n<table><tr><th>instance</th><th>status</th><th>error</th></tr>\n";
+    for (const auto& r : rows)
+      if (r.status != "done" || !r.error.empty())
+        s << "<tr class=\"failed\"><td>" << html_escape(r.id) << "</td><td>" << html_escape(r.status) << "</td><td>"
+          << html_escape(r.error) << "</td></tr>\n";
+    s << "</table>\n";
+  }
+  for (const auto& rk : rankings)
+    s << "<h2>" << html_escape(text(rk, "id")) << "</h2>\n<p>" << html_escape(ranking_sentence(rk))
+      << " Every candidate: <code>" << html_escape(text(rk, "ranking")) << "</code>.</p>\n";
+  s << "</body></html>\n";
+  return s.str();
+}
+
+std::vector<fs::path> write_run_report(const RunReport& report, const fs::path& out_dir) {
+  fs::create_directories(out_dir);
+  const std::vector<std::pair<std::string, std::string>> files = {{"report.md", report.markdown()},
+                                                                   {"report.html", report.html()},
+                                                                   {"summary.csv", report.csv()},
+                                                                   {"summary.json", report.to_json().dump(1) + "\n"}};
+  std::vector<fs::path> written;
+  for (const auto& [name, content] : files) {
+    write_file(out_dir / name, content);
+    written.push_back(out_dir / name);
+  }
+  return written;
+}
+
+}  // namespace slimpipe::core

@@ -1,0 +1,256 @@
+// The run report (core/report.hpp) on a hand-made run folder: a lock with a fine-tuned model, its
+// evaluation, a pruned width, two PTQ cells, a rank node with ranking.json, an artifact whose manifest is
+// corrupt and a failed cell. Checks the rows, Δ against the root of each chain, the latencies and best
+// taken from the ranking, and that the CSV, HTML and Markdown keep awkward text intact. Also through
+// the CLI (`slimpipe report`), and for an interrupted run that left only the journal.
+#include <gtest/gtest.h>
+
+#include "core/test_util.hpp"
+#include "slimpipe/core/report.hpp"
+#include "slimpipe/error.hpp"
+
+namespace {
+
+using slimpipe::Json;
+using slimpipe::core::ReportRow;
+using testutil::fs::path;
+
+const char* kKL = "quant@prune=width_0.5,algo=KL";
+const char* kMse = "quant@prune=width_0.5,algo=mse";
+const char* kHist = "quant@prune=width_0.5,algo=hist";
+
+Json lock_entry(const std::string& id, const std::string& plugin, const std::string& finished, const Json& outputs,
+                const std::string& status = "done", const std::string& error = "") {
+  return {{"id", id},          {"hash", "h-" + id}, {"status", status}, {"plugin", {{"name", plugin}}},
+          {"params", Json::object()}, {"inputs", Json::array()}, {"task", ""},     {"outputs", outputs},
+          {"error", error},    {"seconds", 1.5},    {"finished", finished}};
+}
+
+Json out(const std::string& p) { return {{"", {{"path", p}, {"hash", "x"}}}}; }
+
+void manifest(const path& run, const std::string& dir, Json m) {
+  testutil::write_file(run / dir / "manifest.json", m.dump(1));
+}
+
+// The folder; `journal_only`: the entries are in pipeline.lock.journal, as a killed run leaves them.
+path make_run(const std::string& tag, bool journal_only = false) {
+  const path run = testutil::temp_dir(tag);
+  // Same finishing second for several instances: the report orders them by the artifact graph.
+  const std::vector<Json> entries = {
+      lock_entry("evaluate", "evaluate", "2026-11-27T10:00:05Z", out("evaluate")),
+      lock_entry("train", "finetune", "2026-11-27T10:00:05Z", out("train")),
+      lock_entry("prune", "dynabert", "2026-11-27T10:00:09Z", {{"width_0.5", {{"path", "prune/width_0.5"}, {"hash", "y"}}}}),
+      lock_entry(kKL, "ptq", "2026-11-27T10:00:12Z", out("quant/prune=width_0.5,algo=KL")),
+      lock_entry(kMse, "ptq", "2026-11-27T10:00:11Z", out("quant/prune=width_0.5,algo=mse")),
+      lock_entry(kHist, "ptq", "2026-11-27T10:00:11Z", Json::object(), "failed",
+                 "ptq: calibration of <encoder.layer.0> & \"attention\" failed"),
+      lock_entry("broken", "finetune", "2026-11-27T10:00:06Z", out("broken")),
+      lock_entry("rank", "rank", "2026-11-27T10:00:14Z", out("rank")),
+  };
+  if (journal_only) {
+    std::string lines;
+    for (const auto& e : entries) lines += e.dump() + "\n";
+    testutil::write_file(run / "pipeline.lock.journal", lines);
+  } else {
+    testutil::write_file(run / "pipeline.lock", Json{{"version", 1}, {"instances", entries}}.dump(1));
+  }
+  manifest(run, "train",
+           {{"id", "train"}, {"kind", "model"}, {"primary_metric", "accuracy"}, {"metrics", {{"accuracy", 80.0}}},
+            {"param_count", 1200000}, {"files", {{{"path", "model.safetensors"}, {"size", 4800000}}}}});
+  manifest(run, "evaluate",
+           {{"id", "evaluate"}, {"kind", "evaluation"}, {"primary_metric", "accuracy"}, {"metrics", {{"accuracy", 80.0}}},
+            {"parents", {{{"id", "train"}}}}});
+  manifest(run, "prune/width_0.5",
+           {{"id", "prune/width_0.5"}, {"kind", "model"}, {"primary_metric", "accuracy"}, {"metrics", {{"accuracy", 79.5}}},
+            {"input_model", {{"id", "train"}}}, {"parents", {{{"id", "train"}}}}, {"width", 0.5},
+            {"param_count", 700000}, {"paddle_name", "width_mult_0.5"}});
+  for (const auto& [id, dir, acc] : std::vector<std::tuple<std::string, std::string, double>>{
+           {kKL, "quant/prune=width_0.5,algo=KL", 79.0}, {kMse, "quant/prune=width_0.5,algo=mse", 78.25}})
+    manifest(run, dir,
+             {{"id", id}, {"kind", "quantized_model"}, {"primary_metric", "accuracy"}, {"metrics", {{"accuracy", acc}}},
+              {"input_model", {{"id", "prune/width_0.5"}}}, {"parents", {{{"id", "prune/width_0.5"}}}}, {"width", 0.5},
+              {"ptq", {{"paddle_name", id == kKL ? "KL4_1" : "mse4_1"}}}, {"size_bytes_int8", 700000}});
+  testutil::write_file(run / "broken" / "manifest.json", "{\"id\": \"broken\", ");
+  manifest(run, "rank",
+           {{"id", "rank"}, {"kind", "quantized_model"}, {"primary_metric", "accuracy"},
+            {"metrics", {{"accuracy", 79.0}, {"p50_ms_b1", 1.0}, {"speedup_b1", 3.0}}},
+            {"input_model", {{"id", "prune/width_0.5"}}}, {"parents", {{{"id", kKL}}, {{"id", kMse}}}}, {"width", 0.5},
+            {"ptq", {{"paddle_name", "KL4_1"}}}, {"size_bytes_int8", 700000}});
+  const Json latency_base = {{"batch_1", {{"p50_ms", 3.0}, {"p90_ms", 3.3}}}, {"batch_32", {{"p50_ms", 60.0}, {"p90_ms", 61.0}}}};
+  testutil::write_file(
+      run / "rank" / "ranking.json",
+      Json{{"best", kKL},
+           {"best_meets_max_drop", true},
+           {"objective", "metric"},
+           {"max_metric_drop", 1.0},
+           {"primary", "accuracy"},
+           {"bench", {{"isa", "avx2"}, {"threads", 2}, {"batches", {1, 32}}, {"baseline", {{"id", "train"}, {"latency", latency_base}}}}},
+           {"candidates",
+            {{{"id", kKL},
+              {"latency", {{"batch_1", {{"p50_ms", 1.0}, {"p90_ms", 1.1}, {"speedup", 3.0}}},
+                           {"batch_32", {{"p50_ms", 20.0}, {"p90_ms", 21.0}, {"speedup", 3.0}}}}}},
+             {{"id", kMse},
+              {"latency", {{"batch_1", {{"p50_ms", 1.5}, {"p90_ms", 1.6}, {"speedup", 2.0}}},
+                           {"batch_32", {{"p50_ms", 24.0}, {"p90_ms", 25.0}, {"speedup", 2.5}}}}}}}}}
+          .dump(1));
+  return run;
+}
+
+const ReportRow& row(const slimpipe::core::RunReport& r, const std::string& id) {
+  for (const auto& x : r.rows)
+    if (x.id == id) return x;
+  throw std::runtime_error("no row " + id);
+}
+
+// Splits one CSV record (RFC 4180 quoting, no newlines inside fields).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> f(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') f.back() += '"', ++i;
+      else if (c == '"') quoted = false;
+      else f.back() += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      f.emplace_back();
+    } else {
+      f.back() += c;
+    }
+  }
+  return f;
+}
+
+TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
+  const path run = make_run("report");
+  const auto r = slimpipe::core::build_run_report(run, "demo", "avx2");
+  ASSERT_EQ(r.rows.size(), 8u);
+  EXPECT_EQ(r.pipeline, "demo");
+  EXPECT_EQ(r.host_isa, "avx2");
+  // Pipeline order: train before its evaluation (same finishing second), the failed cell last.
+  EXPECT_EQ(r.rows.front().id, "train");
+  EXPECT_EQ(r.rows.back().id, kHist);
+  EXPECT_EQ(r.rows.back().status, "failed");
+  EXPECT_NE(r.rows.back().error.find("<encoder.layer.0>"), std::string::npos);
+
+  const ReportRow& train = row(r, "train");
+  EXPECT_EQ(train.node, "train");
+  EXPECT_EQ(train.plugin, "finetune");
+  EXPECT_TRUE(train.baseline.empty());
+  EXPECT_FALSE(train.delta.has_value());
+  EXPECT_EQ(train.model_bytes.value(), 4800000);
+  ASSERT_EQ(train.latency.count(32), 1u);  // the rank's fp32 baseline timing
+  EXPECT_DOUBLE_EQ(train.latency.at(32).p50_ms, 60.0);
+  EXPECT_DOUBLE_EQ(train.latency.at(32).speedup.value(), 1.0);
+
+  const ReportRow& eval = row(r, "evaluate");
+  EXPECT_EQ(eval.baseline, "train");
+  EXPECT_DOUBLE_EQ(eval.delta.value(), 0.0);
+
+  const ReportRow& kl = row(r, kKL);
+  EXPECT_EQ(kl.node, "quant");
+  EXPECT_EQ(kl.baseline, "train");  // through prune/width_0.5
+  EXPECT_DOUBLE_EQ(kl.baseline_metric.value(), 80.0);
+  EXPECT_DOUBLE_EQ(kl.delta.value(), -1.0);
+  EXPECT_TRUE(kl.best);
+  EXPECT_EQ(kl.best_of, "rank");
+  EXPECT_EQ(kl.cell, "KL4_1");
+  EXPECT_DOUBLE_EQ(kl.width.value(), 0.5);
+  EXPECT_EQ(kl.model_bytes.value(), 700000);
+  EXPECT_DOUBLE_EQ(kl.latency.at(1).p50_ms, 1.0);
+  EXPECT_DOUBLE_EQ(kl.latency.at(32).speedup.value(), 3.0);
+  const ReportRow& mse = row(r, kMse);
+  EXPECT_FALSE(mse.best);
+  EXPECT_DOUBLE_EQ(mse.delta.value(), -1.75);
+  EXPECT_DOUBLE_EQ(mse.latency.at(32).speedup.value(), 2.5);
+  EXPECT_TRUE(row(r, "prune/width_0.5").cell.empty()) << "a width's PaddleNLP name is not a PTQ cell";
+  EXPECT_DOUBLE_EQ(row(r, "prune/width_0.5").delta.value(), -0.5);
+  // rank's own artifact (a copy of the best) keeps the latency recorded in its metrics.
+  EXPECT_DOUBLE_EQ(row(r, "rank").latency.at(1).speedup.value(), 3.0);
+  EXPECT_EQ(row(r, "broken").error.rfind("broken/manifest.json is not valid JSON", 0), 0u) << row(r, "broken").error;
+  EXPECT_EQ(r.latency_batches(), (std::vector<std::int64_t>{1, 32}));
+  ASSERT_EQ(r.rankings.size(), 1u);
+  EXPECT_EQ(r.rankings[0]["best"], kKL);
+  EXPECT_EQ(r.rankings[0]["bench"]["isa"], "avx2");
+
+  // CSV: one record per row, every record as wide as the header, ids with commas quoted and intact.
+  std::istringstream csv(r.csv());
+  std::string line;
+  std::getline(csv, line);
+  const auto header = csv_fields(line);
+  EXPECT_EQ(header.front(), "id");
+  EXPECT_NE(std::find(header.begin(), header.end(), "speedup_b32"), header.end());
+  std::size_t records = 0, best_records = 0;
+  while (std::getline(csv, line)) {
+    const auto f = csv_fields(line);
+    ASSERT_EQ(f.size(), header.size()) << line;
+    ++records;
+    if (f[0] == kKL) {
+      ++best_records;
+      EXPECT_EQ(f[std::find(header.begin(), header.end(), "best") - header.begin()], "true");
+      EXPECT_EQ(f[std::find(header.begin(), header.end(), "delta") - header.begin()], "-1");
+    }
+    if (f[0] == kHist) {
+      EXPECT_EQ(f.back(), "ptq: calibration of <encoder.layer.0> & \"attention\" failed");
+    }
+  }
+  EXPECT_EQ(records, 8u);
+  EXPECT_EQ(best_records, 1u);
+
+  const std::string html = r.html();
+  EXPECT_NE(html.find("&lt;encoder.layer.0&gt; &amp; &quot;attention&quot;"), std::string::npos);
+  EXPECT_EQ(html.find("<encoder.layer.0>"), std::string::npos);
+  EXPECT_NE(html.find("<tr class=\"best\"><td>quant@prune=width_0.5,algo=KL (best of rank)</td>"), std::string::npos);
+
+  const std::string md = r.markdown();
+  EXPECT_NE(md.find("| **quant@prune=width_0.5,algo=KL (best of rank)** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Failed instances and unreadable artifacts"), std::string::npos);
+  EXPECT_NE(md.find("speedup b32"), std::string::npos);
+  EXPECT_NE(md.find("8 instances: 7 done, 1 failed"), std::string::npos) << md;
+
+  const auto files = slimpipe::core::write_run_report(r, run);
+  ASSERT_EQ(files.size(), 4u);
+  const Json summary = Json::parse(testutil::read_file(run / "summary.json"));
+  EXPECT_EQ(summary["rows"].size(), 8u);
+  EXPECT_EQ(summary["host"]["isa"], "avx2");
+  EXPECT_FALSE(testutil::fs::exists(run / "report.md.tmp"));
+  testutil::fs::remove_all(run);
+}
+
+TEST(RunReport, FolderWithoutLockIsAnErrorNamingIt) {
+  const path dir = testutil::temp_dir("report-nolock");
+  try {
+    slimpipe::core::build_run_report(dir, "", "avx2");
+    ADD_FAILURE() << "no error";
+  } catch (const slimpipe::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              dir.string() + ": no pipeline.lock: not the output folder of a slimpipe run (run the pipeline first)");
+  }
+  const auto cli = testutil::run_command(std::string(SLIMPIPE_CLI) + " report " + dir.string());
+  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_EQ(cli.output, "slimpipe: " + dir.string() +
+                            ": no pipeline.lock: not the output folder of a slimpipe run (run the pipeline first)\n");
+  testutil::fs::remove_all(dir);
+}
+
+// A run killed before it folded its journal into pipeline.lock is reported from the journal; the CLI
+// prints the Markdown and writes the four files (to --out when given).
+TEST(RunReport, InterruptedRunIsReportedFromTheJournalThroughTheCli) {
+  const path run = make_run("report-journal", true);
+  const path elsewhere = run / "elsewhere";
+  const auto cli = testutil::run_command(std::string(SLIMPIPE_CLI) + " report " + run.string() + " --out " +
+                                         elsewhere.string());
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_NE(cli.output.find("# Run report: "), std::string::npos) << cli.output;
+  EXPECT_NE(cli.output.find("(best of rank)"), std::string::npos) << cli.output;
+  for (const char* f : {"report.md", "report.html", "summary.csv", "summary.json"}) {
+    EXPECT_TRUE(testutil::fs::exists(elsewhere / f)) << f;
+    EXPECT_FALSE(testutil::fs::exists(run / f)) << f;
+  }
+  EXPECT_EQ(Json::parse(testutil::read_file(elsewhere / "summary.json"))["rows"].size(), 8u);
+  testutil::fs::remove_all(run);
+}
+
+}  // namespace
