@@ -290,7 +290,9 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
       row.path = text(out, "path");
       row.id = name.empty() ? e.id : e.id + "/" + name;
       std::string problem;
-      if (const auto m = read_json(run_dir / row.path / "manifest.json", problem)) {
+      const auto m = read_json(run_dir / row.path / "manifest.json", problem);
+      if (m && !m->is_object()) problem = "manifest.json is not a JSON object";
+      if (problem.empty()) {
         fill_from_manifest(row, *m);
         manifests[row.id] = *m;
       } else {
@@ -380,7 +382,7 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
       summary["bench"] = {{"isa", bench.value("isa", Json())},
                           {"threads", bench.value("threads", Json())},
                           {"batches", bench.value("batches", Json())},
-                          {"baseline", bench.contains("baseline") ? bench["baseline"].value("id", Json()) : Json()}};
+                          {"baseline", bench.contains("baseline") ? text(bench["baseline"], "id") : ""}};
     report.rankings.push_back(summary);
 
     auto latencies = [](const Json& lat) {
@@ -406,7 +408,7 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
         r.best_of = row.id;
       }
     }
-    if (bench.is_object() && bench.contains("baseline")) {
+    if (bench.is_object() && bench.contains("baseline") && bench["baseline"].is_object()) {
       const std::string base_id = text(bench["baseline"], "id");
       for (auto& r : report.rows)
         if (r.id == base_id && r.latency.empty()) {
@@ -415,6 +417,7 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
         }
     }
     for (const auto& c : rk->value("candidates", Json::array())) {
+      if (!c.is_object()) continue;
       const std::string cid = text(c, "id");
       for (auto& r : report.rows)
         if (r.id == cid && r.latency.empty()) r.latency = latencies(c.value("latency", Json::object()));

@@ -1,6 +1,6 @@
 // The run report (core/report.hpp) on a hand-made run folder: a lock with a fine-tuned model, its
-// evaluation, a pruned width, two PTQ cells, a rank node with ranking.json, an artifact whose manifest is
-// corrupt and a failed cell. Checks the rows, Δ against the root of each chain, the latencies and best
+// evaluation, a pruned width, two PTQ cells, a rank node with ranking.json, two artifacts whose manifests
+// are unusable (not JSON; JSON but not an object) and a failed cell. Checks the rows, Δ against the root of each chain, the latencies and best
 // taken from the ranking, and that the CSV, HTML and Markdown keep awkward text intact. Also through
 // the CLI (`slimpipe report`), and for an interrupted run that left only the journal.
 #include <gtest/gtest.h>
@@ -45,6 +45,7 @@ path make_run(const std::string& tag, bool journal_only = false) {
       lock_entry(kHist, "ptq", "2026-11-27T10:00:11Z", Json::object(), "failed",
                  "ptq: calibration of <encoder.layer.0> & \"attention\" failed"),
       lock_entry("broken", "finetune", "2026-11-27T10:00:06Z", out("broken")),
+      lock_entry("odd", "third_party", "2026-11-27T10:00:07Z", out("odd")),
       lock_entry("rank", "rank", "2026-11-27T10:00:14Z", out("rank")),
   };
   if (journal_only) {
@@ -71,6 +72,7 @@ path make_run(const std::string& tag, bool journal_only = false) {
               {"input_model", {{"id", "prune/width_0.5"}}}, {"parents", {{{"id", "prune/width_0.5"}}}}, {"width", 0.5},
               {"ptq", {{"paddle_name", id == kKL ? "KL4_1" : "mse4_1"}}}, {"size_bytes_int8", 700000}});
   testutil::write_file(run / "broken" / "manifest.json", "{\"id\": \"broken\", ");
+  testutil::write_file(run / "odd" / "manifest.json", "[1, 2]");
   manifest(run, "rank",
            {{"id", "rank"}, {"kind", "quantized_model"}, {"primary_metric", "accuracy"},
             {"metrics", {{"accuracy", 79.0}, {"p50_ms_b1", 1.0}, {"speedup_b1", 3.0}}},
@@ -126,7 +128,7 @@ std::vector<std::string> csv_fields(const std::string& line) {
 TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   const path run = make_run("report");
   const auto r = slimpipe::core::build_run_report(run, "demo", "avx2");
-  ASSERT_EQ(r.rows.size(), 8u);
+  ASSERT_EQ(r.rows.size(), 9u);
   EXPECT_EQ(r.pipeline, "demo");
   EXPECT_EQ(r.host_isa, "avx2");
   // Pipeline order: train before its evaluation (same finishing second), the failed cell last.
@@ -170,6 +172,7 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   // rank's own artifact (a copy of the best) keeps the latency recorded in its metrics.
   EXPECT_DOUBLE_EQ(row(r, "rank").latency.at(1).speedup.value(), 3.0);
   EXPECT_EQ(row(r, "broken").error.rfind("broken/manifest.json is not valid JSON", 0), 0u) << row(r, "broken").error;
+  EXPECT_EQ(row(r, "odd").error, "odd/manifest.json is not a JSON object");
   EXPECT_EQ(r.latency_batches(), (std::vector<std::int64_t>{1, 32}));
   ASSERT_EQ(r.rankings.size(), 1u);
   EXPECT_EQ(r.rankings[0]["best"], kKL);
@@ -196,7 +199,7 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
       EXPECT_EQ(f.back(), "ptq: calibration of <encoder.layer.0> & \"attention\" failed");
     }
   }
-  EXPECT_EQ(records, 8u);
+  EXPECT_EQ(records, 9u);
   EXPECT_EQ(best_records, 1u);
 
   const std::string html = r.html();
@@ -208,12 +211,12 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   EXPECT_NE(md.find("| **quant@prune=width_0.5,algo=KL (best of rank)** |"), std::string::npos) << md;
   EXPECT_NE(md.find("## Failed instances and unreadable artifacts"), std::string::npos);
   EXPECT_NE(md.find("speedup b32"), std::string::npos);
-  EXPECT_NE(md.find("8 instances: 7 done, 1 failed"), std::string::npos) << md;
+  EXPECT_NE(md.find("9 instances: 8 done, 1 failed"), std::string::npos) << md;
 
   const auto files = slimpipe::core::write_run_report(r, run);
   ASSERT_EQ(files.size(), 4u);
   const Json summary = Json::parse(testutil::read_file(run / "summary.json"));
-  EXPECT_EQ(summary["rows"].size(), 8u);
+  EXPECT_EQ(summary["rows"].size(), 9u);
   EXPECT_EQ(summary["host"]["isa"], "avx2");
   EXPECT_FALSE(testutil::fs::exists(run / "report.md.tmp"));
   testutil::fs::remove_all(run);
@@ -249,7 +252,7 @@ TEST(RunReport, InterruptedRunIsReportedFromTheJournalThroughTheCli) {
     EXPECT_TRUE(testutil::fs::exists(elsewhere / f)) << f;
     EXPECT_FALSE(testutil::fs::exists(run / f)) << f;
   }
-  EXPECT_EQ(Json::parse(testutil::read_file(elsewhere / "summary.json"))["rows"].size(), 8u);
+  EXPECT_EQ(Json::parse(testutil::read_file(elsewhere / "summary.json"))["rows"].size(), 9u);
   testutil::fs::remove_all(run);
 }
 
