@@ -66,7 +66,6 @@ void fill_from_manifest(ReportRow& row, const Json& m) {
   if (!row.model_bytes) row.model_bytes = file_size(m, "model.safetensors");
   row.width = number(m, "width");
   if (m.contains("ptq") && m["ptq"].is_object()) row.cell = text(m["ptq"], "paddle_name");
-  if (row.cell.empty()) row.cell = text(m, "paddle_name").rfind("width_mult", 0) == 0 ? "" : text(m, "paddle_name");
   // Where rank copied its best (or a plugin recorded its own timing): p50_ms_b<N> and speedup_b<N>.
   if (metrics.is_object())
     for (const auto& [key, value] : metrics.items()) {
@@ -258,9 +257,7 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
     throw Error(run_dir.string() + ": no pipeline.lock: not the output folder of a slimpipe run (run the pipeline first)");
   Lockfile lock(run_dir);
   lock.load();
-  std::vector<LockEntry> entries = lock.entries();
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const LockEntry& a, const LockEntry& b) { return a.finished < b.finished; });
+  const std::vector<LockEntry> entries = lock.entries();
 
   RunReport report;
   report.pipeline = pipeline_name.empty() ? fs::absolute(run_dir).lexically_normal().filename().string() : pipeline_name;
