@@ -395,6 +395,7 @@ RunSummary Executor::run(const RunOptions& opts) {
   fs::create_directories(tmp_root);
   Lockfile lock(spec_.output_dir);
   lock.load();
+  lock.set_pipeline(spec_.name);
   RunLog run_log(out, opts.level, spec_.output_dir / "logs" / "run.log");
   std::mutex dirs_mu;
   std::set<fs::path> made_dirs;

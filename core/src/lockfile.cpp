@@ -54,6 +54,7 @@ void Lockfile::load() {
     Json j;
     try {
       j = Json::parse(in);
+      if (j.contains("pipeline") && j["pipeline"].is_string()) pipeline_ = j["pipeline"].get<std::string>();
       for (const auto& e : j.at("instances")) {
         LockEntry le = LockEntry::from_json(e);
         entries_[le.id] = std::move(le);
@@ -100,6 +101,7 @@ void Lockfile::record(const LockEntry& e) {
 void Lockfile::commit() {
   std::lock_guard<std::mutex> lock(mu_);
   Json j{{"version", 1}, {"instances", Json::array()}};
+  if (!pipeline_.empty()) j["pipeline"] = pipeline_;
   for (const auto& [id, e] : entries_) j["instances"].push_back(e.to_json());
   fs::create_directories(dir_);
   fs::path tmp = dir_ / "pipeline.lock.tmp";
@@ -123,6 +125,16 @@ std::vector<LockEntry> Lockfile::entries() const {
   out.reserve(entries_.size());
   for (const auto& [id, e] : entries_) out.push_back(e);
   return out;
+}
+
+std::string Lockfile::pipeline() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pipeline_;
+}
+
+void Lockfile::set_pipeline(std::string name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pipeline_ = std::move(name);
 }
 
 }  // namespace slimpipe::core

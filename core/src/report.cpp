@@ -260,7 +260,8 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
   const std::vector<LockEntry> entries = lock.entries();
 
   RunReport report;
-  report.pipeline = pipeline_name.empty() ? fs::absolute(run_dir).lexically_normal().filename().string() : pipeline_name;
+  report.pipeline = !pipeline_name.empty() ? pipeline_name : lock.pipeline();
+  if (report.pipeline.empty()) report.pipeline = fs::absolute(run_dir).lexically_normal().filename().string();
   if (report.pipeline.empty()) report.pipeline = fs::absolute(run_dir).lexically_normal().parent_path().filename().string();
   report.run_dir = run_dir;
   report.generated = utc_now_iso();

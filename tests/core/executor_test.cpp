@@ -77,6 +77,13 @@ TEST(Executor, SecondRunRunsNothing) {
   auto second = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q");
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_NE(second.output.find("0 ran, 4 cached"), std::string::npos) << second.output;
+  // Every run ends with the run report; pipeline.lock records the pipeline's name (here the file's stem).
+  EXPECT_NE(second.output.find("slimpipe: report in " + (w.dir / "out" / "report.md").string()), std::string::npos)
+      << second.output;
+  const auto report = run_command(std::string(SLIMPIPE_CLI) + " report " + (w.dir / "out").string());
+  EXPECT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_NE(report.output.find("# Run report: p\n"), std::string::npos) << report.output;
+  EXPECT_NE(report.output.find("4 instances: 4 done, 0 failed"), std::string::npos) << report.output;
   EXPECT_EQ(read_records(w.record).size(), 4u);
   for (const auto& [id, spans] : read_records(w.record)) EXPECT_EQ(spans.size(), 1u) << id;
   auto plan = run_command(testutil::cli() + " plan " + w.pipeline.string());

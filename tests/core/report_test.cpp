@@ -53,7 +53,8 @@ path make_run(const std::string& tag, bool journal_only = false) {
     for (const auto& e : entries) lines += e.dump() + "\n";
     testutil::write_file(run / "pipeline.lock.journal", lines);
   } else {
-    testutil::write_file(run / "pipeline.lock", Json{{"version", 1}, {"instances", entries}}.dump(1));
+    testutil::write_file(run / "pipeline.lock",
+                         Json{{"version", 1}, {"pipeline", "demo-lock"}, {"instances", entries}}.dump(1));
   }
   manifest(run, "train",
            {{"id", "train"}, {"kind", "model"}, {"primary_metric", "accuracy"}, {"metrics", {{"accuracy", 80.0}}},
@@ -130,6 +131,7 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   const auto r = slimpipe::core::build_run_report(run, "demo", "avx2");
   ASSERT_EQ(r.rows.size(), 9u);
   EXPECT_EQ(r.pipeline, "demo");
+  EXPECT_EQ(slimpipe::core::build_run_report(run, "", "avx2").pipeline, "demo-lock") << "the name the lock records";
   EXPECT_EQ(r.host_isa, "avx2");
   // Pipeline order: train before its evaluation (same finishing second), the failed cell last.
   EXPECT_EQ(r.rows.front().id, "train");
@@ -246,7 +248,8 @@ TEST(RunReport, InterruptedRunIsReportedFromTheJournalThroughTheCli) {
   const auto cli = testutil::run_command(std::string(SLIMPIPE_CLI) + " report " + run.string() + " --out " +
                                          elsewhere.string());
   ASSERT_EQ(cli.exit_code, 0) << cli.output;
-  EXPECT_NE(cli.output.find("# Run report: "), std::string::npos) << cli.output;
+  // No pipeline.lock, so no recorded name: the folder's.
+  EXPECT_NE(cli.output.find("# Run report: " + run.filename().string() + "\n"), std::string::npos) << cli.output;
   EXPECT_NE(cli.output.find("(best of rank)"), std::string::npos) << cli.output;
   for (const char* f : {"report.md", "report.html", "summary.csv", "summary.json"}) {
     EXPECT_TRUE(testutil::fs::exists(elsewhere / f)) << f;

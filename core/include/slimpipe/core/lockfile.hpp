@@ -49,6 +49,9 @@ class Lockfile {
   void commit();
   // Every entry loaded or recorded, ordered by id.
   std::vector<LockEntry> entries() const;
+  // The name of the pipeline that last wrote the lock ("" for a lock from before it was recorded).
+  std::string pipeline() const;
+  void set_pipeline(std::string name);
 
   fs::path path() const { return dir_ / "pipeline.lock"; }
   fs::path journal_path() const { return dir_ / "pipeline.lock.journal"; }
@@ -57,6 +60,7 @@ class Lockfile {
   fs::path dir_;
   mutable std::mutex mu_;
   std::map<std::string, LockEntry> entries_;
+  std::string pipeline_;
   std::FILE* journal_ = nullptr;
 };
 

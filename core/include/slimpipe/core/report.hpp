@@ -45,7 +45,7 @@ struct ReportRow {
 };
 
 struct RunReport {
-  std::string pipeline;  // the pipeline's name (or the run folder's name)
+  std::string pipeline;  // the pipeline's name: as given, else as pipeline.lock records it, else the folder's
   std::filesystem::path run_dir;
   std::string generated;  // ISO 8601, UTC
   std::string host_isa;   // what slimpipe_runtime dispatches to on this host
