@@ -35,6 +35,8 @@ rank node over every candidate. Any parameter of the task plugin, of the strateg
 rank is a flag: --train_file F, --eval_file F, --width_mult_list 3/4 1/2, --algo_list mse KL,
 --batch_size_list 4 8 16, --batch_num_list 1, --weight_quantize_type abs_max, --round_type adaround,
 --bias_correction, --num_train_epochs 3, --max_metric_drop 1.0 ... (`slimpipe plugins show NAME` lists them).
+With --strategy ptq, --input_infer_model_path DIR/model quantizes the exported model folder DIR (config.json +
+model.safetensors, as finetune and dynabert write it) instead of --model_name_or_path.
 
 options:
   --emit-toml         print the pipeline and exit
@@ -47,6 +49,38 @@ options:
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// PaddleNLP's --input_infer_model_path is "dir/prefix" of an exported static model that PTQ quantizes instead
+// of exporting the trainer's model. Here the exported model is a slimpipe / Hugging Face folder (config.json
+// and model.safetensors, or pytorch_model.bin), as finetune and dynabert write it: "dir/model" names
+// dir/model.safetensors, and the folder itself is accepted too. Returns the folder; throws Error naming the
+// path and what was expected.
+fs::path infer_model_folder(const std::string& value, const std::string& strategy) {
+  if (strategy != "ptq")
+    throw Error("--input_infer_model_path applies to --strategy ptq only (PaddleNLP silently ignores it for '" +
+                strategy + "'); pass the model to compress with --model_name_or_path");
+  const fs::path given(value);
+  fs::path dir = given, prefix = "model";
+  if (!fs::is_directory(given)) {
+    dir = given.has_parent_path() ? given.parent_path() : fs::path(".");
+    prefix = given.filename();
+  }
+  const std::string where = "--input_infer_model_path " + value + ": ";
+  for (const char* foreign : {".onnx", ".pdmodel"})
+    if (fs::exists(dir / (prefix.string() + foreign)) && !fs::exists(dir / "config.json"))
+      throw Error(where + (dir / (prefix.string() + foreign)).string() + " is an exported " +
+                  (std::string(foreign) == ".onnx" ? "ONNX" : "Paddle") +
+                  " graph; slimpipe quantizes the model folder it was exported from (config.json + model.safetensors)");
+  if (!fs::is_directory(dir)) throw Error(where + "no folder " + dir.string());
+  if (!fs::exists(dir / "config.json")) throw Error(where + "no config.json in " + dir.string());
+  const std::map<std::string, std::string> weights = {{"model", "model.safetensors"}, {"pytorch_model", "pytorch_model.bin"}};
+  const auto w = weights.find(prefix.string());
+  if (w == weights.end())
+    throw Error(where + "expected the prefix 'model' (model.safetensors) or 'pytorch_model' (pytorch_model.bin), got '" +
+                prefix.string() + "'");
+  if (!fs::exists(dir / w->second)) throw Error(where + "no " + w->second + " in " + dir.string());
+  return dir;
+}
 
 bool parse_int(const std::string& s, std::int64_t& out) {
   char* end = nullptr;
@@ -192,14 +226,19 @@ int cmd_compress(const std::vector<std::string>& args,
   try {
     const std::string strategy = take("strategy");
     const std::string task = take("task");
-    const std::string model = take("model_name_or_path");
-    const std::string onnx = take("input_infer_model_path");
+    std::string model = take("model_name_or_path");
+    const std::string infer = take("input_infer_model_path");
     std::string output_dir = take("output_dir");
-    if (!onnx.empty())
-      throw Error("--input_infer_model_path: compressing an exported ONNX model is not supported yet; pass the "
-                  "Hugging Face folder it was exported from with --model_name_or_path");
+    if (!infer.empty()) {
+      const fs::path quantized = infer_model_folder(infer, strategy);
+      if (!model.empty() && fs::absolute(model).lexically_normal() != fs::absolute(quantized).lexically_normal() && !quiet)
+        std::cerr << "slimpipe compress: quantizing " << quantized.string() << " (--input_infer_model_path); "
+                  << "--model_name_or_path " << model << " is not used\n";
+      model = quantized.string();
+    }
     if (strategy.empty() || task.empty() || model.empty() || output_dir.empty())
-      throw Error("--strategy, --task, --model_name_or_path and --output_dir are required (see --help)");
+      throw Error("--strategy, --task, --model_name_or_path (or, with --strategy ptq, --input_infer_model_path) and "
+                  "--output_dir are required (see --help)");
     const std::vector<std::string> strategies = {"dynabert", "ptq", "dynabert+ptq"};
     if (std::find(strategies.begin(), strategies.end(), strategy) == strategies.end())
       throw Error("--strategy: expected dynabert, ptq or dynabert+ptq, got '" + strategy + "'" +

@@ -371,6 +371,56 @@ TEST_F(PtqPipeline, CompressBuildsThePipelineFromPaddleNlpFlags) {
                                               "(did you mean 'algo_list'?)"),
             std::string::npos)
       << read_text(dir_ / "typo.log");
-  EXPECT_EQ(run(base + "--input_infer_model_path m.onnx", dir_ / "onnx.log"), 2);
-  EXPECT_NE(read_text(dir_ / "onnx.log").find("not supported yet"), std::string::npos) << read_text(dir_ / "onnx.log");
+  // --input_infer_model_path: PaddleNLP ignores it outside ptq; here that is an error.
+  EXPECT_EQ(run(base + "--input_infer_model_path m/model", dir_ / "infer_dynabert.log"), 2);
+  EXPECT_NE(read_text(dir_ / "infer_dynabert.log")
+                .find("--input_infer_model_path applies to --strategy ptq only (PaddleNLP silently ignores it for "
+                      "'dynabert+ptq')"),
+            std::string::npos)
+      << read_text(dir_ / "infer_dynabert.log");
+}
+
+// --input_infer_model_path DIR/model with --strategy ptq quantizes the exported folder DIR (PaddleNLP's "dir/prefix"
+// of a static model); an ONNX file, a missing folder or weights, and an unknown prefix are one-line errors.
+TEST_F(PtqPipeline, CompressQuantizesTheExportedFolderOfInputInferModelPath) {
+  const fs::path exported = dir_ / "exported";
+  fs::create_directories(exported);
+  std::ofstream(exported / "config.json") << "{}";
+  std::ofstream(exported / "model.safetensors") << "";
+  const std::string base = "compress --strategy ptq --task seq_cls --source synthetic --output_dir '" + dir_.string() +
+                           "/out' --algo_list KL --emit-toml ";
+  auto log_of = [&](const char* name) { return read_text(dir_ / name); };
+  for (const std::string& given : {exported.string() + "/model", exported.string()}) {
+    ASSERT_EQ(run(base + "--input_infer_model_path '" + given + "'", dir_ / "infer.log"), 0) << log_of("infer.log");
+    EXPECT_NE(log_of("infer.log").find("[model]\npath = \"" + exported.string() + "\""), std::string::npos)
+        << log_of("infer.log");
+  }
+  // Given with --model_name_or_path (PaddleNLP's scripts always pass it): the exported folder is quantized, and
+  // the run says so.
+  ASSERT_EQ(run(base + "--model_name_or_path '" + dir_.string() + "/model' --input_infer_model_path '" +
+                    exported.string() + "/model'",
+                dir_ / "both.log"),
+            0)
+      << log_of("both.log");
+  EXPECT_NE(log_of("both.log").find("[model]\npath = \"" + exported.string() + "\""), std::string::npos) << log_of("both.log");
+  EXPECT_NE(log_of("both.log").find("slimpipe compress: quantizing " + exported.string() + " (--input_infer_model_path); "
+                                    "--model_name_or_path " + dir_.string() + "/model is not used"),
+            std::string::npos)
+      << log_of("both.log");
+
+  const fs::path onnx_only = dir_ / "onnx_only";
+  fs::create_directories(onnx_only);
+  std::ofstream(onnx_only / "model.onnx") << "";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {onnx_only.string() + "/model", (onnx_only / "model.onnx").string() + " is an exported ONNX graph; slimpipe "
+                                      "quantizes the model folder it was exported from (config.json + model.safetensors)"},
+      {dir_.string() + "/absent/model", "no folder " + dir_.string() + "/absent"},
+      {onnx_only.string() + "/model.onnx", "no config.json in " + onnx_only.string()},
+      {exported.string() + "/inference", "expected the prefix 'model' (model.safetensors) or 'pytorch_model' "
+                                         "(pytorch_model.bin), got 'inference'"},
+      {exported.string() + "/pytorch_model", "no pytorch_model.bin in " + exported.string()}};
+  for (const auto& [given, message] : bad) {
+    EXPECT_EQ(run(base + "--input_infer_model_path '" + given + "'", dir_ / "bad.log"), 2) << given;
+    EXPECT_EQ(log_of("bad.log"), "slimpipe compress: --input_infer_model_path " + given + ": " + message + "\n");
+  }
 }
