@@ -414,11 +414,22 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
           for (auto& [b, l] : r.latency) l.speedup = 1.0;
         }
     }
+    const std::string reference_id =
+        bench.is_object() && bench.contains("baseline") ? text(bench["baseline"], "id") : std::string();
     for (const auto& c : rk->value("candidates", Json::array())) {
       if (!c.is_object()) continue;
       const std::string cid = text(c, "id");
-      for (auto& r : report.rows)
-        if (r.id == cid && r.latency.empty()) r.latency = latencies(c.value("latency", Json::object()));
+      for (auto& r : report.rows) {
+        if (r.id != cid) continue;
+        if (r.latency.empty()) r.latency = latencies(c.value("latency", Json::object()));
+        // A candidate whose chain leaves the run (its input is the pipeline's [model], e.g. `slimpipe compress
+        // --strategy ptq`): Δ as rank computed it, against its reference (the unpruned fp32 model).
+        if (!r.delta && number(c, "reference") && number(c, "delta")) {
+          r.baseline = reference_id.empty() ? "rank reference" : reference_id;
+          r.baseline_metric = number(c, "reference");
+          r.delta = number(c, "delta");
+        }
+      }
     }
   }
   return report;

@@ -224,6 +224,30 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   testutil::fs::remove_all(run);
 }
 
+// A cell whose input is the pipeline's [model] (outside the run, as with `slimpipe compress --strategy ptq`)
+// has no chain to a row: its Δ is the one rank computed against its reference.
+TEST(RunReport, DeltaOfACandidateFromOutsideTheRunComesFromTheRanking) {
+  const path run = make_run("report-external");
+  Json kl = Json::parse(testutil::read_file(run / "quant/prune=width_0.5,algo=KL/manifest.json"));
+  kl["input_model"] = {{"id", "model"}, {"dir", "/elsewhere/width_0.5"}};
+  kl["parents"] = Json::array({{{"id", "model"}}});
+  testutil::write_file(run / "quant/prune=width_0.5,algo=KL/manifest.json", kl.dump());
+  Json ranking = Json::parse(testutil::read_file(run / "rank/ranking.json"));
+  ranking["candidates"][0]["reference"] = 81.0;
+  ranking["candidates"][0]["delta"] = -2.0;
+  ranking["candidates"][1]["reference"] = 81.0;
+  ranking["candidates"][1]["delta"] = -99.0;  // ignored: this cell's chain reaches train inside the run
+  testutil::write_file(run / "rank/ranking.json", ranking.dump());
+
+  const auto r = slimpipe::core::build_run_report(run, "demo", "avx2");
+  const ReportRow& cell = row(r, kKL);
+  EXPECT_EQ(cell.baseline, "train");  // the ranking's fp32 baseline
+  EXPECT_DOUBLE_EQ(cell.baseline_metric.value(), 81.0);
+  EXPECT_DOUBLE_EQ(cell.delta.value(), -2.0);
+  EXPECT_DOUBLE_EQ(row(r, kMse).delta.value(), -1.75);
+  testutil::fs::remove_all(run);
+}
+
 TEST(RunReport, FolderWithoutLockIsAnErrorNamingIt) {
   const path dir = testutil::temp_dir("report-nolock");
   try {
