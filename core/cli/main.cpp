@@ -4,7 +4,6 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <unistd.h>
@@ -34,11 +33,6 @@ namespace {
 
 constexpr int kExitUsage = 2;
 namespace fs = std::filesystem;
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 const char* kUsage = R"(usage: slimpipe <command> [options]
 
@@ -160,11 +154,19 @@ int cmd_plugins(const std::vector<std::string>& args) {
   return 0;
 }
 
-// Writes the run report into the run folder; returns the path of report.md. Throws Error.
-fs::path write_report(const fs::path& run_dir, const std::string& pipeline_name, const fs::path& out_dir) {
-  const RunReport report = build_run_report(run_dir, pipeline_name, slimpipe_runtime::cpu_isa());
+// Writes the run report of `run_dir` into `out_dir` and returns it. Throws Error.
+RunReport write_report(const fs::path& run_dir, const std::string& pipeline_name, const fs::path& out_dir) {
+  RunReport report = build_run_report(run_dir, pipeline_name, slimpipe_runtime::cpu_isa());
   write_run_report(report, out_dir);
-  return out_dir / "report.md";
+  return report;
+}
+
+// `slimpipe report`: writes the files, prints the Markdown.
+int print_report(const fs::path& run_dir, const std::string& pipeline_name, const std::string& out) {
+  const fs::path out_dir = out.empty() ? run_dir : fs::path(out);
+  std::cout << write_report(run_dir, pipeline_name, out_dir).markdown();
+  std::cerr << "slimpipe: report in " << (out_dir / "report.md").string() << " (and report.html, summary.csv, summary.json)\n";
+  return 0;
 }
 
 int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
@@ -213,12 +215,7 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   if (quiet) ro.level = LogLevel::Warn;
   if (verbose) ro.level = LogLevel::Debug;
 
-  if (cmd == "report" && fs::is_directory(c.pipeline)) {  // a run folder: no plugins needed
-    const fs::path md = write_report(c.pipeline, "", report_out.empty() ? fs::path(c.pipeline) : fs::path(report_out));
-    std::cout << read_file(md);
-    std::cerr << "slimpipe: report in " << md.string() << " (and report.html, summary.csv, summary.json)\n";
-    return 0;
-  }
+  if (cmd == "report" && fs::is_directory(c.pipeline)) return print_report(c.pipeline, "", report_out);  // no plugins needed
   PluginRegistry reg = load_plugins(c, true);
   PipelineSpec spec = load_pipeline(c.pipeline, c.sets, reg);
   Plan plan = make_plan(spec);
@@ -237,12 +234,7 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
     }
     return 0;
   }
-  if (cmd == "report") {
-    const fs::path md = write_report(spec.output_dir, spec.name, report_out.empty() ? spec.output_dir : fs::path(report_out));
-    std::cout << read_file(md);
-    std::cerr << "slimpipe: report in " << md.string() << " (and report.html, summary.csv, summary.json)\n";
-    return 0;
-  }
+  if (cmd == "report") return print_report(spec.output_dir, spec.name, report_out);
   Executor ex(spec, plan);
   if (cmd == "plan") {
     int run = 0, cached = 0;
@@ -279,7 +271,8 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   // never changes the run's exit status.
   if (fs::exists(spec.output_dir / "pipeline.lock") || fs::exists(spec.output_dir / "pipeline.lock.journal")) {
     try {
-      std::cerr << "slimpipe: report in " << write_report(spec.output_dir, spec.name, spec.output_dir).string() << "\n";
+      write_report(spec.output_dir, spec.name, spec.output_dir);
+      std::cerr << "slimpipe: report in " << (spec.output_dir / "report.md").string() << "\n";
     } catch (const std::exception& e) {
       std::cerr << "slimpipe: warning: no run report: " << e.what() << "\n";
     }

@@ -334,8 +334,13 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
       }
 
   // Δ against the root of each artifact's chain: input_model for models, the (first) parent otherwise.
-  std::map<std::string, const ReportRow*> by_id;
-  for (const auto& row : report.rows) by_id[row.id] = &row;
+  // Rows keep their places from here on: pointers into report.rows stay valid.
+  std::map<std::string, ReportRow*> by_id;
+  for (auto& row : report.rows) by_id[row.id] = &row;
+  auto find_row = [&](const std::string& id) -> ReportRow* {
+    const auto it = by_id.find(id);
+    return it == by_id.end() ? nullptr : it->second;
+  };
   auto upstream = [&](const std::string& id) -> std::string {
     const auto it = manifests.find(id);
     if (it == manifests.end()) return "";
@@ -399,36 +404,29 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
       }
       return out;
     };
-    const std::string best = text(*rk, "best");
-    for (auto& r : report.rows) {
-      if (r.id == best) {
-        r.best = true;
-        r.best_of = row.id;
-      }
+    if (ReportRow* best = find_row(text(*rk, "best"))) {
+      best->best = true;
+      best->best_of = row.id;
     }
-    if (bench.is_object() && bench.contains("baseline") && bench["baseline"].is_object()) {
-      const std::string base_id = text(bench["baseline"], "id");
-      for (auto& r : report.rows)
-        if (r.id == base_id && r.latency.empty()) {
-          r.latency = latencies(bench["baseline"].value("latency", Json::object()));
-          for (auto& [b, l] : r.latency) l.speedup = 1.0;
-        }
+    const Json baseline = bench.is_object() && bench.contains("baseline") && bench["baseline"].is_object()
+                              ? bench["baseline"]
+                              : Json::object();
+    const std::string reference_id = text(baseline, "id");
+    if (ReportRow* b = find_row(reference_id); b && b->latency.empty()) {
+      b->latency = latencies(baseline.value("latency", Json::object()));
+      for (auto& [batch, l] : b->latency) l.speedup = 1.0;
     }
-    const std::string reference_id =
-        bench.is_object() && bench.contains("baseline") ? text(bench["baseline"], "id") : std::string();
     for (const auto& c : rk->value("candidates", Json::array())) {
       if (!c.is_object()) continue;
-      const std::string cid = text(c, "id");
-      for (auto& r : report.rows) {
-        if (r.id != cid) continue;
-        if (r.latency.empty()) r.latency = latencies(c.value("latency", Json::object()));
-        // A candidate whose chain leaves the run (its input is the pipeline's [model], e.g. `slimpipe compress
-        // --strategy ptq`): Δ as rank computed it, against its reference (the unpruned fp32 model).
-        if (!r.delta && number(c, "reference") && number(c, "delta")) {
-          r.baseline = reference_id.empty() ? "rank reference" : reference_id;
-          r.baseline_metric = number(c, "reference");
-          r.delta = number(c, "delta");
-        }
+      ReportRow* r = find_row(text(c, "id"));
+      if (!r) continue;
+      if (r->latency.empty()) r->latency = latencies(c.value("latency", Json::object()));
+      // A candidate whose chain leaves the run (its input is the pipeline's [model], e.g. `slimpipe compress
+      // --strategy ptq`): Δ as rank computed it, against its reference (the unpruned fp32 model).
+      if (!r->delta && number(c, "reference") && number(c, "delta")) {
+        r->baseline = reference_id.empty() ? "rank reference" : reference_id;
+        r->baseline_metric = number(c, "reference");
+        r->delta = number(c, "delta");
       }
     }
   }
