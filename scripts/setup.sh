@@ -9,11 +9,12 @@ PACKAGES=(
   libboost-dev libboost-program-options-dev libboost-graph-dev libboost-filesystem-dev
   libtbb-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libdnnl-dev
+  libdnnl-dev ocl-icd-opencl-dev
   graphviz time
   python3-torch python3-onnx python3-numpy libonnx-dev libprotobuf-dev protobuf-compiler
 )
-# Node.js may come from elsewhere (this image ships v20); take Debian's only when absent.
+# libdnnl-dev's CMake config requires OpenCL (ocl-icd-opencl-dev), a package it only recommends.
+# Node.js: Debian 12's (v18) is enough for the oracles; a newer one already installed is used as it is.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
@@ -34,7 +35,10 @@ fi
 # Oracles for the tests (ONNX Runtime, the Hugging Face tokenizer), from npm, into scripts/npm.
 # --ignore-scripts: onnxruntime-node ships its Linux x64 library in the package itself.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if [ ! -d "$here/npm/node_modules/onnxruntime-node" ] || [ ! -d "$here/npm/node_modules/@huggingface/transformers" ]; then
+# Reinstalled whenever package.json changes (the stamp holds the package.json it was installed from).
+if ! cmp -s "$here/npm/package.json" "$here/npm/node_modules/.slimpipe-package.json"; then
   echo "setup: installing npm oracles into scripts/npm"
+  rm -rf "$here/npm/node_modules" "$here/npm/package-lock.json"
   (cd "$here/npm" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
+  cp "$here/npm/package.json" "$here/npm/node_modules/.slimpipe-package.json"
 fi

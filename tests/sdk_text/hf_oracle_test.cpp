@@ -1,4 +1,4 @@
-// Compares our ids with Hugging Face's tokenizer (npm @huggingface/transformers, run by
+// Compares our ids with Hugging Face's tokenizer (npm @huggingface/tokenizers, run by
 // hf_oracle.mjs) on SST-2 dev, CoNLL-2003 validation and SQuAD v1.1 dev question/context pairs.
 #include <gtest/gtest.h>
 
@@ -132,7 +132,7 @@ int check_windows(const WordPieceTokenizer& tok, const Example& ex, const std::v
 TEST(TokenizerOracle, IdsMatchHuggingFaceOnSst2ConllSquad) {
   const fs::path data = shared_data();
   const fs::path vocab_dir = data / "vocab" / "bert-base-uncased";
-  const fs::path module = fs::path(SLIMPIPE_SOURCE_DIR) / "scripts/npm/node_modules/@huggingface/transformers/dist/transformers.node.mjs";
+  const fs::path module = fs::path(SLIMPIPE_SOURCE_DIR) / "scripts/npm/node_modules/@huggingface/tokenizers/dist/tokenizers.mjs";
   const fs::path script = fs::path(SLIMPIPE_SOURCE_DIR) / "tests/sdk_text/hf_oracle.mjs";
   if (!fs::exists(vocab_dir / "tokenizer.json") || !fs::exists(data / "sst2" / "dev.tsv"))
     GTEST_SKIP() << "shared data absent: " << data.string();
@@ -140,7 +140,7 @@ TEST(TokenizerOracle, IdsMatchHuggingFaceOnSst2ConllSquad) {
   if (!fs::exists(module)) GTEST_SKIP() << "npm package absent: " << module.string();
 
   TempDir tmp;
-  // transformers.js reads tokenizer.json plus a tokenizer_config.json from a local model dir.
+  // The oracle reads tokenizer.json plus a tokenizer_config.json from a local model dir.
   const fs::path model = tmp.path() / "bert-base-uncased";
   fs::create_directories(model);
   fs::copy_file(vocab_dir / "tokenizer.json", model / "tokenizer.json");
