@@ -35,6 +35,7 @@ StartingModel load_pretrained(const fs::path& dir, const HeadSpec& head) {
     throw Error(dir.string() + ": no config.json (expected an HF model folder: config.json + model.safetensors or "
                 "pytorch_model.bin + vocab.txt)");
   nn::EncoderConfig config = nn::EncoderConfig::load(config_file);
+  io::check_vocab_fits(dir, config);  // more tokens than embedding rows: an Error naming vocab.txt
   const nn::TaskHead saved_head =
       config.architectures.empty() ? nn::TaskHead::None : nn::head_from_architecture(config.architectures[0]);
   const bool same_head = saved_head == head.head && config.num_labels == head.num_labels;

@@ -2,11 +2,14 @@
 // so a checkpoint that disagrees with its config.json fails with the tensor's name, never a LibTorch assert.
 #include "slimpipe/io/checkpoint.hpp"
 
+#include <cctype>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include <ATen/ATen.h>
 
+#include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/key_names.hpp"
 #include "slimpipe/io/pytorch_bin.hpp"
 #include "slimpipe/io/safetensors.hpp"
@@ -26,6 +29,42 @@ bool is_head_key(const std::string& canonical) {
 }
 
 bool is_float(at::ScalarType t) { return t == at::kFloat || t == at::kHalf || t == at::kBFloat16 || t == at::kDouble; }
+
+// "encoder.layer.12.output.dense.weight" -> 12; -1 for keys outside the layer stack.
+std::int64_t layer_index(const std::string& canonical) {
+  const std::string stem = "encoder.layer.";
+  if (!starts_with(canonical, stem)) return -1;
+  std::int64_t index = 0;
+  std::size_t i = stem.size();
+  if (i >= canonical.size() || !std::isdigit(static_cast<unsigned char>(canonical[i]))) return -1;
+  for (; i < canonical.size() && std::isdigit(static_cast<unsigned char>(canonical[i])); ++i) {
+    index = index * 10 + (canonical[i] - '0');
+    if (index > (std::int64_t{1} << 40)) return -1;
+  }
+  return index;
+}
+
+// A checkpoint tensor the model has no parameter for. Transformers' checkpoints legitimately carry some:
+// buffers (position_ids), the MLM / NSP heads of a pre-trained checkpoint (cls.*), the pooler of a base
+// model loaded under a head that does not use it, a task head when only the encoder is wanted. Anything
+// else means config.json describes another model than the file holds (a layer more than num_hidden_layers:
+// dropped silently, that layer would cost accuracy without a word). Returns "" when the tensor may be
+// dropped, else the end of the error message.
+std::string unused_tensor_problem(const std::string& canonical, const nn::TaskModelImpl& model) {
+  const nn::EncoderConfig& c = model.config();
+  if (is_ignored_key(canonical)) return "";
+  if (starts_with(canonical, "pooler.") && !model.pooler) return "";
+  if (starts_with(canonical, "classifier.") || starts_with(canonical, "qa_outputs.")) {
+    if (model.head() == nn::TaskHead::None) return "";
+    return "is not used by a " + std::string(nn::to_string(model.head())) + " model";
+  }
+  const std::int64_t layer = layer_index(canonical);
+  if (layer >= c.num_hidden_layers)
+    return "is not used by config.json (num_hidden_layers = " + std::to_string(c.num_hidden_layers) + ")";
+  if (starts_with(canonical, "embeddings.task_type_embeddings.") && !c.use_task_id)
+    return "is not used by config.json (use_task_id = false)";
+  return "is not used by config.json";
+}
 
 }  // namespace
 
@@ -66,9 +105,39 @@ void load_weights(nn::TaskModelImpl& model, const TensorMap& tensors, const std:
     dst.copy_(src);
     used[it->second] = true;
   }
-  if (unused_keys)
-    for (const auto& item : tensors)
-      if (!used.count(item.first)) unused_keys->push_back(item.first);
+  for (const auto& item : tensors) {
+    if (used.count(item.first)) continue;
+    const std::string problem = unused_tensor_problem(canonical_key(item.first), model);
+    if (!problem.empty()) throw Error(where + ": tensor " + item.first + " " + problem);
+    if (unused_keys) unused_keys->push_back(item.first);
+  }
+}
+
+std::int64_t count_vocab_entries(const fs::path& vocab_txt) {
+  std::ifstream in(vocab_txt, std::ios::binary);
+  if (!in) throw Error(vocab_txt.string() + ": cannot open the vocabulary file");
+  // As the tokenizer counts: one entry a line, a last line without "\n" included.
+  std::int64_t lines = 0;
+  char last = '\n';
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    const std::streamsize n = in.gcount();
+    for (std::streamsize i = 0; i < n; ++i) lines += buffer[i] == '\n';
+    last = buffer[n - 1];
+  }
+  if (in.bad()) throw Error(vocab_txt.string() + ": read error");
+  return lines + (last != '\n');
+}
+
+void check_vocab_fits(const fs::path& dir, const nn::EncoderConfig& config) {
+  const fs::path vocab_txt = dir / "vocab.txt";
+  std::error_code ec;
+  if (!fs::exists(vocab_txt, ec)) return;
+  const std::int64_t entries = count_vocab_entries(vocab_txt);
+  if (entries > config.vocab_size)
+    throw Error(vocab_txt.string() + ": " + std::to_string(entries) + " entries, more than config.json's vocab_size " +
+                std::to_string(config.vocab_size) + " (token ids from " + std::to_string(config.vocab_size) +
+                " up would have no embedding)");
 }
 
 TensorMap checkpoint_tensors(const nn::TaskModelImpl& model) {
@@ -83,6 +152,7 @@ LoadedModel load_model(const fs::path& dir, const LoadOptions& options) {
   if (!fs::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
   LoadedModel loaded;
   loaded.config = nn::EncoderConfig::load(dir / "config.json");
+  check_vocab_fits(dir, loaded.config);
   nn::TaskHead head = nn::TaskHead::None;
   if (options.head)
     head = *options.head;
@@ -117,11 +187,15 @@ LoadedModel load_model(const fs::path& dir, const LoadOptions& options) {
 
 namespace {
 
+// Read whole and written checked (fs::copy_file neither fsyncs nor names the file it failed to write).
 void copy_tokenizer_file(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   if (fs::equivalent(from, to, ec)) return;  // saving over the source directory
-  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec) throw Error(to.string() + ": cannot copy from " + from.string() + " (" + ec.message() + ")");
+  std::ifstream in(from, std::ios::binary);
+  if (!in) throw Error(from.string() + ": cannot open for reading");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error(from.string() + ": read failed");
+  write_file_atomic(to, bytes);
 }
 
 }  // namespace
@@ -142,15 +216,12 @@ void save_model(const fs::path& dir, const nn::TaskModelImpl& model, const SaveO
       if (fs::exists(src / name)) copy_tokenizer_file(src / name, dir / name);
   }
   if (!options.vocab.empty()) {
-    std::ofstream out(dir / "vocab.txt");
-    for (const auto& token : options.vocab) out << token << "\n";
-    if (!out) throw Error((dir / "vocab.txt").string() + ": write failed");
+    std::string text;
+    for (const auto& token : options.vocab) (text += token) += '\n';
+    write_file_atomic(dir / "vocab.txt", text);
   }
-  if (!options.tokenizer_config.is_null()) {
-    std::ofstream out(dir / "tokenizer_config.json");
-    out << options.tokenizer_config.dump(2) << "\n";
-    if (!out) throw Error((dir / "tokenizer_config.json").string() + ": write failed");
-  }
+  if (!options.tokenizer_config.is_null())
+    write_file_atomic(dir / "tokenizer_config.json", options.tokenizer_config.dump(2) + "\n");
 }
 
 }  // namespace slimpipe::io

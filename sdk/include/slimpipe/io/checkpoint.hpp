@@ -2,6 +2,7 @@
 // plus the tokenizer files copied alongside. Pruned models are saved so stock transformers can load them.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -26,12 +27,17 @@ struct SLIMPIPE_API LoadedModel {
   nn::EncoderConfig config;
   nn::TaskModel model{nullptr};  // in eval() mode, on the requested device
   std::filesystem::path weights_file;
-  std::vector<std::string> unused_keys;       // in the file, not used by the model (MLM heads, buffers)
+  // In the file, not used by the model, and safe to drop: MLM / NSP heads, a pooler the head does not use.
+  std::vector<std::string> unused_keys;
   std::vector<std::string> initialized_keys;  // with allow_new_head: left at random init
 };
 
 // Copies checkpoint tensors into `model`; keys may carry a bert./ernie. prefix or none. `where` names the file
-// in errors. Throws Error for a missing tensor, a shape that disagrees with the config, or a non-float dtype.
+// in errors. Throws Error for a missing tensor, a shape that disagrees with the config, a non-float dtype, or
+// a tensor the config does not use ("<where>: tensor bert.encoder.layer.1.output.dense.weight is not used by
+// config.json (num_hidden_layers = 1)"). Tensors transformers' checkpoints carry beside the model (position_ids,
+// the cls.* MLM / NSP heads, a pooler the head does not use, a task head under a bare encoder) are dropped and
+// listed in `unused_keys`.
 SLIMPIPE_API void load_weights(nn::TaskModelImpl& model, const TensorMap& tensors, const std::string& where,
                                bool allow_new_head = false, std::vector<std::string>* unused_keys = nullptr,
                                std::vector<std::string>* initialized_keys = nullptr);
@@ -39,7 +45,16 @@ SLIMPIPE_API void load_weights(nn::TaskModelImpl& model, const TensorMap& tensor
 // The model's parameters under transformers' key names (CPU, contiguous).
 SLIMPIPE_API TensorMap checkpoint_tensors(const nn::TaskModelImpl& model);
 
-// Reads dir/config.json and dir/model.safetensors (preferred, as in transformers) or dir/pytorch_model.bin.
+// Number of entries in a vocab.txt, counted as the tokenizer does (one a line).
+SLIMPIPE_API std::int64_t count_vocab_entries(const std::filesystem::path& vocab_txt);
+
+// Throws Error when dir/vocab.txt has more entries than config.vocab_size ("<dir>/vocab.txt: 30600 entries, more
+// than config.json's vocab_size 30522 ..."): the tokenizer would produce ids the embedding has no row for.
+// A folder without vocab.txt passes.
+SLIMPIPE_API void check_vocab_fits(const std::filesystem::path& dir, const nn::EncoderConfig& config);
+
+// Reads dir/config.json and dir/model.safetensors (preferred, as in transformers) or dir/pytorch_model.bin,
+// after check_vocab_fits.
 SLIMPIPE_API LoadedModel load_model(const std::filesystem::path& dir, const LoadOptions& options = {});
 
 struct SLIMPIPE_API SaveOptions {
