@@ -109,7 +109,7 @@ TEST(OnnxExport, UnwritablePathIsAnErrorNamingTheFile) {
     export_onnx(*model, file);
     FAIL() << "expected slimpipe::Error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), file.string() + ": cannot open for writing");
+    EXPECT_EQ(std::string(e.what()), file.string() + ": cannot open for writing: No such file or directory");
   }
 }
 

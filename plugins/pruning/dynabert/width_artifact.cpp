@@ -3,11 +3,10 @@
 // compounds the first).
 #include "width_artifact.hpp"
 
-#include <fstream>
-
 #include "slimpipe/export/onnx_export.hpp"
 #include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/export/torchscript_export.hpp"
+#include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/pruning/model_cost.hpp"
 
 namespace slimpipe::dynabert {
@@ -49,9 +48,9 @@ void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outc
                   {"sliced_before_distillation", outcome.sliced.all},
                   {"sliced_without_reordering", naive_slice.all},
                   {"input_model_eval", input.metrics.all}};
-  std::ofstream(out.dir() / "metrics.json") << Json{{"primary", outcome.best->primary}, {"dynabert", figures},
-                                                     {"training", training}}.dump(2)
-                                            << "\n";
+  write_file_atomic(out.dir() / "metrics.json",
+                    Json{{"primary", outcome.best->primary}, {"dynabert", figures}, {"training", training}}.dump(2) +
+                        "\n");
 
   out.set_kind("model");
   for (const auto& [name, value] : outcome.best->all.items())

@@ -6,12 +6,12 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <iomanip>
 #include <sstream>
 
 #include "slimpipe/export/qdq_export.hpp"
 #include "slimpipe/export/runtime_export.hpp"
+#include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/quant/ptq.hpp"
@@ -57,7 +57,7 @@ quant::PtqOptions options_from(const Params& p) {
 }
 
 void write_sensitivity_csv(const fs::path& file, const quant::SensitivityReport& report, const quant::FakeQuantPlan& plan) {
-  std::ofstream out(file);
+  std::ostringstream out;
   out << "rank,site,kind,output_sqnr_db,output_mse,left_sqnr_db,right_sqnr_db,left_threshold,right_threshold\n";
   int rank = 0;
   for (const auto& s : report.sites) {
@@ -70,7 +70,7 @@ void write_sensitivity_csv(const fs::path& file, const quant::SensitivityReport&
         << (s.left.count ? fixed(s.left.sqnr_db, 3) : "") << "," << (s.right.count ? fixed(s.right.sqnr_db, 3) : "")
         << "," << threshold(0) << "," << right_t << "\n";
   }
-  if (!out) throw Error(file.string() + ": cannot write");
+  write_file_atomic(file, out.str());
 }
 
 class Ptq final : public Strategy {
@@ -176,8 +176,8 @@ class Ptq final : public Strategy {
                           {"weight_seconds", result.weight_seconds},
                           {"sensitivity_order", sites},
                           {"adaround", adaround}};
-    std::ofstream(out.dir() / "metrics.json") << Json{{"primary", int8.primary}, {"ptq", figures}, {"cell", cell_json}}.dump(2)
-                                              << "\n";
+    write_file_atomic(out.dir() / "metrics.json",
+                      Json{{"primary", int8.primary}, {"ptq", figures}, {"cell", cell_json}}.dump(2) + "\n");
     out.set_kind("quantized_model");
     for (const auto& [name, value] : int8.all.items())
       if (value.is_number()) out.set_metric(name, value.get<double>());

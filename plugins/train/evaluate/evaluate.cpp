@@ -2,8 +2,7 @@
 // metrics (metrics.json and the manifest); the model itself is not copied.
 #include <ATen/Parallel.h>
 
-#include <fstream>
-
+#include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/strategy.hpp"
@@ -37,7 +36,7 @@ class Evaluate final : public Strategy {
     auto& out = ctx.output();
     Json j = {{"eval", m.all}, {"primary", m.primary}, {"model", dir.string()}, {"num_features", data->size()},
               {"num_examples", data->num_examples()}};
-    std::ofstream(out.dir() / "metrics.json") << j.dump(2) << "\n";
+    write_file_atomic(out.dir() / "metrics.json", j.dump(2) + "\n");
     out.set_kind("evaluation");
     for (const auto& [name, value] : m.all.items())
       if (value.is_number()) out.set_metric(name, value.get<double>());

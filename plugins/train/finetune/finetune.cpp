@@ -2,9 +2,8 @@
 // TrainingArguments, and writes the best state as an HF model folder with metrics.json.
 #include <torch/types.h>
 
-#include <fstream>
-
 #include "model_source.hpp"
+#include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/strategy.hpp"
 #include "slimpipe/train/trainer.hpp"
@@ -69,7 +68,7 @@ class Finetune final : public Strategy {
                     {"primary", result.best ? result.best->primary : ""},
                     {"train", result.to_json()},
                     {"training_arguments", args.to_json()}};
-    std::ofstream(out.dir() / "metrics.json") << metrics.dump(2) << "\n";
+    write_file_atomic(out.dir() / "metrics.json", metrics.dump(2) + "\n");
     out.set_kind("model");
     if (result.best)
       for (const auto& [name, value] : result.best->all.items())

@@ -6,10 +6,10 @@
 #include <onnx/onnx_pb.h>
 
 #include <climits>
-#include <fstream>
 #include <unordered_set>
 
 #include "slimpipe/error.hpp"
+#include "slimpipe/io/checked_file.hpp"
 
 namespace slimpipe::exporter {
 
@@ -217,11 +217,7 @@ std::string OnnxGraphBuilder::serialize() const {
 }
 
 void OnnxGraphBuilder::save(const std::filesystem::path& path) const {
-  const std::string bytes = serialize();
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  if (!file) throw Error(path.string() + ": cannot open for writing");
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!file.flush()) throw Error(path.string() + ": write failed (disk full?)");
+  write_file_atomic(path, serialize());
 }
 
 }  // namespace slimpipe::exporter

@@ -4,7 +4,6 @@
 #include "slimpipe/export/runtime_export.hpp"
 
 #include <cstdint>
-#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -14,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "slimpipe/error.hpp"
+#include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/nn/shape_text.hpp"
 
 namespace slimpipe::exporter {
@@ -26,10 +26,8 @@ constexpr std::uint64_t kAlign = 64;
 
 class BlobWriter {
  public:
-  BlobWriter(const fs::path& file, std::string where) : where_(std::move(where)) {
-    out_.open(file, std::ios::binary | std::ios::trunc);
-    if (!out_) throw Error(where_ + ": cannot open " + file.string() + " for writing");
-  }
+  // Written as "<file>.tmp", renamed to `file` by finish(); errors name `file`.
+  BlobWriter(const fs::path& file, std::string where) : where_(std::move(where)), out_(file, /*atomic=*/true) {}
   // Appends a contiguous CPU tensor (float32, float16 or int8) and records it in the table.
   void add(const std::string& name, const at::Tensor& value) {
     at::Tensor t = value.detach().to(at::kCPU).contiguous();
@@ -45,13 +43,11 @@ class BlobWriter {
     Json shape = Json::array();
     for (auto d : t.sizes()) shape.push_back(d);
     table_.push_back({{"name", name}, {"dtype", dtype}, {"shape", shape}, {"offset", offset_}, {"bytes", bytes}});
-    out_.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(bytes));
+    out_.write(t.data_ptr(), static_cast<std::size_t>(bytes));
     offset_ += bytes;
-    if (!out_) throw Error(where_ + ": write failed at tensor " + name + " (disk full?)");
   }
   std::uint64_t finish() {
     out_.close();
-    if (!out_) throw Error(where_ + ": closing " + std::string(kRuntimeWeights) + " failed");
     return offset_;
   }
   Json table() const { return table_; }
@@ -60,11 +56,11 @@ class BlobWriter {
   void pad_to(std::uint64_t align) {
     static const char zeros[kAlign] = {};
     const std::uint64_t pad = (align - offset_ % align) % align;
-    out_.write(zeros, static_cast<std::streamsize>(pad));
+    out_.write(zeros, static_cast<std::size_t>(pad));
     offset_ += pad;
   }
   std::string where_;
-  std::ofstream out_;
+  CheckedFile out_;
   std::uint64_t offset_ = 0;
   Json table_ = Json::array();
   std::set<std::string> names_;
@@ -129,11 +125,9 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(where + ": cannot create the folder: " + ec.message());
-  const fs::path blob_tmp = dir / (std::string(kRuntimeWeights) + ".tmp");
-  const fs::path json_tmp = dir / (std::string(kRuntimeJson) + ".tmp");
   fs::remove(dir / kRuntimeJson, ec);  // a reader must not pair an old runtime.json with new weights
 
-  BlobWriter blob(blob_tmp, where);
+  BlobWriter blob(dir / kRuntimeWeights, where);
   Json quant = Json::object();
   Json sites = Json::object();
   for (const auto& item : params) {
@@ -202,16 +196,8 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
       {"tensors", blob.table()},
   };
   if (plan) j["quant"] = quant;
-  {
-    std::ofstream out(json_tmp, std::ios::trunc);
-    if (!out) throw Error(where + ": cannot open " + json_tmp.string() + " for writing");
-    out << j.dump(1) << "\n";
-    out.close();
-    if (!out) throw Error(where + ": writing " + json_tmp.string() + " failed");
-  }
-  fs::rename(blob_tmp, dir / kRuntimeWeights, ec);
-  if (!ec) fs::rename(json_tmp, dir / kRuntimeJson, ec);
-  if (ec) throw Error(where + ": cannot move the export into place: " + ec.message());
+  // Last, and only once weights.bin is complete and in place: runtime.json is what makes the folder an export.
+  write_file_atomic(dir / kRuntimeJson, j.dump(1) + "\n");
 }
 
 }  // namespace

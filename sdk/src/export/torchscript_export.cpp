@@ -6,6 +6,7 @@
 #include <torch/csrc/jit/serialization/export.h>
 
 #include "slimpipe/error.hpp"
+#include "slimpipe/io/checked_file.hpp"
 #include "torchscript_names.hpp"
 
 namespace slimpipe::exporter {
@@ -19,8 +20,8 @@ std::string first_line(const std::string& message) { return message.substr(0, me
 void export_torchscript(const nn::TaskModelImpl& model, const std::filesystem::path& path) {
   const std::string arch = nn::architecture_name(model.config().model_type, model.head());
   const std::string source = torchscript_source(model);
+  torch::jit::Module module(c10::QualifiedName("slimpipe." + arch));
   try {
-    torch::jit::Module module(c10::QualifiedName("slimpipe." + arch));
     for (const auto& item : model.named_parameters(/*recurse=*/true)) {
       at::Tensor value = item.value().detach().to(at::kCPU, at::kFloat).contiguous().clone();
       module.register_parameter(detail::torchscript_attribute(item.key()), value, /*is_buffer=*/false);
@@ -28,10 +29,33 @@ void export_torchscript(const nn::TaskModelImpl& model, const std::filesystem::p
     // What eval() would set; registered by hand because a module built in C++ starts without it.
     module.register_attribute("training", c10::BoolType::get(), false);
     module.define(source);
-    module.save(path.string());
   } catch (const c10::Error& e) {
     throw Error(path.string() + ": TorchScript export failed: " + first_line(e.what_without_backtrace()));
   }
+  // torch's own file writer throws from its destructor when the disk fills (std::terminate). Here torch
+  // writes through a function that never fails; the bytes go to a checked file, which reports the first
+  // error once torch is done: "<path>: write failed: No space left on device".
+  CheckedFile file(path, /*atomic=*/true);
+  std::string write_error;
+  const auto writer = [&](const void* data, std::size_t size) -> std::size_t {
+    if (write_error.empty()) {
+      try {
+        file.write(data, size);
+      } catch (const std::exception& e) {
+        write_error = e.what();
+      }
+    }
+    return size;
+  };
+  try {
+    torch::jit::ExportModule(module, writer, {}, /*bytecode_format=*/false, /*save_mobile_debug_info=*/false,
+                             /*use_flatbuffer=*/false);
+  } catch (const c10::Error& e) {
+    file.abandon();
+    throw Error(path.string() + ": TorchScript export failed: " + first_line(e.what_without_backtrace()));
+  }
+  if (!write_error.empty()) throw Error(write_error);
+  file.close();
 }
 
 }  // namespace slimpipe::exporter

@@ -10,6 +10,8 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "slimpipe/io/checked_file.hpp"
+#include "slimpipe/io/json_file.hpp"
 #include "slimpipe/nn/shape_text.hpp"
 
 namespace slimpipe::io {
@@ -56,6 +58,7 @@ TensorMap read_safetensors(const std::filesystem::path& file) {
                 std::to_string(size - 8) + " after the length field");
   std::string header_text(static_cast<std::size_t>(header_len), '\0');
   in.read(header_text.data(), static_cast<std::streamsize>(header_len));
+  slimpipe::check_json_depth(header_text, where + ": bad header");
   Json header;
   try {
     header = Json::parse(header_text);
@@ -144,24 +147,16 @@ void write_safetensors(const std::filesystem::path& file, const TensorMap& tenso
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps tensor data 8-byte aligned, as upstream does
 
-  // Write beside the target and rename: a crash never leaves a half-written model.safetensors behind.
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(where + ": cannot open for writing");
-    unsigned char len_bytes[8];
-    std::uint64_t len = text.size();
-    for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(len >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len_bytes), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& t : data)
-      out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
-    if (!out) throw Error(where + ": write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) throw Error(where + ": cannot move the written file into place (" + ec.message() + ")");
+  // Write beside the target and rename: a crash never leaves a half-written model.safetensors behind, and a
+  // full disk is an Error naming the file.
+  slimpipe::CheckedFile out(file, /*atomic=*/true);
+  unsigned char len_bytes[8];
+  std::uint64_t len = text.size();
+  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(len >> (8 * i));
+  out.write(len_bytes, 8);
+  out.write(text);
+  for (const auto& t : data) out.write(t.data_ptr(), static_cast<std::size_t>(t.numel()) * t.element_size());
+  out.close();
 }
 
 }  // namespace slimpipe::io

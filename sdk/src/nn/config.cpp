@@ -3,8 +3,10 @@
 #include "slimpipe/nn/config.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
+
+#include "slimpipe/io/checked_file.hpp"
+#include "slimpipe/io/json_file.hpp"
 
 namespace slimpipe::nn {
 namespace {
@@ -265,24 +267,12 @@ Json EncoderConfig::to_json() const {
 }
 
 EncoderConfig EncoderConfig::load(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) throw Error(file.string() + ": file not found");
-  Json j;
-  try {
-    j = Json::parse(in);
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    throw Error(file.string() + ": not valid JSON (" + what.substr(0, what.find('\n')) + ")");
-  }
-  return from_json(j, file.string());
+  return from_json(parse_json_file(file), file.string());
 }
 
 void EncoderConfig::save(const std::filesystem::path& file) const {
   validate(file.string());
-  std::ofstream out(file);
-  if (!out) throw Error(file.string() + ": cannot open for writing");
-  out << to_json().dump(2) << "\n";
-  if (!out) throw Error(file.string() + ": write failed");
+  write_file_atomic(file, to_json().dump(2) + "\n");
 }
 
 }  // namespace slimpipe::nn

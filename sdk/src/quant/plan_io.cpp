@@ -2,9 +2,9 @@
 // quant_weights.safetensors (int8 levels and float thresholds per Linear).
 #include <ATen/ATen.h>
 
-#include <fstream>
-
 #include "slimpipe/error.hpp"
+#include "slimpipe/io/checked_file.hpp"
+#include "slimpipe/io/json_file.hpp"
 #include "slimpipe/io/safetensors.hpp"
 #include "slimpipe/quant/ptq.hpp"
 
@@ -55,21 +55,16 @@ void save_plan(const std::filesystem::path& dir, const FakeQuantPlan& plan, cons
   if (extra.is_object())
     for (const auto& [k, v] : extra.items()) j[k] = v;
   std::filesystem::create_directories(dir);
-  std::ofstream out(dir / "calibration.json");
-  if (!(out << j.dump(2) << "\n")) throw Error((dir / "calibration.json").string() + ": cannot write");
+  write_file_atomic(dir / "calibration.json", j.dump(2) + "\n");
   io::write_safetensors(dir / "quant_weights.safetensors", tensors, {{"format", "pt"}, {"slimpipe", kFormat}});
 }
 
 FakeQuantPlan load_plan(const std::filesystem::path& dir) {
   const auto file = dir / "calibration.json";
-  std::ifstream in(file);
-  if (!in) throw Error(file.string() + ": cannot open (a ptq artifact holds calibration.json and quant_weights.safetensors)");
-  Json j;
-  try {
-    j = Json::parse(in);
-  } catch (const std::exception& e) {
-    throw Error(file.string() + ": not valid JSON: " + e.what());
-  }
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec))
+    throw Error(file.string() + ": cannot open (a ptq artifact holds calibration.json and quant_weights.safetensors)");
+  const Json j = parse_json_file(file);
   FakeQuantPlan plan;
   try {
     if (j.at("format").get<std::string>() != kFormat)

@@ -2,10 +2,11 @@
 // (special tokens as strings or {"content": ...} objects, strip_accents null when unset).
 #include "slimpipe/text/tokenizer_options.hpp"
 
-#include <fstream>
 #include <limits>
 
 #include "slimpipe/error.hpp"
+#include "slimpipe/io/checked_file.hpp"
+#include "slimpipe/io/json_file.hpp"
 
 namespace slimpipe::text {
 namespace {
@@ -76,19 +77,8 @@ TokenizerOptions TokenizerOptions::from_json(const Json& config, const std::stri
 }
 
 TokenizerOptions TokenizerOptions::load(const std::filesystem::path& tokenizer_config_json) {
-  const std::string source = tokenizer_config_json.string();
-  std::ifstream in(tokenizer_config_json, std::ios::binary);
-  if (!in) throw Error(source + ": cannot open the tokenizer config");
-  Json config;
-  try {
-    config = Json::parse(in);
-  } catch (const Json::parse_error& e) {
-    // nlohmann's message carries "line L, column C"; keep only that part after the file name.
-    std::string what = e.what();
-    const auto pos = what.find("parse error");
-    throw Error(source + ": malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
-  }
-  return from_json(config, source);
+  // Depth-checked before parsing: a file nested thousands of levels deep is an error, not a stack overflow.
+  return from_json(parse_json_file(tokenizer_config_json), tokenizer_config_json.string());
 }
 
 Json TokenizerOptions::to_json() const {
@@ -109,11 +99,7 @@ Json TokenizerOptions::to_json() const {
 }
 
 void TokenizerOptions::save(const std::filesystem::path& tokenizer_config_json) const {
-  std::ofstream out(tokenizer_config_json, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(tokenizer_config_json.string() + ": cannot write the tokenizer config");
-  out << to_json().dump(2) << '\n';
-  out.flush();
-  if (!out) throw Error(tokenizer_config_json.string() + ": write error");
+  write_file_atomic(tokenizer_config_json, to_json().dump(2) + "\n");
 }
 
 }  // namespace slimpipe::text

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <fstream>
 
+#include "slimpipe/data/text_file.hpp"
 #include "slimpipe/error.hpp"
+#include "slimpipe/io/checked_file.hpp"
 
 namespace slimpipe::text {
 
@@ -25,12 +27,16 @@ WordPieceVocab::WordPieceVocab(std::vector<std::string> tokens, std::string_view
 }
 
 std::vector<std::string> WordPieceVocab::read_file(const std::filesystem::path& vocab_txt) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(vocab_txt, ec)) throw Error(vocab_txt.string() + ": is a directory, expected a file");
   std::ifstream in(vocab_txt, std::ios::binary);
   if (!in) throw Error(vocab_txt.string() + ": cannot open the vocabulary file");
   std::vector<std::string> tokens;
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    // A token that is not UTF-8 could never match tokenized text: the file is damaged or not a vocabulary.
+    data::check_text_bytes(line, vocab_txt.string(), tokens.size() + 1);
     tokens.push_back(line);
   }
   if (in.bad()) throw Error(vocab_txt.string() + ": read error");
@@ -41,11 +47,9 @@ std::vector<std::string> WordPieceVocab::read_file(const std::filesystem::path& 
 std::int32_t WordPieceVocab::find(std::string_view token) const { return initial_.find(token); }
 
 void WordPieceVocab::write_file(const std::filesystem::path& vocab_txt) const {
-  std::ofstream out(vocab_txt, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(vocab_txt.string() + ": cannot write the vocabulary file");
-  for (const std::string& token : tokens_) out << token << '\n';
-  out.flush();
-  if (!out) throw Error(vocab_txt.string() + ": write error");
+  std::string text;
+  for (const std::string& token : tokens_) (text += token) += '\n';
+  write_file_atomic(vocab_txt, text);
 }
 
 }  // namespace slimpipe::text
