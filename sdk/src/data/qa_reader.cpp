@@ -105,7 +105,7 @@ QaDataset read_qa(const std::string& path, const QaReadOptions& options) {
     std::string title;
     if (article.is_object() && article.contains("title") && article["title"].is_string())
       title = article["title"].get<std::string>();
-    const std::string article_where = path + ": article '" + title + "'";
+    const std::string article_where = path + ": article '" + clip_for_message(title) + "'";
     const Json& paragraphs = member(article, "paragraphs", article_where, "an article");
     if (!paragraphs.is_array()) throw Error(article_where + ": field 'paragraphs' must be an array");
     for (const Json& paragraph : paragraphs) {
@@ -117,7 +117,7 @@ QaDataset read_qa(const std::string& path, const QaReadOptions& options) {
         QaExample ex;
         ex.id = string_member(qa, "id", article_where, "a question");
         const std::string where = locate.where(ex.id, &ex.line);
-        const std::string prefix = where + ": question '" + ex.id + "': ";
+        const std::string prefix = where + ": question '" + clip_for_message(ex.id) + "': ";
         if (!seen.insert(ex.id).second) throw Error(prefix + "duplicate question id");
         ex.question = string_member(qa, "question", where, "a question");
         ex.title = title;
@@ -130,7 +130,8 @@ QaDataset read_qa(const std::string& path, const QaReadOptions& options) {
             ans.text = string_member(a, "text", where, "an answer");
             const Json& start = member(a, "answer_start", where, "an answer");
             if (!start.is_number_integer() || start.get<std::int64_t>() < 0)
-              throw Error(prefix + "answer_start must be a non-negative integer, found " + start.dump());
+              throw Error(prefix + "answer_start must be a non-negative integer, found " +
+                          (start.is_primitive() ? clip_for_message(start.dump()) : std::string(start.type_name())));
             ans.char_start = start.get<std::size_t>();
             if (!utf8_valid(ans.text)) throw Error(prefix + "answer text is not valid UTF-8");
             if (std::string problem = verify_answer(context, ans); !problem.empty())

@@ -76,7 +76,7 @@ SeqClsDataset read_delimited(const std::string& path, const std::string& text, b
       }
       if (required)
         throw Error(path + ":" + std::to_string(records[0].line) + ": header has no " + role + " column " +
-                    quoted_list(names) + " (columns: " + quoted_list(head) + ")");
+                    quoted_list(names) + " (columns: " + clip_for_message(quoted_list(head)) + ")");
       return -1;
     };
     a = find(names_for(o.text_a_field, kTextACandidates), true, "text");

@@ -4,20 +4,52 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "slimpipe/data/utf8.hpp"
 #include "slimpipe/error.hpp"
 
 namespace slimpipe::data {
 
+std::string clip_for_message(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+  return std::string(s.substr(0, cut)) + "\u2026";
+}
+
+void check_text_bytes(std::string_view text, const std::string& where, std::size_t first_line) {
+  const std::size_t nul = text.find('\0');
+  const std::size_t bad = utf8_first_invalid(text.substr(0, nul));  // npos-safe: substr clamps
+  const std::size_t at = bad != std::string_view::npos ? bad : nul;
+  if (at == std::string_view::npos) return;
+  // Line breaks as split_lines counts them: "\n", "\r\n" or a lone "\r".
+  std::size_t line = first_line, line_start = 0;
+  for (std::size_t i = 0; i < at; ++i) {
+    if (text[i] == '\n' || (text[i] == '\r' && (i + 1 >= text.size() || text[i + 1] != '\n'))) {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  const std::string what = at == bad ? "invalid UTF-8" : "NUL byte";
+  throw Error(where + ":" + std::to_string(line) + ": " + what + " at byte " + std::to_string(at - line_start + 1) +
+              " (expected UTF-8 text)");
+}
+
 std::string read_text_file(const std::string& path, const std::string& expected) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open file (" + std::strerror(errno) + ")");
   std::ostringstream buf;
   buf << in.rdbuf();
   std::string text = buf.str();
+  if (text.compare(0, 2, "\xFF\xFE") == 0 || text.compare(0, 2, "\xFE\xFF") == 0)
+    throw Error(path + ":1: the file is UTF-16 (expected UTF-8 text; convert it, e.g. iconv -f UTF-16 -t UTF-8)");
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  check_text_bytes(text, path);
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw Error(path + ":1: empty file (expected " + expected + ")");
   return text;

@@ -9,31 +9,13 @@ namespace slimpipe::data {
 
 namespace {
 
-// Length of the sequence starting at s[i] and its code point; 0 when malformed.
+// Length of the sequence starting at s[i] and its code point; 0 when malformed. The tokenizer's decoder
+// (text/utf8.hpp) replaces a malformed byte by U+FFFD and steps one byte; a real U+FFFD is 3 bytes long.
 std::size_t decode_one(std::string_view s, std::size_t i, char32_t& cp) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  }
-  std::size_t len;
-  char32_t min;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  std::size_t pos = i;
+  cp = text::utf8::decode(s, pos);
+  const std::size_t len = pos - i;
+  if (cp == text::utf8::kReplacement && len != 3) return 0;
   return len;
 }
 
@@ -66,15 +48,21 @@ std::string utf8_encode(std::u32string_view s) {
   return out;
 }
 
-bool utf8_valid(std::string_view s) {
+std::size_t utf8_first_invalid(std::string_view s) {
   char32_t cp;
   for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {  // ASCII fast path
+      ++i;
+      continue;
+    }
     std::size_t n = decode_one(s, i, cp);
-    if (n == 0) return false;
+    if (n == 0) return i;
     i += n;
   }
-  return true;
+  return std::string_view::npos;
 }
+
+bool utf8_valid(std::string_view s) { return utf8_first_invalid(s) == std::string_view::npos; }
 
 std::size_t utf8_length(std::string_view s) {
   std::size_t count = 0;

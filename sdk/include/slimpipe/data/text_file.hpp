@@ -12,9 +12,19 @@
 namespace slimpipe::data {
 
 // The whole file, without a leading UTF-8 byte-order mark. Throws Error
-// "<path>: cannot open file (No such file or directory)" and "<path>:1: empty file (expected ...)"
-// when it holds nothing but whitespace; `expected` describes the format for that message.
+// "<path>: cannot open file (No such file or directory)", "<path>: is a directory, expected a file",
+// "<path>:1: empty file (expected ...)" when it holds nothing but whitespace (`expected` describes
+// the format for that message), and "<path>:<line>: invalid UTF-8 at byte <n>" or
+// "<path>:<line>: NUL byte at byte <n>" (n counts from 1 within the line) for text that is not UTF-8.
 SLIMPIPE_API std::string read_text_file(const std::string& path, const std::string& expected);
+
+// Throws the "<where>:<line>: invalid UTF-8 at byte <n> ..." / "NUL byte" Error above for the first bad
+// byte of `text`, whose first line is `first_line`; does nothing when it is clean UTF-8 without NUL.
+SLIMPIPE_API void check_text_bytes(std::string_view text, const std::string& where, std::size_t first_line = 1);
+
+// `s` when it has at most `max_bytes` bytes, else its first bytes (cut at a character boundary)
+// followed by "…": how users' text is quoted in one-line error messages.
+SLIMPIPE_API std::string clip_for_message(std::string_view s, std::size_t max_bytes = 200);
 
 struct TextLine {
   std::size_t number = 0;  // 1-based

@@ -17,6 +17,9 @@ SLIMPIPE_API std::string utf8_encode(std::u32string_view s);
 SLIMPIPE_API void utf8_append(std::string& out, char32_t cp);
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF).
 SLIMPIPE_API bool utf8_valid(std::string_view s);
+// Byte offset of the first malformed sequence in `s`; std::string_view::npos when it is well formed.
+// The same decoder as the tokenizer's (text/utf8.hpp), strict instead of replacing.
+SLIMPIPE_API std::size_t utf8_first_invalid(std::string_view s);
 
 // Number of code points.
 SLIMPIPE_API std::size_t utf8_length(std::string_view s);
