@@ -5,7 +5,11 @@
 
 #include "slimpipe/composite.hpp"
 
+#include <dlfcn.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <sstream>
 
@@ -35,6 +39,20 @@ constexpr std::size_t kMinDescriptorSize = sizeof(slimpipe_plugin_descriptor);
 
 std::string str_or_empty(const char* s) { return s ? std::string(s) : std::string(); }
 
+// dlopen's own reason for refusing `file` ("invalid ELF header", "file too short", a missing
+// dependency), without the file name it starts with. Boost.DLL only reports "Bad file descriptor".
+std::string dlopen_reason(const std::string& file) {
+  ::dlerror();
+  if (void* h = ::dlopen(file.c_str(), RTLD_LAZY | RTLD_LOCAL)) {
+    ::dlclose(h);
+    return "no reason given";
+  }
+  const char* e = ::dlerror();
+  std::string why = e ? e : "no reason given";
+  if (why.rfind(file + ": ", 0) == 0) why.erase(0, file.size() + 2);
+  return why;
+}
+
 }  // namespace
 
 const char* host_fingerprint() { return SLIMPIPE_BUILD_FINGERPRINT; }
@@ -61,14 +79,21 @@ PluginInfo PluginRegistry::load(const fs::path& file) {
   boost::dll::fs::error_code ec;
   lib->load(boost::dll::fs::path(file.string()),
             boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local, ec);
-  if (ec) throw Error(where + ": cannot load shared library: " + ec.message());
+  if (ec) throw Error(where + ": not a loadable shared library (" + dlopen_reason(where) + ")");
   if (!lib->has("slimpipe_plugin_query"))
     throw Error(where + ": not a slimpipe plugin (no 'slimpipe_plugin_query' entry point)");
   resident_libraries().push_back(lib);
 
   auto query = lib->get_alias<const slimpipe_plugin_descriptor*(std::uint32_t, std::uint32_t)>(
       "slimpipe_plugin_query");
-  const slimpipe_plugin_descriptor* d = query(kHostAbi.major, kHostAbi.minor);
+  const slimpipe_plugin_descriptor* d = nullptr;
+  try {
+    d = query(kHostAbi.major, kHostAbi.minor);
+  } catch (const std::exception& e) {
+    throw Error(where + ": the plugin's slimpipe_plugin_query threw an exception: " + e.what());
+  } catch (...) {
+    throw Error(where + ": the plugin's slimpipe_plugin_query threw an exception");
+  }
   if (!d) throw Error(where + ": plugin refused this host (its query returned no descriptor)");
   if (d->struct_size < kMinDescriptorSize)
     throw Error(where + ": plugin descriptor is " + std::to_string(d->struct_size) + " bytes, expected at least " +
@@ -108,9 +133,13 @@ PluginInfo PluginRegistry::load(const fs::path& file) {
   }
   if (info.kind == "composite") {
     // Its steps are data: read them once, here, so validation never creates plugin objects.
-    std::unique_ptr<Composite, void (*)(void*)> composite(static_cast<Composite*>(d->create()), d->destroy);
-    if (!composite) throw Error(where + ": composite plugin '" + info.name + "' failed to create");
-    info.steps = composite->steps();
+    try {
+      std::unique_ptr<Composite, void (*)(void*)> composite(static_cast<Composite*>(d->create()), d->destroy);
+      if (!composite) throw Error("it returned no object");
+      info.steps = composite->steps();
+    } catch (const std::exception& e) {
+      throw Error(where + ": composite plugin '" + info.name + "' failed to create: " + e.what());
+    }
     if (info.steps.size() < 2) throw Error(where + ": composite plugin '" + info.name + "' has fewer than two steps");
   }
   return info;
@@ -120,14 +149,44 @@ void PluginRegistry::scan(const std::vector<fs::path>& dirs) {
   for (const auto& dir : dirs) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
+    // Never throws: a folder that cannot be read, or an entry that cannot be examined, is a problem
+    // reported with its name, not the end of every command.
+    std::vector<fs::path> entries;
+    fs::directory_iterator it(dir, ec), end;
+    for (; !ec && it != end; it.increment(ec)) entries.push_back(it->path());
+    if (ec) problems_.push_back({dir, dir.string() + ": cannot read the plugin folder (" + ec.message() + ")"});
+    std::sort(entries.begin(), entries.end());
     std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      const std::string name = e.path().filename().string();
-      if (e.is_regular_file() && name.rfind("lib", 0) == 0 && e.path().extension() == ".so") files.push_back(e.path());
+    for (const fs::path& path : entries) {
+      const std::string name = path.filename().string();
+      std::error_code sec;
+      if (fs::is_symlink(fs::symlink_status(path, sec))) {
+        std::error_code tec;
+        const fs::file_status target = fs::status(path, tec);  // follows the link
+        if (tec.value() == ELOOP) {
+          problems_.push_back({path, path.string() + ": symbolic link loop in the plugin folder; skipped"});
+          continue;
+        }
+        if (tec && tec.value() != ENOENT && tec.value() != ENOTDIR) {
+          problems_.push_back({path, path.string() + ": cannot follow the symbolic link (" + tec.message() + "); skipped"});
+          continue;
+        }
+        if (!fs::exists(target)) {
+          std::error_code rec;
+          const fs::path to = fs::read_symlink(path, rec);
+          problems_.push_back({path, path.string() + ": dangling symbolic link" +
+                                         (rec ? std::string() : " to " + to.string()) + " in the plugin folder; skipped"});
+          continue;
+        }
+      }
+      std::error_code rec;
+      if (fs::is_regular_file(path, rec) && name.rfind("lib", 0) == 0 && path.extension() == ".so") files.push_back(path);
     }
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
-      fs::path canon = fs::weakly_canonical(f, ec);
+      std::error_code cec;
+      fs::path canon = fs::weakly_canonical(f, cec);
+      if (cec) canon = f;
       bool seen = false;
       for (const auto& p : plugins_) seen = seen || p.file == canon;
       if (seen) continue;
@@ -139,8 +198,12 @@ void PluginRegistry::scan(const std::vector<fs::path>& dirs) {
           continue;
         }
         plugins_.push_back(std::move(info));
-      } catch (const std::exception& e) {
+      } catch (const Error& e) {
         problems_.push_back({canon, e.what()});
+      } catch (const std::exception& e) {  // from the plugin's own code
+        problems_.push_back({canon, canon.string() + ": " + e.what()});
+      } catch (...) {
+        problems_.push_back({canon, canon.string() + ": the plugin threw an exception while loading"});
       }
     }
   }

@@ -1,0 +1,12 @@
+// A shared library whose slimpipe_plugin_query throws, to test that the loader refuses it naming the file.
+// The entry point is exported as SLIMPIPE_PLUGIN exports it: a Boost.DLL alias.
+#include <cstdint>
+#include <stdexcept>
+
+#include <boost/dll/alias.hpp>
+
+namespace {
+const void* throwing_query(std::uint32_t, std::uint32_t) { throw std::runtime_error("boom from the query"); }
+}  // namespace
+
+BOOST_DLL_ALIAS(throwing_query, slimpipe_plugin_query)
