@@ -16,6 +16,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "slimpipe/error.hpp"
 #include "slimpipe_runtime/bench.hpp"
 #include "slimpipe_runtime/runtime.hpp"
 
@@ -89,11 +90,11 @@ int cmd_bench(const std::vector<std::string>& args) {
   }
   if (batches.empty()) batches = {1, 32};
   if (seq <= 0 || iters <= 0 || warmup < 0 || threads <= 0)
-    throw std::runtime_error("bench: --seq, --iters and --threads must be > 0, --warmup >= 0");
+    throw slimpipe::UsageError("bench: --seq, --iters and --threads must be > 0, --warmup >= 0");
   for (auto b : batches)
-    if (b <= 0) throw std::runtime_error("bench: batch sizes must be > 0, got " + std::to_string(b));
+    if (b <= 0) throw slimpipe::UsageError("bench: batch sizes must be > 0, got " + std::to_string(b));
   if (kernels != "own" && kernels != "onednn")
-    throw std::runtime_error("bench: --kernels " + kernels + ", expected own or onednn");
+    throw slimpipe::UsageError("bench: --kernels " + kernels + ", expected own or onednn");
   slimpipe_runtime::Options load_options;
   load_options.kernels = kernels == "own" ? slimpipe_runtime::Kernels::Own : slimpipe_runtime::Kernels::OneDnn;
   slimpipe_runtime::set_threads(threads);

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "slimpipe/core/diagnostics.hpp"
+#include "slimpipe/core/pipeline_spec.hpp"
 #include "slimpipe/core/plugin_registry.hpp"
 
 namespace slimpipe::cli {
@@ -204,7 +205,15 @@ int cmd_compress(const std::vector<std::string>& args,
       continue;
     }
     if (name == "max_parallel" || name == "max-parallel") {
-      if (values.size() == 1) max_parallel = values[0];
+      std::int64_t v = 0;
+      if (values.size() != 1 || !parse_int(values[0], v) || v < 1 || v > core::kMaxParallel) {
+        std::string given;
+        for (const auto& x : values) given += (given.empty() ? "" : " ") + x;
+        std::cerr << "slimpipe compress: --" << name << ": expected an integer between 1 and " << core::kMaxParallel
+                  << ", got '" << given << "'\n";
+        return kExitUsage;
+      }
+      max_parallel = values[0];
       continue;
     }
     if (flags.count(name)) {

@@ -31,6 +31,9 @@ using namespace slimpipe::core;
 
 namespace {
 
+// Exit status: 0 done; 1 something failed while running (an instance, a data file, a model); 2 the command
+// line, the pipeline file or a parameter is wrong, found before anything ran (SpecError, UsageError,
+// Boost.Program_options errors). docs/pipelines.md documents the rule.
 constexpr int kExitUsage = 2;
 namespace fs = std::filesystem;
 
@@ -154,6 +157,21 @@ int cmd_plugins(const std::vector<std::string>& args) {
   return 0;
 }
 
+// --force, --only and --from name instances or nodes of the plan: a name that is neither is a usage error
+// (exit status 2), found before anything runs.
+void check_selectors(const Plan& plan, const RunOptions& ro) {
+  for (const auto* sels : {&ro.only, &ro.force, &ro.from}) {
+    const char* flag = sels == &ro.only ? "--only" : sels == &ro.force ? "--force" : "--from";
+    for (const auto& s : *sels) {
+      if (!plan.match(s).empty()) continue;
+      std::vector<std::string> cands = plan.ids();
+      for (const auto& i : plan.instances) cands.push_back(i.id.substr(0, i.id.find('@')));
+      throw UsageError(std::string(flag) + " " + s + ": no such instance or node" + did_you_mean(s, cands) +
+                       "; `slimpipe plan` lists them");
+    }
+  }
+}
+
 // Writes the run report of `run_dir` into `out_dir` and returns it. Throws Error.
 RunReport write_report(const fs::path& run_dir, const std::string& pipeline_name, const fs::path& out_dir) {
   RunReport report = build_run_report(run_dir, pipeline_name, slimpipe_runtime::cpu_isa());
@@ -214,6 +232,11 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   }
   if (quiet) ro.level = LogLevel::Warn;
   if (verbose) ro.level = LogLevel::Debug;
+  if (vm.count("max-parallel") && (ro.max_parallel < 1 || ro.max_parallel > kMaxParallel)) {
+    std::cerr << "slimpipe " << cmd << ": --max-parallel must be between 1 and " << kMaxParallel << ", got "
+              << ro.max_parallel << "\n";
+    return kExitUsage;
+  }
 
   if (cmd == "report" && fs::is_directory(c.pipeline)) return print_report(c.pipeline, "", report_out);  // no plugins needed
   PluginRegistry reg = load_plugins(c, true);
@@ -235,6 +258,7 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
     return 0;
   }
   if (cmd == "report") return print_report(spec.output_dir, spec.name, report_out);
+  check_selectors(plan, ro);
   Executor ex(spec, plan);
   if (cmd == "plan") {
     int run = 0, cached = 0;
@@ -323,6 +347,9 @@ int main(int argc, char** argv) {
     std::cerr << e.what() << "\n";
     std::cerr << "slimpipe: " << e.diagnostics().size() << " error" << (e.diagnostics().size() == 1 ? "" : "s")
               << "; nothing was run\n";
+    return kExitUsage;
+  } catch (const UsageError& e) {  // the command line or a parameter is wrong; nothing ran
+    std::cerr << "slimpipe: " << e.what() << "\n";
     return kExitUsage;
   } catch (const po::error& e) {
     std::cerr << "slimpipe " << cmd << ": " << e.what() << "\n";

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "slimpipe/data/text_file.hpp"
+
 namespace slimpipe::core {
 
 namespace {
@@ -13,10 +15,14 @@ std::string join_diagnostics(const std::vector<Diagnostic>& diags) {
 }
 }  // namespace
 
+// Messages quote users' text clipped to about 200 bytes where they build it; this bound catches the rest,
+// so that one diagnostic stays one readable line.
+constexpr std::size_t kMaxMessageBytes = 2000;
+
 std::string Diagnostic::str() const {
-  std::string where = pos.file;
+  std::string where = data::clip_for_message(pos.file);
   if (pos.line > 0) where += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.col);
-  return where + ": " + message;
+  return where + ": " + data::clip_for_message(message, kMaxMessageBytes);
 }
 
 SpecError::SpecError(std::vector<Diagnostic> diags) : Error(join_diagnostics(diags)), diags_(std::move(diags)) {}
@@ -38,14 +44,16 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
   std::size_t best = std::string::npos;
   std::string pick;
+  const std::size_t reach = std::max<std::size_t>(2, word.size() / 3);
   for (const auto& c : candidates) {
+    // The distance is at least the difference in length: skip hopeless candidates (and huge words) early.
+    if ((word.size() > c.size() ? word.size() - c.size() : c.size() - word.size()) > reach) continue;
     std::size_t d = edit_distance(word, c);
     if (d < best) {
       best = d;
       pick = c;
     }
   }
-  std::size_t reach = std::max<std::size_t>(2, word.size() / 3);
   if (pick.empty() || best > reach) return "";
   return " (did you mean '" + pick + "'?)";
 }

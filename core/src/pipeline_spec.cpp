@@ -3,7 +3,10 @@
 #include "slimpipe/core/pipeline_spec.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -13,14 +16,21 @@
 
 #include <toml++/toml.h>
 
+#include "slimpipe/cuda.hpp"
+#include "slimpipe/data/text_file.hpp"
+
 namespace slimpipe::core {
 
 namespace {
+
+// Users' text (keys, values) as error messages quote it: at most about 200 bytes, then "…".
+std::string clip(std::string_view s, std::size_t max_bytes = 200) { return data::clip_for_message(s, max_bytes); }
 
 const std::vector<std::string> kTopKeys = {"pipeline", "model", "task", "nodes"};
 const std::vector<std::string> kPipelineKeys = {"name",      "output_dir", "max_parallel", "threads_per_instance",
                                                 "fail_fast", "seed",       "device",       "description"};
 const std::vector<std::string> kModelKeys = {"path"};
+constexpr std::int64_t kMaxThreadsPerInstance = 1024;
 const std::vector<std::string> kNodeKeys = {"type", "inputs", "collect", "matrix", "description"};
 
 class Checker {
@@ -104,7 +114,130 @@ void check_keys(Checker& c, const toml::table& t, const std::vector<std::string>
   for (const auto& [k, v] : t) {
     std::string key(k.str());
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-      c.error(c.pos(k), "unknown key '" + key + "' in " + where + did_you_mean(key, allowed));
+      c.error(c.pos(k), "unknown key '" + clip(key) + "' in " + where + did_you_mean(key, allowed));
+  }
+}
+
+// The first key or table header in `text` with more than kMaxKeyParts dotted parts, found before TOML++
+// parses it: its parser (3.3) has no limit there and overflows the stack on keys of ~100k parts. A light
+// lexer: strings and comments are skipped; a run of bare keys, quoted keys and dots is a key (a float such
+// as 1.5 is a run of one dot). Returns a message naming the key, and its position.
+std::optional<std::pair<SourcePos, std::string>> overlong_key(std::string_view text, const std::string& file) {
+  constexpr std::size_t npos = std::string_view::npos;
+  const std::size_t n = text.size();
+  std::size_t i = 0, line = 1, col = 1;
+  std::size_t dots = 0, run_start = npos, run_line = 0, run_col = 0;
+  std::optional<std::pair<SourcePos, std::string>> found;
+  auto advance = [&](std::size_t k) {
+    for (; k > 0 && i < n; --k, ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+        ++col;  // columns count characters, as TOML++ does
+      }
+    }
+  };
+  auto start_run = [&] {
+    if (run_start == npos) run_start = i, run_line = line, run_col = col;
+  };
+  auto end_run = [&] {
+    if (run_start != npos && dots + 1 > static_cast<std::size_t>(kMaxKeyParts) && !found)
+      found = std::make_pair(SourcePos{file, static_cast<int>(run_line), static_cast<int>(run_col)},
+                             "key '" + clip(text.substr(run_start, i - run_start), 80) + "' has " +
+                                 std::to_string(dots + 1) + " parts; keys and table headers may have at most " +
+                                 std::to_string(kMaxKeyParts));
+    run_start = npos;
+    dots = 0;
+  };
+  while (i < n && !found) {
+    const char ch = text[i];
+    if (ch == '#') {
+      end_run();
+      while (i < n && text[i] != '\n') advance(1);
+    } else if (ch == '"' || ch == '\'') {
+      const bool multi = text.substr(i, 3) == (ch == '"' ? "\"\"\"" : "'''");
+      if (multi) end_run(); else start_run();  // a multi-line string is a value, never a key
+      advance(multi ? 3 : 1);
+      while (i < n) {
+        if (ch == '"' && text[i] == '\\') {
+          advance(2);
+        } else if (!multi && text[i] == '\n') {
+          break;
+        } else if (multi ? text.substr(i, 3) == (ch == '"' ? "\"\"\"" : "'''") : text[i] == ch) {
+          advance(multi ? 3 : 1);
+          break;
+        } else {
+          advance(1);
+        }
+      }
+    } else if (ch == '.') {
+      start_run();
+      ++dots;
+      advance(1);
+    } else if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-') {
+      start_run();
+      advance(1);
+    } else if (ch == ' ' || ch == '\t') {
+      advance(1);
+    } else {
+      end_run();
+      advance(1);
+    }
+  }
+  end_run();
+  return found;
+}
+
+// Tables and arrays nested deeper than kMaxNesting (a deep header with a deep dotted key under it, inline
+// tables, --set paths) are refused before anything walks the document recursively. Iterative.
+void check_nesting(Checker& c, const toml::table& root) {
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  struct Item {
+    const toml::node* node;
+    int depth;
+    std::size_t parent;
+    std::string key;
+  };
+  std::vector<Item> items{{&root, 0, none, ""}};
+  std::vector<std::size_t> todo{0};
+  while (!todo.empty()) {
+    const std::size_t idx = todo.back();
+    todo.pop_back();
+    const toml::node* node = items[idx].node;
+    const int depth = items[idx].depth;
+    if (depth > kMaxNesting) {
+      std::vector<const std::string*> parts;
+      for (std::size_t k = idx; k != none && items[k].parent != none; k = items[k].parent) parts.push_back(&items[k].key);
+      std::string path;
+      for (auto it = parts.rbegin(); it != parts.rend(); ++it)
+        path += (path.empty() || (*it)->front() == '[' ? "" : ".") + **it;
+      // Tables made implicitly by a dotted key or --set have no position of their own: use the first
+      // value below them that has one.
+      const toml::node* at = node;
+      while (!at->source().begin) {
+        const toml::node* next = nullptr;
+        if (const toml::table* t = at->as_table(); t && !t->empty()) next = &t->begin()->second;
+        if (const toml::array* a = at->as_array(); a && !a->empty()) next = a->get(0);
+        if (!next) break;
+        at = next;
+      }
+      c.error(c.pos(*at), "'" + clip(path, 80) + "' is nested more than " + std::to_string(kMaxNesting) +
+                                " levels deep; tables and arrays may nest at most " + std::to_string(kMaxNesting) +
+                                " levels");
+      throw SpecError(std::move(c.diags()));
+    }
+    if (const toml::table* t = node->as_table()) {
+      for (auto&& [k, v] : *t) {
+        items.push_back({&v, depth + 1, idx, std::string(k.str())});
+        todo.push_back(items.size() - 1);
+      }
+    } else if (const toml::array* a = node->as_array()) {
+      for (std::size_t j = 0; j < a->size(); ++j) {
+        items.push_back({a->get(j), depth + 1, idx, "[" + std::to_string(j) + "]"});
+        todo.push_back(items.size() - 1);
+      }
+    }
   }
 }
 
@@ -126,7 +259,7 @@ void interpolate_env(Checker& c, toml::node& n) {
       } else if (m[2].matched) {
         out += m[3].str();
       } else {
-        c.error(c.pos(n), "environment variable '" + m[1].str() + "' is not set (write ${" + m[1].str() +
+        c.error(c.pos(n), "environment variable '" + clip(m[1].str()) + "' is not set (write ${" + clip(m[1].str()) +
                               ":-default} to give a default)");
       }
       last = static_cast<std::size_t>(m.position() + m.length());
@@ -141,19 +274,29 @@ void interpolate_env(Checker& c, toml::node& n) {
 }
 
 // --set a.b.c=value: the value is parsed as a TOML value when it is one, else taken as a string.
+// A malformed --set is a usage error (exit status 2).
 void apply_override(toml::table& root, const std::string& spec) {
   auto eq = spec.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw Error("--set " + spec + ": expected key.path=value, e.g. --set pipeline.output_dir=/tmp/x");
+    throw UsageError("--set " + clip(spec) + ": expected key.path=value, e.g. --set pipeline.output_dir=/tmp/x");
   std::string path = spec.substr(0, eq);
   std::string value = spec.substr(eq + 1);
+  const std::string where = "--set " + clip(path, 80);
+  const std::size_t n_parts = static_cast<std::size_t>(std::count(path.begin(), path.end(), '.')) + 1;
+  if (n_parts > static_cast<std::size_t>(kMaxKeyParts))
+    throw UsageError(where + ": the key has " + std::to_string(n_parts) + " parts; at most " +
+                     std::to_string(kMaxKeyParts) + " are allowed");
   std::vector<std::string> parts;
   std::stringstream ss(path);
   std::string part;
   while (std::getline(ss, part, '.')) {
-    if (part.empty()) throw Error("--set " + spec + ": empty component in key path '" + path + "'");
+    if (part.empty()) throw UsageError("--set " + clip(spec) + ": empty component in key path '" + clip(path) + "'");
     parts.push_back(part);
   }
+  if (parts.size() < n_parts)  // a trailing dot
+    throw UsageError("--set " + clip(spec) + ": empty component in key path '" + clip(path) + "'");
+  if (auto bad = overlong_key(value, "--set"))
+    throw UsageError(where + ": the value's " + bad->second);
   toml::table* t = &root;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     toml::node* n = t->get(parts[i]);
@@ -161,7 +304,7 @@ void apply_override(toml::table& root, const std::string& spec) {
       t->insert(parts[i], toml::table{});
       n = t->get(parts[i]);
     }
-    if (!n->is_table()) throw Error("--set " + spec + ": '" + parts[i] + "' is not a table");
+    if (!n->is_table()) throw UsageError(where + ": '" + clip(parts[i]) + "' is not a table");
     t = n->as_table();
   }
   toml::table holder;
@@ -182,12 +325,18 @@ std::string str_value(Checker& c, const toml::node& n, const std::string& what) 
   return n.as_string()->get();
 }
 
-std::optional<std::int64_t> int_value(Checker& c, const toml::node& n, const std::string& what, std::int64_t min) {
+std::optional<std::int64_t> int_value(Checker& c, const toml::node& n, const std::string& what, std::int64_t min,
+                                      std::optional<std::int64_t> max = std::nullopt) {
   if (!n.is_integer()) {
     c.error(c.pos(n), what + " must be an integer, got " + toml_type_name(n));
     return std::nullopt;
   }
   std::int64_t v = n.as_integer()->get();
+  if (max && (v < min || v > *max)) {
+    c.error(c.pos(n), what + " must be between " + std::to_string(min) + " and " + std::to_string(*max) + ", got " +
+                          std::to_string(v));
+    return std::nullopt;
+  }
   if (v < min) {
     c.error(c.pos(n), what + " must be >= " + std::to_string(min) + ", got " + std::to_string(v));
     return std::nullopt;
@@ -215,7 +364,7 @@ void check_param(Checker& c, const PluginInfo& plugin, const std::string& key, c
   const ParamSpec* spec = plugin.schema.find(key);
   if (!spec) {
     for (const auto& s : plugin.schema.specs()) extra_keys.push_back(s.name);
-    c.error(key_pos, "unknown key '" + key + "' in " + where + " (plugin '" + plugin.name + "' has no such parameter)" +
+    c.error(key_pos, "unknown key '" + clip(key) + "' in " + where + " (plugin '" + plugin.name + "' has no such parameter)" +
                          did_you_mean(key, extra_keys));
     return;
   }
@@ -277,7 +426,7 @@ void parse_matrix(Checker& c, NodeSpec& node, const toml::table& m) {
         std::vector<std::string> cands = param_names;
         cands.push_back("include");
         cands.push_back("exclude");
-        c.error(c.pos(*kp), "unknown key '" + key + "' in " + where + " (plugin '" + node.plugin->name +
+        c.error(c.pos(*kp), "unknown key '" + clip(key) + "' in " + where + " (plugin '" + node.plugin->name +
                                 "' has no such parameter)" + did_you_mean(key, cands));
         continue;
       }
@@ -291,7 +440,8 @@ void parse_matrix(Checker& c, NodeSpec& node, const toml::table& m) {
   }
   // Exclude entries may only name axes.
   for (const auto& ex : node.matrix.exclude)
-    for (const auto& [k, v] : ex) {
+    for (const auto& entry : ex) {
+      const std::string& k = entry.first;  // not a structured binding: clang 14 cannot capture those in a lambda
       bool is_axis = std::any_of(node.matrix.axes.begin(), node.matrix.axes.end(),
                                  [&](const MatrixAxis& a) { return a.key == k; });
       if (!is_axis && (!node.plugin || node.plugin->schema.find(k)))
@@ -407,7 +557,7 @@ void expand_composite(Checker& c, NodeSpec node, const toml::table& t, PipelineS
     if (to.empty()) {
       std::vector<std::string> cands = all_keys;
       cands.insert(cands.end(), reserved.begin(), reserved.end());
-      c.error(c.pos(*kp), "unknown key '" + key + "' in " + where + " (no step of composite '" + node.type +
+      c.error(c.pos(*kp), "unknown key '" + clip(key) + "' in " + where + " (no step of composite '" + node.type +
                               "' has such a parameter)" + did_you_mean(key, cands));
       continue;
     }
@@ -431,7 +581,7 @@ void expand_composite(Checker& c, NodeSpec node, const toml::table& t, PipelineS
         const toml::array* arr = vp->as_array();
         const auto to = owners(key);
         if (to.empty() || !arr || arr->empty()) {
-          c.error(c.pos(*kp), to.empty() ? "unknown key '" + key + "' in [nodes." + node.id + ".matrix]" + did_you_mean(key, all_keys)
+          c.error(c.pos(*kp), to.empty() ? "unknown key '" + clip(key) + "' in [nodes." + node.id + ".matrix]" + did_you_mean(key, all_keys)
                                          : "[nodes." + node.id + ".matrix] axis '" + key + "' must be a non-empty array");
           continue;
         }
@@ -465,6 +615,7 @@ void expand_composite(Checker& c, NodeSpec node, const toml::table& t, PipelineS
 void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineSpec& spec) {
   NodeSpec node;
   node.id = std::string(idk.str());
+  if (node.id.size() > 200) node.id = clip(node.id);
   node.pos = c.pos(idk);
   static const std::regex id_re("^[a-z][a-z0-9_]*$");
   if (!std::regex_match(node.id, id_re))
@@ -483,7 +634,7 @@ void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineS
     if (!node.type.empty()) {
       node.plugin = c.registry().find(node.type);
       if (!node.plugin) {
-        c.error(c.pos(*type), "unknown plugin '" + node.type + "' in " + where + did_you_mean(node.type, c.registry().names("strategy")) +
+        c.error(c.pos(*type), "unknown plugin '" + clip(node.type) + "' in " + where + did_you_mean(node.type, c.registry().names("strategy")) +
                                   "; `slimpipe plugins` lists the plugins found");
       } else if (node.plugin->kind != "strategy" && node.plugin->kind != "composite") {
         c.error(c.pos(*type), "plugin '" + node.type + "' is a " + node.plugin->kind + " plugin; nodes need a strategy");
@@ -521,7 +672,7 @@ void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineS
       continue;
     }
     if (vp->is_table() && !node.plugin->schema.find(key)) {
-      c.error(c.pos(*kp), "unknown table '" + key + "' in " + where + did_you_mean(key, reserved) +
+      c.error(c.pos(*kp), "unknown table '" + clip(key) + "' in " + where + did_you_mean(key, reserved) +
                               " (sub-tables must come after the node's own keys: TOML assigns later keys to them)");
       continue;
     }
@@ -569,7 +720,7 @@ void check_graph(Checker& c, PipelineSpec& spec) {
         continue;
       }
       if (!index.count(in))
-        c.error(ipos, "[nodes." + n.id + "] takes input '" + in + "', which is not a node" + did_you_mean(in, ids));
+        c.error(ipos, "[nodes." + n.id + "] takes input '" + clip(in) + "', which is not a node" + did_you_mean(in, ids));
     }
   }
   // Cycles: depth-first search; report each cycle once, at its first node.
@@ -613,15 +764,17 @@ const NodeSpec* PipelineSpec::find_node(const std::string& id) const {
 PipelineSpec parse_pipeline(const std::string& text, const fs::path& file, const std::vector<std::string>& overrides,
                             const PluginRegistry& registry) {
   Checker c(file, registry);
+  if (auto bad = overlong_key(text, file.string())) throw SpecError({Diagnostic{bad->first, bad->second}});
   toml::table root;
   try {
     root = toml::parse(text, file.string());
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     throw SpecError({Diagnostic{SourcePos{file.string(), static_cast<int>(b.line), static_cast<int>(b.column)},
-                                "TOML syntax error: " + std::string(e.description())}});
+                                "TOML syntax error: " + clip(e.description())}});
   }
   for (const auto& o : overrides) apply_override(root, o);
+  check_nesting(c, root);
   interpolate_env(c, root);
 
   PipelineSpec spec;
@@ -645,16 +798,31 @@ PipelineSpec parse_pipeline(const std::string& text, const fs::path& file, const
     check_keys(c, *p, kPipelineKeys, "[pipeline]");
     if (auto* n = p->get("name")) spec.name = str_value(c, *n, "pipeline.name");
     if (auto* n = p->get("output_dir")) output_dir = str_value(c, *n, "pipeline.output_dir");
-    if (auto* n = p->get("max_parallel")) spec.max_parallel = static_cast<int>(int_value(c, *n, "pipeline.max_parallel", 1).value_or(1));
+    if (auto* n = p->get("max_parallel"))
+      spec.max_parallel = static_cast<int>(int_value(c, *n, "pipeline.max_parallel", 1, kMaxParallel).value_or(1));
     if (auto* n = p->get("threads_per_instance"))
-      spec.threads_per_instance = static_cast<int>(int_value(c, *n, "pipeline.threads_per_instance", 0).value_or(0));
+      spec.threads_per_instance =
+          static_cast<int>(int_value(c, *n, "pipeline.threads_per_instance", 0, kMaxThreadsPerInstance).value_or(0));
     if (auto* n = p->get("fail_fast")) spec.fail_fast = bool_value(c, *n, "pipeline.fail_fast").value_or(false);
     if (auto* n = p->get("seed")) spec.seed = static_cast<std::uint64_t>(int_value(c, *n, "pipeline.seed", 0).value_or(42));
     if (auto* n = p->get("device")) {
       spec.device = str_value(c, *n, "pipeline.device");
       static const std::regex dev_re("^(cpu|cuda(:[0-9]+)?)$");
-      if (!spec.device.empty() && !std::regex_match(spec.device, dev_re))
-        c.error(c.pos(*n), "pipeline.device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"" + spec.device + "\"");
+      if (!spec.device.empty() && !std::regex_match(spec.device, dev_re)) {
+        c.error(c.pos(*n), "pipeline.device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"" + clip(spec.device) + "\"");
+      } else if (spec.device.rfind("cuda", 0) == 0) {
+        // Here, not in the middle of a run with a LibTorch backtrace.
+        const std::string what = "pipeline.device = \"" + spec.device + "\": ";
+        const int gpus = cuda_device_count();
+        const std::size_t colon = spec.device.find(':');
+        if (!cuda_built())
+          c.error(c.pos(*n), what + "this build of slimpipe has no CUDA (LibTorch CPU only); use \"cpu\"");
+        else if (!cuda_available())
+          c.error(c.pos(*n), what + "no CUDA device is visible; use \"cpu\"");
+        else if (colon != std::string::npos && (spec.device.size() - colon > 4 || std::stoi(spec.device.substr(colon + 1)) >= gpus))
+          c.error(c.pos(*n), what + "only " + std::to_string(gpus) + " CUDA device" + (gpus == 1 ? " is" : "s are") +
+                                 " visible (cuda:0 to cuda:" + std::to_string(gpus - 1) + ")");
+      }
     }
     if (auto* n = p->get("description")) str_value(c, *n, "pipeline.description");
   }
@@ -677,7 +845,7 @@ PipelineSpec parse_pipeline(const std::string& text, const fs::path& file, const
       task.type = str_value(c, *n, "task.type");
       task.plugin = registry.find(task.type);
       if (!task.plugin && !task.type.empty())
-        c.error(c.pos(*n), "unknown task plugin '" + task.type + "'" + did_you_mean(task.type, registry.names("task")));
+        c.error(c.pos(*n), "unknown task plugin '" + clip(task.type) + "'" + did_you_mean(task.type, registry.names("task")));
       else if (task.plugin && task.plugin->kind != "task") {
         c.error(c.pos(*n), "plugin '" + task.type + "' is a " + task.plugin->kind + " plugin; [task] needs a task plugin");
         task.plugin = nullptr;
@@ -715,8 +883,10 @@ PipelineSpec parse_pipeline(const std::string& text, const fs::path& file, const
 
 PipelineSpec load_pipeline(const fs::path& file, const std::vector<std::string>& overrides,
                            const PluginRegistry& registry) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) throw UsageError(file.string() + ": is a directory, expected a file");
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot open pipeline file");
+  if (!in) throw UsageError(file.string() + ": cannot open pipeline file (" + std::strerror(errno) + ")");
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_pipeline(ss.str(), file, overrides, registry);

@@ -95,7 +95,7 @@ TEST(Executor, SecondRunRunsNothing) {
   auto forced = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q --force cell@x=1");
   EXPECT_NE(forced.output.find("1 ran, 3 cached"), std::string::npos) << forced.output;
   auto bad = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q --only cell@x=9");
-  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.exit_code, 2);  // a usage error: nothing ran
   EXPECT_NE(bad.output.find("--only cell@x=9: no such instance or node (did you mean"), std::string::npos) << bad.output;
 }
 

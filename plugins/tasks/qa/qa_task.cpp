@@ -180,7 +180,7 @@ class QaTask final : public Task {
   static std::size_t checked_size(const Params& p, const std::string& name, std::int64_t minimum) {
     const std::int64_t v = p.get_int(name);
     if (v < minimum) {
-      throw Error("[task] qa: " + name + " must be at least " + std::to_string(minimum) + ", got " + std::to_string(v));
+      throw UsageError("[task] qa: " + name + " must be at least " + std::to_string(minimum) + ", got " + std::to_string(v));
     }
     return static_cast<std::size_t>(v);
   }
@@ -188,7 +188,7 @@ class QaTask final : public Task {
   void check_window(std::int64_t max_seq_length) const {
     const auto window = max_seq_length - static_cast<std::int64_t>(feature_options_.max_query_length) - 3;
     if (window <= static_cast<std::int64_t>(feature_options_.doc_stride)) {
-      throw Error("[task] qa: doc_stride " + std::to_string(feature_options_.doc_stride) +
+      throw UsageError("[task] qa: doc_stride " + std::to_string(feature_options_.doc_stride) +
                   " must be smaller than the context window max_seq_length - max_query_length - 3 = " +
                   std::to_string(max_seq_length) + " - " + std::to_string(feature_options_.max_query_length) +
                   " - 3 = " + std::to_string(window) + "; lower doc_stride or max_query_length");

@@ -55,7 +55,7 @@ class SeqClsTask final : public Task {
     source_ = tasks::DataSource::from_params(p, kTask);
     if (source_.synthetic) {
       if (!p.get_string_list("labels").empty()) {
-        throw Error(
+        throw UsageError(
             "[task] seq_cls: labels are fixed by the synthetic source (negative, neutral, positive); remove labels");
       }
       train_ = data::synthetic_seq_cls(source_.size(DataSplit::Train), source_.seed(DataSplit::Train));

@@ -66,7 +66,7 @@ class TokenClsTask final : public Task {
                                   : metrics::ChunkMode::StrictIob2;
     if (source_.synthetic) {
       if (!p.get_string_list("labels").empty()) {
-        throw Error("[task] token_cls: tags are fixed by the synthetic source (O, B-PER, ... I-MISC); remove labels");
+        throw UsageError("[task] token_cls: tags are fixed by the synthetic source (O, B-PER, ... I-MISC); remove labels");
       }
       const data::SyntheticTokenClsOptions options = synthetic_options(p);
       train_ = data::synthetic_token_cls(source_.size(DataSplit::Train), source_.seed(DataSplit::Train), options);
@@ -159,11 +159,11 @@ class TokenClsTask final : public Task {
     data::SyntheticTokenClsOptions o;
     o.context_rate = p.get_float("synthetic_context_rate");
     if (!(o.context_rate >= 0.0 && o.context_rate <= 1.0))
-      throw Error("[task] token_cls: synthetic_context_rate must be in [0, 1], got " +
+      throw UsageError("[task] token_cls: synthetic_context_rate must be in [0, 1], got " +
                   p.raw("synthetic_context_rate").dump());
     const std::int64_t gap = p.get_int("synthetic_context_gap");
     if (gap < 0 || gap > data::SyntheticTokenClsOptions::kMaxContextGap)
-      throw Error("[task] token_cls: synthetic_context_gap must be in [0, " +
+      throw UsageError("[task] token_cls: synthetic_context_gap must be in [0, " +
                   std::to_string(data::SyntheticTokenClsOptions::kMaxContextGap) + "], got " + std::to_string(gap));
     o.context_gap = static_cast<int>(gap);
     return o;

@@ -8,6 +8,7 @@ namespace slimpipe {
 
 Error::~Error() = default;
 Cancelled::~Cancelled() = default;
+UsageError::~UsageError() = default;
 Logger::~Logger() = default;
 Progress::~Progress() = default;
 Context::~Context() = default;

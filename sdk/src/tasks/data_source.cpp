@@ -31,21 +31,21 @@ DataSource DataSource::from_params(const Params& params, const std::string& task
   d.eval = params.get_string("eval");
   d.max_seq_length = params.get_int("max_seq_length");
   if (d.max_seq_length < 8) {
-    throw Error(where + "max_seq_length must be at least 8, got " + std::to_string(d.max_seq_length));
+    throw UsageError(where + "max_seq_length must be at least 8, got " + std::to_string(d.max_seq_length));
   }
   const std::int64_t train_size = params.get_int("synthetic_train_size");
   const std::int64_t eval_size = params.get_int("synthetic_eval_size");
   const std::int64_t seed = params.get_int("synthetic_seed");
   if (d.synthetic) {
     if (!d.train.empty() || !d.eval.empty()) {
-      throw Error(where + "train and eval are files for source = \"file\"; remove them or set source = \"file\"");
+      throw UsageError(where + "train and eval are files for source = \"file\"; remove them or set source = \"file\"");
     }
     if (train_size < 1)
-      throw Error(where + "synthetic_train_size must be at least 1, got " + std::to_string(train_size));
-    if (eval_size < 1) throw Error(where + "synthetic_eval_size must be at least 1, got " + std::to_string(eval_size));
-    if (seed < 0) throw Error(where + "synthetic_seed must not be negative, got " + std::to_string(seed));
+      throw UsageError(where + "synthetic_train_size must be at least 1, got " + std::to_string(train_size));
+    if (eval_size < 1) throw UsageError(where + "synthetic_eval_size must be at least 1, got " + std::to_string(eval_size));
+    if (seed < 0) throw UsageError(where + "synthetic_seed must not be negative, got " + std::to_string(seed));
   } else if (d.train.empty() && d.eval.empty()) {
-    throw Error(where + "source = \"file\" needs train or eval (or set source = \"synthetic\")");
+    throw UsageError(where + "source = \"file\" needs train or eval (or set source = \"synthetic\")");
   }
   d.synthetic_train_size = static_cast<std::size_t>(train_size);
   d.synthetic_eval_size = static_cast<std::size_t>(eval_size);

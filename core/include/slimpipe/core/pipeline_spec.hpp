@@ -14,6 +14,13 @@
 
 namespace slimpipe::core {
 
+// pipeline.max_parallel and --max-parallel: instances in flight at once, 1 to kMaxParallel.
+constexpr int kMaxParallel = 256;
+// Keys, table headers and --set key paths have at most kMaxKeyParts parts, and tables and arrays
+// nest at most kMaxNesting levels, so that no recursive walk over a pipeline can exhaust the stack.
+constexpr int kMaxKeyParts = 64;
+constexpr int kMaxNesting = 64;
+
 struct MatrixAxis {
   std::string key;
   std::vector<Json> values;
@@ -64,7 +71,8 @@ struct PipelineSpec {
 };
 
 // Reads, interpolates ${ENV}, applies `--set key.path=value` overrides and checks the pipeline.
-// Throws SpecError listing every problem found, or Error when the file cannot be read at all.
+// Throws SpecError listing every problem found, UsageError for a malformed --set or a pipeline path
+// that is missing or a folder.
 PipelineSpec load_pipeline(const fs::path& file, const std::vector<std::string>& overrides,
                            const PluginRegistry& registry);
 
