@@ -211,8 +211,21 @@ void link_tree(const fs::path& from, const fs::path& to) {
   }
 }
 
+// Never publishes a file its manifest does not vouch for: every listed file must exist with its recorded size
+// and SHA-1 (a truncated or edited model would otherwise become "the best" through a hard link). Throws Error
+// naming the file.
+void check_before_publishing(const Artifact& a) {
+  const auto problems = a.verify_files(true);
+  if (problems.empty()) return;
+  std::string all;
+  for (const auto& p : problems) all += (all.empty() ? "" : "; ") + (a.dir() / p).string();
+  const std::string instance = a.manifest().value("instance", std::string());
+  throw Error("rank: will not publish " + a.id() + ": " + all +
+              (instance.empty() ? std::string() : " (rebuild it: slimpipe run PIPELINE --force " + instance + ")"));
+}
+
 // Copies the files of a finished artifact (hard links where the file system allows) except its manifest,
-// with its runtime/ export.
+// with its runtime/ export. The caller checks them first (check_before_publishing).
 void copy_model_files(const fs::path& from, const fs::path& to) {
   for (const auto& e : fs::directory_iterator(from)) {
     const std::string name = e.path().filename().string();
@@ -309,6 +322,8 @@ class Rank final : public Strategy {
     const Candidate& best = cands[order.front()];
     auto& out = ctx.output();
     const std::string primary = best.primary;
+
+    check_before_publishing(*best.artifact);  // before the fallback reads it or its files are linked into out
 
     // Fallback on the best INT8 cell.
     Json fallback = nullptr;

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/params.hpp"
@@ -12,7 +14,7 @@ namespace slimpipe {
 namespace fs = std::filesystem;
 
 // A finished artifact: a directory plus its manifest. manifest.json holds at least
-//   id, kind, node, plugin {name, version}, params, parents [{id, hash}], files [{path, size}],
+//   id, kind, node, plugin {name, version}, params, parents [{id, hash}], files [{path, size, sha1}],
 //   size_bytes, metrics {}, hash
 // and whatever the producing plugin added (param_count, load, ...).
 class SLIMPIPE_API Artifact {
@@ -30,8 +32,18 @@ class SLIMPIPE_API Artifact {
   fs::path file(const std::string& relative) const;
   const Json& metrics() const;
 
+  // Checks the files the manifest lists against the folder: each exists with the recorded size and, with
+  // `hashes`, the recorded SHA-1 (an entry without one, from an older manifest, is checked by size). One
+  // line per problem, starting with the file's path inside the artifact ("model.safetensors is 1000 bytes,
+  // manifest says 4194304", "model.safetensors is missing", "model.safetensors does not match its SHA-1");
+  // empty when the artifact is intact. Without hashes it only stats the files.
+  std::vector<std::string> verify_files(bool hashes) const;
+
   // Reads <dir>/manifest.json; throws Error naming the file on a missing or corrupt manifest.
   static Artifact load(const fs::path& dir);
+  // As load, but a manifest that is absent, empty, unparseable or not a JSON object is no artifact:
+  // std::nullopt, with what is wrong in *why ("manifest.json is empty", ...).
+  static std::optional<Artifact> try_load(const fs::path& dir, std::string* why = nullptr);
 
  private:
   std::string id_;
