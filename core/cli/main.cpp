@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 
 #include "slimpipe/allocator.hpp"
+#include "slimpipe/core/artifact_store.hpp"
 #include "slimpipe/core/executor.hpp"
 #include "slimpipe/core/graph_export.hpp"
 #include "slimpipe/core/pipeline_spec.hpp"
@@ -46,6 +47,7 @@ commands:
   graph PIPELINE      print the instance graph (--format dot|mermaid)
   plugins [show NAME] list the plugins found, or print one plugin's parameters
   report RUN         rebuild the run report (report.md/.html, summary.csv/.json) of a run folder or pipeline
+  verify RUN          check every artifact of a run folder against its manifest (sizes, SHA-1s)
   bench MODEL...      time runtime exports: latency, throughput, size, peak memory
   compress --strategy dynabert|ptq|dynabert+ptq --task T --model_name_or_path DIR --output_dir DIR [--PARAM V...]
                       PaddleNLP-style flags: build the pipeline, write it to DIR/compress.toml and run it
@@ -187,6 +189,23 @@ int print_report(const fs::path& run_dir, const std::string& pipeline_name, cons
   return 0;
 }
 
+// `slimpipe verify`: one line per damaged artifact and a summary; 0 when every artifact is intact, else 1.
+// Reads only: takes no lock, and works while a run writes the folder.
+int print_verify(const fs::path& run_dir, bool quick) {
+  const VerifyResult r = verify_run_folder(run_dir, quick);
+  for (const auto& w : r.warnings) std::cerr << "slimpipe: warning: " << w << "\n";
+  for (const auto& d : r.damaged) std::cout << "damaged: " << d << "\n";
+  const std::string what = quick ? "sizes" : "sizes and SHA-1s";
+  if (r.damaged.empty()) {
+    std::cout << r.artifacts << " artifact" << (r.artifacts == 1 ? "" : "s") << " in " << run_dir.string() << " checked ("
+              << what << "): all intact\n";
+    return 0;
+  }
+  std::cout << r.damaged.size() << " of " << r.artifacts << " artifacts in " << run_dir.string() << " damaged (" << what
+            << "); rebuild them with `slimpipe run PIPELINE --force ID`\n";
+  return 1;
+}
+
 int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   Common c;
   RunOptions ro;
@@ -205,6 +224,9 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   graph_opts.add_options()("format", po::value(&format), "dot or mermaid (default dot)");
   po::options_description report_opts("report options");
   report_opts.add_options()("out", po::value(&report_out), "write the report files here instead of the run folder");
+  bool quick = false;
+  po::options_description verify_opts("verify options");
+  verify_opts.add_options()("quick", po::bool_switch(&quick), "check sizes only (stat), not the SHA-1 of every file");
   po::options_description hidden;
   hidden.add_options()("pipeline", po::value(&c.pipeline));
   po::options_description all;
@@ -212,6 +234,7 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   if (cmd == "run" || cmd == "plan") all.add(run_opts);
   if (cmd == "graph") all.add(graph_opts);
   if (cmd == "report") all.add(report_opts);
+  if (cmd == "verify") all.add(verify_opts);
   po::positional_options_description p;
   p.add("pipeline", 1);
   po::variables_map vm;
@@ -222,12 +245,17 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
       std::cout << "usage: slimpipe report RUN_FOLDER|PIPELINE.toml [options]\n\n"
                 << "Rebuilds report.md, report.html, summary.csv and summary.json from the folder's pipeline.lock and\n"
                 << "manifests (`slimpipe run` writes them at the end of every run).\n\n";
+    else if (cmd == "verify")
+      std::cout << "usage: slimpipe verify RUN_FOLDER|PIPELINE.toml [--quick]\n\n"
+                << "Checks every artifact's files against its manifest.json: each listed file exists with the recorded size\n"
+                << "and SHA-1. Prints one line per damaged artifact; exit status 0 when all are intact, 1 otherwise.\n\n";
     else
       std::cout << "usage: slimpipe " << cmd << " PIPELINE.toml [options]\n\n";
     std::cout << desc;
     if (cmd == "run" || cmd == "plan") std::cout << run_opts;
     if (cmd == "graph") std::cout << graph_opts;
     if (cmd == "report") std::cout << report_opts;
+    if (cmd == "verify") std::cout << verify_opts;
     return c.pipeline.empty() && !vm.count("help") ? kExitUsage : 0;
   }
   if (quiet) ro.level = LogLevel::Warn;
@@ -239,6 +267,9 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   }
 
   if (cmd == "report" && fs::is_directory(c.pipeline)) return print_report(c.pipeline, "", report_out);  // no plugins needed
+  if (cmd == "verify" && fs::is_directory(c.pipeline)) return print_verify(c.pipeline, quick);
+  // A run on a folder in use fails at once, before seconds of plugin loading.
+  std::unique_ptr<RunLock> early_lock = cmd == "run" ? RunLock::before_loading(c.pipeline, c.sets) : nullptr;
   PluginRegistry reg = load_plugins(c, true);
   PipelineSpec spec = load_pipeline(c.pipeline, c.sets, reg);
   Plan plan = make_plan(spec);
@@ -258,8 +289,10 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
     return 0;
   }
   if (cmd == "report") return print_report(spec.output_dir, spec.name, report_out);
+  if (cmd == "verify") return print_verify(spec.output_dir, quick);
   check_selectors(plan, ro);
   Executor ex(spec, plan);
+  if (early_lock) ex.adopt_run_lock(std::move(early_lock));
   if (cmd == "plan") {
     int run = 0, cached = 0;
     for (const auto& row : ex.dry_run(ro)) {
@@ -321,8 +354,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   // Options may come before the command: `slimpipe --plugin-path X run p.toml`.
-  static const std::vector<std::string> kCommands = {"run",   "validate", "plan",    "graph",
-                                                     "report", "plugins", "bench", "compress"};
+  static const std::vector<std::string> kCommands = {"run",   "validate", "plan",    "graph",   "report",
+                                                     "verify", "plugins",  "bench", "compress"};
   if (args[0].rfind("-", 0) == 0) {
     auto it = std::find_if(args.begin(), args.end(), [](const std::string& a) {
       return std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end();
@@ -337,7 +370,7 @@ int main(int argc, char** argv) {
     if (cmd == "compress")
       return slimpipe::cli::cmd_compress(
           args, [](const std::string& c, const std::vector<std::string>& a) { return cmd_pipeline(c, a); });
-    if (cmd == "run" || cmd == "validate" || cmd == "plan" || cmd == "graph" || cmd == "report")
+    if (cmd == "run" || cmd == "validate" || cmd == "plan" || cmd == "graph" || cmd == "report" || cmd == "verify")
       return cmd_pipeline(cmd, args);
     std::cerr << "slimpipe: unknown command '" << cmd << "'"
               << did_you_mean(cmd, kCommands) << "\n\n"

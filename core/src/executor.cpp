@@ -17,6 +17,7 @@
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "slimpipe/core/artifact_store.hpp"
 #include "slimpipe/core/diagnostics.hpp"
 #include "slimpipe/hash.hpp"
 #include "slimpipe/strategy.hpp"
@@ -69,36 +70,14 @@ std::string external_dir_hash(const fs::path& dir, const fs::path& exclude) {
   return h.hex();
 }
 
-// Content hash of a finished artifact: every file but the manifest, plus kind and metrics.
-Json describe_files(const fs::path& dir, std::string* hash_out, const Json& manifest) {
-  std::vector<fs::path> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file() && e.path().filename() != "manifest.json") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  Hasher h;
-  Json list = Json::array();
-  std::uint64_t total = 0;
-  for (const auto& f : files) {
-    std::string rel = fs::relative(f, dir).generic_string();
-    auto size = fs::file_size(f);
-    total += size;
-    list.push_back({{"path", rel}, {"size", size}});
-    h.update(rel);
-    h.update_file(f);
-  }
-  h.update(manifest.value("kind", std::string()));
-  h.update(manifest.value("metrics", Json::object()).dump());
-  *hash_out = h.hex();
-  return Json{{"files", list}, {"size_bytes", total}};
-}
-
 // One log file per run (output_dir/logs/run-<time>.log), shared by all instances, each line
 // tagged with its instance: a file per instance would cost a file creation per instance.
 class RunLog {
  public:
   RunLog(std::ostream& out, LogLevel level, const fs::path& file) : out_(out), level_(level) {
-    fs::create_directories(file.parent_path());
-    file_.open(file, std::ios::app);
+    std::error_code ec;  // no log folder (a full disk): the lines still reach the terminal
+    fs::create_directories(file.parent_path(), ec);
+    if (!ec) file_.open(file, std::ios::app);
   }
   void write(const std::string& id, LogLevel level, const std::string& message) {
     static const char* names[] = {"debug", "info", "warn", "error"};
@@ -329,11 +308,71 @@ std::string stale_reason(const Instance& inst, const Plan& plan, const CacheKey&
     return "inputs changed";
   }
   if (e->task_hash != key.task_hash) return "task changed";
+  // Stat only: cheap enough for every plan and run; `slimpipe verify` reads the bytes.
   for (const auto& o : inst.outputs) {
-    if (!fs::exists(inst.output_dir(o) / "manifest.json"))
-      return "output " + fs::relative(inst.output_dir(o), output_dir).string() + " is missing";
+    const Json out = e->outputs.is_object() ? e->outputs.value(o, Json::object()) : Json::object();
+    std::string why = check_stored_output(inst.output_dir(o), output_dir,
+                                          out.is_object() ? out.value("hash", std::string()) : std::string());
+    if (!why.empty()) return why;
   }
   return "";
+}
+
+// The pipeline's [model] folder as an artifact (its manifest when it has one, its files' identity as hash).
+InstanceOutcome use_input_model(const Instance& inst, const fs::path& output_dir, std::vector<Artifact>& out) {
+  if (!fs::is_directory(inst.dir))
+    return {Status::Failed, "model.path: folder " + inst.dir.string() + " does not exist", 0};
+  Json m = Json::object();
+  if (fs::exists(inst.dir / "manifest.json")) m = Artifact::load(inst.dir).manifest();
+  m["hash"] = external_dir_hash(inst.dir, output_dir);
+  m["id"] = "model";
+  if (!m.contains("kind")) m["kind"] = "model";
+  out.emplace_back("model", inst.dir, m);
+  return {Status::Cached, "input model", 0};
+}
+
+void print_warnings(std::ostream& out, const Lockfile& lock) {
+  for (const auto& w : lock.warnings()) out << "slimpipe: warning: " << w << "\n";
+}
+
+// The lock entry of an instance about to run; status and timing are filled in when it ends.
+LockEntry entry_for(const Instance& inst, const CacheKey& key) {
+  LockEntry le;
+  le.id = inst.id;
+  le.hash = key.hash;
+  le.plugin = key.plugin;
+  le.params = inst.params;
+  le.input_hashes = key.input_hashes;
+  le.task_hash = key.task_hash;
+  return le;
+}
+
+// Finishes every output written under `tmp` (manifests last, written durably), then moves the folder into
+// place: a reader sees the old artifact or the new one, never a half-written one, and a manifest that
+// cannot be written fails the instance before anything is moved. Returns the manifests, parallel to
+// inst.outputs, and adds the outputs to `le`.
+std::vector<Json> publish_outputs(const Instance& inst, const NodeSpec& node, const std::vector<Artifact>& inputs,
+                                  std::map<std::string, OutputArtifact>& outputs, const fs::path& tmp,
+                                  const fs::path& trash, const fs::path& output_dir, LockEntry& le) {
+  Json common = {{"instance", inst.id},
+                 {"node", node.id},
+                 {"plugin", {{"name", node.plugin->name}, {"version", node.plugin->version}}},
+                 {"params", inst.params},
+                 {"parents", Json::array()}};
+  for (const auto& a : inputs) common["parents"].push_back({{"id", a.id()}, {"hash", a.hash()}});
+  std::vector<Json> manifests;
+  for (const auto& name : inst.outputs) {
+    OutputArtifact& oa = outputs.at(name);
+    Json m = oa.manifest();
+    for (const auto& [k, v] : common.items()) m[k] = v;
+    m["id"] = name.empty() ? inst.id : inst.id + "/" + name;
+    m["output"] = name;
+    m = finish_manifest(oa.dir(), std::move(m));
+    le.outputs[name] = {{"path", fs::relative(inst.output_dir(name), output_dir).generic_string()}, {"hash", m["hash"]}};
+    manifests.push_back(std::move(m));
+  }
+  move_into_place(tmp, inst.dir, trash);
+  return manifests;
 }
 
 }  // namespace
@@ -342,6 +381,7 @@ std::vector<PlanRow> Executor::dry_run(const RunOptions& opts) {
   Selection sel = select(plan_, opts);
   Lockfile lock(spec_.output_dir);
   lock.load();
+  print_warnings(opts.log ? *opts.log : std::cerr, lock);
   const std::string task_hash = task_hash_of(spec_);
   // Artifact hashes as far as they can be known without running: "" = will be rebuilt.
   std::vector<std::map<std::string, std::string>> hashes(plan_.instances.size());
@@ -380,6 +420,8 @@ std::vector<PlanRow> Executor::dry_run(const RunOptions& opts) {
   return rows;
 }
 
+void Executor::adopt_run_lock(std::unique_ptr<RunLock> lock) { run_lock_ = std::move(lock); }
+
 RunSummary Executor::run(const RunOptions& opts) {
   const auto t_start = Clock::now();
   Selection sel = select(plan_, opts);
@@ -388,21 +430,22 @@ RunSummary Executor::run(const RunOptions& opts) {
   const int threads = threads_per_instance(max_parallel);
   set_intra_op_threads(threads);  // process-wide, so the same for every instance of the run
 
-  fs::create_directories(spec_.output_dir);
-  const fs::path tmp_root = spec_.output_dir / ".tmp";
-  std::error_code ec;
-  fs::remove_all(tmp_root, ec);  // half-written artifacts of an interrupted run
+  // One writer per folder: fails at once, naming the holder, when another run is writing here. Only then is
+  // it safe to clear what interrupted runs left, and each run writes under .tmp/<its pid>.
+  if (run_lock_) {
+    std::error_code same_ec;
+    if (!fs::equivalent(run_lock_->path(), RunLock::path_for(spec_.output_dir), same_ec)) run_lock_.reset();
+  }
+  if (!run_lock_) run_lock_ = std::make_unique<RunLock>(spec_.output_dir);
+  const fs::path tmp_root = spec_.output_dir / ".tmp" / std::to_string(::getpid());
+  remove_temp_leftovers(spec_.output_dir / ".tmp");
   fs::create_directories(tmp_root);
   Lockfile lock(spec_.output_dir);
   lock.load();
+  lock.hold(*run_lock_);
+  print_warnings(out, lock);
   lock.set_pipeline(spec_.name);
   RunLog run_log(out, opts.level, spec_.output_dir / "logs" / "run.log");
-  std::mutex dirs_mu;
-  std::set<fs::path> made_dirs;
-  auto ensure_dir = [&](const fs::path& d) {
-    std::lock_guard<std::mutex> l(dirs_mu);
-    if (made_dirs.insert(d).second) fs::create_directories(d);
-  };
 
   // The task is configured once and shared by every instance.
   std::shared_ptr<Task> task;
@@ -423,25 +466,15 @@ RunSummary Executor::run(const RunOptions& opts) {
   summary.outcomes.resize(n);
   std::vector<std::vector<Artifact>> artifacts(n);  // per instance, parallel to its outputs
   std::atomic<bool> failed_any{false};
-
+  std::error_code ec;
 
   auto run_instance = [&](std::size_t i) {
     const Instance& inst = plan_.instances[i];
     InstanceOutcome& oc = summary.outcomes[i];
     const auto t0 = Clock::now();
     if (inst.is_model()) {
-      if (!fs::is_directory(inst.dir)) {
-        oc = {Status::Failed, "model.path: folder " + inst.dir.string() + " does not exist", 0};
-        run_log.write("model", LogLevel::Error, oc.reason);
-        return;
-      }
-      Json m = Json::object();
-      if (fs::exists(inst.dir / "manifest.json")) m = Artifact::load(inst.dir).manifest();
-      m["hash"] = external_dir_hash(inst.dir, spec_.output_dir);
-      m["id"] = "model";
-      if (!m.contains("kind")) m["kind"] = "model";
-      artifacts[i].emplace_back("model", inst.dir, m);
-      oc = {Status::Cached, "input model", 0};
+      oc = use_input_model(inst, spec_.output_dir, artifacts[i]);
+      if (oc.status == Status::Failed) run_log.write("model", LogLevel::Error, oc.reason);
       return;
     }
     for (const auto& r : inst.inputs) {
@@ -461,14 +494,13 @@ RunSummary Executor::run(const RunOptions& opts) {
     }
     const NodeSpec& node = spec_.nodes[inst.node];
     CacheKey key = cache_key(inst, *node.plugin, in_hashes, task_hash);
-    auto entry = lock.find(inst.id);
-    std::string reason = sel.forced[i] ? "forced" : stale_reason(inst, plan_, key, entry, spec_.output_dir);
+    std::string reason = sel.forced[i] ? "forced" : stale_reason(inst, plan_, key, lock.find(inst.id), spec_.output_dir);
     if (reason.empty()) {
       try {
         for (const auto& o : inst.outputs) artifacts[i].push_back(Artifact::load(inst.output_dir(o)));
         oc = {Status::Cached, "up to date", 0};
         return;
-      } catch (const std::exception& e) {
+      } catch (const std::exception& e) {  // changed since stale_reason looked at it
         artifacts[i].clear();
         reason = std::string("stored output unreadable: ") + e.what();
       }
@@ -484,18 +516,12 @@ RunSummary Executor::run(const RunOptions& opts) {
 
     InstanceLogger logger(inst.id, run_log);
     logger.info("running: " + reason);
-    // Outputs are written under .tmp and renamed into place once complete. A single unnamed
+    // Outputs are written under .tmp/<pid> and renamed into place once complete. A single unnamed
     // output is the temp folder itself; every filesystem operation counts on slow disks.
-    const std::string stem = safe_name(inst.id) + "." + std::to_string(::getpid());
+    const std::string stem = safe_name(inst.id);
     const fs::path tmp = tmp_root / stem;
     const bool single = inst.outputs.size() == 1 && inst.outputs[0].empty();
-    LockEntry le;
-    le.id = inst.id;
-    le.hash = key.hash;
-    le.plugin = key.plugin;
-    le.params = inst.params;
-    le.input_hashes = key.input_hashes;
-    le.task_hash = key.task_hash;
+    LockEntry le = entry_for(inst, key);
     const fs::path scratch = tmp_root / (stem + ".scratch");
     try {
       fs::create_directory(tmp);
@@ -509,42 +535,10 @@ RunSummary Executor::run(const RunOptions& opts) {
       auto strategy = PluginRegistry::create_strategy(*node.plugin);
       strategy->run(ctx, inputs, Params(inst.params));
       if (fs::exists(scratch)) fs::remove_all(scratch);
-
-      // Finalize every output, then move them into place: a reader sees the old artifact or
-      // the new one, never a half-written one.
-      std::map<std::string, Json> manifests;
-      for (auto& [name, oa] : outputs) {
-        Json m = oa.manifest();
-        if (!m.contains("kind")) m["kind"] = "artifact";
-        if (!m.contains("metrics")) m["metrics"] = Json::object();
-        std::string h;
-        Json files = describe_files(oa.dir(), &h, m);
-        m["id"] = name.empty() ? inst.id : inst.id + "/" + name;
-        m["instance"] = inst.id;
-        m["node"] = node.id;
-        m["output"] = name;
-        m["plugin"] = {{"name", node.plugin->name}, {"version", node.plugin->version}};
-        m["params"] = inst.params;
-        m["parents"] = Json::array();
-        for (const auto& a : inputs) m["parents"].push_back({{"id", a.id()}, {"hash", a.hash()}});
-        m["files"] = files["files"];
-        m["size_bytes"] = files["size_bytes"];
-        m["created"] = utc_now_iso();
-        m["hash"] = h;
-        std::ofstream mf(oa.dir() / "manifest.json");
-        mf << m.dump(2) << "\n";
-        if (!mf) throw Error((oa.dir() / "manifest.json").string() + ": cannot write manifest");
-        le.outputs[name] = {{"path", fs::relative(inst.output_dir(name), spec_.output_dir).generic_string()}, {"hash", h}};
-        manifests[name] = std::move(m);
-      }
-      if (fs::exists(inst.dir)) {
-        fs::path old = tmp_root / (stem + ".old");
-        fs::rename(inst.dir, old);
-        fs::remove_all(old);
-      }
-      ensure_dir(inst.dir.parent_path());
-      fs::rename(tmp, inst.dir);  // named outputs are subfolders of the temp folder, so this moves all
-      for (const auto& o : inst.outputs) artifacts[i].emplace_back(manifests[o]["id"].get<std::string>(), inst.output_dir(o), manifests[o]);
+      const std::vector<Json> manifests =
+          publish_outputs(inst, node, inputs, outputs, tmp, tmp_root / (stem + ".old"), spec_.output_dir, le);
+      for (std::size_t k = 0; k < inst.outputs.size(); ++k)
+        artifacts[i].emplace_back(manifests[k]["id"].get<std::string>(), inst.output_dir(inst.outputs[k]), manifests[k]);
       le.status = "done";
       le.seconds = seconds_since(t0);
       le.finished = utc_now_iso();
@@ -566,7 +560,7 @@ RunSummary Executor::run(const RunOptions& opts) {
       le.finished = utc_now_iso();
       try {
         lock.record(le);
-      } catch (const std::exception&) {
+      } catch (const std::exception&) {  // a full disk: the failure is still reported
       }
       logger.error(e.what());
       failed_any = true;
@@ -591,6 +585,8 @@ RunSummary Executor::run(const RunOptions& opts) {
               run_instance(i);
             } catch (const std::exception& e) {
               summary.outcomes[i] = {Status::Failed, e.what(), 0};
+            } catch (...) {  // nothing may leave the graph: it would end the process
+              summary.outcomes[i] = {Status::Failed, "unknown exception", 0};
             }
           }));
     }
@@ -600,7 +596,14 @@ RunSummary Executor::run(const RunOptions& opts) {
       if (plan_.instances[i].upstream.empty()) nodes[i]->try_put(tbb::flow::continue_msg());
     g.wait_for_all();
   });
-  lock.commit();
+  try {
+    lock.commit();
+  } catch (const std::exception& e) {
+    summary.lock_error = e.what();
+    out << "slimpipe: error: " << e.what() << "; " << lock.journal_path().string() << " keeps this run's results\n";
+  }
+  fs::remove_all(tmp_root, ec);
+  fs::remove(tmp_root.parent_path(), ec);  // .tmp itself, when no other run left anything there
 
   for (const auto& oc : summary.outcomes) {
     switch (oc.status) {

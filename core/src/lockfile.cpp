@@ -1,10 +1,18 @@
 // The lock file and its append-only journal.
 #include "slimpipe/core/lockfile.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <fstream>
+#include <sstream>
 
+#include "slimpipe/core/artifact_store.hpp"
+#include "slimpipe/core/run_lock.hpp"
 #include "slimpipe/error.hpp"
 
 namespace slimpipe::core {
@@ -43,39 +51,67 @@ LockEntry LockEntry::from_json(const Json& j) {
 Lockfile::Lockfile(fs::path output_dir) : dir_(std::move(output_dir)) {}
 
 Lockfile::~Lockfile() {
-  if (journal_) std::fclose(journal_);
+  if (journal_ >= 0) ::close(journal_);
 }
+
+namespace {
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
 
 void Lockfile::load() {
   std::lock_guard<std::mutex> lock(mu_);
   entries_.clear();
+  warnings_.clear();
   if (fs::exists(path())) {
-    std::ifstream in(path());
-    Json j;
-    try {
-      j = Json::parse(in);
-      if (j.contains("pipeline") && j["pipeline"].is_string()) pipeline_ = j["pipeline"].get<std::string>();
-      for (const auto& e : j.at("instances")) {
-        LockEntry le = LockEntry::from_json(e);
-        entries_[le.id] = std::move(le);
-      }
-    } catch (const std::exception& e) {
-      throw Error(path().string() + ": corrupt lock file (" + e.what() + "); delete it to rebuild everything");
-    }
-  }
-  if (fs::exists(journal_path())) {
-    std::ifstream in(journal_path());
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
+    const std::string text = read_text(path());
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+      warnings_.push_back(path().string() + " is empty (a write that did not complete): it records nothing, so every "
+                          "instance the journal does not record is rebuilt");
+    } else {
       try {
-        LockEntry le = LockEntry::from_json(Json::parse(line));
-        entries_[le.id] = std::move(le);
-      } catch (const std::exception&) {
-        // A run killed while writing leaves a torn last line; that instance simply reruns.
+        Json j = Json::parse(text);
+        if (j.contains("pipeline") && j["pipeline"].is_string()) pipeline_ = j["pipeline"].get<std::string>();
+        for (const auto& e : j.at("instances")) {
+          LockEntry le = LockEntry::from_json(e);
+          entries_[le.id] = std::move(le);
+        }
+      } catch (const std::exception& e) {
+        throw Error(path().string() + ": corrupt lock file (" + e.what() + "); delete it to rebuild everything");
       }
     }
   }
+  if (!fs::exists(journal_path())) return;
+  const std::string text = read_text(journal_path());
+  std::size_t torn = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t nl = text.find('\n', at);
+    // A line without its newline was cut off by a kill or a full disk, even when it happens to parse.
+    const std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    const bool complete = nl != std::string::npos;
+    at = complete ? nl + 1 : text.size();
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Json j = complete ? Json::parse(line, nullptr, false) : Json();
+    if (!complete || j.is_discarded() || !j.is_object() || !j.contains("id") || !j["id"].is_string()) {
+      ++torn;
+      continue;
+    }
+    try {
+      LockEntry le = LockEntry::from_json(j);
+      entries_[le.id] = std::move(le);
+    } catch (const std::exception&) {
+      ++torn;
+    }
+  }
+  if (torn)
+    warnings_.push_back(journal_path().string() + ": ignored " + std::to_string(torn) +
+                        " torn line(s) (a run stopped while writing); those instances rebuild");
 }
 
 std::optional<LockEntry> Lockfile::find(const std::string& id) const {
@@ -85,35 +121,56 @@ std::optional<LockEntry> Lockfile::find(const std::string& id) const {
   return it->second;
 }
 
+void Lockfile::hold(const RunLock& lock) {
+  std::lock_guard<std::mutex> l(mu_);
+  held_ = &lock;
+}
+
 void Lockfile::record(const LockEntry& e) {
   std::string line = e.to_json().dump() + "\n";
   std::lock_guard<std::mutex> lock(mu_);
-  if (!journal_) {
-    fs::create_directories(dir_);
-    journal_ = std::fopen(journal_path().c_str(), "a");
-    if (!journal_) throw Error(journal_path().string() + ": cannot open for appending");
+  if (!held_) throw Error(journal_path().string() + ": not written: this process does not hold " + RunLock::path_for(dir_).string());
+  if (journal_ < 0) {
+    journal_ = ::open(journal_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (journal_ < 0) throw Error(journal_path().string() + ": cannot open for appending: " + std::strerror(errno));
   }
-  std::fwrite(line.data(), 1, line.size(), journal_);
-  std::fflush(journal_);  // into the kernel: survives a kill of this process
+  const off_t before = ::lseek(journal_, 0, SEEK_END);
+  const char* p = line.data();
+  std::size_t left = line.size();
+  int err = 0;
+  while (left > 0 && !err) {
+    const ssize_t n = ::write(journal_, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+    } else {
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  }
+  if (!err && ::fdatasync(journal_) != 0 && errno != EINVAL) err = errno;
+  if (err) {
+    // Cut a partial line off again, so that the next entry starts on a line of its own.
+    if (before >= 0) {
+      const int cut = ::ftruncate(journal_, before);
+      (void)cut;
+    }
+    throw Error(journal_path().string() + ": cannot append: " + std::strerror(err));
+  }
   entries_[e.id] = e;
 }
 
 void Lockfile::commit() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!held_) throw Error(path().string() + ": not written: this process does not hold " + RunLock::path_for(dir_).string());
   Json j{{"version", 1}, {"instances", Json::array()}};
   if (!pipeline_.empty()) j["pipeline"] = pipeline_;
   for (const auto& [id, e] : entries_) j["instances"].push_back(e.to_json());
   fs::create_directories(dir_);
-  fs::path tmp = dir_ / "pipeline.lock.tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(1) << "\n";
-    if (!out) throw Error(tmp.string() + ": cannot write lock file");
-  }
-  fs::rename(tmp, path());
-  if (journal_) {
-    std::fclose(journal_);
-    journal_ = nullptr;
+  write_file_durably(path(), j.dump(1) + "\n");
+  if (journal_ >= 0) {
+    ::close(journal_);
+    journal_ = -1;
   }
   std::error_code ec;
   fs::remove(journal_path(), ec);

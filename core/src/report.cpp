@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "slimpipe/core/artifact_store.hpp"
 #include "slimpipe/core/lockfile.hpp"
 #include "slimpipe/error.hpp"
 #include "slimpipe/version.hpp"
@@ -233,15 +234,8 @@ std::string ranking_sentence(const Json& rk) {
          ", meets it: " + rk.value("best_meets_max_drop", Json()).dump() + "); " + bench_line(rk) + ".";
 }
 
-void write_file(const fs::path& path, const std::string& content) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << content;
-    if (!out) throw Error(tmp.string() + ": cannot write");
-  }
-  fs::rename(tmp, path);
-}
+// Every write checked (a full disk is an Error naming the file, not a short report), then renamed into place.
+void write_file(const fs::path& path, const std::string& content) { write_file_durably(path, content); }
 
 }  // namespace
 

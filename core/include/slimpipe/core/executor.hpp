@@ -3,12 +3,14 @@
 #pragma once
 
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "slimpipe/context.hpp"
 #include "slimpipe/core/lockfile.hpp"
 #include "slimpipe/core/plan.hpp"
+#include "slimpipe/core/run_lock.hpp"
 
 namespace slimpipe::core {
 
@@ -35,7 +37,8 @@ struct RunSummary {
   int ran = 0, cached = 0, failed = 0, skipped = 0, cancelled = 0, unselected = 0;
   bool interrupted = false;
   double seconds = 0;
-  int exit_code() const { return interrupted ? 130 : (failed > 0 || skipped > 0 ? 1 : 0); }
+  std::string lock_error;  // pipeline.lock could not be written (the journal keeps the run's results)
+  int exit_code() const { return interrupted ? 130 : (failed > 0 || skipped > 0 || !lock_error.empty() ? 1 : 0); }
 };
 
 struct PlanRow {
@@ -54,15 +57,23 @@ class Executor {
   Executor(const PipelineSpec& spec, const Plan& plan);
 
   // What run() would do: each instance cached or will-run, with the reason. Throws Error for an
-  // unknown id in the options.
+  // unknown id in the options. Takes no lock: it only reads, and works while a run holds the folder.
+  // Stored outputs are checked as run() checks them (the same function), so both always agree.
   std::vector<PlanRow> dry_run(const RunOptions& opts);
+  // Takes the output folder's RunLock first (FolderInUse, at once, when another process holds it) and keeps
+  // it until the Executor is destroyed, so that whatever the caller writes afterwards (the run report) is
+  // written under it too.
   RunSummary run(const RunOptions& opts);
+  // A lock taken earlier (RunLock::before_loading); run() uses it when it is the output folder's, else
+  // takes the right one.
+  void adopt_run_lock(std::unique_ptr<RunLock> lock);
 
   int threads_per_instance(int max_parallel) const;
 
  private:
   const PipelineSpec& spec_;
   const Plan& plan_;
+  std::unique_ptr<RunLock> run_lock_;
 };
 
 }  // namespace slimpipe::core

@@ -1,9 +1,9 @@
 // pipeline.lock: what each instance was built from (plugin, parameters, input hashes) and what it
-// produced. Finished instances are appended to pipeline.lock.journal at once, so a killed run
-// loses nothing; the journal is folded into pipeline.lock when a run ends.
+// produced. Finished instances are appended to pipeline.lock.journal at once (every write checked, then
+// fdatasync), so a killed run loses nothing; the journal is folded into pipeline.lock (written durably)
+// when a run ends. Only the run holding the folder's RunLock writes either file.
 #pragma once
 
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -34,18 +34,27 @@ struct LockEntry {
   static LockEntry from_json(const Json& j);
 };
 
+class RunLock;
+
 class Lockfile {
  public:
   explicit Lockfile(fs::path output_dir);
   ~Lockfile();
 
   // Reads pipeline.lock and replays the journal left by an interrupted run. A corrupt lock is an
-  // Error naming the file; a torn last journal line (a kill mid-write) is ignored.
+  // Error naming the file; an empty (0-byte) one holds no entries, with a warning. A torn journal line
+  // (a kill or a full disk mid-write: no newline at its end, or not JSON) is ignored, with a warning.
   void load();
+  // What load() found wrong but could go on from, one line each.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   std::optional<LockEntry> find(const std::string& id) const;
-  // Thread-safe; appends to the journal and flushes it before returning.
+  // Allows record() and commit(): only the holder of the output folder's run lock writes there.
+  void hold(const RunLock& lock);
+  // Thread-safe; appends to the journal and syncs it before returning. Throws Error naming the journal
+  // when the line cannot be written whole (a partial line is cut off again); the entry is then not kept.
   void record(const LockEntry& e);
-  // Writes pipeline.lock atomically (temp file + rename) and removes the journal.
+  // Writes pipeline.lock durably (temp file, fsync, rename, fsync of the folder) and removes the journal.
+  // Throws Error naming pipeline.lock when it cannot; the journal then keeps every entry.
   void commit();
   // Every entry loaded or recorded, ordered by id.
   std::vector<LockEntry> entries() const;
@@ -61,7 +70,9 @@ class Lockfile {
   mutable std::mutex mu_;
   std::map<std::string, LockEntry> entries_;
   std::string pipeline_;
-  std::FILE* journal_ = nullptr;
+  std::vector<std::string> warnings_;
+  const RunLock* held_ = nullptr;
+  int journal_ = -1;
 };
 
 std::string utc_now_iso();

@@ -1,0 +1,48 @@
+// One writer per run folder: `slimpipe run` holds an exclusive flock on <output_dir>/.run.lock for as long as
+// it writes there. The file names the holder (pid, host, start time) so that a second run can say who holds
+// the folder; the kernel drops the lock when the holder exits, however it exits (kill -9 included).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "slimpipe/error.hpp"
+
+namespace slimpipe::core {
+
+namespace fs = std::filesystem;
+
+// The folder is held by another process: "runs/x is in use by process 1234 on host h (started ...); wait for
+// it or stop it".
+class FolderInUse : public Error {
+ public:
+  using Error::Error;
+};
+
+class RunLock {
+ public:
+  // Takes the lock without waiting, creating output_dir when needed. Throws FolderInUse when another
+  // process (or another RunLock of this process) holds it, Error when the lock file cannot be opened.
+  explicit RunLock(const fs::path& output_dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+  const fs::path& path() const { return path_; }
+  static fs::path path_for(const fs::path& output_dir) { return output_dir / ".run.lock"; }
+
+  // The lock of the output folder a pipeline file names, taken before the plugins are loaded (seconds with
+  // LibTorch), so that a second run fails at once. Reads only [pipeline] output_dir and name and the
+  // --set overrides of either; nullptr when that is not enough to be sure of the folder (environment
+  // variables, a file that does not parse) or when the folder does not exist yet. The Executor takes the
+  // lock anyway; this only takes it sooner. Throws FolderInUse.
+  static std::unique_ptr<RunLock> before_loading(const fs::path& pipeline_file, const std::vector<std::string>& sets);
+
+ private:
+  fs::path path_;
+  int fd_ = -1;
+};
+
+}  // namespace slimpipe::core

@@ -1,0 +1,128 @@
+// The run folder's writer lock (run_lock.hpp): flock(LOCK_EX | LOCK_NB) on <output_dir>/.run.lock.
+#include "slimpipe/core/run_lock.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <sstream>
+#include <optional>
+#include <thread>
+
+#include <toml++/toml.h>
+
+#include "slimpipe/core/lockfile.hpp"
+
+namespace slimpipe::core {
+
+namespace {
+
+std::string read_holder(int fd) {
+  char buf[512];
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return "";
+  std::string s(buf, static_cast<std::size_t>(n));
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.pop_back();
+  return s;
+}
+
+// "pid=1234 host=h started=..." -> the value of `key`, "" when absent.
+std::string field(const std::string& line, const std::string& key) {
+  std::istringstream in(line);
+  std::string token;
+  while (in >> token)
+    if (token.rfind(key + "=", 0) == 0) return token.substr(key.size() + 1);
+  return "";
+}
+
+std::string in_use_message(const fs::path& dir, int fd) {
+  // The holder writes its line right after taking the lock: give it a moment if it has not yet.
+  std::string holder = read_holder(fd);
+  for (int i = 0; i < 20 && field(holder, "pid").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    holder = read_holder(fd);
+  }
+  const std::string pid = field(holder, "pid"), host = field(holder, "host"), started = field(holder, "started");
+  std::string who = pid.empty() ? "another process" : "process " + pid;
+  if (!host.empty()) who += " on host " + host;
+  if (!started.empty()) who += " (started " + started + ")";
+  return dir.string() + " is in use by " + who + "; wait for it or stop it";
+}
+
+}  // namespace
+
+RunLock::RunLock(const fs::path& output_dir) : path_(path_for(output_dir)) {
+  std::error_code ec;
+  fs::create_directories(output_dir, ec);
+  if (ec) throw Error(output_dir.string() + ": cannot create the output folder: " + ec.message());
+  // O_CLOEXEC: a child process (a tool a plugin starts) must not keep the folder locked after we exit.
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(path_.string() + ": cannot open the run lock: " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    std::string msg = err == EWOULDBLOCK ? in_use_message(output_dir, fd_)
+                                         : path_.string() + ": cannot lock: " + std::strerror(err);
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK) throw FolderInUse(msg);
+    throw Error(msg);
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
+  const std::string line =
+      "pid=" + std::to_string(::getpid()) + " host=" + host + " started=" + utc_now_iso() + "\n";
+  // Who holds the folder is information for the next run, not a condition of holding it: a full disk
+  // leaves the line out but keeps the lock.
+  if (::ftruncate(fd_, 0) == 0) {
+    const ssize_t n = ::pwrite(fd_, line.data(), line.size(), 0);
+    (void)n;
+  }
+}
+
+namespace {
+
+// The string a `--set KEY=VALUE` gives KEY, parsed as load_pipeline parses it: a TOML value when it is one.
+std::optional<std::string> set_string(const std::string& value) {
+  try {
+    const toml::table t = toml::parse("v = " + value);
+    if (const auto s = t["v"].value<std::string>()) return *s;
+    return std::nullopt;
+  } catch (const toml::parse_error&) {
+    return value;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<RunLock> RunLock::before_loading(const fs::path& file, const std::vector<std::string>& sets) {
+  std::optional<std::string> dir, name;
+  try {
+    const toml::table root = toml::parse_file(file.string());
+    dir = root["pipeline"]["output_dir"].value<std::string>();
+    name = root["pipeline"]["name"].value<std::string>();
+  } catch (const std::exception&) {
+    return nullptr;  // load_pipeline reports it
+  }
+  for (const auto& s : sets) {
+    const std::string key = s.substr(0, s.find('='));
+    if (key == "pipeline.output_dir") dir = set_string(s.substr(key.size() + 1));
+    else if (key == "pipeline.name") name = set_string(s.substr(key.size() + 1));
+    else if (key == "pipeline") return nullptr;
+  }
+  std::string d = dir ? *dir : "runs/" + (name ? *name : file.stem().string());
+  if (d.empty() || d.find('$') != std::string::npos) return nullptr;
+  fs::path out(d);
+  if (out.is_relative()) out = (file.has_parent_path() ? file.parent_path() : fs::path(".")) / out;
+  out = out.lexically_normal();
+  if (!fs::is_directory(out)) return nullptr;
+  return std::make_unique<RunLock>(out);
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
+}  // namespace slimpipe::core
