@@ -362,6 +362,10 @@ TEST(LongLines, QuotedKeysAndValuesAreClippedTo200Bytes) {
   d = diagnose(std::string("[pipeline]\ndevice = \"") + big + "\"\n" + kNode);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_LT(d[0].str().size(), 400u) << d[0].str().substr(0, 400);
+  d = diagnose(std::string(kNode) + "mode = \"" + big + "\"\n");  // a value outside the allowed list
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].str(), "bad.toml:4:8: parameter 'mode' of [nodes.q]: value \"" + std::string(199, 'k') +
+                            "\u2026 is not one of \"normal\", \"fast\"");
   const std::string m = usage_error_of([&] { parse_pipeline(kNode, "p.toml", {"pipeline." + big}, testutil::test_registry()); });
   EXPECT_LT(m.size(), 400u);
   EXPECT_NE(m.find("\u2026: expected key.path=value"), std::string::npos) << m.substr(0, 400);

@@ -1,6 +1,8 @@
 // Parameter schemas and typed parameter access.
 #include "slimpipe/params.hpp"
 
+#include "slimpipe/data/text_file.hpp"
+
 #include <algorithm>
 
 namespace slimpipe {
@@ -161,9 +163,9 @@ std::string Schema::check(const ParamSpec& spec, const Json& v) {
   };
   if (v.is_array()) {
     for (const auto& x : v)
-      if (!allowed_one(x)) return "value " + x.dump() + " is not one of " + allowed_list();
+      if (!allowed_one(x)) return "value " + data::clip_for_message(x.dump()) + " is not one of " + allowed_list();
   } else if (!allowed_one(v)) {
-    return "value " + v.dump() + " is not one of " + allowed_list();
+    return "value " + data::clip_for_message(v.dump()) + " is not one of " + allowed_list();
   }
   return "";
 }
@@ -172,7 +174,8 @@ std::string Schema::check(const ParamSpec& spec, const Json& v) {
 
 namespace {
 [[noreturn]] void type_error(const std::string& key, const char* want, const Json& v) {
-  throw Error("parameter '" + key + "': expected " + want + ", got " + json_type_name(v) + " " + v.dump());
+  throw Error("parameter '" + key + "': expected " + want + ", got " + json_type_name(v) + " " +
+              data::clip_for_message(v.dump()));
 }
 }  // namespace
 
