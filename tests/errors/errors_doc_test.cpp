@@ -1,0 +1,376 @@
+// docs/errors.md lists the errors a user can meet: what was wrong, the message, the exit code. This test
+// reproduces every row through the CLI and checks the message and the exit code, so the page cannot drift
+// from the code; a row without a reproduction here, or a reproduction without a row, fails too.
+//
+// In the page's message column, `<dir>` stands for the folder the command ran in and `…` for any text.
+// SLIMPIPE_ERRORS_DUMP=1 prints what every case printed (to write a new row).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <regex>
+
+#include "core/test_util.hpp"
+
+namespace fs = std::filesystem;
+using testutil::read_file;
+using testutil::run_command;
+using testutil::write_file;
+
+namespace {
+
+struct Row {
+  std::string id, message;
+  int exit_code = -1;
+};
+
+// Rows of the tables in docs/errors.md: | `id` | what was wrong | `message` | exit |
+std::map<std::string, Row> doc_rows() {
+  std::map<std::string, Row> rows;
+  std::istringstream in(read_file(fs::path(SLIMPIPE_SOURCE_DIR) / "docs" / "errors.md"));
+  static const std::regex row(R"(^\| `([a-z0-9-]+)` \|[^|]*\| `(.*)` \| (\d+) \|\s*$)");
+  std::string line;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (!std::regex_match(line, m, row)) continue;
+    Row r{m[1], m[2], std::stoi(m[3])};
+    EXPECT_TRUE(rows.emplace(r.id, r).second) << "docs/errors.md: row " << r.id << " twice";
+  }
+  return rows;
+}
+
+// `…` in the page matches any text; the pieces between must appear in order within one line.
+bool line_matches(const std::string& line, const std::string& pattern) {
+  std::size_t pos = 0, start = 0;
+  const std::string ellipsis = "…";
+  bool first = true;
+  while (true) {
+    std::size_t cut = pattern.find(ellipsis, start);
+    std::string piece = pattern.substr(start, cut == std::string::npos ? std::string::npos : cut - start);
+    if (cut == std::string::npos)  // the last piece ends the line
+      return line.size() >= pos + piece.size() && line.compare(line.size() - piece.size(), piece.size(), piece) == 0 &&
+             (!first || line.size() == piece.size());
+    std::size_t at = line.find(piece, pos);
+    if (at == std::string::npos || (first && at != 0)) return false;
+    pos = at + piece.size();
+    first = false;
+    start = cut + ellipsis.size();
+  }
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
+  return s;
+}
+
+const std::string kCli = SLIMPIPE_CLI;
+const std::string kTestPlugins = std::string(" --plugin-path ") + SLIMPIPE_TEST_PLUGIN_DIR;
+
+// A tiny fine-tuned model (seq_cls, synthetic data), trained once for the model and checkpoint rows.
+const fs::path& tiny_model() {
+  static const fs::path dir = [] {
+    fs::path d = testutil::temp_dir("errors-model");
+    write_file(d / "train.toml", R"([pipeline]
+output_dir = "out"
+threads_per_instance = 1
+[task]
+type = "seq_cls"
+source = "synthetic"
+synthetic_train_size = 64
+synthetic_eval_size = 32
+max_seq_length = 32
+[nodes.train]
+type = "finetune"
+inputs = []
+from_scratch = true
+hidden_size = 16
+num_hidden_layers = 2
+num_attention_heads = 2
+intermediate_size = 32
+max_position_embeddings = 32
+num_train_epochs = 1
+per_device_train_batch_size = 32
+)");
+    auto r = run_command(kCli + " run " + (d / "train.toml").string() + " -q");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return d / "out" / "train";
+  }();
+  return dir;
+}
+
+// An evaluate pipeline on the model folder `model` (relative to the pipeline).
+const char* kEvalPipeline = R"([pipeline]
+output_dir = "out"
+threads_per_instance = 1
+[model]
+path = "model"
+[task]
+type = "seq_cls"
+source = "synthetic"
+synthetic_train_size = 64
+synthetic_eval_size = 32
+max_seq_length = 32
+[nodes.eval]
+type = "evaluate"
+inputs = ["model"]
+)";
+
+void copy_model(const fs::path& dir) {
+  fs::create_directories(dir / "model");
+  for (const char* f : {"config.json", "model.safetensors", "vocab.txt"})
+    fs::copy_file(tiny_model() / f, dir / "model" / f, fs::copy_options::overwrite_existing);
+}
+
+void edit_config(const fs::path& dir, const std::string& key, const std::string& value) {
+  std::string cfg = read_file(dir / "model" / "config.json");
+  std::regex field("\"" + key + "\"\\s*:\\s*[^,}\\n]+");
+  write_file(dir / "model" / "config.json", std::regex_replace(cfg, field, "\"" + key + "\": " + value));
+}
+
+// A pipeline with one real node (evaluate on the tiny model), for pipeline-file rows; `extra` is appended.
+std::string eval_pipeline(const fs::path& dir, const std::string& extra = "") {
+  copy_model(dir);
+  write_file(dir / "p.toml", kEvalPipeline + extra);
+  return "p.toml";
+}
+
+// A seq_cls pipeline reading data files from the folder.
+std::string data_pipeline(const fs::path& dir, const std::string& train_text) {
+  copy_model(dir);
+  write_file(dir / "train.tsv", train_text);
+  write_file(dir / "dev.tsv", "sentence\tlabel\ngood\t1\nbad\t0\n");
+  write_file(dir / "p.toml", R"([pipeline]
+output_dir = "out"
+[model]
+path = "model"
+[task]
+type = "seq_cls"
+train = "train.tsv"
+eval = "dev.tsv"
+max_seq_length = 32
+[nodes.eval]
+type = "evaluate"
+inputs = ["model"]
+)");
+  return kCli + " run p.toml -q";
+}
+
+std::string sleep_pipeline(const fs::path& dir, int sleep_ms) {
+  write_file(dir / "model" / "config.json", "{}");
+  write_file(dir / "s.toml", "[pipeline]\noutput_dir = \"out\"\n[model]\npath = \"model\"\n[nodes.cell]\n"
+                             "type = \"sleep_record\"\ninputs = [\"model\"]\nrecord = \"record.txt\"\nsleep_ms = " +
+                                 std::to_string(sleep_ms) + "\n");
+  return kCli + kTestPlugins + " run s.toml -q";
+}
+
+using MakeCase = std::function<std::string(const fs::path&)>;  // writes files into the folder, returns the command
+
+std::map<std::string, MakeCase> cases() {
+  std::map<std::string, MakeCase> c;
+  const std::string S = kCli;
+  // --- command line
+  c["cli-unknown-command"] = [=](const fs::path&) { return S + " nosuch"; };
+  c["cli-unknown-option"] = [=](const fs::path& d) { return S + " plan " + eval_pipeline(d) + " --bogus"; };
+  c["cli-pipeline-missing"] = [=](const fs::path&) { return S + " run nosuch.toml"; };
+  c["cli-pipeline-is-directory"] = [=](const fs::path&) { return S + " validate ."; };
+  c["cli-set-without-equals"] = [=](const fs::path& d) { return S + " plan " + eval_pipeline(d) + " --set foo"; };
+  c["cli-set-unknown-key"] = [=](const fs::path& d) { return S + " plan " + eval_pipeline(d) + " --set pipeline.bogus=1"; };
+  c["cli-selector-unknown"] = [=](const fs::path& d) { return S + " plan " + eval_pipeline(d) + " --force evl"; };
+  c["cli-max-parallel-range"] = [=](const fs::path& d) { return S + " run " + eval_pipeline(d) + " --max-parallel 0"; };
+  c["cli-plugin-unknown"] = [=](const fs::path&) { return S + " plugins show evalute"; };
+  // --- pipeline file
+  c["toml-syntax"] = [=](const fs::path& d) {
+    write_file(d / "p.toml", "[pipeline\n");
+    return S + " validate p.toml";
+  };
+  c["pipeline-unknown-key"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d, "[nodes.eval.extra]\n") + " --set pipeline.max_paralel=2";
+  };
+  c["pipeline-no-nodes"] = [=](const fs::path& d) {
+    write_file(d / "p.toml", "[pipeline]\noutput_dir = \"out\"\n");
+    return S + " validate p.toml";
+  };
+  c["pipeline-max-parallel-range"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d) + " --set pipeline.max_parallel=100000";
+  };
+  c["pipeline-device-cuda"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d) + " --set pipeline.device=cuda";
+  };
+  c["pipeline-env-undefined"] = [=](const fs::path& d) {
+    return "env -u SLIMPIPE_NO_SUCH_VAR " + S + " validate " + eval_pipeline(d) +
+           " --set 'pipeline.output_dir=${SLIMPIPE_NO_SUCH_VAR}/out'";
+  };
+  c["pipeline-key-too-deep"] = [=](const fs::path& d) {
+    std::string key = "pipeline";
+    for (int i = 0; i < 10000; ++i) key += ".k";
+    write_file(d / "p.toml", key + " = 1\n");
+    return S + " validate p.toml";
+  };
+  c["node-unknown-plugin"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"pqt\"\ninputs = [\"model\"]\n");
+  };
+  c["node-unknown-parameter"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nalgo_lst = [\"KL\"]\n");
+  };
+  c["node-parameter-type"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nbatch_num = \"two\"\n");
+  };
+  c["node-parameter-choice"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nalgo = \"kl\"\n");
+  };
+  c["node-unknown-input"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"evl\"]\n");
+  };
+  c["node-cycle"] = [=](const fs::path& d) {
+    return S + " validate " +
+           eval_pipeline(d, "[nodes.a]\ntype = \"ptq\"\ninputs = [\"b\"]\n[nodes.b]\ntype = \"ptq\"\ninputs = [\"a\"]\n");
+  };
+  c["matrix-empty-axis"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\n[nodes.q.matrix]\nalgo = []\n");
+  };
+  c["task-unknown-type"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d) + " --set task.type=seq_clf";
+  };
+  // --- data files
+  c["data-file-missing"] = [=](const fs::path& d) {
+    data_pipeline(d, "");
+    fs::remove(d / "train.tsv");
+    return S + " run p.toml -q";
+  };
+  c["data-file-is-directory"] = [=](const fs::path& d) {
+    data_pipeline(d, "");
+    fs::remove(d / "train.tsv");
+    fs::create_directory(d / "train.tsv");
+    return S + " run p.toml -q";
+  };
+  c["data-invalid-utf8"] = [=](const fs::path& d) { return data_pipeline(d, "sentence\tlabel\ngood\t1\nba\xff" "d\t0\n"); };
+  c["data-nul-byte"] = [=](const fs::path& d) {
+    return data_pipeline(d, std::string("sentence\tlabel\ngood\t1\nba\0d\t0\n", 27));
+  };
+  c["data-missing-column"] = [=](const fs::path& d) { return data_pipeline(d, "sentence\tlabel\ngood\t1\nbad\n"); };
+  // --- models and checkpoints
+  c["model-folder-missing"] = [=](const fs::path& d) {
+    eval_pipeline(d);
+    fs::remove_all(d / "model");
+    return S + " run p.toml -q";
+  };
+  c["model-config-missing"] = [=](const fs::path& d) {
+    eval_pipeline(d);
+    fs::remove(d / "model" / "config.json");
+    return S + " run p.toml -q";
+  };
+  c["model-config-not-json"] = [=](const fs::path& d) {
+    eval_pipeline(d);
+    write_file(d / "model" / "config.json", "{\"hidden_size\": 16,");
+    return S + " run p.toml -q";
+  };
+  c["model-config-too-deep"] = [=](const fs::path& d) {
+    eval_pipeline(d);
+    write_file(d / "model" / "config.json", "{\"x\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
+    return S + " run p.toml -q";
+  };
+  c["checkpoint-unused-tensor"] = [=](const fs::path& d) {
+    eval_pipeline(d);
+    edit_config(d, "num_hidden_layers", "1");
+    return S + " run p.toml -q";
+  };
+  c["checkpoint-missing-tensor"] = [=](const fs::path& d) {
+    eval_pipeline(d);
+    edit_config(d, "num_hidden_layers", "3");
+    return S + " run p.toml -q";
+  };
+  c["checkpoint-shape-mismatch"] = [=](const fs::path& d) {
+    eval_pipeline(d);
+    edit_config(d, "intermediate_size", "48");
+    return S + " run p.toml -q";
+  };
+  c["vocab-larger-than-config"] = [=](const fs::path& d) {
+    eval_pipeline(d);
+    std::string v = read_file(d / "model" / "vocab.txt");
+    for (int i = 0; i < 5000; ++i) v += "extra" + std::to_string(i) + "\n";
+    write_file(d / "model" / "vocab.txt", v);
+    return S + " run p.toml -q";
+  };
+  // --- plugins
+  c["plugin-not-a-library"] = [=](const fs::path& d) {
+    write_file(d / "plugins" / "libbroken.so", "not an ELF file");
+    return S + " --plugin-path plugins plugins";
+  };
+  c["plugin-symlink-loop"] = [=](const fs::path& d) {
+    fs::create_directories(d / "plugins");
+    fs::create_symlink("loop", d / "plugins" / "loop");
+    return S + " --plugin-path plugins plugins";
+  };
+  // --- run folders
+  c["run-folder-in-use"] = [=](const fs::path& d) {
+    const std::string first = sleep_pipeline(d, 4000);
+    return "(" + first + " &) ; sleep 1.5; " + first;
+  };
+  c["verify-damaged"] = [=](const fs::path& d) {
+    auto r = run_command("cd '" + d.string() + "' && " + sleep_pipeline(d, 1));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::ofstream(d / "out" / "cell" / "out.txt", std::ios::app) << "tampered";
+    return S + " verify out";
+  };
+  c["report-not-a-run"] = [=](const fs::path& d) {
+    fs::create_directories(d / "empty");
+    return S + " report empty";
+  };
+  // --- compress
+  c["compress-missing-flags"] = [=](const fs::path&) { return S + " compress --task seq_cls"; };
+  c["compress-bad-strategy"] = [=](const fs::path&) {
+    return S + " compress --strategy prune --task seq_cls --model_name_or_path m --output_dir o";
+  };
+  c["compress-unknown-flag"] = [=](const fs::path& d) {
+    copy_model(d);
+    return S + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
+               "--algo_lst KL";
+  };
+  c["compress-bad-algo"] = [=](const fs::path& d) {
+    copy_model(d);
+    return S + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
+               "--algo_list kl";
+  };
+  c["compress-infer-model-with-dynabert"] = [=](const fs::path& d) {
+    copy_model(d);
+    return S + " compress --strategy dynabert --task seq_cls --source synthetic --input_infer_model_path model/model "
+               "--model_name_or_path model --output_dir o";
+  };
+  // --- bench
+  c["bench-not-a-model"] = [=](const fs::path&) { return S + " bench nosuch"; };
+  return c;
+}
+
+}  // namespace
+
+TEST(ErrorsDoc, EveryRowIsReproducedWithItsMessageAndExitCode) {
+  const std::map<std::string, Row> rows = doc_rows();
+  const std::map<std::string, MakeCase> all = cases();
+  const bool dump = std::getenv("SLIMPIPE_ERRORS_DUMP") != nullptr;
+  if (!dump) {
+    EXPECT_GE(rows.size(), 40u) << "docs/errors.md lists fewer than 40 errors";
+  }
+  for (const auto& [id, setup] : all) {
+    const fs::path dir = testutil::temp_dir("errors-" + id);
+    const std::string cmd = setup(dir);
+    const auto r = run_command("cd '" + dir.string() + "' && " + cmd);
+    const std::string out = replace_all(r.output, dir.string(), "<dir>");
+    if (dump) std::cout << "=== " << id << " (exit " << r.exit_code << ")\n" << out.substr(0, 2000) << "\n";
+    auto row = rows.find(id);
+    if (row == rows.end()) {
+      ADD_FAILURE() << id << ": reproduced here but not listed in docs/errors.md";
+      continue;
+    }
+    EXPECT_EQ(r.exit_code, row->second.exit_code) << id << ":\n" << out;
+    std::istringstream lines(out);
+    std::string line;
+    bool found = false;
+    while (!found && std::getline(lines, line)) found = line_matches(line, row->second.message);
+    EXPECT_TRUE(found) << id << ": no line of the output matches docs/errors.md's `" << row->second.message << "`:\n"
+                       << out;
+    fs::remove_all(dir);
+  }
+  for (const auto& [id, row] : rows)
+    EXPECT_TRUE(all.count(id)) << "docs/errors.md lists " << id << " but this test does not reproduce it";
+}
