@@ -20,7 +20,7 @@ std::string join_diagnostics(const std::vector<Diagnostic>& diags) {
 constexpr std::size_t kMaxMessageBytes = 2000;
 
 std::string Diagnostic::str() const {
-  std::string where = data::clip_for_message(pos.file);
+  std::string where = data::clip_for_message(pos.file, 4096);  // a path, or "--set <key>"
   if (pos.line > 0) where += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.col);
   return where + ": " + data::clip_for_message(message, kMaxMessageBytes);
 }

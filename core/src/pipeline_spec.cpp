@@ -309,7 +309,7 @@ void apply_override(toml::table& root, const std::string& spec) {
   }
   toml::table holder;
   try {
-    holder = toml::parse("v = " + value, "--set " + path);
+    holder = toml::parse("v = " + value, where);
   } catch (const toml::parse_error&) {
     holder = toml::table{};
     holder.insert("v", value);

@@ -366,6 +366,14 @@ TEST(LongLines, QuotedKeysAndValuesAreClippedTo200Bytes) {
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].str(), "bad.toml:4:8: parameter 'mode' of [nodes.q]: value \"" + std::string(199, 'k') +
                             "\u2026 is not one of \"normal\", \"fast\"");
+  d = diagnose(kNode, {"nodes.q." + big + "=[1, {a = 1}]"});  // a huge --set key: the value's source names it
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].str().rfind("--set: unknown key '" + std::string(200, 'k') + "\u2026' in [nodes.q]", 0), 0u)
+      << d[0].str().substr(0, 600);
+  EXPECT_LT(d[0].str().size(), 600u);
+  d = diagnose(kNode, {"nodes.q.x." + big + "=\"${SLIMPIPE_TEST_SURELY_UNSET}\""});
+  ASSERT_FALSE(d.empty());
+  EXPECT_EQ(d[0].pos.file, "--set nodes.q.x." + std::string(70, 'k') + "\u2026") << d[0].str().substr(0, 600);
   const std::string m = usage_error_of([&] { parse_pipeline(kNode, "p.toml", {"pipeline." + big}, testutil::test_registry()); });
   EXPECT_LT(m.size(), 400u);
   EXPECT_NE(m.find("\u2026: expected key.path=value"), std::string::npos) << m.substr(0, 400);
