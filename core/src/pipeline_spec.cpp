@@ -31,6 +31,7 @@ const std::vector<std::string> kPipelineKeys = {"name",      "output_dir", "max_
                                                 "fail_fast", "seed",       "device",       "description"};
 const std::vector<std::string> kModelKeys = {"path"};
 constexpr std::int64_t kMaxThreadsPerInstance = 1024;
+constexpr std::size_t kMaxNodeIdBytes = 128;
 const std::vector<std::string> kNodeKeys = {"type", "inputs", "collect", "matrix", "description"};
 
 class Checker {
@@ -615,11 +616,16 @@ void expand_composite(Checker& c, NodeSpec node, const toml::table& t, PipelineS
 void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineSpec& spec) {
   NodeSpec node;
   node.id = std::string(idk.str());
-  if (node.id.size() > 200) node.id = clip(node.id);
   node.pos = c.pos(idk);
   static const std::regex id_re("^[a-z][a-z0-9_]*$");
-  if (!std::regex_match(node.id, id_re))
+  if (node.id.size() > kMaxNodeIdBytes) {
+    // It names the node's output folders, which the file system limits to 255 bytes.
+    c.error(node.pos, "node id '" + clip(node.id, 80) + "' is " + std::to_string(node.id.size()) +
+                          " bytes long; at most " + std::to_string(kMaxNodeIdBytes) + " are allowed");
+    node.id = clip(node.id, 80);  // later messages quote it
+  } else if (!std::regex_match(node.id, id_re)) {
     c.error(node.pos, "node id '" + node.id + "' must match [a-z][a-z0-9_]* (lower case, digits, underscores)");
+  }
   if (node.id == "model")
     c.error(node.pos, "node id 'model' is reserved for the input model ([model] table)");
   const toml::table* t = n.as_table();

@@ -379,6 +379,14 @@ TEST(LongLines, QuotedKeysAndValuesAreClippedTo200Bytes) {
   EXPECT_NE(m.find("\u2026: expected key.path=value"), std::string::npos) << m.substr(0, 400);
 }
 
+TEST(LongLines, NodeIdsAreAtMost128Bytes) {
+  auto d = diagnose("[nodes." + std::string(5 << 20, 'n') + "]\ntype = \"sleep_record\"\ninputs = []\n");
+  ASSERT_EQ(d.size(), 1u) << joined(d).substr(0, 600);
+  EXPECT_EQ(d[0].str(), "bad.toml:1:8: node id '" + std::string(80, 'n') + "\u2026' is " + std::to_string(5 << 20) +
+                            " bytes long; at most 128 are allowed");
+  EXPECT_TRUE(diagnose("[nodes." + std::string(128, 'n') + "]\ntype = \"sleep_record\"\ninputs = []\n").empty());
+}
+
 TEST(LongLines, ClipCutsAtACharacterBoundary) {
   // 199 ASCII bytes, then a 3-byte character straddling byte 200: it goes whole or not at all.
   const std::string s = std::string(199, 'a') + "\u20ac" + std::string(10, 'b');
