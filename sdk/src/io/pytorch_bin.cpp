@@ -28,6 +28,31 @@ struct Py {
   std::vector<PyRef> items;
   std::vector<std::pair<PyRef, PyRef>> dict;
   at::Tensor tensor;  // Tensor: a view of its storage until the file is fully read
+
+  Py() = default;
+  Py(const Py&) = delete;
+  Py& operator=(const Py&) = delete;
+  // Without recursion: a pickle of lists nested a million deep would otherwise overflow the stack as the
+  // shared_ptr chain unwinds. Children this value is the last owner of are dismantled from a work list.
+  ~Py() {
+    std::vector<PyRef> pending;
+    auto detach = [&pending](Py& p) {
+      for (auto& child : p.items)
+        if (child) pending.push_back(std::move(child));
+      for (auto& [k, v] : p.dict) {
+        if (k) pending.push_back(std::move(k));
+        if (v) pending.push_back(std::move(v));
+      }
+      p.items.clear();
+      p.dict.clear();
+    };
+    detach(*this);
+    while (!pending.empty()) {
+      PyRef child = std::move(pending.back());
+      pending.pop_back();
+      if (child.use_count() == 1) detach(*child);  // destroyed at the end of this iteration, childless
+    }
+  }
 };
 
 PyRef make(Py::Kind k) {
