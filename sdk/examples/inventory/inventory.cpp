@@ -1,8 +1,7 @@
 // An out-of-tree slimpipe strategy plugin, built against the installed SDK: it writes an
 // inventory (path, size, SHA-1) of every file of its input artifacts, and their total size.
-#include <fstream>
-
 #include <slimpipe/hash.hpp>
+#include <slimpipe/io/checked_file.hpp>
 #include <slimpipe/plugin.hpp>
 #include <slimpipe/strategy.hpp>
 
@@ -29,7 +28,8 @@ class Inventory final : public slimpipe::Strategy {
       }
     }
     auto& out = ctx.output();
-    std::ofstream(out.dir() / "inventory.json") << list.dump(2) << "\n";
+    // Checked write: a full disk fails the instance with "<file>: write failed: No space left on device".
+    slimpipe::write_file_atomic(out.dir() / "inventory.json", list.dump(2) + "\n");
     out.set_kind("inventory");
     out.set_metric("total_bytes", static_cast<double>(total));
     out.set_metric("files", static_cast<double>(list.size()));
