@@ -113,7 +113,8 @@ std::vector<Cell> expand_matrix(const MatrixSpec& m) {
       if (!fits) continue;
       extended = true;
       for (const auto& [k, v] : inc) {
-        auto it = std::find_if(c.begin(), c.end(), [&](const auto& x) { return x.first == k; });
+        const std::string& key = k;  // clang 14 cannot capture a structured binding in a lambda
+        auto it = std::find_if(c.begin(), c.end(), [&](const auto& x) { return x.first == key; });
         if (it == c.end())
           c.emplace_back(k, v);
         else
