@@ -166,6 +166,9 @@ TEST(CheckpointConfig, IdsOutsideTheEmbeddingAreOneLineErrors) {
   expect_error([&] { model->forward(in); }, {"input_ids holds token id 100, outside the embedding's 0..99 (config.json vocab_size 100)"});
   in.input_ids[0][3] = -1;
   expect_error([&] { model->forward(in); }, {"input_ids holds token id -1"});
+  in = tiny_inputs();
+  in.token_type_ids[1][2] = 2;  // a third segment: BERT has two token type rows
+  expect_error([&] { model->forward(in); }, {"token_type_ids holds 2, outside the embedding's 0..1 (config.json type_vocab_size 2)"});
 }
 
 }  // namespace

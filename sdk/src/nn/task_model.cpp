@@ -93,14 +93,19 @@ EncoderOutput TaskModelImpl::forward(const EncoderInputs& in, const SiteHook& ho
   check_like_ids(in.task_type_ids, "task_type_ids");
   // An id without an embedding row would stop in LibTorch's index check with a backtrace naming no input.
   // Checked on the CPU only: on a GPU it would wait for the device at every step.
-  if (ids.device().is_cpu() && ids.numel() > 0) {
-    const auto [lowest_id, highest_id] = at::aminmax(ids);
+  auto check_ids = [](const at::Tensor& t, const char* name, std::int64_t rows, const char* size_key) {
+    if (!t.defined() || !t.device().is_cpu() || t.numel() == 0) return;
+    const auto [lowest_id, highest_id] = at::aminmax(t);
     const std::int64_t lo = lowest_id.item<std::int64_t>(), hi = highest_id.item<std::int64_t>();
-    const std::int64_t vocab = config().vocab_size;
-    if (lo < 0 || hi >= vocab)
-      throw Error("input_ids holds token id " + std::to_string(lo < 0 ? lo : hi) + ", outside the embedding's 0.." +
-                  std::to_string(vocab - 1) + " (config.json vocab_size " + std::to_string(vocab) + ")");
-  }
+    if (lo < 0 || hi >= rows)
+      throw Error(std::string(name) + " holds " + (std::string(name) == "input_ids" ? "token id " : "") +
+                  std::to_string(lo < 0 ? lo : hi) + ", outside the embedding's 0.." + std::to_string(rows - 1) +
+                  " (config.json " + size_key + " " + std::to_string(rows) + ")");
+  };
+  const EncoderConfig& c = config();
+  check_ids(ids, "input_ids", c.vocab_size, "vocab_size");
+  check_ids(in.token_type_ids, "token_type_ids", c.type_vocab_size, "type_vocab_size");
+  if (c.use_task_id) check_ids(in.task_type_ids, "task_type_ids", c.task_type_vocab_size, "task_type_vocab_size");
 
   at::Tensor x = embeddings(ids, in.token_type_ids, in.task_type_ids);
   out.taps.push_back(x);
