@@ -322,8 +322,9 @@ std::string stale_reason(const Instance& inst, const Plan& plan, const CacheKey&
 InstanceOutcome use_input_model(const Instance& inst, const fs::path& output_dir, std::vector<Artifact>& out) {
   if (!fs::is_directory(inst.dir))
     return {Status::Failed, "model.path: folder " + inst.dir.string() + " does not exist", 0};
-  Json m = Json::object();
-  if (fs::exists(inst.dir / "manifest.json")) m = Artifact::load(inst.dir).manifest();
+  // An empty or corrupt manifest counts as none, as it does for plan: the folder is identified by its files.
+  const auto own = Artifact::try_load(inst.dir);
+  Json m = own ? own->manifest() : Json::object();
   m["hash"] = external_dir_hash(inst.dir, output_dir);
   m["id"] = "model";
   if (!m.contains("kind")) m["kind"] = "model";

@@ -301,6 +301,19 @@ TEST(RunFolder, EmptyLockFileAndTornJournalLinesAreNeverFinishedWork) {
   EXPECT_EQ(Json::parse(testutil::read_file(w.out / "pipeline.lock"))["instances"].size(), 2u);
 }
 
+// The pipeline's [model] folder with an empty manifest.json (a copy that did not complete): plan and run
+// agree that it is an input identified by its files, rather than plan listing it and run failing on it.
+TEST(RunFolder, InputModelWithAnEmptyManifestIsIdentifiedByItsFilesInPlanAndRun) {
+  auto w = make_pipeline("emptymodelmanifest", 1, 0);
+  testutil::write_file(w.dir / "model" / "manifest.json", "");
+  auto plan = run_command(testutil::cli() + " plan " + w.pipeline.string());
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("input     model  (input model"), std::string::npos) << plan.output;
+  auto r = run_command(cli_run(w));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 ran, 0 cached"), std::string::npos) << r.output;
+}
+
 // A full disk, simulated with a file size limit (every write past it fails with EFBIG, as ENOSPC would):
 // each instance fails with one line naming the file, nothing half-written is moved into place, the process
 // exits normally, and a rerun with room finishes.
