@@ -438,6 +438,7 @@ RunSummary Executor::run(const RunOptions& opts) {
     if (!fs::equivalent(run_lock_->path(), RunLock::path_for(spec_.output_dir), same_ec)) run_lock_.reset();
   }
   if (!run_lock_) run_lock_ = std::make_unique<RunLock>(spec_.output_dir);
+  if (!run_lock_->warning().empty()) out << "slimpipe: warning: " << run_lock_->warning() << "\n";
   const fs::path tmp_root = spec_.output_dir / ".tmp" / std::to_string(::getpid());
   remove_temp_leftovers(spec_.output_dir / ".tmp");
   fs::create_directories(tmp_root);

@@ -63,6 +63,11 @@ RunLock::RunLock(const fs::path& output_dir) : path_(path_for(output_dir)) {
   if (fd_ < 0) throw Error(path_.string() + ": cannot open the run lock: " + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
+    if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) {
+      // A file system without locks (some network and FUSE ones): run, but say what is not guarded.
+      warning_ = path_.string() + ": cannot lock (" + std::strerror(err) + "): a second run on this folder will not be stopped";
+      return;
+    }
     std::string msg = err == EWOULDBLOCK ? in_use_message(output_dir, fd_)
                                          : path_.string() + ": cannot lock: " + std::strerror(err);
     ::close(fd_);

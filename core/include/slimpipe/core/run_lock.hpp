@@ -31,6 +31,8 @@ class RunLock {
   RunLock& operator=(const RunLock&) = delete;
 
   const fs::path& path() const { return path_; }
+  // Not empty when the file system cannot lock files: the run goes on unguarded, and says so.
+  const std::string& warning() const { return warning_; }
   static fs::path path_for(const fs::path& output_dir) { return output_dir / ".run.lock"; }
 
   // The lock of the output folder a pipeline file names, taken before the plugins are loaded (seconds with
@@ -42,6 +44,7 @@ class RunLock {
 
  private:
   fs::path path_;
+  std::string warning_;
   int fd_ = -1;
 };
 
