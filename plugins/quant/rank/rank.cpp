@@ -17,6 +17,7 @@
 
 #include "slimpipe/export/qdq_export.hpp"
 #include "slimpipe/export/runtime_export.hpp"
+#include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/quant/ptq.hpp"
@@ -360,7 +361,7 @@ class Rank final : public Strategy {
 
     // The table, in rank order.
     const auto& batches = bench.options.batches;
-    std::ofstream csv(out.dir() / "ranking.csv");
+    std::ostringstream csv;
     csv << "rank,id," << primary << ",reference,delta,size_bytes,meets_max_drop,best";
     std::ostringstream md;
     md << "| rank | candidate | " << primary << " | fp32 | Δ | size MB | meets drop |";
@@ -437,7 +438,9 @@ class Rank final : public Strategy {
                     {"batches", batches}, {"rounds", bench.rounds}, {"iters", bench.options.iters},
                     {"isa", slimpipe_runtime::cpu_isa()}, {"baseline", base}};
     }
-    std::ofstream(out.dir() / "ranking.md") << md.str();
+    // Checked writes: a full disk fails the node with "<file>: write failed: No space left on device".
+    write_file_atomic(out.dir() / "ranking.csv", csv.str());
+    write_file_atomic(out.dir() / "ranking.md", md.str());
     const Json summary = {{"primary", primary},
                           {"objective", objective},
                           {"max_metric_drop", max_drop_json},
@@ -446,7 +449,7 @@ class Rank final : public Strategy {
                           {"bench", bench_json},
                           {"candidates", rows},
                           {"fallback", fallback}};
-    std::ofstream(out.dir() / "ranking.json") << summary.dump(2) << "\n";
+    write_file_atomic(out.dir() / "ranking.json", summary.dump(2) + "\n");
 
     out.set_kind(best.artifact->kind());
     out.manifest()["primary_metric"] = primary;
@@ -549,10 +552,10 @@ class Rank final : public Strategy {
     if (fs::exists(cell.dir() / "runtime")) exporter::export_runtime(*model.model, current, out.dir() / "runtime");
     out.manifest()["fallback_fp32_sites"] = fp32_sites;
     out.manifest()["size_bytes_int8"] = quant::quantized_size_bytes(*model.model, current);
-    std::ofstream(out.dir() / "metrics.json") << Json{{"primary", final_metrics.primary}, {"eval", final_metrics.all},
-                                                     {"fallback_fp32_sites", fp32_sites}, {"from_cell", cell.id()}}
-                                                     .dump(2)
-                                              << "\n";
+    write_file_atomic(out.dir() / "metrics.json", Json{{"primary", final_metrics.primary}, {"eval", final_metrics.all},
+                                                        {"fallback_fp32_sites", fp32_sites}, {"from_cell", cell.id()}}
+                                                           .dump(2) +
+                                                       "\n");
     return {{"from_cell", cell.id()}, {"target_drop", target}, {"met", met}, {"fp32_sites", fp32_sites}, {"steps", steps}};
   }
 };
