@@ -348,6 +348,33 @@ LockEntry entry_for(const Instance& inst, const CacheKey& key) {
   return le;
 }
 
+// The stored outputs of an instance that need not run. False, with why in *reason, when one cannot be read
+// after all (changed since stale_reason looked at it).
+bool load_stored(const Instance& inst, std::vector<Artifact>& out, std::string* reason) {
+  try {
+    for (const auto& o : inst.outputs) out.push_back(Artifact::load(inst.output_dir(o)));
+    return true;
+  } catch (const std::exception& e) {
+    out.clear();
+    *reason = std::string("stored output unreadable: ") + e.what();
+    return false;
+  }
+}
+
+// The temp folder an instance writes into: a single unnamed output is the folder itself, named outputs are
+// subfolders of it (every filesystem operation counts on slow disks).
+std::map<std::string, OutputArtifact> make_outputs(const Instance& inst, const fs::path& tmp) {
+  fs::create_directory(tmp);
+  const bool single = inst.outputs.size() == 1 && inst.outputs[0].empty();
+  std::map<std::string, OutputArtifact> outputs;
+  for (const auto& o : inst.outputs) {
+    fs::path d = single ? tmp : tmp / o;
+    if (!single) fs::create_directory(d);
+    outputs.emplace(o, OutputArtifact(o, d));
+  }
+  return outputs;
+}
+
 // Finishes every output written under `tmp` (manifests last, written durably), then moves the folder into
 // place: a reader sees the old artifact or the new one, never a half-written one, and a manifest that
 // cannot be written fails the instance before anything is moved. Returns the manifests, parallel to
@@ -497,15 +524,9 @@ RunSummary Executor::run(const RunOptions& opts) {
     const NodeSpec& node = spec_.nodes[inst.node];
     CacheKey key = cache_key(inst, *node.plugin, in_hashes, task_hash);
     std::string reason = sel.forced[i] ? "forced" : stale_reason(inst, plan_, key, lock.find(inst.id), spec_.output_dir);
-    if (reason.empty()) {
-      try {
-        for (const auto& o : inst.outputs) artifacts[i].push_back(Artifact::load(inst.output_dir(o)));
-        oc = {Status::Cached, "up to date", 0};
-        return;
-      } catch (const std::exception& e) {  // changed since stale_reason looked at it
-        artifacts[i].clear();
-        reason = std::string("stored output unreadable: ") + e.what();
-      }
+    if (reason.empty() && load_stored(inst, artifacts[i], &reason)) {
+      oc = {Status::Cached, "up to date", 0};
+      return;
     }
     if (!sel.selected[i]) {
       oc = {Status::Unselected, "not selected (--only); " + reason, 0};
@@ -518,21 +539,13 @@ RunSummary Executor::run(const RunOptions& opts) {
 
     InstanceLogger logger(inst.id, run_log);
     logger.info("running: " + reason);
-    // Outputs are written under .tmp/<pid> and renamed into place once complete. A single unnamed
-    // output is the temp folder itself; every filesystem operation counts on slow disks.
+    // Outputs are written under .tmp/<pid> and renamed into place once complete.
     const std::string stem = safe_name(inst.id);
     const fs::path tmp = tmp_root / stem;
-    const bool single = inst.outputs.size() == 1 && inst.outputs[0].empty();
     LockEntry le = entry_for(inst, key);
     const fs::path scratch = tmp_root / (stem + ".scratch");
     try {
-      fs::create_directory(tmp);
-      std::map<std::string, OutputArtifact> outputs;
-      for (const auto& o : inst.outputs) {
-        fs::path d = single ? tmp : tmp / o;
-        if (!single) fs::create_directory(d);
-        outputs.emplace(o, OutputArtifact(o, d));
-      }
+      std::map<std::string, OutputArtifact> outputs = make_outputs(inst, tmp);
       InstanceContext ctx(inst.id, logger, spec_.seed, spec_.device, threads, scratch, task.get(), outputs);
       auto strategy = PluginRegistry::create_strategy(*node.plugin);
       strategy->run(ctx, inputs, Params(inst.params));
