@@ -18,7 +18,9 @@ fi
 SLIMPIPE=$(realpath "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PIPELINE=$ROOT/pipelines/quickstart.toml
-SIZES=${SIZES:-"64k 128k 256k 384k 512k 768k 1m 1536k 2m 3m"}
+# 560k and 568k: here the disk fills up while the journal records train, and while evaluate's manifest is
+# written (measured on the 2-core development machine; other builds may shift them a little).
+SIZES=${SIZES:-"64k 128k 256k 512k 560k 568k 1m 1536k 2m 3m"}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/slimpipe-disk-full.XXXXXX")
 MNT=$WORK/mnt
 mkdir -p "$MNT"
