@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -130,8 +131,9 @@ TEST(RunFolder, SecondRunOnAFolderInUseFailsAtOnceAndTheFirstFinishesAsASoloRun)
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   testutil::CommandResult version, second;
-  const double startup = seconds_of(std::string(SLIMPIPE_CLI) + " --version", &version);
+  double startup = seconds_of(std::string(SLIMPIPE_CLI) + " --version", &version);
   const double secs = seconds_of(cli_run(w), &second);
+  startup = std::max(startup, seconds_of(std::string(SLIMPIPE_CLI) + " --version", &version));  // load varies
   EXPECT_EQ(second.exit_code, 1) << second.output;
   EXPECT_LT(secs, startup + 1.0) << "starting the program alone took " << startup << " s\n" << second.output;
   EXPECT_NE(second.output.find("slimpipe: " + w.out.string() + " is in use by process " + std::to_string(first) + " on host "),
