@@ -49,7 +49,9 @@ inline float exp_nonpositive(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
+  // max(-127, n) is -127 for a NaN n (a NaN in the model's weights or activations): converting NaN to an integer is
+  // undefined; scale is then 0 and p * scale stays NaN.
+  std::int32_t bits = (static_cast<std::int32_t>(std::max(-127.0f, n)) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;

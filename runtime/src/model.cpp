@@ -136,7 +136,11 @@ struct Model::Impl {
     const auto* w = file->find(site + ".weight");
     if (w && w->dtype == "i8") {
       s.levels = file->tensor(site + ".weight", "i8", {out_features, in}).i8();
-      const auto& t = *file->find(site + ".weight_threshold") ;
+      const detail::TensorView* tp = file->find(site + ".weight_threshold");
+      if (!tp)
+        throw Error(file->json_path() + ": tensor " + site + ".weight_threshold is missing (expected f32 [" +
+                    std::to_string(out_features) + "] or [1] beside the i8 weight)");
+      const auto& t = *tp;
       if (t.dtype != "f32" || (t.numel() != out_features && t.numel() != 1))
         throw Error(file->json_path() + ": tensor " + site + ".weight_threshold is " + t.dtype + " " + detail::shape_text(t.shape) +
                     ", expected f32 [" + std::to_string(out_features) + "] or [1]");
@@ -153,7 +157,9 @@ struct Model::Impl {
     const std::int64_t H = info.hidden_size, d = info.head_dim;
     L.heads = info.heads[i];
     L.inter = info.intermediate_sizes[i];
-    L.all = L.heads * d;
+    if (__builtin_mul_overflow(L.heads, d, &L.all))
+      throw Error(file->json_path() + ": layer " + std::to_string(i) + " has " + std::to_string(L.heads) + " heads of " +
+                  std::to_string(d) + ", too many");
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
     LinearSpec sq = spec(p + "attention.self.query", H, L.all, Act::None);
     LinearSpec sk = spec(p + "attention.self.key", H, L.all, Act::None);

@@ -106,9 +106,13 @@ ModelFile::ModelFile(const fs::path& dir) {
       v.bytes = t.at("bytes").get<std::uint64_t>();
       if (v.dtype != "f32" && v.dtype != "f16" && v.dtype != "i8")
         throw Error(where + ": tensor " + name + " has dtype '" + v.dtype + "', expected f32, f16 or i8");
-      for (auto d : v.shape)
+      // Bytes the shape needs, overflow-checked (the dimensions are the file's word).
+      std::uint64_t need = v.dtype == "f32" ? 4 : v.dtype == "f16" ? 2 : 1;
+      for (auto d : v.shape) {
         if (d < 0) throw Error(where + ": tensor " + name + " has a negative dimension");
-      const std::uint64_t need = static_cast<std::uint64_t>(v.numel()) * (v.dtype == "f32" ? 4 : v.dtype == "f16" ? 2 : 1);
+        if (__builtin_mul_overflow(need, static_cast<std::uint64_t>(d), &need))
+          throw Error(where + ": tensor " + name + " has shape " + shape_text(v.shape) + ", too large");
+      }
       if (need != v.bytes) throw Error(where + ": tensor " + name + " has " + std::to_string(v.bytes) + " bytes, its shape needs " + std::to_string(need));
       if (offset > size || v.bytes > size - offset)
         throw Error(where + ": tensor " + name + " lies outside " + weights_path_.filename().string() + " (" +
