@@ -123,13 +123,13 @@ class Unpickler {
     if (stack_.empty()) fail("stack underflow");
     return stack_.back();
   }
-  void memo_put(std::size_t idx) {
-    if (memo_.size() <= idx) memo_.resize(idx + 1);
-    memo_[idx] = top();
-  }
+  // The memo is a map, as Python's: a BINPUT / LONG_BINPUT index may be any 32-bit number (a vector sized to it
+  // took gigabytes for a few bytes of input).
+  void memo_put(std::size_t idx) { memo_[idx] = top(); }
   PyRef memo_get(std::size_t idx) {
-    if (idx >= memo_.size() || !memo_[idx]) fail("memo index " + std::to_string(idx) + " unset");
-    return memo_[idx];
+    auto it = memo_.find(idx);
+    if (it == memo_.end()) fail("memo index " + std::to_string(idx) + " unset");
+    return it->second;
   }
   PyRef string(std::size_t n, Py::Kind kind) {
     auto p = make(kind);
@@ -147,7 +147,8 @@ class Unpickler {
   std::size_t pos_;
   PersistentLoad load_;
   std::string where_;
-  std::vector<PyRef> stack_, memo_;
+  std::vector<PyRef> stack_;
+  std::unordered_map<std::size_t, PyRef> memo_;
   std::vector<std::size_t> marks_;
 };
 
@@ -171,13 +172,18 @@ PyRef Unpickler::reduce(const PyRef& callable, const PyRef& args) {
     const at::Tensor& storage = a[0]->tensor;
     std::vector<std::int64_t> size = int_tuple(a[2], where_), stride = int_tuple(a[3], where_);
     if (size.size() != stride.size()) fail("tensor size and stride differ in rank");
-    // The highest element the view touches must lie inside the storage.
+    // The highest element the view touches must lie inside the storage, and the view may not hold more elements
+    // than the storage (only a stride-0 view could; its clone would be unbounded). Overflow-checked, since sizes
+    // and strides come from the file.
     std::int64_t last = a[1]->i, numel = 1;
-    for (std::size_t d = 0; d < size.size(); ++d) {
-      numel *= size[d];
-      if (size[d] > 0) last += (size[d] - 1) * stride[d];
+    bool bad = a[1]->i < 0;
+    for (std::size_t d = 0; d < size.size() && !bad; ++d) {
+      std::int64_t reach = 0;
+      bad = size[d] < 0 || stride[d] < 0 || __builtin_mul_overflow(numel, size[d], &numel) ||
+            (size[d] > 0 && (__builtin_mul_overflow(size[d] - 1, stride[d], &reach) ||
+                             __builtin_add_overflow(last, reach, &last)));
     }
-    if (a[1]->i < 0 || (numel > 0 && last >= storage.numel())) fail("tensor view exceeds its storage");
+    if (bad || (numel > 0 && (last >= storage.numel() || numel > storage.numel()))) fail("tensor view exceeds its storage");
     auto t = make(Py::Tensor);
     t->tensor = storage.as_strided(size, stride, storage.storage_offset() + a[1]->i);
     return t;
@@ -339,6 +345,7 @@ StorageRef parse_pid(const PyRef& pid, const std::string& where) {
   if (pid->kind != Py::Tuple || a.size() < 5 || a[0]->kind != Py::Str || a[0]->s != "storage" ||
       a[1]->kind != Py::Global || a[2]->kind != Py::Str || a[4]->kind != Py::Int)
     throw Error(where + ": not a readable torch.save file: unexpected persistent id");
+  if (a[4]->i < 0) throw Error(where + ": not a readable torch.save file: storage '" + a[2]->s + "' has a negative size");
   return {a[2]->s, storage_dtype(a[1]->s, where), a[4]->i, a.size() > 5 ? a[5] : nullptr};
 }
 
@@ -359,10 +366,12 @@ PyRef load_zip(const std::filesystem::path& file, const std::string& where) {
       auto it = storages.find(ref.key);
       if (it == storages.end()) {
         auto [ptr, size] = reader.getRecord("data/" + ref.key);
-        at::Tensor s = at::empty({ref.numel}, at::TensorOptions().dtype(ref.dtype));
-        if (size != static_cast<std::size_t>(s.numel() * s.element_size()))
+        // Sizes compared before allocating: the pickle's element count is the file's word, the record is real.
+        const std::size_t elem = c10::elementSize(ref.dtype);
+        if (static_cast<std::uint64_t>(ref.numel) > size / elem || size != static_cast<std::size_t>(ref.numel) * elem)
           throw Error(where + ": storage '" + ref.key + "' holds " + std::to_string(size) + " bytes, expected " +
-                      std::to_string(s.numel() * s.element_size()));
+                      std::to_string(ref.numel) + " elements of " + std::to_string(elem) + " bytes");
+        at::Tensor s = at::empty({ref.numel}, at::TensorOptions().dtype(ref.dtype));
         if (size) std::memcpy(s.data_ptr(), ptr.get(), size);
         it = storages.emplace(ref.key, s).first;
       }
@@ -385,11 +394,23 @@ PyRef load_legacy(const std::filesystem::path& file, const std::string& where) {
   auto load = [&](const PyRef& pid) {
     StorageRef ref = parse_pid(pid, where);
     auto it = roots.find(ref.key);
-    if (it == roots.end()) it = roots.emplace(ref.key, at::empty({ref.numel}, at::TensorOptions().dtype(ref.dtype))).first;
+    // The storage's bytes follow the pickles in this file: a count larger than the file is corrupt (and is not
+    // allocated).
+    if (it == roots.end()) {
+      if (static_cast<std::uint64_t>(ref.numel) > bytes.size() / c10::elementSize(ref.dtype))
+        throw Error(where + ": storage '" + ref.key + "' has " + std::to_string(ref.numel) +
+                    " elements, more than the file holds");
+      it = roots.emplace(ref.key, at::empty({ref.numel}, at::TensorOptions().dtype(ref.dtype))).first;
+    }
     auto t = make(Py::Tensor);
     t->tensor = it->second;
-    if (ref.view && ref.view->kind == Py::Tuple && ref.view->items.size() == 3)
-      t->tensor = it->second.narrow(0, ref.view->items[1]->i, ref.view->items[2]->i);
+    if (ref.view && ref.view->kind == Py::Tuple && ref.view->items.size() == 3) {
+      const auto& v = ref.view->items;
+      if (v[1]->kind != Py::Int || v[2]->kind != Py::Int || v[1]->i < 0 || v[2]->i < 0 ||
+          v[1]->i > it->second.numel() || v[2]->i > it->second.numel() - v[1]->i)
+        throw Error(where + ": not a readable torch.save file: storage view outside storage '" + ref.key + "'");
+      t->tensor = it->second.narrow(0, v[1]->i, v[2]->i);
+    }
     return t;
   };
   auto no_persistent = [&](const PyRef&) -> PyRef {

@@ -89,12 +89,17 @@ TensorMap read_safetensors(const std::filesystem::path& file) {
       throw Error(what + " has unsupported dtype '" + dtype + "' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
     Entry e{name, d->type, {}, 0, 0};
     std::uint64_t numel = 1;
+    bool too_large = false;
     if (!info["shape"].is_array()) throw Error(what + ": bad header entry, shape is not a list");
     for (const auto& dim : info["shape"]) {
       if (!dim.is_number_unsigned()) throw Error(what + ": bad header entry, shape holds " + dim.dump());
-      e.shape.push_back(dim.get<std::int64_t>());
-      numel *= dim.get<std::uint64_t>();
+      // A product that wraps around could match data_offsets and reach at::empty (a LibTorch exception).
+      const std::uint64_t d = dim.get<std::uint64_t>();
+      too_large = too_large || d > static_cast<std::uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, d, &numel);
+      e.shape.push_back(static_cast<std::int64_t>(d));
     }
+    if (too_large || numel > UINT64_MAX / at::elementSize(e.type))
+      throw Error(what + ": bad header entry, shape " + info["shape"].dump() + " is too large");
     const Json& off = info["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       throw Error(what + ": bad header entry, data_offsets must be [begin, end]");
