@@ -5,8 +5,12 @@
 
 #include <boost/dll/alias.hpp>
 
+struct slimpipe_plugin_descriptor;  // the entry point's exact type: the host calls it through this one (UBSan: function)
+
 namespace {
-const void* throwing_query(std::uint32_t, std::uint32_t) { throw std::runtime_error("boom from the query"); }
+const slimpipe_plugin_descriptor* throwing_query(std::uint32_t, std::uint32_t) {
+  throw std::runtime_error("boom from the query");
+}
 }  // namespace
 
 BOOST_DLL_ALIAS(throwing_query, slimpipe_plugin_query)
