@@ -761,6 +761,8 @@ void check_graph(Checker& c, PipelineSpec& spec) {
 
 const std::vector<std::string>& reserved_node_keys() { return kNodeKeys; }
 
+bool pipeline_keys_within_limits(std::string_view text) { return !overlong_key(text, "").has_value(); }
+
 const NodeSpec* PipelineSpec::find_node(const std::string& id) const {
   for (const auto& n : nodes)
     if (n.id == id) return &n;

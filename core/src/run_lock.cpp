@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <optional>
 #include <thread>
@@ -15,6 +17,7 @@
 #include <toml++/toml.h>
 
 #include "slimpipe/core/lockfile.hpp"
+#include "slimpipe/core/pipeline_spec.hpp"
 
 namespace slimpipe::core {
 
@@ -105,7 +108,11 @@ std::optional<std::string> set_string(const std::string& value) {
 std::unique_ptr<RunLock> RunLock::before_loading(const fs::path& file, const std::vector<std::string>& sets) {
   std::optional<std::string> dir, name;
   try {
-    const toml::table root = toml::parse_file(file.string());
+    if (!fs::is_regular_file(file)) return nullptr;
+    std::ifstream in(file, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!pipeline_keys_within_limits(text)) return nullptr;
+    const toml::table root = toml::parse(text, file.string());
     dir = root["pipeline"]["output_dir"].value<std::string>();
     name = root["pipeline"]["name"].value<std::string>();
   } catch (const std::exception&) {

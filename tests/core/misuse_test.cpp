@@ -232,6 +232,21 @@ TEST(NestingLimits, CliRefusesDeepKeysWithExitStatus2) {
   fs::remove_all(dir);
 }
 
+// `run` reads the output folder from the file before loading plugins (to take the folder's lock): that early read
+// must refuse an overlong key as load_pipeline does, not hand it to TOML++ (100k parts overflowed its stack).
+TEST(NestingLimits, RunRefusesAHundredThousandPartKeyBeforeParsingIt) {
+  const fs::path dir = testutil::temp_dir("deep-run");
+  fs::create_directories(dir / "out");
+  testutil::write_file(dir / "p.toml", std::string("[pipeline]\noutput_dir = \"out\"\n") + kNode + "[" + dotted("a", 100000) + "]\n");
+  for (const char* cmd : {" run ", " plan "}) {
+    auto r = testutil::run_command(testutil::cli() + cmd + quoted(dir / "p.toml"));
+    EXPECT_EQ(r.exit_code, 2) << cmd << r.output.substr(0, 2000);
+    EXPECT_NE(r.output.find("has 100000 parts; keys and table headers may have at most 64"), std::string::npos)
+        << cmd << r.output.substr(0, 2000);
+  }
+  fs::remove_all(dir);
+}
+
 // ---- max_parallel ----
 
 TEST(MaxParallelBounds, PipelineFileAcceptsOneTo256) {

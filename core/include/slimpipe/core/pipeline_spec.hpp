@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -79,6 +80,10 @@ PipelineSpec load_pipeline(const fs::path& file, const std::vector<std::string>&
 // Same, from text (the file name is used in messages and for relative paths).
 PipelineSpec parse_pipeline(const std::string& text, const fs::path& file, const std::vector<std::string>& overrides,
                             const PluginRegistry& registry);
+
+// Whether TOML++ may parse `text`: no key or table header has more dotted parts than the limit (its parser
+// recurses per part and overflows the stack near 100k). Anything that parses a pipeline file checks this first.
+bool pipeline_keys_within_limits(std::string_view text);
 
 // Keys a [nodes.<id>] table may hold besides the plugin's parameters.
 const std::vector<std::string>& reserved_node_keys();
