@@ -45,7 +45,12 @@ const std::vector<Relation> kRelations = {
 
 std::string draw(Relation::Kind kind, SplitMix64& rng) {
   switch (kind) {
-    case Relation::Person: return rng.pick(kFirstNames) + " " + rng.pick(kLastNames);
+    case Relation::Person: {
+      // Two draws in one expression would be in an unspecified order (gcc and clang differ): the last name is
+      // drawn first, as the gcc builds that pinned the data did.
+      const std::string& last = rng.pick(kLastNames);
+      return rng.pick(kFirstNames) + " " + last;
+    }
     case Relation::Country: return rng.pick(kCountries);
     case Relation::Company: return rng.pick(kCompanies);
     case Relation::City: return rng.pick(kCities);

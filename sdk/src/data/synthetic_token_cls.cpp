@@ -93,7 +93,13 @@ std::string fill(Slot slot, double context_rate, SplitMix64& rng) {
     return word;
   }
   switch (slot) {
-    case PER: return rng.chance(0.5) ? rng.pick(kFirstNames) + " " + rng.pick(kLastNames) : rng.pick(kFirstNames);
+    case PER: {
+      if (!rng.chance(0.5)) return rng.pick(kFirstNames);
+      // Two draws in one expression would be in an unspecified order (gcc and clang differ): the last name is
+      // drawn first, as the gcc builds that pinned the data did.
+      const std::string& last = rng.pick(kLastNames);
+      return rng.pick(kFirstNames) + " " + last;
+    }
     case LOC: return rng.pick(kPlaces);
     case ORG: return rng.pick(kCompanies);
     case EVENT: return rng.pick(kEvents);
