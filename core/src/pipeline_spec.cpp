@@ -242,28 +242,53 @@ void check_nesting(Checker& c, const toml::table& root) {
   }
 }
 
+// The ${NAME} or ${NAME:-default} starting at `at` (where "${" is), as the pattern
+// \$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\} matches it: one past its '}', or npos. A scan, not std::regex:
+// libstdc++'s matcher recurses once per character and overflowed the stack on a 100 kB ${...} string.
+std::size_t match_env_var(const std::string& in, std::size_t at, std::string& name, std::optional<std::string>& fallback) {
+  auto name_char = [](char ch, bool first) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_' || (!first && ch >= '0' && ch <= '9');
+  };
+  std::size_t i = at + 2;
+  if (i >= in.size() || !name_char(in[i], true)) return std::string::npos;
+  std::size_t j = i + 1;
+  while (j < in.size() && name_char(in[j], false)) ++j;
+  name = in.substr(i, j - i);
+  fallback.reset();
+  if (j < in.size() && in[j] == '}') return j + 1;
+  if (in.compare(j, 2, ":-") != 0) return std::string::npos;
+  const std::size_t close = in.find('}', j + 2);
+  if (close == std::string::npos) return std::string::npos;
+  fallback = in.substr(j + 2, close - j - 2);
+  return close + 1;
+}
+
 // Replaces ${NAME} and ${NAME:-default} in every string of the document.
 void interpolate_env(Checker& c, toml::node& n) {
   if (auto* s = n.as_string()) {
-    static const std::regex var(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\})");
-    std::string in = s->get();
+    const std::string& in = s->get();
     if (in.find("${") == std::string::npos) return;
     std::string out;
-    std::sregex_iterator it(in.begin(), in.end(), var), end;
     std::size_t last = 0;
-    for (; it != end; ++it) {
-      const auto& m = *it;
-      out += in.substr(last, static_cast<std::size_t>(m.position()) - last);
-      const char* val = std::getenv(m[1].str().c_str());
+    for (std::size_t at = in.find("${"); at != std::string::npos; at = in.find("${", at)) {
+      std::string name;
+      std::optional<std::string> fallback;
+      const std::size_t end = match_env_var(in, at, name, fallback);
+      if (end == std::string::npos) {
+        ++at;
+        continue;
+      }
+      out += in.substr(last, at - last);
+      const char* val = std::getenv(name.c_str());
       if (val) {
         out += val;
-      } else if (m[2].matched) {
-        out += m[3].str();
+      } else if (fallback) {
+        out += *fallback;
       } else {
-        c.error(c.pos(n), "environment variable '" + clip(m[1].str()) + "' is not set (write ${" + clip(m[1].str()) +
+        c.error(c.pos(n), "environment variable '" + clip(name) + "' is not set (write ${" + clip(name) +
                               ":-default} to give a default)");
       }
-      last = static_cast<std::size_t>(m.position() + m.length());
+      last = at = end;
     }
     out += in.substr(last);
     s->get() = out;
@@ -816,7 +841,8 @@ PipelineSpec parse_pipeline(const std::string& text, const fs::path& file, const
     if (auto* n = p->get("device")) {
       spec.device = str_value(c, *n, "pipeline.device");
       static const std::regex dev_re("^(cpu|cuda(:[0-9]+)?)$");
-      if (!spec.device.empty() && !std::regex_match(spec.device, dev_re)) {
+      // Length first: std::regex recurses per character (a 100 kB "cuda:111..." overflowed the stack).
+      if (!spec.device.empty() && (spec.device.size() > 16 || !std::regex_match(spec.device, dev_re))) {
         c.error(c.pos(*n), "pipeline.device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"" + clip(spec.device) + "\"");
       } else if (spec.device.rfind("cuda", 0) == 0) {
         // Here, not in the middle of a run with a LibTorch backtrace.
