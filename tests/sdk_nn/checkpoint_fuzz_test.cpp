@@ -108,6 +108,13 @@ TEST(PytorchBinFuzz, LargeMemoIndexIsAMapEntry) {
   expect_error([&] { read_pytorch_bin(bad); }, {bad.string() + ": not a readable torch.save file: memo index 7 unset"});
 }
 
+// Values popped below a MARK, then TUPLE: the MARK pointed past the stack and the tuple was built from a reversed
+// range (std::length_error; found by fuzz_pytorch_bin).
+TEST(PytorchBinFuzz, PopBelowMarkIsAnError) {
+  const fs::path file = write_file(scratch_dir() / "pytorch_model.bin", legacy_file("](0t"));
+  expect_error([&] { read_pytorch_bin(file); }, {file.string() + ": not a readable torch.save file: stack underflow below MARK"});
+}
+
 // A shape whose element count wraps around 2^64 to a small number (here 0, matching empty data_offsets) or does not
 // fit an int64 dimension: a one-line error, no longer a LibTorch exception from at::empty.
 TEST(SafetensorsFuzz, ShapesTooLargeAreErrors) {

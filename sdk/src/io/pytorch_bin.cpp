@@ -115,6 +115,8 @@ class Unpickler {
     if (marks_.empty()) fail("missing MARK");
     std::size_t m = marks_.back();
     marks_.pop_back();
+    // Values popped since the MARK took it with them (Python: "unpickling stack underflow").
+    if (m > stack_.size()) fail("stack underflow below MARK");
     std::vector<PyRef> items(stack_.begin() + static_cast<std::ptrdiff_t>(m), stack_.end());
     stack_.resize(m);
     return items;
