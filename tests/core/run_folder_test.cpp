@@ -122,6 +122,9 @@ TEST(RunFolder, SecondRunOnAFolderInUseFailsAtOnceAndTheFirstFinishesAsASoloRun)
   const pid_t first = start_run(w, "first.log");
   ASSERT_GT(first, 0);
   ASSERT_TRUE(wait_for_start(w));
+  // Frozen while the others look at the folder, so that what they find is theirs, not the end of the first run;
+  // a stopped process keeps its lock.
+  ASSERT_EQ(::kill(first, SIGSTOP), 0);
 
   // "At once": within a second of what merely starting the program costs (LibTorch's libraries take seconds
   // to load on a busy machine), and long before the first run ends.
@@ -144,11 +147,10 @@ TEST(RunFolder, SecondRunOnAFolderInUseFailsAtOnceAndTheFirstFinishesAsASoloRun)
   EXPECT_EQ(plan.exit_code, 0) << plan.output;
   auto verify = run_command(testutil::cli() + " verify " + w.out.string());
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_FALSE(fs::exists(w.out / "pipeline.lock"));
+  ASSERT_EQ(::kill(first, SIGCONT), 0);
   int status = 0;
-  if (::waitpid(first, &status, WNOHANG) == 0) {
-    EXPECT_FALSE(fs::exists(w.out / "pipeline.lock"));
-    ::waitpid(first, &status, 0);
-  }
+  ::waitpid(first, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << testutil::read_file(w.dir / "first.log");
   auto rec = read_records(w.record);
