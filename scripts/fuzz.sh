@@ -79,18 +79,22 @@ run_one() {
 }
 
 status=0
-pids=()
+running=0
 for t in "${targets[@]}"; do
   if [ "$parallel" -le 1 ]; then
     run_one "$t" || status=1
   else
-    run_one "$t" &
-    pids+=($!)
-    if [ ${#pids[@]} -ge "$parallel" ]; then
-      wait "${pids[0]}" || status=1
-      pids=("${pids[@]:1}")
+    # A slot frees as soon as any target finishes (wait -n), not only the oldest.
+    if [ "$running" -ge "$parallel" ]; then
+      wait -n || status=1
+      running=$((running - 1))
     fi
+    run_one "$t" &
+    running=$((running + 1))
   fi
 done
-for p in "${pids[@]}"; do wait "$p" || status=1; done
+while [ "$running" -gt 0 ]; do
+  wait -n || status=1
+  running=$((running - 1))
+done
 exit "$status"
