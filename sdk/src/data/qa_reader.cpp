@@ -94,6 +94,9 @@ QaDataset read_qa(const std::string& path, const QaReadOptions& options) {
       else ++col;
     }
     throw Error(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": malformed JSON (expected SQuAD JSON)");
+  } catch (const Json::out_of_range& e) {
+    // A number beyond a double ("1E999"): nlohmann reports it as out_of_range, without a position.
+    throw Error(path + ": malformed JSON: " + clip_for_message(e.what()) + " (expected SQuAD JSON)");
   }
   if (!root.is_object() || !root.contains("data") || !root["data"].is_array())
     throw Error(path + ":1: missing field 'data' (expected SQuAD JSON: {\"data\": [{\"paragraphs\": [...]}]})");
