@@ -4,6 +4,7 @@
 
 #include "sdk_data/temp_files.hpp"
 #include "slimpipe/data/qa_reader.hpp"
+#include "slimpipe/data/seq_cls_reader.hpp"
 #include "slimpipe/error.hpp"
 
 using namespace slimpipe::data;
@@ -21,5 +22,16 @@ TEST(ReaderFuzz, SquadNumberOutOfRangeIsAnError) {
     EXPECT_NE(msg.find("number overflow"), std::string::npos) << msg;
     EXPECT_NE(msg.find("(expected SQuAD JSON)"), std::string::npos) << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
+// A CSV file holding only "" (one blank record) has no header row: records.at(0) threw std::out_of_range.
+TEST(ReaderFuzz, CsvWithOnlyABlankRecordIsAnError) {
+  TempDir dir;
+  const std::string path = dir.write("train.csv", "\"\"");
+  for (bool header : {true, false}) {
+    SeqClsReadOptions o;
+    o.header = header;
+    EXPECT_EQ(error_of([&] { read_seq_cls(path, o); }), path + ": no examples (no rows)") << "header " << header;
   }
 }

@@ -67,6 +67,8 @@ SeqClsDataset read_delimited(const std::string& path, const std::string& text, b
   const auto records = parse_delimited(text, delimiter, csv, path);
   int a = o.text_a_column, b = o.text_b_column, l = o.label_column;
   std::size_t first = 0;
+  // Text whose only records are blank (a lone "" in CSV): no header row to read either.
+  if (records.empty()) throw Error(path + ": no examples (no rows)");
   if (o.header) {
     const auto& head = records.at(0).fields;
     auto find = [&](const std::vector<std::string>& names, bool required, const char* role) {
