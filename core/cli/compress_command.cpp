@@ -3,6 +3,7 @@
 // strategy node (dynabert, ptq or the dynabert+ptq composite) on the input model, and a rank node over every
 // candidate. The pipeline is written to <output_dir>/compress.toml and run like any other, so it resumes.
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,11 +13,14 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "slimpipe/core/diagnostics.hpp"
 #include "slimpipe/core/pipeline_spec.hpp"
 #include "slimpipe/core/plugin_registry.hpp"
+#include "slimpipe/core/run_lock.hpp"
+#include "slimpipe/io/checked_file.hpp"
 
 namespace slimpipe::cli {
 
@@ -27,6 +31,7 @@ using core::PluginInfo;
 using core::PluginRegistry;
 
 constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
 
 const char* kCompressUsage = R"(usage: slimpipe compress --strategy dynabert|ptq|dynabert+ptq --task TASK
                          --model_name_or_path DIR --output_dir DIR [--PARAM VALUE...] [options]
@@ -316,8 +321,26 @@ int cmd_compress(const std::vector<std::string>& args,
       return 0;
     }
     fs::create_directories(output_dir);
-    const fs::path file = fs::path(output_dir) / "compress.toml";
-    std::ofstream(file) << toml.str();
+    fs::path file = fs::path(output_dir) / "compress.toml";
+    std::optional<fs::path> temporary;  // --plan on a folder in use: the pipeline is planned from a temp file
+    try {
+      // A run writing this folder keeps its compress.toml: the folder's lock is taken before the file is
+      // replaced (whole or not at all), and let go for the run, which takes it again.
+      core::RunLock guard(output_dir);
+      write_file_atomic(file, toml.str());
+    } catch (const core::FolderInUse&) {
+      if (!plan) throw;
+      file = fs::temp_directory_path() / ("slimpipe-compress-plan-" + std::to_string(::getpid()) + ".toml");
+      write_file_atomic(file, toml.str());
+      temporary = file;
+    }
+    struct RemoveAfter {
+      const std::optional<fs::path>& path;
+      ~RemoveAfter() {
+        std::error_code ec;
+        if (path) fs::remove(*path, ec);
+      }
+    } remove_after{temporary};
     std::vector<std::string> extra;
     for (const auto& p : plugin_paths) extra.insert(extra.end(), {"--plugin-path", p});
     if (quiet) extra.push_back("-q");
@@ -330,6 +353,9 @@ int cmd_compress(const std::vector<std::string>& args,
   } catch (const Error& e) {
     std::cerr << "slimpipe compress: " << e.what() << "\n";
     return kExitUsage;
+  } catch (const std::exception& e) {  // the output folder: in use, or compress.toml cannot be written
+    std::cerr << "slimpipe compress: " << e.what() << "\n";
+    return kExitFailure;
   }
 }
 

@@ -94,6 +94,31 @@ TEST(RunLock, SecondHolderIsRefusedWithTheFirstOnesPid) {
   EXPECT_NO_THROW(slimpipe::core::RunLock again(dir));  // released with its holder
 }
 
+TEST(RunLock, CompressLeavesTheCompressTomlOfARunInProgress) {
+  const fs::path dir = testutil::temp_dir("compress-busy");
+  const fs::path out = dir / "out";
+  testutil::write_file(out / "compress.toml", "# the running pipeline\n");
+  const std::string cmd = testutil::cli() + " compress --strategy ptq --task seq_cls --model_name_or_path " +
+                          (dir / "m").string() + " --output_dir " + out.string();
+  {
+    slimpipe::core::RunLock running(out);
+    auto r = run_command(cmd);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("slimpipe compress: " + out.string() + " is in use by process " +
+                            std::to_string(::getpid())), std::string::npos) << r.output;
+    EXPECT_EQ(testutil::read_file(out / "compress.toml"), "# the running pipeline\n");
+    // --plan reads only: it plans the new flags without touching the folder.
+    r = run_command(cmd + " --plan");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(testutil::read_file(out / "compress.toml"), "# the running pipeline\n");
+  }
+  // Free again: the file is replaced whole.
+  auto r = run_command(cmd + " --plan");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(testutil::read_file(out / "compress.toml").find("# Written by: slimpipe compress"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(RunLock, LockFileIsWrittenOnlyByTheHolder) {
   const fs::path dir = testutil::temp_dir("lockwriter");
   slimpipe::core::LockEntry e;
