@@ -9,3 +9,6 @@ cd "$root/build"
 ctest --output-on-failure -j "$(nproc)" -LE 'bench|realdata' "$@"
 # Every oracle test must have run: a skip for a missing plugin or tool fails the run (data skips are fine).
 bash "$root/scripts/check_skips.sh" "$root/build"
+# The runtime without LibTorch (build-rt/: configure with Torch unfindable, build, test, install, ldd); about a
+# minute with ccache warm, as it compiles no LibTorch code.
+bash "$root/scripts/runtime_only_check.sh" "$root/build-rt"

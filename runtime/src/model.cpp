@@ -90,6 +90,7 @@ T* grow(std::vector<T>& v, std::int64_t n) {
 
 struct Model::Impl {
   std::unique_ptr<ModelFile> file;
+  std::optional<PackageInfo> package;
   ModelInfo info;
   Options options;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
@@ -627,12 +628,24 @@ Model Model::load(const std::filesystem::path& dir, const Options& options) {
   openblas_set_num_threads(1);  // even without set_threads: no OpenBLAS pthread pool beside the OpenMP team
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (is_package(dir)) impl->package = read_package(dir, options.verify_package);
   try {
     impl->load(dir);
   } catch (const dnnl::error& e) {
     throw Error(dir.string() + ": oneDNN refused the model (" + std::string(e.what()) + ")");
   } catch (const nlohmann::json::exception& e) {
     throw Error(dir.string() + "/runtime.json: malformed (" + std::string(e.what()) + ")");
+  }
+  if (const auto& p = impl->package) {
+    const std::string where = (dir / "package.json").string();
+    if (p->task != to_string(impl->info.head))
+      throw Error(where + ": task " + p->task + ", but runtime.json's head is " + to_string(impl->info.head));
+    if (p->task != "qa" && static_cast<std::int64_t>(p->labels.size()) != impl->info.num_labels)
+      throw Error(where + ": " + std::to_string(p->labels.size()) + " labels, runtime.json has num_labels " +
+                  std::to_string(impl->info.num_labels));
+    if (p->max_seq_length > impl->info.max_position_embeddings)
+      throw Error(where + ": max_seq_length " + std::to_string(p->max_seq_length) +
+                  " exceeds runtime.json's max_position_embeddings " + std::to_string(impl->info.max_position_embeddings));
   }
   return Model(std::move(impl));
 }
@@ -655,6 +668,7 @@ const Output& Model::run(const std::vector<std::int64_t>& ids, const std::vector
 }
 
 const ModelInfo& Model::info() const { return impl_->info; }
+const PackageInfo* Model::package() const { return impl_->package ? &*impl_->package : nullptr; }
 std::uint64_t Model::workspace_bytes() const { return impl_->workspace_bytes(); }
 
 }  // namespace slimpipe_runtime

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "slimpipe_runtime/package.hpp"
+
 namespace slimpipe_runtime {
 
 // Every expected failure (missing or corrupt files, shape mismatches, bad inputs): one line naming the file
@@ -46,6 +48,8 @@ struct Options {
   // (batch * seq), else through OpenBLAS; 2^40 or more: always OpenBLAS. The default (-1) decides per layer at
   // load: oneDNN when it has brgemm kernels for this CPU and shape (AVX-512 and newer), OpenBLAS otherwise.
   std::int64_t onednn_fp32_min_rows = -1;
+  // A folder with a package.json: check every file's size and SHA-1 at load (false: only package.json's fields).
+  bool verify_package = true;
 };
 
 struct ModelInfo {
@@ -75,7 +79,9 @@ struct Output {
 
 class Model {
  public:
-  // Reads dir/runtime.json and maps dir/weights.bin; weights are packed for the GEMM kernels once, here.
+  // Reads dir/runtime.json and maps dir/weights.bin; weights are packed for the GEMM kernels once, here. A folder
+  // that holds a package.json is checked first (read_package: format version, every file's size and SHA-1), and
+  // its task and label count must agree with runtime.json.
   static Model load(const std::filesystem::path& dir, const Options& options = {});
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
@@ -90,6 +96,8 @@ class Model {
                     const std::vector<std::int64_t>& attention_mask, std::int64_t batch, std::int64_t seq);
 
   const ModelInfo& info() const;
+  // The package the model was loaded from; null for a folder without package.json (a bare runtime export).
+  const PackageInfo* package() const;
   // Bytes held by the workspace (activations), for reports.
   std::uint64_t workspace_bytes() const;
 

@@ -1,14 +1,12 @@
 // Out-of-line anchors for the SDK's polymorphic classes, so that their vtables and type_info live
-// in libslimpipe_sdk.so once and are shared by the host and every plugin.
+// in libslimpipe_sdk.so once and are shared by the host and every plugin (the error classes: core/error.cpp,
+// in libslimpipe_text.so).
 #include "slimpipe/context.hpp"
 #include "slimpipe/error.hpp"
 #include "slimpipe/strategy.hpp"
 
 namespace slimpipe {
 
-Error::~Error() = default;
-Cancelled::~Cancelled() = default;
-UsageError::~UsageError() = default;
 Logger::~Logger() = default;
 Progress::~Progress() = default;
 Context::~Context() = default;
