@@ -25,6 +25,7 @@ using namespace slimpipe;
 
 namespace slimpipe::cli {
 int cmd_bench(const std::vector<std::string>& args);  // bench_command.cpp
+int cmd_export_runtime(const std::vector<std::string>& args);  // export_runtime_command.cpp
 int cmd_compress(const std::vector<std::string>& args,  // compress_command.cpp
                  const std::function<int(const std::string&, const std::vector<std::string>&)>& run_pipeline);
 }
@@ -49,6 +50,8 @@ commands:
   report RUN         rebuild the run report (report.md/.html, summary.csv/.json) of a run folder or pipeline
   verify RUN          check every artifact of a run folder against its manifest (sizes, SHA-1s)
   bench MODEL...      time runtime exports: latency, throughput, size, peak memory
+  export-runtime HF_DIR OUT
+                      package a fine-tuned Hugging Face checkpoint for slimpipe_runtime (fp32)
   compress --strategy dynabert|ptq|dynabert+ptq --task T --model_name_or_path DIR --output_dir DIR [--PARAM V...]
                       PaddleNLP-style flags: build the pipeline, write it to DIR/compress.toml and run it
 
@@ -355,7 +358,8 @@ int main(int argc, char** argv) {
   }
   // Options may come before the command: `slimpipe --plugin-path X run p.toml`.
   static const std::vector<std::string> kCommands = {"run",   "validate", "plan",    "graph",   "report",
-                                                     "verify", "plugins",  "bench", "compress"};
+                                                     "verify", "plugins",  "bench", "compress",
+                                                     "export-runtime"};
   if (args[0].rfind("-", 0) == 0) {
     auto it = std::find_if(args.begin(), args.end(), [](const std::string& a) {
       return std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end();
@@ -367,6 +371,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "plugins") return cmd_plugins(args);
     if (cmd == "bench") return slimpipe::cli::cmd_bench(args);
+    if (cmd == "export-runtime") return slimpipe::cli::cmd_export_runtime(args);
     if (cmd == "compress")
       return slimpipe::cli::cmd_compress(
           args, [](const std::string& c, const std::vector<std::string>& a) { return cmd_pipeline(c, a); });

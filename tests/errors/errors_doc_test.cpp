@@ -339,6 +339,22 @@ std::map<std::string, MakeCase> cases() {
   };
   // --- bench
   c["bench-not-a-model"] = [=](const fs::path&) { return S + " bench nosuch"; };
+  c["bench-package-damaged"] = [=](const fs::path& d) {
+    copy_model(d);
+    return S + " export-runtime model pkg && printf X | dd of=pkg/weights.bin bs=1 seek=100 conv=notrunc 2>/dev/null && " +
+           S + " bench pkg --iters 1 --batch 1";
+  };
+  // --- export-runtime
+  c["export-runtime-not-a-folder"] = [=](const fs::path&) { return S + " export-runtime nosuch pkg"; };
+  c["export-runtime-no-vocab"] = [=](const fs::path& d) {
+    copy_model(d);
+    fs::remove(d / "model" / "vocab.txt");
+    return S + " export-runtime model pkg";
+  };
+  c["export-runtime-bad-task"] = [=](const fs::path& d) {
+    copy_model(d);
+    return S + " export-runtime model pkg --task ner";
+  };
   return c;
 }
 

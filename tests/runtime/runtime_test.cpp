@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "slimpipe/export/runtime_export.hpp"
+#include "slimpipe/export/runtime_package.hpp"
 #include "slimpipe/nn/prune.hpp"
 #include "slimpipe/nn/task_model.hpp"
 #include "slimpipe/quant/fake_quant_hook.hpp"
@@ -427,6 +428,8 @@ TEST(RuntimeErrors, MissingAndCorruptFilesGiveOneLineErrors) {
   auto fresh = [&](const std::string& name) {
     fs::path d = base / name;
     exporter::export_runtime(*model, d);
+    // The model files alone (no package.json): these check runtime.json and weights.bin, not the package.
+    fs::remove(d / exporter::kPackageJson);
     return d;
   };
   fs::path d = fresh("bad_json");
@@ -504,6 +507,8 @@ TEST(RuntimeErrors, Int8WeightWithoutThresholdIsAnError) {
   nn::TaskModel model = make_model(c);
   const fs::path d = scratch("no_threshold");
   exporter::export_runtime(*model, calibrate(*model, {make_inputs(2, 8, 1)}), d);
+  // The model files alone (no package.json): these check runtime.json and weights.bin, not the package.
+  fs::remove(d / exporter::kPackageJson);
   nlohmann::json j = nlohmann::json::parse(std::ifstream(d / "runtime.json"));
   auto& t = j["tensors"];
   const std::string site = "encoder.layer.0.intermediate.dense";
@@ -527,6 +532,8 @@ TEST(RuntimeErrors, OverflowingSizesAreErrors) {
   auto edit = [&](const std::string& name, auto&& change) {
     const fs::path d = base / name;
     exporter::export_runtime(*model, d);
+    // The model files alone (no package.json): these check runtime.json and weights.bin, not the package.
+    fs::remove(d / exporter::kPackageJson);
     nlohmann::json j = nlohmann::json::parse(std::ifstream(d / "runtime.json"));
     change(j);
     std::ofstream(d / "runtime.json") << j.dump();

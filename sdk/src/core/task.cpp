@@ -2,12 +2,18 @@
 // torch-free SDK core compiles fast).
 #include "slimpipe/task.hpp"
 
+#include "slimpipe/export/runtime_package.hpp"
+
 namespace slimpipe {
 
 Task::~Task() = default;
 FeatureSet::~FeatureSet() = default;
 
-void configure_task(Task& task, const Params& params) { task.configure(params); }
+void configure_task(Task& task, const Params& params) {
+  task.configure(params);
+  // max_seq_length, doc_stride, max_query_length: what runtime packages written in this run record.
+  exporter::record_task_package_settings(params);
+}
 
 Batch Batch::to(const c10::Device& device) const {
   Batch b;

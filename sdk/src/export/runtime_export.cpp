@@ -1,10 +1,14 @@
 // Writer of the runtime format (docs/runtime.md): tensors in module-path order, each at a 64-byte aligned
-// offset of weights.bin, described by runtime.json. Files are written under temporary names and renamed, so
-// a reader never sees half an export.
+// offset of weights.bin, described by runtime.json; then the package (vocab.txt, tokenizer_config.json and
+// package.json with the task, labels, sequence lengths and every file's size and SHA-1). Files are written under
+// temporary names and renamed, so a reader never sees half an export; package.json comes last.
 #include "slimpipe/export/runtime_export.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,8 +17,12 @@
 #include <nlohmann/json.hpp>
 
 #include "slimpipe/error.hpp"
+#include "slimpipe/export/runtime_package.hpp"
+#include "slimpipe/hash.hpp"
 #include "slimpipe/io/checked_file.hpp"
+#include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/nn/shape_text.hpp"
+#include "slimpipe/text/wordpiece_tokenizer.hpp"
 
 namespace slimpipe::exporter {
 namespace {
@@ -76,12 +84,122 @@ const char* head_name(nn::TaskHead head) {
   return nullptr;
 }
 
+// The [task]'s sequence lengths, recorded by configure_task for the packages this process writes.
+struct TaskLengths {
+  std::optional<std::int64_t> max_seq_length, doc_stride, max_query_length;
+};
+std::mutex g_task_lengths_mutex;
+TaskLengths g_task_lengths;
+
+// What the package holds besides the model, resolved and checked before anything is written.
+struct PackageContents {
+  std::optional<text::WordPieceTokenizer> tokenizer;
+  fs::path tokenizer_dir;
+  std::int64_t max_seq_length = 0, doc_stride = 0, max_query_length = 0;
+};
+
+std::int64_t checked_length(std::optional<std::int64_t> value, const char* key, std::int64_t fallback,
+                            std::int64_t max_position_embeddings, const std::string& where) {
+  const std::int64_t v = value.value_or(fallback);
+  if (v < 1) throw Error(where + ": package " + key + " " + std::to_string(v) + ", expected >= 1");
+  if (std::string(key) == "max_seq_length" && v > max_position_embeddings)
+    throw Error(where + ": package max_seq_length " + std::to_string(v) + " exceeds the model's max_position_embeddings " +
+                std::to_string(max_position_embeddings));
+  return v;
+}
+
+PackageContents resolve_package(const nn::TaskModelImpl& model, const fs::path& dir, const PackageSettings& settings) {
+  const std::string where = dir.string();
+  const nn::EncoderConfig& c = model.config();
+  PackageContents p;
+  std::error_code ec;
+  if (settings.tokenizer_dir) {
+    p.tokenizer_dir = *settings.tokenizer_dir;
+  } else if (fs::is_regular_file(dir.parent_path() / "vocab.txt", ec)) {
+    p.tokenizer_dir = dir.parent_path();
+  }
+  if (!p.tokenizer_dir.empty()) {
+    if (fs::equivalent(p.tokenizer_dir, dir, ec))
+      throw Error(where + ": the tokenizer folder is the export folder itself; expected the model's folder");
+    p.tokenizer = text::WordPieceTokenizer::from_directory(p.tokenizer_dir);
+    if (static_cast<std::int64_t>(p.tokenizer->vocab_size()) > c.vocab_size)
+      throw Error((p.tokenizer_dir / "vocab.txt").string() + ": " + std::to_string(p.tokenizer->vocab_size()) +
+                  " entries, more than the model's vocab_size " + std::to_string(c.vocab_size));
+  }
+  TaskLengths task;
+  {
+    std::lock_guard<std::mutex> lock(g_task_lengths_mutex);
+    task = g_task_lengths;
+  }
+  std::int64_t fallback = c.max_position_embeddings;
+  if (p.tokenizer)
+    fallback = static_cast<std::int64_t>(std::min<std::size_t>(p.tokenizer->options().model_max_length,
+                                                               static_cast<std::size_t>(c.max_position_embeddings)));
+  p.max_seq_length = checked_length(settings.max_seq_length ? settings.max_seq_length : task.max_seq_length,
+                                    "max_seq_length", fallback, c.max_position_embeddings, where);
+  if (model.head() == nn::TaskHead::QuestionAnswering) {
+    p.doc_stride = checked_length(settings.doc_stride ? settings.doc_stride : task.doc_stride, "doc_stride", 128,
+                                  c.max_position_embeddings, where);
+    p.max_query_length = checked_length(settings.max_query_length ? settings.max_query_length : task.max_query_length,
+                                        "max_query_length", 64, c.max_position_embeddings, where);
+  }
+  return p;
+}
+
+Json file_record(const fs::path& dir, const std::string& name) {
+  const fs::path f = dir / name;
+  std::error_code ec;
+  const auto bytes = fs::file_size(f, ec);
+  if (ec) throw Error(f.string() + ": cannot read its size: " + ec.message());
+  Hasher h;
+  h.update_file(f);
+  return {{"path", name}, {"bytes", static_cast<std::uint64_t>(bytes)}, {"sha1", h.hex()}};
+}
+
+// vocab.txt, tokenizer_config.json and, last, package.json.
+void write_package(const nn::TaskModelImpl& model, const fs::path& dir, const PackageContents& p, const char* head) {
+  const nn::EncoderConfig& c = model.config();
+  std::error_code ec;
+  std::vector<std::string> files = {kRuntimeJson, kRuntimeWeights};
+  Json tokenizer = nullptr;
+  if (p.tokenizer) {
+    p.tokenizer->save(dir);
+    files.push_back("vocab.txt");
+    files.push_back("tokenizer_config.json");
+    tokenizer = {{"vocab", "vocab.txt"}, {"config", "tokenizer_config.json"}};
+  } else {
+    fs::remove(dir / "vocab.txt", ec);
+    fs::remove(dir / "tokenizer_config.json", ec);
+  }
+  Json labels = Json::array();
+  if (model.head() != nn::TaskHead::QuestionAnswering)
+    for (std::int64_t i = 0; i < c.num_labels; ++i) {
+      auto it = c.id2label.find(i);
+      labels.push_back(it != c.id2label.end() ? it->second : "LABEL_" + std::to_string(i));  // transformers' names
+    }
+  Json records = Json::array();
+  for (const auto& f : files) records.push_back(file_record(dir, f));
+  Json j = {{"format", "slimpipe-package"},
+            {"version", kPackageFormatVersion},
+            {"task", head},
+            {"labels", labels},
+            {"max_seq_length", p.max_seq_length},
+            {"tokenizer", tokenizer},
+            {"files", records}};
+  if (model.head() == nn::TaskHead::QuestionAnswering) {
+    j["doc_stride"] = p.doc_stride;
+    j["max_query_length"] = p.max_query_length;
+  }
+  write_file_atomic(dir / kPackageJson, j.dump(1) + "\n");
+}
+
 void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, const fs::path& dir,
-           const RuntimeExportOptions& options) {
+           const RuntimeExportOptions& options, const PackageSettings& package = {}) {
   const std::string where = dir.string();
   const char* head = head_name(model.head());
   if (!head) throw Error(where + ": runtime export needs a task head (seq_cls, token_cls or qa), the model is a bare encoder");
   const nn::EncoderConfig& c = model.config();
+  const PackageContents contents = resolve_package(model, dir, package);
   if (plan) {
     if (plan->options.bits != 8 || !plan->options.onnx_format)
       throw Error(where + ": runtime export supports 8-bit onnx_format plans (range [-128, 127]), the plan has " +
@@ -125,6 +243,7 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(where + ": cannot create the folder: " + ec.message());
+  fs::remove(dir / kPackageJson, ec);  // nor an old package with new files
   fs::remove(dir / kRuntimeJson, ec);  // a reader must not pair an old runtime.json with new weights
 
   BlobWriter blob(dir / kRuntimeWeights, where);
@@ -198,9 +317,48 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
   if (plan) j["quant"] = quant;
   // Last, and only once weights.bin is complete and in place: runtime.json is what makes the folder an export.
   write_file_atomic(dir / kRuntimeJson, j.dump(1) + "\n");
+  write_package(model, dir, contents, head);
 }
 
 }  // namespace
+
+void record_task_package_settings(const Params& task_params) {
+  TaskLengths t;
+  auto read = [&](const char* key, std::optional<std::int64_t>& out) {
+    if (task_params.has(key) && task_params.raw(key).is_number_integer() && task_params.get_int(key) > 0)
+      out = task_params.get_int(key);
+  };
+  read("max_seq_length", t.max_seq_length);
+  read("doc_stride", t.doc_stride);
+  read("max_query_length", t.max_query_length);
+  std::lock_guard<std::mutex> lock(g_task_lengths_mutex);
+  g_task_lengths = t;
+}
+
+void export_runtime_package(const fs::path& hf_dir, const fs::path& out, const std::string& head,
+                            const PackageSettings& settings) {
+  io::LoadOptions load;
+  if (head == "seq_cls") load.head = nn::TaskHead::SequenceClassification;
+  else if (head == "token_cls") load.head = nn::TaskHead::TokenClassification;
+  else if (head == "qa") load.head = nn::TaskHead::QuestionAnswering;
+  else if (!head.empty()) throw UsageError("--task " + head + ": expected seq_cls, token_cls or qa");
+  std::error_code ec;
+  if (!fs::is_directory(hf_dir, ec)) throw Error(hf_dir.string() + ": not a folder (expected a Hugging Face checkpoint folder)");
+  if (!fs::exists(hf_dir / "config.json", ec))
+    throw Error((hf_dir / "config.json").string() + ": file not found (expected a Hugging Face checkpoint folder: " +
+                "config.json, model.safetensors or pytorch_model.bin, vocab.txt, tokenizer_config.json)");
+  PackageSettings s = settings;
+  if (!s.tokenizer_dir) s.tokenizer_dir = hf_dir;
+  if (!fs::exists(*s.tokenizer_dir / "vocab.txt", ec))
+    throw Error((*s.tokenizer_dir / "vocab.txt").string() + ": file not found (a runtime package needs the vocabulary)");
+  io::LoadedModel loaded = io::load_model(hf_dir, load);
+  if (loaded.model->head() == nn::TaskHead::None)
+    throw Error((hf_dir / "config.json").string() +
+                ": 'architectures' names no task head (expected e.g. BertForSequenceClassification); pass --task " +
+                "seq_cls, token_cls or qa");
+  loaded.model->to(at::kCPU);
+  write(*loaded.model, nullptr, out, {}, s);
+}
 
 void export_runtime(const nn::TaskModelImpl& model, const fs::path& dir) { write(model, nullptr, dir, {}); }
 

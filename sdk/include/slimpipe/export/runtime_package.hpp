@@ -1,0 +1,42 @@
+// The runtime package: what a runtime export holds beside runtime.json and weights.bin so that an application
+// can go from text to predictions with slimpipe_runtime alone: the vocabulary and tokenizer options, the task,
+// the label names, the sequence lengths, and package.json (format version, size and SHA-1 of every file), which
+// the runtime checks at load. Format: docs/runtime.md. No LibTorch in this header (the CLI includes it).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+#include "slimpipe/export.hpp"
+#include "slimpipe/params.hpp"
+
+namespace slimpipe::exporter {
+
+inline constexpr const char* kPackageJson = "package.json";
+inline constexpr int kPackageFormatVersion = 1;
+
+// Where a package's tokenizer and sequence lengths come from; every field unset is found as documented.
+struct SLIMPIPE_API PackageSettings {
+  // vocab.txt and (optionally) tokenizer_config.json. Unset: the export folder's parent when it holds vocab.txt
+  // (ptq, dynabert and rank write runtime/ inside the model folder they saved with its tokenizer); none found: the
+  // package has no tokenizer (token ids in, as before).
+  std::optional<std::filesystem::path> tokenizer_dir;
+  // Unset: the pipeline's [task] (recorded by configure_task), else min(tokenizer_config's model_max_length,
+  // max_position_embeddings); QA: doc_stride 128 and max_query_length 64 (Hugging Face's run_qa.py defaults).
+  std::optional<std::int64_t> max_seq_length, doc_stride, max_query_length;
+};
+
+// Records the [task]'s max_seq_length, doc_stride and max_query_length (those it has) as the defaults of the
+// packages this process writes; configure_task calls it.
+SLIMPIPE_API void record_task_package_settings(const Params& task_params);
+
+// `slimpipe export-runtime HF_DIR OUT`: packages a fine-tuned Hugging Face checkpoint folder (config.json with a
+// task architecture, model.safetensors or pytorch_model.bin, vocab.txt, tokenizer_config.json) as an fp32 runtime
+// package in OUT. `head` names the task when config.json lists no architecture ("seq_cls", "token_cls", "qa";
+// empty: from config.json). The tokenizer comes from HF_DIR unless settings.tokenizer_dir is set; a checkpoint
+// without vocab.txt is an error. Errors name the file or flag.
+SLIMPIPE_API void export_runtime_package(const std::filesystem::path& hf_dir, const std::filesystem::path& out,
+                                         const std::string& head, const PackageSettings& settings = {});
+
+}  // namespace slimpipe::exporter

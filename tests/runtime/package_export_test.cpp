@@ -1,0 +1,182 @@
+// The packages the SDK writes (exporter::export_runtime, export_runtime_package) as the runtime reads them: task,
+// label names, sequence lengths, tokenizer files and checksums. Needs LibTorch (the models are TaskModels).
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "slimpipe/export/runtime_export.hpp"
+#include "slimpipe/export/runtime_package.hpp"
+#include "slimpipe/io/checkpoint.hpp"
+#include "slimpipe/nn/task_model.hpp"
+#include "slimpipe/text/wordpiece_tokenizer.hpp"
+#include "slimpipe_runtime/runtime.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace slimpipe;
+namespace rt = slimpipe_runtime;
+using Json = nlohmann::json;
+
+fs::path scratch(const std::string& name) {
+  fs::path dir = fs::path(SLIMPIPE_BINARY_DIR) / "tests" / "runtime_tmp" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::vector<std::string> vocab(std::size_t n = 100) {
+  std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"};
+  while (v.size() < n) v.push_back("w" + std::to_string(v.size()));
+  return v;
+}
+
+nn::TaskModel make_model(nn::TaskHead head, std::int64_t max_positions = 64) {
+  at::manual_seed(5);
+  nn::EncoderConfig config;
+  config.vocab_size = 100;
+  config.hidden_size = 32;
+  config.num_hidden_layers = 1;
+  config.num_attention_heads = 4;
+  config.intermediate_size = 64;
+  config.max_position_embeddings = max_positions;
+  config.num_labels = 3;
+  if (head != nn::TaskHead::QuestionAnswering) config.id2label = {{0, "negative"}, {1, "neutral"}, {2, "positive"}};
+  nn::TaskModel model(config, head);
+  model->eval();
+  return model;
+}
+
+// A model folder as the pipelines write one: config.json, model.safetensors, vocab.txt, tokenizer_config.json.
+fs::path model_folder(const std::string& name, nn::TaskModelImpl& model, bool lowercase = true) {
+  const fs::path dir = scratch(name);
+  io::SaveOptions save;
+  save.vocab = vocab();
+  text::TokenizerOptions options;
+  options.do_lower_case = lowercase;
+  options.model_max_length = 48;
+  save.tokenizer_config = options.to_json();
+  io::save_model(dir, model, save);
+  return dir;
+}
+
+Json read_json(const fs::path& file) {
+  std::ifstream in(file);
+  return Json::parse(in);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(RuntimePackageExport, ModelFolderExportHoldsTokenizerLabelsLengthsAndChecksums) {
+  exporter::record_task_package_settings(Params());  // no [task] in this process
+  nn::TaskModel model = make_model(nn::TaskHead::SequenceClassification);
+  const fs::path dir = model_folder("pkg_export_seq_cls", *model, /*lowercase=*/false);
+  exporter::export_runtime(*model, dir / "runtime");
+  for (const char* f : {"runtime.json", "weights.bin", "vocab.txt", "tokenizer_config.json", "package.json"})
+    EXPECT_TRUE(fs::exists(dir / "runtime" / f)) << f;
+  const Json j = read_json(dir / "runtime" / "package.json");
+  EXPECT_EQ(j["format"], "slimpipe-package");
+  EXPECT_EQ(j["version"], exporter::kPackageFormatVersion);
+  EXPECT_EQ(j["task"], "seq_cls");
+  EXPECT_EQ(j["labels"], Json({"negative", "neutral", "positive"}));
+  EXPECT_EQ(j["max_seq_length"], 48);  // tokenizer_config's model_max_length, below max_position_embeddings 64
+  EXPECT_FALSE(j.contains("doc_stride"));
+  EXPECT_EQ(j["files"].size(), 4u);
+
+  auto loaded = rt::Model::load(dir / "runtime");
+  ASSERT_NE(loaded.package(), nullptr);
+  const auto tok = text::WordPieceTokenizer::from_files(loaded.package()->vocab_file, loaded.package()->tokenizer_config_file);
+  EXPECT_FALSE(tok.options().do_lower_case);
+  EXPECT_EQ(tok.vocab(), vocab());
+
+  // The [task]'s lengths win over the tokenizer's; a length beyond the position table is refused.
+  exporter::record_task_package_settings(Params(Json{{"max_seq_length", 40}}));
+  exporter::export_runtime(*model, dir / "runtime");
+  EXPECT_EQ(read_json(dir / "runtime" / "package.json")["max_seq_length"], 40);
+  exporter::record_task_package_settings(Params(Json{{"max_seq_length", 65}}));
+  EXPECT_EQ(error_of([&] { exporter::export_runtime(*model, dir / "runtime"); }),
+            (dir / "runtime").string() + ": package max_seq_length 65 exceeds the model's max_position_embeddings 64");
+  exporter::record_task_package_settings(Params());
+}
+
+TEST(RuntimePackageExport, WithoutAVocabularyThePackageHasNoTokenizer) {
+  nn::TaskModel model = make_model(nn::TaskHead::TokenClassification);
+  const fs::path dir = scratch("pkg_export_bare");
+  exporter::export_runtime(*model, dir / "runtime");
+  const Json j = read_json(dir / "runtime" / "package.json");
+  EXPECT_TRUE(j["tokenizer"].is_null());
+  EXPECT_EQ(j["max_seq_length"], 64);
+  EXPECT_FALSE(fs::exists(dir / "runtime" / "vocab.txt"));
+  auto loaded = rt::Model::load(dir / "runtime");
+  ASSERT_NE(loaded.package(), nullptr);
+  EXPECT_FALSE(loaded.package()->has_tokenizer);
+}
+
+TEST(RuntimePackageExport, HuggingFaceCheckpointPackagesAsTheModelExports) {
+  exporter::record_task_package_settings(Params());
+  nn::TaskModel model = make_model(nn::TaskHead::QuestionAnswering);
+  const fs::path hf = model_folder("pkg_hf_qa", *model);
+  const fs::path out = scratch("pkg_hf_qa_out") / "pkg";
+  exporter::export_runtime_package(hf, out, "");
+  const Json j = read_json(out / "package.json");
+  EXPECT_EQ(j["task"], "qa");
+  EXPECT_EQ(j["labels"], Json::array());
+  EXPECT_EQ(j["doc_stride"], 128);
+  EXPECT_EQ(j["max_query_length"], 64);
+  exporter::PackageSettings settings;
+  settings.doc_stride = 16;
+  settings.max_seq_length = 32;
+  exporter::export_runtime_package(hf, out, "", settings);
+  EXPECT_EQ(read_json(out / "package.json")["doc_stride"], 16);
+  EXPECT_EQ(read_json(out / "package.json")["max_seq_length"], 32);
+
+  // Same logits as the model exported directly.
+  const fs::path direct = scratch("pkg_hf_qa_direct");
+  exporter::export_runtime(*model, direct);
+  auto a = rt::Model::load(out);
+  auto b = rt::Model::load(direct);
+  const std::vector<std::int64_t> ids = {2, 5, 6, 7, 3, 9, 10, 3};
+  const auto& oa = a.run(ids, {}, {}, 1, 8);
+  const std::vector<float> start(oa.start_logits, oa.start_logits + 8);
+  const auto& ob = b.run(ids, {}, {}, 1, 8);
+  EXPECT_EQ(start, std::vector<float>(ob.start_logits, ob.start_logits + 8));
+}
+
+TEST(RuntimePackageExport, HuggingFaceCheckpointErrorsNameTheFile) {
+  nn::TaskModel model = make_model(nn::TaskHead::SequenceClassification);
+  const fs::path hf = model_folder("pkg_hf_errors", *model);
+  const fs::path out = scratch("pkg_hf_errors_out");
+  EXPECT_EQ(error_of([&] { exporter::export_runtime_package(hf / "nosuch", out, ""); }),
+            (hf / "nosuch").string() + ": not a folder (expected a Hugging Face checkpoint folder)");
+  fs::remove(hf / "vocab.txt");
+  EXPECT_EQ(error_of([&] { exporter::export_runtime_package(hf, out, ""); }),
+            (hf / "vocab.txt").string() + ": file not found (a runtime package needs the vocabulary)");
+  EXPECT_EQ(error_of([&] { exporter::export_runtime_package(hf, out, "ner"); }),
+            "--task ner: expected seq_cls, token_cls or qa");
+  const fs::path bare = scratch("pkg_hf_bare");
+  nn::TaskModel encoder(model->config(), nn::TaskHead::None);
+  io::SaveOptions save;
+  save.vocab = vocab();
+  io::save_model(bare, *encoder, save);
+  EXPECT_NE(error_of([&] { exporter::export_runtime_package(bare, out, ""); })
+                .find((bare / "config.json").string() + ": 'architectures' names no task head"),
+            std::string::npos);
+  EXPECT_EQ(error_of([&] { exporter::export_runtime_package(bare, out, "ner"); }),
+            "--task ner: expected seq_cls, token_cls or qa");
+}
+
+}  // namespace
