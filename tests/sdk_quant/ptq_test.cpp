@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "quant_test_model.hpp"
@@ -18,33 +19,7 @@
 namespace slimpipe::quant {
 namespace {
 
-// Feature i is a fixed random sequence; collate() records every index it is asked for.
-class RandomFeatures final : public FeatureSet {
- public:
-  explicit RandomFeatures(std::int64_t n, std::int64_t seq = 12) : n_(n) {
-    at::manual_seed(5);
-    ids_ = at::randint(1, 100, {n, seq}, at::kLong);
-    mask_ = at::ones({n, seq}, at::kLong);
-    // Padding in every other feature, so masks matter.
-    for (std::int64_t i = 1; i < n; i += 2) mask_[i].narrow(0, seq - 3, 3).fill_(0);
-  }
-  std::int64_t size() const override { return n_; }
-  Batch collate(const std::vector<std::int64_t>& indices) const override {
-    Batch b;
-    at::Tensor idx = at::tensor(indices, at::kLong);
-    b.inputs.input_ids = ids_.index_select(0, idx);
-    b.inputs.attention_mask = mask_.index_select(0, idx);
-    b.inputs.token_type_ids = at::zeros_like(b.inputs.input_ids);
-    b.features = indices;
-    for (auto i : indices) seen.insert(i);
-    return b;
-  }
-  mutable std::set<std::int64_t> seen;
-
- private:
-  std::int64_t n_;
-  at::Tensor ids_, mask_;
-};
+using testing::RandomFeatures;
 
 std::filesystem::path scratch(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / ("slimpipe_ptq_test_" + name + "_" + std::to_string(::getpid()));
@@ -70,7 +45,11 @@ TEST(Ptq, CalibratesOnTheFirstBatchSizeTimesBatchNumFeaturesInOrder) {
   RandomFeatures first(40);
   tasks::run_evaluation(*model, *first_features(std::shared_ptr<const FeatureSet>(&first, [](auto*) {}), 12), 4,
                         reference.hook(), [](const Batch&, const nn::EncoderOutput&) {});
-  EXPECT_EQ(r.plan.activation_thresholds, reference.thresholds());
+  // ... except the attention probabilities, which take their range [0, 1] (probs_fixed_range, the default).
+  std::map<SiteOperandKey, double> expected = reference.thresholds();
+  for (auto& [key, t] : expected)
+    if (is_attention_probs(key)) t = kAttentionProbsThreshold;
+  EXPECT_EQ(r.plan.activation_thresholds, expected);
 
   // batch_num = 0: all of them, the short last batch included.
   RandomFeatures all(10);

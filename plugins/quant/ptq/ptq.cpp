@@ -41,6 +41,7 @@ quant::PtqOptions options_from(const Params& p) {
   o.bias_correction = p.get_bool("bias_correction");
   o.skip_sites = p.get_string_list("skip_sites");
   o.linear_only = p.get_bool("linear_only");
+  o.probs_fixed_range = p.get_bool("probs_fixed_range");
   o.observer.paddle_compat = p.get_bool("paddle_compat");
   o.observer.onnx_format = p.get_bool("onnx_format");
   // Each option goes only to the algorithms that take it, so one node can fan out over all of them.
@@ -139,6 +140,7 @@ class Ptq final : public Strategy {
                             {"paddle_compat", options.observer.paddle_compat},
                             {"skip_sites", quant::matching_sites(*input.model, options.skip_sites)},
                             {"linear_only", options.linear_only},
+                            {"probs_fixed_range", options.probs_fixed_range},
                             {"calibration_features", result.calibration_features},
                             {"calibration_batches", result.calibration_batches}};
     quant::save_plan(out.dir(), result.plan, {{"cell", cell_json}});
@@ -237,6 +239,9 @@ Schema schema() {
       .param("skip_sites", T::StringList, Json::array(), "sites left in fp32: glob patterns such as 'classifier' or "
                                                          "'encoder.layer.*.output.dense'")
       .param("linear_only", T::Bool, false, "leave the attention MatMuls (Q.K^T, P.V) in fp32")
+      .param("probs_fixed_range", T::Bool, true,
+             "attention probabilities (P of P.V) get threshold 1.0 (scale 1/127, their range [0, 1]) whatever the algo; "
+             "false: calibrated like every other operand, as Paddle does")
       .param("sample_rows", T::Int, 4096, "input rows kept per Linear for AdaRound and bias correction")
       .param("sensitivity_samples", T::Int, 128, "eval features over which sensitivity.csv and the logit SQNR are measured")
       .param("per_device_eval_batch_size", T::Int, 32, "evaluation batch size")

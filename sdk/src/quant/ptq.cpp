@@ -105,16 +105,17 @@ PtqResult quantize_post_training(nn::TaskModelImpl& model, const FeatureSet& cal
   FirstFeatures data(std::shared_ptr<const FeatureSet>(&calibration, [](const FeatureSet*) {}),
                      result.calibration_features);
 
-  // Which operands are quantized.
+  // Which operands are quantized: `operands` are calibrated, `fixed` (the attention probabilities, unless
+  // probs_fixed_range is off) take their known range.
   std::set<std::string> skipped;
   for (const auto& s : matching_sites(qmodel, options.skip_sites)) skipped.insert(s);
-  std::vector<SiteOperandKey> operands;
+  std::vector<SiteOperandKey> operands, fixed;
   for (const auto& key : activation_operands(qmodel)) {
     if (skipped.count(key.site)) continue;
     const bool is_matmul = key.site.size() > 3 && (key.site.compare(key.site.size() - 3, 3, ".qk") == 0 ||
                                                    key.site.compare(key.site.size() - 3, 3, ".pv") == 0);
     if (is_matmul && options.linear_only) continue;
-    operands.push_back(key);
+    (options.probs_fixed_range && is_attention_probs(key) ? fixed : operands).push_back(key);
   }
   std::vector<std::string> linear_names;
   for (const auto& s : nn::linear_sites(qmodel))
@@ -144,6 +145,7 @@ PtqResult quantize_post_training(nn::TaskModelImpl& model, const FeatureSet& cal
     if (!last) observers.finish_pass();
   }
   result.plan.activation_thresholds = observers.thresholds();
+  for (const auto& key : fixed) result.plan.activation_thresholds[key] = kAttentionProbsThreshold;
   result.plan.options.bits = options.observer.bits;
   result.plan.options.onnx_format = options.observer.onnx_format;
   result.calibration_seconds = seconds_since(t0);

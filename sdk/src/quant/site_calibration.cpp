@@ -18,6 +18,10 @@ std::vector<SiteOperandKey> activation_operands(nn::TaskModelImpl& model) {
   return keys;
 }
 
+bool is_attention_probs(const SiteOperandKey& key) {
+  return key.operand == nn::kLeftOperand && key.site.size() >= 3 && key.site.compare(key.site.size() - 3, 3, ".pv") == 0;
+}
+
 CalibrationObservers::CalibrationObservers(const std::vector<SiteOperandKey>& operands, const std::string& algo,
                                            const ObserverOptions& options) {
   validate_observer_options(algo, options);

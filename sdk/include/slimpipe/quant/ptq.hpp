@@ -39,6 +39,10 @@ struct SLIMPIPE_API PtqOptions {
   // "encoder.layer.11.attention.self.qk"). A skipped Linear keeps its fp32 input and weight.
   std::vector<std::string> skip_sites;
   bool linear_only = false;            // leave the two attention MatMuls in fp32
+  // The attention probabilities (operand 0 of every P.V) get T = kAttentionProbsThreshold (1.0: their known
+  // range [0, 1], scale 1/127) instead of a calibrated threshold, whatever the algo. false: calibrated like every
+  // other operand, as Paddle does (KL then clips them near 0.12 and the model collapses; docs/quantization.md).
+  bool probs_fixed_range = true;
   std::int64_t sample_rows = 4096;     // input rows kept per Linear for AdaRound and bias correction
 };
 

@@ -34,6 +34,14 @@ struct SLIMPIPE_API SiteOperandKey {
 // two attention MatMuls per layer (weights are not activations).
 SLIMPIPE_API std::vector<SiteOperandKey> activation_operands(nn::TaskModelImpl& model);
 
+// Operand 0 of an attention P.V MatMul (site "....pv"): the softmax probabilities, whose range [0, 1] is known
+// before any data is seen.
+SLIMPIPE_API bool is_attention_probs(const SiteOperandKey& key);
+// Their threshold when PTQ uses that range (PtqOptions::probs_fixed_range, the default): T = 1.0, scale 1/127.
+// A probability of 1 is level 127 and every level 0..127 is used; signed int8 spends its negative half on
+// nothing, so the step is 1/127 (what the runtime's u8 probability levels and the QDQ export's int8 scale hold).
+constexpr double kAttentionProbsThreshold = 1.0;
+
 // Observers for a set of operands, fed by hook(). Protocol: for each of passes(): run the calibration
 // batches through the model with hook(), then finish_pass(); finally thresholds().
 class SLIMPIPE_API CalibrationObservers {
