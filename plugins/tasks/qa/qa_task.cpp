@@ -14,6 +14,7 @@
 #include "slimpipe/tasks/collation.hpp"
 #include "slimpipe/tasks/data_source.hpp"
 #include "slimpipe/tasks/evaluation_loop.hpp"
+#include "slimpipe/tasks/example_scores.hpp"
 #include "slimpipe/tasks/feature_cache.hpp"
 #include "slimpipe/tasks/losses.hpp"
 #include "slimpipe/tasks/qa_decoding.hpp"
@@ -80,7 +81,7 @@ class QaFeatureSet final : public FeatureSet {
   metrics::QaLanguage language_;
 };
 
-class QaTask final : public Task {
+class QaTask final : public Task, public tasks::ExampleScoring {
  public:
   using Interface = Task;
 
@@ -133,10 +134,19 @@ class QaTask final : public Task {
 
   Metrics evaluate(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
                    const nn::SiteHook& hook) const override {
+    return evaluate_examples(model, data, batch_size, hook).metrics;
+  }
+
+  // Per question: {f1 in [0, 1]} (the primary metric is their mean); the prediction is the answer text.
+  tasks::ExampleEvaluation evaluate_examples(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
+                                             const nn::SiteHook& hook) const override {
     const auto* set = dynamic_cast<const QaFeatureSet*>(&data);
     if (!set) throw Error("qa: evaluate needs features made by the qa task's features()");
     const data::QaDataset& dataset = set->dataset();
     std::vector<tasks::QaAnswerDecoder> decoders(dataset.examples.size(), tasks::QaAnswerDecoder(decode_options_));
+    tasks::ExampleEvaluation e;
+    e.stats.width = 1;
+    e.stats.metric = metrics::mean_percent();
     tasks::run_evaluation(model, data, batch_size, hook, [&](const Batch& batch, const nn::EncoderOutput& out) {
       const at::Tensor start = out.start_logits.to(at::kCPU).to(at::kFloat).contiguous();
       const at::Tensor end = out.end_logits.to(at::kCPU).to(at::kFloat).contiguous();
@@ -147,6 +157,7 @@ class QaTask final : public Task {
         decoders[static_cast<std::size_t>(w.example)].add_window(w, f, start.data_ptr<float>() + r * s,
                                                                  end.data_ptr<float>() + r * s);
       }
+      tasks::append_outputs(batch, out, e.outputs);
     });
     metrics::QaScorer scorer(scoring(set->language()));
     std::size_t unanswered = 0;
@@ -157,9 +168,10 @@ class QaTask final : public Task {
       unanswered += !span.found();
       golds.clear();
       for (const data::QaAnswer& a : ex.answers) golds.push_back(a.text);
-      scorer.add(span.text, golds);
+      e.stats.values.push_back(scorer.add(span.text, golds).f1);
+      e.predictions.push_back(span.text);
     }
-    Metrics m;
+    Metrics& m = e.metrics;
     m.primary = "f1";
     m.value = scorer.f1();
     m.all = {{"f1", scorer.f1()},
@@ -167,7 +179,7 @@ class QaTask final : public Task {
              {"examples", scorer.count()},
              {"features", data.size()},
              {"no_span", unanswered}};
-    return m;
+    return e;
   }
 
  private:

@@ -15,6 +15,7 @@
 #include "slimpipe/tasks/collation.hpp"
 #include "slimpipe/tasks/data_source.hpp"
 #include "slimpipe/tasks/evaluation_loop.hpp"
+#include "slimpipe/tasks/example_scores.hpp"
 #include "slimpipe/tasks/feature_cache.hpp"
 #include "slimpipe/tasks/losses.hpp"
 #include "slimpipe/tasks/seq_cls_features.hpp"
@@ -47,7 +48,7 @@ class SeqClsFeatureSet final : public FeatureSet {
   std::int32_t pad_id_;
 };
 
-class SeqClsTask final : public Task {
+class SeqClsTask final : public Task, public tasks::ExampleScoring {
  public:
   using Interface = Task;
 
@@ -104,8 +105,17 @@ class SeqClsTask final : public Task {
 
   Metrics evaluate(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
                    const nn::SiteHook& hook) const override {
+    return evaluate_examples(model, data, batch_size, hook).metrics;
+  }
+
+  // Per example: {correct}; the prediction is the label id.
+  tasks::ExampleEvaluation evaluate_examples(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
+                                             const nn::SiteHook& hook) const override {
     metrics::Accuracy accuracy;
     double loss_sum = 0;
+    tasks::ExampleEvaluation e;
+    e.stats.width = 1;
+    e.stats.metric = metrics::mean_percent();
     tasks::run_evaluation(model, data, batch_size, hook, [&](const Batch& batch, const nn::EncoderOutput& out) {
       const at::Tensor logits = out.logits.to(at::kCPU).to(at::kFloat);
       const at::Tensor labels = target(batch, "labels");
@@ -114,15 +124,20 @@ class SeqClsTask final : public Task {
       const at::Tensor predicted = logits.argmax(-1).contiguous();
       const auto* p = predicted.data_ptr<std::int64_t>();
       const auto* l = labels.data_ptr<std::int64_t>();
-      for (std::int64_t i = 0; i < batch.size(); ++i) accuracy.add(p[i], l[i]);
+      for (std::int64_t i = 0; i < batch.size(); ++i) {
+        accuracy.add(p[i], l[i]);
+        e.stats.values.push_back(p[i] == l[i] ? 1.0 : 0.0);
+        e.predictions.push_back(std::to_string(p[i]));
+      }
+      tasks::append_outputs(batch, out, e.outputs);
     });
-    Metrics m;
+    Metrics& m = e.metrics;
     m.primary = "accuracy";
     m.value = 100.0 * accuracy.value();
     m.all = {{"accuracy", m.value},
              {"loss", accuracy.total() ? loss_sum / static_cast<double>(accuracy.total()) : 0.0},
              {"examples", accuracy.total()}};
-    return m;
+    return e;
   }
 
  private:

@@ -15,6 +15,7 @@
 #include "slimpipe/tasks/collation.hpp"
 #include "slimpipe/tasks/data_source.hpp"
 #include "slimpipe/tasks/evaluation_loop.hpp"
+#include "slimpipe/tasks/example_scores.hpp"
 #include "slimpipe/tasks/feature_cache.hpp"
 #include "slimpipe/tasks/losses.hpp"
 #include "slimpipe/tasks/token_cls_features.hpp"
@@ -54,7 +55,7 @@ class TokenClsFeatureSet final : public FeatureSet {
   std::int32_t pad_id_;
 };
 
-class TokenClsTask final : public Task {
+class TokenClsTask final : public Task, public tasks::ExampleScoring {
  public:
   using Interface = Task;
 
@@ -114,9 +115,19 @@ class TokenClsTask final : public Task {
   // max_seq_length are left out of gold and prediction alike).
   Metrics evaluate(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
                    const nn::SiteHook& hook) const override {
+    return evaluate_examples(model, data, batch_size, hook).metrics;
+  }
+
+  // Per sentence: {predicted, gold, correct} entities, so a resample's micro F1 is recomputed from its sums;
+  // the prediction is the sentence's predicted tag ids.
+  tasks::ExampleEvaluation evaluate_examples(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
+                                             const nn::SiteHook& hook) const override {
     metrics::ChunkF1 f1(mode_);
     std::size_t sentences = 0;
     std::vector<std::int64_t> gold, predicted;
+    tasks::ExampleEvaluation e;
+    e.stats.width = 3;
+    e.stats.metric = metrics::f1_percent_from_counts();
     tasks::run_evaluation(model, data, batch_size, hook, [&](const Batch& batch, const nn::EncoderOutput& out) {
       const at::Tensor best = out.logits.to(at::kCPU).argmax(-1).contiguous();
       const at::Tensor labels = target(batch).contiguous();
@@ -126,17 +137,26 @@ class TokenClsTask final : public Task {
       for (std::int64_t r = 0; r < batch.size(); ++r) {
         gold.clear();
         predicted.clear();
+        std::string tags;
         for (std::int64_t t = r * s; t < (r + 1) * s; ++t) {
           if (l[t] == tasks::kIgnoreIndex) continue;
           gold.push_back(l[t]);
           predicted.push_back(p[t]);
+          tags += std::to_string(p[t]) + " ";
         }
+        const metrics::ChunkScore before = f1.micro();
         f1.add(gold, predicted, labels_);
+        const metrics::ChunkScore& after = f1.micro();
+        e.stats.values.push_back(static_cast<double>(after.predicted - before.predicted));
+        e.stats.values.push_back(static_cast<double>(after.gold - before.gold));
+        e.stats.values.push_back(static_cast<double>(after.correct - before.correct));
+        e.predictions.push_back(std::move(tags));
         ++sentences;
       }
+      tasks::append_outputs(batch, out, e.outputs);
     });
     const metrics::ChunkScore& micro = f1.micro();
-    Metrics m;
+    Metrics& m = e.metrics;
     m.primary = "f1";
     m.value = 100.0 * micro.f1();
     m.all = {{"f1", m.value},
@@ -145,7 +165,7 @@ class TokenClsTask final : public Task {
              {"sentences", sentences},
              {"gold_entities", micro.gold},
              {"predicted_entities", micro.predicted}};
-    return m;
+    return e;
   }
 
  private:
