@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,10 @@
 #include "slimpipe/export/runtime_package.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/nn/task_model.hpp"
+#include "slimpipe/tasks/collation.hpp"
+#include "slimpipe/tasks/seq_cls_features.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
+#include "slimpipe_runtime/classifier.hpp"
 #include "slimpipe_runtime/runtime.hpp"
 
 namespace {
@@ -177,6 +181,49 @@ TEST(RuntimePackageExport, HuggingFaceCheckpointErrorsNameTheFile) {
             std::string::npos);
   EXPECT_EQ(error_of([&] { exporter::export_runtime_package(bare, out, "ner"); }),
             "--task ner: expected seq_cls, token_cls or qa");
+}
+
+// Classifier::predict against the evaluation path of the seq_cls task: featurize_seq_cls (the token ids),
+// collate_inputs (padding) and TaskModel::forward (the logits).
+TEST(RuntimeClassifierExport, MatchesTheModelPathOnTokenIdsAndLogits) {
+  exporter::record_task_package_settings(Params(Json{{"max_seq_length", 12}}));
+  nn::TaskModel model = make_model(nn::TaskHead::SequenceClassification);
+  {
+    at::NoGradGuard no_grad;
+    for (auto& p : model->named_parameters()) p.value().copy_(0.3 * at::randn(p.value().sizes()));
+  }
+  const fs::path dir = model_folder("clf_model_path", *model);
+  exporter::export_runtime(*model, dir / "runtime");
+  exporter::record_task_package_settings(Params());
+
+  data::SeqClsDataset dataset;
+  dataset.source = "test";
+  const std::vector<std::string> texts = {"GOOD film", "bad bad film w12 w13", "w50 w51 w52 w53 w54 w55 w56 w57 w58 w59 w60",
+                                          "unknownword good", "Film"};
+  for (const auto& t : texts) dataset.examples.push_back({t, std::nullopt, -1, 1});
+  const auto tokenizer = text::WordPieceTokenizer::from_directory(dir);
+  const tasks::SeqClsFeatures features = tasks::featurize_seq_cls(dataset, tokenizer, 12);
+
+  auto clf = rt::Classifier::load(dir / "runtime");
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const auto enc = clf.encode(texts[i]);
+    EXPECT_EQ(enc.ids, features.features[i].input_ids) << texts[i];
+    EXPECT_EQ(enc.token_type_ids, features.features[i].token_type_ids) << texts[i];
+  }
+  const auto preds = clf.predict(texts, 8);
+  const nn::EncoderInputs in = tasks::collate_inputs(features.features, {0, 1, 2, 3, 4}, tokenizer.pad_id());
+  at::Tensor logits;
+  {
+    at::NoGradGuard no_grad;
+    logits = model->forward(in).logits;
+  }
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    for (std::int64_t j = 0; j < 3; ++j)
+      EXPECT_NEAR(preds[i].logits[static_cast<std::size_t>(j)], logits[static_cast<std::int64_t>(i)][j].item<float>(), 1e-4)
+          << texts[i];
+    EXPECT_EQ(preds[i].label_id, logits[static_cast<std::int64_t>(i)].argmax().item<std::int64_t>());
+    EXPECT_EQ(preds[i].label, std::vector<std::string>({"negative", "neutral", "positive"})[preds[i].label_id]);
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // tiny_model.cpp, the text library's tokenizer feeding the runtime.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -13,6 +14,7 @@
 #include "slimpipe/error.hpp"
 #include "slimpipe/hash.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
+#include "slimpipe_runtime/classifier.hpp"
 #include "slimpipe_runtime/runtime.hpp"
 #include "tiny_model.hpp"
 
@@ -193,6 +195,73 @@ TEST(RuntimePackage, VersionAndFieldsAreChecked) {
   expect_one_line(rewrite([](Json& j) { j["files"][1].erase("sha1"); }), where + ": the entry of weights.bin needs");
   rt::testing::write_bytes(dir / "package.json", "{\"format\": ");
   expect_one_line(load_error(dir), where + ": not valid JSON");
+}
+
+TEST(RuntimeClassifier, PredictsLabelsAndScoresFromText) {
+  const fs::path dir = scratch_dir("clf_ok");
+  write_tiny_package(dir);
+  auto clf = rt::Classifier::load(dir);
+  const std::vector<std::string> texts = {"The movie was great.", "bad plot", "a great, great movie , unlike the plot"};
+  const auto preds = clf.predict(texts, 2);  // two runs: a batch of 2 padded to its longest, then 1
+  ASSERT_EQ(preds.size(), 3u);
+  auto model = rt::Model::load(dir);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const auto& p = preds[i];
+    ASSERT_EQ(p.scores.size(), 3u);
+    EXPECT_NEAR(p.scores[0] + p.scores[1] + p.scores[2], 1.0f, 1e-5f);
+    EXPECT_EQ(p.label, "label" + std::to_string(p.label_id));
+    EXPECT_EQ(p.score, *std::max_element(p.scores.begin(), p.scores.end()));
+    // The same ids through the model alone, unpadded: the same logits.
+    const auto enc = clf.encode(texts[i]);
+    EXPECT_EQ(enc.ids.front(), 2);  // [CLS]
+    EXPECT_EQ(enc.ids.back(), 3);   // [SEP]
+    const std::vector<std::int64_t> ids(enc.ids.begin(), enc.ids.end());
+    const auto& out = model.run(ids, {}, {}, 1, static_cast<std::int64_t>(ids.size()));
+    for (std::size_t j = 0; j < 3; ++j) EXPECT_NEAR(p.logits[j], out.logits[j], 1e-5f) << texts[i];
+  }
+  // Truncated to the package's max_seq_length (32), as the seq_cls task truncates.
+  std::string long_text;
+  for (int i = 0; i < 40; ++i) long_text += "movie ";
+  EXPECT_EQ(clf.encode(long_text).ids.size(), 32u);
+  EXPECT_EQ(clf.predict({long_text}).size(), 1u);
+  const auto pair = clf.encode_pair("great movie", "bad plot");
+  EXPECT_EQ(pair.token_type_ids, (std::vector<std::int32_t>{0, 0, 0, 0, 1, 1, 1}));
+  EXPECT_EQ(clf.predict_pairs({"great movie"}, {"bad plot"}).size(), 1u);
+  EXPECT_TRUE(clf.predict({}).empty());
+}
+
+TEST(RuntimeClassifier, RefusesWhatItCannotRun) {
+  const fs::path bare = scratch_dir("clf_bare");
+  write_tiny_model(bare);
+  auto error_of = [](const fs::path& dir) {
+    try {
+      (void)rt::Classifier::load(dir);
+    } catch (const rt::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  expect_one_line(error_of(bare), (bare / "package.json").string() + ": not found (a Classifier needs a runtime package");
+  const fs::path qa = scratch_dir("clf_qa");
+  TinyModel m;
+  m.head = "qa";
+  write_tiny_package(qa, m);
+  expect_one_line(error_of(qa), (qa / "package.json").string() + ": task qa, a Classifier runs seq_cls packages");
+  const fs::path ok = scratch_dir("clf_pairs");
+  write_tiny_package(ok);
+  auto clf = rt::Classifier::load(ok);
+  try {
+    (void)clf.predict_pairs({"a"}, {});
+    FAIL();
+  } catch (const rt::Error& e) {
+    expect_one_line(e.what(), "predict_pairs: 1 first texts but 0 second texts");
+  }
+  try {
+    (void)clf.predict({"a"}, 0);
+    FAIL();
+  } catch (const rt::Error& e) {
+    expect_one_line(e.what(), "predict: batch_size must be >= 1, got 0");
+  }
 }
 
 }  // namespace

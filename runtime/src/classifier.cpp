@@ -1,0 +1,130 @@
+// Classifier: the package's tokenizer (libslimpipe_text.so) in front of the model, softmax behind it.
+#include "slimpipe_runtime/classifier.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <optional>
+
+#include "slimpipe/error.hpp"
+
+namespace slimpipe_runtime {
+
+namespace text = slimpipe::text;
+
+struct Classifier::Impl {
+  Model model;
+  text::WordPieceTokenizer tokenizer;
+  text::EncodeOptions encode_options;
+  std::mutex mutex;  // Model::run is not thread-safe
+  std::vector<std::int64_t> ids, types, mask;  // the batch, reused
+
+  Impl(Model m, text::WordPieceTokenizer t) : model(std::move(m)), tokenizer(std::move(t)) {}
+
+  std::vector<Prediction> run(const std::vector<text::Encoding>& encodings, std::int64_t batch_size) {
+    if (batch_size < 1) throw Error("predict: batch_size must be >= 1, got " + std::to_string(batch_size));
+    const PackageInfo& p = *model.package();
+    std::vector<Prediction> out;
+    out.reserve(encodings.size());
+    std::lock_guard<std::mutex> lock(mutex);
+    for (std::size_t begin = 0; begin < encodings.size(); begin += static_cast<std::size_t>(batch_size)) {
+      const std::size_t end = std::min(encodings.size(), begin + static_cast<std::size_t>(batch_size));
+      std::size_t seq = 1;
+      for (std::size_t i = begin; i < end; ++i) seq = std::max(seq, encodings[i].ids.size());
+      const std::size_t b = end - begin;
+      ids.assign(b * seq, tokenizer.pad_id());
+      types.assign(b * seq, 0);
+      mask.assign(b * seq, 0);
+      for (std::size_t i = begin; i < end; ++i) {
+        const text::Encoding& e = encodings[i];
+        for (std::size_t t = 0; t < e.ids.size(); ++t) {
+          const std::size_t k = (i - begin) * seq + t;
+          ids[k] = e.ids[t];
+          types[k] = e.token_type_ids[t];
+          mask[k] = 1;
+        }
+      }
+      const Output& o = model.run(ids.data(), types.data(), mask.data(), static_cast<std::int64_t>(b),
+                                  static_cast<std::int64_t>(seq));
+      const std::size_t n = static_cast<std::size_t>(o.num_labels);
+      for (std::size_t r = 0; r < b; ++r) {
+        Prediction pred;
+        pred.logits.assign(o.logits + r * n, o.logits + (r + 1) * n);
+        const float top = *std::max_element(pred.logits.begin(), pred.logits.end());
+        double sum = 0;
+        pred.scores.resize(n);
+        for (std::size_t j = 0; j < n; ++j) sum += pred.scores[j] = std::exp(pred.logits[j] - top);
+        for (float& s : pred.scores) s = static_cast<float>(s / sum);
+        pred.label_id = std::max_element(pred.logits.begin(), pred.logits.end()) - pred.logits.begin();
+        pred.score = pred.scores[static_cast<std::size_t>(pred.label_id)];
+        pred.label = p.labels[static_cast<std::size_t>(pred.label_id)];
+        out.push_back(std::move(pred));
+      }
+    }
+    return out;
+  }
+
+  text::Encoding encode(const std::string& first, const std::string* second) const {
+    try {
+      return second ? tokenizer.encode_pair(first, *second, encode_options) : tokenizer.encode(first, encode_options);
+    } catch (const slimpipe::Error& e) {
+      throw Error(std::string("predict: ") + e.what());
+    }
+  }
+};
+
+Classifier::Classifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Classifier::Classifier(Classifier&&) noexcept = default;
+Classifier& Classifier::operator=(Classifier&&) noexcept = default;
+Classifier::~Classifier() = default;
+
+Classifier Classifier::load(const std::filesystem::path& dir, const Options& options) {
+  if (!is_package(dir))
+    throw Error((dir / "package.json").string() + ": not found (a Classifier needs a runtime package; bare runtime " +
+                "exports carry no tokenizer or labels)");
+  Model model = Model::load(dir, options);
+  const PackageInfo& p = *model.package();
+  if (p.task != "seq_cls")
+    throw Error((dir / "package.json").string() + ": task " + p.task + ", a Classifier runs seq_cls packages");
+  if (!p.has_tokenizer)
+    throw Error((dir / "package.json").string() + ": the package has no tokenizer (exported without a vocab.txt)");
+  std::optional<text::WordPieceTokenizer> tokenizer;
+  try {
+    tokenizer = text::WordPieceTokenizer::from_files(p.vocab_file, p.tokenizer_config_file);
+  } catch (const slimpipe::Error& e) {
+    throw Error(e.what());
+  }
+  if (static_cast<std::int64_t>(tokenizer->vocab_size()) > model.info().vocab_size)
+    throw Error(p.vocab_file.string() + ": " + std::to_string(tokenizer->vocab_size()) +
+                " entries, more than runtime.json's vocab_size " + std::to_string(model.info().vocab_size));
+  auto impl = std::make_unique<Impl>(std::move(model), std::move(*tokenizer));
+  impl->encode_options.truncation = text::Truncation::LongestFirst;
+  impl->encode_options.max_length = static_cast<std::size_t>(p.max_seq_length);
+  return Classifier(std::move(impl));
+}
+
+std::vector<Prediction> Classifier::predict(const std::vector<std::string>& texts, std::int64_t batch_size) {
+  std::vector<text::Encoding> encodings;
+  encodings.reserve(texts.size());
+  for (const auto& t : texts) encodings.push_back(impl_->encode(t, nullptr));
+  return impl_->run(encodings, batch_size);
+}
+
+std::vector<Prediction> Classifier::predict_pairs(const std::vector<std::string>& firsts,
+                                                  const std::vector<std::string>& seconds, std::int64_t batch_size) {
+  if (firsts.size() != seconds.size())
+    throw Error("predict_pairs: " + std::to_string(firsts.size()) + " first texts but " +
+                std::to_string(seconds.size()) + " second texts");
+  std::vector<text::Encoding> encodings;
+  encodings.reserve(firsts.size());
+  for (std::size_t i = 0; i < firsts.size(); ++i) encodings.push_back(impl_->encode(firsts[i], &seconds[i]));
+  return impl_->run(encodings, batch_size);
+}
+
+text::Encoding Classifier::encode(const std::string& t) const { return impl_->encode(t, nullptr); }
+text::Encoding Classifier::encode_pair(const std::string& a, const std::string& b) const { return impl_->encode(a, &b); }
+const PackageInfo& Classifier::package() const { return *impl_->model.package(); }
+const text::WordPieceTokenizer& Classifier::tokenizer() const { return impl_->tokenizer; }
+const ModelInfo& Classifier::info() const { return impl_->model.info(); }
+
+}  // namespace slimpipe_runtime
