@@ -11,6 +11,8 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <limits>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -19,9 +21,12 @@
 #include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/checkpoint.hpp"
+#include "slimpipe/metrics/bootstrap.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/quant/ptq.hpp"
+#include "slimpipe/quant/quant_error.hpp"
 #include "slimpipe/strategy.hpp"
+#include "slimpipe/tasks/example_scores.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 #include "slimpipe_runtime/bench.hpp"
 #include "slimpipe_runtime/runtime.hpp"
@@ -50,7 +55,16 @@ struct Timing {
   std::string note;          // why it was not timed
   std::vector<std::vector<double>> ms;  // per bench batch: every run, over all rounds
   std::vector<double> p50, p90;
+  bool noisy = false;        // p90/p50 stayed above bench_max_spread after re-measuring
+  int remeasured = 0;        // extra rounds spent on it
   bool timed() const { return !p50.empty(); }
+  // The largest p90/p50 over the bench batch sizes (1 when untimed).
+  double spread() const {
+    double worst = 1.0;
+    for (std::size_t i = 0; i < p50.size(); ++i)
+      if (p50[i] > 0) worst = std::max(worst, p90[i] / p50[i]);
+    return worst;
+  }
 };
 
 struct Candidate {
@@ -61,6 +75,17 @@ struct Candidate {
   std::optional<double> reference;  // the fp32 model's metric (the unpruned one when known)
   std::int64_t size_bytes = 0;
   bool meets = true;
+  // Measured by rank on the eval split, example by example (evaluate = true and a task that scores per example).
+  bool evaluated = false;
+  std::optional<metrics::Interval> delta_ci;   // of value - reference, paired bootstrap
+  std::optional<metrics::Interval> vs_best;    // of value - the best eligible candidate's value
+  std::optional<double> sqnr_db;               // output logits against its fp32 model
+  std::string sqnr_source;                     // "rank" (whole eval split) or "ptq" (the cell's manifest)
+  std::optional<double> agreement;             // fraction of examples predicted as its fp32 model does
+  std::string fp32_id;                         // that fp32 model (the input_model it was made from)
+  std::string excluded;                        // why it cannot be chosen; empty: eligible
+  bool within_noise = false;                   // its metric is within noise of the best eligible one
+  bool quantized() const { return artifact->kind() == "quantized_model"; }
   double drop() const { return reference ? *reference - value : 0.0; }
 };
 
@@ -96,23 +121,47 @@ struct BenchSettings {
   std::int64_t seq = 0;                    // 0: min(128, max_position_embeddings) per model
   int rounds = 2;
   int threads = 1;
+  double max_spread = 1.3;  // p90/p50 above this: timed again
+  int retries = 1;          // how many times
 };
 
-// The furthest fp32 ancestor reachable through the manifests' input_model records (ptq and dynabert write
-// them): for a PTQ cell of a pruned width, the unpruned model the width was distilled from.
-std::optional<fs::path> auto_baseline(const Artifact& a) {
-  std::optional<fs::path> found;
+// A model folder and its artifact id (the manifests' input_model records name both).
+struct ModelRef {
+  fs::path dir;
+  std::string id;
+};
+
+// The fp32 model `a` was made from: its manifest's input_model (ptq and dynabert write it), when that folder holds
+// a model.
+std::optional<ModelRef> parent_model(const Json& m) {
+  if (!m.contains("input_model") || !m["input_model"].is_object()) return std::nullopt;
+  const fs::path dir = m["input_model"].value("dir", std::string());
+  if (dir.empty() || !fs::exists(dir / "config.json")) return std::nullopt;
+  std::string id = m["input_model"].value("id", std::string());
+  return ModelRef{dir, id.empty() ? dir.string() : id};
+}
+
+// The furthest fp32 ancestor reachable through the manifests' input_model records: for a PTQ cell of a pruned
+// width, the unpruned model the width was distilled from (the user's model).
+std::optional<ModelRef> auto_baseline(const Artifact& a) {
+  std::optional<ModelRef> found;
   Json m = a.manifest();
-  for (int depth = 0; depth < 16 && m.contains("input_model") && m["input_model"].is_object(); ++depth) {
-    const fs::path dir = m["input_model"].value("dir", std::string());
-    if (dir.empty() || !fs::exists(dir / "config.json")) break;
-    found = dir;
-    std::ifstream in(dir / "manifest.json");
+  for (int depth = 0; depth < 16; ++depth) {
+    const auto parent = parent_model(m);
+    if (!parent) break;
+    found = parent;
+    std::ifstream in(parent->dir / "manifest.json");
     if (!in) break;  // an external model folder: the chain ends there
     m = Json::parse(in, nullptr, false);
     if (m.is_discarded() || m.value("kind", std::string()) != "model") break;
   }
   return found;
+}
+
+std::string kind_of(const fs::path& dir) {
+  std::ifstream in(dir / "manifest.json");
+  const Json m = in ? Json::parse(in, nullptr, false) : Json();
+  return m.is_object() && m.contains("kind") && m["kind"].is_string() ? m["kind"].get<std::string>() : "model";
 }
 
 // Makes (or finds) the runtime export of t. Failures are recorded in t.note, not thrown: a candidate the
@@ -175,21 +224,67 @@ void summarize(Timing& t) {
 }
 
 // Times every model in rounds, alternating the visiting order, so that a machine that speeds up or slows down
-// during the step does not favour the models timed first.
+// during the step does not favour the models timed first. A model whose p90/p50 exceeds b.max_spread (a core
+// shared with other work) is timed again, `rounds` more rounds among the models still spread, up to b.retries
+// times; one still spread after that is marked noisy.
 void time_all(const std::vector<Timing*>& all, const BenchSettings& b, Context& ctx) {
   slimpipe_runtime::set_threads(b.threads);
-  ctx.progress().begin("bench", static_cast<std::int64_t>(all.size()) * b.rounds);
-  std::int64_t done = 0;
-  for (int r = 0; r < b.rounds; ++r) {
-    for (std::size_t k = 0; k < all.size(); ++k) {
-      Timing& t = *all[r % 2 == 0 ? k : all.size() - 1 - k];
-      time_once(t, b);
-      ctx.progress().update(++done);
-      ctx.throw_if_cancelled();
+  auto rounds = [&](const std::vector<Timing*>& models, const std::string& phase) {
+    ctx.progress().begin(phase, static_cast<std::int64_t>(models.size()) * b.rounds);
+    std::int64_t done = 0;
+    for (int r = 0; r < b.rounds; ++r) {
+      for (std::size_t k = 0; k < models.size(); ++k) {
+        Timing& t = *models[r % 2 == 0 ? k : models.size() - 1 - k];
+        time_once(t, b);
+        ctx.progress().update(++done);
+        ctx.throw_if_cancelled();
+      }
     }
+    ctx.progress().end();
+    for (Timing* t : models) summarize(*t);
+  };
+  rounds(all, "bench");
+  for (int retry = 0; retry < b.retries; ++retry) {
+    std::vector<Timing*> spread;
+    for (Timing* t : all)
+      if (t->timed() && t->spread() > b.max_spread) spread.push_back(t);
+    if (spread.empty()) break;
+    for (Timing* t : spread) {
+      t->ms.clear();  // the new rounds replace the disturbed ones
+      t->remeasured += b.rounds;
+    }
+    rounds(spread, "bench (re-measuring " + std::to_string(spread.size()) + " spread)");
   }
-  ctx.progress().end();
-  for (Timing* t : all) summarize(*t);
+  for (Timing* t : all) t->noisy = t->timed() && t->spread() > b.max_spread;
+}
+
+// One model evaluated on the task's eval split example by example: the fp32 model as it is, a quantized one through
+// its plan's fake-quant hook (the int8 arithmetic in float, as ptq evaluated it).
+tasks::ExampleEvaluation evaluate_model(const fs::path& dir, bool quantized, Task& task,
+                                        const tasks::ExampleScoring& scoring, const std::string& device,
+                                        std::int64_t max_seq_length, std::int64_t batch) {
+  io::LoadOptions load;
+  load.head = task.head().head;
+  load.device = device;
+  io::LoadedModel model = io::load_model(dir, load);
+  const auto tokenizer = text::WordPieceTokenizer::from_directory(dir);
+  const auto data = task.features("eval", tokenizer, max_seq_length);
+  if (!quantized) return scoring.evaluate_examples(*model.model, *data, batch);
+  const quant::FakeQuantPlan plan = quant::load_plan(dir);
+  return scoring.evaluate_examples(*model.model, *data, batch, quant::make_fake_quant_hook(plan));
+}
+
+std::string signed_fixed(double v, int digits) {
+  if (std::fabs(v) < 0.5 * std::pow(10.0, -digits)) v = 0.0;  // no "-0.00"
+  return (v > 0 ? "+" : "") + fixed(v, digits);
+}
+
+std::string interval_text(const std::optional<metrics::Interval>& i) {
+  return i ? "[" + signed_fixed(i->low, 2) + ", " + signed_fixed(i->high, 2) + "]" : "";
+}
+
+Json interval_json(const std::optional<metrics::Interval>& i) {
+  return i ? Json::array({i->low, i->high}) : Json(nullptr);
 }
 
 // A hard link where the file system allows, else a copy.
@@ -254,32 +349,170 @@ class Rank final : public Strategy {
     const bool has_max_drop = set(p, "max_metric_drop");
     const double max_drop = has_max_drop ? p.get_float("max_metric_drop") : 0.0;
     const Json max_drop_json = has_max_drop ? Json(max_drop) : Json(nullptr);
-    for (auto& c : cands) c.meets = !has_max_drop || c.drop() <= max_drop + 1e-12;
     const std::string objective = p.get_string("objective");
+    const double min_sqnr = p.get_float("min_logit_sqnr_db");
+    const double fidelity_tolerance = p.get_float("fidelity_tolerance_db");
+    const double confidence = p.get_float("confidence");
+    const int resamples = static_cast<int>(p.get_int("bootstrap_resamples"));
+    if (!(confidence > 0 && confidence < 1)) throw Error("rank: confidence must be in (0, 1), got " + fixed(confidence, 3));
+    if (resamples < 0) throw Error("rank: bootstrap_resamples must be >= 0, got " + std::to_string(resamples));
+    if (!(fidelity_tolerance >= 0)) throw Error("rank: fidelity_tolerance_db must be >= 0");
 
-    // Runtime latency of every candidate and of the fp32 baseline.
+    // The baseline every Δ is against: the user's model (the furthest fp32 ancestor through input_model), or the
+    // candidate `baseline` names. Speedups use it too unless baseline = "none".
+    const std::string baseline_param = p.get_string("baseline");
+    std::optional<ModelRef> base_ref;
+    if (baseline_param == "auto" || baseline_param == "none") {
+      base_ref = auto_baseline(inputs.front());
+    } else {
+      for (const auto& c : cands)
+        if (c.artifact->id() == baseline_param) base_ref = ModelRef{c.artifact->dir(), c.artifact->id()};
+      if (!base_ref)
+        throw Error("rank: baseline '" + baseline_param + "' is not one of the candidates (use \"auto\", \"none\" or a candidate id)");
+    }
+    // Each candidate's own fp32 model (what it was quantized or pruned from): fidelity is measured against it.
+    std::map<std::string, ModelRef> parents;  // by id
+    for (auto& c : cands)
+      if (const auto parent = parent_model(c.artifact->manifest())) {
+        c.fp32_id = parent->id;
+        parents.emplace(parent->id, *parent);
+      }
+
+    // Every candidate, its fp32 model and the baseline on the same eval examples: Δ with a paired bootstrap
+    // interval, logit SQNR and prediction agreement against the candidate's fp32 model.
+    Json evaluation = {{"enabled", p.get_bool("evaluate")}};
+    std::optional<double> base_measured;
+    std::map<std::string, std::optional<metrics::Interval>> model_ci;  // non-candidate models (parents) vs baseline
+    std::map<std::string, double> model_metric;
+    const tasks::ExampleScoring* scoring =
+        ctx.has_task() ? dynamic_cast<const tasks::ExampleScoring*>(&ctx.task()) : nullptr;
+    if (p.get_bool("evaluate") && !scoring) {
+      const std::string why = ctx.has_task() ? "the task does not score example by example" : "the pipeline has no [task]";
+      evaluation["note"] = "not evaluated: " + why + "; Δ without interval, SQNR from the ptq cells' manifests";
+      ctx.log().warn("rank: " + evaluation["note"].get<std::string>());
+    }
+    if (p.get_bool("evaluate") && scoring) {
+      if (ctx.threads() > 0) at::set_num_threads(ctx.threads());
+      const std::int64_t max_seq = p.get_int("max_seq_length");
+      const std::int64_t batch = p.get_int("per_device_eval_batch_size");
+      std::map<std::string, tasks::ExampleEvaluation> fp32;  // by id: the baseline and the parents
+      std::vector<ModelRef> fp32_models;
+      if (base_ref) fp32_models.push_back(*base_ref);
+      for (const auto& [id, ref] : parents)
+        if (!base_ref || id != base_ref->id) fp32_models.push_back(ref);
+      ctx.progress().begin("evaluate", static_cast<std::int64_t>(fp32_models.size() + cands.size()));
+      std::int64_t done = 0;
+      for (const auto& m : fp32_models) {
+        try {
+          fp32.emplace(m.id, evaluate_model(m.dir, kind_of(m.dir) == "quantized_model", ctx.task(), *scoring,
+                                            ctx.device(), max_seq, batch));
+        } catch (const Error& e) {
+          ctx.log().warn("rank: cannot evaluate fp32 model " + m.id + ": " + e.what());
+        }
+        ctx.progress().update(++done);
+        ctx.throw_if_cancelled();
+      }
+      std::vector<tasks::ExampleEvaluation> evals(cands.size());
+      std::vector<bool> have(cands.size(), false);
+      for (std::size_t i = 0; i < cands.size(); ++i) {
+        Candidate& c = cands[i];
+        try {
+          evals[i] = evaluate_model(c.artifact->dir(), c.quantized(), ctx.task(), *scoring, ctx.device(), max_seq, batch);
+          have[i] = true;
+        } catch (const Error& e) {
+          ctx.log().warn("rank: cannot evaluate " + c.artifact->id() + ": " + e.what());
+        }
+        ctx.progress().update(++done);
+        ctx.throw_if_cancelled();
+        if (!have[i]) continue;
+        const auto parent = fp32.find(c.fp32_id);
+        if (parent == fp32.end()) continue;
+        const auto& ref = parent->second;
+        if (ref.outputs.size() == evals[i].outputs.size() && !ref.outputs.empty()) {
+          auto blob = [](std::vector<float>& v) {
+            return at::from_blob(v.data(), {static_cast<std::int64_t>(v.size())}, at::kFloat);
+          };
+          auto ref_outputs = ref.outputs;
+          const quant::QuantError e = quant::quant_error(blob(ref_outputs), blob(evals[i].outputs));
+          c.sqnr_db = std::isinf(e.sqnr_db) ? 999.0 : e.sqnr_db;
+          c.sqnr_source = "rank";
+        }
+        if (ref.predictions.size() == evals[i].predictions.size() && !ref.predictions.empty())
+          c.agreement = tasks::prediction_agreement(ref.predictions, evals[i].predictions);
+      }
+      ctx.progress().end();
+      // The paired bootstrap: the baseline first, then every candidate and parent scored on the same examples.
+      const auto base_eval = base_ref ? fp32.find(base_ref->id) : fp32.end();
+      if (base_eval != fp32.end()) {
+        std::vector<const metrics::ExampleStats*> models{&base_eval->second.stats};
+        std::vector<std::size_t> cand_slot(cands.size(), 0);
+        const std::int64_t n = base_eval->second.stats.examples();
+        for (std::size_t i = 0; i < cands.size(); ++i)
+          if (have[i] && evals[i].stats.examples() == n && evals[i].stats.width == base_eval->second.stats.width) {
+            cand_slot[i] = models.size();
+            models.push_back(&evals[i].stats);
+          }
+        std::map<std::string, std::size_t> parent_slot;
+        for (const auto& [id, e] : fp32)
+          if (id != base_ref->id && e.stats.examples() == n && e.stats.width == base_eval->second.stats.width) {
+            parent_slot[id] = models.size();
+            models.push_back(&e.stats);
+          }
+        const metrics::PairedBootstrap boot =
+            metrics::paired_bootstrap(models, std::max(resamples, 1), static_cast<std::uint64_t>(ctx.seed()));
+        base_measured = boot.full[0];
+        for (std::size_t i = 0; i < cands.size(); ++i) {
+          if (cand_slot[i] == 0) continue;
+          Candidate& c = cands[i];
+          c.evaluated = true;
+          c.value = boot.full[cand_slot[i]];
+          c.reference = boot.full[0];
+          if (resamples > 0) c.delta_ci = metrics::difference_interval(boot, cand_slot[i], 0, confidence);
+        }
+        for (const auto& [id, slot] : parent_slot) {
+          model_metric[id] = boot.full[slot];
+          if (resamples > 0) model_ci[id] = metrics::difference_interval(boot, slot, 0, confidence);
+        }
+        model_metric[base_ref->id] = boot.full[0];
+        // Which candidates are within noise of the best eligible one is decided below, from the same resamples.
+        evaluation["examples"] = n;
+        evaluation["baseline"] = base_ref->id;
+        bootstrap_ = std::move(boot);
+        slots_ = std::move(cand_slot);
+      } else {
+        evaluation["note"] = std::string("no baseline evaluation: Δ against each candidate's manifest reference, "
+                                         "without interval");
+      }
+      evaluation["resamples"] = resamples;
+      evaluation["confidence"] = confidence;
+      evaluation["seed"] = ctx.seed();
+    }
+    // Candidates rank could not evaluate keep the ptq cell's own logit SQNR (on its first sensitivity_samples
+    // eval features, against the same fp32 model).
+    for (auto& c : cands)
+      if (!c.sqnr_db && c.artifact->metrics().contains("logit_sqnr_db") && c.artifact->metrics()["logit_sqnr_db"].is_number()) {
+        c.sqnr_db = c.artifact->metrics()["logit_sqnr_db"].get<double>();
+        c.sqnr_source = "ptq";
+      }
+    for (auto& c : cands) {
+      c.meets = !has_max_drop || c.drop() <= max_drop + 1e-12;
+      if (!c.meets)
+        c.excluded = "drop " + fixed(c.drop(), 2) + " > max_metric_drop " + fixed(max_drop, 2);
+      else if (c.quantized() && c.sqnr_db && *c.sqnr_db < min_sqnr)
+        c.excluded = "logit SQNR " + fixed(*c.sqnr_db, 1) + " dB < min_logit_sqnr_db " + fixed(min_sqnr, 1);
+    }
+
+    // Runtime latency of every candidate, of the baseline and of the candidates' fp32 models (a pruned width's
+    // own speed, so the gains of pruning and of quantization read apart).
     const BenchSettings bench = bench_settings(ctx, p);
     Timing baseline;
     std::string baseline_label;
+    std::map<std::string, Timing> parent_timing;  // by id, parents that are neither candidates nor the baseline
     if (bench.enabled) {
-      const std::string b = p.get_string("baseline");
-      if (b != "none") {
-        std::optional<fs::path> dir;
-        if (b == "auto") {
-          dir = auto_baseline(inputs.front());
-        } else {
-          for (const auto& c : cands)
-            if (c.artifact->id() == b) dir = c.artifact->dir();
-          if (!dir) throw Error("rank: baseline '" + b + "' is not one of the candidates (use \"auto\", \"none\" or a candidate id)");
-        }
-        if (dir) {
-          baseline.model_dir = *dir;
-          baseline.kind = "model";
-          std::ifstream in(*dir / "manifest.json");
-          const Json m = in ? Json::parse(in, nullptr, false) : Json();
-          baseline_label = m.is_object() && m.contains("id") ? m["id"].get<std::string>() : dir->string();
-          if (m.is_object() && m.contains("kind")) baseline.kind = m["kind"].get<std::string>();
-        }
+      if (baseline_param != "none" && base_ref) {
+        baseline.model_dir = base_ref->dir;
+        baseline.kind = kind_of(base_ref->dir);
+        baseline_label = base_ref->id;
       }
       std::vector<Timing*> all;
       const fs::path scratch = ctx.scratch_dir();
@@ -289,10 +522,20 @@ class Rank final : public Strategy {
         all.push_back(&t);
       };
       for (auto& c : cands) prepare(c.timing);
-      const Candidate* same = nullptr;  // the baseline is itself a candidate: time it once
-      for (const auto& c : cands)
-        if (!baseline.model_dir.empty() && fs::equivalent(c.artifact->dir(), baseline.model_dir)) same = &c;
+      auto candidate_at = [&](const fs::path& dir) -> const Candidate* {
+        for (const auto& c : cands)
+          if (fs::equivalent(c.artifact->dir(), dir)) return &c;
+        return nullptr;
+      };
+      const Candidate* same = baseline.model_dir.empty() ? nullptr : candidate_at(baseline.model_dir);
       if (!baseline.model_dir.empty() && !same) prepare(baseline);
+      for (const auto& [id, ref] : parents) {
+        if (candidate_at(ref.dir) || (!baseline.model_dir.empty() && fs::equivalent(ref.dir, baseline.model_dir))) continue;
+        Timing& t = parent_timing[id];
+        t.model_dir = ref.dir;
+        t.kind = kind_of(ref.dir);
+      }
+      for (auto& [id, t] : parent_timing) prepare(t);
       time_all(all, bench, ctx);
       if (same) baseline = same->timing;
     }
@@ -301,25 +544,81 @@ class Rank final : public Strategy {
       return baseline.p50[i] / t.p50[i];
     };
 
-    // Best: meets the drop, then the objective (highest metric / lowest latency at the first bench batch size /
-    // smallest), then highest metric, then smallest.
+    // The choice (docs/quantization.md, "How rank chooses"). Eligible: within max_metric_drop and, for INT8
+    // candidates, logit SQNR >= min_logit_sqnr_db. objective "metric": among the eligible candidates whose metric
+    // is within noise of the best one (the upper end of the paired-bootstrap interval of candidate - best is >= 0),
+    // those within fidelity_tolerance_db of the highest SQNR, then the fastest (p50 at the first bench batch size),
+    // then the highest metric, then the smallest. "latency" / "size": the fastest / smallest eligible one.
     if (objective == "latency" && !bench.enabled)
       throw Error("rank: objective = \"latency\" needs bench = true");
+    auto by_metric = [&](std::size_t a, std::size_t b) {
+      const Candidate& x = cands[a];
+      const Candidate& y = cands[b];
+      if (x.excluded.empty() != y.excluded.empty()) return x.excluded.empty();
+      if (x.value != y.value) return x.value > y.value;
+      return x.size_bytes < y.size_bytes;
+    };
+    auto faster = [&](const Candidate& x, const Candidate& y) -> std::optional<bool> {
+      if (x.timing.timed() != y.timing.timed()) return x.timing.timed();
+      if (x.timing.timed() && x.timing.p50[0] != y.timing.p50[0]) return x.timing.p50[0] < y.timing.p50[0];
+      return std::nullopt;
+    };
     std::vector<std::size_t> order(cands.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
       const Candidate& x = cands[a];
       const Candidate& y = cands[b];
-      if (x.meets != y.meets) return x.meets;
+      if (x.excluded.empty() != y.excluded.empty()) return x.excluded.empty();
       if (objective == "latency") {
-        if (x.timing.timed() != y.timing.timed()) return x.timing.timed();
-        if (x.timing.timed() && x.timing.p50[0] != y.timing.p50[0]) return x.timing.p50[0] < y.timing.p50[0];
+        if (const auto f = faster(x, y)) return *f;
       } else if (objective == "size" && x.size_bytes != y.size_bytes) {
         return x.size_bytes < y.size_bytes;
       }
-      if (x.value != y.value) return x.value > y.value;
-      return x.size_bytes < y.size_bytes;
+      return by_metric(a, b);
     });
+    Json choice = {{"objective", objective}, {"min_logit_sqnr_db", min_sqnr}};
+    const Candidate& top = cands[order.front()];
+    if (objective == "metric" && top.excluded.empty()) {
+      // `order` is by metric here: its first is the best eligible metric.
+      const std::size_t best_metric = order.front();
+      std::vector<std::size_t> noise_set;
+      for (std::size_t k : order) {
+        Candidate& c = cands[k];
+        if (!c.excluded.empty()) continue;
+        if (k == best_metric) {
+          c.within_noise = true;
+        } else if (bootstrap_ && slots_[k] && slots_[best_metric] && resamples > 0) {
+          c.vs_best = metrics::difference_interval(*bootstrap_, slots_[k], slots_[best_metric], confidence);
+          c.within_noise = c.vs_best->high >= 0;
+        } else {
+          c.within_noise = c.value == cands[best_metric].value;
+        }
+        if (c.within_noise) noise_set.push_back(k);
+      }
+      double best_sqnr = -std::numeric_limits<double>::infinity();
+      for (std::size_t k : noise_set)
+        if (cands[k].sqnr_db) best_sqnr = std::max(best_sqnr, *cands[k].sqnr_db);
+      std::vector<std::size_t> faithful;
+      for (std::size_t k : noise_set)
+        if (std::isinf(best_sqnr) || (cands[k].sqnr_db && *cands[k].sqnr_db >= best_sqnr - fidelity_tolerance))
+          faithful.push_back(k);
+      std::size_t chosen = faithful.front();
+      for (std::size_t k : faithful) {
+        if (k == chosen) continue;
+        const auto f = faster(cands[k], cands[chosen]);
+        if (f ? *f : by_metric(k, chosen)) chosen = k;
+      }
+      order.erase(std::find(order.begin(), order.end(), chosen));
+      order.insert(order.begin(), chosen);
+      Json noise_ids = Json::array(), faithful_ids = Json::array();
+      for (std::size_t k : noise_set) noise_ids.push_back(cands[k].artifact->id());
+      for (std::size_t k : faithful) faithful_ids.push_back(cands[k].artifact->id());
+      choice["best_metric"] = cands[best_metric].artifact->id();
+      choice["best_metric_value"] = cands[best_metric].value;
+      choice["within_noise"] = noise_ids;
+      choice["within_fidelity_tolerance"] = faithful_ids;
+      choice["decided_by"] = noise_set.size() == 1 ? "metric" : faithful.size() == 1 ? "fidelity" : "latency";
+    }
     const Candidate& best = cands[order.front()];
     auto& out = ctx.output();
     const std::string primary = best.primary;
@@ -361,18 +660,34 @@ class Rank final : public Strategy {
 
     // The table, in rank order.
     const auto& batches = bench.options.batches;
+    const std::string base_name = base_ref ? base_ref->id : std::string("fp32");
+    auto latency_json = [&](const Timing& t) {
+      Json lat = Json::object();
+      for (std::size_t i = 0; t.timed() && i < batches.size(); ++i) {
+        const auto s = speedup(t, i);
+        lat["batch_" + std::to_string(batches[i])] = {{"p50_ms", t.p50[i]}, {"p90_ms", t.p90[i]},
+                                                      {"spread", t.p50[i] > 0 ? Json(t.p90[i] / t.p50[i]) : Json(nullptr)},
+                                                      {"runs", t.ms[i].size()},
+                                                      {"speedup", s ? Json(*s) : Json(nullptr)}};
+      }
+      return lat;
+    };
     std::ostringstream csv;
-    csv << "rank,id," << primary << ",reference,delta,size_bytes,meets_max_drop,best";
+    csv << "rank,id," << primary << ",reference,delta,delta_low,delta_high,logit_sqnr_db,agreement,size_bytes,"
+        << "meets_max_drop,eligible,within_noise,best";
     std::ostringstream md;
-    md << "| rank | candidate | " << primary << " | fp32 | Δ | size MB | meets drop |";
-    std::string rule = "|---|---|---|---|---|---|---|";
+    md << "| rank | candidate | " << primary << " | " << base_name << " | Δ | Δ " << fixed(100 * confidence, 0)
+       << "% CI | SQNR dB | agree % | size MB | eligible |";
+    std::string rule = "|---|---|---|---|---|---|---|---|---|---|";
     if (bench.enabled) {
       for (auto b : batches) {
         csv << ",p50_ms_b" << b << ",p90_ms_b" << b << ",speedup_b" << b;
         md << " p50 ms b" << b << " | speedup b" << b << " |";
         rule += "---|---|";
       }
-      csv << ",precision,latency_note";
+      csv << ",spread,noisy,precision,latency_note";
+      md << " p90/p50 |";
+      rule += "---|";
     }
     csv << "\n";
     md << "\n" << rule << "\n";
@@ -380,31 +695,44 @@ class Rank final : public Strategy {
     for (std::size_t r = 0; r < order.size(); ++r) {
       const Candidate& c = cands[order[r]];
       const std::string ref = c.reference ? fixed(*c.reference, 2) : "";
-      const std::string delta = c.reference ? fixed(c.value - *c.reference, 2) : "";
-      csv << r + 1 << "," << c.artifact->id() << "," << fixed(c.value, 4) << "," << ref << "," << delta << ","
-          << c.size_bytes << "," << (c.meets ? "yes" : "no") << "," << (r == 0 ? "yes" : "");
+      const std::string delta = c.reference ? signed_fixed(c.value - *c.reference, 2) : "";
+      const std::string sqnr = c.sqnr_db ? fixed(*c.sqnr_db, 1) + (c.sqnr_source == "ptq" ? "*" : "") : "";
+      const std::string agree = c.agreement ? fixed(100 * *c.agreement, 1) : "";
+      csv << r + 1 << "," << c.artifact->id() << "," << fixed(c.value, 4) << "," << ref << ","
+          << (c.reference ? fixed(c.value - *c.reference, 4) : "") << "," << (c.delta_ci ? fixed(c.delta_ci->low, 4) : "")
+          << "," << (c.delta_ci ? fixed(c.delta_ci->high, 4) : "") << "," << (c.sqnr_db ? fixed(*c.sqnr_db, 3) : "") << ","
+          << (c.agreement ? fixed(*c.agreement, 4) : "") << "," << c.size_bytes << "," << (c.meets ? "yes" : "no") << ","
+          << (c.excluded.empty() ? "yes" : "no") << "," << (c.within_noise ? "yes" : "") << "," << (r == 0 ? "yes" : "");
       md << "| " << r + 1 << " | " << (r == 0 ? "**" + c.artifact->id() + "**" : c.artifact->id()) << " | "
-         << fixed(c.value, 2) << " | " << ref << " | " << delta << " | " << fixed(c.size_bytes / 1e6, 2) << " | "
-         << (c.meets ? "yes" : "no") << " |";
+         << fixed(c.value, 2) << " | " << ref << " | " << delta << " | " << interval_text(c.delta_ci) << " | " << sqnr
+         << " | " << agree << " | " << fixed(c.size_bytes / 1e6, 2) << " | "
+         << (c.excluded.empty() ? (c.within_noise ? "yes, within noise of the best" : "yes") : "no: " + c.excluded) << " |";
       Json row = {{"rank", r + 1}, {"id", c.artifact->id()}, {"dir", c.artifact->dir().string()},
                   {"kind", c.artifact->kind()}, {primary, c.value},
                   {"reference", c.reference ? Json(*c.reference) : Json(nullptr)},
                   {"delta", c.reference ? Json(c.value - *c.reference) : Json(nullptr)},
-                  {"size_bytes", c.size_bytes}, {"meets_max_drop", c.meets}};
+                  {"delta_interval", interval_json(c.delta_ci)},
+                  {"evaluated_by_rank", c.evaluated},
+                  {"logit_sqnr_db", c.sqnr_db ? Json(*c.sqnr_db) : Json(nullptr)},
+                  {"logit_sqnr_source", c.sqnr_source},
+                  {"agreement", c.agreement ? Json(*c.agreement) : Json(nullptr)},
+                  {"fp32_model", c.fp32_id},
+                  {"size_bytes", c.size_bytes}, {"meets_max_drop", c.meets},
+                  {"eligible", c.excluded.empty()}, {"excluded", c.excluded},
+                  {"within_noise_of_best", c.within_noise},
+                  {"vs_best_interval", interval_json(c.vs_best)}};
       if (bench.enabled) {
-        Json lat = Json::object();
         for (std::size_t i = 0; i < batches.size(); ++i) {
           const auto s = speedup(c.timing, i);
           csv << "," << (c.timing.timed() ? fixed(c.timing.p50[i], 4) : "") << ","
               << (c.timing.timed() ? fixed(c.timing.p90[i], 4) : "") << "," << (s ? fixed(*s, 3) : "");
           md << " " << ms_text(c.timing, i) << " | " << (s ? fixed(*s, 2) + "×" : "") << " |";
-          if (c.timing.timed())
-            lat["batch_" + std::to_string(batches[i])] = {{"p50_ms", c.timing.p50[i]}, {"p90_ms", c.timing.p90[i]},
-                                                          {"runs", c.timing.ms[i].size()},
-                                                          {"speedup", s ? Json(*s) : Json(nullptr)}};
         }
-        csv << "," << c.timing.precision << ",\"" << c.timing.note << "\"";
-        row["latency"] = lat;
+        csv << "," << (c.timing.timed() ? fixed(c.timing.spread(), 3) : "") << "," << (c.timing.noisy ? "yes" : "") << ","
+            << c.timing.precision << ",\"" << c.timing.note << "\"";
+        md << " " << (c.timing.timed() ? fixed(c.timing.spread(), 2) + (c.timing.noisy ? " noisy" : "") : "") << " |";
+        row["latency"] = latency_json(c.timing);
+        row["latency_noisy"] = c.timing.noisy;
         row["runtime_precision"] = c.timing.precision;
         if (!c.timing.note.empty()) row["latency_note"] = c.timing.note;
       }
@@ -412,22 +740,78 @@ class Rank final : public Strategy {
       md << "\n";
       rows.push_back(row);
     }
+    // The baseline and the candidates' fp32 models: the user's model first, so every figure reads against it.
+    Json models = Json::array();
+    auto model_row = [&](const std::string& role, const ModelRef& ref, const Timing* t) {
+      Json m = {{"role", role}, {"id", ref.id}, {"dir", ref.dir.string()}, {"kind", kind_of(ref.dir)}};
+      const auto metric = model_metric.find(ref.id);
+      m[primary] = metric == model_metric.end() ? Json(nullptr) : Json(metric->second);
+      if (metric != model_metric.end() && base_measured)
+        m["delta"] = role == "baseline" ? 0.0 : metric->second - *base_measured;
+      const auto ci = model_ci.find(ref.id);
+      m["delta_interval"] = ci == model_ci.end() ? Json(nullptr) : interval_json(ci->second);
+      if (t) {
+        m["latency"] = latency_json(*t);
+        m["latency_noisy"] = t->noisy;
+        if (!t->note.empty()) m["latency_note"] = t->note;
+      }
+      models.push_back(m);
+      std::ostringstream line;
+      line << "- " << role << " `" << ref.id << "`";
+      if (metric != model_metric.end()) line << ": " << primary << " " << fixed(metric->second, 2);
+      if (role != "baseline" && m.contains("delta")) line << ", Δ " << signed_fixed(m["delta"].get<double>(), 2);
+      if (ci != model_ci.end() && ci->second) line << " " << interval_text(ci->second);
+      for (std::size_t i = 0; t && t->timed() && i < batches.size(); ++i) {
+        const auto s = speedup(*t, i);
+        line << (i ? "," : ";") << " p50 " << ms_text(*t, i) << " ms at batch " << batches[i]
+             << (s && role != "baseline" ? " (" + fixed(*s, 2) + "×)" : "");
+      }
+      if (t && t->timed()) line << ", p90/p50 " << fixed(t->spread(), 2) << (t->noisy ? " (noisy)" : "");
+      return line.str();
+    };
+    std::ostringstream model_lines;
+    if (base_ref) model_lines << model_row("baseline", *base_ref, baseline.timed() || !baseline.note.empty() ? &baseline : nullptr) << "\n";
+    for (const auto& [id, ref] : parents) {
+      if (base_ref && id == base_ref->id) continue;
+      bool candidate = false;
+      for (const auto& c : cands) candidate = candidate || c.artifact->id() == id;
+      if (candidate) continue;
+      const auto t = parent_timing.find(id);
+      model_lines << model_row("fp32 parent", ref, t == parent_timing.end() ? nullptr : &t->second) << "\n";
+    }
+    if (!model_lines.str().empty()) md << "\nfp32 models (Δ against the baseline, on the same examples):\n" << model_lines.str();
+    md << "\nΔ: against " << base_name << (bootstrap_ ? ", evaluated by rank on the same eval examples; interval: paired "
+                                                       "bootstrap, " + std::to_string(resamples) + " resamples, seed " +
+                                                       std::to_string(ctx.seed())
+                                                 : " (each candidate's manifest reference; no interval)")
+       << ". SQNR and agreement: output logits and predictions against the fp32 model each candidate was made from"
+       << (std::any_of(cands.begin(), cands.end(), [](const Candidate& c) { return c.sqnr_source == "ptq"; })
+               ? " (* the ptq cell's own figure on its first sensitivity_samples features)"
+               : "")
+       << ". Eligible: within max_metric_drop" << (has_max_drop ? " (" + fixed(max_drop, 2) + ")" : " (none set)")
+       << " and, for INT8, SQNR ≥ " << fixed(min_sqnr, 1) << " dB.";
+    if (choice.contains("decided_by"))
+      md << " Chosen among the " << choice["within_noise"].size() << " eligible candidate(s) within noise of "
+         << choice["best_metric"].get<std::string>() << " (" << fixed(choice["best_metric_value"].get<double>(), 2)
+         << "): highest SQNR (within " << fixed(fidelity_tolerance, 1) << " dB), then lowest latency; decided by "
+         << choice["decided_by"].get<std::string>() << ".";
+    md << "\n";
     Json bench_json = nullptr;
     if (bench.enabled) {
       std::ostringstream line;
       line << "\nLatency: slimpipe_runtime (as `slimpipe bench`), " << bench.threads << " thread(s), seq "
            << (bench.seq > 0 ? std::to_string(bench.seq) : std::string("min(128, max_position_embeddings)")) << ", p50 of "
            << bench.rounds << " rounds x up to " << bench.options.iters << " runs, isa " << slimpipe_runtime::cpu_isa()
-           << ".";
+           << "; a model whose p90/p50 exceeds " << fixed(bench.max_spread, 2) << " is timed again (" << bench.retries
+           << "x), and marked noisy if it stays so.";
       Json base = nullptr;
       if (baseline.timed()) {
         line << " Speedup against " << baseline_label << " (" << baseline.precision << "):";
-        Json lat = Json::object();
-        for (std::size_t i = 0; i < batches.size(); ++i) {
+        for (std::size_t i = 0; i < batches.size(); ++i)
           line << " " << ms_text(baseline, i) << " ms at batch " << batches[i] << (i + 1 < batches.size() ? "," : ".");
-          lat["batch_" + std::to_string(batches[i])] = {{"p50_ms", baseline.p50[i]}, {"p90_ms", baseline.p90[i]}};
-        }
-        base = {{"id", baseline_label}, {"dir", baseline.model_dir.string()}, {"latency", lat}};
+        if (baseline.noisy) line << " The baseline's timing is noisy (p90/p50 " << fixed(baseline.spread(), 2) << ").";
+        base = {{"id", baseline_label}, {"dir", baseline.model_dir.string()}, {"latency", latency_json(baseline)},
+                {"latency_noisy", baseline.noisy}};
       } else if (!baseline.note.empty()) {
         line << " Baseline " << baseline_label << ": " << baseline.note << ".";
       } else {
@@ -436,6 +820,7 @@ class Rank final : public Strategy {
       md << line.str() << "\n";
       bench_json = {{"threads", bench.threads}, {"seq", bench.seq > 0 ? Json(bench.seq) : Json(nullptr)},
                     {"batches", batches}, {"rounds", bench.rounds}, {"iters", bench.options.iters},
+                    {"max_spread", bench.max_spread}, {"retries", bench.retries},
                     {"isa", slimpipe_runtime::cpu_isa()}, {"baseline", base}};
     }
     // Checked writes: a full disk fails the node with "<file>: write failed: No space left on device".
@@ -444,9 +829,15 @@ class Rank final : public Strategy {
     const Json summary = {{"primary", primary},
                           {"objective", objective},
                           {"max_metric_drop", max_drop_json},
+                          {"min_logit_sqnr_db", min_sqnr},
                           {"best", best.artifact->id()},
                           {"best_meets_max_drop", best.meets},
+                          {"best_eligible", best.excluded.empty()},
+                          {"baseline", base_ref ? Json(base_ref->id) : Json(nullptr)},
+                          {"choice", choice},
+                          {"evaluation", evaluation},
                           {"bench", bench_json},
+                          {"models", models},
                           {"candidates", rows},
                           {"fallback", fallback}};
     write_file_atomic(out.dir() / "ranking.json", summary.dump(2) + "\n");
@@ -468,17 +859,30 @@ class Rank final : public Strategy {
       }
     }
     if (best.reference) out.set_metric("reference_" + primary, *best.reference);
+    if (!fell_back && best.evaluated) {
+      out.set_metric(primary, best.value);
+      if (best.reference) out.set_metric("delta_" + primary, best.value - *best.reference);
+    }
+    if (!fell_back && best.delta_ci) {
+      out.set_metric("delta_" + primary + "_low", best.delta_ci->low);
+      out.set_metric("delta_" + primary + "_high", best.delta_ci->high);
+    }
+    if (!fell_back && best.sqnr_db) out.set_metric("logit_sqnr_db", *best.sqnr_db);
+    if (!fell_back && best.agreement) out.set_metric("agreement", *best.agreement);
     std::string speed;
     if (const auto s = best.timing.timed() ? speedup(best.timing, 0) : std::nullopt)
       speed = ", " + fixed(*s, 2) + "x the fp32 baseline at batch " + std::to_string(batches[0]);
     ctx.log().info("rank: " + std::to_string(cands.size()) + " candidates; best " + best.artifact->id() + " " + primary +
                    "=" + fixed(best.value, 2) + (best.reference ? " (fp32 " + fixed(*best.reference, 2) + ")" : "") + speed +
-                   (best.meets ? "" : "; no candidate meets max_metric_drop") +
+                   (best.excluded.empty() ? "" : "; no candidate is eligible (" + best.excluded + ")") +
                    (fell_back ? "; after fallback " + fixed(final_metrics.value, 2) : ""));
     ctx.log().info("ranking:\n" + md.str());
   }
 
  private:
+  std::optional<metrics::PairedBootstrap> bootstrap_;  // baseline first; slots_[candidate] its row (0: none)
+  std::vector<std::size_t> slots_;
+
   static BenchSettings bench_settings(Context& ctx, const Params& p) {
     BenchSettings b;
     b.enabled = p.get_bool("bench");
@@ -492,6 +896,10 @@ class Rank final : public Strategy {
     b.options.iters = static_cast<int>(p.get_int("bench_iters"));
     if (b.options.iters <= 0) throw Error("rank: bench_iters must be > 0, got " + std::to_string(b.options.iters));
     b.options.max_seconds = p.get_float("bench_max_seconds");
+    b.max_spread = p.get_float("bench_max_spread");
+    if (!(b.max_spread >= 1.0)) throw Error("rank: bench_max_spread must be >= 1 (a p90/p50 ratio), got " + fixed(b.max_spread, 3));
+    b.retries = static_cast<int>(p.get_int("bench_retries"));
+    if (b.retries < 0) throw Error("rank: bench_retries must be >= 0, got " + std::to_string(b.retries));
     b.rounds = static_cast<int>(p.get_int("bench_rounds"));
     if (b.rounds <= 0) throw Error("rank: bench_rounds must be > 0, got " + std::to_string(b.rounds));
     const std::int64_t threads = p.get_int("bench_threads");
@@ -569,7 +977,17 @@ Schema schema() {
              "INT8 best cell: return its most sensitive sites to fp32, one at a time, until the drop is at most this; "
              "unset: no fallback")
       .param("fallback_max_sites", T::Int, 0, "at most this many sites go back to fp32; 0 = no limit")
-      .param("per_device_eval_batch_size", T::Int, 32, "evaluation batch size (fallback)")
+      .param("evaluate", T::Bool, true,
+             "evaluate the baseline, every candidate and its fp32 model on the eval split example by example: Δ with a "
+             "paired bootstrap interval, logit SQNR and prediction agreement against the candidate's fp32 model")
+      .param("min_logit_sqnr_db", T::Float, 20.0,
+             "an INT8 candidate whose output logits have a lower SQNR against its fp32 model is never chosen")
+      .param("fidelity_tolerance_db", T::Float, 1.0,
+             "among candidates within noise of the best metric, those within this many dB of the highest SQNR are "
+             "equally faithful; the fastest of them is chosen")
+      .param("bootstrap_resamples", T::Int, 1000, "paired bootstrap resamples of the eval examples; 0 = no intervals")
+      .param("confidence", T::Float, 0.95, "two-sided confidence of the intervals")
+      .param("per_device_eval_batch_size", T::Int, 32, "evaluation batch size (evaluate, fallback)")
       .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length")
       .param("objective", T::String, "metric",
              "among candidates within max_metric_drop keep the highest metric, the lowest latency (first bench batch "
@@ -582,6 +1000,9 @@ Schema schema() {
       .param("bench_seq", T::Int, 0, "sequence length timed; 0 = min(128, the model's max_position_embeddings)")
       .param("bench_iters", T::Int, 3, "timed runs per batch size and round")
       .param("bench_rounds", T::Int, 2, "rounds over all models, in alternating order; p50/p90 over every run")
+      .param("bench_max_spread", T::Float, 1.3,
+             "a model whose p90/p50 (any batch size) exceeds this is timed again; still above after bench_retries: noisy")
+      .param("bench_retries", T::Int, 1, "how many times a spread model is timed again (bench_rounds rounds each)")
       .param("bench_max_seconds", T::Float, 10.0, "per model, batch size and round: stop after this long once 3 runs are in")
       .param("bench_threads", T::Int, 0, "threads of the timed runs; 0 = the instance's threads_per_instance")
       .param("baseline", T::String, "auto",
@@ -592,5 +1013,6 @@ Schema schema() {
 }  // namespace
 
 SLIMPIPE_PLUGIN(Rank, "strategy", "rank",
-                "1.1.0", "rank every candidate (metric, drop vs fp32, size, runtime latency), keep the best, optional INT8 layer fallback",
+                "1.2.0", "rank every candidate (metric, Δ with interval vs the user's model, logit SQNR, agreement, size, runtime "
+                "latency), keep the best by a noise-aware rule, optional INT8 layer fallback",
                 schema)
