@@ -258,6 +258,16 @@ int cmd_compress(const std::vector<std::string>& args,
       throw Error("--strategy: expected dynabert, ptq or dynabert+ptq, got '" + strategy + "'" +
                   core::did_you_mean(strategy, strategies));
 
+    // PaddleNLP hands its training --learning_rate to AdaRound when the strategy is ptq, so a fine-tuning rate
+    // (2e-5) silently stalls it. Here AdaRound has its own --adaround_learning_rate; PaddleNLP's scripts pass
+    // --learning_rate anyway, so it is dropped with a warning rather than refused.
+    if (strategy == "ptq" && flags.count("learning_rate")) {
+      std::cerr << "slimpipe compress: warning: --learning_rate is not used with --strategy ptq (PaddleNLP gives it to "
+                   "AdaRound; here that is --adaround_learning_rate, default 0.001)\n";
+      flags.erase("learning_rate");
+      order.erase(std::find(order.begin(), order.end(), "learning_rate"));
+    }
+
     PluginRegistry reg;
     reg.scan(PluginRegistry::search_path(plugin_paths));
     auto need = [&](const std::string& name, const std::string& kind) -> const PluginInfo& {

@@ -67,6 +67,8 @@ void fill_from_manifest(ReportRow& row, const Json& m) {
   if (!row.model_bytes) row.model_bytes = file_size(m, "model.safetensors");
   row.width = number(m, "width");
   if (m.contains("ptq") && m["ptq"].is_object()) row.cell = text(m["ptq"], "paddle_name");
+  row.logit_sqnr_db = number(metrics, "logit_sqnr_db");
+  row.agreement = number(metrics, "agreement");
   // Where rank copied its best (or a plugin recorded its own timing): p50_ms_b<N> and speedup_b<N>.
   if (metrics.is_object())
     for (const auto& [key, value] : metrics.items()) {
@@ -142,7 +144,13 @@ std::vector<Column> columns(const std::vector<const ReportRow*>& rows, const std
   });
   add("baseline", false, [](const ReportRow& r) { return r.baseline; });
   add("Δ", true, [](const ReportRow& r) { return r.delta ? signed_fixed(*r.delta, 2) : ""; });
+  add("Δ CI", true, [](const ReportRow& r) {
+    return r.delta_low && r.delta_high ? "[" + signed_fixed(*r.delta_low, 2) + ", " + signed_fixed(*r.delta_high, 2) + "]"
+                                       : std::string();
+  });
   if (models) {
+    add("SQNR dB", true, [](const ReportRow& r) { return r.logit_sqnr_db ? fixed(*r.logit_sqnr_db, 1) : ""; });
+    add("agree %", true, [](const ReportRow& r) { return r.agreement ? fixed(100 * *r.agreement, 1) : ""; });
     add("model MB", true, [](const ReportRow& r) { return megabytes(r.model_bytes); });
     add("params M", true, [](const ReportRow& r) { return millions(r.param_count); });
     for (const std::int64_t b : batches) {
@@ -155,6 +163,12 @@ std::vector<Column> columns(const std::vector<const ReportRow*>& rows, const std
         return it == r.latency.end() || !it->second.speedup ? std::string() : fixed(*it->second.speedup, 2) + "×";
       });
     }
+    add("p90/p50", true, [](const ReportRow& r) {
+      double spread = 0;
+      for (const auto& [b, l] : r.latency)
+        if (l.p50_ms > 0 && l.p90_ms > 0) spread = std::max(spread, l.p90_ms / l.p50_ms);
+      return spread > 0 ? fixed(spread, 2) + (r.latency_noisy ? " noisy" : "") : std::string();
+    });
   }
   add("s", true, [](const ReportRow& r) { return fixed(r.seconds, 1); });
   return cols;
@@ -222,16 +236,28 @@ std::string bench_line(const Json& rk) {
 }
 
 const char* const kModelsLegend =
-    "Δ: metric minus the baseline's, the model at the root of the artifact's input chain. Model MB: the INT8 "
-    "weights of a quantized model, model.safetensors otherwise. Latency and speedup: where a rank node timed the "
-    "model with slimpipe_runtime.";
+    "Δ: metric minus the baseline's, the model at the root of the artifact's input chain (the pipeline's input "
+    "model when it has one). Δ CI: the paired-bootstrap interval of Δ on the same eval examples, where a rank node "
+    "evaluated the model against that baseline. SQNR dB and agree %: the output logits' SQNR and the share of "
+    "examples predicted alike, against the fp32 model the row was made from. Model MB: the INT8 weights of a "
+    "quantized model, model.safetensors otherwise. Latency and speedup: where a rank node timed the model with "
+    "slimpipe_runtime; p90/p50 is its spread (noisy: still above rank's bench_max_spread after re-measuring).";
 
 // "Best: X (objective …, max_metric_drop …, meets it: …); latency by …." for one rank node.
 std::string ranking_sentence(const Json& rk) {
   const std::string best = text(rk, "best"), objective = text(rk, "objective");
+  std::string limits;
+  if (const auto drop = number(rk, "max_metric_drop"))
+    limits += ", max_metric_drop " + fixed(*drop, 2) + " (met: " + rk.value("best_meets_max_drop", Json()).dump() + ")";
+  else
+    limits += ", no max_metric_drop";
+  if (const auto sqnr = number(rk, "min_logit_sqnr_db")) limits += ", min_logit_sqnr_db " + fixed(*sqnr, 1);
+  const Json choice = rk.value("choice", Json::object());
+  if (choice.is_object() && choice.contains("decided_by") && choice.contains("within_noise") && choice["within_noise"].is_array())
+    limits += "; " + std::to_string(choice["within_noise"].size()) + " candidate(s) within noise of the best metric, decided by " +
+              text(choice, "decided_by");
   return "Best: " + (best.empty() ? std::string("none") : best) + " (objective " +
-         (objective.empty() ? std::string("?") : objective) + ", max_metric_drop " + rk.value("max_metric_drop", Json()).dump() +
-         ", meets it: " + rk.value("best_meets_max_drop", Json()).dump() + "); " + bench_line(rk) + ".";
+         (objective.empty() ? std::string("?") : objective) + limits + "); " + bench_line(rk) + ".";
 }
 
 // Every write checked (a full disk is an Error naming the file, not a short report), then renamed into place.
@@ -294,6 +320,53 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
     }
   }
 
+  // Rank nodes' ranking.json, read once.
+  std::map<std::string, Json> rankings;  // by the rank row's id
+  for (const auto& row : report.rows) {
+    if (row.status != "done" || row.path.empty() || !fs::exists(run_dir / row.path / "ranking.json")) continue;
+    std::string problem;
+    const auto rk = read_json(run_dir / row.path / "ranking.json", problem);
+    if (rk && rk->is_object()) rankings[row.id] = *rk;
+  }
+
+  // The pipeline's input model ([model]: the user's model, outside the run folder) is a row too, so every Δ can
+  // read against it: its metric as a rank node measured it, else as the first artifact made from it recorded it
+  // (input_<metric>: ptq, dynabert).
+  {
+    std::set<std::string> ids;
+    for (const auto& row : report.rows) ids.insert(row.id);
+    std::vector<ReportRow> inputs;
+    for (const auto& [id, m] : manifests) {
+      if (!m.contains("input_model") || !m["input_model"].is_object()) continue;
+      const std::string input = text(m["input_model"], "id");
+      if (input.empty() || ids.count(input)) continue;
+      ids.insert(input);
+      ReportRow row;
+      row.id = input;
+      row.instance = input;
+      row.node = input;
+      row.kind = "model";
+      row.status = "done";
+      row.path = text(m["input_model"], "dir");
+      row.primary = text(m, "primary_metric");
+      if (!row.path.empty() && fs::exists(fs::path(row.path) / "model.safetensors"))
+        row.model_bytes = static_cast<std::int64_t>(fs::file_size(fs::path(row.path) / "model.safetensors"));
+      for (const auto& [rank_id, rk] : rankings)
+        for (const auto& model : rk.value("models", Json::array()))
+          if (text(model, "id") == input && !row.metric && !row.primary.empty()) row.metric = number(model, row.primary);
+      if (!row.metric && !row.primary.empty())
+        for (const auto& [child_id, child] : manifests)
+          if (child.contains("input_model") && child["input_model"].is_object() &&
+              text(child["input_model"], "id") == input && text(child, "primary_metric") == row.primary)
+            if (const auto v = number(child.value("metrics", Json::object()), "input_" + row.primary)) {
+              row.metric = v;
+              break;
+            }
+      inputs.push_back(std::move(row));
+    }
+    report.rows.insert(report.rows.begin(), inputs.begin(), inputs.end());
+  }
+
   // Pipeline order: by depth in the artifact graph (manifest parents), then by finishing time; instances
   // that finish in the same second would otherwise come out in id order, an evaluation before its model.
   std::map<std::string, int> depth;
@@ -344,9 +417,12 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
     return "";
   };
   for (auto& row : report.rows) {
+    // The furthest ancestor that has the row's metric (a pretrained model without a task head has none).
     std::string root, next = upstream(row.id);
     for (int hops = 0; !next.empty() && by_id.count(next) && hops < 64; ++hops) {
-      root = next;
+      const ReportRow& ancestor = *by_id[next];
+      if (ancestor.metric && ancestor.primary == row.primary) root = next;
+      else if (root.empty() && !row.metric) root = next;
       next = upstream(next);
     }
     if (root.empty() || root == row.id) continue;
@@ -358,20 +434,21 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
     }
   }
 
-  // Rank nodes: per-candidate latency, the baseline's latency, the best.
-  for (const auto& row : report.rows) {
-    if (row.status != "done" || row.path.empty()) continue;
-    std::string problem;
-    const fs::path ranking_file = run_dir / row.path / "ranking.json";
-    if (!fs::exists(ranking_file)) continue;
-    const auto rk = read_json(ranking_file, problem);
-    if (!rk || !rk->is_object()) continue;
+  // Rank nodes: per-candidate latency, interval, SQNR and agreement; the baseline's and fp32 models' latency; the best.
+  for (auto& rank_row : report.rows) {
+    const auto found = rankings.find(rank_row.id);
+    if (found == rankings.end()) continue;
+    const Json* rk = &found->second;
+    const ReportRow& row = rank_row;
     Json summary = {{"id", row.id},
                     {"ranking", row.path + "/ranking.md"},
                     {"best", rk->value("best", Json())},
                     {"best_meets_max_drop", rk->value("best_meets_max_drop", Json())},
                     {"objective", rk->value("objective", Json())},
                     {"max_metric_drop", rk->value("max_metric_drop", Json())},
+                    {"min_logit_sqnr_db", rk->value("min_logit_sqnr_db", Json())},
+                    {"choice", rk->value("choice", Json())},
+                    {"baseline", rk->value("baseline", Json())},
                     {"primary", rk->value("primary", Json())},
                     {"bench", Json::object()}};
     const Json bench = rk->value("bench", Json::object());
@@ -410,18 +487,55 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
       b->latency = latencies(baseline.value("latency", Json::object()));
       for (auto& [batch, l] : b->latency) l.speedup = 1.0;
     }
+    // The interval is rank's, against rank's baseline: it goes with the report's Δ only when both are against
+    // the same model.
+    const std::string rank_baseline = text(*rk, "baseline");
+    auto take_interval = [&](ReportRow& r, const Json& j) {
+      if (!j.contains("delta_interval") || !j["delta_interval"].is_array() || j["delta_interval"].size() != 2) return;
+      if (rank_baseline.empty() || r.baseline != rank_baseline) return;
+      if (!j["delta_interval"][0].is_number() || !j["delta_interval"][1].is_number()) return;
+      r.delta_low = j["delta_interval"][0].get<double>();
+      r.delta_high = j["delta_interval"][1].get<double>();
+    };
+    for (const auto& m : rk->value("models", Json::array())) {
+      if (!m.is_object()) continue;
+      ReportRow* r = find_row(text(m, "id"));
+      if (!r) continue;
+      if (r->latency.empty()) {
+        r->latency = latencies(m.value("latency", Json::object()));
+        r->latency_noisy = m.value("latency_noisy", false);
+      }
+      take_interval(*r, m);
+    }
+    const ReportRow* best_row = nullptr;
     for (const auto& c : rk->value("candidates", Json::array())) {
       if (!c.is_object()) continue;
       ReportRow* r = find_row(text(c, "id"));
       if (!r) continue;
-      if (r->latency.empty()) r->latency = latencies(c.value("latency", Json::object()));
+      if (text(c, "id") == text(*rk, "best")) best_row = r;
+      if (r->latency.empty()) {
+        r->latency = latencies(c.value("latency", Json::object()));
+        r->latency_noisy = c.value("latency_noisy", false);
+      }
+      take_interval(*r, c);
+      if (const auto v = number(c, "logit_sqnr_db")) r->logit_sqnr_db = v;
+      if (const auto v = number(c, "agreement")) r->agreement = v;
       // A candidate whose chain leaves the run (its input is the pipeline's [model], e.g. `slimpipe compress
       // --strategy ptq`): Δ as rank computed it, against its reference (the unpruned fp32 model).
       if (!r->delta && number(c, "reference") && number(c, "delta")) {
         r->baseline = reference_id.empty() ? "rank reference" : reference_id;
         r->baseline_metric = number(c, "reference");
         r->delta = number(c, "delta");
+        take_interval(*r, c);
       }
+    }
+    // The rank node's own artifact is the best candidate (unless a fallback changed it).
+    if (best_row && rk->value("fallback", Json()).is_null() && rank_row.baseline == best_row->baseline) {
+      rank_row.delta_low = best_row->delta_low;
+      rank_row.delta_high = best_row->delta_high;
+      rank_row.logit_sqnr_db = best_row->logit_sqnr_db;
+      rank_row.agreement = best_row->agreement;
+      rank_row.latency_noisy = best_row->latency_noisy;
     }
   }
   return report;
@@ -447,6 +561,11 @@ Json RunReport::to_json() const {
                          {"baseline", r.baseline},
                          {"baseline_metric", opt_json(r.baseline_metric)},
                          {"delta", opt_json(r.delta)},
+                         {"delta_low", opt_json(r.delta_low)},
+                         {"delta_high", opt_json(r.delta_high)},
+                         {"logit_sqnr_db", opt_json(r.logit_sqnr_db)},
+                         {"agreement", opt_json(r.agreement)},
+                         {"latency_noisy", r.latency_noisy},
                          {"param_count", opt_json(r.param_count)},
                          {"model_bytes", opt_json(r.model_bytes)},
                          {"width", opt_json(r.width)},
@@ -465,10 +584,10 @@ Json RunReport::to_json() const {
 std::string RunReport::csv() const {
   const std::vector<std::int64_t> batches = latency_batches();
   std::ostringstream s;
-  s << "id,instance,node,plugin,kind,status,primary_metric,metric,baseline,baseline_metric,delta,param_count,"
-       "model_bytes,width,cell";
+  s << "id,instance,node,plugin,kind,status,primary_metric,metric,baseline,baseline_metric,delta,delta_low,delta_high,"
+       "logit_sqnr_db,agreement,param_count,model_bytes,width,cell";
   for (const std::int64_t b : batches) s << ",p50_ms_b" << b << ",p90_ms_b" << b << ",speedup_b" << b;
-  s << ",best,seconds,path,error\n";
+  s << ",latency_noisy,best,seconds,path,error\n";
   auto num = [](const std::optional<double>& v) {
     if (!v) return std::string();
     std::ostringstream o;
@@ -478,7 +597,8 @@ std::string RunReport::csv() const {
   for (const auto& r : rows) {
     s << csv_field(r.id) << ',' << csv_field(r.instance) << ',' << csv_field(r.node) << ',' << csv_field(r.plugin) << ','
       << csv_field(r.kind) << ',' << r.status << ',' << csv_field(r.primary) << ',' << num(r.metric) << ','
-      << csv_field(r.baseline) << ',' << num(r.baseline_metric) << ',' << num(r.delta) << ','
+      << csv_field(r.baseline) << ',' << num(r.baseline_metric) << ',' << num(r.delta) << ',' << num(r.delta_low) << ','
+      << num(r.delta_high) << ',' << num(r.logit_sqnr_db) << ',' << num(r.agreement) << ','
       << (r.param_count ? std::to_string(*r.param_count) : "") << ','
       << (r.model_bytes ? std::to_string(*r.model_bytes) : "") << ',' << num(r.width) << ',' << csv_field(r.cell);
     for (const std::int64_t b : batches) {
@@ -489,7 +609,7 @@ std::string RunReport::csv() const {
       }
       s << ',' << num(it->second.p50_ms) << ',' << num(it->second.p90_ms) << ',' << num(it->second.speedup);
     }
-    s << ',' << (r.best ? "true" : "false") << ',' << num(r.seconds) << ',' << csv_field(r.path) << ','
+    s << ',' << (r.latency_noisy ? "true" : "false") << ',' << (r.best ? "true" : "false") << ',' << num(r.seconds) << ',' << csv_field(r.path) << ','
       << csv_field(r.error) << '\n';
   }
   return s.str();

@@ -52,7 +52,7 @@ quant::PtqOptions options_from(const Params& p) {
                           ((o.algo == "mse" || o.algo == "emd") && !o.observer.paddle_compat);
   if (bins > 0 && takes_bins) o.observer.bins = bins;
   o.adaround.iterations = p.get_int("adaround_iterations");
-  o.adaround.learning_rate = p.get_float("learning_rate");
+  o.adaround.learning_rate = p.get_float("adaround_learning_rate");
   o.sample_rows = p.get_int("sample_rows");
   return o;
 }
@@ -74,9 +74,23 @@ void write_sensitivity_csv(const fs::path& file, const quant::SensitivityReport&
   write_file_atomic(file, out.str());
 }
 
+// What the plan would accept but slimpipe's int8 paths cannot honour, refused while the pipeline is planned (so
+// `slimpipe validate` and `compress` stop before anything runs), one line each (docs/errors.md).
+void refuse_what_cannot_be_honoured(const Params& p) {
+  if (p.has("algo") && p.raw("algo").is_string() && p.get_string("algo") == "min_max")
+    throw Error("ptq: algo 'min_max' is not supported: Paddle's min_max keeps asymmetric min/max ranges, and "
+                "slimpipe's int8 (fake quant, QDQ export, runtime) is symmetric with zero point 0; use 'abs_max', the "
+                "symmetric threshold max(-min, max) of the same ranges");
+}
+
 class Ptq final : public Strategy {
  public:
   using Interface = Strategy;
+
+  std::vector<std::string> outputs(const Params& p) const override {
+    refuse_what_cannot_be_honoured(p);
+    return {""};
+  }
 
   void run(Context& ctx, const std::vector<Artifact>& inputs, const Params& p) override {
     const quant::PtqOptions options = options_from(p);
@@ -148,6 +162,14 @@ class Ptq final : public Strategy {
     Json files = {"config.json", "model.safetensors", "calibration.json", "quant_weights.safetensors", "sensitivity.csv"};
     for (const auto& f : p.get_string_list("export_formats"))
       if (f == "onnx") {
+        // ONNX QuantizeLinear saturates to [-128, 127]: a legacy plan (onnx_format = false, [-127, 127]) has no QDQ
+        // form, so the cell keeps its other outputs and says why model.int8.onnx is missing.
+        if (!options.observer.onnx_format) {
+          ctx.log().warn("ptq " + cell + ": no model.int8.onnx: onnx_format = false is Paddle's legacy int8 range "
+                         "[-127, 127], which ONNX QDQ (range [-128, 127]) cannot express; the plan, the fp32 folder "
+                         "and the fake-quant metrics are written");
+          continue;
+        }
         exporter::export_qdq_onnx(*result.model, result.plan, out.dir() / "model.int8.onnx");
         files.push_back("model.int8.onnx");
       } else if (f == "runtime") {
@@ -216,7 +238,8 @@ Schema schema() {
   Schema s;
   Json algos = Json::array();
   for (const auto& a : quant::observer_algos()) algos.push_back(a);
-  s.param("algo", T::String, nullptr, "activation calibration algorithm of this cell", algos)
+  s.param("algo", T::String, nullptr,
+          "activation calibration algorithm of this cell ('min_max' is refused: asymmetric ranges; use 'abs_max')", algos)
       .param("algo_list", T::StringList, Json::array({"mse", "KL"}),
              "PaddleNLP's flat list: fans out into matrix cells of 'algo'", algos)
       .param("batch_size", T::Int, nullptr, "calibration batch size of this cell")
@@ -229,7 +252,8 @@ Schema schema() {
       .param("round_type", T::String, "round", "weight rounding: to nearest, or AdaRound against the layer output",
              Json::array({"round", "adaround"}))
       .param("adaround_iterations", T::Int, 1000, "AdaRound optimisation steps per Linear")
-      .param("learning_rate", T::Float, 0.001, "AdaRound learning rate (PaddleNLP's PTQ learning_rate)")
+      .param("adaround_learning_rate", T::Float, 0.001,
+             "AdaRound's Adam learning rate (round_type = adaround; PaddleNLP passes its training learning_rate here)")
       .param("bias_correction", T::Bool, false, "fold each Linear's mean output error on the calibration data into its bias")
       .param("hist_percent", T::Float, 0.9999, "hist: fraction of |x| kept (PaddleNLP's value)")
       .param("percentile", T::Float, 99.99, "percentile: percent of |x| kept")

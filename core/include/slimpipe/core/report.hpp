@@ -1,5 +1,5 @@
-// The run-level report: every artifact of a run folder in one table (metric, Δ against the model it
-// came from at the root of its chain, model size, parameters, runtime latency and speedup where a
+// The run-level report: every artifact of a run folder in one table, the pipeline's input model ([model], the
+// user's model) included (metric, Δ against the model it came from at the root of its chain, model size, parameters, runtime latency and speedup where a
 // `rank` node timed it, the best candidate marked), failed instances with their errors, and the host's
 // ISA. Built from pipeline.lock and each artifact's manifest.json, so `slimpipe report` can rebuild it
 // for any run folder, finished, failed or interrupted. Written as report.md, report.html, summary.csv
@@ -27,17 +27,22 @@ struct ReportRow {
   std::string instance;  // the instance that produced it (pipeline.lock)
   std::string node, plugin, kind;
   std::string status;  // "done" or "failed"
-  std::string path;    // relative to the run folder; empty for a failed instance
+  std::string path;    // relative to the run folder; empty for a failed instance; the folder itself for the input model
   std::string error;   // the instance's error, or what was wrong with its manifest
   std::string primary;  // primary metric name; empty when the artifact has none
   std::optional<double> metric;
   std::string baseline;  // id of the root of the artifact's input_model chain; empty for a root
   std::optional<double> baseline_metric, delta;
+  // From a rank node that evaluated the row against the same baseline on the same examples: the paired-bootstrap
+  // interval of delta; and, against the fp32 model the row was made from, logit SQNR (dB) and the fraction of
+  // examples predicted alike (a ptq cell's own SQNR when no rank measured it).
+  std::optional<double> delta_low, delta_high, logit_sqnr_db, agreement;
   std::optional<std::int64_t> param_count;
   std::optional<std::int64_t> model_bytes;  // INT8 weights of a quantized model, else model.safetensors
   std::optional<double> width;
   std::string cell;  // a PTQ cell's PaddleNLP name (KL4_1, ...)
   std::map<std::int64_t, ReportLatency> latency;  // by batch size
+  bool latency_noisy = false;  // rank re-measured it and its p90/p50 stayed above its bench_max_spread
   bool best = false;  // the best candidate of a `rank` node
   std::string best_of;  // that rank node's id
   double seconds = 0;   // the instance's wall time
