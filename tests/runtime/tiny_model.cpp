@@ -1,7 +1,5 @@
 #include "tiny_model.hpp"
 
-#include <unistd.h>
-
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -14,7 +12,7 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 std::filesystem::path scratch_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("slimpipe_runtime_test_" + std::to_string(::getpid())) / name;
+  const fs::path dir = fs::path(SLIMPIPE_BINARY_DIR) / "tests" / "runtime_tmp" / "torch_free" / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -19,7 +19,7 @@ struct TinyModel {
 // Writes dir/runtime.json and dir/weights.bin (dir is created).
 void write_tiny_model(const std::filesystem::path& dir, const TinyModel& m = {});
 
-// A fresh empty folder under the system temp folder.
+// A fresh empty folder under <build>/tests/runtime_tmp/torch_free.
 std::filesystem::path scratch_dir(const std::string& name);
 
 // The whole file as bytes; writes bytes to a file.
