@@ -263,7 +263,11 @@ Plan make_plan(const PipelineSpec& spec) {
             }
           inst.outputs = strategy->outputs(resolved);
         } catch (const std::exception& e) {
-          diags.push_back({node.pos, e.what()});
+          // Every cell of a matrix may refuse the same way: one line per distinct message and place.
+          const bool seen = std::any_of(diags.begin(), diags.end(), [&](const Diagnostic& d) {
+            return d.message == e.what() && d.pos.line == node.pos.line && d.pos.col == node.pos.col;
+          });
+          if (!seen) diags.push_back({node.pos, e.what()});
           continue;
         }
         std::unordered_set<std::string> names;

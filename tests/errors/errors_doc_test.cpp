@@ -219,6 +219,9 @@ std::map<std::string, MakeCase> cases() {
   c["node-parameter-choice"] = [=](const fs::path& d) {
     return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nalgo = \"kl\"\n");
   };
+  c["node-ptq-min-max"] = [=](const fs::path& d) {
+    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nalgo = \"min_max\"\n");
+  };
   c["node-unknown-input"] = [=](const fs::path& d) {
     return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"evl\"]\n");
   };
@@ -331,6 +334,11 @@ std::map<std::string, MakeCase> cases() {
     copy_model(d);
     return S + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
                "--algo_list kl";
+  };
+  c["compress-min-max"] = [=](const fs::path& d) {
+    copy_model(d);
+    return S + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
+               "--algo_list KL min_max --batch_size_list 4 -q";
   };
   c["compress-infer-model-with-dynabert"] = [=](const fs::path& d) {
     copy_model(d);
