@@ -338,11 +338,17 @@ int cmd_compress(const std::vector<std::string>& args,
       // replaced (whole or not at all), and let go for the run, which takes it again.
       core::RunLock guard(output_dir);
       write_file_atomic(file, toml.str());
-    } catch (const core::FolderInUse&) {
-      if (!plan) throw;
+    } catch (const core::FolderInUse& e) {
+      if (!plan) {
+        std::cerr << "slimpipe compress: " << e.what() << "\n";
+        return kExitFailure;
+      }
       file = fs::temp_directory_path() / ("slimpipe-compress-plan-" + std::to_string(::getpid()) + ".toml");
       write_file_atomic(file, toml.str());
       temporary = file;
+    } catch (const std::exception& e) {  // compress.toml cannot be written (a full disk, a read-only folder)
+      std::cerr << "slimpipe compress: " << e.what() << "\n";
+      return kExitFailure;
     }
     struct RemoveAfter {
       const std::optional<fs::path>& path;
@@ -363,9 +369,6 @@ int cmd_compress(const std::vector<std::string>& args,
   } catch (const Error& e) {
     std::cerr << "slimpipe compress: " << e.what() << "\n";
     return kExitUsage;
-  } catch (const std::exception& e) {  // the output folder: in use, or compress.toml cannot be written
-    std::cerr << "slimpipe compress: " << e.what() << "\n";
-    return kExitFailure;
   }
 }
 
