@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Kill-and-resume check: runs pipelines/quickstart.toml once without interruption for the reference ranking
 # and wall time, then N times: a fresh run into a new folder is killed with SIGKILL after i/(N+1) of the
-# reference wall time, the same command is run again to completion, and the result must match: the same
+# expected wall time, the same command is run again to completion, and the result must match: the same
 # ranking (rank/ranking.json: candidate ids in rank order with their metric) and a clean `slimpipe verify`.
+# The expected wall time starts as the reference's and follows the machine: a run that finishes before its
+# kill (the machine got faster) sets it anew and the trial is tried again at the same fraction (3 tries), so
+# that every moment is a real kill wherever the load changes.
 #
 #   bench/faults/kill_resume.sh build/bin/slimpipe [N=20]
 #
-# Prints one line per trial and "N passed, M failed"; exit status 0 when every trial passed. Keeps the
-# folders of failed trials (their path is printed) and removes the rest.
+# Prints one line per trial and "N passed, M failed; K of N trials killed mid-run"; exit status 0 when every
+# trial passed. Keeps the folders of failed trials (their path is printed) and removes the rest.
 set -u
 
 if [ $# -lt 1 ]; then
@@ -34,6 +37,9 @@ print(" ".join("%s=%.4f" % (c["id"], c[r["primary"]]) for c in r["candidates"]))
 PY
 }
 
+# A process that has not ended (a zombie, ended but not yet waited for, has).
+alive() { [ -r "/proc/$1/stat" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2> /dev/null)" != Z ]; }
+
 # "3 ran, 5 cached" from a run's summary line.
 counts_of() { grep -o '[0-9]* ran, [0-9]* cached' "$1" | tail -1; }
 
@@ -53,19 +59,30 @@ echo "reference: ${REF_SECONDS} s; ranking: $REFERENCE"
 
 passed=0
 failed=0
+EXPECTED=$REF_SECONDS
+kills=0
 for i in $(seq 1 "$N"); do
   dir="$WORK/trial-$i"
-  delay=$(awk -v t="$REF_SECONDS" -v i="$i" -v n="$N" 'BEGIN { printf "%.2f", t * i / (n + 1) }')
-  "$SLIMPIPE" run "$PIPELINE" --set "pipeline.output_dir=\"$dir\"" -q > "$dir.killed.log" 2>&1 &
-  pid=$!
-  sleep "$delay"
-  if kill -0 "$pid" 2> /dev/null; then
-    kill -KILL "$pid"
-    killed="killed at ${delay} s"
-  else
-    killed="finished before ${delay} s"
-  fi
-  wait "$pid" 2> /dev/null
+  for try in 1 2 3; do
+    rm -rf "$dir"
+    delay=$(awk -v t="$EXPECTED" -v i="$i" -v n="$N" 'BEGIN { printf "%.2f", t * i / (n + 1) }')
+    t0=$(now)
+    "$SLIMPIPE" run "$PIPELINE" --set "pipeline.output_dir=\"$dir\"" -q > "$dir.killed.log" 2>&1 &
+    pid=$!
+    # Polled, so that a run that ends early is seen at once and its wall time is known.
+    while alive "$pid" && awk -v a="$t0" -v b="$(now)" -v d="$delay" 'BEGIN { exit !(b - a < d) }'; do
+      sleep 0.05
+    done
+    if alive "$pid" && kill -KILL "$pid" 2> /dev/null; then
+      wait "$pid" 2> /dev/null
+      killed="killed at ${delay} s"
+      kills=$((kills + 1))
+      break
+    fi
+    wait "$pid" 2> /dev/null
+    EXPECTED=$(elapsed "$t0" "$(now)")
+    killed="finished before ${delay} s (a run now takes ${EXPECTED} s)"
+  done
   t0=$(now)
   run "$dir" "$dir.resume.log"
   rc=$?
@@ -87,6 +104,6 @@ for i in $(seq 1 "$N"); do
     echo "$line: FAILED:$problems (kept $dir)"
   fi
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed; $kills of $N trials killed mid-run"
 [ "$failed" -eq 0 ] && rm -rf "$WORK/reference" "$WORK/reference.log" && rmdir "$WORK" 2> /dev/null
 [ "$failed" -eq 0 ]
