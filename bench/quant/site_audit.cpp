@@ -9,6 +9,7 @@
 //
 //   build/bin/quant_site_audit bench/quant/results_seq_cls.toml [--set key=value]... [--batch-size 16]
 //       [--batch-num 4] [--samples 256] [--threads 1] [--algos KL,mse] [--paddle-compat]
+//       [--dump SITE:OPERAND=FILE]   (also write that operand's calibration values as raw float32, for study)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/types.h>
@@ -125,6 +126,7 @@ int run(int argc, char** argv) {
   std::int64_t batch_size = 16, batch_num = 4, samples = 256, eval_batch = 128;
   int threads = 1;
   bool paddle_compat = false;
+  std::vector<std::string> dumps;  // "site:operand=file"
   std::vector<std::string> algos = quant::observer_algos();
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -139,6 +141,7 @@ int run(int argc, char** argv) {
     else if (a == "--threads") threads = std::stoi(value());
     else if (a == "--algos") algos = split_list(value());
     else if (a == "--paddle-compat") paddle_compat = true;
+    else if (a == "--dump") dumps.push_back(value());
     else throw UsageError("unknown option " + a);
   }
   at::set_num_threads(threads);
@@ -175,6 +178,28 @@ int run(int argc, char** argv) {
     tasks::run_evaluation(model, *quant::first_features(calibration, batch_size * batch_num), batch_size, obs.hook(),
                           [](const Batch&, const nn::EncoderOutput&) {});
     max_abs = obs.thresholds();
+  }
+
+  for (const auto& d : dumps) {
+    const auto colon = d.rfind(':'), eq = d.find('=');
+    if (colon == std::string::npos || eq == std::string::npos || eq < colon)
+      throw UsageError("--dump expects SITE:OPERAND=FILE, got '" + d + "'");
+    const quant::SiteOperandKey key{d.substr(0, colon), std::stoi(d.substr(colon + 1, eq - colon - 1))};
+    std::ofstream out(d.substr(eq + 1), std::ios::binary);
+    std::int64_t n = 0;
+    tasks::run_evaluation(model, *quant::first_features(calibration, batch_size * batch_num), batch_size,
+                          [&](const std::string& site, int operand, const at::Tensor& v) {
+                            if (site == key.site && operand == key.operand) {
+                              const at::Tensor c = v.to(at::kFloat).contiguous().cpu();
+                              out.write(reinterpret_cast<const char*>(c.data_ptr<float>()),
+                                        static_cast<std::streamsize>(c.numel() * sizeof(float)));
+                              n += c.numel();
+                            }
+                            return v;
+                          },
+                          [](const Batch&, const nn::EncoderOutput&) {});
+    if (!out || n == 0) throw Error("--dump " + d + ": nothing written (no such operand, or the file cannot be written)");
+    std::cerr << "dumped " << n << " values of " << key.site << " operand " << key.operand << "\n";
   }
 
   std::map<std::string, AlgoResult> results;

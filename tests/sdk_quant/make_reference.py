@@ -121,6 +121,25 @@ def growing_histogram(batches, bins, signed):
     return counts, hi
 
 
+def default_kl(batches, bins=2048, first=128):
+    # KL on |x|, or on one side's histogram when the other side lies inside the smallest candidate clip (bin
+    # `first` of that side's histogram): histogram_observers.cpp, kl_histogram().
+    hist, hi = growing_histogram(batches, bins, signed=False)
+    x_min = min(float(x.min()) for x in batches)
+    x_max = max(float(x.max()) for x in batches)
+    pos = [x[x >= 0] for x in batches if np.any(x >= 0)]
+    neg = [x[x < 0] for x in batches if np.any(x < 0)]
+    if pos:
+        pc, ph = growing_histogram(pos, bins, signed=False)
+    if neg:
+        nc, nh = growing_histogram(neg, bins, signed=False)
+    if pos and -x_min <= first * (ph / bins):
+        hist, hi = pc, ph
+    elif neg and x_max <= first * (nh / bins):
+        hist, hi = nc, nh
+    return kl_clip_bin(hist, first=first, include_last=True) * (hi / bins)
+
+
 def first_bin_reaching(counts, fraction):
     c = np.cumsum(counts / float(counts.sum()))
     hits = np.nonzero(c >= fraction)[0]
@@ -181,7 +200,7 @@ def expected(batches):
         "default": {
             "avg": row_sum / rows,
             "hist": (first_bin_reaching(g, 0.9999) + 0.5) * gw,
-            "KL": kl_clip_bin(g, first=128, include_last=True) * gw,
+            "KL": default_kl(batches),
             "percentile": first_bin_reaching(g, 0.9999) * gw,
             "mse": default_grid_search(batches, "mse"),
             "emd": default_grid_search(batches, "emd"),

@@ -28,7 +28,9 @@ TEST(Streaming, ObserverStateIsIndependentOfTheNumberOfBatches) {
       EXPECT_GT(fifty->threshold(), 0);
     }
   }
-  EXPECT_EQ(make_observer("KL")->state_size(), 2048);
+  // KL keeps |x| and the two sides (for one-sided distributions): three histograms of 2048 bins.
+  EXPECT_EQ(make_observer("KL")->state_size(), 3 * 2048);
+  EXPECT_EQ(make_observer("hist")->state_size(), 2048);
   EXPECT_EQ(make_observer("mse")->state_size(), 16384);
 }
 

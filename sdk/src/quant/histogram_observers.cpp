@@ -22,6 +22,10 @@ class HistogramObserver final : public ActivationObserver {
   HistogramObserver(const std::string& algo, Rule rule, const ResolvedOptions& o)
       : ActivationObserver(algo), rule_(rule), options_(o) {
     if (!o.paddle_compat) histogram_ = CalibrationHistogram::growing(o.bins);
+    if (!o.paddle_compat && rule == Rule::Kl) {
+      positive_ = CalibrationHistogram::growing(o.bins);
+      negative_ = CalibrationHistogram::growing(o.bins);
+    }
   }
 
   int passes() const override { return options_.paddle_compat ? 2 : 1; }
@@ -54,8 +58,10 @@ class HistogramObserver final : public ActivationObserver {
         if (options_.paddle_compat) {
           t = (static_cast<double>(kl_clip_bin(counts, KlSearch::paddle())) + 0.5) * w;
         } else {
-          // Clip at the upper edge of the kept bins [0, i) (TensorRT), searching from bin 128 up to all bins.
-          t = static_cast<double>(kl_clip_bin(counts, KlSearch::full())) * w;
+          // Clip at the upper edge of the kept bins [0, i) (TensorRT), searching from bin 128 up to all bins, on
+          // the histogram of the side that sets the range when the distribution is one-sided.
+          const CalibrationHistogram& side = kl_histogram();
+          t = static_cast<double>(kl_clip_bin(side.counts(), KlSearch::full())) * side.bin_width();
         }
         break;
       }
@@ -70,7 +76,10 @@ class HistogramObserver final : public ActivationObserver {
     return std::max(t, kMinThreshold);
   }
 
-  std::int64_t state_size() const override { return histogram_ ? histogram_->bins() : 2; }
+  std::int64_t state_size() const override {
+    if (!histogram_) return 2;
+    return histogram_->bins() + (positive_ ? positive_->bins() + negative_->bins() : 0);
+  }
 
  private:
   void accumulate(const at::Tensor& x, float max_abs) override {
@@ -81,11 +90,31 @@ class HistogramObserver final : public ActivationObserver {
       return;
     }
     histogram_->add(x);
+    if (positive_) {
+      positive_->add(x.masked_select(x >= 0));
+      negative_->add(x.masked_select(x < 0));  // counted as |x|
+    }
+  }
+
+  // The histogram KL searches in the default mode. |x| folds the negative values onto the positive ones; for a
+  // one-sided distribution that mixes two different distributions, dominated by the side that does not matter:
+  // 80% of a GELU output's values lie in [-0.17, 0] while its positive tail reaches 5, so KL matched the shape of
+  // that bulk and clipped the tail (T = 0.59 on a FFN2 input whose max is 4.8). When one side lies wholly inside
+  // the smallest candidate clip (bin 128 of the other side's histogram) no candidate clips it, so the search is
+  // about the other side alone: KL runs on that side's histogram. Otherwise (both sides reach past it) on |x|.
+  const CalibrationHistogram& kl_histogram() const {
+    if (!positive_) return *histogram_;
+    const double first = static_cast<double>(KlSearch::full().first);
+    const double neg_max = -min(), pos_max = max();
+    if (positive_->total() > 0 && neg_max <= first * positive_->bin_width()) return *positive_;
+    if (negative_->total() > 0 && pos_max <= first * negative_->bin_width()) return *negative_;
+    return *histogram_;
   }
 
   Rule rule_;
   ResolvedOptions options_;
   std::optional<CalibrationHistogram> histogram_;
+  std::optional<CalibrationHistogram> positive_, negative_;  // default-mode KL: x >= 0 and |x| of x < 0
   double abs_lo_ = 0, abs_hi_ = 0;
 };
 
