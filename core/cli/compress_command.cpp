@@ -268,6 +268,13 @@ int cmd_compress(const std::vector<std::string>& args,
       order.erase(std::find(order.begin(), order.end(), "learning_rate"));
     }
 
+    // Refused before the pipeline is written: slimpipe's int8 is symmetric (the ptq plugin refuses it too).
+    for (const char* name : {"algo_list", "algo"})
+      if (const auto it = flags.find(name);
+          it != flags.end() && std::find(it->second.begin(), it->second.end(), "min_max") != it->second.end())
+        throw Error(std::string("--") + name + " min_max: not supported: Paddle's min_max keeps asymmetric ranges and "
+                    "slimpipe's int8 is symmetric; use abs_max (the symmetric threshold of the same ranges)");
+
     PluginRegistry reg;
     reg.scan(PluginRegistry::search_path(plugin_paths));
     auto need = [&](const std::string& name, const std::string& kind) -> const PluginInfo& {

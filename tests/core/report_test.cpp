@@ -248,6 +248,74 @@ TEST(RunReport, DeltaOfACandidateFromOutsideTheRunComesFromTheRanking) {
   testutil::fs::remove_all(run);
 }
 
+// `slimpipe compress --strategy dynabert+ptq`: the user's model ([model], outside the run) is a row, with the metric
+// rank measured, timed; every row's Δ is against it, with rank's interval, SQNR and agreement; the pruned width
+// is timed; no max_metric_drop reads as such (not "null").
+TEST(RunReport, TheInputModelIsARowAndEveryDeltaIsAgainstIt) {
+  const path run = make_run("report-input");
+  const path user_model = run / "user_model";
+  testutil::write_file(user_model / "model.safetensors", std::string(1234, 'x'));
+  Json width = Json::parse(testutil::read_file(run / "prune/width_0.5/manifest.json"));
+  width["input_model"] = {{"id", "model"}, {"dir", user_model.string()}};
+  width["parents"] = Json::array({{{"id", "model"}}});
+  width["metrics"]["input_accuracy"] = 80.5;
+  testutil::write_file(run / "prune/width_0.5/manifest.json", width.dump());
+  Json ranking = Json::parse(testutil::read_file(run / "rank/ranking.json"));
+  ranking["max_metric_drop"] = nullptr;
+  ranking["min_logit_sqnr_db"] = 20.0;
+  ranking["baseline"] = "model";
+  ranking["choice"] = {{"within_noise", {kKL, kMse}}, {"decided_by", "fidelity"}};
+  ranking["bench"]["baseline"]["id"] = "model";
+  ranking["models"] = {
+      {{"role", "baseline"}, {"id", "model"}, {"accuracy", 81.0}, {"delta_interval", nullptr},
+       {"latency", {{"batch_1", {{"p50_ms", 3.0}, {"p90_ms", 3.3}, {"speedup", 1.0}}}}}},
+      {{"role", "fp32 parent"}, {"id", "prune/width_0.5"}, {"accuracy", 79.5}, {"delta", -1.5},
+       {"delta_interval", {-2.5, -0.5}}, {"latency_noisy", true},
+       {"latency", {{"batch_1", {{"p50_ms", 2.0}, {"p90_ms", 3.0}, {"speedup", 1.5}}}}}}};
+  ranking["candidates"][0]["delta_interval"] = {-3.0, 1.0};
+  ranking["candidates"][0]["logit_sqnr_db"] = 31.5;
+  ranking["candidates"][0]["agreement"] = 0.97;
+  testutil::write_file(run / "rank/ranking.json", ranking.dump());
+
+  const auto r = slimpipe::core::build_run_report(run, "demo", "avx2");
+  ASSERT_EQ(r.rows.size(), 10u);
+  const ReportRow& input = row(r, "model");
+  EXPECT_EQ(r.rows.front().id, "model");
+  EXPECT_EQ(input.kind, "model");
+  EXPECT_DOUBLE_EQ(input.metric.value(), 81.0);  // rank's measurement before the width's input_accuracy
+  EXPECT_EQ(input.model_bytes.value(), 1234);
+  EXPECT_DOUBLE_EQ(input.latency.at(1).p50_ms, 3.0);
+  const ReportRow& w = row(r, "prune/width_0.5");
+  EXPECT_EQ(w.baseline, "model");
+  EXPECT_DOUBLE_EQ(w.delta.value(), -1.5);
+  EXPECT_DOUBLE_EQ(w.delta_low.value(), -2.5);
+  EXPECT_DOUBLE_EQ(w.latency.at(1).p50_ms, 2.0);  // the pruned fp32 model, timed
+  EXPECT_TRUE(w.latency_noisy);
+  const ReportRow& kl = row(r, kKL);
+  EXPECT_EQ(kl.baseline, "model");
+  EXPECT_DOUBLE_EQ(kl.delta.value(), -2.0);
+  EXPECT_DOUBLE_EQ(kl.delta_low.value(), -3.0);
+  EXPECT_DOUBLE_EQ(kl.delta_high.value(), 1.0);
+  EXPECT_DOUBLE_EQ(kl.logit_sqnr_db.value(), 31.5);
+  EXPECT_DOUBLE_EQ(kl.agreement.value(), 0.97);
+  EXPECT_DOUBLE_EQ(row(r, "rank").logit_sqnr_db.value(), 31.5);  // the rank's artifact is that cell
+  EXPECT_EQ(row(r, "train").baseline, "");  // another root: no Δ against the input model is invented
+  const std::string md = r.markdown();
+  EXPECT_NE(md.find("| Δ CI | SQNR dB | agree % |"), std::string::npos) << md;
+  EXPECT_NE(md.find("[-3.00, +1.00]"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1.50 noisy |"), std::string::npos) << md;  // the width's p90/p50, re-measured and still spread
+  EXPECT_EQ(md.find("max_metric_drop null"), std::string::npos) << md;
+  EXPECT_NE(md.find("no max_metric_drop, min_logit_sqnr_db 20.0; 2 candidate(s) within noise of the best metric, decided by fidelity"),
+            std::string::npos)
+      << md;
+  std::istringstream csv(r.csv());
+  std::string header;
+  std::getline(csv, header);
+  for (const char* col : {",delta_low,delta_high,logit_sqnr_db,agreement,", ",latency_noisy,"})
+    EXPECT_NE(header.find(col), std::string::npos) << header;
+  testutil::fs::remove_all(run);
+}
+
 TEST(RunReport, FolderWithoutLockIsAnErrorNamingIt) {
   const path dir = testutil::temp_dir("report-nolock");
   try {
