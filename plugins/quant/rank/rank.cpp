@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <limits>
@@ -331,6 +332,13 @@ void copy_model_files(const fs::path& from, const fs::path& to) {
     }
     if (e.is_regular_file() && name != "manifest.json" && name != "metrics.json") link_or_copy(e.path(), to / name);
   }
+}
+
+// libgomp's wait policy as the environment set it when the process started (docs/runtime.md, "Threading"): with more
+// than one thread on shared cores, the default spinning wait makes timings unrepeatable.
+std::string omp_wait_policy() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  return policy ? policy : "default";
 }
 
 std::string ms_text(const Timing& t, std::size_t i) { return t.timed() ? fixed(t.p50[i], t.p50[i] < 10 ? 3 : 1) : ""; }
@@ -803,7 +811,10 @@ class Rank final : public Strategy {
            << (bench.seq > 0 ? std::to_string(bench.seq) : std::string("min(128, max_position_embeddings)")) << ", p50 of "
            << bench.rounds << " rounds x up to " << bench.options.iters << " runs, isa " << slimpipe_runtime::cpu_isa()
            << "; a model whose p90/p50 exceeds " << fixed(bench.max_spread, 2) << " is timed again (" << bench.retries
-           << "x), and marked noisy if it stays so.";
+           << "x), and marked noisy if it stays so; OpenMP wait policy " << omp_wait_policy() << ".";
+      if (bench.threads > 1 && omp_wait_policy() != "passive" && omp_wait_policy() != "PASSIVE")
+        line << " With " << bench.threads << " threads on shared cores run with OMP_WAIT_POLICY=passive or "
+             << "bench_threads = 1 (docs/runtime.md).";
       Json base = nullptr;
       if (baseline.timed()) {
         line << " Speedup against " << baseline_label << " (" << baseline.precision << "):";
@@ -820,7 +831,7 @@ class Rank final : public Strategy {
       md << line.str() << "\n";
       bench_json = {{"threads", bench.threads}, {"seq", bench.seq > 0 ? Json(bench.seq) : Json(nullptr)},
                     {"batches", batches}, {"rounds", bench.rounds}, {"iters", bench.options.iters},
-                    {"max_spread", bench.max_spread}, {"retries", bench.retries},
+                    {"max_spread", bench.max_spread}, {"retries", bench.retries}, {"omp_wait_policy", omp_wait_policy()},
                     {"isa", slimpipe_runtime::cpu_isa()}, {"baseline", base}};
     }
     // Checked writes: a full disk fails the node with "<file>: write failed: No space left on device".
