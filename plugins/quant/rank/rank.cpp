@@ -673,10 +673,16 @@ class Rank final : public Strategy {
       Json lat = Json::object();
       for (std::size_t i = 0; t.timed() && i < batches.size(); ++i) {
         const auto s = speedup(t, i);
+        // The speedup's range: the slowest plausible pairing to the fastest (baseline p50 / model p90 to
+        // baseline p90 / model p50).
+        Json range = nullptr;
+        if (s && baseline.timed() && t.p90[i] > 0)
+          range = Json::array({baseline.p50[i] / t.p90[i], baseline.p90[i] / t.p50[i]});
         lat["batch_" + std::to_string(batches[i])] = {{"p50_ms", t.p50[i]}, {"p90_ms", t.p90[i]},
                                                       {"spread", t.p50[i] > 0 ? Json(t.p90[i] / t.p50[i]) : Json(nullptr)},
                                                       {"runs", t.ms[i].size()},
-                                                      {"speedup", s ? Json(*s) : Json(nullptr)}};
+                                                      {"speedup", s ? Json(*s) : Json(nullptr)},
+                                                      {"speedup_range", range}};
       }
       return lat;
     };
@@ -741,6 +747,7 @@ class Rank final : public Strategy {
         md << " " << (c.timing.timed() ? fixed(c.timing.spread(), 2) + (c.timing.noisy ? " noisy" : "") : "") << " |";
         row["latency"] = latency_json(c.timing);
         row["latency_noisy"] = c.timing.noisy;
+        row["latency_remeasured_rounds"] = c.timing.remeasured;
         row["runtime_precision"] = c.timing.precision;
         if (!c.timing.note.empty()) row["latency_note"] = c.timing.note;
       }
@@ -761,6 +768,7 @@ class Rank final : public Strategy {
       if (t) {
         m["latency"] = latency_json(*t);
         m["latency_noisy"] = t->noisy;
+        m["latency_remeasured_rounds"] = t->remeasured;
         if (!t->note.empty()) m["latency_note"] = t->note;
       }
       models.push_back(m);
