@@ -38,3 +38,9 @@ if(SLIMPIPE_SYSTEM_PYTHON3)
   set_tests_properties(Deploy.Python PROPERTIES FIXTURES_REQUIRED deploy_packages
     ENVIRONMENT "SLIMPIPE_RUNTIME_LIB=$<TARGET_FILE:slimpipe_runtime_c>")
 endif()
+
+if(SLIMPIPE_SYSTEM_PYTHON3 AND TARGET slimpipe-serve)
+  add_test(NAME Deploy.Serve COMMAND "${SLIMPIPE_SYSTEM_PYTHON3}" -I -S "${_deploy_dir}/serve_test.py"
+    "$<TARGET_FILE:slimpipe-serve>" "${_deploy_tmp}/seq_cls" "${_deploy_tmp}/qa" "${_deploy_tmp}")
+  set_tests_properties(Deploy.Serve PROPERTIES FIXTURES_REQUIRED deploy_packages TIMEOUT 120)
+endif()
