@@ -495,36 +495,26 @@ TEST_F(PtqPipeline, CompressQuantizesTheExportedFolderOfInputInferModelPath) {
   }
 }
 
+namespace {
+
+// A pipeline that trains a 1-layer, 32-wide seq_cls model from scratch into <output_dir>/train.
+std::string tiny_trained_model_pipeline(const std::string& output_dir, int train_size, int eval_size, int epochs) {
+  return "[pipeline]\nname = \"" + output_dir + "\"\noutput_dir = \"" + output_dir +
+         "\"\nthreads_per_instance = 1\n\n[task]\ntype = \"seq_cls\"\nsource = \"synthetic\"\n"
+         "synthetic_train_size = " + std::to_string(train_size) + "\nsynthetic_eval_size = " + std::to_string(eval_size) +
+         "\nmax_seq_length = 32\n\n[nodes.train]\ntype = \"finetune\"\ninputs = []\nfrom_scratch = true\n"
+         "hidden_size = 32\nnum_hidden_layers = 1\nnum_attention_heads = 2\nintermediate_size = 64\n"
+         "max_position_embeddings = 32\nlearning_rate = 3e-3\nnum_train_epochs = " + std::to_string(epochs) + "\n";
+}
+
+}  // namespace
+
 // `slimpipe compress ... --onnx_format False` end to end: Paddle's legacy int8 range has no ONNX QDQ or runtime form,
 // so each cell warns and keeps its plan, fp32 folder and fake-quant metrics; rank evaluates and ranks them (untimed,
 // with the reason); the report has the input model as a row and every Δ against it. --learning_rate with ptq is
 // dropped with a warning (AdaRound's rate is --adaround_learning_rate).
 TEST_F(PtqPipeline, CompressWithOnnxFormatFalseRunsEndToEnd) {
-  std::ofstream(dir_ / "train.toml") << R"(
-[pipeline]
-name = "train_only"
-output_dir = "trained"
-threads_per_instance = 1
-
-[task]
-type = "seq_cls"
-source = "synthetic"
-synthetic_train_size = 600
-synthetic_eval_size = 200
-max_seq_length = 32
-
-[nodes.train]
-type = "finetune"
-inputs = []
-from_scratch = true
-hidden_size = 32
-num_hidden_layers = 1
-num_attention_heads = 2
-intermediate_size = 64
-max_position_embeddings = 32
-num_train_epochs = 2
-learning_rate = 3e-3
-)";
+  std::ofstream(dir_ / "train.toml") << tiny_trained_model_pipeline("trained", 600, 200, 2);
   ASSERT_EQ(run("run '" + (dir_ / "train.toml").string() + "' -q", dir_ / "train.log"), 0) << read_text(dir_ / "train.log");
   const fs::path model = dir_ / "trained" / "train";
   const fs::path out = dir_ / "compressed";
@@ -582,30 +572,7 @@ learning_rate = 3e-3
 // Every figure either holds (p90/p50 <= bench_max_spread, after re-measuring what was spread) or is marked noisy in
 // ranking.json and ranking.md; speedups carry a range.
 TEST_F(PtqPipeline, TimingsOnALoadedMachineHoldOrAreMarkedNoisy) {
-  std::ofstream(dir_ / "loaded.toml") << R"(
-[pipeline]
-name = "loaded"
-output_dir = "loaded"
-threads_per_instance = 1
-
-[task]
-type = "seq_cls"
-source = "synthetic"
-synthetic_train_size = 300
-synthetic_eval_size = 100
-max_seq_length = 32
-
-[nodes.train]
-type = "finetune"
-inputs = []
-from_scratch = true
-hidden_size = 32
-num_hidden_layers = 1
-num_attention_heads = 2
-intermediate_size = 64
-max_position_embeddings = 32
-num_train_epochs = 1
-
+  std::ofstream(dir_ / "loaded.toml") << tiny_trained_model_pipeline("loaded", 300, 100, 1) << R"(
 [nodes.quant]
 type = "ptq"
 inputs = ["train"]
@@ -645,7 +612,9 @@ bench_threads = 1
       ASSERT_TRUE(lat.is_object()) << t.dump(2);
       const double spread = lat["spread"].get<double>();
       EXPECT_NEAR(spread, lat["p90_ms"].get<double>() / lat["p50_ms"].get<double>(), 1e-9);
-      if (!noisy) EXPECT_LE(spread, max_spread) << t.dump(2);
+      if (!noisy) {
+        EXPECT_LE(spread, max_spread) << t.dump(2);
+      }
       ASSERT_TRUE(lat["speedup_range"].is_array()) << t.dump(2);
       EXPECT_LE(lat["speedup_range"][0].get<double>(), lat["speedup"].get<double>() + 1e-12);
       EXPECT_GE(lat["speedup_range"][1].get<double>(), lat["speedup"].get<double>() - 1e-12);
