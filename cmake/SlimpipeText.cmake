@@ -1,6 +1,7 @@
 # slimpipe_text (libslimpipe_text.so): the torch-free base that both libslimpipe_sdk.so and slimpipe_runtime
 # link: the BERT WordPiece tokenizer and its Unicode tables (sdk/src/text), tokenizer_config.json, the
-# slimpipe::Error classes, checked file writes, depth-checked JSON reading, UTF-8 text files, SHA-1.
+# slimpipe::Error classes, checked file writes, depth-checked JSON reading, UTF-8 text files, SHA-1, and the
+# decoding the tasks and the runtime share (BIO chunks, metrics/chunk.cpp; QA windows and spans, tasks/qa_spans.cpp).
 # Its sources stay in their SDK folders; the SDK's own glob leaves them out (sdk/CMakeLists.txt). It includes no
 # LibTorch header and links no LibTorch library (scripts/runtime_only_check.sh checks both).
 #
@@ -18,12 +19,15 @@ list(APPEND SLIMPIPE_TEXT_SOURCES
   "${SLIMPIPE_TEXT_SDK_DIR}/src/io/checked_file.cpp"
   "${SLIMPIPE_TEXT_SDK_DIR}/src/io/json_file.cpp"
   "${SLIMPIPE_TEXT_SDK_DIR}/src/data/text_file.cpp"
-  "${SLIMPIPE_TEXT_SDK_DIR}/src/data/utf8.cpp")
+  "${SLIMPIPE_TEXT_SDK_DIR}/src/data/utf8.cpp"
+  "${SLIMPIPE_TEXT_SDK_DIR}/src/metrics/chunk.cpp"
+  "${SLIMPIPE_TEXT_SDK_DIR}/src/tasks/qa_spans.cpp")
 
 # The public headers of the library (installed with the runtime): those of its sources and what they include.
 set(SLIMPIPE_TEXT_HEADERS
   slimpipe/export.hpp slimpipe/error.hpp slimpipe/params.hpp slimpipe/hash.hpp
-  slimpipe/io/checked_file.hpp slimpipe/io/json_file.hpp slimpipe/data/text_file.hpp slimpipe/data/utf8.hpp)
+  slimpipe/io/checked_file.hpp slimpipe/io/json_file.hpp slimpipe/data/text_file.hpp slimpipe/data/utf8.hpp
+  slimpipe/metrics/chunk.hpp slimpipe/tasks/qa_spans.hpp)
 file(GLOB _slimpipe_text_public RELATIVE "${SLIMPIPE_TEXT_SDK_DIR}/include"
   "${SLIMPIPE_TEXT_SDK_DIR}/include/slimpipe/text/*.hpp")
 list(APPEND SLIMPIPE_TEXT_HEADERS ${_slimpipe_text_public})

@@ -9,6 +9,7 @@
 #include "slimpipe/data/examples.hpp"
 #include "slimpipe/export.hpp"
 #include "slimpipe/tasks/collation.hpp"
+#include "slimpipe/tasks/qa_spans.hpp"
 #include "slimpipe/text/encoding.hpp"
 
 namespace slimpipe::text {
@@ -17,19 +18,10 @@ class WordPieceTokenizer;
 
 namespace slimpipe::tasks {
 
-struct QaFeatureOptions {
-  std::size_t max_seq_length = 384;
-  std::size_t doc_stride = 128;       // tokens shared by consecutive windows (HF's `stride`)
-  std::size_t max_query_length = 64;  // the question is cut to this many tokens first
-};
-
-struct QaFeature {
+// One window (qa_windows, qa_spans.hpp: context_begin, context_end, offsets) as a model input row.
+struct QaFeature : QaWindowLayout {
   EncodedFeature encoded;
   std::int64_t example = 0;  // index of its example in the dataset
-  // Token range [context_begin, context_end) holding this window of the context.
-  std::int32_t context_begin = 0, context_end = 0;
-  // Per token: byte span in the ORIGINAL context for context tokens, {0, 0} for the others.
-  std::vector<text::Span> offsets;
   // Tokens of the first answer when it lies wholly inside this window, else (0, 0) = [CLS].
   std::int64_t start_position = 0, end_position = 0;
 };
