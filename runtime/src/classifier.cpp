@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
-#include <optional>
 
 #include "slimpipe/error.hpp"
+#include "text_package.hpp"
 
 namespace slimpipe_runtime {
 
@@ -17,35 +17,21 @@ struct Classifier::Impl {
   text::WordPieceTokenizer tokenizer;
   text::EncodeOptions encode_options;
   std::mutex mutex;  // Model::run is not thread-safe
-  std::vector<std::int64_t> ids, types, mask;  // the batch, reused
+  detail::PaddedBatch batch;
 
-  Impl(Model m, text::WordPieceTokenizer t) : model(std::move(m)), tokenizer(std::move(t)) {}
+  explicit Impl(detail::TextPackage p) : model(std::move(p.model)), tokenizer(std::move(p.tokenizer)) {}
 
   std::vector<Prediction> run(const std::vector<text::Encoding>& encodings, std::int64_t batch_size) {
-    if (batch_size < 1) throw Error("predict: batch_size must be >= 1, got " + std::to_string(batch_size));
+    detail::check_batch_size(batch_size, "predict");
     const PackageInfo& p = *model.package();
+    std::vector<const text::Encoding*> rows(encodings.size());
+    for (std::size_t i = 0; i < encodings.size(); ++i) rows[i] = &encodings[i];
     std::vector<Prediction> out;
     out.reserve(encodings.size());
     std::lock_guard<std::mutex> lock(mutex);
     for (std::size_t begin = 0; begin < encodings.size(); begin += static_cast<std::size_t>(batch_size)) {
-      const std::size_t end = std::min(encodings.size(), begin + static_cast<std::size_t>(batch_size));
-      std::size_t seq = 1;
-      for (std::size_t i = begin; i < end; ++i) seq = std::max(seq, encodings[i].ids.size());
-      const std::size_t b = end - begin;
-      ids.assign(b * seq, tokenizer.pad_id());
-      types.assign(b * seq, 0);
-      mask.assign(b * seq, 0);
-      for (std::size_t i = begin; i < end; ++i) {
-        const text::Encoding& e = encodings[i];
-        for (std::size_t t = 0; t < e.ids.size(); ++t) {
-          const std::size_t k = (i - begin) * seq + t;
-          ids[k] = e.ids[t];
-          types[k] = e.token_type_ids[t];
-          mask[k] = 1;
-        }
-      }
-      const Output& o = model.run(ids.data(), types.data(), mask.data(), static_cast<std::int64_t>(b),
-                                  static_cast<std::int64_t>(seq));
+      const std::size_t b = std::min(encodings.size() - begin, static_cast<std::size_t>(batch_size));
+      const Output& o = batch.run(model, rows.data() + begin, b, tokenizer.pad_id());
       const std::size_t n = static_cast<std::size_t>(o.num_labels);
       for (std::size_t r = 0; r < b; ++r) {
         Prediction pred;
@@ -79,27 +65,9 @@ Classifier& Classifier::operator=(Classifier&&) noexcept = default;
 Classifier::~Classifier() = default;
 
 Classifier Classifier::load(const std::filesystem::path& dir, const Options& options) {
-  if (!is_package(dir))
-    throw Error((dir / "package.json").string() + ": not found (a Classifier needs a runtime package; bare runtime " +
-                "exports carry no tokenizer or labels)");
-  Model model = Model::load(dir, options);
-  const PackageInfo& p = *model.package();
-  if (p.task != "seq_cls")
-    throw Error((dir / "package.json").string() + ": task " + p.task + ", a Classifier runs seq_cls packages");
-  if (!p.has_tokenizer)
-    throw Error((dir / "package.json").string() + ": the package has no tokenizer (exported without a vocab.txt)");
-  std::optional<text::WordPieceTokenizer> tokenizer;
-  try {
-    tokenizer = text::WordPieceTokenizer::from_files(p.vocab_file, p.tokenizer_config_file);
-  } catch (const slimpipe::Error& e) {
-    throw Error(e.what());
-  }
-  if (static_cast<std::int64_t>(tokenizer->vocab_size()) > model.info().vocab_size)
-    throw Error(p.vocab_file.string() + ": " + std::to_string(tokenizer->vocab_size()) +
-                " entries, more than runtime.json's vocab_size " + std::to_string(model.info().vocab_size));
-  auto impl = std::make_unique<Impl>(std::move(model), std::move(*tokenizer));
+  auto impl = std::make_unique<Impl>(detail::load_text_package(dir, options, "seq_cls", "a Classifier"));
   impl->encode_options.truncation = text::Truncation::LongestFirst;
-  impl->encode_options.max_length = static_cast<std::size_t>(p.max_seq_length);
+  impl->encode_options.max_length = static_cast<std::size_t>(impl->model.package()->max_seq_length);
   return Classifier(std::move(impl));
 }
 

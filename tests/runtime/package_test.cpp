@@ -16,6 +16,7 @@
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 #include "slimpipe_runtime/classifier.hpp"
 #include "slimpipe_runtime/runtime.hpp"
+#include "one_line_error.hpp"
 #include "tiny_model.hpp"
 
 namespace {
@@ -77,25 +78,9 @@ TEST(RuntimeTorchFree, TextLibraryErrorsAreSlimpipeErrors) {
 
 // A package written by hand, as docs/runtime.md describes it: the tiny model, its tokenizer, package.json.
 Json write_tiny_package(const fs::path& dir, const TinyModel& m = {}) {
-  write_tiny_model(dir, m);
-  slimpipe::text::WordPieceTokenizer(tiny_vocab()).save(dir);
-  Json files = Json::array();
-  for (const char* f : {"runtime.json", "weights.bin", "vocab.txt", "tokenizer_config.json"}) {
-    slimpipe::Hasher h;
-    h.update_file(dir / f);
-    files.push_back({{"path", f}, {"bytes", fs::file_size(dir / f)}, {"sha1", h.hex()}});
-  }
-  Json labels = Json::array();
-  for (std::int64_t i = 0; m.head != "qa" && i < m.num_labels; ++i) labels.push_back("label" + std::to_string(i));
-  Json j = {{"format", "slimpipe-package"}, {"version", 1}, {"task", m.head}, {"labels", labels},
-            {"max_seq_length", 32}, {"tokenizer", {{"vocab", "vocab.txt"}, {"config", "tokenizer_config.json"}}},
-            {"files", files}};
-  if (m.head == "qa") {
-    j["doc_stride"] = 8;
-    j["max_query_length"] = 6;
-  }
-  rt::testing::write_bytes(dir / "package.json", j.dump(1));
-  return j;
+  rt::testing::TinyPackage p;
+  p.vocab = tiny_vocab();
+  return rt::testing::write_tiny_package(dir, m, p);
 }
 
 std::string load_error(const fs::path& dir) {
@@ -107,10 +92,7 @@ std::string load_error(const fs::path& dir) {
   return "(no error)";
 }
 
-void expect_one_line(const std::string& message, const std::string& fragment) {
-  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-  EXPECT_NE(message.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << message;
-}
+using rt::testing::expect_one_line;
 
 TEST(RuntimePackage, Sha1IsWhatSha1sumPrints) {
   slimpipe::Hasher h;

@@ -6,10 +6,36 @@
 
 #include <nlohmann/json.hpp>
 
+#include "slimpipe/hash.hpp"
+#include "slimpipe/text/wordpiece_tokenizer.hpp"
+
 namespace slimpipe_runtime::testing {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
+
+Json write_tiny_package(const fs::path& dir, const TinyModel& m, const TinyPackage& p) {
+  write_tiny_model(dir, m);
+  slimpipe::text::WordPieceTokenizer(p.vocab).save(dir);
+  Json files = Json::array();
+  for (const char* f : {"runtime.json", "weights.bin", "vocab.txt", "tokenizer_config.json"}) {
+    slimpipe::Hasher h;
+    h.update_file(dir / f);
+    files.push_back({{"path", f}, {"bytes", fs::file_size(dir / f)}, {"sha1", h.hex()}});
+  }
+  Json labels = Json::array();
+  for (std::int64_t i = 0; m.head != "qa" && i < m.num_labels; ++i)
+    labels.push_back(p.labels.empty() ? "label" + std::to_string(i) : p.labels.at(static_cast<std::size_t>(i)));
+  Json j = {{"format", "slimpipe-package"}, {"version", 1}, {"task", m.head}, {"labels", labels},
+            {"max_seq_length", p.max_seq_length}, {"tokenizer", {{"vocab", "vocab.txt"}, {"config", "tokenizer_config.json"}}},
+            {"files", files}};
+  if (m.head == "qa") {
+    j["doc_stride"] = p.doc_stride;
+    j["max_query_length"] = p.max_query_length;
+  }
+  write_bytes(dir / "package.json", j.dump(1));
+  return j;
+}
 
 std::filesystem::path scratch_dir(const std::string& name) {
   const fs::path dir = fs::path(SLIMPIPE_BINARY_DIR) / "tests" / "runtime_tmp" / "torch_free" / name;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace slimpipe_runtime::testing {
 
 struct TinyModel {
@@ -18,6 +20,17 @@ struct TinyModel {
 
 // Writes dir/runtime.json and dir/weights.bin (dir is created).
 void write_tiny_model(const std::filesystem::path& dir, const TinyModel& m = {});
+
+// What a hand-written package holds beside the model (docs/runtime.md, "Package").
+struct TinyPackage {
+  std::vector<std::string> vocab;   // vocab.txt (at most TinyModel::vocab_size entries)
+  std::vector<std::string> labels;  // empty: label0, label1, ... (none for qa)
+  std::int64_t max_seq_length = 32, doc_stride = 8, max_query_length = 6;  // the last two for qa
+};
+
+// The model, its tokenizer (vocab.txt, default tokenizer_config.json) and package.json listing every file with its
+// size and SHA-1. Returns package.json's content.
+nlohmann::json write_tiny_package(const std::filesystem::path& dir, const TinyModel& m, const TinyPackage& p);
 
 // A fresh empty folder under <build>/tests/runtime_tmp/torch_free.
 std::filesystem::path scratch_dir(const std::string& name);
