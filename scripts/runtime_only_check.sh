@@ -51,6 +51,13 @@ cmake -S "$work/app" -B "$work/app/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/pr
   --no-warn-unused-cli -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON > "$work/app.log" || { cat "$work/app.log"; exit 1; }
 cmake --build "$work/app/build" > "$work/app_build.log" || { cat "$work/app_build.log"; exit 1; }
 
+step "a C program against the installed slimpipe_runtime.h and libslimpipe_runtime_c.so"
+cc -std=c11 -Wall -Werror "$root/tests/deploy/c_api_test.c" -I"$work/prefix/include" -L"$work/prefix/lib" \
+  -Wl,-rpath,"$work/prefix/lib" -lslimpipe_runtime_c -lpthread -lm -o "$work/app/c_api_test"
+"$build/bin/make_test_package" "$work/pkg/seq_cls" > /dev/null
+"$build/bin/make_test_package" "$work/pkg/qa" qa > /dev/null
+"$work/app/c_api_test" "$work/pkg/seq_cls" "$work/pkg/qa"
+
 step "ldd: no LibTorch in any binary or library"
 found=0
 checked=0
@@ -65,7 +72,7 @@ while IFS= read -r -d '' f; do
   if grep -q 'not found' <<< "$deps"; then
     echo "$f: unresolved libraries:"; grep 'not found' <<< "$deps"; found=1
   fi
-done < <(find "$build/bin" "$build/lib" "$work/prefix" "$work/app/build/classify" -type f -print0)
+done < <(find "$build/bin" "$build/lib" "$work/prefix" "$work/app/build/classify" "$work/app/c_api_test" -type f -print0)
 [ "$found" = 0 ] || exit 1
 [ "$checked" -gt 0 ] || { step "no binary found to check"; exit 1; }
 step "ok: $checked binaries and libraries without LibTorch"

@@ -420,9 +420,7 @@ class Server {
     acceptor_.bind(ep);
     acceptor_.listen(net::socket_base::max_listen_connections);
     accept();
-    signals_.async_wait([this](beast::error_code ec, int sig) {
-      if (!ec) begin_drain(sig);
-    });
+    wait_signal();
     return acceptor_.local_endpoint().port();
   }
 
@@ -432,6 +430,12 @@ class Server {
     ioc_.run();
     for (auto& t : threads) t.join();
     batcher_.stop();
+    // Drained: a signal from now on must not kill the process on its way out (the signal_set's removal would
+    // restore the default action).
+    beast::error_code ec;
+    signals_.clear(ec);
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
     return 0;
   }
 
@@ -463,6 +467,16 @@ class Server {
     });
   }
 
+  // The first SIGTERM or SIGINT starts the drain; later ones are noted and change nothing.
+  void wait_signal() {
+    signals_.async_wait([this](beast::error_code ec, int sig) {
+      if (ec) return;
+      if (draining_) std::cerr << "slimpipe-serve: already draining\n";
+      else begin_drain(sig);
+      wait_signal();
+    });
+  }
+
   void begin_drain(int sig) {
     draining_ = true;
     drain_started_ = Clock::now();
@@ -487,6 +501,8 @@ class Server {
       std::cerr << "slimpipe-serve: " << (done ? "drained" : "drain timeout; stopping") << " after " << waited
                 << " s\n";
       work_.reset();
+      beast::error_code ignored;
+      signals_.cancel(ignored);
       ioc_.stop();
       return;
     }

@@ -37,9 +37,13 @@ class Server:
     def predict(self, inputs, **kw):
         return self.request("POST", "/v1/predict", json.dumps({"inputs": inputs}), **kw)
 
+    def terminate(self):
+        self.signalled = True
+        self.proc.send_signal(signal.SIGTERM)
+
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if self.proc.poll() is None and not getattr(self, "signalled", False):
+            self.terminate()
         out, err = self.proc.communicate(timeout=30)
         return self.proc.returncode, err
 
@@ -125,7 +129,8 @@ class ServeTest(unittest.TestCase):
             t = threading.Thread(target=lambda: pending.update(r=s.predict(["a great movie"])))
             t.start()
             time.sleep(0.1)
-            s.proc.send_signal(signal.SIGTERM)
+            s.terminate()
+            s.terminate()  # a second signal while draining changes nothing
             t.join()
             self.assertEqual(pending["r"][0], 200)
             with self.assertRaises(OSError):
