@@ -153,9 +153,10 @@ std::size_t expect_tagger_reproduces(const Trained& t, const data::TokenClsDatas
     for (const rt::Entity& e : g.entities) {
       got.insert({e.type, e.first_word, e.end_word});
       EXPECT_EQ(e.text, texts[i].substr(e.byte_start, e.byte_end - e.byte_start));
-      if (!g.truncated || e.end_word < scored.back() + 1)
+      if (!g.truncated || e.end_word < scored.back() + 1) {  // a word cut by truncation ends early
         EXPECT_EQ(e.text, joined(std::vector<std::string>(ex.words.begin() + static_cast<std::ptrdiff_t>(e.first_word),
                                                          ex.words.begin() + static_cast<std::ptrdiff_t>(e.end_word))));
+      }
     }
     EXPECT_EQ(got.size(), g.entities.size());
     counts.gold += want.size();
