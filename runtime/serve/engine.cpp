@@ -5,6 +5,8 @@
 #include "slimpipe/error.hpp"
 #include "slimpipe/io/json_file.hpp"
 #include "slimpipe_runtime/classifier.hpp"
+#include "slimpipe_runtime/reader.hpp"
+#include "slimpipe_runtime/tagger.hpp"
 
 namespace slimpipe_serve {
 
@@ -29,6 +31,13 @@ std::string text_of(const Json& item, const std::string& what, const Limits& lim
   return text;
 }
 
+std::vector<std::string> texts_of(const std::vector<const Input*>& inputs) {
+  std::vector<std::string> texts;
+  texts.reserve(inputs.size());
+  for (const Input* in : inputs) texts.push_back(in->text);
+  return texts;
+}
+
 class ClassifierEngine final : public Engine {
  public:
   explicit ClassifierEngine(rt::Classifier clf) : clf_(std::move(clf)) {}
@@ -39,12 +48,9 @@ class ClassifierEngine final : public Engine {
   }
 
   std::vector<Json> run(const std::vector<const Input*>& inputs, std::int64_t batch_size) override {
-    std::vector<std::string> texts;
-    texts.reserve(inputs.size());
-    for (const Input* in : inputs) texts.push_back(in->text);
     std::vector<Json> out;
     out.reserve(inputs.size());
-    for (const auto& p : clf_.predict(texts, batch_size)) out.push_back({{"label", p.label}, {"score", p.score}});
+    for (const auto& p : clf_.predict(texts_of(inputs), batch_size)) out.push_back({{"label", p.label}, {"score", p.score}});
     return out;
   }
 
@@ -52,12 +58,64 @@ class ClassifierEngine final : public Engine {
   rt::Classifier clf_;
 };
 
+// token_cls: the entities of each text, as Hugging Face's token-classification pipeline with aggregation "simple"
+// names them (entity_group, word, start and end in code points, score).
+class TaggerEngine final : public Engine {
+ public:
+  explicit TaggerEngine(rt::Tagger tagger) : tagger_(std::move(tagger)) {}
+  const rt::PackageInfo& package() const override { return tagger_.package(); }
+  Input parse_input(const Json& item, std::size_t index, const Limits& limits) const override {
+    return Input{text_of(item, where(index), limits), {}};
+  }
+  std::vector<Json> run(const std::vector<const Input*>& inputs, std::int64_t batch_size) override {
+    std::vector<Json> out;
+    for (const auto& t : tagger_.predict(texts_of(inputs), batch_size)) {
+      Json entities = Json::array();
+      for (const auto& e : t.entities)
+        entities.push_back({{"entity_group", e.type}, {"word", e.text}, {"start", e.start}, {"end", e.end},
+                            {"score", e.score}});
+      out.push_back(std::move(entities));
+    }
+    return out;
+  }
+
+ private:
+  rt::Tagger tagger_;
+};
+
+// qa: {"question": ..., "context": ...} in; answer, start and end in code points of the context, score out.
+class ReaderEngine final : public Engine {
+ public:
+  explicit ReaderEngine(rt::Reader reader) : reader_(std::move(reader)) {}
+  const rt::PackageInfo& package() const override { return reader_.package(); }
+  Input parse_input(const Json& item, std::size_t index, const Limits& limits) const override {
+    const std::string w = where(index);
+    if (!item.is_object() || !item.contains("question") || !item.contains("context"))
+      throw HttpError(400, "bad_request", w + " must be an object with \"question\" and \"context\"");
+    return Input{text_of(item["question"], w + ".question", limits), text_of(item["context"], w + ".context", limits)};
+  }
+  std::vector<Json> run(const std::vector<const Input*>& inputs, std::int64_t batch_size) override {
+    std::vector<rt::QaInput> qa;
+    qa.reserve(inputs.size());
+    for (const Input* in : inputs) qa.push_back({in->text, in->context});
+    std::vector<Json> out;
+    for (const auto& a : reader_.answer(qa, batch_size))
+      out.push_back({{"answer", a.text}, {"start", a.start}, {"end", a.end}, {"score", a.score}});
+    return out;
+  }
+
+ private:
+  rt::Reader reader_;
+};
+
 }  // namespace
 
 std::unique_ptr<Engine> load_engine(const fs::path& dir, const rt::Options& options) {
   const std::string task = rt::read_package(dir, false).task;
   if (task == "seq_cls") return std::make_unique<ClassifierEngine>(rt::Classifier::load(dir, options));
-  throw rt::Error((dir / "package.json").string() + ": task " + task + ", slimpipe-serve runs seq_cls packages");
+  if (task == "token_cls") return std::make_unique<TaggerEngine>(rt::Tagger::load(dir, options));
+  if (task == "qa") return std::make_unique<ReaderEngine>(rt::Reader::load(dir, options));
+  throw rt::Error((dir / "package.json").string() + ": task " + task + ", slimpipe-serve runs seq_cls, token_cls and qa packages");
 }
 
 std::vector<Input> parse_request(const Engine& engine, const std::string& body, const Limits& limits) {

@@ -152,12 +152,38 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr.strip().count("\n"), 0, r.stderr)
         self.assertIn("holds neither package.json nor runtime/package.json", r.stderr)
-        r = subprocess.run([SERVE, QA_PKG, "--port", "0"], capture_output=True, text=True)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("task qa", r.stderr)
         r = subprocess.run([SERVE, PKG, "--max-batch", "0"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("--max-batch: expected an integer in [1, 4096], got '0'", r.stderr)
+
+
+    def test_token_cls_and_qa(self):
+        s = Server(package=os.path.join(os.path.dirname(PKG), "token_cls"))
+        try:
+            status, body = s.predict(["a great movie , the plot was dull", "good"])
+            self.assertEqual((status, len(body)), (200, 2))
+            text = "a great movie , the plot was dull"
+            for entities in body:
+                self.assertIsInstance(entities, list)
+            for e in body[0]:
+                self.assertEqual(set(e), {"entity_group", "word", "start", "end", "score"})
+                self.assertEqual(text[e["start"]:e["end"]], e["word"])
+        finally:
+            self.assertEqual(s.stop()[0], 0)
+        s = Server(package=QA_PKG)
+        try:
+            q = {"question": "what was dull ?", "context": "the plot was dull but the movie was great ."}
+            status, body = s.predict([q, q])
+            self.assertEqual((status, len(body)), (200, 2))
+            a = body[0]
+            self.assertEqual(set(a), {"answer", "start", "end", "score"})
+            self.assertEqual(q["context"][a["start"]:a["end"]], a["answer"])
+            self.assertEqual(s.request("POST", "/v1/predict", json.dumps({"inputs": q}))[1], body[:1])
+            status, err = s.predict(["just a text"])
+            self.assertEqual((status, err["error_type"]), (400, "bad_request"))
+            self.assertIn('inputs[0] must be an object with "question" and "context"', err["error"])
+        finally:
+            self.assertEqual(s.stop()[0], 0)
 
 
 if __name__ == "__main__":
