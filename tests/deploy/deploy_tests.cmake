@@ -33,7 +33,7 @@ add_test(NAME Deploy.CApiExportsOnlyTheCApi COMMAND sh -c
 # Debian's python3 with -I -S: no site-packages, no PYTHON* variables; the module is found from its path alone.
 find_program(SLIMPIPE_SYSTEM_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
 if(SLIMPIPE_SYSTEM_PYTHON3)
-  add_test(NAME Deploy.Python COMMAND "${SLIMPIPE_SYSTEM_PYTHON3}" -I -S "${_deploy_dir}/python_test.py"
+  add_test(NAME Deploy.Python COMMAND "${SLIMPIPE_SYSTEM_PYTHON3}" -I -S -B "${_deploy_dir}/python_test.py"
     "${_deploy_repo}/runtime/python" "${_deploy_tmp}/seq_cls" "${_deploy_tmp}/qa")
   set_tests_properties(Deploy.Python PROPERTIES FIXTURES_REQUIRED deploy_packages
     ENVIRONMENT "SLIMPIPE_RUNTIME_LIB=$<TARGET_FILE:slimpipe_runtime_c>")
