@@ -149,7 +149,10 @@ std::vector<Column> columns(const std::vector<const ReportRow*>& rows, const std
                                        : std::string();
   });
   if (models) {
-    add("SQNR dB", true, [](const ReportRow& r) { return r.logit_sqnr_db ? fixed(*r.logit_sqnr_db, 1) : ""; });
+    add("SQNR dB", true, [](const ReportRow& r) {
+      if (!r.logit_sqnr_db) return std::string();
+      return *r.logit_sqnr_db >= 999.0 ? std::string("∞") : fixed(*r.logit_sqnr_db, 1);  // rank's 999: identical outputs
+    });
     add("agree %", true, [](const ReportRow& r) { return r.agreement ? fixed(100 * *r.agreement, 1) : ""; });
     add("model MB", true, [](const ReportRow& r) { return megabytes(r.model_bytes); });
     add("params M", true, [](const ReportRow& r) { return millions(r.param_count); });
@@ -529,8 +532,14 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
         take_interval(*r, c);
       }
     }
-    // The rank node's own artifact is the best candidate (unless a fallback changed it).
-    if (best_row && rk->value("fallback", Json()).is_null() && rank_row.baseline == best_row->baseline) {
+    // The rank node's own artifact is the best candidate, or what the fallback made of it (rank evaluated that too).
+    const Json fallback = rk->value("fallback", Json());
+    if (fallback.is_object() && fallback.contains("evaluation") && fallback["evaluation"].is_object()) {
+      const Json& e = fallback["evaluation"];
+      take_interval(rank_row, e);
+      if (const auto v = number(e, "logit_sqnr_db")) rank_row.logit_sqnr_db = v;
+      if (const auto v = number(e, "agreement")) rank_row.agreement = v;
+    } else if (best_row && fallback.is_null() && rank_row.baseline == best_row->baseline) {
       rank_row.delta_low = best_row->delta_low;
       rank_row.delta_high = best_row->delta_high;
       rank_row.logit_sqnr_db = best_row->logit_sqnr_db;

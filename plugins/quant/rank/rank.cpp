@@ -1,10 +1,12 @@
 // rank strategy (collect = true): every candidate upstream (PTQ cells, pruned widths, ...) in one table with its
-// metric, its drop against the fp32 model it came from and its size; the best one under max_metric_drop is
-// copied into this node's artifact. Every candidate, and the fp32 model the candidates came from, is timed with
-// slimpipe_runtime (the engine behind `slimpipe bench`), so the table shows latency and speedup next to the
-// metric, and `objective = "latency"` keeps the fastest candidate within max_metric_drop. With
-// fallback_until_drop_below, the best INT8 cell's most sensitive sites go back to fp32 one at a time until the
-// drop is small enough (INC / NNCF-style layer fallback).
+// metric and Δ against the user's model (a paired-bootstrap interval on the same eval examples), its output fidelity
+// against the fp32 model it was made from (logit SQNR, prediction agreement) and its size; the chosen one is copied
+// into this node's artifact (docs/quantization.md, "How rank chooses": eligible = within max_metric_drop and, for
+// INT8, min_logit_sqnr_db; then within noise of the best metric, most faithful, fastest). Every candidate, the
+// baseline and the candidates' fp32 models are timed with slimpipe_runtime (the engine behind `slimpipe bench`),
+// re-measuring spread figures and marking noisy ones. With fallback_until_drop_below, the chosen INT8 cell's most
+// sensitive sites go back to fp32 one at a time until it is close enough to its own fp32 model (INC / NNCF-style
+// layer fallback).
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -280,6 +282,9 @@ std::string signed_fixed(double v, int digits) {
   return (v > 0 ? "+" : "") + fixed(v, digits);
 }
 
+// SQNR in dB for a table; identical outputs (rank stores 999 for +inf) read as such.
+std::string sqnr_text(double db) { return db >= 999.0 ? "∞ (identical)" : fixed(db, 1); }
+
 std::string interval_text(const std::optional<metrics::Interval>& i) {
   return i ? "[" + signed_fixed(i->low, 2) + ", " + signed_fixed(i->high, 2) + "]" : "";
 }
@@ -399,11 +404,11 @@ class Rank final : public Strategy {
       evaluation["note"] = "not evaluated: " + why + "; Δ without interval, SQNR from the ptq cells' manifests";
       ctx.log().warn("rank: " + evaluation["note"].get<std::string>());
     }
+    std::map<std::string, tasks::ExampleEvaluation> fp32;  // by id: the baseline and the parents, evaluated
     if (p.get_bool("evaluate") && scoring) {
       if (ctx.threads() > 0) at::set_num_threads(ctx.threads());
       const std::int64_t max_seq = p.get_int("max_seq_length");
       const std::int64_t batch = p.get_int("per_device_eval_batch_size");
-      std::map<std::string, tasks::ExampleEvaluation> fp32;  // by id: the baseline and the parents
       std::vector<ModelRef> fp32_models;
       if (base_ref) fp32_models.push_back(*base_ref);
       for (const auto& [id, ref] : parents)
@@ -637,10 +642,50 @@ class Rank final : public Strategy {
     Json fallback = nullptr;
     Metrics final_metrics;
     bool fell_back = false;
-    if (set(p, "fallback_until_drop_below") && best.artifact->kind() == "quantized_model" && best.reference &&
-        best.drop() > p.get_float("fallback_until_drop_below")) {
-      fallback = fall_back(ctx, *best.artifact, *best.reference, p, final_metrics);
+    // Fallback recovers what quantization lost: the drop it works on is against the fp32 model the cell was quantized
+    // from (rank's measurement, else the cell's input_<metric>), not against the baseline, whose gap to a pruned
+    // width no site in fp32 can close.
+    std::optional<double> fallback_reference;
+    if (const auto it = model_metric.find(best.fp32_id); it != model_metric.end()) fallback_reference = it->second;
+    else if (best.artifact->metrics().contains("input_" + best.primary) && best.artifact->metrics()["input_" + best.primary].is_number())
+      fallback_reference = best.artifact->metrics()["input_" + best.primary].get<double>();
+    else fallback_reference = best.reference;
+    if (set(p, "fallback_until_drop_below") && best.artifact->kind() == "quantized_model" && fallback_reference &&
+        *fallback_reference - best.value > p.get_float("fallback_until_drop_below")) {
+      std::optional<tasks::ExampleEvaluation> fallback_eval;
+      fallback = fall_back(ctx, *best.artifact, *fallback_reference, p, final_metrics,
+                           p.get_bool("evaluate") ? scoring : nullptr, fallback_eval);
       fell_back = true;
+      // The model the fallback made is what ships: the same figures as every candidate, against the same models.
+      if (fallback_eval) {
+        Json e = {{primary, fallback_eval->stats.value()}};
+        if (const auto parent = fp32.find(best.fp32_id); parent != fp32.end()) {
+          auto ref_outputs = parent->second.outputs;
+          if (ref_outputs.size() == fallback_eval->outputs.size() && !ref_outputs.empty()) {
+            const quant::QuantError q = quant::quant_error(
+                at::from_blob(ref_outputs.data(), {static_cast<std::int64_t>(ref_outputs.size())}, at::kFloat),
+                at::from_blob(fallback_eval->outputs.data(), {static_cast<std::int64_t>(fallback_eval->outputs.size())},
+                              at::kFloat));
+            fallback_sqnr_ = std::isinf(q.sqnr_db) ? 999.0 : q.sqnr_db;
+            e["logit_sqnr_db"] = *fallback_sqnr_;
+          }
+          if (parent->second.predictions.size() == fallback_eval->predictions.size() && !fallback_eval->predictions.empty()) {
+            fallback_agreement_ = tasks::prediction_agreement(parent->second.predictions, fallback_eval->predictions);
+            e["agreement"] = *fallback_agreement_;
+          }
+        }
+        if (const auto base = base_ref ? fp32.find(base_ref->id) : fp32.end();
+            base != fp32.end() && resamples > 0 && base->second.stats.examples() == fallback_eval->stats.examples() &&
+            base->second.stats.width == fallback_eval->stats.width) {
+          // Same seed, same example count: the same resamples as the candidates' intervals.
+          const auto boot = metrics::paired_bootstrap({&base->second.stats, &fallback_eval->stats}, resamples,
+                                                      static_cast<std::uint64_t>(ctx.seed()));
+          fallback_ci_ = metrics::difference_interval(boot, 1, 0, confidence);
+          e["delta"] = boot.full[1] - boot.full[0];
+          e["delta_interval"] = interval_json(fallback_ci_);
+        }
+        fallback["evaluation"] = e;
+      }
       if (bench.enabled) {
         // The fallback model is a new one: export and time it like the candidates.
         Timing t;
@@ -710,7 +755,7 @@ class Rank final : public Strategy {
       const Candidate& c = cands[order[r]];
       const std::string ref = c.reference ? fixed(*c.reference, 2) : "";
       const std::string delta = c.reference ? signed_fixed(c.value - *c.reference, 2) : "";
-      const std::string sqnr = c.sqnr_db ? fixed(*c.sqnr_db, 1) + (c.sqnr_source == "ptq" ? "*" : "") : "";
+      const std::string sqnr = c.sqnr_db ? sqnr_text(*c.sqnr_db) + (c.sqnr_source == "ptq" ? "*" : "") : "";
       const std::string agree = c.agreement ? fixed(100 * *c.agreement, 1) : "";
       csv << r + 1 << "," << c.artifact->id() << "," << fixed(c.value, 4) << "," << ref << ","
           << (c.reference ? fixed(c.value - *c.reference, 4) : "") << "," << (c.delta_ci ? fixed(c.delta_ci->low, 4) : "")
@@ -812,6 +857,16 @@ class Rank final : public Strategy {
          << "): highest SQNR (within " << fixed(fidelity_tolerance, 1) << " dB), then lowest latency; decided by "
          << choice["decided_by"].get<std::string>() << ".";
     md << "\n";
+    if (fell_back) {
+      md << "\nFallback: " << fallback["fp32_sites"].size() << " of the best cell's most sensitive sites back in fp32 ("
+         << (fallback["met"].get<bool>() ? "target met" : "target not met") << "): " << primary << " "
+         << fixed(final_metrics.value, 2);
+      if (best.reference) md << ", Δ " << signed_fixed(final_metrics.value - *best.reference, 2);
+      if (fallback_ci_) md << " " << interval_text(fallback_ci_);
+      if (fallback_sqnr_) md << ", SQNR " << sqnr_text(*fallback_sqnr_) << " dB";
+      if (fallback_agreement_) md << ", agreement " << fixed(100 * *fallback_agreement_, 1) << "%";
+      md << ". This is the model in this folder.\n";
+    }
     Json bench_json = nullptr;
     if (bench.enabled) {
       std::ostringstream line;
@@ -888,6 +943,12 @@ class Rank final : public Strategy {
     }
     if (!fell_back && best.sqnr_db) out.set_metric("logit_sqnr_db", *best.sqnr_db);
     if (!fell_back && best.agreement) out.set_metric("agreement", *best.agreement);
+    if (fell_back && fallback_sqnr_) out.set_metric("logit_sqnr_db", *fallback_sqnr_);
+    if (fell_back && fallback_agreement_) out.set_metric("agreement", *fallback_agreement_);
+    if (fell_back && fallback_ci_) {
+      out.set_metric("delta_" + primary + "_low", fallback_ci_->low);
+      out.set_metric("delta_" + primary + "_high", fallback_ci_->high);
+    }
     std::string speed;
     if (const auto s = best.timing.timed() ? speedup(best.timing, 0) : std::nullopt)
       speed = ", " + fixed(*s, 2) + "x the fp32 baseline at batch " + std::to_string(batches[0]);
@@ -901,6 +962,8 @@ class Rank final : public Strategy {
  private:
   std::optional<metrics::PairedBootstrap> bootstrap_;  // baseline first; slots_[candidate] its row (0: none)
   std::vector<std::size_t> slots_;
+  std::optional<double> fallback_sqnr_, fallback_agreement_;  // of the model the fallback made
+  std::optional<metrics::Interval> fallback_ci_;
 
   static BenchSettings bench_settings(Context& ctx, const Params& p) {
     BenchSettings b;
@@ -928,7 +991,8 @@ class Rank final : public Strategy {
   }
 
   // Re-evaluates the cell with its most sensitive sites in fp32, adding one site at a time.
-  Json fall_back(Context& ctx, const Artifact& cell, double reference, const Params& p, Metrics& final_metrics) {
+  Json fall_back(Context& ctx, const Artifact& cell, double reference, const Params& p, Metrics& final_metrics,
+                 const tasks::ExampleScoring* scoring, std::optional<tasks::ExampleEvaluation>& final_eval) {
     const double target = p.get_float("fallback_until_drop_below");
     Task& task = ctx.task();
     io::LoadOptions load;
@@ -967,6 +1031,7 @@ class Rank final : public Strategy {
     }
     ctx.progress().end();
     const bool met = reference - final_metrics.value <= target;
+    if (scoring) final_eval = scoring->evaluate_examples(*model.model, *data, batch, quant::make_fake_quant_hook(current));
     if (!met) ctx.log().warn("fallback: drop still " + fixed(reference - final_metrics.value, 2) + " after " +
                              std::to_string(fp32_sites.size()) + " sites in fp32");
     auto& out = ctx.output();
@@ -983,7 +1048,8 @@ class Rank final : public Strategy {
                                                         {"fallback_fp32_sites", fp32_sites}, {"from_cell", cell.id()}}
                                                            .dump(2) +
                                                        "\n");
-    return {{"from_cell", cell.id()}, {"target_drop", target}, {"met", met}, {"fp32_sites", fp32_sites}, {"steps", steps}};
+    return {{"from_cell", cell.id()}, {"target_drop", target}, {"reference", reference}, {"met", met},
+            {"fp32_sites", fp32_sites}, {"steps", steps}};
   }
 };
 
@@ -993,8 +1059,8 @@ Schema schema() {
       .param("max_metric_drop", T::Float, nullptr,
              "largest allowed drop of the primary metric against the fp32 model, in metric points; unset: none")
       .param("fallback_until_drop_below", T::Float, nullptr,
-             "INT8 best cell: return its most sensitive sites to fp32, one at a time, until the drop is at most this; "
-             "unset: no fallback")
+             "chosen INT8 cell: return its most sensitive sites to fp32, one at a time, until it is at most this many "
+             "points below the fp32 model it was quantized from; unset: no fallback")
       .param("fallback_max_sites", T::Int, 0, "at most this many sites go back to fp32; 0 = no limit")
       .param("evaluate", T::Bool, true,
              "evaluate the baseline, every candidate and its fp32 model on the eval split example by example: Δ with a "
