@@ -757,7 +757,7 @@ class Rank final : public Strategy {
       const std::string delta = c.reference ? signed_fixed(c.value - *c.reference, 2) : "";
       const std::string sqnr = c.sqnr_db ? sqnr_text(*c.sqnr_db) + (c.sqnr_source == "ptq" ? "*" : "") : "";
       const std::string agree = c.agreement ? fixed(100 * *c.agreement, 1) : "";
-      csv << r + 1 << "," << c.artifact->id() << "," << fixed(c.value, 4) << "," << ref << ","
+      csv << r + 1 << ",\"" << c.artifact->id() << "\"," << fixed(c.value, 4) << "," << ref << ","
           << (c.reference ? fixed(c.value - *c.reference, 4) : "") << "," << (c.delta_ci ? fixed(c.delta_ci->low, 4) : "")
           << "," << (c.delta_ci ? fixed(c.delta_ci->high, 4) : "") << "," << (c.sqnr_db ? fixed(*c.sqnr_db, 3) : "") << ","
           << (c.agreement ? fixed(*c.agreement, 4) : "") << "," << c.size_bytes << "," << (c.meets ? "yes" : "no") << ","
