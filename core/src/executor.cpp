@@ -21,6 +21,7 @@
 #include "slimpipe/core/diagnostics.hpp"
 #include "slimpipe/hash.hpp"
 #include "slimpipe/strategy.hpp"
+#include "slimpipe/tasks/data_source.hpp"
 #include "slimpipe/threads.hpp"
 
 namespace slimpipe::core {
@@ -262,13 +263,26 @@ struct CacheKey {
   std::string hash;
 };
 
-std::string task_hash_of(const PipelineSpec& spec) {
-  if (!spec.task || !spec.task->plugin) return "";
+// The task's part of the cache key. The test-only parameters (test file, synthetic_test_size) count only
+// for instances that read the test split (tasks::reads_test_split), so adding a test file reruns no
+// training, pruning or calibration; without them both hashes are the one of all parameters.
+struct TaskHashes {
+  std::string dev, with_test;
+  const std::string& of(const Instance& inst) const { return tasks::reads_test_split(inst.params) ? with_test : dev; }
+};
+
+TaskHashes task_hashes_of(const PipelineSpec& spec) {
+  if (!spec.task || !spec.task->plugin) return {};
   Json j{{"type", spec.task->type},
          {"version", spec.task->plugin->version},
          {"fingerprint", spec.task->plugin->fingerprint},
          {"params", spec.task->params}};
-  return sha1_hex(j.dump());
+  TaskHashes h;
+  h.with_test = sha1_hex(j.dump());
+  if (j["params"].is_object())
+    for (const std::string& name : tasks::test_only_params()) j["params"].erase(name);
+  h.dev = sha1_hex(j.dump());
+  return h;
 }
 
 CacheKey cache_key(const Instance& inst, const PluginInfo& plugin, std::vector<std::string> input_hashes,
@@ -410,7 +424,7 @@ std::vector<PlanRow> Executor::dry_run(const RunOptions& opts) {
   Lockfile lock(spec_.output_dir);
   lock.load();
   print_warnings(opts.log ? *opts.log : std::cerr, lock);
-  const std::string task_hash = task_hash_of(spec_);
+  const TaskHashes task_hashes = task_hashes_of(spec_);
   // Artifact hashes as far as they can be known without running: "" = will be rebuilt.
   std::vector<std::map<std::string, std::string>> hashes(plan_.instances.size());
   std::vector<PlanRow> rows;
@@ -431,7 +445,7 @@ std::vector<PlanRow> Executor::dry_run(const RunOptions& opts) {
     }
     auto e = lock.find(inst.id);
     const PluginInfo& plugin = *spec_.nodes[inst.node].plugin;
-    CacheKey key = cache_key(inst, plugin, in_hashes, task_hash);
+    CacheKey key = cache_key(inst, plugin, in_hashes, task_hashes.of(inst));
     std::string reason;
     if (sel.forced[i])
       reason = "forced";
@@ -488,7 +502,7 @@ RunSummary Executor::run(const RunOptions& opts) {
     task = PluginRegistry::create_task(*spec_.task->plugin);
     configure_task(*task, Params(tparams));
   }
-  const std::string task_hash = task_hash_of(spec_);
+  const TaskHashes task_hashes = task_hashes_of(spec_);
 
   const std::size_t n = plan_.instances.size();
   RunSummary summary;
@@ -522,7 +536,7 @@ RunSummary Executor::run(const RunOptions& opts) {
       in_hashes.push_back(inputs.back().hash());
     }
     const NodeSpec& node = spec_.nodes[inst.node];
-    CacheKey key = cache_key(inst, *node.plugin, in_hashes, task_hash);
+    CacheKey key = cache_key(inst, *node.plugin, in_hashes, task_hashes.of(inst));
     std::string reason = sel.forced[i] ? "forced" : stale_reason(inst, plan_, key, lock.find(inst.id), spec_.output_dir);
     if (reason.empty() && load_stored(inst, artifacts[i], &reason)) {
       oc = {Status::Cached, "up to date", 0};

@@ -30,7 +30,8 @@ TEST(SeqCls, SyntheticSourceGivesHeadVocabularyAndFeatures) {
   EXPECT_EQ(task->features("calibration", tok, 128).get(), eval.get());
   EXPECT_NE(task->features("train", tok, 16).get(), train.get());
   EXPECT_LE(task->features("train", tok, 16)->collate({0, 1, 2}).inputs.input_ids.size(1), 16);
-  EXPECT_NE(error_of([&] { task->features("test", tok, 0); }).find("unknown split 'test'"), std::string::npos);
+  EXPECT_EQ(task->features("test", tok, 0)->size(), 500);  // synthetic_test_size's default
+  EXPECT_NE(error_of([&] { task->features("dev", tok, 0); }).find("unknown split 'dev'"), std::string::npos);
 }
 
 TEST(SeqCls, ConcurrentCallersShareOneFeatureSet) {

@@ -2,8 +2,10 @@
 // doc-stride windows, a QuestionAnswering head, span cross-entropy, n-best decoding, EM and F1.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "slimpipe/data/qa_reader.hpp"
@@ -81,7 +83,7 @@ class QaFeatureSet final : public FeatureSet {
   metrics::QaLanguage language_;
 };
 
-class QaTask final : public Task, public tasks::ExampleScoring {
+class QaTask final : public Task, public tasks::ExampleScoring, public tasks::SplitInfo {
  public:
   using Interface = Task;
 
@@ -100,10 +102,14 @@ class QaTask final : public Task, public tasks::ExampleScoring {
           data::synthetic_qa(source_.size(DataSplit::Train), source_.seed(DataSplit::Train)));
       eval_ = std::make_shared<data::QaDataset>(
           data::synthetic_qa(source_.size(DataSplit::Eval), source_.seed(DataSplit::Eval)));
+      if (source_.has_test())
+        test_.set(std::make_shared<const data::QaDataset>(
+            data::synthetic_qa(source_.size(DataSplit::Test), source_.seed(DataSplit::Test))));
       return;
     }
     if (!source_.train.empty()) train_ = std::make_shared<data::QaDataset>(data::read_qa(source_.train));
     if (!source_.eval.empty()) eval_ = std::make_shared<data::QaDataset>(data::read_qa(source_.eval));
+    if (source_.carves()) carve_test();
   }
 
   HeadSpec head() const override { return {nn::TaskHead::QuestionAnswering, 2, {}}; }
@@ -115,16 +121,25 @@ class QaTask final : public Task, public tasks::ExampleScoring {
   std::shared_ptr<const FeatureSet> features(const std::string& split, const text::WordPieceTokenizer& tokenizer,
                                              std::int64_t max_seq_length) override {
     const DataSplit which = tasks::parse_split(split, kTask);
-    if (!source_.synthetic) source_.file(which, kTask);  // names the missing parameter
-    const std::shared_ptr<const data::QaDataset>& dataset = which == DataSplit::Train ? train_ : eval_;
+    if (!source_.synthetic || which == DataSplit::Test) source_.file(which, kTask);  // names the missing parameter
+    const std::shared_ptr<const data::QaDataset> dataset =
+        which == DataSplit::Train  ? train_
+        : which == DataSplit::Eval ? eval_
+                                   : test_.get([&] { return data::read_qa(source_.test); });
     const std::int64_t length = source_.sequence_length(max_seq_length);
     check_window(length);
-    return cache_.get(which == DataSplit::Train ? "train" : "eval", tokenizer, length, [&] {
+    return cache_.get(tasks::to_string(which), tokenizer, length, [&] {
       tasks::QaFeatureOptions options = feature_options_;
       options.max_seq_length = static_cast<std::size_t>(length);
       return std::make_shared<QaFeatureSet>(dataset, tasks::featurize_qa(*dataset, tokenizer, options),
                                             tokenizer.pad_id());
     });
+  }
+
+  bool has_split(DataSplit split) const override { return source_.has(split); }
+
+  Json split_info(DataSplit split) const override {
+    return tasks::describe_split(source_, split, "article", *train_, *eval_, test_);
   }
 
   at::Tensor loss(const nn::EncoderOutput& output, const Batch& batch) const override {
@@ -189,6 +204,46 @@ class QaTask final : public Task, public tasks::ExampleScoring {
     return it->second;
   }
 
+  // test_from: a seeded draw of whole articles (examples sharing a title or a context), moved out of the
+  // split they came from, so no context is in both.
+  void carve_test() {
+    std::shared_ptr<const data::QaDataset>& from = source_.carved_from() == DataSplit::Train ? train_ : eval_;
+    auto kept = std::make_shared<data::QaDataset>(*from);
+    const std::vector<std::size_t> units = article_units(*kept);
+    const std::size_t articles = units.empty() ? 0 : *std::max_element(units.begin(), units.end()) + 1;
+    data::QaDataset test;
+    test.source = kept->source + " (carved test)";
+    test.examples = tasks::take_examples(
+        kept->examples, source_.carve(units, std::vector<std::int64_t>(articles, 0), kTask, "articles"));
+    from = std::move(kept);
+    test_.set(std::make_shared<const data::QaDataset>(std::move(test)));
+  }
+
+  // Dense article ids (in order of first appearance): examples sharing a non-empty title or a context are
+  // one article, transitively.
+  static std::vector<std::size_t> article_units(const data::QaDataset& dataset) {
+    const std::size_t n = dataset.examples.size();
+    std::vector<std::size_t> parent(n);
+    for (std::size_t i = 0; i < n; ++i) parent[i] = i;
+    auto root = [&](std::size_t i) {
+      while (parent[i] != i) i = parent[i] = parent[parent[i]];
+      return i;
+    };
+    std::unordered_map<std::string, std::size_t> by_title, by_context;
+    for (std::size_t i = 0; i < n; ++i) {
+      const data::QaExample& ex = dataset.examples[i];
+      for (auto* seen : {ex.title.empty() ? nullptr : &by_title, &by_context}) {
+        if (!seen) continue;
+        const auto [it, fresh] = seen->emplace(seen == &by_title ? ex.title : ex.context, i);
+        if (!fresh) parent[root(i)] = root(it->second);
+      }
+    }
+    std::unordered_map<std::size_t, std::size_t> dense;
+    std::vector<std::size_t> units(n);
+    for (std::size_t i = 0; i < n; ++i) units[i] = dense.emplace(root(i), dense.size()).first->second;
+    return units;
+  }
+
   static std::size_t checked_size(const Params& p, const std::string& name, std::int64_t minimum) {
     const std::int64_t v = p.get_int(name);
     if (v < minimum) {
@@ -218,6 +273,7 @@ class QaTask final : public Task, public tasks::ExampleScoring {
   std::string lang_, scoring_;
   std::shared_ptr<const data::QaDataset> train_ = std::make_shared<data::QaDataset>();
   std::shared_ptr<const data::QaDataset> eval_ = std::make_shared<data::QaDataset>();
+  tasks::HeldOutSplit<data::QaDataset> test_;
   tasks::FeatureCache cache_;
 };
 

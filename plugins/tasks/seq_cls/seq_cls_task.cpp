@@ -48,7 +48,7 @@ class SeqClsFeatureSet final : public FeatureSet {
   std::int32_t pad_id_;
 };
 
-class SeqClsTask final : public Task, public tasks::ExampleScoring {
+class SeqClsTask final : public Task, public tasks::ExampleScoring, public tasks::SplitInfo {
  public:
   using Interface = Task;
 
@@ -61,6 +61,9 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring {
       }
       train_ = data::synthetic_seq_cls(source_.size(DataSplit::Train), source_.seed(DataSplit::Train));
       eval_ = data::synthetic_seq_cls(source_.size(DataSplit::Eval), source_.seed(DataSplit::Eval));
+      if (source_.has_test())
+        test_.set(std::make_shared<const data::SeqClsDataset>(
+            data::synthetic_seq_cls(source_.size(DataSplit::Test), source_.seed(DataSplit::Test))));
       labels_ = train_.labels.names();
       return;
     }
@@ -76,6 +79,10 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring {
       throw Error("[task] seq_cls: " + (source_.train.empty() ? source_.eval : source_.train) + " has " +
                   std::to_string(labels_.size()) + " label(s); classification needs at least 2 (set labels = [...])");
     }
+    // The test file (read on first use) must use the same label ids.
+    options.labels = labels_;
+    test_options_ = options;
+    if (source_.carves()) carve_test();
   }
 
   HeadSpec head() const override {
@@ -89,14 +96,21 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring {
   std::shared_ptr<const FeatureSet> features(const std::string& split, const text::WordPieceTokenizer& tokenizer,
                                              std::int64_t max_seq_length) override {
     const DataSplit which = tasks::parse_split(split, kTask);
-    const data::SeqClsDataset& dataset = which == DataSplit::Train ? train_ : eval_;
-    if (!source_.synthetic) source_.file(which, kTask);  // names the missing parameter
+    if (!source_.synthetic || which == DataSplit::Test) source_.file(which, kTask);  // names the missing parameter
+    std::shared_ptr<const data::SeqClsDataset> test;
+    if (which == DataSplit::Test) test = test_.get([&] { return data::read_seq_cls(source_.test, test_options_); });
+    const data::SeqClsDataset& dataset = which == DataSplit::Train ? train_ : which == DataSplit::Eval ? eval_ : *test;
     const std::int64_t length = source_.sequence_length(max_seq_length);
-    const char* key = which == DataSplit::Train ? "train" : "eval";
-    return cache_.get(key, tokenizer, length, [&] {
+    return cache_.get(tasks::to_string(which), tokenizer, length, [&] {
       return std::make_shared<SeqClsFeatureSet>(
           tasks::featurize_seq_cls(dataset, tokenizer, static_cast<std::size_t>(length)), tokenizer.pad_id());
     });
+  }
+
+  bool has_split(DataSplit split) const override { return source_.has(split); }
+
+  Json split_info(DataSplit split) const override {
+    return tasks::describe_split(source_, split, "label", train_, eval_, test_);
   }
 
   at::Tensor loss(const nn::EncoderOutput& output, const Batch& batch) const override {
@@ -147,6 +161,22 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring {
     return it->second;
   }
 
+  // test_from: a seeded draw stratified by label, moved out of the split it came from.
+  void carve_test() {
+    data::SeqClsDataset& from = source_.carved_from() == DataSplit::Train ? train_ : eval_;
+    std::vector<std::size_t> units(from.examples.size());
+    std::vector<std::int64_t> strata(from.examples.size());
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      units[i] = i;
+      strata[i] = from.examples[i].label;
+    }
+    data::SeqClsDataset test;
+    test.source = from.source + " (carved test)";
+    test.labels = from.labels;
+    test.examples = tasks::take_examples(from.examples, source_.carve(units, strata, kTask, "examples"));
+    test_.set(std::make_shared<const data::SeqClsDataset>(std::move(test)));
+  }
+
   static data::SeqClsReadOptions read_options(const Params& p) {
     data::SeqClsReadOptions o;
     o.format = data::seq_cls_format_from_string(p.get_string("format"));
@@ -163,6 +193,8 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring {
 
   tasks::DataSource source_;
   data::SeqClsDataset train_, eval_;
+  tasks::HeldOutSplit<data::SeqClsDataset> test_;
+  data::SeqClsReadOptions test_options_;
   std::vector<std::string> labels_;
   tasks::FeatureCache cache_;
 };

@@ -55,7 +55,7 @@ class TokenClsFeatureSet final : public FeatureSet {
   std::int32_t pad_id_;
 };
 
-class TokenClsTask final : public Task, public tasks::ExampleScoring {
+class TokenClsTask final : public Task, public tasks::ExampleScoring, public tasks::SplitInfo {
  public:
   using Interface = Task;
 
@@ -72,6 +72,9 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring {
       const data::SyntheticTokenClsOptions options = synthetic_options(p);
       train_ = data::synthetic_token_cls(source_.size(DataSplit::Train), source_.seed(DataSplit::Train), options);
       eval_ = data::synthetic_token_cls(source_.size(DataSplit::Eval), source_.seed(DataSplit::Eval), options);
+      if (source_.has_test())
+        test_.set(std::make_shared<const data::TokenClsDataset>(
+            data::synthetic_token_cls(source_.size(DataSplit::Test), source_.seed(DataSplit::Test), options)));
       labels_ = train_.labels.names();
     } else {
       data::TokenClsReadOptions options = read_options(p);
@@ -82,8 +85,12 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring {
       }
       if (!source_.eval.empty()) eval_ = data::read_token_cls(source_.eval, options);
       labels_ = source_.train.empty() ? eval_.labels.names() : train_.labels.names();
+      // The test file (read on first use) must use the same tag ids.
+      options.labels = labels_;
+      test_options_ = options;
     }
     check_scheme(scheme);
+    if (source_.carves()) carve_test();
   }
 
   HeadSpec head() const override {
@@ -97,13 +104,21 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring {
   std::shared_ptr<const FeatureSet> features(const std::string& split, const text::WordPieceTokenizer& tokenizer,
                                              std::int64_t max_seq_length) override {
     const DataSplit which = tasks::parse_split(split, kTask);
-    const data::TokenClsDataset& dataset = which == DataSplit::Train ? train_ : eval_;
-    if (!source_.synthetic) source_.file(which, kTask);  // names the missing parameter
+    if (!source_.synthetic || which == DataSplit::Test) source_.file(which, kTask);  // names the missing parameter
+    std::shared_ptr<const data::TokenClsDataset> test;
+    if (which == DataSplit::Test) test = test_.get([&] { return data::read_token_cls(source_.test, test_options_); });
+    const data::TokenClsDataset& dataset = which == DataSplit::Train ? train_ : which == DataSplit::Eval ? eval_ : *test;
     const std::int64_t length = source_.sequence_length(max_seq_length);
-    return cache_.get(which == DataSplit::Train ? "train" : "eval", tokenizer, length, [&] {
+    return cache_.get(tasks::to_string(which), tokenizer, length, [&] {
       return std::make_shared<TokenClsFeatureSet>(
           tasks::featurize_token_cls(dataset, tokenizer, static_cast<std::size_t>(length)), tokenizer.pad_id());
     });
+  }
+
+  bool has_split(DataSplit split) const override { return source_.has(split); }
+
+  Json split_info(DataSplit split) const override {
+    return tasks::describe_split(source_, split, "sentence", train_, eval_, test_);
   }
 
   at::Tensor loss(const nn::EncoderOutput& output, const Batch& batch) const override {
@@ -175,6 +190,19 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring {
     return it->second;
   }
 
+  // test_from: a seeded draw of whole sentences, moved out of the split they came from.
+  void carve_test() {
+    data::TokenClsDataset& from = source_.carved_from() == DataSplit::Train ? train_ : eval_;
+    std::vector<std::size_t> units(from.examples.size());
+    for (std::size_t i = 0; i < units.size(); ++i) units[i] = i;
+    data::TokenClsDataset test;
+    test.source = from.source + " (carved test)";
+    test.labels = from.labels;
+    test.examples = tasks::take_examples(
+        from.examples, source_.carve(units, std::vector<std::int64_t>(units.size(), 0), kTask, "sentences"));
+    test_.set(std::make_shared<const data::TokenClsDataset>(std::move(test)));
+  }
+
   static data::SyntheticTokenClsOptions synthetic_options(const Params& p) {
     data::SyntheticTokenClsOptions o;
     o.context_rate = p.get_float("synthetic_context_rate");
@@ -217,6 +245,8 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring {
   tasks::DataSource source_;
   metrics::ChunkMode mode_ = metrics::ChunkMode::Lenient;
   data::TokenClsDataset train_, eval_;
+  tasks::HeldOutSplit<data::TokenClsDataset> test_;
+  data::TokenClsReadOptions test_options_;
   std::vector<std::string> labels_;
   tasks::FeatureCache cache_;
 };
