@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything slimpipe needs to build and test on a fresh Debian 12 machine.
 # Idempotent: packages already present are skipped by apt. Run as root (or with sudo available).
+#   bash scripts/setup.sh                 # everything (LibTorch, the test oracles from npm, ...)
+#   bash scripts/setup.sh --runtime-only  # only what the runtime, its C API, slimpipe-serve and their tests
+#                                         # need (no LibTorch, no npm): then scripts/runtime_only_check.sh
 set -euo pipefail
+
+runtime_only=0
+case "${1:-}" in
+  "") ;;
+  --runtime-only) runtime_only=1 ;;
+  *) echo "setup: unknown option '$1' (expected nothing or --runtime-only)" >&2; exit 2 ;;
+esac
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
@@ -16,6 +26,16 @@ PACKAGES=(
 # libdnnl-dev's CMake config requires OpenCL (ocl-icd-opencl-dev), a package it only recommends.
 # Node.js: Debian 12's (v18) is enough for the oracles; a newer one already installed is used as it is.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+if [ "$runtime_only" = 1 ]; then
+  # The runtime-only build (-DSLIMPIPE_RUNTIME_ONLY=ON): oneDNN (with the OpenCL headers its CMake config
+  # requires), OpenBLAS, Boost's headers (Beast for slimpipe-serve), nlohmann-json, GoogleTest, and python3
+  # for the Python binding's and the server's tests.
+  PACKAGES=(
+    build-essential cmake ninja-build ccache pkg-config
+    libopenblas0-pthread libopenblas-dev libdnnl-dev ocl-icd-opencl-dev
+    libboost-dev nlohmann-json3-dev libgtest-dev python3
+  )
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -31,6 +51,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "setup: all Debian packages present"
 fi
+
+[ "$runtime_only" = 1 ] && exit 0
 
 # Oracles for the tests (ONNX Runtime, the Hugging Face tokenizer), from npm, into scripts/npm.
 # --ignore-scripts: onnxruntime-node ships its Linux x64 library in the package itself.
