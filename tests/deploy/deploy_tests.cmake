@@ -19,12 +19,13 @@ set_target_properties(c_api_test PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON
 target_link_libraries(c_api_test PRIVATE slimpipe_runtime_c Threads::Threads m)
 target_compile_options(c_api_test PRIVATE -Wall -Wextra -pedantic $<$<BOOL:${SLIMPIPE_WERROR}>:-Werror>)
 
+# seq_cls/, qa/, token_cls/, and damaged/: a token_cls package whose weights.bin no longer matches its SHA-1.
 add_test(NAME Deploy.MakePackages COMMAND sh -c
-  "\"$0\" \"$1/seq_cls\" seq_cls && \"$0\" \"$1/qa\" qa && \"$0\" \"$1/token_cls\" token_cls"
+  "\"$0\" \"$1/seq_cls\" seq_cls && \"$0\" \"$1/qa\" qa && \"$0\" \"$1/token_cls\" token_cls && \"$0\" \"$1/damaged\" token_cls damaged"
   "$<TARGET_FILE:make_test_package>" "${_deploy_tmp}")
 set_tests_properties(Deploy.MakePackages PROPERTIES FIXTURES_SETUP deploy_packages)
 
-add_test(NAME Deploy.CApi COMMAND c_api_test "${_deploy_tmp}/seq_cls" "${_deploy_tmp}/qa")
+add_test(NAME Deploy.CApi COMMAND c_api_test "${_deploy_tmp}")
 set_tests_properties(Deploy.CApi PROPERTIES FIXTURES_REQUIRED deploy_packages)
 add_test(NAME Deploy.CApiExportsOnlyTheCApi COMMAND sh -c
   "! nm -D --defined-only \"$0\" | awk '{print $3}' | grep -v -e '^slimpipe_' -e '^$'"
@@ -34,7 +35,7 @@ add_test(NAME Deploy.CApiExportsOnlyTheCApi COMMAND sh -c
 find_program(SLIMPIPE_SYSTEM_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
 if(SLIMPIPE_SYSTEM_PYTHON3)
   add_test(NAME Deploy.Python COMMAND "${SLIMPIPE_SYSTEM_PYTHON3}" -I -S -B "${_deploy_dir}/python_test.py"
-    "${_deploy_repo}/runtime/python" "${_deploy_tmp}/seq_cls" "${_deploy_tmp}/qa")
+    "${_deploy_repo}/runtime/python" "${_deploy_tmp}")
   set_tests_properties(Deploy.Python PROPERTIES FIXTURES_REQUIRED deploy_packages
     ENVIRONMENT "SLIMPIPE_RUNTIME_LIB=$<TARGET_FILE:slimpipe_runtime_c>")
 endif()
