@@ -79,6 +79,16 @@ PackageInfo read_package(const fs::path& dir, bool verify_files) {
   if (p.task == "qa") {
     p.doc_stride = positive(j, "doc_stride", where);
     p.max_query_length = positive(j, "max_query_length", where);
+    if (j.contains("n_best_size")) p.n_best_size = positive(j, "n_best_size", where);
+    if (j.contains("max_answer_length")) p.max_answer_length = positive(j, "max_answer_length", where);
+  }
+  if (p.task == "token_cls") {
+    if (j.contains("strict")) p.strict = member(j, "strict", where, "a boolean", &Json::is_boolean).get<bool>();
+    if (j.contains("scheme")) {
+      p.scheme = member(j, "scheme", where, "a string", &Json::is_string).get<std::string>();
+      if (p.scheme != "bio" && p.scheme != "bioes")
+        throw Error(where + ": scheme '" + p.scheme + "', expected bio or bioes");
+    }
   }
 
   std::set<std::string> listed;

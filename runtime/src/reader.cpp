@@ -52,11 +52,14 @@ Reader& Reader::operator=(Reader&&) noexcept = default;
 Reader::~Reader() = default;
 
 Reader Reader::load(const std::filesystem::path& dir, const Options& options, const ReaderOptions& reader_options) {
-  if (reader_options.n_best_size < 1 || reader_options.max_answer_length < 1)
-    throw Error("Reader: n_best_size and max_answer_length must be >= 1, got " +
-                std::to_string(reader_options.n_best_size) + " and " + std::to_string(reader_options.max_answer_length));
   auto impl = std::make_unique<Impl>(detail::load_text_package(dir, options, "qa", "a Reader"));
   const PackageInfo& p = *impl->model.package();
+  // The package's decoding options (the pipeline's [task]) unless given.
+  const std::size_t n_best = reader_options.n_best_size.value_or(static_cast<std::size_t>(p.n_best_size));
+  const std::size_t max_answer = reader_options.max_answer_length.value_or(static_cast<std::size_t>(p.max_answer_length));
+  if (n_best < 1 || max_answer < 1)
+    throw Error("Reader: n_best_size and max_answer_length must be >= 1, got " + std::to_string(n_best) + " and " +
+                std::to_string(max_answer));
   impl->features.max_seq_length = static_cast<std::size_t>(p.max_seq_length);
   impl->features.doc_stride = static_cast<std::size_t>(p.doc_stride);
   impl->features.max_query_length = static_cast<std::size_t>(p.max_query_length);
@@ -65,8 +68,8 @@ Reader Reader::load(const std::filesystem::path& dir, const Options& options, co
   } catch (const slimpipe::Error& e) {
     throw Error((dir / "package.json").string() + ": " + e.what());
   }
-  impl->decoding.n_best_size = reader_options.n_best_size;
-  impl->decoding.max_answer_length = reader_options.max_answer_length;
+  impl->decoding.n_best_size = n_best;
+  impl->decoding.max_answer_length = max_answer;
   return Reader(std::move(impl));
 }
 

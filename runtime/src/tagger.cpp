@@ -32,7 +32,7 @@ struct Prepared {
 struct Tagger::Impl {
   Model model;
   text::WordPieceTokenizer tokenizer;
-  TaggerOptions options;
+  metrics::ChunkMode chunk_mode = metrics::ChunkMode::Lenient;
   text::EncodeOptions encode_options;
   std::mutex mutex;  // Model::run is not thread-safe
   detail::PaddedBatch batch;
@@ -94,7 +94,7 @@ struct Tagger::Impl {
       tagged.push_back(w);
       tags.push_back(tw.label);
     }
-    for (const metrics::Chunk& c : metrics::extract_chunks(tags, options.chunk_mode)) {
+    for (const metrics::Chunk& c : metrics::extract_chunks(tags, chunk_mode)) {
       Entity e;
       e.type = c.type;
       e.first_word = tagged[c.begin];
@@ -122,12 +122,15 @@ Tagger::~Tagger() = default;
 
 Tagger Tagger::load(const std::filesystem::path& dir, const Options& options, const TaggerOptions& tagger_options) {
   auto impl = std::make_unique<Impl>(detail::load_text_package(dir, options, "token_cls", "a Tagger"));
-  impl->options = tagger_options;
   const PackageInfo& p = *impl->model.package();
+  // The package's chunking (the pipeline's [task] strict and scheme) unless given.
+  impl->chunk_mode = tagger_options.chunk_mode.value_or(!p.strict           ? metrics::ChunkMode::Lenient
+                                                        : p.scheme == "bioes" ? metrics::ChunkMode::StrictIobes
+                                                                              : metrics::ChunkMode::StrictIob2);
   // Every tag must parse in the chosen mode, or decoding would fail in the middle of a call.
   for (const std::string& tag : p.labels) {
     try {
-      metrics::extract_chunks({tag}, tagger_options.chunk_mode);
+      metrics::extract_chunks({tag}, impl->chunk_mode);
     } catch (const slimpipe::Error& e) {
       throw Error((dir / "package.json").string() + ": tag '" + tag + "': " + e.what());
     }

@@ -19,6 +19,12 @@ struct PackageInfo {
   std::vector<std::string> labels;  // id -> name (seq_cls, token_cls); empty for qa
   std::int64_t max_seq_length = 0;
   std::int64_t doc_stride = 0, max_query_length = 0;  // qa
+  // Decoding options of the pipeline that wrote the package, the defaults of Reader and Tagger (their options
+  // override them). Optional keys: a package without them (written before they were recorded, or by hand) has
+  // the tasks' defaults below.
+  std::int64_t n_best_size = 20, max_answer_length = 30;  // qa
+  bool strict = false;                                     // token_cls: seqeval's strict chunking
+  std::string scheme = "bio";                              // token_cls: "bio" or "bioes" (checked when strict)
   bool has_tokenizer = false;
   std::filesystem::path vocab_file, tokenizer_config_file;  // when has_tokenizer
   struct File {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,9 +43,11 @@ struct QaInput {
 };
 
 struct ReaderOptions {
-  // The qa task's decoding settings (its defaults): start and end candidates per window, longest answer in tokens.
-  std::size_t n_best_size = 20;
-  std::size_t max_answer_length = 30;
+  // The qa task's decoding settings: start and end candidates per window, longest answer in tokens. Unset: the
+  // package's (package.json's n_best_size and max_answer_length, what the pipeline's [task] used; 20 and 30, the
+  // task's defaults, for a package that does not record them).
+  std::optional<std::size_t> n_best_size;
+  std::optional<std::size_t> max_answer_length;
 };
 
 class Reader {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,9 +52,10 @@ struct Tagging {
 };
 
 struct TaggerOptions {
-  // How tags become entities; the token_cls task's `strict` and `scheme` settings: Lenient (default, strict =
-  // false), StrictIob2 (strict, scheme bio), StrictIobes (strict, scheme bioes).
-  slimpipe::metrics::ChunkMode chunk_mode = slimpipe::metrics::ChunkMode::Lenient;
+  // How tags become entities; the token_cls task's `strict` and `scheme` settings: Lenient (strict = false),
+  // StrictIob2 (strict, scheme bio), StrictIobes (strict, scheme bioes). Unset: the package's (package.json's
+  // strict and scheme, what the pipeline's [task] used; Lenient for a package that does not record them).
+  std::optional<slimpipe::metrics::ChunkMode> chunk_mode;
 };
 
 class Tagger {

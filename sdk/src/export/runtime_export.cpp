@@ -84,18 +84,24 @@ const char* head_name(nn::TaskHead head) {
   return nullptr;
 }
 
-// The [task]'s sequence lengths, recorded by configure_task for the packages this process writes.
-struct TaskLengths {
-  std::optional<std::int64_t> max_seq_length, doc_stride, max_query_length;
+// The [task]'s sequence lengths and decoding options, recorded by configure_task for the packages this process
+// writes.
+struct TaskSettings {
+  std::optional<std::int64_t> max_seq_length, doc_stride, max_query_length, n_best_size, max_answer_length;
+  std::optional<bool> strict;
+  std::optional<std::string> scheme;
 };
-std::mutex g_task_lengths_mutex;
-TaskLengths g_task_lengths;
+std::mutex g_task_settings_mutex;
+TaskSettings g_task_settings;
 
 // What the package holds besides the model, resolved and checked before anything is written.
 struct PackageContents {
   std::optional<text::WordPieceTokenizer> tokenizer;
   fs::path tokenizer_dir;
   std::int64_t max_seq_length = 0, doc_stride = 0, max_query_length = 0;
+  std::int64_t n_best_size = 0, max_answer_length = 0;  // qa
+  bool strict = false;                                   // token_cls
+  std::string scheme;
 };
 
 std::int64_t checked_length(std::optional<std::int64_t> value, const char* key, std::int64_t fallback,
@@ -126,10 +132,10 @@ PackageContents resolve_package(const nn::TaskModelImpl& model, const fs::path& 
       throw Error((p.tokenizer_dir / "vocab.txt").string() + ": " + std::to_string(p.tokenizer->vocab_size()) +
                   " entries, more than the model's vocab_size " + std::to_string(c.vocab_size));
   }
-  TaskLengths task;
+  TaskSettings task;
   {
-    std::lock_guard<std::mutex> lock(g_task_lengths_mutex);
-    task = g_task_lengths;
+    std::lock_guard<std::mutex> lock(g_task_settings_mutex);
+    task = g_task_settings;
   }
   std::int64_t fallback = c.max_position_embeddings;
   if (p.tokenizer)
@@ -142,6 +148,18 @@ PackageContents resolve_package(const nn::TaskModelImpl& model, const fs::path& 
                                   c.max_position_embeddings, where);
     p.max_query_length = checked_length(settings.max_query_length ? settings.max_query_length : task.max_query_length,
                                         "max_query_length", 64, c.max_position_embeddings, where);
+    // The qa task's decoding defaults (n_best_size 20, max_answer_length 30).
+    p.n_best_size = checked_length(settings.n_best_size ? settings.n_best_size : task.n_best_size, "n_best_size", 20,
+                                   c.max_position_embeddings, where);
+    p.max_answer_length = checked_length(settings.max_answer_length ? settings.max_answer_length : task.max_answer_length,
+                                         "max_answer_length", 30, c.max_position_embeddings, where);
+  }
+  if (model.head() == nn::TaskHead::TokenClassification) {
+    // The token_cls task's chunking defaults (strict = false, scheme "bio").
+    p.strict = settings.strict.value_or(task.strict.value_or(false));
+    p.scheme = settings.scheme.value_or(task.scheme.value_or("bio"));
+    if (p.scheme != "bio" && p.scheme != "bioes")
+      throw Error(where + ": package scheme '" + p.scheme + "', expected bio or bioes");
   }
   return p;
 }
@@ -189,6 +207,12 @@ void write_package(const nn::TaskModelImpl& model, const fs::path& dir, const Pa
   if (model.head() == nn::TaskHead::QuestionAnswering) {
     j["doc_stride"] = p.doc_stride;
     j["max_query_length"] = p.max_query_length;
+    j["n_best_size"] = p.n_best_size;
+    j["max_answer_length"] = p.max_answer_length;
+  }
+  if (model.head() == nn::TaskHead::TokenClassification) {
+    j["strict"] = p.strict;
+    j["scheme"] = p.scheme;
   }
   write_file_atomic(dir / kPackageJson, j.dump(1) + "\n");
 }
@@ -323,7 +347,7 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
 }  // namespace
 
 void record_task_package_settings(const Params& task_params) {
-  TaskLengths t;
+  TaskSettings t;
   auto read = [&](const char* key, std::optional<std::int64_t>& out) {
     if (task_params.has(key) && task_params.raw(key).is_number_integer() && task_params.get_int(key) > 0)
       out = task_params.get_int(key);
@@ -331,8 +355,12 @@ void record_task_package_settings(const Params& task_params) {
   read("max_seq_length", t.max_seq_length);
   read("doc_stride", t.doc_stride);
   read("max_query_length", t.max_query_length);
-  std::lock_guard<std::mutex> lock(g_task_lengths_mutex);
-  g_task_lengths = t;
+  read("n_best_size", t.n_best_size);
+  read("max_answer_length", t.max_answer_length);
+  if (task_params.has("strict") && task_params.raw("strict").is_boolean()) t.strict = task_params.get_bool("strict");
+  if (task_params.has("scheme") && task_params.raw("scheme").is_string()) t.scheme = task_params.get_string("scheme");
+  std::lock_guard<std::mutex> lock(g_task_settings_mutex);
+  g_task_settings = t;
 }
 
 void export_runtime_package(const fs::path& hf_dir, const fs::path& out, const std::string& head,
@@ -361,6 +389,10 @@ void export_runtime_package(const fs::path& hf_dir, const fs::path& out, const s
 }
 
 void export_runtime(const nn::TaskModelImpl& model, const fs::path& dir) { write(model, nullptr, dir, {}); }
+
+void export_runtime(const nn::TaskModelImpl& model, const fs::path& dir, const PackageSettings& package) {
+  write(model, nullptr, dir, {}, package);
+}
 
 void export_runtime(const nn::TaskModelImpl& model, const quant::FakeQuantPlan& plan, const fs::path& dir,
                     const RuntimeExportOptions& options) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "slimpipe/export.hpp"
+#include "slimpipe/export/runtime_package.hpp"
 #include "slimpipe/nn/task_model.hpp"
 #include "slimpipe/quant/fake_quant_hook.hpp"
 
@@ -20,6 +21,10 @@ inline constexpr int kRuntimeFormatVersion = 1;
 // runtime.json behind. Errors (slimpipe::Error) name the folder and what was expected. Only models with a
 // task head (seq_cls, token_cls, qa) are exported.
 SLIMPIPE_API void export_runtime(const nn::TaskModelImpl& model, const std::filesystem::path& dir);
+// The same with the package's tokenizer folder, lengths or decoding options given (runtime_package.hpp; what is
+// unset is found as documented there): finetune passes its own max_seq_length.
+SLIMPIPE_API void export_runtime(const nn::TaskModelImpl& model, const std::filesystem::path& dir,
+                                 const PackageSettings& package);
 
 struct RuntimeExportOptions {
   // INT8 exports: store the word-embedding table (vocab x hidden, the largest tensor left in float) as IEEE

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/params.hpp"
@@ -25,10 +27,28 @@ struct SLIMPIPE_API PackageSettings {
   // Unset: the pipeline's [task] (recorded by configure_task), else min(tokenizer_config's model_max_length,
   // max_position_embeddings); QA: doc_stride 128 and max_query_length 64 (Hugging Face's run_qa.py defaults).
   std::optional<std::int64_t> max_seq_length, doc_stride, max_query_length;
+  // Decoding defaults the runtime's front ends take (explicit options override them there). Unset: the
+  // pipeline's [task], else the tasks' defaults. QA: n_best_size 20, max_answer_length 30; token_cls: strict
+  // false, scheme "bio" (or "bioes").
+  std::optional<std::int64_t> n_best_size, max_answer_length;
+  std::optional<bool> strict;
+  std::optional<std::string> scheme;
 };
 
-// Records the [task]'s max_seq_length, doc_stride and max_query_length (those it has) as the defaults of the
-// packages this process writes; configure_task calls it.
+// The files of the package in `runtime_dir` that exist, relative to the folder that holds it ("runtime/<name>"),
+// in a fixed order: what an artifact's manifest lists so that `slimpipe verify` and the run's checks cover them.
+inline std::vector<std::string> runtime_package_files(const std::filesystem::path& runtime_dir) {
+  std::vector<std::string> files;
+  const std::string prefix = runtime_dir.filename().string() + "/";
+  for (const char* f : {"runtime.json", "weights.bin", "vocab.txt", "tokenizer_config.json", kPackageJson}) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(runtime_dir / f, ec)) files.push_back(prefix + f);
+  }
+  return files;
+}
+
+// Records the [task]'s max_seq_length, doc_stride, max_query_length, n_best_size, max_answer_length, strict and
+// scheme (those it has) as the defaults of the packages this process writes; configure_task calls it.
 SLIMPIPE_API void record_task_package_settings(const Params& task_params);
 
 // `slimpipe export-runtime HF_DIR OUT`: packages a fine-tuned Hugging Face checkpoint folder (config.json with a
