@@ -1,8 +1,12 @@
 // finetune strategy: trains its input model (or a fresh encoder) on the pipeline's task with the shared
-// TrainingArguments, and writes the best state as an HF model folder with metrics.json.
+// TrainingArguments, and writes the best state as an HF model folder with metrics.json and, by default, a
+// runtime package (runtime/, docs/runtime.md) like the ptq cells and dynabert widths.
+#include <filesystem>
+
 #include <torch/types.h>
 
 #include "model_source.hpp"
+#include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/strategy.hpp"
@@ -23,6 +27,8 @@ class Finetune final : public Strategy {
   using Interface = Strategy;
 
   void run(Context& ctx, const std::vector<Artifact>& inputs, const Params& p) override {
+    bool runtime = false;
+    for (const auto& f : p.get_string_list("export_formats")) runtime = runtime || f == "runtime";
     const auto args = train::TrainingArguments::from_params(p, "finetune");
     Task& task = ctx.task();
     const HeadSpec head = task.head();
@@ -69,6 +75,20 @@ class Finetune final : public Strategy {
                     {"train", result.to_json()},
                     {"training_arguments", args.to_json()}};
     write_file_atomic(out.dir() / "metrics.json", metrics.dump(2) + "\n");
+    if (runtime) {
+      // An fp32 package of the saved model, its tokenizer found beside it; the sequence length it was trained
+      // and evaluated with (this node's max_seq_length, else the [task]'s), the [task]'s decoding options. A
+      // model the runtime cannot run keeps its other outputs, with a warning (as a ptq cell does).
+      exporter::PackageSettings package;
+      if (max_seq_length > 0) package.max_seq_length = max_seq_length;
+      try {
+        exporter::export_runtime(*start.model, out.dir() / "runtime", package);
+      } catch (const Error& e) {
+        std::error_code ec;
+        std::filesystem::remove_all(out.dir() / "runtime", ec);
+        ctx.log().warn(std::string("finetune: no runtime export: ") + e.what());
+      }
+    }
     out.set_kind("model");
     if (result.best)
       for (const auto& [name, value] : result.best->all.items())
@@ -95,11 +115,15 @@ Schema schema() {
       .param("hidden_dropout_prob", T::Float, 0.1, "from_scratch: dropout after the embeddings, attention output and FFN")
       .param("attention_probs_dropout_prob", T::Float, 0.1, "from_scratch: dropout on the attention probabilities")
       .param("vocab", T::Path, "", "from_scratch: vocab.txt; empty = the task's vocabulary (synthetic sources)")
-      .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length");
+      .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length")
+      .param("export_formats", T::StringList, Json::array({"runtime"}),
+             "exports written next to the HF folder: runtime/ (an fp32 slimpipe_runtime package); [] for none",
+             Json::array({"runtime"}));
   return train::add_training_arguments(s);
 }
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Finetune, "strategy", "finetune", "1.0.0",
+// 1.1.0: writes runtime/ (export_formats); instances built by 1.0.0 rerun once ("plugin changed").
+SLIMPIPE_PLUGIN(Finetune, "strategy", "finetune", "1.1.0",
                 "fine-tune a model (or a fresh encoder) on the pipeline's task, keeping the best eval state", schema)
