@@ -105,9 +105,10 @@ SLIMPIPE_API void slimpipe_classifications_free(slimpipe_classifications* result
 typedef struct slimpipe_tagger slimpipe_tagger;
 
 /* How word tags become entities (the token_cls task's strict and scheme settings; seqeval's rules). */
-#define SLIMPIPE_CHUNK_LENIENT 0      /* default: an I-X after O starts an entity (strict = false) */
-#define SLIMPIPE_CHUNK_STRICT_IOB2 1  /* strict = true, scheme bio */
-#define SLIMPIPE_CHUNK_STRICT_IOBES 2 /* strict = true, scheme bioes */
+#define SLIMPIPE_CHUNK_DEFAULT 0      /* what the C++ Tagger chooses without options (docs/deploy.md) */
+#define SLIMPIPE_CHUNK_LENIENT 1      /* an I-X after O starts an entity (strict = false) */
+#define SLIMPIPE_CHUNK_STRICT_IOB2 2  /* strict = true, scheme bio */
+#define SLIMPIPE_CHUNK_STRICT_IOBES 3 /* strict = true, scheme bioes */
 
 typedef struct slimpipe_entity {
   const char* type;            /* the tags' type: "PER" for B-PER I-PER */
@@ -129,7 +130,7 @@ typedef struct slimpipe_taggings {
 } slimpipe_taggings;
 
 /* Loads a token_cls package (package.json's sizes and SHA-1s checked) and its tokenizer; the tag names must be BIO
- * tags (O, B-X, I-X; E-X, S-X). NULL on error. */
+ * tags (O, B-X, I-X; E-X, S-X). Chunks with SLIMPIPE_CHUNK_DEFAULT. NULL on error. */
 SLIMPIPE_API slimpipe_tagger* slimpipe_tagger_load(const char* package_dir);
 /* The same; verify_package = 0 skips the sizes and SHA-1s of the package's files; chunk_mode is one of
  * SLIMPIPE_CHUNK_* (a strict mode also refuses tag names outside its scheme). */
@@ -173,8 +174,8 @@ typedef struct slimpipe_answers {
  * max_query_length. NULL on error. */
 SLIMPIPE_API slimpipe_reader* slimpipe_reader_load(const char* package_dir);
 /* The same; verify_package = 0 skips the sizes and SHA-1s of the package's files; n_best_size (start and end
- * candidates per window) and max_answer_length (tokens), the qa task's decoding settings: 0 means the task's
- * defaults, 20 and 30. */
+ * candidates per window) and max_answer_length (tokens) are the qa task's decoding settings, 0 leaving either as the
+ * C++ Reader chooses it without options (docs/deploy.md). */
 SLIMPIPE_API slimpipe_reader* slimpipe_reader_load_ex(const char* package_dir, int verify_package, size_t n_best_size,
                                                       size_t max_answer_length);
 SLIMPIPE_API void slimpipe_reader_free(slimpipe_reader* reader);

@@ -17,7 +17,9 @@ LD_LIBRARY_PATH). Errors are raised as slimpipe_runtime.Error with the library's
 import ctypes
 import os
 
-__all__ = ["Classifier", "Tagger", "Reader", "Error", "set_threads", "threads", "cpu_isa", "package_task", "library_path"]
+__all__ = [
+    "Classifier", "Tagger", "Reader", "Error", "set_threads", "threads", "cpu_isa", "package_task", "library_path"
+]
 
 _LIB_NAME = "libslimpipe_runtime_c.so"
 
@@ -92,7 +94,7 @@ class _Answers(ctypes.Structure):
 
 
 # The chunk modes of Tagger (slimpipe_runtime.h, SLIMPIPE_CHUNK_*).
-_CHUNK_MODES = {"lenient": 0, "strict_iob2": 1, "strict_iobes": 2}
+_CHUNK_MODES = {None: 0, "lenient": 1, "strict_iob2": 2, "strict_iobes": 3}
 
 
 def _candidates():
@@ -324,18 +326,19 @@ class Classifier(_Handle):
 class Tagger(_Handle):
     """A token-classification package: text in, entities out.
 
-    Tagger(package_dir, verify=True, chunk_mode="lenient"): loads the model (checking the package's sizes and SHA-1s
+    Tagger(package_dir, verify=True, chunk_mode=None): loads the model (checking the package's sizes and SHA-1s
     unless verify=False), its tokenizer and tag names (O, B-X, I-X, ...). chunk_mode is how word tags become
     entities, as the token_cls task's evaluation chunks them: "lenient" (seqeval's default), "strict_iob2" or
-    "strict_iobes". Thread-safe (calls take turns on the one model). close() frees it now (also done when the object
-    is collected, or at the end of a with block).
+    "strict_iobes"; None: as the C++ Tagger chooses without options. Thread-safe (calls take turns on the one
+    model). close() frees it now (also done when the object is collected, or at the end of a with block).
     """
 
     _free_name = "slimpipe_tagger_free"
 
-    def __init__(self, package_dir, verify=True, chunk_mode="lenient"):
+    def __init__(self, package_dir, verify=True, chunk_mode=None):
         if chunk_mode not in _CHUNK_MODES:
-            raise ValueError("chunk_mode must be one of %s, got %r" % (", ".join(_CHUNK_MODES), chunk_mode))
+            raise ValueError("chunk_mode must be None or one of %s, got %r"
+                             % (", ".join(m for m in _CHUNK_MODES if m), chunk_mode))
         self._lib = _load()
         self._handle = self._lib.slimpipe_tagger_load_ex(
             os.fsencode(package_dir), 1 if verify else 0, _CHUNK_MODES[chunk_mode]
@@ -383,22 +386,22 @@ class Tagger(_Handle):
 class Reader(_Handle):
     """An extractive question-answering package: question and context in, the answer's span of the context out.
 
-    Reader(package_dir, verify=True, n_best_size=20, max_answer_length=30): loads the model (checking the package's
-    sizes and SHA-1s unless verify=False), its tokenizer, max_seq_length, doc_stride and max_query_length.
+    Reader(package_dir, verify=True, n_best_size=None, max_answer_length=None): loads the model (checking the
+    package's sizes and SHA-1s unless verify=False), its tokenizer, max_seq_length, doc_stride and max_query_length.
     n_best_size (start and end candidates per window) and max_answer_length (tokens) are the qa task's decoding
-    settings, which the package does not record. Thread-safe (calls take turns on the one model). close() frees it
-    now (also done when the object is collected, or at the end of a with block).
+    settings; None leaves either as the C++ Reader chooses it without options. Thread-safe (calls take turns on the
+    one model). close() frees it now (also done when the object is collected, or at the end of a with block).
     """
 
     _free_name = "slimpipe_reader_free"
 
-    def __init__(self, package_dir, verify=True, n_best_size=20, max_answer_length=30):
+    def __init__(self, package_dir, verify=True, n_best_size=None, max_answer_length=None):
         for name, value in (("n_best_size", n_best_size), ("max_answer_length", max_answer_length)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError("%s must be an int >= 1, got %r" % (name, value))
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError("%s must be None or an int >= 1, got %r" % (name, value))
         self._lib = _load()
         self._handle = self._lib.slimpipe_reader_load_ex(
-            os.fsencode(package_dir), 1 if verify else 0, n_best_size, max_answer_length
+            os.fsencode(package_dir), 1 if verify else 0, n_best_size or 0, max_answer_length or 0
         )
         if not self._handle:
             raise _error(self._lib)
@@ -419,7 +422,9 @@ class Reader(_Handle):
         {'question': ..., 'context': ...}. The windows of all inputs run batch_size at a time."""
         _check_batch(batch_size)
         if isinstance(inputs, (str, bytes, dict)):
-            raise TypeError("inputs must be a list of (question, context) pairs, not a single %s" % type(inputs).__name__)
+            raise TypeError(
+                "inputs must be a list of (question, context) pairs, not a single %s" % type(inputs).__name__
+            )
         qs, cs = [], []
         for i, x in enumerate(inputs):
             if isinstance(x, dict):
@@ -429,7 +434,9 @@ class Reader(_Handle):
             elif isinstance(x, (tuple, list)) and len(x) == 2:
                 question, context = x
             else:
-                raise TypeError("inputs[%d] must be a (question, context) pair or a dict, not %s" % (i, type(x).__name__))
+                raise TypeError(
+                    "inputs[%d] must be a (question, context) pair or a dict, not %s" % (i, type(x).__name__)
+                )
             qs.append(_encode_one(question, "inputs[%d] question" % i))
             cs.append(_encode_one(context, "inputs[%d] context" % i))
         return self._answer(qs, cs, batch_size)

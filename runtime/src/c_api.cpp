@@ -213,12 +213,14 @@ slimpipe_tagger* load_tagger(const char* dir, bool verify, int chunk_mode) {
   using slimpipe::metrics::ChunkMode;
   slimpipe_runtime::TaggerOptions tagger_options;
   switch (chunk_mode) {
+    case SLIMPIPE_CHUNK_DEFAULT: break;  // TaggerOptions' own default
     case SLIMPIPE_CHUNK_LENIENT: tagger_options.chunk_mode = ChunkMode::Lenient; break;
     case SLIMPIPE_CHUNK_STRICT_IOB2: tagger_options.chunk_mode = ChunkMode::StrictIob2; break;
     case SLIMPIPE_CHUNK_STRICT_IOBES: tagger_options.chunk_mode = ChunkMode::StrictIobes; break;
     default:
       set_error("slimpipe_tagger_load_ex: chunk_mode " + std::to_string(chunk_mode) +
-                ", expected SLIMPIPE_CHUNK_LENIENT (0), SLIMPIPE_CHUNK_STRICT_IOB2 (1) or SLIMPIPE_CHUNK_STRICT_IOBES (2)");
+                ", expected SLIMPIPE_CHUNK_DEFAULT (0), SLIMPIPE_CHUNK_LENIENT (1), SLIMPIPE_CHUNK_STRICT_IOB2 (2) or "
+                "SLIMPIPE_CHUNK_STRICT_IOBES (3)");
       return nullptr;
   }
   return load_handle<slimpipe_tagger>(dir, "slimpipe_tagger_load", verify, [&](const slimpipe_runtime::Options& o) {
@@ -227,7 +229,7 @@ slimpipe_tagger* load_tagger(const char* dir, bool verify, int chunk_mode) {
 }
 
 slimpipe_reader* load_reader(const char* dir, bool verify, std::size_t n_best_size, std::size_t max_answer_length) {
-  slimpipe_runtime::ReaderOptions reader_options;
+  slimpipe_runtime::ReaderOptions reader_options;  // 0: left as ReaderOptions has it
   if (n_best_size != 0) reader_options.n_best_size = n_best_size;
   if (max_answer_length != 0) reader_options.max_answer_length = max_answer_length;
   return load_handle<slimpipe_reader>(dir, "slimpipe_reader_load", verify, [&](const slimpipe_runtime::Options& o) {
@@ -335,7 +337,7 @@ int slimpipe_classifier_predict_pairs(slimpipe_classifier* clf, const char* cons
 
 void slimpipe_classifications_free(slimpipe_classifications* result) { std::free(result); }
 
-slimpipe_tagger* slimpipe_tagger_load(const char* dir) { return load_tagger(dir, true, SLIMPIPE_CHUNK_LENIENT); }
+slimpipe_tagger* slimpipe_tagger_load(const char* dir) { return load_tagger(dir, true, SLIMPIPE_CHUNK_DEFAULT); }
 slimpipe_tagger* slimpipe_tagger_load_ex(const char* dir, int verify, int chunk_mode) {
   return load_tagger(dir, verify != 0, chunk_mode);
 }
@@ -369,7 +371,9 @@ void slimpipe_reader_free(slimpipe_reader* reader) { delete reader; }
 int64_t slimpipe_reader_max_seq_length(const slimpipe_reader* reader) {
   return reader ? package_of(reader)->max_seq_length : 0;
 }
-int64_t slimpipe_reader_doc_stride(const slimpipe_reader* reader) { return reader ? package_of(reader)->doc_stride : 0; }
+int64_t slimpipe_reader_doc_stride(const slimpipe_reader* reader) {
+  return reader ? package_of(reader)->doc_stride : 0;
+}
 int64_t slimpipe_reader_max_query_length(const slimpipe_reader* reader) {
   return reader ? package_of(reader)->max_query_length : 0;
 }

@@ -253,6 +253,7 @@ static void test_tagger(void) {
   CHECK(slimpipe_tagger_load("/nonexistent/slimpipe-package") == NULL);
   CHECK(contains(slimpipe_last_error(), "/nonexistent/slimpipe-package/package.json: not found"));
   CHECK(slimpipe_tagger_load_ex(token_cls_pkg, 1, 7) == NULL && contains(slimpipe_last_error(), "chunk_mode 7"));
+  CHECK(slimpipe_tagger_load_ex(token_cls_pkg, 1, -1) == NULL && contains(slimpipe_last_error(), "chunk_mode -1"));
 
   /* A damaged weights.bin: refused with its SHA-1, one line; without verification it loads. */
   CHECK(slimpipe_tagger_load(damaged_pkg) == NULL);
@@ -267,7 +268,15 @@ static void test_tagger(void) {
   slimpipe_taggings_free(from_damaged);
   slimpipe_tagger_free(unverified);
 
-  /* Strict IOB2 chunking: O, B-MISC, I-MISC are IOB2 tags; its entities are among the lenient ones' kind. */
+  /* A package that records no chunking chunks leniently by default. */
+  slimpipe_tagger* lenient = slimpipe_tagger_load_ex(token_cls_pkg, 1, SLIMPIPE_CHUNK_LENIENT);
+  slimpipe_taggings* lenient_out = NULL;
+  CHECK(lenient && slimpipe_tagger_predict(lenient, tag_texts, NUM_TAG_TEXTS, 0, &lenient_out) == SLIMPIPE_OK);
+  CHECK(out && lenient_out && same_taggings(out, lenient_out));
+  slimpipe_taggings_free(lenient_out);
+  slimpipe_tagger_free(lenient);
+
+  /* Strict IOB2 chunking: O, B-MISC, I-MISC are IOB2 tags; entities of the same form. */
   slimpipe_tagger* strict = slimpipe_tagger_load_ex(token_cls_pkg, 1, SLIMPIPE_CHUNK_STRICT_IOB2);
   CHECK(strict != NULL);
   slimpipe_taggings* strict_out = NULL;
@@ -348,7 +357,8 @@ static void test_reader(void) {
   slimpipe_reader* short_answers = slimpipe_reader_load_ex(qa_pkg, 0, 5, 1);
   CHECK(short_answers != NULL);
   slimpipe_answers* shorter = NULL;
-  CHECK(short_answers && slimpipe_reader_answer(short_answers, questions, contexts, NUM_QA, 3, &shorter) == SLIMPIPE_OK);
+  CHECK(short_answers &&
+        slimpipe_reader_answer(short_answers, questions, contexts, NUM_QA, 3, &shorter) == SLIMPIPE_OK);
   if (shorter)
     for (size_t i = 0; i < shorter->count; ++i) {
       check_answer(contexts[i], &shorter->items[i]);

@@ -110,6 +110,10 @@ TAG_TEXTS = [
 ]
 
 
+def spans(entities):
+    return [(e["type"], e["start"], e["end"]) for e in entities]
+
+
 class TaggerTest(unittest.TestCase):
     def check_entities(self, text, entities):
         end = 0
@@ -136,14 +140,19 @@ class TaggerTest(unittest.TestCase):
         # Batches of one (no padding): the same entities.
         one = tagger.predict(TAG_TEXTS, batch_size=1)
         for a, b in zip(one, result):
-            self.assertEqual([(e["type"], e["start"], e["end"]) for e in a], [(e["type"], e["start"], e["end"]) for e in b])
+            self.assertEqual(spans(a), spans(b))
             for x, y in zip(a, b):
                 self.assertAlmostEqual(x["score"], y["score"], places=5)
         self.assertEqual(tagger.predict([]), [])
-        # A strict chunk mode gives entities of the same form.
+        # A package without recorded chunking chunks leniently by default; a strict mode gives entities of the same
+        # form, a subset of the lenient ones here (B-MISC I-MISC tags).
+        with sr.Tagger(TOKEN_PKG, chunk_mode="lenient") as lenient:
+            self.assertEqual(lenient.predict(TAG_TEXTS), result)
         with sr.Tagger(TOKEN_PKG, verify=False, chunk_mode="strict_iob2") as strict:
-            for text, entities in zip(TAG_TEXTS, strict.predict(TAG_TEXTS)):
+            for text, entities, loose in zip(TAG_TEXTS, strict.predict(TAG_TEXTS), result):
                 self.check_entities(text, entities)
+                for e in entities:
+                    self.assertIn((e["start"], e["end"]), [(x["start"], x["end"]) for x in loose])
         tagger.close()
         with self.assertRaisesRegex(sr.Error, "Tagger: used after close"):
             tagger.predict(["a"])
@@ -182,7 +191,7 @@ class TaggerTest(unittest.TestCase):
         with self.assertRaisesRegex(sr.Error, r"damaged/weights\.bin: SHA-1 [0-9a-f]{40} differs from package\.json's"):
             sr.Tagger(DAMAGED_PKG)
         self.assertEqual(len(sr.Tagger(DAMAGED_PKG, verify=False).predict(["a movie"])), 1)
-        with self.assertRaisesRegex(ValueError, "chunk_mode"):
+        with self.assertRaisesRegex(ValueError, "chunk_mode must be None or one of lenient, strict_iob2, strict_iobes"):
             sr.Tagger(TOKEN_PKG, chunk_mode="strict")
         tagger = sr.Tagger(TOKEN_PKG)
         with self.assertRaisesRegex(TypeError, "list of str"):
@@ -252,7 +261,7 @@ class ReaderTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "n_best_size"):
             sr.Reader(QA_PKG, n_best_size=0)
         with self.assertRaisesRegex(ValueError, "max_answer_length"):
-            sr.Reader(QA_PKG, max_answer_length=None)
+            sr.Reader(QA_PKG, max_answer_length="30")
         reader = sr.Reader(QA_PKG)
         with self.assertRaisesRegex(TypeError, "question must be str"):
             reader.answer(None, "the film")
