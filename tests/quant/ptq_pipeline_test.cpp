@@ -303,6 +303,29 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
   EXPECT_NE(read_text(dir_ / "plan2.log").find("0 to run"), std::string::npos) << read_text(dir_ / "plan2.log");
 }
 
+TEST_F(PtqPipeline, RankPublishesAScratchExportAsACompletePackage) {
+  // Cells without runtime/ (export_formats = ["onnx"]): rank exports the candidates it times itself, and the
+  // best's export becomes rank's runtime/, which must be a package like any other (tokenizer, package.json).
+  std::string pipeline = kPipeline;
+  pipeline = pipeline.substr(0, pipeline.find("[nodes.fallback]"));
+  const std::string at = "sensitivity_samples = 64\n";
+  pipeline.replace(pipeline.find(at), at.size(), at + "export_formats = [\"onnx\"]\n");
+  std::ofstream(dir_ / "scratch.toml") << pipeline;
+  ASSERT_EQ(run("run '" + (dir_ / "scratch.toml").string() + "' -q", dir_ / "run.log"), 0) << read_text(dir_ / "run.log");
+  const fs::path out = dir_ / "out";
+  for (const auto& e : fs::directory_iterator(out / "quant")) {
+    if (fs::exists(e.path() / "manifest.json")) {
+      EXPECT_FALSE(fs::exists(e.path() / "runtime")) << e.path();
+    }
+  }
+  const fs::path rt = out / "best" / "runtime";
+  for (const char* f : {"runtime.json", "weights.bin", "vocab.txt", "package.json"})
+    EXPECT_TRUE(fs::exists(rt / f)) << rt / f;
+  EXPECT_EQ(read_text(rt / "vocab.txt"), read_text(out / "train" / "vocab.txt"));
+  const auto package = read_json(rt / "package.json");
+  EXPECT_EQ(package["task"], "seq_cls") << package.dump(2);
+}
+
 TEST_F(PtqPipeline, ListAndScalarTogetherIsAnErrorNamingTheLine) {
   std::ofstream(dir_ / "bad.toml") << kPipeline << "\n[nodes.quant.matrix]\nalgo = [\"mse\"]\n";
   EXPECT_NE(run("validate '" + (dir_ / "bad.toml").string() + "'", dir_ / "bad.log"), 0);

@@ -5,6 +5,7 @@
 
 #include "slimpipe/export/onnx_export.hpp"
 #include "slimpipe/export/runtime_export.hpp"
+#include "slimpipe/export/runtime_package.hpp"
 #include "slimpipe/export/torchscript_export.hpp"
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/pruning/model_cost.hpp"
@@ -27,8 +28,7 @@ void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outc
   }
   if (options.runtime) {
     exporter::export_runtime(model, out.dir() / "runtime");
-    files.push_back("runtime/runtime.json");
-    files.push_back("runtime/weights.bin");
+    for (const auto& f : exporter::runtime_package_files(out.dir() / "runtime")) files.push_back(f);
   }
 
   const std::int64_t params = pruning::parameter_count(model);

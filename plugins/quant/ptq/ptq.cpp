@@ -11,6 +11,7 @@
 
 #include "slimpipe/export/qdq_export.hpp"
 #include "slimpipe/export/runtime_export.hpp"
+#include "slimpipe/export/runtime_package.hpp"
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/plugin.hpp"
@@ -177,8 +178,7 @@ class Ptq final : public Strategy {
         // kernels cannot run (onnx_format = false, weight_bits != 8) are written without it, with a warning.
         try {
           exporter::export_runtime(*result.model, result.plan, out.dir() / "runtime");
-          files.push_back("runtime/runtime.json");
-          files.push_back("runtime/weights.bin");
+          for (const auto& f : exporter::runtime_package_files(out.dir() / "runtime")) files.push_back(f);
         } catch (const Error& e) {
           fs::remove_all(out.dir() / "runtime");
           ctx.log().warn("ptq " + cell + ": no runtime export: " + std::string(e.what()));

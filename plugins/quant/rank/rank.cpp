@@ -178,8 +178,15 @@ void prepare_runtime(Timing& t, const fs::path& scratch, Task* task, const std::
     t.note = "not timed: no runtime/ export, and without a [task] the model's head is unknown";
     return;
   }
-  const fs::path dir = scratch / ("runtime_" + std::to_string(std::hash<std::string>{}(t.model_dir.string())));
+  // scratch/model_<hash>/runtime: the package takes its tokenizer from the folder it sits in (PackageSettings),
+  // so the candidate's vocab.txt and tokenizer_config.json are copied beside it; the best candidate's export is
+  // published as rank/runtime/ and must run from text like any other package.
+  const fs::path holder = scratch / ("model_" + std::to_string(std::hash<std::string>{}(t.model_dir.string())));
+  const fs::path dir = holder / "runtime";
   try {
+    fs::create_directories(holder);
+    for (const char* f : {"vocab.txt", "tokenizer_config.json"})
+      if (fs::exists(t.model_dir / f)) fs::copy_file(t.model_dir / f, holder / f, fs::copy_options::overwrite_existing);
     io::LoadOptions load;
     load.head = task->head().head;
     load.device = device;
@@ -193,7 +200,7 @@ void prepare_runtime(Timing& t, const fs::path& scratch, Task* task, const std::
     t.exported_here = true;
   } catch (const std::exception& e) {
     std::error_code ec;
-    fs::remove_all(dir, ec);
+    fs::remove_all(holder, ec);
     t.note = std::string("not timed: ") + e.what();
   }
 }
