@@ -99,6 +99,7 @@ TEST(RuntimePackageExport, ModelFolderExportHoldsTokenizerLabelsLengthsAndChecks
   EXPECT_EQ(j["labels"], Json({"negative", "neutral", "positive"}));
   EXPECT_EQ(j["max_seq_length"], 48);  // tokenizer_config's model_max_length, below max_position_embeddings 64
   EXPECT_FALSE(j.contains("doc_stride"));
+  for (const char* key : {"n_best_size", "max_answer_length", "strict", "scheme"}) EXPECT_FALSE(j.contains(key)) << key;
   EXPECT_EQ(j["files"].size(), 4u);
 
   auto loaded = rt::Model::load(dir / "runtime");
@@ -141,12 +142,22 @@ TEST(RuntimePackageExport, HuggingFaceCheckpointPackagesAsTheModelExports) {
   EXPECT_EQ(j["labels"], Json::array());
   EXPECT_EQ(j["doc_stride"], 128);
   EXPECT_EQ(j["max_query_length"], 64);
+  EXPECT_EQ(j["n_best_size"], 20);  // no [task]: the qa task's decoding defaults
+  EXPECT_EQ(j["max_answer_length"], 30);
+  EXPECT_FALSE(j.contains("strict"));
   exporter::PackageSettings settings;
   settings.doc_stride = 16;
   settings.max_seq_length = 32;
   exporter::export_runtime_package(hf, out, "", settings);
   EXPECT_EQ(read_json(out / "package.json")["doc_stride"], 16);
   EXPECT_EQ(read_json(out / "package.json")["max_seq_length"], 32);
+  // A [task]'s decoding options reach the package; settings override them.
+  exporter::record_task_package_settings(Params(Json{{"n_best_size", 7}, {"max_answer_length", 12}}));
+  settings.max_answer_length = 9;
+  exporter::export_runtime_package(hf, out, "", settings);
+  EXPECT_EQ(read_json(out / "package.json")["n_best_size"], 7);
+  EXPECT_EQ(read_json(out / "package.json")["max_answer_length"], 9);
+  exporter::record_task_package_settings(Params());
 
   // Same logits as the model exported directly.
   const fs::path direct = scratch("pkg_hf_qa_direct");

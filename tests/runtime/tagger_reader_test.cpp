@@ -6,9 +6,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <tuple>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "slimpipe/metrics/chunk.hpp"
 #include "slimpipe/tasks/qa_spans.hpp"
@@ -234,6 +238,48 @@ TEST(RuntimeTagger, RefusesWhatItCannotRun) {
   EXPECT_NO_THROW((void)rt::Tagger::load(dir, {}, strict));
 }
 
+// package.json's decoding keys (what the pipeline's [task] used) are the defaults; explicit options override them.
+void edit_package_json(const fs::path& dir, const std::function<void(nlohmann::json&)>& edit) {
+  nlohmann::json j = nlohmann::json::parse(rt::testing::read_bytes(dir / "package.json"));
+  edit(j);
+  rt::testing::write_bytes(dir / "package.json", j.dump());
+}
+
+std::vector<std::tuple<std::string, std::size_t, std::size_t>> entities(rt::Tagger& tagger,
+                                                                          const std::vector<std::string>& texts) {
+  std::vector<std::tuple<std::string, std::size_t, std::size_t>> out;
+  for (const auto& t : tagger.predict(texts))
+    for (const auto& e : t.entities) out.emplace_back(e.type, e.byte_start, e.byte_end);
+  return out;
+}
+
+TEST(RuntimeTagger, PackageChunkingIsTheDefault) {
+  const std::vector<std::string> texts = {"Angela Merkel visited Paris .", "New York , Berlin", "merkel paris york"};
+  const fs::path dir = tagger_package("tagger_pkg_strict");
+  rt::TaggerOptions strict, lenient;
+  strict.chunk_mode = slimpipe::metrics::ChunkMode::StrictIob2;
+  lenient.chunk_mode = slimpipe::metrics::ChunkMode::Lenient;
+  auto plain_strict = rt::Tagger::load(dir, {}, strict);
+  auto plain_lenient = rt::Tagger::load(dir, {}, lenient);
+  auto plain = rt::Tagger::load(dir);
+  EXPECT_EQ(entities(plain, texts), entities(plain_lenient, texts));  // no keys: lenient, the task's default
+  EXPECT_FALSE(plain.package().strict);
+  edit_package_json(dir, [](nlohmann::json& j) {
+    j["strict"] = true;
+    j["scheme"] = "bio";
+  });
+  auto recorded = rt::Tagger::load(dir);
+  EXPECT_TRUE(recorded.package().strict);
+  EXPECT_EQ(entities(recorded, texts), entities(plain_strict, texts));
+  auto overridden = rt::Tagger::load(dir, {}, lenient);
+  EXPECT_EQ(entities(overridden, texts), entities(plain_lenient, texts));
+  const std::string where = (dir / "package.json").string();
+  edit_package_json(dir, [](nlohmann::json& j) { j["scheme"] = "iob1"; });
+  expect_one_line(error_of([&] { (void)rt::Tagger::load(dir); }), where + ": scheme 'iob1', expected bio or bioes");
+  edit_package_json(dir, [](nlohmann::json& j) { j["strict"] = "yes"; });
+  expect_one_line(error_of([&] { (void)rt::Tagger::load(dir); }), where + ": key 'strict' missing or not a boolean");
+}
+
 TEST(RuntimeTagger, ThreadsTakeTurnsOnOneTagger) {
   auto tagger = rt::Tagger::load(tagger_package("tagger_threads"));
   const std::vector<std::string> texts = {"Angela Merkel visited Paris .", "北京 cafe", "New York , Berlin"};
@@ -326,6 +372,32 @@ TEST(RuntimeReader, OptionsChangeTheSearchAndBadInputIsAnError) {
   zero.n_best_size = 0;
   expect_one_line(error_of([&] { (void)rt::Reader::load(dir, {}, zero); }),
                   "Reader: n_best_size and max_answer_length must be >= 1, got 0 and 30");
+  // The package's n_best_size and max_answer_length are the defaults; explicit options override them.
+  const std::vector<rt::QaInput> qs = {{"Where is it?", "Angela Merkel went to New York and then to Berlin"},
+                                       {"Who?", "Paris , Berlin and New York , said Angela Merkel"}};
+  auto texts = [](rt::Reader& r, const std::vector<rt::QaInput>& in) {
+    std::vector<std::string> out;
+    for (const auto& x : r.answer(in)) out.push_back(x.text);
+    return out;
+  };
+  rt::ReaderOptions thirty;
+  thirty.max_answer_length = 30;
+  auto explicit_thirty = rt::Reader::load(dir, {}, thirty);
+  nlohmann::json j = nlohmann::json::parse(rt::testing::read_bytes(dir / "package.json"));
+  j["n_best_size"] = 20;
+  j["max_answer_length"] = 1;
+  rt::testing::write_bytes(dir / "package.json", j.dump());
+  auto recorded = rt::Reader::load(dir);
+  EXPECT_EQ(recorded.package().max_answer_length, 1);
+  EXPECT_EQ(texts(recorded, qs), texts(reader, qs));
+  auto overridden = rt::Reader::load(dir, {}, thirty);
+  EXPECT_EQ(texts(overridden, qs), texts(explicit_thirty, qs));
+  expect_one_line(error_of([&] { (void)rt::Reader::load(dir, {}, zero); }),
+                  "Reader: n_best_size and max_answer_length must be >= 1, got 0 and 1");
+  j["max_answer_length"] = 0;
+  rt::testing::write_bytes(dir / "package.json", j.dump());
+  expect_one_line(error_of([&] { (void)rt::Reader::load(dir); }),
+                  (dir / "package.json").string() + ": key 'max_answer_length' is 0, expected >= 1");
   // A package whose lengths leave no room for a window.
   const fs::path tight = reader_package("reader_tight", 12, 8, 6);
   expect_one_line(error_of([&] { (void)rt::Reader::load(tight); }),
