@@ -54,8 +54,7 @@ cmake --build "$work/app/build" > "$work/app_build.log" || { cat "$work/app_buil
 step "a C program against the installed slimpipe_runtime.h and libslimpipe_runtime_c.so"
 cc -std=c11 -Wall -Werror "$root/tests/deploy/c_api_test.c" -I"$work/prefix/include" -L"$work/prefix/lib" \
   -Wl,-rpath,"$work/prefix/lib" -lslimpipe_runtime_c -lpthread -lm -o "$work/app/c_api_test"
-for kind in seq_cls token_cls qa; do "$build/bin/make_test_package" "$work/pkg/$kind" "$kind" > /dev/null; done
-"$build/bin/make_test_package" "$work/pkg/damaged" token_cls damaged > /dev/null
+"$build/bin/make_test_package" --all "$work/pkg" > /dev/null
 "$work/app/c_api_test" "$work/pkg"
 
 step "ldd: no LibTorch in any binary or library"

@@ -105,7 +105,7 @@ SLIMPIPE_API void slimpipe_classifications_free(slimpipe_classifications* result
 typedef struct slimpipe_tagger slimpipe_tagger;
 
 /* How word tags become entities (the token_cls task's strict and scheme settings; seqeval's rules). */
-#define SLIMPIPE_CHUNK_DEFAULT 0      /* what the C++ Tagger chooses without options (docs/deploy.md) */
+#define SLIMPIPE_CHUNK_DEFAULT 0      /* the package's: package.json's strict and scheme; lenient when absent */
 #define SLIMPIPE_CHUNK_LENIENT 1      /* an I-X after O starts an entity (strict = false) */
 #define SLIMPIPE_CHUNK_STRICT_IOB2 2  /* strict = true, scheme bio */
 #define SLIMPIPE_CHUNK_STRICT_IOBES 3 /* strict = true, scheme bioes */
@@ -174,8 +174,8 @@ typedef struct slimpipe_answers {
  * max_query_length. NULL on error. */
 SLIMPIPE_API slimpipe_reader* slimpipe_reader_load(const char* package_dir);
 /* The same; verify_package = 0 skips the sizes and SHA-1s of the package's files; n_best_size (start and end
- * candidates per window) and max_answer_length (tokens) are the qa task's decoding settings, 0 leaving either as the
- * C++ Reader chooses it without options (docs/deploy.md). */
+ * candidates per window) and max_answer_length (tokens) are the qa task's decoding settings, 0 taking the package's
+ * (package.json's, what the pipeline's [task] used; 20 and 30 when absent). */
 SLIMPIPE_API slimpipe_reader* slimpipe_reader_load_ex(const char* package_dir, int verify_package, size_t n_best_size,
                                                       size_t max_answer_length);
 SLIMPIPE_API void slimpipe_reader_free(slimpipe_reader* reader);

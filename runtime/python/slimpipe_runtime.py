@@ -329,8 +329,8 @@ class Tagger(_Handle):
     Tagger(package_dir, verify=True, chunk_mode=None): loads the model (checking the package's sizes and SHA-1s
     unless verify=False), its tokenizer and tag names (O, B-X, I-X, ...). chunk_mode is how word tags become
     entities, as the token_cls task's evaluation chunks them: "lenient" (seqeval's default), "strict_iob2" or
-    "strict_iobes"; None: as the C++ Tagger chooses without options. Thread-safe (calls take turns on the one
-    model). close() frees it now (also done when the object is collected, or at the end of a with block).
+    "strict_iobes"; None: the package's (package.json's strict and scheme, what the pipeline's [task] used;
+    lenient when absent). Thread-safe (calls take turns on the one model). close() frees it now (also done when the object is collected, or at the end of a with block).
     """
 
     _free_name = "slimpipe_tagger_free"
@@ -389,8 +389,8 @@ class Reader(_Handle):
     Reader(package_dir, verify=True, n_best_size=None, max_answer_length=None): loads the model (checking the
     package's sizes and SHA-1s unless verify=False), its tokenizer, max_seq_length, doc_stride and max_query_length.
     n_best_size (start and end candidates per window) and max_answer_length (tokens) are the qa task's decoding
-    settings; None leaves either as the C++ Reader chooses it without options. Thread-safe (calls take turns on the
-    one model). close() frees it now (also done when the object is collected, or at the end of a with block).
+    settings; None takes the package's (package.json's, what the pipeline's [task] used; 20 and 30 when absent).
+    Thread-safe (calls take turns on the one model). close() frees it now (also done when the object is collected, or at the end of a with block).
     """
 
     _free_name = "slimpipe_reader_free"

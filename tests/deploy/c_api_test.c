@@ -1,7 +1,8 @@
 /* The C API (slimpipe_runtime.h) from C: compiled as C11, linked against libslimpipe_runtime_c.so only.
  * Usage: c_api_test PACKAGES_DIR
- * PACKAGES_DIR holds the packages make_test_package writes: seq_cls/, token_cls/, qa/ and damaged/ (a token_cls
- * package whose weights.bin no longer matches its SHA-1). */
+ * PACKAGES_DIR holds the packages `make_test_package --all` writes: seq_cls/, token_cls/, qa/, damaged/ (a token_cls
+ * package whose weights.bin no longer matches its SHA-1), token_cls_strict/ and qa_short/ (package.json records
+ * strict IOB2 chunking; n_best_size 5 and max_answer_length 1). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,7 +29,7 @@ static void* fail_in_thread(void* arg) {
   return (void*)(intptr_t)(clf == NULL && contains(slimpipe_last_error(), "/nonexistent/slimpipe-package/package.json") ? 1 : 0);
 }
 
-static char seq_cls_pkg[4096], token_cls_pkg[4096], qa_pkg[4096], damaged_pkg[4096];
+static char seq_cls_pkg[4096], token_cls_pkg[4096], qa_pkg[4096], damaged_pkg[4096], strict_pkg[4096], short_pkg[4096];
 
 /* Code points of the UTF-8 bytes s[0, n) (valid UTF-8: every byte that does not continue a sequence). */
 static size_t code_points(const char* s, size_t n) {
@@ -276,15 +277,28 @@ static void test_tagger(void) {
   slimpipe_taggings_free(lenient_out);
   slimpipe_tagger_free(lenient);
 
-  /* Strict IOB2 chunking: O, B-MISC, I-MISC are IOB2 tags; entities of the same form. */
+  /* Strict IOB2 chunking (O, B-MISC, I-MISC are IOB2 tags): entities of the same form. A package that records
+   * strict chunking chunks so by default; an explicit mode overrides it. */
   slimpipe_tagger* strict = slimpipe_tagger_load_ex(token_cls_pkg, 1, SLIMPIPE_CHUNK_STRICT_IOB2);
-  CHECK(strict != NULL);
-  slimpipe_taggings* strict_out = NULL;
+  slimpipe_tagger* recorded = slimpipe_tagger_load(strict_pkg);
+  slimpipe_tagger* overridden = slimpipe_tagger_load_ex(strict_pkg, 1, SLIMPIPE_CHUNK_LENIENT);
+  CHECK(strict && recorded && overridden);
+  slimpipe_taggings *strict_out = NULL, *recorded_out = NULL, *overridden_out = NULL;
   CHECK(strict && slimpipe_tagger_predict(strict, tag_texts, NUM_TAG_TEXTS, 0, &strict_out) == SLIMPIPE_OK);
+  CHECK(recorded && slimpipe_tagger_predict(recorded, tag_texts, NUM_TAG_TEXTS, 0, &recorded_out) == SLIMPIPE_OK);
+  CHECK(overridden &&
+        slimpipe_tagger_predict(overridden, tag_texts, NUM_TAG_TEXTS, 0, &overridden_out) == SLIMPIPE_OK);
   if (strict_out)
     for (size_t i = 0; i < strict_out->count; ++i) check_tagging(tag_texts[i], &strict_out->items[i]);
+  CHECK(out && strict_out && !same_taggings(out, strict_out)); /* these texts have an I-MISC after O */
+  CHECK(strict_out && recorded_out && same_taggings(strict_out, recorded_out));
+  CHECK(out && overridden_out && same_taggings(out, overridden_out));
   slimpipe_taggings_free(strict_out);
+  slimpipe_taggings_free(recorded_out);
+  slimpipe_taggings_free(overridden_out);
   slimpipe_tagger_free(strict);
+  slimpipe_tagger_free(recorded);
+  slimpipe_tagger_free(overridden);
 
   /* The result is independent of its handle. */
   slimpipe_tagger_free(tagger);
@@ -353,19 +367,36 @@ static void test_reader(void) {
     slimpipe_answers_free(single);
   }
 
-  /* max_answer_length 1: one-token answers, so no whitespace inside. */
+  /* max_answer_length 1: one-token answers, so no whitespace inside; given as options, or recorded in the package
+   * (qa_short: n_best_size 5, max_answer_length 1), where options override it. */
   slimpipe_reader* short_answers = slimpipe_reader_load_ex(qa_pkg, 0, 5, 1);
-  CHECK(short_answers != NULL);
-  slimpipe_answers* shorter = NULL;
+  slimpipe_reader* recorded = slimpipe_reader_load(short_pkg);
+  slimpipe_reader* overridden = slimpipe_reader_load_ex(short_pkg, 1, 20, 30);
+  CHECK(short_answers && recorded && overridden);
+  slimpipe_answers *shorter = NULL, *recorded_out = NULL, *overridden_out = NULL;
   CHECK(short_answers &&
         slimpipe_reader_answer(short_answers, questions, contexts, NUM_QA, 3, &shorter) == SLIMPIPE_OK);
+  CHECK(recorded && slimpipe_reader_answer(recorded, questions, contexts, NUM_QA, 0, &recorded_out) == SLIMPIPE_OK);
+  CHECK(overridden &&
+        slimpipe_reader_answer(overridden, questions, contexts, NUM_QA, 0, &overridden_out) == SLIMPIPE_OK);
   if (shorter)
     for (size_t i = 0; i < shorter->count; ++i) {
       check_answer(contexts[i], &shorter->items[i]);
       CHECK(!has_whitespace(shorter->items[i].text));
     }
+  CHECK(out && has_whitespace(out->items[1].text)); /* the defaults (30 tokens) allow longer answers here */
+  for (size_t i = 0; shorter && recorded_out && i < NUM_QA; ++i)
+    CHECK(strcmp(shorter->items[i].text, recorded_out->items[i].text) == 0 &&
+          shorter->items[i].start == recorded_out->items[i].start);
+  for (size_t i = 0; out && overridden_out && i < NUM_QA; ++i)
+    CHECK(strcmp(out->items[i].text, overridden_out->items[i].text) == 0 &&
+          out->items[i].start == overridden_out->items[i].start);
   slimpipe_answers_free(shorter);
+  slimpipe_answers_free(recorded_out);
+  slimpipe_answers_free(overridden_out);
   slimpipe_reader_free(short_answers);
+  slimpipe_reader_free(recorded);
+  slimpipe_reader_free(overridden);
 
   slimpipe_answers* empty = NULL;
   CHECK(slimpipe_reader_answer(reader, NULL, NULL, 0, 0, &empty) == SLIMPIPE_OK && empty && empty->count == 0);
@@ -407,6 +438,8 @@ int main(int argc, char** argv) {
   snprintf(token_cls_pkg, sizeof token_cls_pkg, "%s/token_cls", argv[1]);
   snprintf(qa_pkg, sizeof qa_pkg, "%s/qa", argv[1]);
   snprintf(damaged_pkg, sizeof damaged_pkg, "%s/damaged", argv[1]);
+  snprintf(strict_pkg, sizeof strict_pkg, "%s/token_cls_strict", argv[1]);
+  snprintf(short_pkg, sizeof short_pkg, "%s/qa_short", argv[1]);
   test_classifier();
   test_tagger();
   test_reader();

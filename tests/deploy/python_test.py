@@ -1,14 +1,17 @@
 """The Python module (runtime/python/slimpipe_runtime.py) with Debian's python3 -I -S: the standard library only.
 Usage: python3 -I -S -B python_test.py MODULE_DIR PACKAGES_DIR  (SLIMPIPE_RUNTIME_LIB: the C library)
-PACKAGES_DIR holds make_test_package's seq_cls/, token_cls/, qa/ and damaged/ (a token_cls package whose weights.bin
-no longer matches its SHA-1)."""
+PACKAGES_DIR holds what `make_test_package --all` writes: seq_cls/, token_cls/, qa/, damaged/ (a token_cls package
+whose weights.bin no longer matches its SHA-1), token_cls_strict/ and qa_short/ (package.json records strict IOB2
+chunking; n_best_size 5 and max_answer_length 1)."""
 import os
 import sys
 import threading
 import unittest
 
 MODULE_DIR, PACKAGES = sys.argv[1:3]
-PKG, TOKEN_PKG, QA_PKG, DAMAGED_PKG = (os.path.join(PACKAGES, k) for k in ("seq_cls", "token_cls", "qa", "damaged"))
+PKG, TOKEN_PKG, QA_PKG, DAMAGED_PKG, STRICT_PKG, SHORT_PKG = (
+    os.path.join(PACKAGES, k) for k in ("seq_cls", "token_cls", "qa", "damaged", "token_cls_strict", "qa_short")
+)
 sys.path.insert(0, MODULE_DIR)
 import slimpipe_runtime as sr  # noqa: E402
 
@@ -145,14 +148,21 @@ class TaggerTest(unittest.TestCase):
                 self.assertAlmostEqual(x["score"], y["score"], places=5)
         self.assertEqual(tagger.predict([]), [])
         # A package without recorded chunking chunks leniently by default; a strict mode gives entities of the same
-        # form, a subset of the lenient ones here (B-MISC I-MISC tags).
+        # form, a subset of the lenient ones here (B-MISC I-MISC tags), fewer on these texts.
         with sr.Tagger(TOKEN_PKG, chunk_mode="lenient") as lenient:
             self.assertEqual(lenient.predict(TAG_TEXTS), result)
         with sr.Tagger(TOKEN_PKG, verify=False, chunk_mode="strict_iob2") as strict:
-            for text, entities, loose in zip(TAG_TEXTS, strict.predict(TAG_TEXTS), result):
-                self.check_entities(text, entities)
-                for e in entities:
-                    self.assertIn((e["start"], e["end"]), [(x["start"], x["end"]) for x in loose])
+            strict_result = strict.predict(TAG_TEXTS)
+        self.assertNotEqual(strict_result, result)
+        for text, entities, loose in zip(TAG_TEXTS, strict_result, result):
+            self.check_entities(text, entities)
+            for e in entities:
+                self.assertIn((e["start"], e["end"]), [(x["start"], x["end"]) for x in loose])
+        # A package that records strict chunking (the pipeline's [task]) chunks so by default; chunk_mode overrides.
+        with sr.Tagger(STRICT_PKG) as recorded:
+            self.assertEqual(recorded.predict(TAG_TEXTS), strict_result)
+        with sr.Tagger(STRICT_PKG, chunk_mode="lenient") as overridden:
+            self.assertEqual(overridden.predict(TAG_TEXTS), result)
         tagger.close()
         with self.assertRaisesRegex(sr.Error, "Tagger: used after close"):
             tagger.predict(["a"])
@@ -242,11 +252,18 @@ class ReaderTest(unittest.TestCase):
             for a, b in zip(batch, single):
                 self.assertAlmostEqual(a["score"], b["score"], places=5)
         self.assertEqual(reader.answer_batch([]), [])
-        # max_answer_length 1: one-token answers, no whitespace inside.
+        # max_answer_length 1: one-token answers, no whitespace inside; given as options, or recorded in the package
+        # (qa_short: n_best_size 5, max_answer_length 1), where options override it.
+        self.assertTrue(any(ch.isspace() for ch in single[1]["text"]))  # the default 30 tokens allow more here
         with sr.Reader(QA_PKG, verify=False, n_best_size=5, max_answer_length=1) as short:
-            for c, a in zip(CONTEXTS, short.answer_batch(pairs)):
-                self.check_answer(c, a)
-                self.assertFalse(any(ch.isspace() for ch in a["text"]))
+            short_answers = short.answer_batch(pairs)
+        for c, a in zip(CONTEXTS, short_answers):
+            self.check_answer(c, a)
+            self.assertFalse(any(ch.isspace() for ch in a["text"]))
+        with sr.Reader(SHORT_PKG) as recorded:
+            self.assertEqual(recorded.answer_batch(pairs), short_answers)
+        with sr.Reader(SHORT_PKG, n_best_size=20, max_answer_length=30) as overridden:
+            self.assertEqual(overridden.answer_batch(pairs), reader.answer_batch(pairs))
         reader.close()
         with self.assertRaisesRegex(sr.Error, "Reader: used after close"):
             reader.answer("a", "b")
