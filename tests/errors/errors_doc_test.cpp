@@ -252,6 +252,25 @@ std::map<std::string, MakeCase> cases() {
     return data_pipeline(d, std::string("sentence\tlabel\ngood\t1\nba\0d\t0\n", 27));
   };
   c["data-missing-column"] = [=](const fs::path& d) { return data_pipeline(d, "sentence\tlabel\ngood\t1\nbad\n"); };
+  // --- the test split
+  const std::string two_rows = "sentence\tlabel\ngood\t1\nbad\t0\n";
+  c["task-test-from-needs-amount"] = [=](const fs::path& d) { return data_pipeline(d, two_rows) + " --set task.test_from=eval"; };
+  c["task-test-and-test-from"] = [=](const fs::path& d) {
+    write_file(d / "test.tsv", two_rows);
+    return data_pipeline(d, two_rows) + " --set task.test=test.tsv --set task.test_from=eval --set task.test_size=1";
+  };
+  c["task-test-carve-empties"] = [=](const fs::path& d) {
+    return data_pipeline(d, two_rows) + " --set task.test_from=eval --set task.test_size=2";
+  };
+  // Three labels in train, as the tiny model has, so the evaluation gets as far as the test split.
+  const std::string three_labels = two_rows + "fine\t2\n";
+  c["task-test-split-missing"] = [=](const fs::path& d) {
+    return data_pipeline(d, three_labels) + " --set nodes.eval.split=test";
+  };
+  c["task-test-file-broken"] = [=](const fs::path& d) {
+    write_file(d / "test.tsv", "sentence\tlabel\ngood\t1\nbad\n");
+    return data_pipeline(d, three_labels) + " --set task.test=test.tsv --set nodes.eval.split=test";
+  };
   // --- models and checkpoints
   c["model-folder-missing"] = [=](const fs::path& d) {
     eval_pipeline(d);
