@@ -303,7 +303,7 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
   EXPECT_NE(read_text(dir_ / "plan2.log").find("0 to run"), std::string::npos) << read_text(dir_ / "plan2.log");
 }
 
-TEST_F(PtqPipeline, RankPublishesAScratchExportAsACompletePackage) {
+TEST_F(PtqPipeline, RankPublishesAScratchExportAsACompletePackageAndReportsTestAfterTheChoice) {
   // Cells without runtime/ (export_formats = ["onnx"]): rank exports the candidates it times itself, and the
   // best's export becomes rank's runtime/, which must be a package like any other (tokenizer, package.json).
   std::string pipeline = kPipeline;
@@ -324,6 +324,31 @@ TEST_F(PtqPipeline, RankPublishesAScratchExportAsACompletePackage) {
   EXPECT_EQ(read_text(rt / "vocab.txt"), read_text(out / "train" / "vocab.txt"));
   const auto package = read_json(rt / "package.json");
   EXPECT_EQ(package["task"], "seq_cls") << package.dump(2);
+
+  // The synthetic task has a test split (synthetic_test_size): rank reports it beside dev, after the choice. The
+  // same rank without test chooses the same candidate in the same order: test never steers the choice.
+  const auto ranking = read_json(out / "best" / "ranking.json");
+  ASSERT_TRUE(ranking["test"].is_object()) << ranking.dump(2);
+  EXPECT_EQ(ranking["test"]["data"]["source"], "synthetic") << ranking["test"].dump(2);
+  ASSERT_TRUE(ranking["test"]["baseline"].is_number()) << ranking["test"].dump(2);
+  for (const auto& c : ranking["candidates"]) {
+    ASSERT_TRUE(c["test"]["accuracy"].is_number()) << c.dump(2);
+    EXPECT_NEAR(c["test"]["delta"].get<double>(),
+                c["test"]["accuracy"].get<double>() - ranking["test"]["baseline"].get<double>(), 1e-9);
+    EXPECT_EQ(c["test"]["delta_interval"].size(), 2u) << c.dump(2);
+  }
+  EXPECT_NEAR(read_json(out / "best" / "manifest.json")["metrics"]["test_accuracy"].get<double>(),
+              ranking["candidates"][0]["test"]["accuracy"].get<double>(), 1e-9);
+  EXPECT_NE(read_text(out / "best" / "ranking.md").find("| test accuracy | Δ test |"), std::string::npos);
+  ASSERT_EQ(run("run '" + (dir_ / "scratch.toml").string() + "' -q --set nodes.best.report_test=false --set "
+                "'pipeline.output_dir=\"" + (dir_ / "no_test").string() + "\"'", dir_ / "no_test.log"), 0)
+      << read_text(dir_ / "no_test.log");
+  const auto without = read_json(dir_ / "no_test" / "best" / "ranking.json");
+  EXPECT_TRUE(without["test"].is_null());
+  ASSERT_EQ(without["candidates"].size(), ranking["candidates"].size());
+  for (std::size_t i = 0; i < ranking["candidates"].size(); ++i)
+    EXPECT_EQ(without["candidates"][i]["id"], ranking["candidates"][i]["id"]) << i;
+  EXPECT_EQ(without["choice"], ranking["choice"]);
 }
 
 TEST_F(PtqPipeline, ListAndScalarTogetherIsAnErrorNamingTheLine) {

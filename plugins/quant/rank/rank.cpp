@@ -29,6 +29,7 @@
 #include "slimpipe/quant/ptq.hpp"
 #include "slimpipe/quant/quant_error.hpp"
 #include "slimpipe/strategy.hpp"
+#include "slimpipe/tasks/data_source.hpp"
 #include "slimpipe/tasks/example_scores.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 #include "slimpipe_runtime/bench.hpp"
@@ -88,6 +89,10 @@ struct Candidate {
   std::string fp32_id;                         // that fp32 model (the input_model it was made from)
   std::string excluded;                        // why it cannot be chosen; empty: eligible
   bool within_noise = false;                   // its metric is within noise of the best eligible one
+  // On the held-out test split, measured after every choice, only to report (report_test and a task with test).
+  std::optional<double> test_value;
+  std::optional<double> test_delta;             // against the baseline on the same test examples
+  std::optional<metrics::Interval> test_delta_ci;
   bool quantized() const { return artifact->kind() == "quantized_model"; }
   double drop() const { return reference ? *reference - value : 0.0; }
 };
@@ -268,17 +273,18 @@ void time_all(const std::vector<Timing*>& all, const BenchSettings& b, Context& 
   for (Timing* t : all) t->noisy = t->timed() && t->spread() > b.max_spread;
 }
 
-// One model evaluated on the task's eval split example by example: the fp32 model as it is, a quantized one through
+// One model evaluated on the task's eval split (or `split`) example by example: the fp32 model as it is, a quantized one through
 // its plan's fake-quant hook (the int8 arithmetic in float, as ptq evaluated it).
 tasks::ExampleEvaluation evaluate_model(const fs::path& dir, bool quantized, Task& task,
                                         const tasks::ExampleScoring& scoring, const std::string& device,
-                                        std::int64_t max_seq_length, std::int64_t batch) {
+                                        std::int64_t max_seq_length, std::int64_t batch,
+                                        const std::string& split = "eval") {
   io::LoadOptions load;
   load.head = task.head().head;
   load.device = device;
   io::LoadedModel model = io::load_model(dir, load);
   const auto tokenizer = text::WordPieceTokenizer::from_directory(dir);
-  const auto data = task.features("eval", tokenizer, max_seq_length);
+  const auto data = task.features(split, tokenizer, max_seq_length);
   if (!quantized) return scoring.evaluate_examples(*model.model, *data, batch);
   const quant::FakeQuantPlan plan = quant::load_plan(dir);
   return scoring.evaluate_examples(*model.model, *data, batch, quant::make_fake_quant_hook(plan));
@@ -738,6 +744,54 @@ class Rank final : public Strategy {
       }
       return lat;
     };
+    // Test: held out. Read here only, after every choice above (candidates, fallback), to report the baseline and
+    // each candidate beside their dev figures; nothing below decides anything.
+    Json test_json = nullptr;
+    std::optional<double> base_test;
+    const auto* splits = ctx.has_task() ? dynamic_cast<const tasks::SplitInfo*>(&ctx.task()) : nullptr;
+    if (p.get_bool("report_test") && p.get_bool("evaluate") && scoring && splits &&
+        splits->has_split(tasks::DataSplit::Test)) {
+      const std::int64_t max_seq = p.get_int("max_seq_length");
+      const std::int64_t batch = p.get_int("per_device_eval_batch_size");
+      std::optional<tasks::ExampleEvaluation> base_eval;
+      if (base_ref) {
+        try {
+          base_eval = evaluate_model(base_ref->dir, kind_of(base_ref->dir) == "quantized_model", ctx.task(), *scoring,
+                                     ctx.device(), max_seq, batch, "test");
+          base_test = base_eval->stats.value();
+        } catch (const Error& e) {
+          ctx.log().warn("rank: cannot evaluate the baseline " + base_ref->id + " on test: " + e.what());
+        }
+      }
+      ctx.progress().begin("test", static_cast<std::int64_t>(cands.size()));
+      std::int64_t done = 0;
+      for (auto& c : cands) {
+        try {
+          const auto e = evaluate_model(c.artifact->dir(), c.quantized(), ctx.task(), *scoring, ctx.device(), max_seq,
+                                        batch, "test");
+          c.test_value = e.stats.value();
+          if (base_eval && e.stats.examples() == base_eval->stats.examples() && e.stats.width == base_eval->stats.width) {
+            c.test_delta = *c.test_value - *base_test;
+            if (resamples > 0) {
+              const auto boot = metrics::paired_bootstrap({&base_eval->stats, &e.stats}, resamples,
+                                                          static_cast<std::uint64_t>(ctx.seed()));
+              c.test_delta_ci = metrics::difference_interval(boot, 1, 0, confidence);
+            }
+          }
+        } catch (const Error& e) {
+          ctx.log().warn("rank: cannot evaluate " + c.artifact->id() + " on test: " + e.what());
+        }
+        ctx.progress().update(++done);
+        ctx.throw_if_cancelled();
+      }
+      ctx.progress().end();
+      test_json = {{"data", splits->split_info(tasks::DataSplit::Test)},
+                   {"baseline", base_test ? Json(*base_test) : Json(nullptr)},
+                   {"note", "held out: evaluated after the choice, which reads the eval (dev) split only"}};
+      if (base_eval) test_json["examples"] = base_eval->stats.examples();
+    }
+    const bool test_reported = !test_json.is_null();
+
     std::ostringstream csv;
     csv << "rank,id," << primary << ",reference,delta,delta_low,delta_high,logit_sqnr_db,agreement,size_bytes,"
         << "meets_max_drop,eligible,within_noise,best";
@@ -754,6 +808,11 @@ class Rank final : public Strategy {
       csv << ",spread,noisy,precision,latency_note";
       md << " p90/p50 |";
       rule += "---|";
+    }
+    if (test_reported) {
+      csv << ",test_" << primary << ",test_delta,test_delta_low,test_delta_high";
+      md << " test " << primary << " | Δ test | Δ test " << fixed(100 * confidence, 0) << "% CI |";
+      rule += "---|---|---|";
     }
     csv << "\n";
     md << "\n" << rule << "\n";
@@ -802,6 +861,16 @@ class Rank final : public Strategy {
         row["latency_remeasured_rounds"] = c.timing.remeasured;
         row["runtime_precision"] = c.timing.precision;
         if (!c.timing.note.empty()) row["latency_note"] = c.timing.note;
+      }
+      if (test_reported) {
+        csv << "," << (c.test_value ? fixed(*c.test_value, 4) : "") << "," << (c.test_delta ? fixed(*c.test_delta, 4) : "")
+            << "," << (c.test_delta_ci ? fixed(c.test_delta_ci->low, 4) : "") << ","
+            << (c.test_delta_ci ? fixed(c.test_delta_ci->high, 4) : "");
+        md << " " << (c.test_value ? fixed(*c.test_value, 2) : "") << " | "
+           << (c.test_delta ? signed_fixed(*c.test_delta, 2) : "") << " | " << interval_text(c.test_delta_ci) << " |";
+        row["test"] = {{primary, c.test_value ? Json(*c.test_value) : Json(nullptr)},
+                       {"delta", c.test_delta ? Json(*c.test_delta) : Json(nullptr)},
+                       {"delta_interval", interval_json(c.test_delta_ci)}};
       }
       csv << "\n";
       md << "\n";
@@ -856,6 +925,9 @@ class Rank final : public Strategy {
        << (std::any_of(cands.begin(), cands.end(), [](const Candidate& c) { return c.sqnr_source == "ptq"; })
                ? " (* the ptq cell's own figure on its first sensitivity_samples features)"
                : "")
+       << (test_reported ? ". Test: the held-out split, evaluated after the choice only to report it (baseline " +
+                                (base_test ? fixed(*base_test, 2) : std::string("not evaluated")) + ")"
+                          : std::string())
        << ". Eligible: within max_metric_drop" << (has_max_drop ? " (" + fixed(max_drop, 2) + ")" : " (none set)")
        << " and, for INT8, SQNR ≥ " << fixed(min_sqnr, 1) << " dB.";
     if (choice.contains("decided_by"))
@@ -917,6 +989,7 @@ class Rank final : public Strategy {
                           {"baseline", base_ref ? Json(base_ref->id) : Json(nullptr)},
                           {"choice", choice},
                           {"evaluation", evaluation},
+                          {"test", test_json},
                           {"bench", bench_json},
                           {"models", models},
                           {"candidates", rows},
@@ -940,6 +1013,23 @@ class Rank final : public Strategy {
       }
     }
     if (best.reference) out.set_metric("reference_" + primary, *best.reference);
+    if (test_reported) {
+      // The shipped model's test figure (test_<metric>, never read as a dev one): the fallback's model is new.
+      bool have = !fell_back && best.test_value.has_value();
+      double shipped = have ? *best.test_value : 0.0;
+      if (fell_back) {
+        try {
+          shipped = evaluate_model(out.dir(), true, ctx.task(), *scoring, ctx.device(), p.get_int("max_seq_length"),
+                                   p.get_int("per_device_eval_batch_size"), "test")
+                        .stats.value();
+          have = true;
+        } catch (const Error& e) {
+          ctx.log().warn("rank: cannot evaluate the fallback model on test: " + std::string(e.what()));
+        }
+      }
+      if (have) out.set_metric("test_" + primary, shipped);
+      if (base_test) out.set_metric("baseline_test_" + primary, *base_test);
+    }
     if (!fell_back && best.evaluated) {
       out.set_metric(primary, best.value);
       if (best.reference) out.set_metric("delta_" + primary, best.value - *best.reference);
@@ -1072,6 +1162,9 @@ Schema schema() {
       .param("evaluate", T::Bool, true,
              "evaluate the baseline, every candidate and its fp32 model on the eval split example by example: Δ with a "
              "paired bootstrap interval, logit SQNR and prediction agreement against the candidate's fp32 model")
+      .param("report_test", T::Bool, true,
+             "when the task has a test split: after the choice, evaluate the baseline and every candidate on it and "
+             "report test beside dev (never used to choose)")
       .param("min_logit_sqnr_db", T::Float, 20.0,
              "an INT8 candidate whose output logits have a lower SQNR against its fp32 model is never chosen")
       .param("fidelity_tolerance_db", T::Float, 1.0,
