@@ -1,7 +1,10 @@
-// Tagger and Reader against the evaluation of their tasks on small trained models (LibTorch: the task plugins,
-// the Trainer and the export). A token_cls and a qa model are trained for a few hundred steps on the synthetic
-// sources, evaluated by the task (evaluate_examples: the metric and every example's prediction), exported as fp32
-// packages; the runtime must give the same predictions, so the same chunk F1 and the same EM/F1.
+// Tagger, Reader and Classifier against the evaluation of their tasks on small trained models (LibTorch: the task
+// plugins, the Trainer and the export). A token_cls and a qa model are trained for a few hundred steps on the
+// synthetic sources, evaluated by the task (evaluate_examples: the metric and every example's prediction),
+// exported as fp32 packages; the runtime must give the same predictions, so the same chunk F1 and the same EM/F1.
+// The decoding options of the [task] (strict chunking, n_best_size, max_answer_length) reach the runtime through
+// package.json. INT8 packages of a PTQ plan (abs_max) against the fake-quant evaluation (Check below); on
+// ../shared/data (realdata) the same for SST-2, CoNLL-2003 and SQuAD.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -17,15 +20,18 @@
 
 #include "slimpipe/data/synthetic.hpp"
 #include "slimpipe/data/qa_reader.hpp"
+#include "slimpipe/data/seq_cls_reader.hpp"
 #include "slimpipe/data/synthetic_token_cls.hpp"
 #include "slimpipe/data/token_cls_reader.hpp"
 #include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/metrics/chunk.hpp"
 #include "slimpipe/metrics/squad.hpp"
+#include "slimpipe/quant/ptq.hpp"
 #include "slimpipe/tasks/example_scores.hpp"
 #include "slimpipe/tasks/token_cls_features.hpp"
 #include "slimpipe/train/trainer.hpp"
+#include "slimpipe_runtime/classifier.hpp"
 #include "slimpipe_runtime/reader.hpp"
 #include "slimpipe_runtime/tagger.hpp"
 #include "tasks/task_test_support.hpp"
@@ -99,6 +105,52 @@ Trained train_and_export(const std::string& task_name, const Json& params, std::
   return t;
 }
 
+// How a package is held to an evaluation. Exact (fp32): every prediction equal, so the metric. Metric (INT8): the
+// metric within 0.1 of the fake-quant evaluation of the model the package holds.
+enum class Check { Exact, Metric };
+constexpr double kInt8Tolerance = 0.1;
+
+// An INT8 package and the evaluation it is held to: the fake-quant forward of the same plan.
+// Two packages of one plan: as the ptq plugin exports it (the word-embedding table stored f16), and with
+// RuntimeExportOptions::f16_word_embeddings = false (the table the ptq cell evaluates). Each is held to the
+// fake-quant evaluation of the model it holds: `evaluation` is the ptq cell's (fp32 table), `evaluation_f16` the
+// same with the table rounded to half, as the default package computes.
+struct Quantized {
+  tasks::ExampleEvaluation evaluation, evaluation_f16;
+  fs::path package, package_f32_emb;
+};
+
+// A ptq cell on the trained model: abs_max calibration on the first 8 batches of 16 eval features, per-channel
+// weights (what the ptq plugin does with algo abs_max), evaluated with the fake-quant hook and exported as INT8.
+Quantized quantize_and_export(Trained& t, const std::string& name) {
+  quant::PtqOptions options;
+  options.algo = "abs_max";
+  options.batch_size = 16;
+  options.batch_num = 8;
+  quant::PtqResult r = quant::quantize_post_training(*t.model, *t.eval, options);
+  r.model->eval();
+  Quantized q;
+  {
+    at::NoGradGuard no_grad;
+    q.evaluation = dynamic_cast<tasks::ExampleScoring&>(*t.task).evaluate_examples(*r.model, *t.eval, 16,
+                                                                                   quant::make_fake_quant_hook(r.plan));
+  }
+  q.package = t.package.parent_path() / ("runtime_int8_" + name);  // beside runtime/: the model folder's tokenizer
+  exporter::export_runtime(*r.model, r.plan, q.package);
+  q.package_f32_emb = t.package.parent_path() / ("runtime_int8_f32emb_" + name);
+  exporter::RuntimeExportOptions f32_embeddings;
+  f32_embeddings.f16_word_embeddings = false;
+  exporter::export_runtime(*r.model, r.plan, q.package_f32_emb, f32_embeddings);
+  {
+    at::NoGradGuard no_grad;
+    at::Tensor table = r.model->named_parameters()["embeddings.word_embeddings.weight"];
+    table.copy_(table.to(at::kHalf).to(at::kFloat));  // round to nearest even, as the export does
+    q.evaluation_f16 = dynamic_cast<tasks::ExampleScoring&>(*t.task).evaluate_examples(
+        *r.model, *t.eval, 16, quant::make_fake_quant_hook(r.plan));
+  }
+  return q;
+}
+
 std::string joined(const std::vector<std::string>& words) {
   std::string s;
   for (const auto& w : words) s += (s.empty() ? "" : " ") + w;
@@ -111,10 +163,12 @@ using Chunks = std::set<std::tuple<std::string, std::size_t, std::size_t>>;  // 
 // evaluation scores, with the evaluation's tags, and its entities give the evaluation's chunk counts and F1.
 // Returns the number of sentences truncated.
 std::size_t expect_tagger_reproduces(const Trained& t, const data::TokenClsDataset& eval,
-                                     const text::WordPieceTokenizer& tokenizer, std::int64_t max_seq_length) {
-  EXPECT_EQ(t.evaluation.predictions.size(), eval.examples.size());
+                                     const text::WordPieceTokenizer& tokenizer, std::int64_t max_seq_length,
+                                     const tasks::ExampleEvaluation& evaluation, const fs::path& package,
+                                     Check check = Check::Exact) {
+  EXPECT_EQ(evaluation.predictions.size(), eval.examples.size());
   const auto features = tasks::featurize_token_cls(eval, tokenizer, static_cast<std::size_t>(max_seq_length));
-  auto tagger = rt::Tagger::load(t.package);
+  auto tagger = rt::Tagger::load(package);
   EXPECT_EQ(tagger.package().labels, t.task->head().labels);
   std::vector<std::string> texts;
   for (const auto& ex : eval.examples) texts.push_back(joined(ex.words));
@@ -144,9 +198,9 @@ std::size_t expect_tagger_reproduces(const Trained& t, const data::TokenClsDatas
       gold.push_back(t.task->head().labels[static_cast<std::size_t>(ex.tags[w])]);
       ids += std::to_string(g.words[w].label_id) + " ";
     }
-    same_tags += ids == t.evaluation.predictions[i];
-    if (ids != t.evaluation.predictions[i] && wrong++ < 10)
-      ADD_FAILURE() << texts[i] << ": tags " << ids << ", evaluation " << t.evaluation.predictions[i];
+    same_tags += ids == evaluation.predictions[i];
+    if (ids != evaluation.predictions[i] && check == Check::Exact && wrong++ < 10)
+      ADD_FAILURE() << texts[i] << ": tags " << ids << ", evaluation " << evaluation.predictions[i];
     // Entities against the gold chunks of the scored words, both by word index in the sentence.
     Chunks want, got;
     for (const auto& c : metrics::extract_chunks(gold)) want.insert({c.type, scored[c.begin], scored[c.end - 1] + 1});
@@ -163,23 +217,29 @@ std::size_t expect_tagger_reproduces(const Trained& t, const data::TokenClsDatas
     counts.predicted += got.size();
     for (const auto& c : got) counts.correct += want.count(c);
   }
-  const Json& m = t.evaluation.metrics.all;
-  std::printf("token_cls: evaluate F1 %.4f (%zu gold, %zu predicted entities); Tagger F1 %.4f (%zu gold, %zu "
+  const Json& m = evaluation.metrics.all;
+  std::printf("token_cls %s: evaluate F1 %.4f (%zu gold, %zu predicted entities); Tagger F1 %.4f (%zu gold, %zu "
               "predicted, %zu correct); %zu of %zu sentences truncated; tags equal in %zu\n",
-              t.evaluation.metrics.value, m["gold_entities"].get<std::size_t>(),
+              (package.filename().string() + " " + tagger.info().precision).c_str(), evaluation.metrics.value, m["gold_entities"].get<std::size_t>(),
               m["predicted_entities"].get<std::size_t>(), 100.0 * counts.f1(), counts.gold, counts.predicted,
               counts.correct, truncated, texts.size(), same_tags);
   EXPECT_EQ(counts.gold, m["gold_entities"].get<std::size_t>());
-  EXPECT_EQ(counts.predicted, m["predicted_entities"].get<std::size_t>());
-  EXPECT_EQ(100.0 * counts.f1(), t.evaluation.metrics.value);
+  if (check == Check::Exact) {
+    EXPECT_EQ(counts.predicted, m["predicted_entities"].get<std::size_t>());
+    EXPECT_EQ(100.0 * counts.f1(), evaluation.metrics.value);
+  } else {
+    EXPECT_NEAR(100.0 * counts.f1(), evaluation.metrics.value, kInt8Tolerance);
+  }
   return truncated;
 }
 
 // The Reader on the evaluation's questions: its answers are the evaluation's predictions, so EM and F1 are equal.
 // Returns the number of answers found in a window after the first.
-std::size_t expect_reader_reproduces(const Trained& t, const data::QaDataset& eval) {
-  EXPECT_EQ(t.evaluation.predictions.size(), eval.examples.size());
-  auto reader = rt::Reader::load(t.package);
+std::size_t expect_reader_reproduces(const Trained& t, const data::QaDataset& eval,
+                                     const tasks::ExampleEvaluation& evaluation, const fs::path& package,
+                                     Check check = Check::Exact) {
+  EXPECT_EQ(evaluation.predictions.size(), eval.examples.size());
+  auto reader = rt::Reader::load(package);
   std::vector<rt::QaInput> inputs;
   for (const auto& ex : eval.examples) inputs.push_back({ex.question, ex.context});
   const std::vector<rt::Answer> answers = reader.answer(inputs, 16);
@@ -189,23 +249,52 @@ std::size_t expect_reader_reproduces(const Trained& t, const data::QaDataset& ev
   std::size_t same = 0, later_window = 0, wrong = 0;
   for (std::size_t i = 0; i < inputs.size() && i < answers.size(); ++i) {
     const rt::Answer& a = answers[i];
-    same += a.text == t.evaluation.predictions[i];
-    if (a.text != t.evaluation.predictions[i] && wrong++ < 10)
-      ADD_FAILURE() << inputs[i].question << ": '" << a.text << "', evaluation '" << t.evaluation.predictions[i] << "'";
+    same += a.text == evaluation.predictions[i];
+    if (a.text != evaluation.predictions[i] && check == Check::Exact && wrong++ < 10)
+      ADD_FAILURE() << inputs[i].question << ": '" << a.text << "', evaluation '" << evaluation.predictions[i] << "'";
     EXPECT_EQ(a.text, inputs[i].context.substr(a.byte_start, a.byte_end - a.byte_start));
     later_window += a.window > 0;
     std::vector<std::string> golds;
     for (const auto& g : eval.examples[i].answers) golds.push_back(g.text);
     scorer.add(a.text, golds);
   }
-  const Json& m = t.evaluation.metrics.all;
-  std::printf("qa: evaluate EM %.4f F1 %.4f; Reader EM %.4f F1 %.4f; %zu of %zu answers equal, %zu from a later "
+  const Json& m = evaluation.metrics.all;
+  std::printf("qa %s: evaluate EM %.4f F1 %.4f; Reader EM %.4f F1 %.4f; %zu of %zu answers equal, %zu from a later "
               "window; %lld windows\n",
-              m["exact_match"].get<double>(), m["f1"].get<double>(), scorer.exact(), scorer.f1(), same, inputs.size(),
-              later_window, static_cast<long long>(t.eval->size()));
-  EXPECT_EQ(scorer.exact(), m["exact_match"].get<double>());
-  EXPECT_EQ(scorer.f1(), m["f1"].get<double>());
+              (package.filename().string() + " " + reader.info().precision).c_str(), m["exact_match"].get<double>(), m["f1"].get<double>(), scorer.exact(),
+              scorer.f1(), same, inputs.size(), later_window, static_cast<long long>(t.eval->size()));
+  if (check == Check::Exact) {
+    EXPECT_EQ(scorer.exact(), m["exact_match"].get<double>());
+    EXPECT_EQ(scorer.f1(), m["f1"].get<double>());
+  } else {
+    EXPECT_NEAR(scorer.exact(), m["exact_match"].get<double>(), kInt8Tolerance);
+    EXPECT_NEAR(scorer.f1(), m["f1"].get<double>(), kInt8Tolerance);
+  }
   return later_window;
+}
+
+// The Classifier on the evaluation's sentences: its labels are the evaluation's predictions (fp32), and its
+// accuracy is the evaluation's (INT8: within tolerance of the fake-quant evaluation).
+void expect_classifier_reproduces(const data::SeqClsDataset& eval, const tasks::ExampleEvaluation& evaluation,
+                                  const fs::path& package, Check check = Check::Exact) {
+  EXPECT_EQ(evaluation.predictions.size(), eval.examples.size());
+  auto clf = rt::Classifier::load(package);
+  std::vector<std::string> texts;
+  for (const auto& ex : eval.examples) texts.push_back(ex.text_a);
+  const std::vector<rt::Prediction> predicted = clf.predict(texts, 32);
+  EXPECT_EQ(predicted.size(), texts.size());
+  std::size_t correct = 0, same = 0, wrong = 0;
+  for (std::size_t i = 0; i < texts.size() && i < predicted.size(); ++i) {
+    correct += predicted[i].label_id == eval.examples[i].label;
+    const std::string id = std::to_string(predicted[i].label_id);
+    same += id == evaluation.predictions[i];
+    if (id != evaluation.predictions[i] && check == Check::Exact && wrong++ < 10)
+      ADD_FAILURE() << texts[i] << ": label " << id << ", evaluation " << evaluation.predictions[i];
+  }
+  const double accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(texts.size());
+  std::printf("seq_cls %s: evaluate accuracy %.4f; Classifier accuracy %.4f; %zu of %zu labels equal\n",
+              (package.filename().string() + " " + clf.info().precision).c_str(), evaluation.metrics.value, accuracy, same, texts.size());
+  EXPECT_NEAR(accuracy, evaluation.metrics.value, check == Check::Exact ? 1e-9 : kInt8Tolerance);
 }
 
 TEST(RuntimeTaggerExport, EntitiesReproduceTheTokenClsEvaluation) {
@@ -217,10 +306,16 @@ TEST(RuntimeTaggerExport, EntitiesReproduceTheTokenClsEvaluation) {
   const Trained t = train_and_export("token_cls",
                                      Json{{"source", "synthetic"}, {"synthetic_train_size", 2000},
                                           {"synthetic_eval_size", kEval}, {"synthetic_seed", kSeed},
-                                          {"max_seq_length", 16}},
+                                          {"max_seq_length", 16}, {"strict", true}, {"scheme", "bio"}},
                                      16, 300, tokenizer);
   EXPECT_GT(t.evaluation.metrics.value, 30.0);  // trained: chance is about 6
-  EXPECT_GT(expect_tagger_reproduces(t, data::synthetic_token_cls(kEval, kSeed + 1), tokenizer, 16), 0u);
+  // The [task]'s strict chunking is the package's, and the Tagger's default.
+  const auto info = rt::read_package(t.package);
+  EXPECT_TRUE(info.strict);
+  EXPECT_EQ(info.scheme, "bio");
+  EXPECT_GT(expect_tagger_reproduces(t, data::synthetic_token_cls(kEval, kSeed + 1), tokenizer, 16, t.evaluation,
+                                     t.package),
+            0u);
 }
 
 TEST(RuntimeReaderExport, AnswersReproduceTheQaEvaluation) {
@@ -230,35 +325,77 @@ TEST(RuntimeReaderExport, AnswersReproduceTheQaEvaluation) {
   const Trained t = train_and_export("qa",
                                      Json{{"source", "synthetic"}, {"synthetic_train_size", 3000},
                                           {"synthetic_eval_size", kEval}, {"synthetic_seed", kSeed},
-                                          {"max_seq_length", 40}, {"doc_stride", 12}, {"max_query_length", 10}},
+                                          {"max_seq_length", 40}, {"doc_stride", 12}, {"max_query_length", 10},
+                                          {"n_best_size", 5}, {"max_answer_length", 4}},
                                      40, 400, tasktest::synthetic_tokenizer());
   EXPECT_GT(t.eval->size(), static_cast<std::int64_t>(kEval * 3 / 2));
   EXPECT_GT(t.evaluation.metrics.all["f1"].get<double>(), 20.0);  // trained: a random span of 1-3 words scores a few
   const auto info = rt::read_package(t.package);
   EXPECT_EQ(info.doc_stride, 12);
   EXPECT_EQ(info.max_query_length, 10);
-  EXPECT_GT(expect_reader_reproduces(t, data::synthetic_qa(kEval, kSeed + 1)), 0u);
+  EXPECT_EQ(info.n_best_size, 5);  // the [task]'s decoding options, the Reader's defaults
+  EXPECT_EQ(info.max_answer_length, 4);
+  EXPECT_GT(expect_reader_reproduces(t, data::synthetic_qa(kEval, kSeed + 1), t.evaluation, t.package), 0u);
+}
+
+TEST(RuntimeClassifierExport, LabelsReproduceTheSeqClsEvaluation) {
+  constexpr std::size_t kEval = 300;
+  constexpr std::uint64_t kSeed = 3;
+  // The quickstart's task (synthetic sentiment, 3 labels), a smaller model trained for fewer steps.
+  Trained t = train_and_export("seq_cls",
+                               Json{{"source", "synthetic"}, {"synthetic_train_size", 2000},
+                                    {"synthetic_eval_size", kEval}, {"synthetic_seed", kSeed}, {"max_seq_length", 32}},
+                               32, 300, tasktest::synthetic_tokenizer());
+  EXPECT_GT(t.evaluation.metrics.value, 40.0);  // trained: chance is about 33
+  const auto eval = data::synthetic_seq_cls(kEval, kSeed + 1);
+  expect_classifier_reproduces(eval, t.evaluation, t.package);
+  const Quantized q = quantize_and_export(t, "synthetic_seq_cls");
+  expect_classifier_reproduces(eval, q.evaluation_f16, q.package, Check::Metric);
+  expect_classifier_reproduces(eval, q.evaluation, q.package_f32_emb, Check::Metric);
 }
 
 // The same on ../shared/data (label realdata: minutes; skipped where the data is absent): a model trained briefly
-// from scratch on CoNLL-2003 with bert-base-uncased's vocabulary, tagged on eng.testa; a model trained briefly on
-// SQuAD v1.1 dev, read on its first 2000 questions. The metrics are low (little training, no pretrained weights);
-// what is checked is that the runtime reproduces them on real text.
+// from scratch on SST-2 with bert-base-uncased's vocabulary, classifying its dev set; on CoNLL-2003, tagged on
+// eng.testa; on SQuAD v1.1 dev, read on its first 2000 questions. The metrics are low (little training, no
+// pretrained weights); what is checked is that the runtime reproduces them on real text, fp32 exactly, and INT8
+// packages of an abs_max ptq cell against its fake-quant evaluation (Check above).
 const fs::path kData = SLIMPIPE_SHARED_DATA_DIR;
+
+TEST(RealDataTrainingRuntime, ClassifierReproducesSst2Evaluation) {
+  const fs::path vocab = kData / "vocab/bert-base-uncased/vocab.txt";
+  const fs::path train = kData / "sst2/train.tsv", dev = kData / "sst2/dev.tsv";
+  for (const fs::path& f : {train, dev, vocab})
+    if (!fs::exists(f)) GTEST_SKIP() << f << " is absent";
+  const auto tokenizer = text::WordPieceTokenizer::from_files(vocab);
+  Trained t = train_and_export(
+      "seq_cls", Json{{"source", "file"}, {"train", train.string()}, {"eval", dev.string()}, {"max_seq_length", 64}},
+      64, 400, tokenizer);
+  data::SeqClsReadOptions options;
+  options.labels = t.task->head().labels;
+  const auto eval = data::read_seq_cls(dev.string(), options);
+  EXPECT_GT(t.evaluation.metrics.value, 55.0);  // trained: the dev set is about half positive
+  expect_classifier_reproduces(eval, t.evaluation, t.package);
+  const Quantized q = quantize_and_export(t, "sst2");
+  expect_classifier_reproduces(eval, q.evaluation_f16, q.package, Check::Metric);
+  expect_classifier_reproduces(eval, q.evaluation, q.package_f32_emb, Check::Metric);
+}
 
 TEST(RealDataTrainingRuntime, TaggerReproducesConllEvaluation) {
   const fs::path vocab = kData / "vocab/bert-base-uncased/vocab.txt";
   for (const fs::path& f : {kData / "conll2003/eng.train", kData / "conll2003/eng.testa", vocab})
     if (!fs::exists(f)) GTEST_SKIP() << f << " is absent";
   const auto tokenizer = text::WordPieceTokenizer::from_files(vocab);
-  const Trained t = train_and_export("token_cls",
+  Trained t = train_and_export("token_cls",
                                      Json{{"source", "file"}, {"train", (kData / "conll2003/eng.train").string()},
                                           {"eval", (kData / "conll2003/eng.testa").string()}, {"max_seq_length", 48}},
                                      48, 300, tokenizer);
   data::TokenClsReadOptions options;
   options.labels = t.task->head().labels;
   const auto eval = data::read_token_cls((kData / "conll2003/eng.testa").string(), options);
-  EXPECT_GT(expect_tagger_reproduces(t, eval, tokenizer, 48), 0u);
+  EXPECT_GT(expect_tagger_reproduces(t, eval, tokenizer, 48, t.evaluation, t.package), 0u);
+  const Quantized q = quantize_and_export(t, "conll");
+  (void)expect_tagger_reproduces(t, eval, tokenizer, 48, q.evaluation_f16, q.package, Check::Metric);
+  (void)expect_tagger_reproduces(t, eval, tokenizer, 48, q.evaluation, q.package_f32_emb, Check::Metric);
 }
 
 TEST(RealDataTrainingRuntime, ReaderReproducesSquadEvaluation) {
@@ -282,11 +419,15 @@ TEST(RealDataTrainingRuntime, ReaderReproducesSquadEvaluation) {
   rt::testing::write_bytes(dir / "part.json", part.dump());
   const auto tokenizer = text::WordPieceTokenizer::from_files(vocab);
   const std::string file = (dir / "part.json").string();
-  const Trained t = train_and_export("qa",
+  Trained t = train_and_export("qa",
                                      Json{{"source", "file"}, {"train", file}, {"eval", file}, {"max_seq_length", 128},
                                           {"doc_stride", 32}, {"max_query_length", 32}},
                                      128, 200, tokenizer);
-  EXPECT_GT(expect_reader_reproduces(t, data::read_qa(file)), 0u);
+  const auto eval = data::read_qa(file);
+  EXPECT_GT(expect_reader_reproduces(t, eval, t.evaluation, t.package), 0u);
+  const Quantized q = quantize_and_export(t, "squad");
+  (void)expect_reader_reproduces(t, eval, q.evaluation_f16, q.package, Check::Metric);
+  (void)expect_reader_reproduces(t, eval, q.evaluation, q.package_f32_emb, Check::Metric);
 }
 
 }  // namespace
