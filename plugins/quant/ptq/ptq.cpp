@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -111,6 +112,9 @@ class Ptq final : public Strategy {
                      " features, fewer than batch_size x batch_num = " +
                      std::to_string(options.batch_size * options.batch_num) + "; calibrating on all of them");
 
+    const auto formats = p.get_string_list("export_formats");
+    const bool exports_runtime = std::find(formats.begin(), formats.end(), "runtime") != formats.end();
+
     // Phase names are what the progress bar shows.
     quant::PtqResult result = quant::quantize_post_training(
         *input.model, *calibration, options, [&](const std::string& phase, std::int64_t done, std::int64_t total) {
@@ -127,6 +131,17 @@ class Ptq final : public Strategy {
                    std::to_string(result.calibration_features) + " features in " +
                    std::to_string(result.calibration_batches) + " batches (" + fixed(result.calibration_seconds, 2) +
                    " s calibration, " + fixed(result.weight_seconds, 2) + " s weights)");
+
+    // The runtime package stores the INT8 model's word-embedding table as IEEE half (RuntimeExportOptions): the model
+    // this cell ships is that one, so the table is rounded here, once. The fake-quant metric, the saved model, the
+    // QDQ export and the package are then the same model (evaluated on the float table, the metric could differ from
+    // the package's by an example).
+    if (exports_runtime) {
+      torch::NoGradGuard no_grad;
+      for (auto& item : result.model->named_parameters())
+        if (item.key() == "embeddings.word_embeddings.weight")
+          item.value().copy_(item.value().to(at::kHalf).to(item.value().scalar_type()));
+    }
 
     ctx.progress().begin("evaluate", 2);
     const Metrics fp32 = task.evaluate(*input.model, *eval_data, eval_batch);
@@ -278,6 +293,6 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Ptq, "strategy", "ptq", "1.1.0",
+SLIMPIPE_PLUGIN(Ptq, "strategy", "ptq", "1.2.0",
                 "post-training INT8 quantization: one calibration cell, evaluated, with sensitivity and QDQ export",
                 schema)
