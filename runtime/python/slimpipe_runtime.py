@@ -349,12 +349,13 @@ class Tagger(_Handle):
         self.labels = [self._lib.slimpipe_tagger_label(self._handle, i).decode("utf-8") for i in range(n)]
         self.max_seq_length = self._lib.slimpipe_tagger_max_seq_length(self._handle)
 
-    def predict(self, texts, batch_size=32):
-        """One list of entities per text, in order; each entity a dict {'type', 'text', 'start', 'end', 'score'}:
-        the tags' type (PER for B-PER I-PER), the text's characters text[start:end] (start and end in characters of
-        the str), and the mean probability of the tags of its words. A word is a run of characters between
-        whitespace and takes the tag predicted at its first sub-token; a text is cut at max_seq_length tokens, and
-        the words past the cut are not tagged."""
+    def predict(self, texts, batch_size=32, details=False):
+        """One list of entities per text, in order; each entity a dict {'type', 'text', 'start', 'end', 'byte_start',
+        'byte_end', 'score'}: the tags' type (PER for B-PER I-PER), the text's characters text[start:end] (start and
+        end in characters of the str; byte_start and byte_end in its UTF-8 bytes), and the mean probability of the
+        tags of its words. A word is a run of characters between whitespace and takes the tag predicted at its first
+        sub-token; a text is cut at max_seq_length tokens, and the words past the cut are not tagged. details=True
+        gives one dict {'entities': [...], 'truncated': bool} per text instead, truncated saying that it was cut."""
         _check_batch(batch_size)
         arr, n = _encode(texts, "texts")
         out = ctypes.POINTER(_Taggings)()
@@ -374,10 +375,12 @@ class Tagger(_Handle):
                             "text": e.text.decode("utf-8"),
                             "start": int(e.start),
                             "end": int(e.end),
+                            "byte_start": int(e.byte_start),
+                            "byte_end": int(e.byte_end),
                             "score": float(e.score),
                         }
                     )
-                result.append(entities)
+                result.append({"entities": entities, "truncated": bool(tagging.truncated)} if details else entities)
             return result
         finally:
             self._lib.slimpipe_taggings_free(out)
@@ -410,9 +413,11 @@ class Reader(_Handle):
         self.max_query_length = self._lib.slimpipe_reader_max_query_length(self._handle)
 
     def answer(self, question, context):
-        """The best answer to question in context: {'text', 'start', 'end', 'score'}, text == context[start:end]
-        (start and end in characters of the str); score: the start and end probabilities multiplied. A context
-        without a valid span (an empty one) gives {'text': '', 'start': 0, 'end': 0, 'score': 0.0}."""
+        """The best answer to question in context: {'text', 'start', 'end', 'byte_start', 'byte_end', 'score',
+        'logit_score', 'window'}, text == context[start:end] (start and end in characters of the str; byte_start and
+        byte_end in its UTF-8 bytes); score: the start and end probabilities multiplied; logit_score: the start and
+        end logits added; window: the doc-stride window it came from. A context without a valid span (an empty one)
+        gives text '', offsets 0, score 0.0 and window -1."""
         q = _encode_one(question, "question")
         c = _encode_one(context, "context")
         return self._answer([q], [c], 1)[0]
@@ -458,7 +463,11 @@ class Reader(_Handle):
                         "text": a.text.decode("utf-8"),
                         "start": int(a.start),
                         "end": int(a.end),
+                        "byte_start": int(a.byte_start),
+                        "byte_end": int(a.byte_end),
                         "score": float(a.score),
+                        "logit_score": float(a.logit_score),
+                        "window": int(a.window),
                     }
                 )
             return answers

@@ -121,9 +121,10 @@ class TaggerTest(unittest.TestCase):
     def check_entities(self, text, entities):
         end = 0
         for e in entities:
-            self.assertEqual(set(e), {"type", "text", "start", "end", "score"})
+            self.assertEqual(set(e), {"type", "text", "start", "end", "byte_start", "byte_end", "score"})
             self.assertEqual(e["type"], "MISC")
             self.assertEqual(text[e["start"]:e["end"]], e["text"])  # offsets in characters of the str
+            self.assertEqual(text.encode("utf-8")[e["byte_start"]:e["byte_end"]].decode("utf-8"), e["text"])
             self.assertTrue(e["text"] and not e["text"][0].isspace() and not e["text"][-1].isspace())
             self.assertGreaterEqual(e["start"], end)
             end = e["end"]
@@ -140,6 +141,11 @@ class TaggerTest(unittest.TestCase):
             self.check_entities(text, entities)
         self.assertEqual(result[2], [])
         self.assertGreater(sum(len(r) for r in result), 0)
+        # details=True: the same entities, and whether each text was cut at max_seq_length (32 tokens).
+        detailed = tagger.predict(TAG_TEXTS + ["word " * 40], details=True)
+        self.assertEqual([d["entities"] for d in detailed[:-1]], result)
+        self.assertEqual([d["truncated"] for d in detailed][:4], [False] * 4)  # the fifth text is long too
+        self.assertTrue(detailed[-1]["truncated"])
         # Batches of one (no padding): the same entities.
         one = tagger.predict(TAG_TEXTS, batch_size=1)
         for a, b in zip(one, result):
@@ -227,12 +233,14 @@ CONTEXTS = [
 
 class ReaderTest(unittest.TestCase):
     def check_answer(self, context, a):
-        self.assertEqual(set(a), {"text", "start", "end", "score"})
+        self.assertEqual(set(a), {"text", "start", "end", "byte_start", "byte_end", "score", "logit_score", "window"})
         self.assertEqual(context[a["start"]:a["end"]], a["text"])  # offsets in characters of the str
+        self.assertEqual(context.encode("utf-8")[a["byte_start"]:a["byte_end"]].decode("utf-8"), a["text"])
         if a["text"]:
             self.assertTrue(0 < a["score"] <= 1)
+            self.assertGreaterEqual(a["window"], 0)
         else:
-            self.assertEqual(a, {"text": "", "start": 0, "end": 0, "score": 0.0})
+            self.assertEqual((a["start"], a["end"], a["score"], a["window"]), (0, 0, 0.0, -1))
 
     def test_answer(self):
         reader = sr.Reader(QA_PKG)
