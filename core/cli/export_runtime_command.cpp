@@ -19,7 +19,8 @@ namespace slimpipe::cli {
 int cmd_export_runtime(const std::vector<std::string>& args) {
   std::vector<std::string> positional;
   std::string task, tokenizer;
-  std::int64_t max_seq_length = 0, doc_stride = 0, max_query_length = 0;
+  std::int64_t max_seq_length = 0, doc_stride = 0, max_query_length = 0, n_best_size = 0, max_answer_length = 0;
+  std::string strict, scheme;
   po::options_description d("export-runtime options");
   d.add_options()("help,h", "show this help")("dirs", po::value(&positional)->composing(), "HF_DIR OUT")(
       "task", po::value(&task), "seq_cls, token_cls or qa (default: from config.json's architectures)")(
@@ -27,7 +28,11 @@ int cmd_export_runtime(const std::vector<std::string>& args) {
       "max-seq-length", po::value(&max_seq_length),
       "longest tokenized input (default: min(tokenizer_config's model_max_length, max_position_embeddings))")(
       "doc-stride", po::value(&doc_stride), "qa: tokens shared by consecutive context windows (default 128)")(
-      "max-query-length", po::value(&max_query_length), "qa: questions are cut to this many tokens (default 64)");
+      "max-query-length", po::value(&max_query_length), "qa: questions are cut to this many tokens (default 64)")(
+      "n-best-size", po::value(&n_best_size), "qa: start and end candidates per window (default 20)")(
+      "max-answer-length", po::value(&max_answer_length), "qa: longest answer in tokens (default 30)")(
+      "strict", po::value(&strict), "token_cls: true or false, strict chunking (default false)")(
+      "scheme", po::value(&scheme), "token_cls: bio or bioes, the tag scheme strict chunking follows (default bio)");
   po::positional_options_description pos;
   pos.add("dirs", -1);
   po::variables_map vm;
@@ -53,6 +58,18 @@ int cmd_export_runtime(const std::vector<std::string>& args) {
   length("max-seq-length", max_seq_length, settings.max_seq_length);
   length("doc-stride", doc_stride, settings.doc_stride);
   length("max-query-length", max_query_length, settings.max_query_length);
+  length("n-best-size", n_best_size, settings.n_best_size);
+  length("max-answer-length", max_answer_length, settings.max_answer_length);
+  if (vm.count("strict")) {
+    if (strict != "true" && strict != "false")
+      throw UsageError("export-runtime: --strict must be true or false, got '" + strict + "'");
+    settings.strict = strict == "true";
+  }
+  if (vm.count("scheme")) {
+    if (scheme != "bio" && scheme != "bioes")
+      throw UsageError("export-runtime: --scheme must be bio or bioes, got '" + scheme + "'");
+    settings.scheme = scheme;
+  }
   exporter::export_runtime_package(positional[0], positional[1], task, settings);
   std::cout << "runtime package written to " << positional[1] << "\n";
   return 0;

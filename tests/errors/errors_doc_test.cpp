@@ -382,6 +382,10 @@ std::map<std::string, MakeCase> cases() {
     copy_model(d);
     return S + " export-runtime model pkg --task ner";
   };
+  c["export-runtime-bad-scheme"] = [=](const fs::path& d) {
+    copy_model(d);
+    return S + " export-runtime model pkg --scheme iob";
+  };
   return c;
 }
 
