@@ -90,7 +90,7 @@ po::options_description common_options(Common& c) {
 po::options_description pipeline_options(Common& c) {
   po::options_description d("pipeline options");
   d.add_options()("set", po::value(&c.sets)->composing(),
-                  "override a value of the pipeline file: --set pipeline.output_dir=/tmp/x (repeatable)");
+                  "override a value of the pipeline file: --set pipeline.output_dir=runs/x (repeatable)");
   return d;
 }
 

@@ -304,7 +304,7 @@ void interpolate_env(Checker& c, toml::node& n) {
 void apply_override(toml::table& root, const std::string& spec) {
   auto eq = spec.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw UsageError("--set " + clip(spec) + ": expected key.path=value, e.g. --set pipeline.output_dir=/tmp/x");
+    throw UsageError("--set " + clip(spec) + ": expected key.path=value, e.g. --set pipeline.output_dir=runs/x");
   std::string path = spec.substr(0, eq);
   std::string value = spec.substr(eq + 1);
   const std::string where = "--set " + clip(path, 80);

@@ -292,7 +292,7 @@ TEST(ExitStatus, SetWithoutEqualsIsAUsageError) {
   testutil::write_file(dir / "p.toml", std::string("[pipeline]\noutput_dir = \"out\"\n") + kNode);
   auto r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "p.toml") + " --set pipeline.seed");
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("slimpipe: --set pipeline.seed: expected key.path=value, e.g. --set pipeline.output_dir=/tmp/x"),
+  EXPECT_NE(r.output.find("slimpipe: --set pipeline.seed: expected key.path=value, e.g. --set pipeline.output_dir=runs/x"),
             std::string::npos)
       << r.output;
   r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "p.toml") + " --set pipeline..seed=1");
