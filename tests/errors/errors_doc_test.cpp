@@ -259,6 +259,9 @@ std::map<std::string, MakeCase> cases() {
     write_file(d / "test.tsv", two_rows);
     return data_pipeline(d, two_rows) + " --set task.test=test.tsv --set task.test_from=eval --set task.test_size=1";
   };
+  c["task-eval-and-eval-from"] = [=](const fs::path& d) {
+    return data_pipeline(d, two_rows) + " --set task.eval_from=train --set task.eval_size=1";
+  };
   c["task-test-carve-empties"] = [=](const fs::path& d) {
     return data_pipeline(d, two_rows) + " --set task.test_from=eval --set task.test_size=2";
   };

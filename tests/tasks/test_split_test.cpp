@@ -1,6 +1,7 @@
 // The held-out test split of the three task plugins: synthetic test splits, test files read only when
-// test is asked for (so a broken one harms nothing else), and test splits carved out of eval or train
-// (seeded; by label for seq_cls, by sentence for token_cls, by article for qa; removed from their split).
+// test is asked for (so a broken one harms nothing else), test splits carved out of eval or train and
+// dev splits carved out of train (seeded; by label for seq_cls, by sentence for token_cls, by article for
+// qa; removed from their split).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -163,6 +164,54 @@ TEST(TestSplit, SeqClsCarvesByLabelAndRemovesFromEval) {
             "[task] seq_cls: test_fraction 0.001 of the 60 examples of eval carves none; raise it (or set test_size)");
 }
 
+// seq_cls: eval_from = "train" draws the dev split first; test_from = "train" then draws from what train
+// keeps (SST-2's way: dev carved from train, the published dev file as test).
+TEST(TestSplit, SeqClsCarvesDevFromTrainBeforeTest) {
+  TempDir dir("test-split-seqcls-dev");
+  const std::string train = dir.write("train.tsv", labelled_tsv("s", 60));
+  const auto tok = hand_tokenizer(words("s", 60));
+  auto task = make_task("seq_cls", {{"train", train},
+                                    {"eval_from", "train"},
+                                    {"eval_fraction", 0.25},
+                                    {"test_from", "train"},
+                                    {"test_size", 9}});
+  const auto dev = task->features("eval", tok, 0);
+  const auto test = task->features("test", tok, 0);
+  const auto rest = task->features("train", tok, 0);
+  ASSERT_EQ(dev->size(), 15);  // 25% of 60: 10 "a", 5 "b"
+  EXPECT_EQ(collate_all(*dev).targets.at("labels").sum().item<std::int64_t>(), 5);
+  ASSERT_EQ(test->size(), 9);  // of the 45 train keeps: 6 "a", 3 "b"
+  EXPECT_EQ(collate_all(*test).targets.at("labels").sum().item<std::int64_t>(), 3);
+  EXPECT_EQ(rest->size(), 36);
+  std::multiset<std::int64_t> all;
+  for (const auto* set : {dev.get(), test.get(), rest.get()})
+    for (std::int64_t id : first_ids(*set)) {
+      EXPECT_EQ(all.count(id), 0u) << id;
+      all.insert(id);
+    }
+  EXPECT_EQ(all.size(), 60u);
+  const Json e = info(*task).split_info(DataSplit::Eval);
+  EXPECT_EQ(e["source"], "carved");
+  EXPECT_EQ(e["from"], "train");
+  EXPECT_EQ(e["fraction"], 0.25);
+  EXPECT_EQ(e["seed"], 2);
+  EXPECT_EQ(e["by"], "label");
+  EXPECT_EQ(e["examples"], 15);
+  const Json t = info(*task).split_info(DataSplit::Train);
+  EXPECT_EQ(t["eval_carved_out"], true);
+  EXPECT_EQ(t["test_carved_out"], true);
+  EXPECT_TRUE(info(*task).has_split(DataSplit::Eval));
+  // The draw is seeded by eval_seed.
+  auto again = [&](int seed) {
+    return first_ids(*make_task("seq_cls", {{"train", train}, {"eval_from", "train"}, {"eval_size", 15}, {"eval_seed", seed}})
+                          ->features("eval", tok, 0));
+  };
+  EXPECT_EQ(again(2), first_ids(*dev));
+  EXPECT_NE(again(3), first_ids(*dev));
+  EXPECT_EQ(error_of([&] { make_task("seq_cls", {{"train", train}, {"eval_from", "train"}, {"eval_size", 60}}); }),
+            "[task] seq_cls: eval_size 60 of the 60 examples of train leaves train empty; lower it");
+}
+
 // token_cls: whole sentences move.
 TEST(TestSplit, TokenClsCarvesSentences) {
   TempDir dir("test-split-tokcls");
@@ -229,6 +278,49 @@ TEST(TestSplit, QaCarvesWholeArticles) {
   for (const auto& c : contexts("test")) EXPECT_EQ(contexts("eval").count(c), 0u);
 }
 
+// qa: dev and test both carved out of one file (SQuAD's dev set), by article, so no context is in two splits.
+TEST(TestSplit, QaCarvesDevAndTestFromOneFileByArticle) {
+  TempDir dir("test-split-qa-three");
+  Json data{{"version", "1.1"}, {"data", Json::array()}};
+  for (int a = 0; a < 12; ++a) {
+    const std::string context = "article " + std::to_string(a) + " says yes";
+    Json qas = Json::array();
+    for (int q = 0; q < 2; ++q)
+      qas.push_back({{"id", std::to_string(a) + "-" + std::to_string(q)},
+                     {"question", "what does it say"},
+                     {"answers", {{{"text", "yes"}, {"answer_start", context.size() - 3}}}}});
+    data["data"].push_back({{"title", "T" + std::to_string(a)}, {"paragraphs", {{{"context", context}, {"qas", qas}}}}});
+  }
+  const std::string file = dir.write("squad.json", data.dump());
+  auto task = make_task("qa", {{"train", file},
+                               {"eval_from", "train"},
+                               {"eval_size", 3},
+                               {"test_from", "train"},
+                               {"test_size", 4}});
+  std::vector<std::string> vocab{"article", "says", "yes", "what", "does", "it", "say"};
+  for (int a = 0; a < 12; ++a) vocab.push_back(std::to_string(a));
+  const auto tok = hand_tokenizer(vocab);
+  EXPECT_EQ(task->features("eval", tok, 0)->num_examples(), 6);
+  EXPECT_EQ(task->features("test", tok, 0)->num_examples(), 8);
+  EXPECT_EQ(task->features("train", tok, 0)->num_examples(), 10);
+  auto contexts = [&](const std::string& split) {
+    std::set<std::vector<std::int64_t>> seen;
+    const slimpipe::Batch b = collate_all(*task->features(split, tok, 0));
+    for (std::int64_t r = 0; r < b.size(); ++r) {
+      const at::Tensor row = b.inputs.input_ids[r];
+      seen.insert(std::vector<std::int64_t>(row.data_ptr<std::int64_t>(), row.data_ptr<std::int64_t>() + row.size(0)));
+    }
+    return seen;
+  };
+  const auto dev = contexts("eval"), test = contexts("test"), train = contexts("train");
+  for (const auto& c : dev) {
+    EXPECT_EQ(test.count(c), 0u);
+    EXPECT_EQ(train.count(c), 0u);
+  }
+  for (const auto& c : test) EXPECT_EQ(train.count(c), 0u);
+  EXPECT_EQ(info(*task).split_info(DataSplit::Eval)["by"], "article");
+}
+
 TEST(TestSplit, ParametersAreCheckedAtConfigure) {
   TempDir dir("test-split-params");
   const std::string train = dir.write("train.tsv", labelled_tsv("t", 6));
@@ -253,6 +345,23 @@ TEST(TestSplit, ParametersAreCheckedAtConfigure) {
             "(synthetic_test_size): remove test_from");
   EXPECT_EQ(err({{"source", "synthetic"}, {"synthetic_test_size", -1}}),
             "[task] seq_cls: synthetic_test_size must be at least 0 (0: no test split), got -1");
+  EXPECT_EQ(err({{"train", train}, {"eval", test}, {"eval_from", "train"}, {"eval_size", 2}}),
+            "[task] seq_cls: eval = \"" + test + "\" and eval_from = \"train\" both make the eval split; keep one");
+  EXPECT_EQ(err({{"train", train}, {"eval_from", "train"}}),
+            "[task] seq_cls: eval_from = \"train\" needs one of eval_fraction (in (0, 1)) or eval_size (at least 1), "
+            "not neither");
+  EXPECT_EQ(err({{"train", train}, {"eval_size", 2}}),
+            "[task] seq_cls: eval_size is used only with eval_from = \"train\"; set eval_from or remove it");
+  EXPECT_EQ(err({{"eval", test}, {"eval_from", "train"}, {"eval_size", 2}}),
+            "[task] seq_cls: eval = \"" + test + "\" and eval_from = \"train\" both make the eval split; keep one");
+  EXPECT_EQ(err({{"test", test}, {"eval_from", "train"}, {"eval_size", 2}}),
+            "[task] seq_cls: source = \"file\" needs train or eval (or set source = \"synthetic\")");
+  EXPECT_EQ(err({{"source", "synthetic"}, {"eval_from", "train"}, {"eval_size", 2}}),
+            "[task] seq_cls: eval_from carves a dev split out of files; source = \"synthetic\" makes its own "
+            "(synthetic_eval_size): remove eval_from");
+  EXPECT_EQ(error_of([&] { make_task("seq_cls", {{"train", train}})->features("eval", hand_tokenizer(words("t", 6)), 0); }),
+            "[task] seq_cls: the eval split was asked for but no file is set (eval = \"...\", or eval_from = \"train\" "
+            "with eval_fraction or eval_size)");
   EXPECT_EQ(err({{"source", "synthetic"}, {"test", test}}),
             "[task] seq_cls: train, eval and test are files for source = \"file\"; remove them or set source = \"file\"");
 }

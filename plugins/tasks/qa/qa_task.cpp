@@ -109,7 +109,8 @@ class QaTask final : public Task, public tasks::ExampleScoring, public tasks::Sp
     }
     if (!source_.train.empty()) train_ = std::make_shared<data::QaDataset>(data::read_qa(source_.train));
     if (!source_.eval.empty()) eval_ = std::make_shared<data::QaDataset>(data::read_qa(source_.eval));
-    if (source_.carves()) carve_test();
+    if (source_.carves_eval()) carve(DataSplit::Eval);
+    if (source_.carves()) carve(DataSplit::Test);
   }
 
   HeadSpec head() const override { return {nn::TaskHead::QuestionAnswering, 2, {}}; }
@@ -204,19 +205,22 @@ class QaTask final : public Task, public tasks::ExampleScoring, public tasks::Sp
     return it->second;
   }
 
-  // test_from: a seeded draw of whole articles (examples sharing a title or a context), moved out of the
-  // split they came from, so no context is in both.
-  void carve_test() {
-    std::shared_ptr<const data::QaDataset>& from = source_.carved_from() == DataSplit::Train ? train_ : eval_;
+  // eval_from, test_from: a seeded draw of whole articles (examples sharing a title or a context), moved
+  // out of the split they came from, so no context is in both.
+  void carve(DataSplit target) {
+    std::shared_ptr<const data::QaDataset>& from = source_.carved_from(target) == DataSplit::Train ? train_ : eval_;
     auto kept = std::make_shared<data::QaDataset>(*from);
     const std::vector<std::size_t> units = article_units(*kept);
     const std::size_t articles = units.empty() ? 0 : *std::max_element(units.begin(), units.end()) + 1;
-    data::QaDataset test;
-    test.source = kept->source + " (carved test)";
-    test.examples = tasks::take_examples(
-        kept->examples, source_.carve(units, std::vector<std::int64_t>(articles, 0), kTask, "articles"));
+    auto carved = std::make_shared<data::QaDataset>();
+    carved->source = kept->source + " (carved " + tasks::to_string(target) + ")";
+    carved->examples = tasks::take_examples(
+        kept->examples, source_.carve(target, units, std::vector<std::int64_t>(articles, 0), kTask, "articles"));
     from = std::move(kept);
-    test_.set(std::make_shared<const data::QaDataset>(std::move(test)));
+    if (target == DataSplit::Eval)
+      eval_ = std::move(carved);
+    else
+      test_.set(std::move(carved));
   }
 
   // Dense article ids (in order of first appearance): examples sharing a non-empty title or a context are

@@ -82,7 +82,8 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring, public tasks
     // The test file (read on first use) must use the same label ids.
     options.labels = labels_;
     test_options_ = options;
-    if (source_.carves()) carve_test();
+    if (source_.carves_eval()) carve(DataSplit::Eval);
+    if (source_.carves()) carve(DataSplit::Test);
   }
 
   HeadSpec head() const override {
@@ -161,20 +162,23 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring, public tasks
     return it->second;
   }
 
-  // test_from: a seeded draw stratified by label, moved out of the split it came from.
-  void carve_test() {
-    data::SeqClsDataset& from = source_.carved_from() == DataSplit::Train ? train_ : eval_;
+  // eval_from, test_from: a seeded draw stratified by label, moved out of the split it came from.
+  void carve(DataSplit target) {
+    data::SeqClsDataset& from = source_.carved_from(target) == DataSplit::Train ? train_ : eval_;
     std::vector<std::size_t> units(from.examples.size());
     std::vector<std::int64_t> strata(from.examples.size());
     for (std::size_t i = 0; i < units.size(); ++i) {
       units[i] = i;
       strata[i] = from.examples[i].label;
     }
-    data::SeqClsDataset test;
-    test.source = from.source + " (carved test)";
-    test.labels = from.labels;
-    test.examples = tasks::take_examples(from.examples, source_.carve(units, strata, kTask, "examples"));
-    test_.set(std::make_shared<const data::SeqClsDataset>(std::move(test)));
+    data::SeqClsDataset carved;
+    carved.source = from.source + " (carved " + tasks::to_string(target) + ")";
+    carved.labels = from.labels;
+    carved.examples = tasks::take_examples(from.examples, source_.carve(target, units, strata, kTask, "examples"));
+    if (target == DataSplit::Eval)
+      eval_ = std::move(carved);
+    else
+      test_.set(std::make_shared<const data::SeqClsDataset>(std::move(carved)));
   }
 
   static data::SeqClsReadOptions read_options(const Params& p) {

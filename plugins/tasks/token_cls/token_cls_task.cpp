@@ -90,7 +90,8 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring, public tas
       test_options_ = options;
     }
     check_scheme(scheme);
-    if (source_.carves()) carve_test();
+    if (source_.carves_eval()) carve(DataSplit::Eval);
+    if (source_.carves()) carve(DataSplit::Test);
   }
 
   HeadSpec head() const override {
@@ -190,17 +191,20 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring, public tas
     return it->second;
   }
 
-  // test_from: a seeded draw of whole sentences, moved out of the split they came from.
-  void carve_test() {
-    data::TokenClsDataset& from = source_.carved_from() == DataSplit::Train ? train_ : eval_;
+  // eval_from, test_from: a seeded draw of whole sentences, moved out of the split they came from.
+  void carve(DataSplit target) {
+    data::TokenClsDataset& from = source_.carved_from(target) == DataSplit::Train ? train_ : eval_;
     std::vector<std::size_t> units(from.examples.size());
     for (std::size_t i = 0; i < units.size(); ++i) units[i] = i;
-    data::TokenClsDataset test;
-    test.source = from.source + " (carved test)";
-    test.labels = from.labels;
-    test.examples = tasks::take_examples(
-        from.examples, source_.carve(units, std::vector<std::int64_t>(units.size(), 0), kTask, "sentences"));
-    test_.set(std::make_shared<const data::TokenClsDataset>(std::move(test)));
+    data::TokenClsDataset carved;
+    carved.source = from.source + " (carved " + tasks::to_string(target) + ")";
+    carved.labels = from.labels;
+    carved.examples = tasks::take_examples(
+        from.examples, source_.carve(target, units, std::vector<std::int64_t>(units.size(), 0), kTask, "sentences"));
+    if (target == DataSplit::Eval)
+      eval_ = std::move(carved);
+    else
+      test_.set(std::make_shared<const data::TokenClsDataset>(std::move(carved)));
   }
 
   static data::SyntheticTokenClsOptions synthetic_options(const Params& p) {

@@ -1,6 +1,6 @@
 // Where a task's data comes from: the parameters shared by seq_cls, token_cls and qa, checked
 // once at configure() so that a wrong combination fails before any model is built, and the seeded,
-// stratified draw that carves a test split out of eval or train.
+// stratified draws that carve a dev split out of train and a test split out of eval or train.
 #include "slimpipe/tasks/data_source.hpp"
 
 #include <algorithm>
@@ -44,6 +44,14 @@ Schema& add_data_source_params(Schema& schema, std::int64_t default_max_seq_leng
       .param("synthetic_test_size", ParamType::Int, 500, "examples in the synthetic test split; 0: no test split")
       .param("synthetic_seed", ParamType::Int, 1,
              "seed of the synthetic train split; eval uses seed + 1, test seed + 2")
+      .param("eval_from", ParamType::String, "",
+             "source = \"file\" without an eval file: carve the dev split out of \"train\" (removed from it) before "
+             "any test carving; \"\": no carving",
+             {"", "train"})
+      .param("eval_fraction", ParamType::Float, 0.0,
+             "with eval_from: the share of units carved (seq_cls examples by label, token_cls sentences, qa articles)")
+      .param("eval_size", ParamType::Int, 0, "with eval_from: how many units are carved (instead of eval_fraction)")
+      .param("eval_seed", ParamType::Int, 2, "with eval_from: seed of the draw")
       .param("test_from", ParamType::String, "",
              "source = \"file\" without a test file: carve the test split out of \"eval\" or \"train\" (removed from it); "
              "\"\": no carving",
@@ -75,6 +83,24 @@ std::string format_double(double v) {
   return s.str();
 }
 
+// The checks shared by the eval and test carvings: `prefix` is "eval" or "test"; `from` the split named
+// by <prefix>_from, `has_from` whether it has data.
+void check_carving(const std::string& where, const std::string& prefix, const std::string& from, bool has_from,
+                   double fraction, std::int64_t size, std::int64_t seed) {
+  const std::string p = prefix + "_";
+  if (!has_from) {
+    throw UsageError(where + p + "from = \"" + from + "\" needs the " + from + " file (" + from + " = \"...\")");
+  }
+  if (!(fraction >= 0.0 && fraction < 1.0))
+    throw UsageError(where + p + "fraction must be in (0, 1), got " + format_double(fraction));
+  if (size < 0) throw UsageError(where + p + "size must be at least 1, got " + std::to_string(size));
+  if ((fraction > 0) == (size > 0)) {
+    throw UsageError(where + p + "from = \"" + from + "\" needs one of " + p + "fraction (in (0, 1)) or " + p +
+                     "size (at least 1), not " + (size > 0 ? "both" : "neither"));
+  }
+  if (seed < 0) throw UsageError(where + p + "seed must not be negative, got " + std::to_string(seed));
+}
+
 }  // namespace
 
 DataSource DataSource::from_params(const Params& params, const std::string& task) {
@@ -96,6 +122,10 @@ DataSource DataSource::from_params(const Params& params, const std::string& task
   d.test_fraction = params.get_float("test_fraction");
   const std::int64_t carve_size = params.get_int("test_size");
   const std::int64_t carve_seed = params.get_int("test_seed");
+  d.eval_from = params.get_string("eval_from");
+  d.eval_fraction = params.get_float("eval_fraction");
+  const std::int64_t eval_carve_size = params.get_int("eval_size");
+  const std::int64_t eval_carve_seed = params.get_int("eval_seed");
   if (d.synthetic) {
     if (!d.train.empty() || !d.eval.empty() || !d.test.empty()) {
       throw UsageError(where + "train, eval and test are files for source = \"file\"; remove them or set source = \"file\"");
@@ -110,27 +140,29 @@ DataSource DataSource::from_params(const Params& params, const std::string& task
       throw UsageError(where + "test_from carves a test split out of files; source = \"synthetic\" makes its own "
                                "(synthetic_test_size): remove test_from");
     }
+    if (d.carves_eval()) {
+      throw UsageError(where + "eval_from carves a dev split out of files; source = \"synthetic\" makes its own "
+                               "(synthetic_eval_size): remove eval_from");
+    }
   } else if (d.train.empty() && d.eval.empty()) {
     throw UsageError(where + "source = \"file\" needs train or eval (or set source = \"synthetic\")");
+  }
+  if (d.carves_eval()) {
+    if (!d.eval.empty()) {
+      throw UsageError(where + "eval = \"" + d.eval + "\" and eval_from = \"" + d.eval_from +
+                       "\" both make the eval split; keep one");
+    }
+    check_carving(where, "eval", d.eval_from, !d.train.empty(), d.eval_fraction, eval_carve_size, eval_carve_seed);
+  } else if (d.eval_fraction != 0.0 || eval_carve_size != 0) {
+    throw UsageError(where + (eval_carve_size != 0 ? "eval_size" : "eval_fraction") +
+                     " is used only with eval_from = \"train\"; set eval_from or remove it");
   }
   if (d.carves()) {
     if (!d.test.empty()) {
       throw UsageError(where + "test = \"" + d.test + "\" and test_from = \"" + d.test_from +
                        "\" both make the test split; keep one");
     }
-    if (d.file_or_empty(d.carved_from()).empty()) {
-      throw UsageError(where + "test_from = \"" + d.test_from + "\" needs the " + d.test_from + " file (" + d.test_from +
-                       " = \"...\")");
-    }
-    if (!(d.test_fraction >= 0.0 && d.test_fraction < 1.0))
-      throw UsageError(where + "test_fraction must be in (0, 1), got " + format_double(d.test_fraction));
-    if (carve_size < 0) throw UsageError(where + "test_size must be at least 1, got " + std::to_string(carve_size));
-    if ((d.test_fraction > 0) == (carve_size > 0)) {
-      throw UsageError(where + "test_from = \"" + d.test_from +
-                       "\" needs one of test_fraction (in (0, 1)) or test_size (at least 1), not " +
-                       (carve_size > 0 ? "both" : "neither"));
-    }
-    if (carve_seed < 0) throw UsageError(where + "test_seed must not be negative, got " + std::to_string(carve_seed));
+    check_carving(where, "test", d.test_from, d.has(d.carved_from()), d.test_fraction, carve_size, carve_seed);
   } else if (d.test_fraction != 0.0 || carve_size != 0) {
     throw UsageError(where + (carve_size != 0 ? "test_size" : "test_fraction") +
                      " is used only with test_from = \"eval\" or \"train\"; set test_from or remove it");
@@ -141,6 +173,8 @@ DataSource DataSource::from_params(const Params& params, const std::string& task
   d.synthetic_seed = static_cast<std::uint64_t>(seed);
   d.test_size = static_cast<std::size_t>(std::max<std::int64_t>(carve_size, 0));
   d.test_seed = static_cast<std::uint64_t>(std::max<std::int64_t>(carve_seed, 0));
+  d.eval_size = static_cast<std::size_t>(std::max<std::int64_t>(eval_carve_size, 0));
+  d.eval_seed = static_cast<std::uint64_t>(std::max<std::int64_t>(eval_carve_seed, 0));
   return d;
 }
 
@@ -151,10 +185,14 @@ const std::string& DataSource::file_or_empty(DataSplit split) const {
 const std::string& DataSource::file(DataSplit split, const std::string& task) const {
   if (split == DataSplit::Test) require_test(task);
   const std::string& path = file_or_empty(split);
-  if (path.empty() && split != DataSplit::Test) {
+  if (path.empty() && split == DataSplit::Train) {
     const char* name = to_string(split);
     throw Error("[task] " + task + ": the " + name + " split was asked for but no file is set (" + name +
                 " = \"...\")");
+  }
+  if (path.empty() && split == DataSplit::Eval && !carves_eval()) {
+    throw Error("[task] " + task + ": the eval split was asked for but no file is set (eval = \"...\", or eval_from = "
+                "\"train\" with eval_fraction or eval_size)");
   }
   return path;
 }
@@ -168,18 +206,23 @@ void DataSource::require_test(const std::string& task) const {
               "\"eval\" or \"train\" with test_fraction or test_size)");
 }
 
-std::vector<std::size_t> DataSource::carve(const std::vector<std::size_t>& unit_of,
+std::vector<std::size_t> DataSource::carve(DataSplit target, const std::vector<std::size_t>& unit_of,
                                            const std::vector<std::int64_t>& stratum_of_unit, const std::string& task,
                                            const std::string& what) const {
   const std::string where = "[task] " + task + ": ";
+  const bool eval_target = target == DataSplit::Eval;
+  const std::string prefix = eval_target ? "eval_" : "test_";
+  const std::size_t size = eval_target ? eval_size : test_size;
+  const double fraction = eval_target ? eval_fraction : test_fraction;
+  const std::string& from = eval_target ? eval_from : test_from;
   const std::size_t units = stratum_of_unit.size();
   const std::size_t want =
-      test_size > 0 ? test_size : static_cast<std::size_t>(std::llround(test_fraction * static_cast<double>(units)));
-  const std::string asked = test_size > 0 ? "test_size " + std::to_string(test_size)
-                                          : "test_fraction " + format_double(test_fraction);
-  const std::string of = " of the " + std::to_string(units) + " " + what + " of " + test_from;
-  if (want == 0) throw Error(where + asked + of + " carves none; raise it (or set test_size)");
-  if (want >= units) throw Error(where + asked + of + " leaves " + test_from + " empty; lower it");
+      size > 0 ? size : static_cast<std::size_t>(std::llround(fraction * static_cast<double>(units)));
+  const std::string asked =
+      size > 0 ? prefix + "size " + std::to_string(size) : prefix + "fraction " + format_double(fraction);
+  const std::string of = " of the " + std::to_string(units) + " " + what + " of " + from;
+  if (want == 0) throw Error(where + asked + of + " carves none; raise it (or set " + prefix + "size)");
+  if (want >= units) throw Error(where + asked + of + " leaves " + from + " empty; lower it");
 
   // Units by stratum, in stratum order; each stratum's share by largest remainder.
   std::map<std::int64_t, std::vector<std::size_t>> strata;
@@ -199,7 +242,7 @@ std::vector<std::size_t> DataSource::carve(const std::vector<std::size_t>& unit_
   for (std::size_t i = 0; given < want && i < remainders.size(); ++i, ++given) ++quota[remainders[i].second];
 
   // A seeded Fisher-Yates per stratum (one generator across strata, in order), the first `quota` units taken.
-  data::SplitMix64 rng(test_seed);
+  data::SplitMix64 rng(eval_target ? eval_seed : test_seed);
   std::vector<char> chosen(units, 0);
   std::size_t s = 0;
   for (auto& [stratum, members] : strata) {
@@ -215,14 +258,16 @@ std::vector<std::size_t> DataSource::carve(const std::vector<std::size_t>& unit_
 
 Json DataSource::describe(DataSplit split, const std::string& carved_by) const {
   Json j{{"split", to_string(split)}};
-  if (split == DataSplit::Test && carves()) {
+  const bool carved_eval = split == DataSplit::Eval && carves_eval();
+  if (carved_eval || (split == DataSplit::Test && carves())) {
+    const std::size_t carved_size = carved_eval ? eval_size : test_size;
     j["source"] = "carved";
-    j["from"] = test_from;
-    if (test_size > 0)
-      j["size"] = test_size;
+    j["from"] = carved_eval ? eval_from : test_from;
+    if (carved_size > 0)
+      j["size"] = carved_size;
     else
-      j["fraction"] = test_fraction;
-    j["seed"] = test_seed;
+      j["fraction"] = carved_eval ? eval_fraction : test_fraction;
+    j["seed"] = carved_eval ? eval_seed : test_seed;
     if (!carved_by.empty()) j["by"] = carved_by;
   } else if (synthetic) {
     j["source"] = "synthetic";
@@ -232,6 +277,7 @@ Json DataSource::describe(DataSplit split, const std::string& carved_by) const {
     j["source"] = "file";
     j["file"] = file_or_empty(split);
   }
+  if (carves_eval() && split == DataSplit::Train) j["eval_carved_out"] = true;
   if (carves() && split == carved_from()) j["test_carved_out"] = true;
   return j;
 }

@@ -1,6 +1,7 @@
 // Parameters every task plugin shares: where its data comes from (files or a synthetic source),
-// the split names it answers to, the held-out test split (a file, a synthetic split, or carved out
-// of eval or train), and the sequence length it tokenizes to.
+// the split names it answers to, the dev split (a file, a synthetic split, or carved out of train), the
+// held-out test split (a file, a synthetic split, or carved out of eval or train), and the sequence
+// length it tokenizes to.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +28,8 @@ SLIMPIPE_API const char* to_string(DataSplit split);
 SLIMPIPE_API DataSplit parse_split(const std::string& split, const std::string& task);
 
 // Adds source, train, eval, test, max_seq_length, synthetic_train_size, synthetic_eval_size,
-// synthetic_test_size, synthetic_seed, test_from, test_fraction, test_size and test_seed to `schema`.
+// synthetic_test_size, synthetic_seed, eval_from, eval_fraction, eval_size, eval_seed, test_from,
+// test_fraction, test_size and test_seed to `schema`.
 SLIMPIPE_API Schema& add_data_source_params(Schema& schema, std::int64_t default_max_seq_length);
 
 // The [task] parameters that only the test split depends on (the test file, synthetic_test_size). A
@@ -54,6 +56,12 @@ struct SLIMPIPE_API DataSource {
   double test_fraction = 0;
   std::size_t test_size = 0;
   std::uint64_t test_seed = 0;
+  // Carving the dev split (source = "file", no eval file): "" (none) or "train", with the same units and
+  // rules as the test carving. It is drawn first; test_from = "train" then draws from what train keeps.
+  std::string eval_from;
+  double eval_fraction = 0;
+  std::size_t eval_size = 0;
+  std::uint64_t eval_seed = 0;
 
   // Reads and checks the parameters added by add_data_source_params; errors name `task` and the
   // parameter ("[task] seq_cls: source = \"file\" needs train or eval").
@@ -62,7 +70,7 @@ struct SLIMPIPE_API DataSource {
   // The caller's max_seq_length when > 0, else the task's own.
   std::int64_t sequence_length(std::int64_t requested) const { return requested > 0 ? requested : max_seq_length; }
   // The file of `split`; throws Error naming the parameter when it was not given (for test: when there is
-  // no test split; a carved test split has no file and gives "").
+  // no test split). A carved split has no file and gives "".
   const std::string& file(DataSplit split, const std::string& task) const;
   const std::string& file_or_empty(DataSplit split) const;
   std::uint64_t seed(DataSplit split) const {
@@ -75,25 +83,33 @@ struct SLIMPIPE_API DataSource {
   }
 
   bool carves() const { return !test_from.empty(); }
-  // Whether the split has data: a file or the synthetic source (train, eval), or has_test().
+  bool carves_eval() const { return !eval_from.empty(); }
+  // Whether the split has data: a file, the synthetic source or a carving.
   bool has(DataSplit split) const {
-    return split == DataSplit::Test ? has_test() : synthetic || !file_or_empty(split).empty();
+    if (split == DataSplit::Test) return has_test();
+    return synthetic || !file_or_empty(split).empty() || (split == DataSplit::Eval && carves_eval());
   }
+  // The split the test carving draws from.
   DataSplit carved_from() const { return test_from == "train" ? DataSplit::Train : DataSplit::Eval; }
+  // The split the carving of `target` (Eval or Test) draws from.
+  DataSplit carved_from(DataSplit target) const { return target == DataSplit::Eval ? DataSplit::Train : carved_from(); }
   bool has_test() const { return synthetic ? synthetic_test_size > 0 : !test.empty() || carves(); }
   // Throws Error naming the parameters to set when there is no test split.
   void require_test(const std::string& task) const;
 
-  // The indices (ascending) of the examples of the carved-from split that move to test. `unit_of[i]`
-  // is example i's unit (examples of one unit move together; dense ids from 0); `stratum_of_unit[u]`
-  // balances the draw (seq_cls: the label; one stratum elsewhere): each stratum gives its share by
-  // largest remainder, its units drawn with SplitMix64(test_seed). Throws Error, naming the parameter,
-  // when the draw would leave test or the rest empty. `what` names the units in messages ("examples").
-  std::vector<std::size_t> carve(const std::vector<std::size_t>& unit_of, const std::vector<std::int64_t>& stratum_of_unit,
-                                 const std::string& task, const std::string& what) const;
+  // The indices (ascending) of the examples of carved_from(target) that move to `target` (Eval: the
+  // eval_* parameters; Test: the test_* ones). `unit_of[i]` is example i's unit (examples of one unit
+  // move together; dense ids from 0); `stratum_of_unit[u]` balances the draw (seq_cls: the label; one
+  // stratum elsewhere): each stratum gives its share by largest remainder, its units drawn with
+  // SplitMix64(seed). Throws Error, naming the parameter, when the draw would leave `target` or the rest
+  // empty. `what` names the units in messages ("examples").
+  std::vector<std::size_t> carve(DataSplit target, const std::vector<std::size_t>& unit_of,
+                                 const std::vector<std::int64_t>& stratum_of_unit, const std::string& task,
+                                 const std::string& what) const;
 
   // How a split is made, for metrics files and reports: {"split", "source": "file" | "synthetic" |
-  // "carved", and "file"; "size", "seed"; "from", "fraction" or "size", "seed", "by"}.
+  // "carved", and "file"; "size", "seed"; "from", "fraction" or "size", "seed", "by"}; a split something
+  // was carved out of says so ("eval_carved_out", "test_carved_out").
   Json describe(DataSplit split, const std::string& carved_by = "") const;
 };
 
