@@ -450,8 +450,14 @@ TEST_F(PtqPipeline, DynabertPlusPtqExpandsIntoAPtqGridPerWidth) {
       ++parents;
       EXPECT_TRUE(m["delta_interval"].is_array()) << m.dump(2);
       EXPECT_GT(m["latency"]["batch_1"]["p50_ms"].get<double>(), 0.0) << m.dump(2);
+      // ... and scored on the held-out test split beside the baseline, with Δ and its interval.
+      EXPECT_TRUE(m["test"]["accuracy"].is_number()) << m.dump(2);
+      EXPECT_TRUE(m["test"]["delta_interval"].is_array()) << m.dump(2);
+    } else if (m["role"] == "baseline") {
+      EXPECT_TRUE(m["test"]["accuracy"].is_number()) << m.dump(2);
     }
   EXPECT_EQ(parents, 2);
+  EXPECT_NE(read_text(out / "rank" / "ranking.md").find("; test "), std::string::npos);
   for (const auto& c : ranking["candidates"])
     EXPECT_NE(c["fp32_model"].get<std::string>().find("compress_dynabert/width_"), std::string::npos) << c.dump(2);
   for (const char* w : {"width_0.75", "width_0.5"})

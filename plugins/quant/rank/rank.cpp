@@ -748,6 +748,11 @@ class Rank final : public Strategy {
     // each candidate beside their dev figures; nothing below decides anything.
     Json test_json = nullptr;
     std::optional<double> base_test;
+    struct ModelTest {
+      std::optional<double> value, delta;
+      std::optional<metrics::Interval> delta_ci;
+    };
+    std::map<std::string, ModelTest> model_test;  // fp32 parents that are not candidates, on test
     const auto* splits = ctx.has_task() ? dynamic_cast<const tasks::SplitInfo*>(&ctx.task()) : nullptr;
     if (p.get_bool("report_test") && p.get_bool("evaluate") && scoring && splits &&
         splits->has_split(tasks::DataSplit::Test)) {
@@ -763,26 +768,44 @@ class Rank final : public Strategy {
           ctx.log().warn("rank: cannot evaluate the baseline " + base_ref->id + " on test: " + e.what());
         }
       }
-      ctx.progress().begin("test", static_cast<std::int64_t>(cands.size()));
+      // The fp32 parents that are not candidates (the pruned models), so the gains of pruning and of
+      // quantization read apart on test too.
+      std::vector<ModelRef> test_parents;
+      for (const auto& [id, ref] : parents) {
+        const bool candidate =
+            std::any_of(cands.begin(), cands.end(), [&](const Candidate& c) { return c.artifact->id() == id; });
+        if (!candidate && (!base_ref || id != base_ref->id)) test_parents.push_back(ref);
+      }
+      ctx.progress().begin("test", static_cast<std::int64_t>(cands.size() + test_parents.size()));
       std::int64_t done = 0;
-      for (auto& c : cands) {
+      // One model on test: its figure, and Δ with its interval against the baseline on the same examples.
+      auto score_test = [&](const fs::path& dir, bool quantized, const std::string& what) {
+        ModelTest t;
         try {
-          const auto e = evaluate_model(c.artifact->dir(), c.quantized(), ctx.task(), *scoring, ctx.device(), max_seq,
-                                        batch, "test");
-          c.test_value = e.stats.value();
+          const auto e = evaluate_model(dir, quantized, ctx.task(), *scoring, ctx.device(), max_seq, batch, "test");
+          t.value = e.stats.value();
           if (base_eval && e.stats.examples() == base_eval->stats.examples() && e.stats.width == base_eval->stats.width) {
-            c.test_delta = *c.test_value - *base_test;
+            t.delta = *t.value - *base_test;
             if (resamples > 0) {
               const auto boot = metrics::paired_bootstrap({&base_eval->stats, &e.stats}, resamples,
                                                           static_cast<std::uint64_t>(ctx.seed()));
-              c.test_delta_ci = metrics::difference_interval(boot, 1, 0, confidence);
+              t.delta_ci = metrics::difference_interval(boot, 1, 0, confidence);
             }
           }
         } catch (const Error& e) {
-          ctx.log().warn("rank: cannot evaluate " + c.artifact->id() + " on test: " + e.what());
+          ctx.log().warn("rank: cannot evaluate " + what + " on test: " + e.what());
         }
         ctx.progress().update(++done);
         ctx.throw_if_cancelled();
+        return t;
+      };
+      for (const auto& m : test_parents)
+        model_test[m.id] = score_test(m.dir, kind_of(m.dir) == "quantized_model", "fp32 model " + m.id);
+      for (auto& c : cands) {
+        const ModelTest t = score_test(c.artifact->dir(), c.quantized(), c.artifact->id());
+        c.test_value = t.value;
+        c.test_delta = t.delta;
+        c.test_delta_ci = t.delta_ci;
       }
       ctx.progress().end();
       test_json = {{"data", splits->split_info(tasks::DataSplit::Test)},
@@ -892,7 +915,6 @@ class Rank final : public Strategy {
         m["latency_remeasured_rounds"] = t->remeasured;
         if (!t->note.empty()) m["latency_note"] = t->note;
       }
-      models.push_back(m);
       std::ostringstream line;
       line << "- " << role << " `" << ref.id << "`";
       if (metric != model_metric.end()) line << ": " << primary << " " << fixed(metric->second, 2);
@@ -904,6 +926,20 @@ class Rank final : public Strategy {
              << (s && role != "baseline" ? " (" + fixed(*s, 2) + "×)" : "");
       }
       if (t && t->timed()) line << ", p90/p50 " << fixed(t->spread(), 2) << (t->noisy ? " (noisy)" : "");
+      const auto tested = model_test.find(ref.id);
+      if (role == "baseline" && base_test) {
+        m["test"] = {{primary, *base_test}, {"delta", 0.0}, {"delta_interval", nullptr}};
+        line << "; test " << fixed(*base_test, 2);
+      } else if (tested != model_test.end() && tested->second.value) {
+        const ModelTest& mt = tested->second;
+        m["test"] = {{primary, *mt.value},
+                     {"delta", mt.delta ? Json(*mt.delta) : Json(nullptr)},
+                     {"delta_interval", interval_json(mt.delta_ci)}};
+        line << "; test " << fixed(*mt.value, 2);
+        if (mt.delta) line << ", Δ test " << signed_fixed(*mt.delta, 2);
+        if (mt.delta_ci) line << " " << interval_text(mt.delta_ci);
+      }
+      models.push_back(m);
       return line.str();
     };
     std::ostringstream model_lines;
