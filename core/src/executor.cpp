@@ -522,6 +522,11 @@ RunSummary Executor::run(const RunOptions& opts) {
     }
     for (const auto& r : inst.inputs) {
       Status s = summary.outcomes[r.instance].status;
+      // Downstream of what --only left out, and not selected itself: not selected, not a failure.
+      if (s == Status::Unselected && !sel.selected[i]) {
+        oc = {Status::Unselected, "not selected (--only); input " + plan_.instances[r.instance].id + " is not built", 0};
+        return;
+      }
       if (s != Status::Done && s != Status::Cached) {
         oc = {Status::Skipped, "input " + plan_.instances[r.instance].id + " " + to_string(s), 0};
         return;

@@ -9,19 +9,22 @@ namespace slimpipe::core {
 
 namespace {
 
+// A label's text for a quoted DOT string or a Mermaid node: quotes and backslashes escaped, each line
+// break written as DOT's centred break (backslash n) or Mermaid's <br/>.
 std::string escape(const std::string& s, bool mermaid) {
   std::string out;
   for (char c : s) {
     if (c == '"') out += mermaid ? "#quot;" : "\\\"";
     else if (c == '\\' && !mermaid) out += "\\\\";
+    else if (c == '\n') out += mermaid ? "<br/>" : "\\n";
     else out += c;
   }
   return out;
 }
 
 std::string label(const PipelineSpec& spec, const Instance& inst) {
-  if (inst.is_model()) return "model\\n" + inst.dir.filename().string();
-  return inst.id + "\\n(" + spec.nodes[inst.node].type + ")";
+  if (inst.is_model()) return "model\n" + inst.dir.filename().string();
+  return inst.id + "\n(" + spec.nodes[inst.node].type + ")";
 }
 
 std::string edge_label(const ArtifactRef& r) { return r.output; }
@@ -53,9 +56,7 @@ std::string to_mermaid(const PipelineSpec& spec, const Plan& plan) {
   std::ostringstream o;
   o << "flowchart LR\n";
   for (std::size_t i = 0; i < plan.instances.size(); ++i) {
-    std::string l = label(spec, plan.instances[i]);
-    for (std::size_t p; (p = l.find("\\n")) != std::string::npos;) l.replace(p, 2, "<br/>");
-    o << "  n" << i << "[\"" << escape(l, true) << "\"]\n";
+    o << "  n" << i << "[\"" << escape(label(spec, plan.instances[i]), true) << "\"]\n";
   }
   for (std::size_t i = 0; i < plan.instances.size(); ++i) {
     std::set<std::pair<std::size_t, std::string>> seen;

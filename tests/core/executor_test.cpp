@@ -99,6 +99,22 @@ TEST(Executor, SecondRunRunsNothing) {
   EXPECT_NE(bad.output.find("--only cell@x=9: no such instance or node (did you mean"), std::string::npos) << bad.output;
 }
 
+// --only X on a fresh folder: X runs; what reads the instances left out is not selected too, not "skipped",
+// so the run exits 0 when what was asked succeeded.
+TEST(Executor, OnlyExitsZeroWhenTheSelectedInstanceSucceeds) {
+  auto w = make_pipeline("only", 1, 3, 0);
+  testutil::write_file(w.pipeline, testutil::read_file(w.pipeline) +
+                                       "[nodes.rank]\ntype = \"sleep_record\"\ninputs = [\"cell\"]\ncollect = true\nrecord = \"record.txt\"\n");
+  auto r = run_command(testutil::cli() + " run " + w.pipeline.string() + " --only cell@x=0");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 ran, 0 cached, 0 failed, 0 skipped, 3 not selected"), std::string::npos) << r.output;
+  EXPECT_EQ(read_records(w.record).size(), 1u);
+  // Selected but its inputs left out: that cannot run, and says so.
+  auto rank = run_command(testutil::cli() + " run " + w.pipeline.string() + " --only rank");
+  EXPECT_EQ(rank.exit_code, 1) << rank.output;
+  EXPECT_NE(rank.output.find("skipped: rank: input cell@x=1 not selected"), std::string::npos) << rank.output;
+}
+
 TEST(Executor, KilledRunResumesWithoutRedoingFinishedInstances) {
   auto w = make_pipeline("kill", 1, 6, 200);
   std::string cmd = "exec " + testutil::cli() + " run " + w.pipeline.string() + " -q > " + (w.dir / "log.txt").string() + " 2>&1";
@@ -186,6 +202,20 @@ TEST(Executor, ArtifactsHaveManifestsAndNoTempLeftovers) {
   EXPECT_EQ(m["parents"][0]["id"], "model");
   EXPECT_EQ(m["hash"].get<std::string>().size(), 40u);
   EXPECT_FALSE(fs::exists(w.dir / "out" / ".tmp") && !fs::is_empty(w.dir / "out" / ".tmp"));
+}
+
+// A label's line break is DOT's one-backslash escape (graphviz draws two lines), never a doubled backslash
+// that graphviz prints literally; Mermaid gets <br/>.
+TEST(Graph, LabelLineBreaksAreRealBreaks) {
+  auto w = make_pipeline("graph-breaks", 1, 1, 0, "");
+  auto d = run_command(testutil::cli() + " graph " + w.pipeline.string() + " --format dot");
+  ASSERT_EQ(d.exit_code, 0) << d.output;
+  EXPECT_NE(d.output.find("\\n("), std::string::npos) << d.output;
+  EXPECT_EQ(d.output.find("\\\\n"), std::string::npos) << d.output;
+  auto m = run_command(testutil::cli() + " graph " + w.pipeline.string() + " --format mermaid");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  EXPECT_NE(m.output.find("<br/>("), std::string::npos) << m.output;
+  EXPECT_EQ(m.output.find("\\n"), std::string::npos) << m.output;
 }
 
 TEST(Graph, DotOutputIsAcceptedByGraphviz) {
