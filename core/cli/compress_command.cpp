@@ -33,12 +33,13 @@ using core::PluginRegistry;
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
 
-const char* kCompressUsage = R"(usage: slimpipe compress --strategy dynabert|ptq|dynabert+ptq --task TASK
+const char* kCompressUsage = R"(usage: slimpipe compress [--strategy dynabert|ptq|dynabert+ptq] --task TASK
                          --model_name_or_path DIR --output_dir DIR [--PARAM VALUE...] [options]
 
-Builds and runs a pipeline from PaddleNLP-style flags: the input model, the task, the strategy node and a
-rank node over every candidate. Any parameter of the task plugin, of the strategy (or of its steps) or of
-rank is a flag: --train_file F, --eval_file F, --width_mult_list 3/4 1/2, --algo_list mse KL,
+Builds and runs a pipeline from PaddleNLP-style flags: the input model (a local folder), the task, the
+strategy node (dynabert+ptq when --strategy is left out, as in PaddleNLP) and a rank node over every
+candidate. --train_file, --eval_file (or --dev_file) and --test_file set the task's data files. Any
+parameter of the task plugin, of the strategy (or of its steps) or of rank is a flag: --width_mult_list 3/4 1/2, --algo_list mse KL,
 --batch_size_list 4 8 16, --batch_num_list 1, --weight_quantize_type abs_max, --round_type adaround,
 --bias_correction, --num_train_epochs 3, --max_metric_drop 1.0 ... (`slimpipe plugins show NAME` lists them).
 With --strategy ptq, --input_infer_model_path DIR/model quantizes the exported model folder DIR (config.json +
@@ -150,6 +151,19 @@ Json flag_value(const std::string& flag, const ParamSpec& spec, const std::vecto
   return scalar_value(flag, spec.type, values[0]);
 }
 
+// flag_value, checked against the parameter's schema (choices, types) so a bad value is one error that names
+// the flag, not two about the TOML file written from it.
+Json checked_flag_value(const std::string& flag, const ParamSpec& spec, const std::vector<std::string>& values) {
+  Json v = flag_value(flag, spec, values);
+  const std::string err = Schema::check(spec, v);
+  if (!err.empty()) {
+    std::string given;
+    for (const auto& x : values) given += " " + x;
+    throw Error("--" + flag + given + ": " + err);
+  }
+  return v;
+}
+
 // TOML text of a JSON scalar or array of scalars (TOML's basic strings use JSON's escapes).
 std::string toml_value(const Json& v) {
   if (v.is_array()) {
@@ -238,7 +252,9 @@ int cmd_compress(const std::vector<std::string>& args,
     return v;
   };
   try {
-    const std::string strategy = take("strategy");
+    // PaddleNLP's compress() runs dynabert+ptq when no strategy is named.
+    std::string strategy = take("strategy");
+    if (strategy.empty()) strategy = "dynabert+ptq";
     const std::string task = take("task");
     std::string model = take("model_name_or_path");
     const std::string infer = take("input_infer_model_path");
@@ -251,13 +267,25 @@ int cmd_compress(const std::vector<std::string>& args,
       model = quantized.string();
     }
     if (strategy.empty() || task.empty() || model.empty() || output_dir.empty())
-      throw Error("--strategy, --task, --model_name_or_path (or, with --strategy ptq, --input_infer_model_path) and "
+      throw Error("--task, --model_name_or_path (or, with --strategy ptq, --input_infer_model_path) and "
                   "--output_dir are required (see --help)");
     const std::vector<std::string> strategies = {"dynabert", "ptq", "dynabert+ptq"};
     if (std::find(strategies.begin(), strategies.end(), strategy) == strategies.end())
       throw Error("--strategy: expected dynabert, ptq or dynabert+ptq, got '" + strategy + "'" +
                   core::did_you_mean(strategy, strategies));
 
+    // The data files under PaddleNLP's spellings: --train_file, --eval_file (--dev_file), --test_file set the
+    // task's train, eval and test.
+    for (const auto& [alias, param] : std::vector<std::pair<std::string, std::string>>{
+             {"train_file", "train"}, {"eval_file", "eval"}, {"dev_file", "eval"}, {"test_file", "test"}}) {
+      auto it = flags.find(alias);
+      if (it == flags.end()) continue;
+      if (flags.count(param))
+        throw Error("--" + alias + " and --" + param + " both set the task's " + param + " file; keep one");
+      flags[param] = it->second;
+      flags.erase(it);
+      *std::find(order.begin(), order.end(), alias) = param;
+    }
     // PaddleNLP hands its training --learning_rate to AdaRound when the strategy is ptq, so a fine-tuning rate
     // (2e-5) silently stalls it. Here AdaRound has its own --adaround_learning_rate; PaddleNLP's scripts pass
     // --learning_rate anyway, so it is dropped with a warning rather than refused.
@@ -302,17 +330,17 @@ int cmd_compress(const std::vector<std::string>& args,
       bool used = false;
       const std::vector<std::string>& values = flags.at(name);
       if (const ParamSpec* s = task_plugin.schema.find(name)) {
-        task_rows.emplace_back(name, flag_value(name, *s, values));
+        task_rows.emplace_back(name, checked_flag_value(name, *s, values));
         used = true;
       }
       for (const PluginInfo* p : strategy_schemas)
         if (const ParamSpec* s = p->schema.find(name)) {
-          node_rows.emplace_back(name, flag_value(name, *s, values));
+          node_rows.emplace_back(name, checked_flag_value(name, *s, values));
           used = true;
           break;
         }
       if (const ParamSpec* s = rank_plugin.schema.find(name)) {
-        rank_rows.emplace_back(name, flag_value(name, *s, values));
+        rank_rows.emplace_back(name, checked_flag_value(name, *s, values));
         used = true;
       }
       if (!used) {
@@ -322,6 +350,31 @@ int cmd_compress(const std::vector<std::string>& args,
                     core::did_you_mean(name, known));
       }
     }
+    // The data each strategy reads, checked before anything is written: dynabert distils on train; every
+    // strategy makes its choices (and ptq its calibration) on eval, which may be carved out of train.
+    const auto source = flags.find("source");
+    if (source == flags.end() || source->second != std::vector<std::string>{"synthetic"}) {
+      const bool distils = strategy.find("dynabert") != std::string::npos;
+      if (distils && !flags.count("train"))
+        throw Error("--strategy " + strategy + " needs training data for distillation: --train_file FILE (or "
+                    "--source synthetic)");
+      if (!flags.count("eval") && !flags.count("eval_from"))
+        throw Error("--strategy " + strategy + " needs dev data (" +
+                    (distils ? "importance, evaluation, " : std::string()) +
+                    "calibration and the ranking read it): --eval_file FILE, or --eval_from train with --eval_size N "
+                    "(or --source synthetic)");
+    }
+    // Hub names cannot be fetched: the model must be a local folder, checked before planning or running.
+    if (!emit && infer.empty()) {
+      if (!fs::is_directory(model))
+        throw Error("--model_name_or_path " + model + ": no such folder; slimpipe does not download models by hub "
+                    "name: download the fine-tuned model and pass its local folder (config.json and "
+                    "model.safetensors or pytorch_model.bin)");
+      if (!fs::exists(fs::path(model) / "config.json"))
+        throw Error("--model_name_or_path " + model + ": no config.json in the folder (expected a Hugging Face model "
+                    "folder: config.json and model.safetensors or pytorch_model.bin)");
+    }
+
     output_dir = fs::absolute(output_dir).lexically_normal().string();
     std::ostringstream toml;
     toml << "# Written by: slimpipe compress";

@@ -524,8 +524,10 @@ void fan_out_lists(Checker& c, NodeSpec& node, const toml::table& t) {
       continue;
     }
     MatrixAxis axis{scalar, {}};
+    // A list the parameter check already refused (a value outside its choices) is reported once, there.
+    const bool list_refused = !Schema::check(spec, values).empty();
     for (const auto& v : values) {
-      const std::string err = Schema::check(*target, v);
+      const std::string err = list_refused ? std::string() : Schema::check(*target, v);
       if (!err.empty()) {
         const toml::node* kn = t.get(spec.name);
         c.error(kn ? c.pos(*kn) : node.pos, where + " '" + spec.name + "' entry " + v.dump() + ": " + err);

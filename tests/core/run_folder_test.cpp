@@ -98,7 +98,8 @@ TEST(RunLock, CompressLeavesTheCompressTomlOfARunInProgress) {
   const fs::path dir = testutil::temp_dir("compress-busy");
   const fs::path out = dir / "out";
   testutil::write_file(out / "compress.toml", "# the running pipeline\n");
-  const std::string cmd = testutil::cli() + " compress --strategy ptq --task seq_cls --model_name_or_path " +
+  testutil::write_file(dir / "m" / "config.json", "{}");
+  const std::string cmd = testutil::cli() + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path " +
                           (dir / "m").string() + " --output_dir " + out.string();
   {
     slimpipe::core::RunLock running(out);

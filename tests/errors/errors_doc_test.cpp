@@ -347,6 +347,14 @@ std::map<std::string, MakeCase> cases() {
   c["compress-bad-strategy"] = [=](const fs::path&) {
     return S + " compress --strategy prune --task seq_cls --model_name_or_path m --output_dir o";
   };
+  c["compress-no-dev-data"] = [=](const fs::path& d) {
+    copy_model(d);
+    return S + " compress --strategy ptq --task seq_cls --model_name_or_path model --output_dir o --plan";
+  };
+  c["compress-hub-name"] = [=](const fs::path&) {
+    return S + " compress --task seq_cls --model_name_or_path ernie-3.0-medium-zh --train_file t.tsv --eval_file d.tsv "
+               "--output_dir o --plan";
+  };
   c["compress-unknown-flag"] = [=](const fs::path& d) {
     copy_model(d);
     return S + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "

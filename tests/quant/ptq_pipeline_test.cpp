@@ -491,6 +491,33 @@ TEST_F(PtqPipeline, CompressBuildsThePipelineFromPaddleNlpFlags) {
   fs::create_directories(dir_ / "model");
   EXPECT_EQ(run("validate '" + (dir_ / "emitted.toml").string() + "'", dir_ / "validate.log"), 0) << read_text(dir_ / "validate.log");
 
+  // PaddleNLP's defaults and spellings: no --strategy is dynabert+ptq; --train_file / --eval_file / --test_file
+  // set the task's files.
+  ASSERT_EQ(run("compress --task seq_cls --model_name_or_path m --output_dir o --train_file t.tsv --eval_file d.tsv "
+                "--test_file x.tsv --emit-toml",
+                dir_ / "defaults.log"),
+            0)
+      << read_text(dir_ / "defaults.log");
+  const std::string defaults = read_text(dir_ / "defaults.log");
+  for (const std::string& line : std::vector<std::string>{"type = \"dynabert+ptq\"", "train = \"" + fs::absolute("t.tsv").string() + "\"",
+                                 "eval = \"" + fs::absolute("d.tsv").string() + "\"",
+                                 "test = \"" + fs::absolute("x.tsv").string() + "\""})
+    EXPECT_NE(defaults.find(line), std::string::npos) << line << "\n" << defaults;
+  EXPECT_EQ(run("compress --task seq_cls --model_name_or_path m --output_dir o --train_file t.tsv --train t.tsv "
+                "--eval_file d.tsv --emit-toml",
+                dir_ / "twice.log"),
+            2);
+  EXPECT_NE(read_text(dir_ / "twice.log").find("--train_file and --train both set the task's train file; keep one"),
+            std::string::npos)
+      << read_text(dir_ / "twice.log");
+  // Training data for distillation is checked before anything is written.
+  EXPECT_EQ(run("compress --task seq_cls --model_name_or_path m --output_dir o --eval_file d.tsv --emit-toml",
+                dir_ / "notrain.log"),
+            2);
+  EXPECT_NE(read_text(dir_ / "notrain.log").find("--strategy dynabert+ptq needs training data for distillation"),
+            std::string::npos)
+      << read_text(dir_ / "notrain.log");
+
   EXPECT_EQ(run(base + "--algo_lst KL", dir_ / "typo.log"), 2);
   EXPECT_NE(read_text(dir_ / "typo.log").find("--algo_lst: not a parameter of task 'seq_cls', strategy 'dynabert+ptq' or rank "
                                               "(did you mean 'algo_list'?)"),

@@ -4,6 +4,7 @@
 #include "slimpipe/data/text_file.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace slimpipe {
 
@@ -161,11 +162,24 @@ std::string Schema::check(const ParamSpec& spec, const Json& v) {
     for (const auto& a : spec.allowed) s += (s.empty() ? "" : ", ") + a.dump();
     return s;
   };
+  // A value that differs from an allowed one only in case ("kl" for "KL") says which.
+  auto not_allowed = [&](const Json& x) {
+    std::string msg = "value " + data::clip_for_message(x.dump()) + " is not one of " + allowed_list();
+    if (!x.is_string()) return msg;
+    auto lower = [](std::string t) {
+      for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return t;
+    };
+    const std::string want = lower(x.get<std::string>());
+    for (const auto& a : spec.allowed)
+      if (a.is_string() && lower(a.get<std::string>()) == want) return msg + " (did you mean " + a.dump() + "?)";
+    return msg;
+  };
   if (v.is_array()) {
     for (const auto& x : v)
-      if (!allowed_one(x)) return "value " + data::clip_for_message(x.dump()) + " is not one of " + allowed_list();
+      if (!allowed_one(x)) return not_allowed(x);
   } else if (!allowed_one(v)) {
-    return "value " + data::clip_for_message(v.dump()) + " is not one of " + allowed_list();
+    return not_allowed(v);
   }
   return "";
 }
