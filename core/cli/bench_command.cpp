@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -51,6 +52,25 @@ std::uint64_t status_kib(const char* key) {
   return 0;
 }
 
+// The runtime export to time for what the user named: an export folder (runtime.json) as is; a folder that
+// holds one in runtime/ (a rank or ptq cell folder, a dynabert width); a file inside either (model.int8.onnx,
+// runtime.json). Returns the folder (relative where `given` was); throws UsageError naming the path and what
+// was expected.
+std::filesystem::path runtime_folder(const std::string& given) {
+  namespace fs = std::filesystem;
+  const fs::path p = fs::path(given).lexically_normal();
+  auto is_export = [](const fs::path& d) { return fs::is_regular_file(d / "runtime.json"); };
+  if (!fs::exists(p)) throw slimpipe::UsageError("bench: " + given + ": no such file or folder");
+  const fs::path dir = fs::is_directory(p) ? p : p.has_parent_path() ? p.parent_path() : fs::path(".");
+  if (is_export(dir)) return dir;
+  if (is_export(dir / "runtime")) return dir / "runtime";
+  throw slimpipe::UsageError("bench: " + given + ": " +
+                             (fs::is_directory(p) ? std::string("no runtime export here")
+                                                  : "a file, and its folder " + dir.string() + " holds no runtime export") +
+                             " (expected a folder with runtime.json, as export-runtime writes it, or one with runtime/ "
+                             "inside: a rank, ptq cell or dynabert width folder)");
+}
+
 std::string cpu_name() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -70,7 +90,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   double max_seconds = 30;
   std::string json_path, kernels = "own";
   po::options_description d("bench options");
-  d.add_options()("help,h", "show this help")("model", po::value(&models)->composing(), "runtime export folder (repeatable)")(
+  d.add_options()("help,h", "show this help")("model", po::value(&models)->composing(), "runtime export folder, or a folder with runtime/ inside (rank, ptq cell, dynabert width), or a file in either (repeatable)")(
       "batch", po::value(&batches)->multitoken(), "batch sizes (default 1 32)")("seq", po::value(&seq), "sequence length (default 128, or a model's max_position_embeddings when smaller)")(
       "threads", po::value(&threads), "threads for every kernel (default: all cores)")(
       "iters", po::value(&iters), "timed runs per batch size (default 10)")("warmup", po::value(&warmup), "untimed runs first (default 1)")(
@@ -105,25 +125,37 @@ int cmd_bench(const std::vector<std::string>& args) {
   std::cout << "cpu " << report["cpu"].get<std::string>() << ", isa " << report["isa"].get<std::string>() << ", " << threads
             << " threads, seq " << seq << (seq_given ? "" : " (or a model's max_position_embeddings when smaller)")
             << ", OpenMP wait policy " << report["omp_wait_policy"].get<std::string>() << ", kernels " << kernels << "\n";
+  // Paths in full, numbered; the table names each model by its number.
+  std::vector<std::string> folders;
+  for (const std::string& given : models) {
+    const std::filesystem::path folder = runtime_folder(given);
+    folders.push_back(folder.string());
+    std::cout << "model " << folders.size() << ": " << std::filesystem::absolute(folder).lexically_normal().string()
+              << "\n";
+  }
   std::ostringstream table;
-  table << std::left << std::setw(40) << "model" << std::setw(7) << "prec" << std::right << std::setw(6) << "seq" << std::setw(7) << "batch"
+  table << std::left << std::setw(7) << "model" << std::setw(7) << "prec" << std::right << std::setw(6) << "seq" << std::setw(7) << "batch"
         << std::setw(11) << "p50 ms" << std::setw(11) << "p90 ms" << std::setw(11) << "seq/s" << std::setw(11) << "size MB"
-        << std::setw(11) << "peak MB" << "\n";
+        << std::setw(11) << "mem MB" << "\n";
   slimpipe_runtime::BenchOptions options;
   options.batches = batches;
   options.seq = seq;
   options.iters = iters;
   options.warmup = warmup;
   options.max_seconds = max_seconds;
-  for (const std::string& path : models) {
+  for (std::size_t m = 0; m < folders.size(); ++m) {
+    const std::string& path = folders[m];
+    // The model's own memory: the process's peak during load and timing, less what it held before (this CLI
+    // links LibTorch, whose libraries alone are about 170 MB of resident memory).
     reset_peak_rss();
+    const std::uint64_t before = status_kib("VmRSS") * 1024;
     auto model = slimpipe_runtime::Model::load(path, load_options);
     const auto& info = model.info();
     if (seq_given && seq > info.max_position_embeddings)
       throw std::runtime_error("bench: --seq " + std::to_string(seq) + " exceeds " + path + "'s max_position_embeddings " +
                                std::to_string(info.max_position_embeddings));
     options.seq = std::min(seq, info.max_position_embeddings);
-    nlohmann::json entry = {{"path", path}, {"precision", info.precision}, {"head", slimpipe_runtime::to_string(info.head)},
+    nlohmann::json entry = {{"path", std::filesystem::absolute(path).lexically_normal().string()}, {"precision", info.precision}, {"head", slimpipe_runtime::to_string(info.head)},
                             {"layers", info.num_layers}, {"hidden", info.hidden_size}, {"heads", info.heads},
                             {"intermediate_sizes", info.intermediate_sizes}, {"size_bytes", info.file_bytes},
                             {"int8_linears", info.int8_linears}, {"onednn_linears", info.onednn_linears},
@@ -134,14 +166,16 @@ int cmd_bench(const std::vector<std::string>& args) {
       entry["results"].push_back(
           {{"batch", r.batch}, {"runs", r.ms.size()}, {"p50_ms", r.p50_ms}, {"p90_ms", r.p90_ms}, {"seq_per_s", r.seq_per_s}});
     const std::uint64_t peak = status_kib("VmHWM") * 1024;
+    const std::uint64_t own = peak > before ? peak - before : 0;
     entry["peak_rss_bytes"] = peak;
+    entry["model_peak_bytes"] = own;
     entry["workspace_bytes"] = model.workspace_bytes();
     for (const auto& r : entry["results"]) {
-      table << std::left << std::setw(40) << path.substr(path.size() > 39 ? path.size() - 39 : 0) << std::setw(7) << info.precision
+      table << std::left << std::setw(7) << m + 1 << std::setw(7) << info.precision
             << std::right << std::setw(6) << options.seq << std::setw(7) << r["batch"].get<std::int64_t>() << std::fixed << std::setprecision(2) << std::setw(11)
             << r["p50_ms"].get<double>() << std::setw(11) << r["p90_ms"].get<double>() << std::setprecision(1) << std::setw(11)
             << r["seq_per_s"].get<double>() << std::setw(11) << static_cast<double>(info.file_bytes) / 1e6 << std::setw(11)
-            << static_cast<double>(peak) / 1e6 << "\n";
+            << static_cast<double>(own) / 1e6 << "\n";
     }
     report["models"].push_back(entry);
   }

@@ -377,6 +377,10 @@ std::map<std::string, MakeCase> cases() {
   };
   // --- bench
   c["bench-not-a-model"] = [=](const fs::path&) { return S + " bench nosuch"; };
+  c["bench-no-export"] = [=](const fs::path& d) {
+    fs::create_directories(d / "empty");
+    return S + " bench empty";
+  };
   c["bench-package-damaged"] = [=](const fs::path& d) {
     copy_model(d);
     return S + " export-runtime model pkg && printf X | dd of=pkg/weights.bin bs=1 seek=100 conv=notrunc 2>/dev/null && " +

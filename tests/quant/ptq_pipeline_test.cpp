@@ -325,6 +325,30 @@ TEST_F(PtqPipeline, RankPublishesAScratchExportAsACompletePackageAndReportsTestA
   const auto package = read_json(rt / "package.json");
   EXPECT_EQ(package["task"], "seq_cls") << package.dump(2);
 
+  // bench takes the rank folder (its runtime/), prints the full path, and the model's own memory, not the CLI's.
+  ASSERT_EQ(run("bench '" + (out / "best").string() + "' --batch 1 --iters 2 --json '" + (dir_ / "bench.json").string() + "'",
+                dir_ / "bench.log"),
+            0)
+      << read_text(dir_ / "bench.log");
+  EXPECT_NE(read_text(dir_ / "bench.log").find("model 1: " + fs::absolute(rt).lexically_normal().string() + "\n"),
+            std::string::npos)
+      << read_text(dir_ / "bench.log");
+  const auto bench = read_json(dir_ / "bench.json");
+  EXPECT_EQ(bench["models"][0]["path"], fs::absolute(rt).lexically_normal().string());
+  EXPECT_LT(bench["models"][0]["model_peak_bytes"].get<double>(), bench["models"][0]["peak_rss_bytes"].get<double>());
+  // A file beside no export is refused with the folders it looks for.
+  const fs::path cell_onnx = [&] {
+    for (const auto& e : fs::directory_iterator(out / "quant"))
+      if (fs::exists(e.path() / "model.int8.onnx")) return e.path() / "model.int8.onnx";
+    return fs::path();
+  }();
+  ASSERT_FALSE(cell_onnx.empty());
+  EXPECT_EQ(run("bench '" + cell_onnx.string() + "'", dir_ / "bench_onnx.log"), 2);
+  EXPECT_NE(read_text(dir_ / "bench_onnx.log").find("a file, and its folder " + cell_onnx.parent_path().string() +
+                                                    " holds no runtime export"),
+            std::string::npos)
+      << read_text(dir_ / "bench_onnx.log");
+
   // The synthetic task has a test split (synthetic_test_size): rank reports it beside dev, after the choice. The
   // same rank without test chooses the same candidate in the same order: test never steers the choice.
   const auto ranking = read_json(out / "best" / "ranking.json");
