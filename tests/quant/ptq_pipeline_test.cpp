@@ -241,6 +241,28 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     EXPECT_FALSE(c["eligible"].get<bool>());
     EXPECT_NE(c["excluded"].get<std::string>().find("< min_logit_sqnr_db 1000.0"), std::string::npos) << c.dump(2);
   }
+  // The gate between two cells: a threshold between their SQNRs excludes the lower one, whatever its accuracy,
+  // and the other is chosen.
+  const auto& hi = first["logit_sqnr_db"].get<double>() > second["logit_sqnr_db"].get<double>() ? first : second;
+  const auto& lo = &hi == &first ? second : first;
+  ASSERT_GT(hi["logit_sqnr_db"].get<double>() - lo["logit_sqnr_db"].get<double>(), 0.01) << ranking.dump(2);
+  const double gate = (hi["logit_sqnr_db"].get<double>() + lo["logit_sqnr_db"].get<double>()) / 2;
+  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() + "' -q --only strict --set nodes.strict.min_logit_sqnr_db=" +
+                    std::to_string(gate),
+                dir_ / "gate.log"),
+            0)
+      << read_text(dir_ / "gate.log");
+  const auto gated = read_json(out / "strict" / "ranking.json");
+  EXPECT_TRUE(gated["best_eligible"].get<bool>()) << gated.dump(2);
+  EXPECT_EQ(gated["candidates"][0]["id"], hi["id"]) << gated.dump(2);
+  EXPECT_EQ(read_json(out / "strict" / "manifest.json")["best"], hi["id"]);
+  for (const auto& c : gated["candidates"])
+    if (c["id"] == lo["id"]) {
+      EXPECT_FALSE(c["eligible"].get<bool>()) << c.dump(2);
+      EXPECT_NE(c["excluded"].get<std::string>().find("< min_logit_sqnr_db"), std::string::npos) << c.dump(2);
+    }
+  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() + "' -q --only strict", dir_ / "ungate.log"), 0)
+      << read_text(dir_ / "ungate.log");  // back to the file's 1000 dB
   // The run report carries the same columns.
   const std::string report = read_text(out / "report.md");
   for (const char* col : {"| Δ CI |", "| SQNR dB |", "| agree % |"}) EXPECT_NE(report.find(col), std::string::npos) << col;
