@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <functional>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iomanip>
@@ -215,6 +216,7 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   std::string format = "dot";
   std::string report_out;
   bool quiet = false, verbose = false;
+  std::string log_format = "text";
   auto desc = common_options(c);
   desc.add(pipeline_options(c));
   po::options_description run_opts("run and plan options");
@@ -222,7 +224,9 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
       "only", po::value(&ro.only)->composing(), "run only this instance or node; its inputs must be built (repeatable)")(
       "from", po::value(&ro.from)->composing(), "rebuild this instance or node and everything downstream (repeatable)")(
       "max-parallel", po::value(&ro.max_parallel), "override pipeline.max_parallel")(
-      "quiet,q", po::bool_switch(&quiet), "only warnings and errors")("verbose,v", po::bool_switch(&verbose), "debug output");
+      "quiet,q", po::bool_switch(&quiet), "only warnings and errors")("verbose,v", po::bool_switch(&verbose), "debug output")(
+      "log-format", po::value(&log_format),
+      "text (default: a live status block on a terminal, plain lines elsewhere) or json (one object per line)");
   po::options_description graph_opts("graph options");
   graph_opts.add_options()("format", po::value(&format), "dot or mermaid (default dot)");
   po::options_description report_opts("report options");
@@ -263,6 +267,15 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   }
   if (quiet) ro.level = LogLevel::Warn;
   if (verbose) ro.level = LogLevel::Debug;
+  if (log_format != "text" && log_format != "json") {
+    std::cerr << "slimpipe " << cmd << ": --log-format " << log_format << ": expected text or json\n";
+    return kExitUsage;
+  }
+  ro.format = log_format == "json" ? LogFormat::Json : LogFormat::Text;
+  {
+    const char* term = std::getenv("TERM");
+    ro.live = ro.format == LogFormat::Text && ::isatty(STDERR_FILENO) && !(term && std::string(term) == "dumb");
+  }
   if (vm.count("max-parallel") && (ro.max_parallel < 1 || ro.max_parallel > kMaxParallel)) {
     std::cerr << "slimpipe " << cmd << ": --max-parallel must be between 1 and " << kMaxParallel << ", got "
               << ro.max_parallel << "\n";

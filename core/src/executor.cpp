@@ -1,6 +1,8 @@
 // The executor: cache decisions, the TBB flow graph, instance contexts and atomic artifact writes.
 #include "slimpipe/core/executor.hpp"
 
+#include "console.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,83 +73,34 @@ std::string external_dir_hash(const fs::path& dir, const fs::path& exclude) {
   return h.hex();
 }
 
-// One log file per run (output_dir/logs/run-<time>.log), shared by all instances, each line
-// tagged with its instance: a file per instance would cost a file creation per instance.
-class RunLog {
- public:
-  RunLog(std::ostream& out, LogLevel level, const fs::path& file) : out_(out), level_(level) {
-    std::error_code ec;  // no log folder (a full disk): the lines still reach the terminal
-    fs::create_directories(file.parent_path(), ec);
-    if (!ec) file_.open(file, std::ios::app);
-  }
-  void write(const std::string& id, LogLevel level, const std::string& message) {
-    static const char* names[] = {"debug", "info", "warn", "error"};
-    std::lock_guard<std::mutex> lock(mu_);
-    if (file_) file_ << utc_now_iso() << " " << names[int(level)] << " [" << id << "] " << message << "\n";
-    if (level >= level_) {
-      out_ << "[" << id << "] " << (level >= LogLevel::Warn ? std::string(names[int(level)]) + ": " : "") << message << "\n";
-      out_.flush();
-    }
-  }
-  void flush() {
-    std::lock_guard<std::mutex> lock(mu_);
-    file_.flush();
-  }
-
- private:
-  std::ostream& out_;
-  LogLevel level_;
-  std::mutex mu_;
-  std::ofstream file_;
-};
-
 class InstanceLogger final : public Logger {
  public:
-  InstanceLogger(std::string id, RunLog& sink) : id_(std::move(id)), sink_(sink) {}
-  void log(LogLevel level, const std::string& message) override { sink_.write(id_, level, message); }
+  InstanceLogger(std::string id, Console& console) : id_(std::move(id)), console_(console) {}
+  void log(LogLevel level, const std::string& message) override { console_.log(id_, level, message); }
 
  private:
   std::string id_;
-  RunLog& sink_;
+  Console& console_;
 };
 
-// Renders progress as log lines, at most one a second per instance (several run at once, so a
-// single redrawn bar would be garbled).
-class ThrottledProgress final : public Progress {
+// A strategy's progress, handed to the console, which throttles and renders it.
+class ConsoleProgress final : public Progress {
  public:
-  explicit ThrottledProgress(Logger& log) : log_(log) {}
-  void begin(const std::string& phase, std::int64_t total) override {
-    phase_ = phase;
-    total_ = total;
-    start_ = last_ = Clock::now();
-    log_.info(phase_ + ": started (" + std::to_string(total) + " steps)");
-  }
-  void update(std::int64_t done, const std::string& status) override {
-    auto now = Clock::now();
-    if (now - last_ < std::chrono::seconds(1) && done < total_) return;
-    last_ = now;
-    double el = std::chrono::duration<double>(now - start_).count();
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%s: %lld/%lld (%.0f%%) %.1f it/s", phase_.c_str(), static_cast<long long>(done),
-                  static_cast<long long>(total_), total_ > 0 ? 100.0 * done / total_ : 0.0, el > 0 ? done / el : 0.0);
-    log_.info(std::string(buf) + (status.empty() ? "" : " " + status));
-  }
-  void end() override {
-    log_.info(phase_ + ": done in " + std::to_string(std::chrono::duration<double>(Clock::now() - start_).count()) + " s");
-  }
+  ConsoleProgress(std::string id, Console& console) : id_(std::move(id)), console_(console) {}
+  void begin(const std::string& phase, std::int64_t total) override { console_.phase_begin(id_, phase, total); }
+  void update(std::int64_t done, const std::string& status) override { console_.phase_update(id_, done, status); }
+  void end() override { console_.phase_end(id_); }
 
  private:
-  Logger& log_;
-  std::string phase_;
-  std::int64_t total_ = 0;
-  Clock::time_point start_, last_;
+  std::string id_;
+  Console& console_;
 };
 
 class InstanceContext final : public Context {
  public:
-  InstanceContext(const std::string& id, Logger& log, std::uint64_t seed, const std::string& device, int threads,
-                  fs::path scratch, Task* task, std::map<std::string, OutputArtifact>& outputs)
-      : id_(id), log_(log), progress_(log), seed_(seed), device_(device), threads_(threads),
+  InstanceContext(const std::string& id, Logger& log, Console& console, std::uint64_t seed, const std::string& device,
+                  int threads, fs::path scratch, Task* task, std::map<std::string, OutputArtifact>& outputs)
+      : id_(id), log_(log), progress_(id, console), seed_(seed), device_(device), threads_(threads),
         scratch_(std::move(scratch)), task_(task), outputs_(outputs) {}
 
   const std::string& instance_id() const override { return id_; }
@@ -182,7 +135,7 @@ class InstanceContext final : public Context {
  private:
   std::string id_;
   Logger& log_;
-  ThrottledProgress progress_;
+  ConsoleProgress progress_;
   std::uint64_t seed_;
   std::string device_;
   int threads_;
@@ -488,7 +441,9 @@ RunSummary Executor::run(const RunOptions& opts) {
   lock.hold(*run_lock_);
   print_warnings(out, lock);
   lock.set_pipeline(spec_.name);
-  RunLog run_log(out, opts.level, spec_.output_dir / "logs" / "run.log");
+  std::size_t runnable = 0;
+  for (const auto& inst : plan_.instances) runnable += inst.is_model() ? 0 : 1;
+  Console console(out, opts.level, opts.format, opts.live, spec_.output_dir / "logs" / "run.log", runnable, max_parallel);
 
   // The task is configured once and shared by every instance.
   std::shared_ptr<Task> task;
@@ -517,7 +472,7 @@ RunSummary Executor::run(const RunOptions& opts) {
     const auto t0 = Clock::now();
     if (inst.is_model()) {
       oc = use_input_model(inst, spec_.output_dir, artifacts[i]);
-      if (oc.status == Status::Failed) run_log.write("model", LogLevel::Error, oc.reason);
+      if (oc.status == Status::Failed) console.log("model", LogLevel::Error, oc.reason);
       return;
     }
     for (const auto& r : inst.inputs) {
@@ -556,7 +511,8 @@ RunSummary Executor::run(const RunOptions& opts) {
       return;
     }
 
-    InstanceLogger logger(inst.id, run_log);
+    InstanceLogger logger(inst.id, console);
+    console.instance_started(inst.id);
     logger.info("running: " + reason);
     // Outputs are written under .tmp/<pid> and renamed into place once complete.
     const std::string stem = safe_name(inst.id);
@@ -565,7 +521,7 @@ RunSummary Executor::run(const RunOptions& opts) {
     const fs::path scratch = tmp_root / (stem + ".scratch");
     try {
       std::map<std::string, OutputArtifact> outputs = make_outputs(inst, tmp);
-      InstanceContext ctx(inst.id, logger, spec_.seed, spec_.device, threads, scratch, task.get(), outputs);
+      InstanceContext ctx(inst.id, logger, console, spec_.seed, spec_.device, threads, scratch, task.get(), outputs);
       auto strategy = PluginRegistry::create_strategy(*node.plugin);
       strategy->run(ctx, inputs, Params(inst.params));
       if (fs::exists(scratch)) fs::remove_all(scratch);
@@ -622,6 +578,8 @@ RunSummary Executor::run(const RunOptions& opts) {
             } catch (...) {  // nothing may leave the graph: it would end the process
               summary.outcomes[i] = {Status::Failed, "unknown exception", 0};
             }
+            if (!plan_.instances[i].is_model())
+              console.instance_finished(plan_.instances[i].id, summary.outcomes[i].status, summary.outcomes[i].seconds);
           }));
     }
     for (std::size_t i = 0; i < n; ++i)
@@ -630,6 +588,7 @@ RunSummary Executor::run(const RunOptions& opts) {
       if (plan_.instances[i].upstream.empty()) nodes[i]->try_put(tbb::flow::continue_msg());
     g.wait_for_all();
   });
+  console.close();
   try {
     lock.commit();
   } catch (const std::exception& e) {

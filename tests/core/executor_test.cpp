@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "test_util.hpp"
@@ -113,6 +114,62 @@ TEST(Executor, OnlyExitsZeroWhenTheSelectedInstanceSucceeds) {
   auto rank = run_command(testutil::cli() + " run " + w.pipeline.string() + " --only rank");
   EXPECT_EQ(rank.exit_code, 1) << rank.output;
   EXPECT_NE(rank.output.find("skipped: rank: input cell@x=1 not selected"), std::string::npos) << rank.output;
+}
+
+// Off a terminal: one line per event, progress at most every few seconds, nothing for a phase under a second
+// (the log file keeps those lines).
+TEST(Console, PlainLinesSkipSubSecondNoise) {
+  auto w = make_pipeline("console-plain", 2, 2, 1200);
+  auto r = run_command(testutil::cli() + " run " + w.pipeline.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("[cell@x=0] sleep: done in 1."), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("work:"), std::string::npos) << r.output;  // the plugin's 0 ms phase
+  EXPECT_EQ(r.output.find("started ("), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("\x1b["), std::string::npos) << r.output;
+  const std::string log = testutil::read_file(w.dir / "out" / "logs" / "run.log");
+  EXPECT_NE(log.find("work: done in 0.0 s"), std::string::npos) << log;
+  EXPECT_NE(log.find("sleep: started (120 steps)"), std::string::npos) << log;
+}
+
+// --log-format json: every line the run prints before its closing summary is one JSON object.
+TEST(Console, JsonLinesForMachines) {
+  auto w = make_pipeline("console-json", 2, 2, 1200);
+  auto r = run_command(testutil::cli() + " run " + w.pipeline.string() + " --log-format json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::istringstream lines(r.output);
+  std::string line;
+  int objects = 0, done = 0, phase_ends = 0, progress = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("slimpipe: ", 0) == 0) continue;  // the closing summary and report lines
+    const auto j = slimpipe::Json::parse(line);
+    ++objects;
+    EXPECT_TRUE(j.contains("time")) << line;
+    if (j["event"] == "instance" && j["status"] == "done") ++done;
+    if (j["event"] == "phase" && j["state"] == "end" && j["phase"] == "sleep") ++phase_ends;
+    if (j["event"] == "progress") ++progress;
+  }
+  EXPECT_EQ(done, 2) << r.output;
+  EXPECT_EQ(phase_ends, 2) << r.output;
+  EXPECT_GE(progress, 2) << r.output;  // once a second per instance
+  EXPECT_GT(objects, 6) << r.output;
+  auto bad = run_command(testutil::cli() + " run " + w.pipeline.string() + " --log-format xml");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("--log-format xml: expected text or json"), std::string::npos) << bad.output;
+}
+
+// On a terminal (script(1) gives the run a pseudo-terminal): a block redrawn in place, with the header
+// (k of N instances, elapsed) and a line per running instance with its phase, percentage and rate.
+TEST(Console, LiveBlockOnATerminal) {
+  ASSERT_EQ(run_command("command -v script").exit_code, 0) << "script(1) (util-linux/bsdutils) is part of every Debian";
+  auto w = make_pipeline("console-live", 2, 3, 1200);
+  auto r = run_command("script -qfec \"" + testutil::cli() + " run " + w.pipeline.string() + "\" /dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\x1b[J"), std::string::npos) << r.output;  // the block is erased and redrawn
+  EXPECT_NE(r.output.find("slimpipe: 0/3 instances, 2 running"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("slimpipe: 2/3 instances, 1 running"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("  cell@x=0  sleep: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" it/s, ETA "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 ran, 0 cached"), std::string::npos) << r.output;
 }
 
 TEST(Executor, KilledRunResumesWithoutRedoingFinishedInstances) {

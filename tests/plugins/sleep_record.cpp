@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -40,11 +41,19 @@ class SleepRecord final : public slimpipe::Strategy {
   void run(slimpipe::Context& ctx, const std::vector<slimpipe::Artifact>& inputs, const slimpipe::Params& p) override {
     const std::string record = p.get_string("record");
     append_line(record, "start " + ctx.instance_id() + " " + std::to_string(now_us()));
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(p.get_int("sleep_ms"));
+    // The sleep is a phase with progress, in 10 ms steps, as a strategy's training loop would report it.
+    const auto begin = std::chrono::steady_clock::now();
+    const auto until = begin + std::chrono::milliseconds(p.get_int("sleep_ms"));
+    const std::int64_t steps = std::max<std::int64_t>(1, p.get_int("sleep_ms") / 10);
+    ctx.progress().begin("sleep", steps);
     while (std::chrono::steady_clock::now() < until) {
       ctx.throw_if_cancelled();
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin).count();
+      ctx.progress().update(std::min<std::int64_t>(steps, ms / 10), "x=" + p.raw("x").dump());
     }
+    ctx.progress().update(steps);
+    ctx.progress().end();
     const auto& x = p.raw("x");
     for (const auto& f : p.json().at("fail_on"))
       if (f == x) throw slimpipe::Error("instance " + ctx.instance_id() + " told to fail (x = " + x.dump() + ")");

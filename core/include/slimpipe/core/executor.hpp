@@ -14,12 +14,17 @@
 
 namespace slimpipe::core {
 
+// How a run prints (console.hpp): text (live on a terminal when `live`, plain lines elsewhere) or JSON lines.
+enum class LogFormat { Text, Json };
+
 struct RunOptions {
   std::vector<std::string> force;  // instance or node ids to rebuild even when cached
   std::vector<std::string> only;   // run only these (their inputs must be built already)
   std::vector<std::string> from;   // rebuild these and everything downstream
   int max_parallel = 0;            // 0: the pipeline's own
   LogLevel level = LogLevel::Info;
+  LogFormat format = LogFormat::Text;
+  bool live = false;               // redraw a status block (the CLI sets it when stderr is a terminal)
   std::ostream* log = nullptr;     // defaults to std::cerr
 };
 
