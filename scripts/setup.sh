@@ -21,8 +21,10 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev ocl-icd-opencl-dev
   graphviz time
+  chromium fonts-liberation
   python3-torch python3-onnx python3-numpy libonnx-dev libprotobuf-dev protobuf-compiler
 )
+# chromium: the headless browser that checks report.html (tests/train/quickstart_e2e_test.cpp).
 # libdnnl-dev's CMake config requires OpenCL (ocl-icd-opencl-dev), a package it only recommends.
 # Node.js: Debian 12's (v18) is enough for the oracles; a newer one already installed is used as it is.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)

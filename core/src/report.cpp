@@ -15,6 +15,8 @@
 #include "slimpipe/error.hpp"
 #include "slimpipe/version.hpp"
 
+#include "report_plots.hpp"
+
 namespace slimpipe::core {
 
 namespace {
@@ -187,19 +189,7 @@ std::string md_cell(const std::string& s) {
   return out;
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+using plots::html_escape;
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -547,6 +537,26 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
       rank_row.latency_noisy = best_row->latency_noisy;
     }
   }
+  // The chosen INT8 models' per-site sensitivity (ptq's sensitivity.csv: rank, site, kind, output_sqnr_db, ...).
+  for (std::size_t i = 0; i < report.rows.size(); ++i) {
+    const ReportRow& row = report.rows[i];
+    if (!row.best || row.path.empty() || row.kind.find("quantized") == std::string::npos) continue;
+    std::ifstream in(run_dir / row.path / "sensitivity.csv");
+    std::string line;
+    if (!in || !std::getline(in, line)) continue;
+    RunReport::Sensitivity sens{i, {}};
+    while (std::getline(in, line)) {
+      std::vector<std::string> f;
+      std::stringstream ls(line);
+      for (std::string cell; std::getline(ls, cell, ',');) f.push_back(cell);
+      if (f.size() < 4) continue;
+      try {
+        sens.sites.emplace_back(f[1], std::stod(f[3]));
+      } catch (const std::exception&) {  // a damaged line: left out
+      }
+    }
+    if (!sens.sites.empty()) report.sensitivities.push_back(std::move(sens));
+  }
   return report;
 }
 
@@ -669,35 +679,159 @@ std::string RunReport::markdown() const {
   return s.str();
 }
 
+namespace {
+
+// A short label for a row in a table or beside a marker: a PTQ cell's name and width, a width, or the id's
+// last part; the full id goes in a title.
+std::string short_label(const ReportRow& r) {
+  const bool pruned = r.width && *r.width < 0.999;
+  if (!r.cell.empty()) return r.cell + (pruned ? " w" + fixed(*r.width, 2) : "");
+  if (pruned) return "width " + fixed(*r.width, 2);
+  const auto slash = r.id.find_last_of('/');
+  std::string last = slash == std::string::npos ? r.id : r.id.substr(slash + 1);
+  return last.size() > 28 ? last.substr(0, 27) + "…" : last;
+}
+
+std::string short_kind(const std::string& kind) {
+  if (kind.find("quantized") != std::string::npos) return "INT8";
+  if (kind.find("model") != std::string::npos) return "fp32";
+  return kind;
+}
+
+plots::Family family_of(const ReportRow& r) {
+  const bool int8 = r.kind.find("quantized") != std::string::npos;
+  const bool pruned = r.width && *r.width < 0.999;
+  return int8 ? (pruned ? plots::Family::PrunedInt8 : plots::Family::Int8) : (pruned ? plots::Family::Pruned : plots::Family::Fp32);
+}
+
+const char* const kHtmlStyle =
+    "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;background:#fff;max-width:1240px}"
+    "a{color:#1a5fb4}table{border-collapse:collapse;margin:1em 0;font-size:13px}"
+    "th,td{border:1px solid #ccc;padding:3px 6px;white-space:nowrap}th{background:#f0f0f0}"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums}.wide{overflow-x:auto}"
+    "tr.best{background:#e6f4e6;font-weight:bold}tr.failed{background:#fbe9e9}code{background:#f5f5f5}"
+    ".charts{display:flex;flex-wrap:wrap;gap:12px}.chart{max-width:100%;height:auto}"
+    ".chart text{font-size:11px;fill:#333}.chart .chart-title{font-size:13px;font-weight:600}"
+    ".plot-area{fill:none;stroke:#999}.grid{stroke:#e4e4e4}.front{fill:none;stroke:#888;stroke-dasharray:4 3}"
+    ".series{fill:none;stroke:#1a5fb4;stroke-width:1.5}.legend text{font-size:11px;fill:#333}"
+    ".mark{stroke:#fff;stroke-width:1}.mark.fp32{fill:#1a5fb4}.mark.pruned{fill:#2f9e44}.mark.int8{fill:#e8590c}"
+    ".mark.pruned-int8{fill:#ae3ec9}.mark.chosen{stroke:#111;stroke-width:2.5}.mark.baseline{stroke:#111;stroke-width:1.5}"
+    ".mark-label{font-weight:600}.bar rect{fill:#e8590c}"
+    "@media (prefers-color-scheme:dark){body{background:#161616;color:#ddd}a{color:#8ab4f8}th{background:#2a2a2a}"
+    "th,td{border-color:#444}tr.best{background:#1e3a1e}tr.failed{background:#3a1e1e}code{background:#2a2a2a}"
+    ".chart text,.legend text{fill:#ddd}.grid{stroke:#333}.mark{stroke:#161616}.mark.chosen,.mark.baseline{stroke:#fff}}"
+    "@media print{body{margin:0;max-width:none}.wide{overflow:visible}a{color:inherit;text-decoration:none}"
+    ".charts{display:block}.chart{page-break-inside:avoid}}";
+
+}  // namespace
+
 std::string RunReport::html() const {
   const std::vector<std::int64_t> batches = latency_batches();
   const std::string primary = common_primary(rows);
   std::ostringstream s;
-  s << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>slimpipe run report: "
-    << html_escape(pipeline) << "</title>\n<style>"
-    << "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
-    << "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px}"
-    << "th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}"
-    << "tr.best{background:#e6f4e6;font-weight:bold}tr.failed{background:#fbe9e9}code{background:#f5f5f5}"
-    << "</style></head><body>\n<h1>Run report: " << html_escape(pipeline) << "</h1>\n<p>Run folder <code>"
-    << html_escape(run_dir.string()) << "</code>, " << html_escape(summary_line(*this)) << ". Generated "
-    << html_escape(generated) << " by slimpipe " << html_escape(version) << " on a host whose runtime ISA is "
-    << html_escape(host_isa) << ".</p>\n";
+  s << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>slimpipe run report: "
+    << html_escape(pipeline) << "</title>\n<style>" << kHtmlStyle << "</style></head><body>\n<h1>Run report: "
+    << html_escape(pipeline) << "</h1>\n<p>Run folder <code>" << html_escape(run_dir.string()) << "</code>, "
+    << html_escape(summary_line(*this)) << ". Generated " << html_escape(generated) << " by slimpipe "
+    << html_escape(version) << " on a host whose runtime ISA is " << html_escape(host_isa) << ".</p>\n";
+
+  // The trade-off: every model (not a rank node's copy of its best) with a metric, against latency per batch
+  // size and against size.
+  std::set<std::string> baselines;
+  for (const auto& r : rows)
+    if (!r.baseline.empty()) baselines.insert(r.baseline);
+  auto points = [&](const std::function<std::optional<double>(const ReportRow&)>& x) {
+    std::vector<plots::Point> pts;
+    for (const auto& r : rows) {
+      if (!is_model(r) || r.plugin == "rank" || !r.metric || r.status != "done") continue;
+      const auto xv = x(r);
+      if (!xv) continue;
+      pts.push_back({*xv, *r.metric, r.id, short_label(r), family_of(r), r.best, baselines.count(r.id) > 0});
+    }
+    return pts;
+  };
+  const std::string metric_name = primary.empty() ? "metric" : primary;
+  std::vector<std::string> charts;
+  for (const std::int64_t b : batches) {
+    auto pts = points([b](const ReportRow& r) -> std::optional<double> {
+      const auto it = r.latency.find(b);
+      if (it == r.latency.end() || it->second.p50_ms <= 0) return std::nullopt;
+      return it->second.p50_ms;
+    });
+    if (pts.size() >= 2)
+      charts.push_back(plots::scatter(metric_name + " vs latency, batch " + std::to_string(b),
+                                      "p50 latency (ms), batch " + std::to_string(b), metric_name, pts));
+  }
+  {
+    auto pts = points([](const ReportRow& r) -> std::optional<double> {
+      if (!r.model_bytes) return std::nullopt;
+      return static_cast<double>(*r.model_bytes) / 1e6;
+    });
+    if (pts.size() >= 2) charts.push_back(plots::scatter(metric_name + " vs size", "model size (MB)", metric_name, pts));
+  }
+  // DynaBERT: the metric against width, the unpruned model at 1.0.
+  {
+    std::vector<plots::Point> widths;
+    for (const auto& r : rows)
+      if (is_model(r) && r.plugin == "dynabert" && r.metric && r.width) {
+        widths.push_back({*r.width, *r.metric, r.id, short_label(r), plots::Family::Pruned, false, false});
+        for (const auto& base : rows)
+          if (base.id == r.baseline && base.metric &&
+              std::none_of(widths.begin(), widths.end(), [&](const plots::Point& p) { return p.id == base.id; }))
+            widths.push_back({1.0, *base.metric, base.id, short_label(base), plots::Family::Fp32, false, true});
+      }
+    if (widths.size() >= 2) charts.push_back(plots::line(metric_name + " vs DynaBERT width", "width", metric_name, widths));
+  }
+  for (const auto& sens : sensitivities) {
+    std::vector<std::pair<std::string, double>> bars(sens.sites.begin(),
+                                                     sens.sites.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(16, sens.sites.size())));
+    charts.push_back(plots::bars("Site sensitivity of the chosen model, " + short_label(rows[sens.row]),
+                                 "output SQNR (dB) with only this site quantized", bars));
+  }
+  if (!charts.empty()) {
+    s << "<h2>Trade-off</h2>\n<p>Each marker is a model; hover for its id and figures. The chosen model and the baseline "
+         "are outlined and labelled; the dashed line is the Pareto front (no model is both better and faster or smaller).</p>\n"
+      << plots::legend() << "\n<div class=\"charts\">\n";
+    for (const auto& c : charts) s << c << "\n";
+    s << "</div>\n";
+  }
+
+  auto link = [&](const ReportRow& r, const std::string& label) {
+    const std::string shown = html_escape(label) + (r.best ? " ★" : "");
+    if (r.path.empty() || r.path.front() == '/') return "<span title=\"" + html_escape(r.id) + "\">" + shown + "</span>";
+    return "<a href=\"" + html_escape(r.path) + "/\" title=\"" + html_escape(r.id) + (r.best ? " (best of " + html_escape(r.best_of) + ")" : "") +
+           "\">" + shown + "</a>";
+  };
   auto table = [&](const std::vector<const ReportRow*>& sel, bool models) {
-    const auto cols = columns(sel, batches, primary, models);
-    s << "<table><tr>";
+    // The short label already says the cell and width; the full figures are in report.md and summary.csv.
+    std::vector<Column> cols;
+    for (auto& c : columns(sel, batches, primary, models))
+      if (!models || (c.header != "cell" && c.header != "width" && c.header != "params M" && c.header != "s"))
+        cols.push_back(std::move(c));
+    s << "<div class=\"wide\"><table><tr>";
     for (const auto& c : cols) s << "<th>" << html_escape(c.header) << "</th>";
     s << "</tr>\n";
     for (std::size_t i = 0; i < sel.size(); ++i) {
       s << (sel[i]->best ? "<tr class=\"best\">" : "<tr>");
-      for (const auto& c : cols) s << (c.numeric ? "<td class=\"n\">" : "<td>") << html_escape(c.cells[i]) << "</td>";
+      for (const auto& c : cols) {
+        s << (c.numeric ? "<td class=\"n\">" : "<td>");
+        if (c.header == "artifact")
+          s << link(*sel[i], models ? short_label(*sel[i]) : sel[i]->id);
+        else if (c.header == "kind")
+          s << "<span title=\"" << html_escape(sel[i]->kind) << "\">" << html_escape(short_kind(sel[i]->kind)) << "</span>";
+        else
+          s << html_escape(c.cells[i]);
+        s << "</td>";
+      }
       s << "</tr>\n";
     }
-    s << "</table>\n";
+    s << "</table></div>\n";
   };
   const auto models = select(rows, true), others = select(rows, false);
   if (!models.empty()) {
-    s << "<h2>Models</h2>\n<p>" << html_escape(kModelsLegend) << " The best candidate is highlighted.</p>\n";
+    s << "<h2>Models</h2>\n<p>" << html_escape(kModelsLegend)
+      << " The best candidate is highlighted (★); each name links to its folder and shows its full id on hover.</p>\n";
     table(models, true);
   }
   if (!others.empty()) {
@@ -716,7 +850,8 @@ std::string RunReport::html() const {
   }
   for (const auto& rk : rankings)
     s << "<h2>" << html_escape(text(rk, "id")) << "</h2>\n<p>" << html_escape(ranking_sentence(rk))
-      << " Every candidate: <code>" << html_escape(text(rk, "ranking")) << "</code>.</p>\n";
+      << " Every candidate: <a href=\"" << html_escape(text(rk, "ranking")) << "\">" << html_escape(text(rk, "ranking"))
+      << "</a>.</p>\n";
   s << "</body></html>\n";
   return s.str();
 }

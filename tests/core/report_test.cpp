@@ -207,7 +207,18 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   const std::string html = r.html();
   EXPECT_NE(html.find("&lt;encoder.layer.0&gt; &amp; &quot;attention&quot;"), std::string::npos);
   EXPECT_EQ(html.find("<encoder.layer.0>"), std::string::npos);
-  EXPECT_NE(html.find("<tr class=\"best\"><td>quant@prune=width_0.5,algo=KL (best of rank)</td>"), std::string::npos);
+  // Tables: a short label (the cell, the width) linking to the folder, the full id on hover.
+  EXPECT_NE(html.find("<tr class=\"best\"><td><a href=\"quant/prune=width_0.5,algo=KL/\" "
+                      "title=\"quant@prune=width_0.5,algo=KL (best of rank)\">KL4_1 w0.50 ★</a></td>"),
+            std::string::npos)
+      << html;
+  // Charts: the metric against latency (per batch size) and size, the chosen model marked once in each.
+  EXPECT_NE(html.find("aria-label=\"accuracy vs latency, batch 32\""), std::string::npos) << html;
+  EXPECT_NE(html.find("aria-label=\"accuracy vs size\""), std::string::npos) << html;
+  std::size_t chosen = 0;
+  for (std::size_t at = 0; (at = html.find("class=\"mark pruned-int8 chosen\"", at)) != std::string::npos; ++at) ++chosen;
+  EXPECT_GE(chosen, 2u) << html;
+  EXPECT_EQ(html.find("<script"), std::string::npos) << "self-contained, no script";
 
   const std::string md = r.markdown();
   EXPECT_NE(md.find("| **quant@prune=width_0.5,algo=KL (best of rank)** |"), std::string::npos) << md;

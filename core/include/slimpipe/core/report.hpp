@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "slimpipe/params.hpp"
@@ -57,6 +58,12 @@ struct RunReport {
   std::string version;    // slimpipe's
   std::vector<ReportRow> rows;  // in the order the instances finished
   Json rankings = Json::array();  // per rank node: id, best, objective, max_metric_drop, bench settings
+  // The chosen INT8 models' per-site output SQNR (their sensitivity.csv), most sensitive first.
+  struct Sensitivity {
+    std::size_t row;  // index into rows
+    std::vector<std::pair<std::string, double>> sites;
+  };
+  std::vector<Sensitivity> sensitivities;
 
   // Batch sizes that any row has a latency for, ascending.
   std::vector<std::int64_t> latency_batches() const;
