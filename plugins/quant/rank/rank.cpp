@@ -629,9 +629,11 @@ class Rank final : public Strategy {
         if (std::isinf(best_sqnr) || (cands[k].sqnr_db && *cands[k].sqnr_db >= best_sqnr - fidelity_tolerance))
           faithful.push_back(k);
       std::size_t chosen = faithful.front();
+      bool timed = false;  // whether latency decided anything (bench = false: the metric does)
       for (std::size_t k : faithful) {
         if (k == chosen) continue;
         const auto f = faster(cands[k], cands[chosen]);
+        timed = timed || f.has_value();
         if (f ? *f : by_metric(k, chosen)) chosen = k;
       }
       order.erase(std::find(order.begin(), order.end(), chosen));
@@ -643,7 +645,7 @@ class Rank final : public Strategy {
       choice["best_metric_value"] = cands[best_metric].value;
       choice["within_noise"] = noise_ids;
       choice["within_fidelity_tolerance"] = faithful_ids;
-      choice["decided_by"] = noise_set.size() == 1 ? "metric" : faithful.size() == 1 ? "fidelity" : "latency";
+      choice["decided_by"] = noise_set.size() == 1 ? "metric" : faithful.size() == 1 ? "fidelity" : timed ? "latency" : "metric";
     }
     const Candidate& best = cands[order.front()];
     auto& out = ctx.output();
