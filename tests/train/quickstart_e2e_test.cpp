@@ -5,12 +5,15 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "slimpipe/data/synthetic.hpp"
+#include "slimpipe_runtime/classifier.hpp"
 #include "train/cli_pipeline_support.hpp"
 
 namespace fs = std::filesystem;
@@ -62,6 +65,27 @@ TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
   for (const char* f : {"model.int8.onnx", "calibration.json", "sensitivity.csv", "ranking.md", "config.json",
                         "runtime/runtime.json", "runtime/weights.bin"})
     EXPECT_TRUE(fs::exists(out / "rank" / f)) << f;
+
+  // The packages classify the quickstart's 1,000 dev sentences (synthetic_seq_cls, seed synthetic_seed + 1) as the
+  // evaluations did: the fp32 model's exactly, the shipped INT8 one within 0.1 of its fake-quant evaluation.
+  const auto dev = slimpipe::data::synthetic_seq_cls(1000, 2);
+  std::vector<std::string> texts;
+  for (const auto& ex : dev.examples) texts.push_back(ex.text_a);
+  auto accuracy_of = [&](const fs::path& package) {
+    auto clf = slimpipe_runtime::Classifier::load(package);
+    const auto predicted = clf.predict(texts, 32);
+    std::size_t correct = 0;
+    for (std::size_t i = 0; i < predicted.size(); ++i) correct += predicted[i].label_id == dev.examples[i].label;
+    return 100.0 * static_cast<double>(correct) / static_cast<double>(texts.size());
+  };
+  const double fp32_package = accuracy_of(out / "train" / "runtime");
+  EXPECT_NEAR(fp32_package, accuracy, 1e-9);
+  // rank's artifact is the chosen cell, or what its layer fallback made of it: its manifest has the figure.
+  const double shipped = read_json(out / "rank" / "manifest.json")["metrics"]["accuracy"].get<double>();
+  const double int8_package = accuracy_of(out / "rank" / "runtime");
+  EXPECT_NEAR(int8_package, shipped, 0.1);
+  std::printf("Classifier on the quickstart's packages: fp32 %.2f (evaluate %.2f), INT8 %.2f (rank %.2f)\n", fp32_package,
+              accuracy, int8_package, shipped);
 
   // The run report, written at the end of the run: every artifact, the rank's best marked, Δ against the
   // unpruned model, latencies from the ranking.
