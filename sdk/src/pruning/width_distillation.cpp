@@ -122,10 +122,16 @@ DistillationResult WidthDistillation::train() {
            std::to_string(opt.schedule().num_warmup_steps()) + ", lr " + fmt("%g", args_.learning_rate) +
            ", lambda_distill " + fmt("%g", lambda_) + ", " + std::to_string(at::get_num_threads()) + " threads");
 
+  // The slice itself (reordered, before distillation) is each width's first candidate: when distillation never
+  // beats it on dev, it is the width's model (PaddleNLP starts from 0 and keeps only distilled states).
   for (std::size_t i = 0; i < widths_.size(); ++i) {
-    result.widths[i].sliced = evaluate_width(i);
-    log.info("width " + width_text(widths_[i].width) + " sliced, before distillation: " +
-             metrics_text(result.widths[i].sliced));
+    WidthOutcome& o = result.widths[i];
+    nn::TaskModel sliced = pruned_model(i);
+    o.sliced = task_.evaluate(*sliced, *eval_, args_.per_device_eval_batch_size);
+    o.best = o.sliced;
+    o.best_step = 0;
+    o.best_model = sliced;
+    log.info("width " + width_text(widths_[i].width) + " sliced, before distillation: " + metrics_text(o.sliced));
   }
 
   auto run_eval = [&](std::int64_t step) {
