@@ -226,7 +226,8 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
       "max-parallel", po::value(&ro.max_parallel), "override pipeline.max_parallel")(
       "quiet,q", po::bool_switch(&quiet), "only warnings and errors")("verbose,v", po::bool_switch(&verbose), "debug output")(
       "log-format", po::value(&log_format),
-      "text (default: a live status block on a terminal, plain lines elsewhere) or json (one object per line)");
+      "text (default: live on a terminal, plain elsewhere), live (a redrawn status block), plain (lines) or json "
+      "(one object per line)");
   po::options_description graph_opts("graph options");
   graph_opts.add_options()("format", po::value(&format), "dot or mermaid (default dot)");
   po::options_description report_opts("report options");
@@ -267,14 +268,17 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   }
   if (quiet) ro.level = LogLevel::Warn;
   if (verbose) ro.level = LogLevel::Debug;
-  if (log_format != "text" && log_format != "json") {
-    std::cerr << "slimpipe " << cmd << ": --log-format " << log_format << ": expected text or json\n";
+  if (log_format != "text" && log_format != "live" && log_format != "plain" && log_format != "json") {
+    std::cerr << "slimpipe " << cmd << ": --log-format " << log_format << ": expected text, live, plain or json\n";
     return kExitUsage;
   }
   ro.format = log_format == "json" ? LogFormat::Json : LogFormat::Text;
   {
+    // text: live on a terminal, plain elsewhere; live / plain force one (a CI log that renders ANSI, a terminal
+    // that should scroll).
     const char* term = std::getenv("TERM");
-    ro.live = ro.format == LogFormat::Text && ::isatty(STDERR_FILENO) && !(term && std::string(term) == "dumb");
+    const bool terminal = ::isatty(STDERR_FILENO) && !(term && std::string(term) == "dumb");
+    ro.live = log_format == "live" || (log_format == "text" && terminal);
   }
   if (vm.count("max-parallel") && (ro.max_parallel < 1 || ro.max_parallel > kMaxParallel)) {
     std::cerr << "slimpipe " << cmd << ": --max-parallel must be between 1 and " << kMaxParallel << ", got "
