@@ -403,6 +403,13 @@ class Rank final : public Strategy {
         c.fp32_id = parent->id;
         parents.emplace(parent->id, *parent);
       }
+    // The parents that are neither candidates nor the baseline (the pruned widths): rows of their own, by id.
+    std::vector<ModelRef> own_parents;
+    for (const auto& [id, ref] : parents) {
+      const bool candidate =
+          std::any_of(cands.begin(), cands.end(), [&](const Candidate& c) { return c.artifact->id() == id; });
+      if (!candidate && (!base_ref || id != base_ref->id)) own_parents.push_back(ref);
+    }
 
     // Every candidate, its fp32 model and the baseline on the same eval examples: Δ with a paired bootstrap
     // interval, logit SQNR and prediction agreement against the candidate's fp32 model.
@@ -770,15 +777,9 @@ class Rank final : public Strategy {
           ctx.log().warn("rank: cannot evaluate the baseline " + base_ref->id + " on test: " + e.what());
         }
       }
-      // The fp32 parents that are not candidates (the pruned models), so the gains of pruning and of
+      // The fp32 parents with rows of their own (the pruned models), so the gains of pruning and of
       // quantization read apart on test too.
-      std::vector<ModelRef> test_parents;
-      for (const auto& [id, ref] : parents) {
-        const bool candidate =
-            std::any_of(cands.begin(), cands.end(), [&](const Candidate& c) { return c.artifact->id() == id; });
-        if (!candidate && (!base_ref || id != base_ref->id)) test_parents.push_back(ref);
-      }
-      ctx.progress().begin("test", static_cast<std::int64_t>(cands.size() + test_parents.size()));
+      ctx.progress().begin("test", static_cast<std::int64_t>(cands.size() + own_parents.size()));
       std::int64_t done = 0;
       // One model on test: its figure, and Δ with its interval against the baseline on the same examples.
       auto score_test = [&](const fs::path& dir, bool quantized, const std::string& what) {
@@ -801,7 +802,7 @@ class Rank final : public Strategy {
         ctx.throw_if_cancelled();
         return t;
       };
-      for (const auto& m : test_parents)
+      for (const auto& m : own_parents)
         model_test[m.id] = score_test(m.dir, kind_of(m.dir) == "quantized_model", "fp32 model " + m.id);
       for (auto& c : cands) {
         const ModelTest t = score_test(c.artifact->dir(), c.quantized(), c.artifact->id());
@@ -946,12 +947,8 @@ class Rank final : public Strategy {
     };
     std::ostringstream model_lines;
     if (base_ref) model_lines << model_row("baseline", *base_ref, baseline.timed() || !baseline.note.empty() ? &baseline : nullptr) << "\n";
-    for (const auto& [id, ref] : parents) {
-      if (base_ref && id == base_ref->id) continue;
-      bool candidate = false;
-      for (const auto& c : cands) candidate = candidate || c.artifact->id() == id;
-      if (candidate) continue;
-      const auto t = parent_timing.find(id);
+    for (const auto& ref : own_parents) {
+      const auto t = parent_timing.find(ref.id);
       model_lines << model_row("fp32 parent", ref, t == parent_timing.end() ? nullptr : &t->second) << "\n";
     }
     if (!model_lines.str().empty()) md << "\nfp32 models (Δ against the baseline, on the same examples):\n" << model_lines.str();
