@@ -27,9 +27,9 @@ std::string utc_now_iso() {
 }
 
 Json LockEntry::to_json() const {
-  return Json{{"id", id},           {"hash", hash},       {"status", status},     {"plugin", plugin},
-              {"params", params},   {"inputs", input_hashes}, {"task", task_hash}, {"outputs", outputs},
-              {"error", error},     {"seconds", seconds}, {"finished", finished}};
+  return Json{{"id", id},           {"hash", hash},           {"status", status},   {"plugin", plugin},
+              {"params", params},   {"inputs", input_hashes}, {"task", task_hash},  {"data", data},
+              {"outputs", outputs}, {"error", error},         {"seconds", seconds}, {"finished", finished}};
 }
 
 LockEntry LockEntry::from_json(const Json& j) {
@@ -41,6 +41,7 @@ LockEntry LockEntry::from_json(const Json& j) {
   e.params = j.value("params", Json::object());
   e.input_hashes = j.value("inputs", std::vector<std::string>());
   e.task_hash = j.value("task", std::string());
+  e.data = j.value("data", Json::object());
   e.outputs = j.value("outputs", Json::object());
   e.error = j.value("error", std::string());
   e.seconds = j.value("seconds", 0.0);
@@ -72,7 +73,8 @@ void Lockfile::load() {
   if (fs::exists(path())) {
     const std::string text = read_text(path());
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
-      warnings_.push_back(path().string() + " is empty (a write that did not complete): it records nothing, so every "
+      warnings_.push_back(path().string() +
+                          " is empty (a write that did not complete): it records nothing, so every "
                           "instance the journal does not record is rebuilt");
     } else {
       try {
@@ -129,7 +131,9 @@ void Lockfile::hold(const RunLock& lock) {
 void Lockfile::record(const LockEntry& e) {
   std::string line = e.to_json().dump() + "\n";
   std::lock_guard<std::mutex> lock(mu_);
-  if (!held_) throw Error(journal_path().string() + ": not written: this process does not hold " + RunLock::path_for(dir_).string());
+  if (!held_)
+    throw Error(journal_path().string() + ": not written: this process does not hold " +
+                RunLock::path_for(dir_).string());
   if (journal_ < 0) {
     journal_ = ::open(journal_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (journal_ < 0) throw Error(journal_path().string() + ": cannot open for appending: " + std::strerror(errno));
@@ -162,7 +166,8 @@ void Lockfile::record(const LockEntry& e) {
 
 void Lockfile::commit() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!held_) throw Error(path().string() + ": not written: this process does not hold " + RunLock::path_for(dir_).string());
+  if (!held_)
+    throw Error(path().string() + ": not written: this process does not hold " + RunLock::path_for(dir_).string());
   Json j{{"version", 1}, {"instances", Json::array()}};
   if (!pipeline_.empty()) j["pipeline"] = pipeline_;
   for (const auto& [id, e] : entries_) j["instances"].push_back(e.to_json());

@@ -786,6 +786,15 @@ void check_graph(Checker& c, PipelineSpec& spec) {
 
 }  // namespace
 
+Json resolve_path_params(const Schema& schema, Json params, const fs::path& base) {
+  for (const auto& s : schema.specs()) {
+    if (s.type != ParamType::Path || !params.contains(s.name) || !params[s.name].is_string()) continue;
+    const fs::path p(params[s.name].get<std::string>());
+    if (!p.empty() && p.is_relative()) params[s.name] = (base / p).lexically_normal().string();
+  }
+  return params;
+}
+
 const std::vector<std::string>& reserved_node_keys() { return kNodeKeys; }
 
 bool pipeline_keys_within_limits(std::string_view text) { return !overlong_key(text, "").has_value(); }

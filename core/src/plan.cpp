@@ -255,12 +255,7 @@ Plan make_plan(const PipelineSpec& spec) {
         inst.inputs = refs;
         try {
           Params resolved = resolve_params(node.plugin->schema, values, "[nodes." + node.id + "] instance " + inst.id);
-          inst.params = resolved.json();
-          for (const auto& s : node.plugin->schema.specs())
-            if (s.type == ParamType::Path && inst.params[s.name].is_string() && !inst.params[s.name].get<std::string>().empty()) {
-              fs::path p(inst.params[s.name].get<std::string>());
-              if (p.is_relative()) inst.params[s.name] = (spec.base_dir / p).lexically_normal().string();
-            }
+          inst.params = resolve_path_params(node.plugin->schema, resolved.json(), spec.base_dir);
           inst.outputs = strategy->outputs(resolved);
         } catch (const std::exception& e) {
           // Every cell of a matrix may refuse the same way: one line per distinct message and place.

@@ -286,3 +286,48 @@ TEST(Graph, DotOutputIsAcceptedByGraphviz) {
   auto m = run_command(testutil::cli() + " graph " + w.pipeline.string() + " --format mermaid");
   EXPECT_EQ(m.output.rfind("flowchart LR", 0), 0u) << m.output;
 }
+
+// The task's data files are part of the cache key by content: editing one in place reruns what reads the task
+// and plan says which file changed and how; touching it (same bytes) reruns nothing.
+TEST(Executor, EditedTaskDataFileReruns) {
+  auto w = make_pipeline("data_edit", 1, 2, 0, "");
+  testutil::write_file(w.dir / "train.txt", "first line\n");
+  testutil::write_file(w.pipeline, "[task]\ntype = \"echo_task\"\ntrain = \"train.txt\"\n" + testutil::read_file(w.pipeline));
+  auto first = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("2 ran, 0 cached"), std::string::npos) << first.output;
+
+  // Same bytes, a newer modification time: the content decides, nothing reruns.
+  fs::last_write_time(w.dir / "train.txt", fs::last_write_time(w.dir / "train.txt") + std::chrono::hours(1));
+  auto touched = run_command(testutil::cli() + " plan " + w.pipeline.string());
+  EXPECT_NE(touched.output.find("0 to run, 2 cached"), std::string::npos) << touched.output;
+
+  // Edited in place, same size.
+  testutil::write_file(w.dir / "train.txt", "other line\n");
+  const std::string file = (w.dir / "train.txt").lexically_normal().string();
+  auto same_size = run_command(testutil::cli() + " plan " + w.pipeline.string());
+  EXPECT_NE(same_size.output.find("will-run  cell@x=0  (data changed: task.train = " + file +
+                                  " (edited, same size, other content))"),
+            std::string::npos)
+      << same_size.output;
+  EXPECT_NE(same_size.output.find("2 to run, 0 cached"), std::string::npos) << same_size.output;
+
+  // Edited to another size.
+  testutil::write_file(w.dir / "train.txt", "a longer first line\n");
+  auto resized = run_command(testutil::cli() + " plan " + w.pipeline.string());
+  EXPECT_NE(resized.output.find("(data changed: task.train = " + file + " (edited, 11 -> 20 bytes))"),
+            std::string::npos)
+      << resized.output;
+
+  auto rerun = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q");
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_NE(rerun.output.find("2 ran, 0 cached"), std::string::npos) << rerun.output;
+  auto again = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q");
+  EXPECT_NE(again.output.find("0 ran, 2 cached"), std::string::npos) << again.output;
+
+  // Gone: plan says so instead of serving results built from it.
+  fs::remove(w.dir / "train.txt");
+  auto gone = run_command(testutil::cli() + " plan " + w.pipeline.string());
+  EXPECT_NE(gone.output.find("(data changed: task.train = " + file + " (is missing))"), std::string::npos)
+      << gone.output;
+}

@@ -25,6 +25,7 @@ struct LockEntry {
   Json params = Json::object();
   std::vector<std::string> input_hashes;
   std::string task_hash;
+  Json data = Json::object();     // data files read: name -> {path, size, mtime, sha1} (cache_decision.hpp)
   Json outputs = Json::object();  // name -> {path (relative to output_dir), hash}
   std::string error;
   double seconds = 0;

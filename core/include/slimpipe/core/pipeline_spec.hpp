@@ -71,6 +71,10 @@ struct PipelineSpec {
   const NodeSpec* find_node(const std::string& id) const;
 };
 
+// The Path parameters of `schema` in `params` made absolute against `base` (the pipeline file's folder);
+// "" stays "". The one place relative data and model paths are resolved (plan, run, cache decision).
+Json resolve_path_params(const Schema& schema, Json params, const fs::path& base);
+
 // Reads, interpolates ${ENV}, applies `--set key.path=value` overrides and checks the pipeline.
 // Throws SpecError listing every problem found, UsageError for a malformed --set or a pipeline path
 // that is missing or a folder.
