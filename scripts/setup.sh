@@ -20,10 +20,11 @@ PACKAGES=(
   libtbb-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev ocl-icd-opencl-dev
-  graphviz time
+  graphviz time clang-format-14
   chromium fonts-liberation
   python3-torch python3-onnx python3-numpy libonnx-dev libprotobuf-dev protobuf-compiler
 )
+# clang-format-14: scripts/check_tree.sh checks the whole tree's format against .clang-format.
 # chromium: the headless browser that checks report.html (tests/train/quickstart_e2e_test.cpp).
 # libdnnl-dev's CMake config requires OpenCL (ocl-icd-opencl-dev), a package it only recommends.
 # Node.js: Debian 12's (v18) is enough for the oracles; a newer one already installed is used as it is.

@@ -12,3 +12,6 @@ bash "$root/scripts/check_skips.sh" "$root/build"
 # The runtime without LibTorch (build-rt/: configure with Torch unfindable, build, test, install, ldd); about a
 # minute with ccache warm, as it compiles no LibTorch code.
 bash "$root/scripts/runtime_only_check.sh" "$root/build-rt"
+# The tree: layering (who may include and link what), no machine paths or work notes. (`check_tree.sh format`
+# checks .clang-format; it joins CI once the whole tree is formatted.)
+bash "$root/scripts/check_tree.sh" layering docs
