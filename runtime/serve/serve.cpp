@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -25,11 +28,10 @@
 #include <type_traits>
 #include <vector>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
+#include "batcher.hpp"
 #include "engine.hpp"
+#include "serve_config.hpp"
+#include "serve_metrics.hpp"
 
 namespace {
 
@@ -38,328 +40,16 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using slimpipe_serve::Batcher;
+using slimpipe_serve::Config;
+using slimpipe_serve::error_body;
 using slimpipe_serve::HttpError;
 using slimpipe_serve::Input;
+using slimpipe_serve::Job;
 using slimpipe_serve::Json;
-
-struct Config {
-  std::string package;
-  std::string host = "127.0.0.1";
-  unsigned short port = 8080;
-  int threads = 0;  // model threads; 0: every core
-  int io_threads = 1;
-  std::size_t max_batch = 32;
-  double max_delay_ms = 5;
-  std::size_t max_queue = 1024;  // inputs waiting
-  std::size_t max_body_bytes = 1 << 20;
-  double read_timeout_s = 30;
-  double drain_timeout_s = 30;
-  bool verify = true;
-  slimpipe_serve::Limits limits;
-};
-
-constexpr const char* kUsage =
-    "usage: slimpipe-serve PKG [options]\n"
-    "  PKG: a runtime package folder, or a folder holding one as runtime/ (a rank folder)\n"
-    "  --host ADDR            listen address (default 127.0.0.1)\n"
-    "  --port N               port (default 8080; 0: any free port, printed at start)\n"
-    "  --threads N            model threads (default: every core)\n"
-    "  --io-threads N         HTTP threads (default 1)\n"
-    "  --max-batch N          most inputs per model call (default 32)\n"
-    "  --max-delay-ms X       longest wait for a batch to fill, after its first request (default 5)\n"
-    "  --max-queue N          most inputs waiting; beyond, 503 (default 1024)\n"
-    "  --max-body-bytes N     largest request body; beyond, 413 (default 1048576)\n"
-    "  --max-inputs N         most inputs in one request; beyond, 413 (default 256)\n"
-    "  --max-text-bytes N     longest text in bytes; beyond, 400 (default 16384)\n"
-    "  --read-timeout-s X     a request must arrive within X seconds (default 30)\n"
-    "  --drain-timeout-s X    on SIGTERM, longest wait for requests in flight (default 30)\n"
-    "  --no-verify            skip the SHA-1 check of the package's files at load\n";
-
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "slimpipe-serve: " << message << "\n" << kUsage;
-  std::exit(2);
-}
-
-template <class T>
-T number(const std::string& flag, const std::string& value, double lo, double hi) {
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != value.size() || value.empty() || !(v >= lo && v <= hi) ||
-      (std::is_integral<T>::value && v != static_cast<double>(static_cast<long long>(v))))
-    usage_error(flag + ": expected a" + (std::is_integral<T>::value ? "n integer" : " number") + " in [" +
-                std::to_string(static_cast<long long>(lo)) + ", " + std::to_string(static_cast<long long>(hi)) +
-                "], got '" + value + "'");
-  return static_cast<T>(v);
-}
-
-Config parse_args(int argc, char** argv) {
-  Config c;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      std::cout << kUsage;
-      std::exit(0);
-    }
-    if (a == "--no-verify") {
-      c.verify = false;
-      continue;
-    }
-    if (a.rfind("--", 0) == 0) {
-      if (i + 1 >= argc) usage_error(a + ": needs a value");
-      const std::string v = argv[++i];
-      if (a == "--host") c.host = v;
-      else if (a == "--port") c.port = number<unsigned short>(a, v, 0, 65535);
-      else if (a == "--threads") c.threads = number<int>(a, v, 1, 1024);
-      else if (a == "--io-threads") c.io_threads = number<int>(a, v, 1, 64);
-      else if (a == "--max-batch") c.max_batch = number<std::size_t>(a, v, 1, 4096);
-      else if (a == "--max-delay-ms") c.max_delay_ms = number<double>(a, v, 0, 10000);
-      else if (a == "--max-queue") c.max_queue = number<std::size_t>(a, v, 1, 1e7);
-      else if (a == "--max-body-bytes") c.max_body_bytes = number<std::size_t>(a, v, 64, 1e9);
-      else if (a == "--max-inputs") c.limits.max_inputs = number<std::size_t>(a, v, 1, 1e6);
-      else if (a == "--max-text-bytes") c.limits.max_text_bytes = number<std::size_t>(a, v, 1, 1e8);
-      else if (a == "--read-timeout-s") c.read_timeout_s = number<double>(a, v, 0.01, 86400);
-      else if (a == "--drain-timeout-s") c.drain_timeout_s = number<double>(a, v, 0, 86400);
-      else usage_error("unknown option " + a);
-      continue;
-    }
-    if (!c.package.empty()) usage_error("one package folder, got '" + c.package + "' and '" + a + "'");
-    c.package = a;
-  }
-  if (c.package.empty()) usage_error("no package folder given");
-  if (c.limits.max_inputs > c.max_queue)
-    usage_error("--max-inputs (" + std::to_string(c.limits.max_inputs) + ") must not exceed --max-queue (" +
-                std::to_string(c.max_queue) + ")");
-  return c;
-}
-
-// ---- metrics (Prometheus text format) -----------------------------------------------------------------------------
-
-class Histogram {
- public:
-  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
-  void observe(double v) {
-    std::lock_guard<std::mutex> lock(m_);
-    const auto i = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
-    ++counts_[i];
-    sum_ += v;
-  }
-  void write(std::ostream& os, const std::string& name) const {
-    std::lock_guard<std::mutex> lock(m_);
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < bounds_.size(); ++i) {
-      cumulative += counts_[i];
-      os << name << "_bucket{le=\"" << bounds_[i] << "\"} " << cumulative << "\n";
-    }
-    cumulative += counts_.back();
-    os << name << "_bucket{le=\"+Inf\"} " << cumulative << "\n" << name << "_sum " << sum_ << "\n"
-       << name << "_count " << cumulative << "\n";
-  }
-
- private:
-  mutable std::mutex m_;
-  std::vector<double> bounds_;
-  std::vector<std::uint64_t> counts_;
-  double sum_ = 0;
-};
-
-class Metrics {
- public:
-  Histogram latency{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
-  Histogram batch{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}};
-  Histogram model_seconds{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}};
-  std::atomic<std::uint64_t> inputs{0}, disconnects{0}, connections{0};
-  std::atomic<std::int64_t> queued_inputs{0}, open_connections{0};
-
-  void answered(unsigned status) { bump(codes_, std::to_string(status)); }
-  void error(const std::string& kind) { bump(errors_, kind); }
-
-  std::string text() const {
-    std::ostringstream os;
-    os << "# HELP slimpipe_requests_total HTTP responses sent, by status code.\n"
-       << "# TYPE slimpipe_requests_total counter\n";
-    write_map(os, "slimpipe_requests_total", "code", codes_);
-    os << "# HELP slimpipe_errors_total Requests refused or failed, by kind.\n# TYPE slimpipe_errors_total counter\n";
-    write_map(os, "slimpipe_errors_total", "kind", errors_);
-    os << "# HELP slimpipe_inputs_total Inputs (texts, question-context pairs) predicted.\n"
-       << "# TYPE slimpipe_inputs_total counter\nslimpipe_inputs_total " << inputs << "\n"
-       << "# HELP slimpipe_request_duration_seconds From a request read to its response written.\n"
-       << "# TYPE slimpipe_request_duration_seconds histogram\n";
-    latency.write(os, "slimpipe_request_duration_seconds");
-    os << "# HELP slimpipe_batch_size Inputs per model call (dynamic batching).\n# TYPE slimpipe_batch_size histogram\n";
-    batch.write(os, "slimpipe_batch_size");
-    os << "# HELP slimpipe_model_duration_seconds Time of one model call (tokenization included).\n"
-       << "# TYPE slimpipe_model_duration_seconds histogram\n";
-    model_seconds.write(os, "slimpipe_model_duration_seconds");
-    os << "# HELP slimpipe_queue_inputs Inputs waiting for a model call.\n# TYPE slimpipe_queue_inputs gauge\n"
-       << "slimpipe_queue_inputs " << queued_inputs << "\n"
-       << "# HELP slimpipe_connections_open Open HTTP connections.\n# TYPE slimpipe_connections_open gauge\n"
-       << "slimpipe_connections_open " << open_connections << "\n"
-       << "# HELP slimpipe_connections_total HTTP connections accepted.\n# TYPE slimpipe_connections_total counter\n"
-       << "slimpipe_connections_total " << connections << "\n"
-       << "# HELP slimpipe_client_disconnects_total Connections closed by the client in the middle of a request.\n"
-       << "# TYPE slimpipe_client_disconnects_total counter\nslimpipe_client_disconnects_total " << disconnects << "\n";
-    return os.str();
-  }
-
- private:
-  using Counts = std::map<std::string, std::uint64_t>;
-  void bump(Counts& counts, const std::string& key) {
-    std::lock_guard<std::mutex> lock(m_);
-    ++counts[key];
-  }
-  void write_map(std::ostream& os, const std::string& name, const std::string& label, const Counts& counts) const {
-    std::lock_guard<std::mutex> lock(m_);
-    for (const auto& [k, v] : counts) os << name << "{" << label << "=\"" << k << "\"} " << v << "\n";
-  }
-  mutable std::mutex m_;
-  Counts codes_, errors_;
-};
-
-// ---- dynamic batching -----------------------------------------------------------------------------------------------
-
-struct Reply {
-  unsigned status = 200;
-  std::string body;
-  std::string error_kind;  // for the metrics, when status != 200
-};
-
-std::string error_body(const std::string& kind, const std::string& message) {
-  return Json{{"error", message}, {"error_type", kind}}.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-struct Job {
-  std::vector<Input> inputs;
-  Clock::time_point enqueued;
-  std::function<void(Reply)> done;  // called once, from the batching thread
-};
-
-class Batcher {
- public:
-  Batcher(slimpipe_serve::Engine& engine, const Config& config, Metrics& metrics)
-      : engine_(engine), config_(config), metrics_(metrics), thread_([this] { loop(); }) {}
-  ~Batcher() { stop(); }
-
-  // False when the queue cannot take the job's inputs (the caller answers 503).
-  bool submit(std::shared_ptr<Job> job) {
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      if (stopping_ || queued_ + job->inputs.size() > config_.max_queue) return false;
-      queued_ += job->inputs.size();
-      metrics_.queued_inputs = static_cast<std::int64_t>(queued_);
-      queue_.push_back(std::move(job));
-    }
-    cv_.notify_one();
-    return true;
-  }
-
-  // Jobs queued or running.
-  std::size_t pending() const {
-    std::lock_guard<std::mutex> lock(m_);
-    return queue_.size() + running_;
-  }
-
-  // Runs what is queued, then ends the thread.
-  void stop() {
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      stopping_ = true;
-    }
-    cv_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void loop() {
-    const auto delay = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(config_.max_delay_ms));
-    for (;;) {
-      std::vector<std::shared_ptr<Job>> jobs;
-      {
-        std::unique_lock<std::mutex> lock(m_);
-        cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-        if (queue_.empty()) return;  // stopping, nothing left
-        const auto deadline = queue_.front()->enqueued + delay;
-        cv_.wait_until(lock, deadline, [&] { return queued_ >= config_.max_batch || stopping_; });
-        std::size_t n = 0;
-        while (!queue_.empty() && (jobs.empty() || n + queue_.front()->inputs.size() <= config_.max_batch)) {
-          n += queue_.front()->inputs.size();
-          jobs.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-        queued_ -= n;
-        running_ = jobs.size();
-        metrics_.queued_inputs = static_cast<std::int64_t>(queued_);
-      }
-      run(jobs);
-      std::lock_guard<std::mutex> lock(m_);
-      running_ = 0;
-    }
-  }
-
-  // One model call for all jobs; when it fails, each job alone, so that one bad input fails its own request only.
-  void run(const std::vector<std::shared_ptr<Job>>& jobs) {
-    std::vector<const Input*> inputs;
-    for (const auto& j : jobs)
-      for (const auto& in : j->inputs) inputs.push_back(&in);
-    std::vector<Json> results;
-    try {
-      results = call(inputs);
-    } catch (const std::exception& e) {
-      if (jobs.size() == 1) return fail(*jobs[0], e);
-      for (const auto& j : jobs) {
-        std::vector<const Input*> own;
-        for (const auto& in : j->inputs) own.push_back(&in);
-        try {
-          finish(*j, call(own), 0);
-        } catch (const std::exception& e2) {
-          fail(*j, e2);
-        }
-      }
-      return;
-    }
-    std::size_t offset = 0;
-    for (const auto& j : jobs) {
-      finish(*j, results, offset);
-      offset += j->inputs.size();
-    }
-  }
-
-  std::vector<Json> call(const std::vector<const Input*>& inputs) {
-    const auto t0 = Clock::now();
-    auto out = engine_.run(inputs, static_cast<std::int64_t>(config_.max_batch));
-    metrics_.model_seconds.observe(std::chrono::duration<double>(Clock::now() - t0).count());
-    metrics_.batch.observe(static_cast<double>(inputs.size()));
-    metrics_.inputs += inputs.size();
-    return out;
-  }
-
-  static void finish(Job& job, const std::vector<Json>& results, std::size_t offset) {
-    Json arr = Json::array();
-    for (std::size_t i = 0; i < job.inputs.size(); ++i) arr.push_back(results.at(offset + i));
-    job.done(Reply{200, arr.dump(-1, ' ', false, Json::error_handler_t::replace), {}});
-  }
-
-  static void fail(Job& job, const std::exception& e) {
-    // An input the runtime refuses (its tokenizer, say) is the request's fault; anything else is ours.
-    const bool input = dynamic_cast<const slimpipe_runtime::Error*>(&e) != nullptr;
-    const std::string kind = input ? "invalid_input" : "model";
-    job.done(Reply{input ? 400u : 500u, error_body(kind, e.what()), kind});
-  }
-
-  slimpipe_serve::Engine& engine_;
-  const Config& config_;
-  Metrics& metrics_;
-  mutable std::mutex m_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<Job>> queue_;
-  std::size_t queued_ = 0, running_ = 0;
-  bool stopping_ = false;
-  std::thread thread_;
-};
+using slimpipe_serve::Metrics;
+using slimpipe_serve::parse_args;
+using slimpipe_serve::Reply;
 
 // ---- HTTP ---------------------------------------------------------------------------------------------------------
 
@@ -369,7 +59,9 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Server& server);
   ~Session();
-  void start() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
   // On SIGTERM: a connection waiting for a request that has not begun is closed; one with a request in progress
   // is answered, then closed.
   void drain() {
@@ -471,8 +163,10 @@ class Server {
   void wait_signal() {
     signals_.async_wait([this](beast::error_code ec, int sig) {
       if (ec) return;
-      if (draining_) std::cerr << "slimpipe-serve: already draining\n";
-      else begin_drain(sig);
+      if (draining_)
+        std::cerr << "slimpipe-serve: already draining\n";
+      else
+        begin_drain(sig);
       wait_signal();
     });
   }
@@ -539,8 +233,8 @@ void Session::read() {
   parser_.emplace();
   parser_->body_limit(server_.config().max_body_bytes);
   parser_->header_limit(16 * 1024);
-  stream_.expires_after(std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(server_.config().read_timeout_s)));
+  stream_.expires_after(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(server_.config().read_timeout_s)));
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
 }
 
@@ -553,15 +247,18 @@ void Session::on_read(beast::error_code ec, std::size_t) {
   }
   if (ec == http::error::body_limit) {
     server_.metrics().error("body_too_large");
-    return reply(Reply{413, error_body("body_too_large", "request body larger than " +
-                                                            std::to_string(server_.config().max_body_bytes) +
-                                                            " bytes (--max-body-bytes)"), "body_too_large"},
+    return reply(Reply{413,
+                       error_body("body_too_large", "request body larger than " +
+                                                        std::to_string(server_.config().max_body_bytes) +
+                                                        " bytes (--max-body-bytes)"),
+                       "body_too_large"},
                  "application/json", true);
   }
   if (ec == http::error::header_limit) {
     server_.metrics().error("header_too_large");
-    return reply(Reply{431, error_body("header_too_large", "request header larger than 16384 bytes"), "header_too_large"},
-                 "application/json", true);
+    return reply(
+        Reply{431, error_body("header_too_large", "request header larger than 16384 bytes"), "header_too_large"},
+        "application/json", true);
   }
   if (ec == http::error::partial_message || ec == net::error::eof || ec == net::error::connection_reset) {
     ++server_.metrics().disconnects;  // the client went away in the middle of its request
@@ -584,16 +281,19 @@ void Session::handle(http::request<http::string_body> req) {
   target = target.substr(0, target.find('?'));
   const auto method_error = [&](const char* allowed) {
     server_.metrics().error("method_not_allowed");
-    reply(Reply{405, error_body("method_not_allowed", std::string(req.method_string()) + " " + target + ": use " + allowed),
+    reply(Reply{405,
+                error_body("method_not_allowed", std::string(req.method_string()) + " " + target + ": use " + allowed),
                 "method_not_allowed"});
   };
   if (target == "/healthz") {
     if (req.method() != http::verb::get) return method_error("GET");
-    if (server_.draining())
-      return reply(Reply{503, Json{{"status", "draining"}}.dump(), "draining"});
+    if (server_.draining()) return reply(Reply{503, Json{{"status", "draining"}}.dump(), "draining"});
     const auto& p = server_.engine().package();
-    return reply(Reply{200, Json{{"status", "ok"}, {"task", p.task}, {"labels", p.labels},
-                                 {"max_seq_length", p.max_seq_length}}.dump(-1, ' ', false, Json::error_handler_t::replace), {}});
+    return reply(
+        Reply{200,
+              Json{{"status", "ok"}, {"task", p.task}, {"labels", p.labels}, {"max_seq_length", p.max_seq_length}}.dump(
+                  -1, ' ', false, Json::error_handler_t::replace),
+              {}});
   }
   if (target == "/metrics") {
     if (req.method() != http::verb::get) return method_error("GET");
@@ -604,7 +304,8 @@ void Session::handle(http::request<http::string_body> req) {
     return predict(req.body());
   }
   server_.metrics().error("not_found");
-  reply(Reply{404, error_body("not_found", target + ": no such endpoint (POST /v1/predict, GET /healthz, GET /metrics)"),
+  reply(Reply{404,
+              error_body("not_found", target + ": no such endpoint (POST /v1/predict, GET /healthz, GET /metrics)"),
               "not_found"});
 }
 
@@ -619,7 +320,8 @@ void Session::predict(const std::string& body) {
   if (inputs.empty()) return reply(Reply{200, "[]", {}});
   if (server_.draining()) {
     server_.metrics().error("draining");
-    return reply(Reply{503, error_body("draining", "the server is shutting down"), "draining"}, "application/json", true);
+    return reply(Reply{503, error_body("draining", "the server is shutting down"), "draining"}, "application/json",
+                 true);
   }
   auto job = std::make_shared<Job>();
   job->inputs = std::move(inputs);
@@ -632,8 +334,9 @@ void Session::predict(const std::string& body) {
   };
   if (!server_.batcher().submit(job)) {
     server_.metrics().error("queue_full");
-    reply(Reply{503, error_body("queue_full", "too many inputs waiting (--max-queue " +
-                                                  std::to_string(server_.config().max_queue) + "); retry later"),
+    reply(Reply{503,
+                error_body("queue_full", "too many inputs waiting (--max-queue " +
+                                             std::to_string(server_.config().max_queue) + "); retry later"),
                 "queue_full"});
   }
 }
@@ -651,8 +354,7 @@ void Session::reply(Reply r, const char* content_type, bool close) {
   res->prepare_payload();
   res_ = res;
   stream_.expires_after(std::chrono::seconds(30));
-  http::async_write(stream_, *res_,
-                    beast::bind_front_handler(&Session::on_write, shared_from_this(), close, r.status));
+  http::async_write(stream_, *res_, beast::bind_front_handler(&Session::on_write, shared_from_this(), close, r.status));
 }
 
 void Session::on_write(bool close, unsigned status, beast::error_code ec, std::size_t) {
@@ -699,8 +401,8 @@ int main(int argc, char** argv) {
     const auto dir = slimpipe_serve::find_package(config.package);
     slimpipe_runtime::Options options;
     options.verify_package = config.verify;
-    slimpipe_runtime::set_threads(config.threads > 0 ? config.threads
-                                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    slimpipe_runtime::set_threads(
+        config.threads > 0 ? config.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     auto engine = slimpipe_serve::load_engine(dir, options);
     std::signal(SIGPIPE, SIG_IGN);
     Server server(config, std::move(engine));
