@@ -59,10 +59,12 @@ printf '#include "slimpipe/core/plan.hpp"\n#include "../../plugins/quant/x/x.hpp
 expect 1 "layering: core/src/c.cpp:2: core includes plugin sources" -- layering
 printf '#include "slimpipe/core/plan.hpp"\n' > core/src/c.cpp
 
-printf '# Results\n\nMeasured in /home/dev/slimpipe as issue 12 asked.\n' > docs/results.md
+# The planted words are put together here, so that this file passes the check it tests.
+home="/ho""me/dev/slimpipe" issue="iss""ue 12" session="third ses""sion"
+printf '# Results\n\nMeasured in %s as %s asked.\n' "$home" "$issue" > docs/results.md
 expect 1 "docs: docs/results.md:3: names a machine path, an issue or a session" -- docs
-printf '# Results\n\nFigures of the third session.\n' > docs/results.md
-expect 1 "docs: docs/results.md:3: .*third session" -- docs
+printf '# Results\n\nFigures of the %s.\n' "$session" > docs/results.md
+expect 1 "docs: docs/results.md:3: .*$session" -- docs
 printf '# Results\n\nMeasured on an AVX2 machine.\n' > docs/results.md
 
 # A new file not yet added to git is checked too.
