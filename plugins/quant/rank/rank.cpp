@@ -35,9 +35,13 @@
 #include "slimpipe_runtime/bench.hpp"
 #include "slimpipe_runtime/runtime.hpp"
 
+#include "publish.hpp"
+#include "timing.hpp"
+
 namespace {
 
 using namespace slimpipe;
+using namespace slimpipe::ranking;
 namespace fs = std::filesystem;
 
 std::string fixed(double v, int digits) {
@@ -47,29 +51,6 @@ std::string fixed(double v, int digits) {
 }
 
 bool set(const Params& p, const std::string& key) { return p.has(key) && !p.raw(key).is_null(); }
-
-// Runtime latency of one model: its slimpipe_runtime export (the artifact's runtime/, or one made in the scratch
-// folder), timed at every bench batch size.
-struct Timing {
-  fs::path model_dir;        // the HF folder
-  std::string kind;          // "model" (fp32) or "quantized_model"
-  fs::path runtime_dir;      // empty until prepared
-  bool exported_here = false;
-  std::string precision;     // the runtime's "fp32" / "int8"
-  std::string note;          // why it was not timed
-  std::vector<std::vector<double>> ms;  // per bench batch: every run, over all rounds
-  std::vector<double> p50, p90;
-  bool noisy = false;        // p90/p50 stayed above bench_max_spread after re-measuring
-  int remeasured = 0;        // extra rounds spent on it
-  bool timed() const { return !p50.empty(); }
-  // The largest p90/p50 over the bench batch sizes (1 when untimed).
-  double spread() const {
-    double worst = 1.0;
-    for (std::size_t i = 0; i < p50.size(); ++i)
-      if (p50[i] > 0) worst = std::max(worst, p90[i] / p50[i]);
-    return worst;
-  }
-};
 
 struct Candidate {
   const Artifact* artifact = nullptr;
@@ -123,16 +104,6 @@ Candidate describe(const Artifact& a) {
   return c;
 }
 
-struct BenchSettings {
-  bool enabled = true;
-  slimpipe_runtime::BenchOptions options;  // batches, iters, warmup, max_seconds per visit
-  std::int64_t seq = 0;                    // 0: min(128, max_position_embeddings) per model
-  int rounds = 2;
-  int threads = 1;
-  double max_spread = 1.3;  // p90/p50 above this: timed again
-  int retries = 1;          // how many times
-};
-
 // A model folder and its artifact id (the manifests' input_model records name both).
 struct ModelRef {
   fs::path dir;
@@ -172,107 +143,6 @@ std::string kind_of(const fs::path& dir) {
   return m.is_object() && m.contains("kind") && m["kind"].is_string() ? m["kind"].get<std::string>() : "model";
 }
 
-// Makes (or finds) the runtime export of t. Failures are recorded in t.note, not thrown: a candidate the
-// runtime cannot run is still ranked by its metric.
-void prepare_runtime(Timing& t, const fs::path& scratch, Task* task, const std::string& device) {
-  if (fs::exists(t.model_dir / "runtime" / exporter::kRuntimeJson)) {
-    t.runtime_dir = t.model_dir / "runtime";
-    return;
-  }
-  if (!task) {
-    t.note = "not timed: no runtime/ export, and without a [task] the model's head is unknown";
-    return;
-  }
-  // scratch/model_<hash>/runtime: the package takes its tokenizer from the folder it sits in (PackageSettings),
-  // so the candidate's vocab.txt and tokenizer_config.json are copied beside it; the best candidate's export is
-  // published as rank/runtime/ and must run from text like any other package.
-  const fs::path holder = scratch / ("model_" + std::to_string(std::hash<std::string>{}(t.model_dir.string())));
-  const fs::path dir = holder / "runtime";
-  try {
-    fs::create_directories(holder);
-    for (const char* f : {"vocab.txt", "tokenizer_config.json"})
-      if (fs::exists(t.model_dir / f)) fs::copy_file(t.model_dir / f, holder / f, fs::copy_options::overwrite_existing);
-    io::LoadOptions load;
-    load.head = task->head().head;
-    load.device = device;
-    io::LoadedModel model = io::load_model(t.model_dir, load);
-    model.model->to(at::kCPU);
-    if (t.kind == "quantized_model")
-      exporter::export_runtime(*model.model, quant::load_plan(t.model_dir), dir);
-    else
-      exporter::export_runtime(*model.model, dir);
-    t.runtime_dir = dir;
-    t.exported_here = true;
-  } catch (const std::exception& e) {
-    std::error_code ec;
-    fs::remove_all(holder, ec);
-    t.note = std::string("not timed: ") + e.what();
-  }
-}
-
-// One visit: load, warm up, time every batch size; the runs are appended to t.ms.
-void time_once(Timing& t, const BenchSettings& b) {
-  if (t.runtime_dir.empty()) return;
-  try {
-    auto model = slimpipe_runtime::Model::load(t.runtime_dir);
-    t.precision = model.info().precision;
-    slimpipe_runtime::BenchOptions o = b.options;
-    o.seq = b.seq > 0 ? b.seq : std::min<std::int64_t>(128, model.info().max_position_embeddings);
-    const auto points = slimpipe_runtime::benchmark(model, o);
-    t.ms.resize(points.size());
-    for (std::size_t i = 0; i < points.size(); ++i) t.ms[i].insert(t.ms[i].end(), points[i].ms.begin(), points[i].ms.end());
-  } catch (const std::exception& e) {
-    t.note = std::string("not timed: ") + e.what();
-    t.runtime_dir.clear();
-    t.ms.clear();
-  }
-}
-
-void summarize(Timing& t) {
-  t.p50.clear();
-  t.p90.clear();
-  if (t.runtime_dir.empty()) return;
-  for (const auto& runs : t.ms) {
-    t.p50.push_back(slimpipe_runtime::percentile(runs, 0.5));
-    t.p90.push_back(slimpipe_runtime::percentile(runs, 0.9));
-  }
-}
-
-// Times every model in rounds, alternating the visiting order, so that a machine that speeds up or slows down
-// during the step does not favour the models timed first. A model whose p90/p50 exceeds b.max_spread (a core
-// shared with other work) is timed again, `rounds` more rounds among the models still spread, up to b.retries
-// times; one still spread after that is marked noisy.
-void time_all(const std::vector<Timing*>& all, const BenchSettings& b, Context& ctx) {
-  slimpipe_runtime::set_threads(b.threads);
-  auto rounds = [&](const std::vector<Timing*>& models, const std::string& phase) {
-    ctx.progress().begin(phase, static_cast<std::int64_t>(models.size()) * b.rounds);
-    std::int64_t done = 0;
-    for (int r = 0; r < b.rounds; ++r) {
-      for (std::size_t k = 0; k < models.size(); ++k) {
-        Timing& t = *models[r % 2 == 0 ? k : models.size() - 1 - k];
-        time_once(t, b);
-        ctx.progress().update(++done);
-        ctx.throw_if_cancelled();
-      }
-    }
-    ctx.progress().end();
-    for (Timing* t : models) summarize(*t);
-  };
-  rounds(all, "bench");
-  for (int retry = 0; retry < b.retries; ++retry) {
-    std::vector<Timing*> spread;
-    for (Timing* t : all)
-      if (t->timed() && t->spread() > b.max_spread) spread.push_back(t);
-    if (spread.empty()) break;
-    for (Timing* t : spread) {
-      t->ms.clear();  // the new rounds replace the disturbed ones
-      t->remeasured += b.rounds;
-    }
-    rounds(spread, "bench (re-measuring " + std::to_string(spread.size()) + " spread)");
-  }
-  for (Timing* t : all) t->noisy = t->timed() && t->spread() > b.max_spread;
-}
-
 // One model evaluated on the task's eval split (or `split`) example by example: the fp32 model as it is, a quantized one through
 // its plan's fake-quant hook (the int8 arithmetic in float, as ptq evaluated it).
 tasks::ExampleEvaluation evaluate_model(const fs::path& dir, bool quantized, Task& task,
@@ -304,59 +174,6 @@ std::string interval_text(const std::optional<metrics::Interval>& i) {
 
 Json interval_json(const std::optional<metrics::Interval>& i) {
   return i ? Json::array({i->low, i->high}) : Json(nullptr);
-}
-
-// A hard link where the file system allows, else a copy.
-void link_or_copy(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  fs::create_hard_link(from, to, ec);
-  if (ec) fs::copy_file(from, to, fs::copy_options::overwrite_existing);
-}
-
-// Copies a model folder's files into `to`, recursing into runtime/; hard links where the file system allows.
-void link_tree(const fs::path& from, const fs::path& to) {
-  fs::create_directories(to);
-  for (const auto& e : fs::directory_iterator(from)) {
-    const fs::path target = to / e.path().filename();
-    if (e.is_directory()) {
-      link_tree(e.path(), target);
-      continue;
-    }
-    if (e.is_regular_file()) link_or_copy(e.path(), target);
-  }
-}
-
-// Never publishes a file its manifest does not vouch for: every listed file must exist with its recorded size
-// and SHA-1 (a truncated or edited model would otherwise become "the best" through a hard link). Throws Error
-// naming the file.
-void check_before_publishing(const Artifact& a) {
-  const auto problems = a.verify_files(true);
-  if (problems.empty()) return;
-  std::string all;
-  for (const auto& p : problems) all += (all.empty() ? "" : "; ") + (a.dir() / p).string();
-  const std::string instance = a.manifest().value("instance", std::string());
-  throw Error("rank: will not publish " + a.id() + ": " + all +
-              (instance.empty() ? std::string() : " (rebuild it: slimpipe run PIPELINE --force " + instance + ")"));
-}
-
-// Copies the files of a finished artifact (hard links where the file system allows) except its manifest,
-// with its runtime/ export. The caller checks them first (check_before_publishing).
-void copy_model_files(const fs::path& from, const fs::path& to) {
-  for (const auto& e : fs::directory_iterator(from)) {
-    const std::string name = e.path().filename().string();
-    if (e.is_directory() && name == "runtime") {
-      link_tree(e.path(), to / name);
-      continue;
-    }
-    if (e.is_regular_file() && name != "manifest.json" && name != "metrics.json") link_or_copy(e.path(), to / name);
-  }
-}
-
-// libgomp's wait policy as the environment set it when the process started (docs/runtime.md, "Threading"): with more
-// than one thread on shared cores, the default spinning wait makes timings unrepeatable.
-std::string omp_wait_policy() {
-  const char* policy = std::getenv("OMP_WAIT_POLICY");
-  return policy ? policy : "default";
 }
 
 std::string ms_text(const Timing& t, std::size_t i) { return t.timed() ? fixed(t.p50[i], t.p50[i] < 10 ? 3 : 1) : ""; }

@@ -1,0 +1,63 @@
+// rank's timing: every candidate, the baseline and the fp32 parents as slimpipe_runtime packages, timed in
+// alternating rounds with spread figures re-measured (docs/quantization.md, "How rank chooses").
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "slimpipe/strategy.hpp"
+#include "slimpipe_runtime/bench.hpp"
+
+namespace slimpipe::ranking {
+
+namespace fs = std::filesystem;
+
+// Runtime latency of one model: its slimpipe_runtime export (the artifact's runtime/, or one made in the scratch
+// folder), timed at every bench batch size.
+struct Timing {
+  fs::path model_dir;    // the HF folder
+  std::string kind;      // "model" (fp32) or "quantized_model"
+  fs::path runtime_dir;  // empty until prepared
+  bool exported_here = false;
+  std::string precision;                // the runtime's "fp32" / "int8"
+  std::string note;                     // why it was not timed
+  std::vector<std::vector<double>> ms;  // per bench batch: every run, over all rounds
+  std::vector<double> p50, p90;
+  bool noisy = false;  // p90/p50 stayed above bench_max_spread after re-measuring
+  int remeasured = 0;  // extra rounds spent on it
+  bool timed() const { return !p50.empty(); }
+  // The largest p90/p50 over the bench batch sizes (1 when untimed).
+  double spread() const {
+    double worst = 1.0;
+    for (std::size_t i = 0; i < p50.size(); ++i)
+      if (p50[i] > 0) worst = std::max(worst, p90[i] / p50[i]);
+    return worst;
+  }
+};
+
+struct BenchSettings {
+  bool enabled = true;
+  slimpipe_runtime::BenchOptions options;  // batches, iters, warmup, max_seconds per visit
+  std::int64_t seq = 0;                    // 0: min(128, max_position_embeddings) per model
+  int rounds = 2;
+  int threads = 1;
+  double max_spread = 1.3;  // p90/p50 above this: timed again
+  int retries = 1;          // how many times
+};
+
+// Makes (or finds) the runtime export of t. Failures are recorded in t.note, not thrown: a candidate the
+// runtime cannot run is still ranked by its metric.
+void prepare_runtime(Timing& t, const fs::path& scratch, Task* task, const std::string& device);
+
+// Times every model in rounds, alternating the visiting order, so that a machine that speeds up or slows down
+// during the step does not favour the models timed first. A model whose p90/p50 exceeds b.max_spread (a core
+// shared with other work) is timed again, `rounds` more rounds among the models still spread, up to b.retries
+// times; one still spread after that is marked noisy.
+void time_all(const std::vector<Timing*>& all, const BenchSettings& b, Context& ctx);
+
+// libgomp's wait policy as the environment set it when the process started (docs/runtime.md, "Threading"): with
+// more than one thread on shared cores, the default spinning wait makes timings unrepeatable.
+std::string omp_wait_policy();
+
+}  // namespace slimpipe::ranking
