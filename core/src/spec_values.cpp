@@ -173,10 +173,10 @@ void check_nesting(Checker& c, const toml::table& root) {
     std::string key;
   };
   std::vector<Item> items{{&root, 0, none, ""}};
-  std::vector<std::size_t> todo{0};
-  while (!todo.empty()) {
-    const std::size_t idx = todo.back();
-    todo.pop_back();
+  std::vector<std::size_t> pending{0};
+  while (!pending.empty()) {
+    const std::size_t idx = pending.back();
+    pending.pop_back();
     const toml::node* node = items[idx].node;
     const int depth = items[idx].depth;
     if (depth > kMaxNesting) {
@@ -204,12 +204,12 @@ void check_nesting(Checker& c, const toml::table& root) {
     if (const toml::table* t = node->as_table()) {
       for (auto&& [k, v] : *t) {
         items.push_back({&v, depth + 1, idx, std::string(k.str())});
-        todo.push_back(items.size() - 1);
+        pending.push_back(items.size() - 1);
       }
     } else if (const toml::array* a = node->as_array()) {
       for (std::size_t j = 0; j < a->size(); ++j) {
         items.push_back({a->get(j), depth + 1, idx, "[" + std::to_string(j) + "]"});
-        todo.push_back(items.size() - 1);
+        pending.push_back(items.size() - 1);
       }
     }
   }
