@@ -1,13 +1,14 @@
 // Host overheads: how long planning 10,000 instances takes, and what the executor adds per
 // instance (scheduling, temp dir, manifest, hash, rename, journal) around a plugin that does
 // nothing. Usage: pipeline_bench [test plugin dir] [instances to execute]
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
-#include <unistd.h>
 
 #include "slimpipe/core/executor.hpp"
 #include "slimpipe/core/pipeline_spec.hpp"

@@ -12,11 +12,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include "gemm.hpp"
 
@@ -41,7 +40,8 @@ enum class Mode { F32, S8, U8 };
 // One oneDNN matmul as the runtime builds it: a fixed row count (brgemm kernels where the CPU has them), weights
 // in the layout oneDNN picks (reordered once, outside the timing), per-channel output scales for int8, and for
 // u8 the source zero point 128 the runtime uses.
-double onednn_ms(const dnnl::engine& eng, dnnl::stream& st, long M, long K, long N, Mode mode, int reps, std::string* impl) {
+double onednn_ms(const dnnl::engine& eng, dnnl::stream& st, long M, long K, long N, Mode mode, int reps,
+                 std::string* impl) {
   const dt sdt = mode == Mode::F32 ? dt::f32 : mode == Mode::S8 ? dt::s8 : dt::u8;
   const dt wdt = mode == Mode::F32 ? dt::f32 : dt::s8;
   dnnl::memory::desc src({M, K}, sdt, tag::ab);
@@ -59,7 +59,12 @@ double onednn_ms(const dnnl::engine& eng, dnnl::stream& st, long M, long K, long
   dnnl::memory am(src, eng, a.data()), uw(user_wei, eng, w.data()), wm(pd.weights_desc(), eng), cm(dst, eng, c.data());
   dnnl::reorder(uw, wm).execute(st, uw, wm);
   st.wait();
-  return best_ms([&] { mm.execute(st, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, cm}}); st.wait(); }, reps);
+  return best_ms(
+      [&] {
+        mm.execute(st, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, cm}});
+        st.wait();
+      },
+      reps);
 }
 
 namespace rd = slimpipe_runtime::detail;
@@ -75,16 +80,21 @@ double own_ms(long M, long K, long N, bool int8, int reps) {
   std::vector<std::int8_t> w8(N * K, 1);
   std::vector<float> wf(N * K, 0.25f), af(M * K, 0.5f), c(M * N), scale(N, 1e-3f);
   std::vector<std::uint8_t> a8(M * K + 64, 129);
-  const rd::PackedB B = int8 ? rd::pack_i8(w8.data(), true, K, K, N, isa, packed.data()) : rd::pack_f32(wf.data(), K, K, N, packed.data());
+  const rd::PackedB B = int8 ? rd::pack_i8(w8.data(), true, K, K, N, isa, packed.data())
+                             : rd::pack_f32(wf.data(), K, K, N, packed.data());
   rd::GemmOut out;
   out.scale = scale.data();
   out.scale_per_col = true;
   out.y = c.data();
   out.ldy = N;
-  return best_ms([&] {
-    if (int8) rd::gemm_i8(a8.data(), K, 128, M, B, out, omp_get_max_threads() > 1);
-    else rd::gemm_f32(af.data(), K, M, B, out, omp_get_max_threads() > 1);
-  }, reps);
+  return best_ms(
+      [&] {
+        if (int8)
+          rd::gemm_i8(a8.data(), K, 128, M, B, out, omp_get_max_threads() > 1);
+        else
+          rd::gemm_f32(af.data(), K, M, B, out, omp_get_max_threads() > 1);
+      },
+      reps);
 }
 
 }  // namespace
@@ -104,24 +114,29 @@ int main(int argc, char** argv) {
   std::printf("threads %d; best of several runs; G/s = 2*M*N*K / time\n", threads);
   std::printf("own kernels: integer %s, fp32 %s\n", rd::gemm_isa_name(g_isa),
               rd::cpu_has_avx512() && g_isa == rd::GemmIsa::Avx512Vnni ? "avx512" : "none (OpenBLAS)");
-  std::printf("%6s %6s %6s | %14s | %14s | %14s | %14s | %14s | %14s | %s\n", "M", "K", "N", "OpenBLAS f32", "oneDNN f32",
-              "own f32", "oneDNN s8s8", "oneDNN u8s8 zp", "own u8s8 zp", "oneDNN kernels");
+  std::printf("%6s %6s %6s | %14s | %14s | %14s | %14s | %14s | %14s | %s\n", "M", "K", "N", "OpenBLAS f32",
+              "oneDNN f32", "own f32", "oneDNN s8s8", "oneDNN u8s8 zp", "own u8s8 zp", "oneDNN kernels");
   for (auto [K, N] : {std::pair<long, long>{768, 3072}, {3072, 768}}) {
     for (long M : {32L, 128L, 512L, 1024L, 4096L}) {
       const int reps = M >= 4096 ? 2 : 5;
       std::vector<float> a(M * K, 0.5f), w(N * K, 0.25f), c(M * N);
-      const double blas = best_ms([&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.0f, a.data(), int(K), w.data(), int(K), 0.0f,
-                    c.data(), int(N));
-      }, reps);
+      const double blas = best_ms(
+          [&] {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.0f, a.data(), int(K),
+                        w.data(), int(K), 0.0f, c.data(), int(N));
+          },
+          reps);
       std::string impl_f32, impl_s8, impl_u8;
-      const double f32 = onednn_ms(eng, st, M, K, N, Mode::F32, reps, &impl_f32), s8 = onednn_ms(eng, st, M, K, N, Mode::S8, reps, &impl_s8),
+      const double f32 = onednn_ms(eng, st, M, K, N, Mode::F32, reps, &impl_f32),
+                   s8 = onednn_ms(eng, st, M, K, N, Mode::S8, reps, &impl_s8),
                    u8 = onednn_ms(eng, st, M, K, N, Mode::U8, reps, &impl_u8);
       const double own_f32 = own_ms(M, K, N, false, reps), own_u8 = own_ms(M, K, N, true, reps);
       auto gs = [&](double ms) { return 2.0 * M * N * K / ms / 1e6; };
-      std::printf("%6ld %6ld %6ld | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %s, %s, %s\n",
-                  M, K, N, blas, gs(blas), f32, gs(f32), own_f32, own_f32 > 0 ? gs(own_f32) : 0.0, s8, gs(s8), u8, gs(u8), own_u8,
-                  gs(own_u8), impl_f32.c_str(), impl_s8.c_str(), impl_u8.c_str());
+      std::printf(
+          "%6ld %6ld %6ld | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f ms %5.1f | %6.2f "
+          "ms %5.1f | %s, %s, %s\n",
+          M, K, N, blas, gs(blas), f32, gs(f32), own_f32, own_f32 > 0 ? gs(own_f32) : 0.0, s8, gs(s8), u8, gs(u8),
+          own_u8, gs(own_u8), impl_f32.c_str(), impl_s8.c_str(), impl_u8.c_str());
     }
   }
   return 0;

@@ -25,12 +25,11 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/export/onnx_export.hpp"
 #include "slimpipe/export/runtime_export.hpp"
@@ -103,7 +102,9 @@ std::vector<double> time_runs(const Settings& s, F&& run) {
     const auto t0 = std::chrono::steady_clock::now();
     run();
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    if (ms.size() >= 3 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > s.max_seconds) break;
+    if (ms.size() >= 3 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > s.max_seconds)
+      break;
   }
   return ms;
 }
@@ -119,7 +120,9 @@ Row time_runtime(const Settings& s, const std::string& name, const fs::path& dir
     const auto ids = random_ids(b * s.seq, vocab, 7);
     const std::vector<std::int64_t> types(ids.size(), 0), mask(ids.size(), 1);
     row.runs[b] = time_runs(s, [&] { model.run(ids, types, mask, b, s.seq); });
-    std::cout << "  runtime " << (onednn ? "(oneDNN) " : "") << name << " batch " << b << ": p50 " << median(row.runs[b]) << " ms\n" << std::flush;
+    std::cout << "  runtime " << (onednn ? "(oneDNN) " : "") << name << " batch " << b << ": p50 "
+              << median(row.runs[b]) << " ms\n"
+              << std::flush;
   }
   return row;
 }
@@ -154,8 +157,9 @@ Row time_ort(const Settings& s, const std::string& name, const fs::path& onnx) {
   Row row{"ONNX Runtime (node)", name, dir_bytes(onnx), {}};
   const fs::path src(SLIMPIPE_SOURCE_DIR);
   std::ostringstream cmd;
-  cmd << "node " << (src / "bench" / "peers" / "ort_bench.js") << " " << (src / "scripts" / "npm" / "node_modules" / "onnxruntime-node")
-      << " " << onnx << " " << s.threads << " " << s.seq << " " << s.iters << " " << s.max_seconds;
+  cmd << "node " << (src / "bench" / "peers" / "ort_bench.js") << " "
+      << (src / "scripts" / "npm" / "node_modules" / "onnxruntime-node") << " " << onnx << " " << s.threads << " "
+      << s.seq << " " << s.iters << " " << s.max_seconds;
   for (auto b : s.batches) cmd << " " << b;
   const nlohmann::json j = nlohmann::json::parse(run_command(cmd.str()));
   for (auto b : s.batches) {
@@ -191,21 +195,35 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--threads") s.threads = std::stoi(next());
-    else if (a == "--seq") s.seq = std::stoll(next());
-    else if (a == "--iters") s.iters = std::stoi(next());
-    else if (a == "--max-seconds") s.max_seconds = std::stod(next());
-    else if (a == "--layers") s.layers = std::stoll(next());
-    else if (a == "--hidden") s.hidden = std::stoll(next());
-    else if (a == "--batch") s.batches = {std::stoll(next())};
-    else if (a == "--out") s.out = next();
-    else if (a == "--export-only") s.export_only = true;
-    else if (a == "--reuse") s.reuse = true;
-    else if (a == "--no-torchscript") s.torchscript = false;
-    else if (a == "--onednn") s.onednn = true;
-    else if (a == "--rounds") s.rounds = std::max(1, std::stoi(next()));
+    if (a == "--threads")
+      s.threads = std::stoi(next());
+    else if (a == "--seq")
+      s.seq = std::stoll(next());
+    else if (a == "--iters")
+      s.iters = std::stoi(next());
+    else if (a == "--max-seconds")
+      s.max_seconds = std::stod(next());
+    else if (a == "--layers")
+      s.layers = std::stoll(next());
+    else if (a == "--hidden")
+      s.hidden = std::stoll(next());
+    else if (a == "--batch")
+      s.batches = {std::stoll(next())};
+    else if (a == "--out")
+      s.out = next();
+    else if (a == "--export-only")
+      s.export_only = true;
+    else if (a == "--reuse")
+      s.reuse = true;
+    else if (a == "--no-torchscript")
+      s.torchscript = false;
+    else if (a == "--onednn")
+      s.onednn = true;
+    else if (a == "--rounds")
+      s.rounds = std::max(1, std::stoi(next()));
     else {
-      std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] [--batch B] [--out DIR] [--export-only] [--reuse] [--rounds R] [--no-torchscript] [--onednn]\n";
+      std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] "
+                   "[--batch B] [--out DIR] [--export-only] [--reuse] [--rounds R] [--no-torchscript] [--onednn]\n";
       return 2;
     }
   }
@@ -224,15 +242,17 @@ int main(int argc, char** argv) {
     model->eval();
     const std::int64_t vocab = config.vocab_size;
     bool have = true;
-    for (const char* f : {"runtime_fp32/runtime.json", "runtime_int8/runtime.json", "runtime_pruned075_int8/runtime.json",
-                          "model.onnx", "model.pt", "model.pruned075.onnx"})
+    for (const char* f : {"runtime_fp32/runtime.json", "runtime_int8/runtime.json",
+                          "runtime_pruned075_int8/runtime.json", "model.onnx", "model.pt", "model.pruned075.onnx"})
       have = have && fs::exists(s.out / f);
     if (SLIMPIPE_PEERS_HAVE_QDQ) have = have && fs::exists(s.out / "model.int8.onnx");
-    if (s.reuse && !have) throw std::runtime_error("--reuse: " + s.out.string() + " lacks some exports; run without --reuse once");
+    if (s.reuse && !have)
+      throw std::runtime_error("--reuse: " + s.out.string() + " lacks some exports; run without --reuse once");
     if (s.reuse) {
       std::cout << "timing the exports in " << s.out << " (--reuse)\n" << std::flush;
     } else {
-      std::cout << "building exports in " << s.out << " (" << s.layers << " layers, hidden " << s.hidden << ")\n" << std::flush;
+      std::cout << "building exports in " << s.out << " (" << s.layers << " layers, hidden " << s.hidden << ")\n"
+                << std::flush;
       exporter::export_runtime(*model, s.out / "runtime_fp32");
       exporter::export_onnx(*model, s.out / "model.onnx");
       exporter::export_torchscript(*model, s.out / "model.pt");
@@ -241,8 +261,10 @@ int main(int argc, char** argv) {
 #if SLIMPIPE_PEERS_HAVE_QDQ
       exporter::export_qdq_onnx(*model, plan, s.out / "model.int8.onnx");
 #endif
-      const std::int64_t heads = std::max<std::int64_t>(1, config.num_attention_heads * 3 / 4), inter = config.intermediate_size * 3 / 4;
-      nn::TaskModel pruned = nn::prune(*model, std::vector<std::int64_t>(s.layers, heads), std::vector<std::int64_t>(s.layers, inter));
+      const std::int64_t heads = std::max<std::int64_t>(1, config.num_attention_heads * 3 / 4),
+                         inter = config.intermediate_size * 3 / 4;
+      nn::TaskModel pruned =
+          nn::prune(*model, std::vector<std::int64_t>(s.layers, heads), std::vector<std::int64_t>(s.layers, inter));
       pruned->eval();
       exporter::export_onnx(*pruned, s.out / "model.pruned075.onnx");
       exporter::export_runtime(*pruned, calibrate(*pruned, s.seq, vocab), s.out / "runtime_pruned075_int8");
@@ -263,8 +285,10 @@ int main(int argc, char** argv) {
     jobs.push_back([&] { return time_ort(s, "pruned 0.75 fp32", s.out / "model.pruned075.onnx"); });
     if (s.torchscript) jobs.push_back([&] { return time_torchscript(s, s.out / "model.pt", vocab); });
     if (s.onednn) {
-      jobs.push_back([&] { return time_runtime(s, "fp32", s.out / "runtime_fp32", vocab, slimpipe_runtime::Kernels::OneDnn); });
-      jobs.push_back([&] { return time_runtime(s, "int8", s.out / "runtime_int8", vocab, slimpipe_runtime::Kernels::OneDnn); });
+      jobs.push_back(
+          [&] { return time_runtime(s, "fp32", s.out / "runtime_fp32", vocab, slimpipe_runtime::Kernels::OneDnn); });
+      jobs.push_back(
+          [&] { return time_runtime(s, "int8", s.out / "runtime_int8", vocab, slimpipe_runtime::Kernels::OneDnn); });
     }
     // Rounds in alternating order; runs accumulate per row, and each round's p50 is kept for the ratios.
     std::vector<Row> rows(jobs.size());
@@ -295,14 +319,21 @@ int main(int argc, char** argv) {
     md << "\n|---|---|---:|";
     for (std::size_t i = 0; i < s.batches.size(); ++i) md << "---:|---:|---:|";
     md << "\n";
-    nlohmann::json j = {{"isa", slimpipe_runtime::cpu_isa()}, {"threads", s.threads}, {"seq", s.seq}, {"layers", s.layers},
-                        {"hidden", s.hidden}, {"qdq_export", SLIMPIPE_PEERS_HAVE_QDQ == 1}, {"rows", nlohmann::json::array()}};
+    nlohmann::json j = {{"isa", slimpipe_runtime::cpu_isa()},
+                        {"threads", s.threads},
+                        {"seq", s.seq},
+                        {"layers", s.layers},
+                        {"hidden", s.hidden},
+                        {"qdq_export", SLIMPIPE_PEERS_HAVE_QDQ == 1},
+                        {"rows", nlohmann::json::array()}};
     for (const Row& r : rows) {
-      md << "| " << r.engine << " | " << r.model << " | " << std::fixed << std::setprecision(1) << static_cast<double>(r.size_bytes) / 1e6 << " |";
+      md << "| " << r.engine << " | " << r.model << " | " << std::fixed << std::setprecision(1)
+         << static_cast<double>(r.size_bytes) / 1e6 << " |";
       nlohmann::json jr = {{"engine", r.engine}, {"model", r.model}, {"size_bytes", r.size_bytes}};
       for (auto b : s.batches) {
         const auto& v = r.runs.at(b);
-        md << std::setprecision(1) << " " << median(v) << " | " << p90(v) << " | " << static_cast<double>(b) * 1000.0 / median(v) << " |";
+        md << std::setprecision(1) << " " << median(v) << " | " << p90(v) << " | "
+           << static_cast<double>(b) * 1000.0 / median(v) << " |";
         jr["batch_" + std::to_string(b)] = {{"runs_ms", v}, {"p50_ms", median(v)}, {"p90_ms", p90(v)}};
       }
       md << "\n";
@@ -318,8 +349,9 @@ int main(int argc, char** argv) {
       return -1;
     };
     const std::string rt = "slimpipe runtime", ort = "ONNX Runtime (node)";
-    const int rt32 = find(rt, "fp32"), rt8 = find(rt, "int8"), rtp8 = find(rt, "pruned 0.75 + int8"), ort32 = find(ort, "fp32"),
-              ort8 = find(ort, "QDQ int8"), dnn32 = find(rt + ", oneDNN kernels", "fp32"), dnn8 = find(rt + ", oneDNN kernels", "int8");
+    const int rt32 = find(rt, "fp32"), rt8 = find(rt, "int8"), rtp8 = find(rt, "pruned 0.75 + int8"),
+              ort32 = find(ort, "fp32"), ort8 = find(ort, "QDQ int8"), dnn32 = find(rt + ", oneDNN kernels", "fp32"),
+              dnn8 = find(rt + ", oneDNN kernels", "int8");
     struct Ratio {
       const char* what;
       int num, den;  // speedup = p50[den] / p50[num]
@@ -330,7 +362,8 @@ int main(int argc, char** argv) {
                             {"ORT fp32 / runtime pruned 0.75 + int8 (target >= 1.4)", rtp8, ort32},
                             {"runtime fp32: oneDNN kernels / own kernels", rt32, dnn32},
                             {"runtime int8: oneDNN kernels / own kernels", rt8, dnn8}};
-    md << "\nSpeedup ratios, per round" << (s.rounds > 1 ? " (rounds alternate the engine order)" : "") << ":\n\n| ratio |";
+    md << "\nSpeedup ratios, per round" << (s.rounds > 1 ? " (rounds alternate the engine order)" : "")
+       << ":\n\n| ratio |";
     for (auto b : s.batches) md << " batch " << b << " |";
     md << "\n|---|";
     for (std::size_t i = 0; i < s.batches.size(); ++i) md << "---|";

@@ -1,8 +1,7 @@
 // Forward latency (LibTorch, eval, no grad) of an encoder pruned to a DynaBERT width against the unpruned
 // model, at batch 1 and batch 32 (seq 128), in one run; prints median ms per forward and the ratio.
-#include <torch/types.h>
-
 #include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>
@@ -34,18 +33,28 @@ Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     auto is = [&](const char* name) { return std::strcmp(argv[i], name) == 0 && i + 1 < argc; };
-    if (is("--layers")) o.layers = std::atoi(argv[++i]);
-    else if (is("--hidden")) o.hidden = std::atoi(argv[++i]);
-    else if (is("--heads")) o.heads = std::atoi(argv[++i]);
-    else if (is("--ffn")) o.ffn = std::atoi(argv[++i]);
-    else if (is("--seq")) o.seq = std::atoi(argv[++i]);
-    else if (is("--width")) o.width = std::atof(argv[++i]);
-    else if (is("--threads")) o.threads = std::atoi(argv[++i]);
-    else if (is("--iters")) o.iters = std::atoi(argv[++i]);
-    else if (is("--warmup")) o.warmup = std::atoi(argv[++i]);
+    if (is("--layers"))
+      o.layers = std::atoi(argv[++i]);
+    else if (is("--hidden"))
+      o.hidden = std::atoi(argv[++i]);
+    else if (is("--heads"))
+      o.heads = std::atoi(argv[++i]);
+    else if (is("--ffn"))
+      o.ffn = std::atoi(argv[++i]);
+    else if (is("--seq"))
+      o.seq = std::atoi(argv[++i]);
+    else if (is("--width"))
+      o.width = std::atof(argv[++i]);
+    else if (is("--threads"))
+      o.threads = std::atoi(argv[++i]);
+    else if (is("--iters"))
+      o.iters = std::atoi(argv[++i]);
+    else if (is("--warmup"))
+      o.warmup = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: dynabert_latency_bench [--layers N] [--hidden N] [--heads N] [--ffn N] [--seq N] "
-                           "[--width W] [--threads N] [--iters N] [--warmup N]\n");
+      std::fprintf(stderr,
+                   "usage: dynabert_latency_bench [--layers N] [--hidden N] [--heads N] [--ffn N] [--seq N] "
+                   "[--width W] [--threads N] [--iters N] [--warmup N]\n");
       std::exit(2);
     }
   }
@@ -95,16 +104,17 @@ int main(int argc, char** argv) {
   nn::TaskModel pruned = nn::prune(*full, width.heads, width.intermediate);
   pruned->eval();
 
-  std::printf("dynabert_latency_bench: %dL-%dH-%dA FFN %d, width %s (%lld heads, FFN %lld), seq %d, %d threads, "
-              "median of %d forwards\n",
-              o.layers, o.hidden, o.heads, o.ffn, pruning::width_text(o.width).c_str(),
-              static_cast<long long>(width.heads[0]), static_cast<long long>(width.intermediate[0]), o.seq, o.threads,
-              o.iters);
-  std::printf("parameters: full %lld, pruned %lld (%.3f); encoder FLOPs/token ratio %.3f\n",
-              static_cast<long long>(pruning::parameter_count(*full)),
-              static_cast<long long>(pruning::parameter_count(*pruned)),
-              static_cast<double>(pruning::parameter_count(*pruned)) / static_cast<double>(pruning::parameter_count(*full)),
-              pruning::encoder_flops_per_token(pruned->config(), o.seq) / pruning::encoder_flops_per_token(c, o.seq));
+  std::printf(
+      "dynabert_latency_bench: %dL-%dH-%dA FFN %d, width %s (%lld heads, FFN %lld), seq %d, %d threads, "
+      "median of %d forwards\n",
+      o.layers, o.hidden, o.heads, o.ffn, pruning::width_text(o.width).c_str(), static_cast<long long>(width.heads[0]),
+      static_cast<long long>(width.intermediate[0]), o.seq, o.threads, o.iters);
+  std::printf(
+      "parameters: full %lld, pruned %lld (%.3f); encoder FLOPs/token ratio %.3f\n",
+      static_cast<long long>(pruning::parameter_count(*full)),
+      static_cast<long long>(pruning::parameter_count(*pruned)),
+      static_cast<double>(pruning::parameter_count(*pruned)) / static_cast<double>(pruning::parameter_count(*full)),
+      pruning::encoder_flops_per_token(pruned->config(), o.seq) / pruning::encoder_flops_per_token(c, o.seq));
   std::printf("%-7s %-5s %12s %12s %9s\n", "batch", "seq", "full ms", "pruned ms", "speedup");
   for (int batch : {1, 32}) {
     nn::EncoderInputs in;

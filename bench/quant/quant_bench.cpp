@@ -1,5 +1,7 @@
 // quant_bench: peak resident memory (VmHWM) and time of hist/KL calibration over 1 and 50 BERT-base-shaped
 // activation batches, each in a fresh child process; then our hist vs PyTorch's HistogramObserver.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,9 +12,6 @@
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include "slimpipe/quant/observer.hpp"
 
@@ -97,7 +96,9 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--torch-batches") torch_batches = std::atoi(argv[i + 1]);
 
   const std::vector<std::vector<std::int64_t>> shapes{{8, 128, 768}, {8, 12, 128, 128}};
-  std::printf("Calibration memory/time, one thread (VmHWM of a child process, mmap threshold 1 MiB; batch made, observed, dropped)\n");
+  std::printf(
+      "Calibration memory/time, one thread (VmHWM of a child process, mmap threshold 1 MiB; batch made, observed, "
+      "dropped)\n");
   std::printf("%-5s %-14s %7s %10s %12s %14s %9s %10s\n", "algo", "shape", "batches", "time_s", "peak_MiB",
               "above_base_MiB", "bins", "threshold");
   for (const auto& shape : shapes) {
@@ -107,9 +108,9 @@ int main(int argc, char** argv) {
       for (auto [n, r] : {std::pair{1, r1}, std::pair{50, r50}})
         std::printf("%-5s %-14s %7d %10.3f %12.1f %14.1f %9ld %10.5f\n", algo.c_str(), shape_text(shape).c_str(), n,
                     r.seconds, r.hwm_kb / 1024.0, (r.hwm_kb - r.base_kb) / 1024.0, r.state, r.threshold);
-      std::printf("      peak ratio 50/1 batches: %.3f   time ratio: %.1f   (keeping all 50 batches, as ORT does: +%.0f MiB)\n",
-                  static_cast<double>(r50.hwm_kb) / static_cast<double>(r1.hwm_kb), r50.seconds / r1.seconds,
-                  50 * batch_mib);
+      std::printf(
+          "      peak ratio 50/1 batches: %.3f   time ratio: %.1f   (keeping all 50 batches, as ORT does: +%.0f MiB)\n",
+          static_cast<double>(r50.hwm_kb) / static_cast<double>(r1.hwm_kb), r50.seconds / r1.seconds, 50 * batch_mib);
     }
   }
 
@@ -122,7 +123,8 @@ int main(int argc, char** argv) {
   const bool ok = p && std::fgets(buf, sizeof buf, p);
   if (p) pclose(p);
   double torch_s = 0, torch_t = 0, torch_sum = 0;
-  if (!ok || std::sscanf(buf, "{\"seconds\": %lf, \"threshold\": %lf, \"checksum\": %lf", &torch_s, &torch_t, &torch_sum) != 3) {
+  if (!ok || std::sscanf(buf, "{\"seconds\": %lf, \"threshold\": %lf, \"checksum\": %lf", &torch_s, &torch_t,
+                         &torch_sum) != 3) {
     std::printf("\nPyTorch HistogramObserver: not run (%s failed: no python3-torch?)\n", cmd.c_str());
     return 0;
   }

@@ -52,11 +52,11 @@ struct Kind {
 
 // Site kinds in forward order. "P" is operand 0 of P.V (softmax output); "ffn2_in" is GELU(FFN1): what the issue
 // calls the FFN1 output is the FFN2 input here (the pre-GELU FFN1 output is never quantized).
-const std::vector<Kind> kKinds = {
-    {"qkv_in", "Q/K/V Linear in"}, {"Q", "Q (QK left)"},           {"K", "K (QK right)"},
-    {"P", "P probs (PV left)"},    {"V", "V (PV right)"},          {"ctx", "context (attn-out in)"},
-    {"ffn1_in", "FFN1 in"},        {"ffn2_in", "FFN2 in = GELU out"}, {"pooler_in", "pooler in"},
-    {"head_in", "classifier in"}};
+const std::vector<Kind> kKinds = {{"qkv_in", "Q/K/V Linear in"}, {"Q", "Q (QK left)"},
+                                  {"K", "K (QK right)"},         {"P", "P probs (PV left)"},
+                                  {"V", "V (PV right)"},         {"ctx", "context (attn-out in)"},
+                                  {"ffn1_in", "FFN1 in"},        {"ffn2_in", "FFN2 in = GELU out"},
+                                  {"pooler_in", "pooler in"},    {"head_in", "classifier in"}};
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -134,15 +134,24 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) throw UsageError(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--set") overrides.push_back(value());
-    else if (a == "--batch-size") batch_size = std::stoll(value());
-    else if (a == "--batch-num") batch_num = std::stoll(value());
-    else if (a == "--samples") samples = std::stoll(value());
-    else if (a == "--threads") threads = std::stoi(value());
-    else if (a == "--algos") algos = split_list(value());
-    else if (a == "--paddle-compat") paddle_compat = true;
-    else if (a == "--dump") dumps.push_back(value());
-    else throw UsageError("unknown option " + a);
+    if (a == "--set")
+      overrides.push_back(value());
+    else if (a == "--batch-size")
+      batch_size = std::stoll(value());
+    else if (a == "--batch-num")
+      batch_num = std::stoll(value());
+    else if (a == "--samples")
+      samples = std::stoll(value());
+    else if (a == "--threads")
+      threads = std::stoi(value());
+    else if (a == "--algos")
+      algos = split_list(value());
+    else if (a == "--paddle-compat")
+      paddle_compat = true;
+    else if (a == "--dump")
+      dumps.push_back(value());
+    else
+      throw UsageError("unknown option " + a);
   }
   at::set_num_threads(threads);
   slimpipe_runtime::set_threads(threads);
@@ -187,18 +196,20 @@ int run(int argc, char** argv) {
     const quant::SiteOperandKey key{d.substr(0, colon), std::stoi(d.substr(colon + 1, eq - colon - 1))};
     std::ofstream out(d.substr(eq + 1), std::ios::binary);
     std::int64_t n = 0;
-    tasks::run_evaluation(model, *quant::first_features(calibration, batch_size * batch_num), batch_size,
-                          [&](const std::string& site, int operand, const at::Tensor& v) {
-                            if (site == key.site && operand == key.operand) {
-                              const at::Tensor c = v.to(at::kFloat).contiguous().cpu();
-                              out.write(reinterpret_cast<const char*>(c.data_ptr<float>()),
-                                        static_cast<std::streamsize>(c.numel() * sizeof(float)));
-                              n += c.numel();
-                            }
-                            return v;
-                          },
-                          [](const Batch&, const nn::EncoderOutput&) {});
-    if (!out || n == 0) throw Error("--dump " + d + ": nothing written (no such operand, or the file cannot be written)");
+    tasks::run_evaluation(
+        model, *quant::first_features(calibration, batch_size * batch_num), batch_size,
+        [&](const std::string& site, int operand, const at::Tensor& v) {
+          if (site == key.site && operand == key.operand) {
+            const at::Tensor c = v.to(at::kFloat).contiguous().cpu();
+            out.write(reinterpret_cast<const char*>(c.data_ptr<float>()),
+                      static_cast<std::streamsize>(c.numel() * sizeof(float)));
+            n += c.numel();
+          }
+          return v;
+        },
+        [](const Batch&, const nn::EncoderOutput&) {});
+    if (!out || n == 0)
+      throw Error("--dump " + d + ": nothing written (no such operand, or the file cannot be written)");
     std::cerr << "dumped " << n << " values of " << key.site << " operand " << key.operand << "\n";
   }
 
@@ -235,8 +246,9 @@ int run(int argc, char** argv) {
     for (quant::PtqResult* p : {&cal, &fixed}) {
       quant::QuantErrorMeter logits;
       std::size_t i = 0;
-      tasks::run_evaluation(*p->model, *sample, eval_batch, quant::make_fake_quant_hook(p->plan),
-                            [&](const Batch&, const nn::EncoderOutput& out) { logits.add(ref_logits.at(i++), flat_outputs(out)); });
+      tasks::run_evaluation(
+          *p->model, *sample, eval_batch, quant::make_fake_quant_hook(p->plan),
+          [&](const Batch&, const nn::EncoderOutput& out) { logits.add(ref_logits.at(i++), flat_outputs(out)); });
       const double metric = task->evaluate(*p->model, *eval, eval_batch, quant::make_fake_quant_hook(p->plan)).value;
       (p == &cal ? r.logit_sqnr_cal : r.logit_sqnr_fixed) = logits.result().sqnr_db;
       (p == &cal ? r.metric_cal : r.metric_fixed) = metric;
@@ -258,15 +270,16 @@ int run(int argc, char** argv) {
   char date[64];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   std::cout << "# quant_site_audit\n\n";
-  std::cout << "pipeline " << pipeline_file.string() << ", model " << model_dir.string() << " (" << model.config().num_hidden_layers
-            << " layers, hidden " << model.config().hidden_size << "), task " << spec.task->type << "; calibration: first "
-            << batch_size * batch_num << " features in batches of " << batch_size << (paddle_compat ? ", paddle_compat" : "")
-            << "; operand SQNR over the first " << sample->size() << " eval features; metric over " << eval->size()
-            << " eval features. " << date << ", " << cpu_model() << " (runtime ISA " << slimpipe_runtime::cpu_isa() << "), "
-            << threads << " thread(s).\n\n";
+  std::cout << "pipeline " << pipeline_file.string() << ", model " << model_dir.string() << " ("
+            << model.config().num_hidden_layers << " layers, hidden " << model.config().hidden_size << "), task "
+            << spec.task->type << "; calibration: first " << batch_size * batch_num << " features in batches of "
+            << batch_size << (paddle_compat ? ", paddle_compat" : "") << "; operand SQNR over the first "
+            << sample->size() << " eval features; metric over " << eval->size() << " eval features. " << date << ", "
+            << cpu_model() << " (runtime ISA " << slimpipe_runtime::cpu_isa() << "), " << threads << " thread(s).\n\n";
 
   // One table: a row per algorithm, a column per kind, cell(algo result, kind key) ("" when absent).
-  auto kind_table = [&](const std::string& title, const std::function<std::string(const AlgoResult&, const std::string&)>& cell) {
+  auto kind_table = [&](const std::string& title,
+                        const std::function<std::string(const AlgoResult&, const std::string&)>& cell) {
     std::cout << "## " << title << "\n\n| algo |";
     for (const auto& k : kinds) std::cout << " " << k.label << " |";
     std::cout << "\n|---|";
@@ -278,28 +291,32 @@ int run(int argc, char** argv) {
       std::cout << "\n";
     }
   };
-  kind_table("Operand SQNR (dB), thresholds as each algorithm calibrates them", [](const AlgoResult& r, const std::string& k) {
-    auto it = r.operand.find(k);
-    return it == r.operand.end() ? std::string() : fmt(it->second.result().sqnr_db);
-  });
+  kind_table("Operand SQNR (dB), thresholds as each algorithm calibrates them",
+             [](const AlgoResult& r, const std::string& k) {
+               auto it = r.operand.find(k);
+               return it == r.operand.end() ? std::string() : fmt(it->second.result().sqnr_db);
+             });
   std::cout << "| P at T = 1 (any algo) |";
   for (const auto& k : kinds)
-    std::cout << " " << (std::string(k.key) == "P" ? fmt(results.at(algos.front()).probs_fixed.result().sqnr_db) : "") << " |";
+    std::cout << " " << (std::string(k.key) == "P" ? fmt(results.at(algos.front()).probs_fixed.result().sqnr_db) : "")
+              << " |";
   std::cout << "\n\n";
-  kind_table("Threshold / max|x| on the calibration data (mean over the layers' operands; [min-max] when they differ by > 0.05)",
-             [](const AlgoResult& r, const std::string& k) {
-               auto it = r.ratio.find(k);
-               if (it == r.ratio.end()) return std::string();
-               double sum = 0, lo = 1e300, hi = -1e300;
-               for (double v : it->second) {
-                 sum += v;
-                 lo = std::min(lo, v);
-                 hi = std::max(hi, v);
-               }
-               std::string out = fmt(sum / static_cast<double>(it->second.size()), 2);
-               if (hi - lo > 0.05) out += " [" + fmt(lo, 2) + "-" + fmt(hi, 2) + "]";
-               return out;
-             });
+  kind_table(
+      "Threshold / max|x| on the calibration data (mean over the layers' operands; [min-max] when they differ by > "
+      "0.05)",
+      [](const AlgoResult& r, const std::string& k) {
+        auto it = r.ratio.find(k);
+        if (it == r.ratio.end()) return std::string();
+        double sum = 0, lo = 1e300, hi = -1e300;
+        for (double v : it->second) {
+          sum += v;
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+        }
+        std::string out = fmt(sum / static_cast<double>(it->second.size()), 2);
+        if (hi - lo > 0.05) out += " [" + fmt(lo, 2) + "-" + fmt(hi, 2) + "]";
+        return out;
+      });
   std::cout << "\nmax|x| of P per layer:";
   for (const auto& [key, m] : max_abs)
     if (quant::is_attention_probs(key)) std::cout << " " << fmt(m, 3);
@@ -308,8 +325,8 @@ int run(int argc, char** argv) {
     for (double t : results.at("KL").threshold.at("P")) std::cout << " " << fmt(t, 3);
   std::cout << "\n\n## Whole model (fake quantization): probabilities calibrated (Paddle) vs T = 1 (default)\n\n";
   std::cout << "fp32 " << fp32.primary << ": " << fmt(fp32.value, 2) << "\n\n";
-  std::cout << "| algo | logit SQNR, P calibrated | logit SQNR, P at T = 1 | " << fp32.primary << ", P calibrated | Δ | "
-            << fp32.primary << ", P at T = 1 | Δ |\n|---|---:|---:|---:|---:|---:|---:|\n";
+  std::cout << "| algo | logit SQNR, P calibrated | logit SQNR, P at T = 1 | " << fp32.primary
+            << ", P calibrated | Δ | " << fp32.primary << ", P at T = 1 | Δ |\n|---|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& algo : algos) {
     const AlgoResult& r = results.at(algo);
     std::cout << "| " << algo << " | " << fmt(r.logit_sqnr_cal) << " | " << fmt(r.logit_sqnr_fixed) << " | "

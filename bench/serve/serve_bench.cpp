@@ -20,22 +20,21 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
 
 #include "slimpipe_runtime/classifier.hpp"
 
@@ -142,25 +141,33 @@ int wait_exit(pid_t pid, double timeout_s, double* took) {
   }
 }
 
-// ---- clients ------------------------------------------------------------------------------------------------------------
+// ---- clients
+// ------------------------------------------------------------------------------------------------------------
 
 enum class Kind { Valid, MalformedJson, Oversized, LongText, TooMany, BadPath, Disconnect };
 const char* name(Kind k) {
   switch (k) {
-    case Kind::Valid: return "valid";
-    case Kind::MalformedJson: return "malformed_json";
-    case Kind::Oversized: return "oversized_body";
-    case Kind::LongText: return "long_text";
-    case Kind::TooMany: return "too_many_inputs";
-    case Kind::BadPath: return "bad_path";
-    case Kind::Disconnect: return "disconnect";
+    case Kind::Valid:
+      return "valid";
+    case Kind::MalformedJson:
+      return "malformed_json";
+    case Kind::Oversized:
+      return "oversized_body";
+    case Kind::LongText:
+      return "long_text";
+    case Kind::TooMany:
+      return "too_many_inputs";
+    case Kind::BadPath:
+      return "bad_path";
+    case Kind::Disconnect:
+      return "disconnect";
   }
   return "?";
 }
 
 struct Tally {
   std::mutex m;
-  std::vector<double> latencies_ms;  // valid requests answered 200
+  std::vector<double> latencies_ms;               // valid requests answered 200
   std::map<std::string, std::uint64_t> outcomes;  // "<kind> <code>" or "<kind> <transport error>"
   std::uint64_t ok = 0;
 };
@@ -195,8 +202,10 @@ class Client {
   unsigned oversized(std::size_t declared, std::string& error) {
     try {
       connect();
-      std::string head = "POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                         "Content-Length: " + std::to_string(declared) + "\r\n\r\n{\"inputs\": [\"";
+      std::string head =
+          "POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          "Content-Length: " +
+          std::to_string(declared) + "\r\n\r\n{\"inputs\": [\"";
       net::write(socket_, net::buffer(head));
       http::response<http::string_body> res;
       http::read(socket_, buffer_, res);
@@ -262,13 +271,27 @@ void load(const Args& a, unsigned short port, const std::vector<std::string>& te
         unsigned status = 0;
         const auto t0 = Clock::now();
         switch (kind) {
-          case Kind::Valid: status = client.request("/v1/predict", predict_body(texts[(c * 7919 + n) % texts.size()]), error); break;
-          case Kind::MalformedJson: status = client.request("/v1/predict", "{\"inputs\": [\"a great", error); break;
-          case Kind::Oversized: status = client.oversized(8u << 20, error); break;
-          case Kind::LongText: status = client.request("/v1/predict", predict_body(long_text), error); break;
-          case Kind::TooMany: status = client.request("/v1/predict", too_many, error); break;
-          case Kind::BadPath: status = client.request("/v2/predict", predict_body("a"), error); break;
-          case Kind::Disconnect: client.disconnect_mid_request(); break;
+          case Kind::Valid:
+            status = client.request("/v1/predict", predict_body(texts[(c * 7919 + n) % texts.size()]), error);
+            break;
+          case Kind::MalformedJson:
+            status = client.request("/v1/predict", "{\"inputs\": [\"a great", error);
+            break;
+          case Kind::Oversized:
+            status = client.oversized(8u << 20, error);
+            break;
+          case Kind::LongText:
+            status = client.request("/v1/predict", predict_body(long_text), error);
+            break;
+          case Kind::TooMany:
+            status = client.request("/v1/predict", too_many, error);
+            break;
+          case Kind::BadPath:
+            status = client.request("/v2/predict", predict_body("a"), error);
+            break;
+          case Kind::Disconnect:
+            client.disconnect_mid_request();
+            break;
         }
         ++n;
         if (kind == Kind::Valid && status == 200)
@@ -277,8 +300,10 @@ void load(const Args& a, unsigned short port, const std::vector<std::string>& te
           ++outcomes["valid refused (server gone)"];  // after SIGTERM: the listening socket is closed
           break;
         }
-        if (kind != Kind::Disconnect) ++outcomes[std::string(name(kind)) + " " + (status ? std::to_string(status) : error)];
-        else ++outcomes["disconnect (no answer expected)"];
+        if (kind != Kind::Disconnect)
+          ++outcomes[std::string(name(kind)) + " " + (status ? std::to_string(status) : error)];
+        else
+          ++outcomes["disconnect (no answer expected)"];
       }
       std::lock_guard<std::mutex> lock(tally.m);
       tally.latencies_ms.insert(tally.latencies_ms.end(), lat.begin(), lat.end());
@@ -329,19 +354,29 @@ Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--server") a.server = v;
-    else if (k == "--package") a.package = v;
-    else if (k == "--json") a.json = v;
-    else if (k == "--clients") a.clients = std::stoi(v);
-    else if (k == "--seconds") a.seconds = std::stod(v);
-    else if (k == "--threads") a.threads = std::stoi(v);
-    else if (k == "--max-batch") a.max_batch = std::stoi(v);
-    else if (k == "--max-delay-ms") a.max_delay_ms = std::stod(v);
-    else throw std::runtime_error("unknown option " + k);
+    if (k == "--server")
+      a.server = v;
+    else if (k == "--package")
+      a.package = v;
+    else if (k == "--json")
+      a.json = v;
+    else if (k == "--clients")
+      a.clients = std::stoi(v);
+    else if (k == "--seconds")
+      a.seconds = std::stod(v);
+    else if (k == "--threads")
+      a.threads = std::stoi(v);
+    else if (k == "--max-batch")
+      a.max_batch = std::stoi(v);
+    else if (k == "--max-delay-ms")
+      a.max_delay_ms = std::stod(v);
+    else
+      throw std::runtime_error("unknown option " + k);
   }
   if (a.server.empty() || a.package.empty() || a.clients < 1 || a.seconds <= 0 || a.threads < 1)
-    throw std::runtime_error("usage: serve_bench --server SLIMPIPE_SERVE --package PKG [--clients N] [--seconds S] "
-                             "[--threads N] [--max-batch N] [--max-delay-ms X] [--json FILE]");
+    throw std::runtime_error(
+        "usage: serve_bench --server SLIMPIPE_SERVE --package PKG [--clients N] [--seconds S] "
+        "[--threads N] [--max-batch N] [--max-delay-ms X] [--json FILE]");
   return a;
 }
 
@@ -372,8 +407,12 @@ int main(int argc, char** argv) {
   try {
     const Args a = parse(argc, argv);
     const auto texts = make_texts(a.package, 512);
-    Json report = {{"cpu", cpu_name()}, {"isa", slimpipe_runtime::cpu_isa()}, {"threads", a.threads},
-                   {"clients", a.clients}, {"seconds", a.seconds}, {"max_batch", a.max_batch},
+    Json report = {{"cpu", cpu_name()},
+                   {"isa", slimpipe_runtime::cpu_isa()},
+                   {"threads", a.threads},
+                   {"clients", a.clients},
+                   {"seconds", a.seconds},
+                   {"max_batch", a.max_batch},
                    {"max_delay_ms", a.max_delay_ms}};
     const char* policy = std::getenv("OMP_WAIT_POLICY");
     std::printf("serve_bench: %s, %s, %d threads, OMP_WAIT_POLICY=%s, %d clients, %.1f s per phase\n",
@@ -400,16 +439,19 @@ int main(int argc, char** argv) {
     std::printf("\n  outcomes:");
     for (const auto& [k, v] : t1.outcomes) std::printf(" [%s] %llu", k.c_str(), static_cast<unsigned long long>(v));
     std::printf("\n");
-    report["load"] = {{"req_per_s", rps}, {"p50_ms", percentile(t1.latencies_ms, 0.5)},
-                      {"p99_ms", percentile(t1.latencies_ms, 0.99)}, {"ratio_to_in_process", rps / inproc},
-                      {"batch_size_buckets", jh}, {"outcomes", t1.outcomes}};
+    report["load"] = {{"req_per_s", rps},
+                      {"p50_ms", percentile(t1.latencies_ms, 0.5)},
+                      {"p99_ms", percentile(t1.latencies_ms, 0.99)},
+                      {"ratio_to_in_process", rps / inproc},
+                      {"batch_size_buckets", jh},
+                      {"outcomes", t1.outcomes}};
 
     // Fault mix.
     Tally t2;
     load(a, server.port, texts, true, a.seconds, t2);
     bool faults_ok = true;
     const std::map<std::string, std::vector<std::string>> intended = {
-        {"valid", {"200", "503"}}, {"malformed_json", {"400"}}, {"oversized_body", {"413"}},
+        {"valid", {"200", "503"}}, {"malformed_json", {"400"}},  {"oversized_body", {"413"}},
         {"long_text", {"400"}},    {"too_many_inputs", {"413"}}, {"bad_path", {"404"}}};
     std::printf("fault mix: %.0f valid req/s answered 200, p50 %.2f ms, p99 %.2f ms\n  outcomes:",
                 static_cast<double>(t2.latencies_ms.size()) / a.seconds, percentile(t2.latencies_ms, 0.5),
@@ -456,7 +498,8 @@ int main(int argc, char** argv) {
                 term_ok ? "drained" : "NOT DRAINED");
     for (const auto& [k, v] : t3.outcomes) std::printf(" [%s] %llu", k.c_str(), static_cast<unsigned long long>(v));
     std::printf("\n");
-    report["sigterm"] = {{"exit_status", code}, {"drained", term_ok}, {"seconds_to_exit", took}, {"outcomes", t3.outcomes}};
+    report["sigterm"] = {
+        {"exit_status", code}, {"drained", term_ok}, {"seconds_to_exit", took}, {"outcomes", t3.outcomes}};
 
     if (!a.json.empty()) std::ofstream(a.json) << report.dump(1) << "\n";
     return faults_ok && term_ok ? 0 : 1;

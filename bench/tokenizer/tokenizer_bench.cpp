@@ -30,9 +30,10 @@ std::vector<std::string> read_sst2(const fs::path& tsv) {
 
 // Sentences of pseudo-English words, mixed case and punctuation, when no data set is at hand.
 std::vector<std::string> generated_sentences(std::size_t n) {
-  const char* words[] = {"The", "movie", "was", "surprisingly", "good", "and", "the", "acting",
-                         "never", "felt", "forced", ",", "although", "its", "second", "half",
-                         "drags", ".", "unaffable", "characters", "make", "it", "worth", "watching", "!"};
+  const char* words[] = {
+      "The",       "movie",      "was",  "surprisingly", "good",  "and",      "the",  "acting", "never",
+      "felt",      "forced",     ",",    "although",     "its",   "second",   "half", "drags",  ".",
+      "unaffable", "characters", "make", "it",           "worth", "watching", "!"};
   std::mt19937 rng(7);
   std::uniform_int_distribution<std::size_t> pick(0, sizeof(words) / sizeof(words[0]) - 1), len(5, 40);
   std::vector<std::string> out(n);
@@ -68,8 +69,10 @@ int main(int argc, char** argv) {
   double seconds = 3;
   fs::path data = SLIMPIPE_SHARED_DATA_DIR;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::stod(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--data") == 0) data = argv[i + 1];
+    if (std::strcmp(argv[i], "--seconds") == 0)
+      seconds = std::stod(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--data") == 0)
+      data = argv[i + 1];
     else {
       std::fprintf(stderr, "usage: tokenizer_bench [--seconds S] [--data DIR]\n");
       return 2;
@@ -80,8 +83,8 @@ int main(int argc, char** argv) {
     const fs::path vocab = data / "vocab" / "bert-base-uncased" / "vocab.txt";
     const bool real = fs::exists(tsv) && fs::exists(vocab);
     const std::vector<std::string> sentences = real ? read_sst2(tsv) : generated_sentences(60000);
-    const WordPieceTokenizer tok = real ? WordPieceTokenizer::from_files(vocab)
-                                        : WordPieceTokenizer(vocab_from(sentences));
+    const WordPieceTokenizer tok =
+        real ? WordPieceTokenizer::from_files(vocab) : WordPieceTokenizer(vocab_from(sentences));
     std::size_t bytes_per_pass = 0;
     for (const std::string& s : sentences) bytes_per_pass += s.size();
 

@@ -150,8 +150,8 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   // The C++ side runs as the slimpipe CLI does (it tunes malloc at start); python3 keeps glibc's defaults.
-  std::printf("slimpipe side: %s\n",
-              o.stock_malloc ? "malloc: glibc defaults (--stock-malloc)" : slimpipe::tune_allocator_for_tensors().c_str());
+  std::printf("slimpipe side: %s\n", o.stock_malloc ? "malloc: glibc defaults (--stock-malloc)"
+                                                    : slimpipe::tune_allocator_for_tensors().c_str());
   std::printf(
       "training step: BERT %d layers, hidden %d, %d heads, FFN %d, vocab %d; batch %d x seq %d; "
       "%d threads; %d warm-up + %d timed steps; %d round(s)\n",

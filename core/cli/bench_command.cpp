@@ -3,19 +3,18 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <boost/program_options.hpp>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/program_options.hpp>
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe_runtime/bench.hpp"
@@ -65,8 +64,9 @@ std::filesystem::path runtime_folder(const std::string& given) {
   if (is_export(dir)) return dir;
   if (is_export(dir / "runtime")) return dir / "runtime";
   throw slimpipe::UsageError("bench: " + given + ": " +
-                             (fs::is_directory(p) ? std::string("no runtime export here")
-                                                  : "a file, and its folder " + dir.string() + " holds no runtime export") +
+                             (fs::is_directory(p)
+                                  ? std::string("no runtime export here")
+                                  : "a file, and its folder " + dir.string() + " holds no runtime export") +
                              " (expected a folder with runtime.json, as export-runtime writes it, or one with runtime/ "
                              "inside: a rank, ptq cell or dynabert width folder)");
 }
@@ -90,11 +90,16 @@ int cmd_bench(const std::vector<std::string>& args) {
   double max_seconds = 30;
   std::string json_path, kernels = "own";
   po::options_description d("bench options");
-  d.add_options()("help,h", "show this help")("model", po::value(&models)->composing(), "runtime export folder, or a folder with runtime/ inside (rank, ptq cell, dynabert width), or a file in either (repeatable)")(
-      "batch", po::value(&batches)->multitoken(), "batch sizes (default 1 32)")("seq", po::value(&seq), "sequence length (default 128, or a model's max_position_embeddings when smaller)")(
+  d.add_options()("help,h", "show this help")("model", po::value(&models)->composing(),
+                                              "runtime export folder, or a folder with runtime/ inside (rank, ptq "
+                                              "cell, dynabert width), or a file in either (repeatable)")(
+      "batch", po::value(&batches)->multitoken(), "batch sizes (default 1 32)")(
+      "seq", po::value(&seq), "sequence length (default 128, or a model's max_position_embeddings when smaller)")(
       "threads", po::value(&threads), "threads for every kernel (default: all cores)")(
-      "iters", po::value(&iters), "timed runs per batch size (default 10)")("warmup", po::value(&warmup), "untimed runs first (default 1)")(
-      "max-seconds", po::value(&max_seconds), "stop timing a batch size after this long, once 3 runs are in (default 30)")(
+      "iters", po::value(&iters), "timed runs per batch size (default 10)")("warmup", po::value(&warmup),
+                                                                            "untimed runs first (default 1)")(
+      "max-seconds", po::value(&max_seconds),
+      "stop timing a batch size after this long, once 3 runs are in (default 30)")(
       "json", po::value(&json_path), "also write the results as JSON to this file")(
       "kernels", po::value(&kernels), "GEMM kernels: own (default; allocation-free) or onednn (for comparison)");
   po::positional_options_description pos;
@@ -103,9 +108,10 @@ int cmd_bench(const std::vector<std::string>& args) {
   po::store(po::command_line_parser(args).options(d).positional(pos).run(), vm);
   po::notify(vm);
   if (vm.count("help") || models.empty()) {
-    std::cout << "usage: slimpipe bench MODEL... [options]\n\nTimes runtime exports (slimpipe::exporter::export_runtime "
-                 "folders) on random token ids.\n\n"
-              << d;
+    std::cout
+        << "usage: slimpipe bench MODEL... [options]\n\nTimes runtime exports (slimpipe::exporter::export_runtime "
+           "folders) on random token ids.\n\n"
+        << d;
     return models.empty() && !vm.count("help") ? 2 : 0;
   }
   if (batches.empty()) batches = {1, 32};
@@ -120,11 +126,17 @@ int cmd_bench(const std::vector<std::string>& args) {
   slimpipe_runtime::set_threads(threads);
 
   const bool seq_given = vm.count("seq") > 0;
-  nlohmann::json report = {{"cpu", cpu_name()}, {"isa", slimpipe_runtime::cpu_isa()}, {"threads", threads}, {"seq", seq},
-                           {"omp_wait_policy", wait_policy()}, {"kernels", kernels}, {"models", nlohmann::json::array()}};
-  std::cout << "cpu " << report["cpu"].get<std::string>() << ", isa " << report["isa"].get<std::string>() << ", " << threads
-            << " threads, seq " << seq << (seq_given ? "" : " (or a model's max_position_embeddings when smaller)")
-            << ", OpenMP wait policy " << report["omp_wait_policy"].get<std::string>() << ", kernels " << kernels << "\n";
+  nlohmann::json report = {{"cpu", cpu_name()},
+                           {"isa", slimpipe_runtime::cpu_isa()},
+                           {"threads", threads},
+                           {"seq", seq},
+                           {"omp_wait_policy", wait_policy()},
+                           {"kernels", kernels},
+                           {"models", nlohmann::json::array()}};
+  std::cout << "cpu " << report["cpu"].get<std::string>() << ", isa " << report["isa"].get<std::string>() << ", "
+            << threads << " threads, seq " << seq
+            << (seq_given ? "" : " (or a model's max_position_embeddings when smaller)") << ", OpenMP wait policy "
+            << report["omp_wait_policy"].get<std::string>() << ", kernels " << kernels << "\n";
   // Paths in full, numbered; the table names each model by its number.
   std::vector<std::string> folders;
   for (const std::string& given : models) {
@@ -134,9 +146,10 @@ int cmd_bench(const std::vector<std::string>& args) {
               << "\n";
   }
   std::ostringstream table;
-  table << std::left << std::setw(7) << "model" << std::setw(7) << "prec" << std::right << std::setw(6) << "seq" << std::setw(7) << "batch"
-        << std::setw(11) << "p50 ms" << std::setw(11) << "p90 ms" << std::setw(11) << "seq/s" << std::setw(11) << "size MB"
-        << std::setw(11) << "mem MB" << "\n";
+  table << std::left << std::setw(7) << "model" << std::setw(7) << "prec" << std::right << std::setw(6) << "seq"
+        << std::setw(7) << "batch" << std::setw(11) << "p50 ms" << std::setw(11) << "p90 ms" << std::setw(11) << "seq/s"
+        << std::setw(11) << "size MB" << std::setw(11) << "mem MB"
+        << "\n";
   slimpipe_runtime::BenchOptions options;
   options.batches = batches;
   options.seq = seq;
@@ -152,30 +165,41 @@ int cmd_bench(const std::vector<std::string>& args) {
     auto model = slimpipe_runtime::Model::load(path, load_options);
     const auto& info = model.info();
     if (seq_given && seq > info.max_position_embeddings)
-      throw std::runtime_error("bench: --seq " + std::to_string(seq) + " exceeds " + path + "'s max_position_embeddings " +
-                               std::to_string(info.max_position_embeddings));
+      throw std::runtime_error("bench: --seq " + std::to_string(seq) + " exceeds " + path +
+                               "'s max_position_embeddings " + std::to_string(info.max_position_embeddings));
     options.seq = std::min(seq, info.max_position_embeddings);
-    nlohmann::json entry = {{"path", std::filesystem::absolute(path).lexically_normal().string()}, {"precision", info.precision}, {"head", slimpipe_runtime::to_string(info.head)},
-                            {"layers", info.num_layers}, {"hidden", info.hidden_size}, {"heads", info.heads},
-                            {"intermediate_sizes", info.intermediate_sizes}, {"size_bytes", info.file_bytes},
-                            {"int8_linears", info.int8_linears}, {"onednn_linears", info.onednn_linears},
-                            {"own_linears", info.own_linears}, {"kernels", info.kernels},
-                            {"int8_attention_layers", info.int8_attention_layers}, {"seq", options.seq},
+    nlohmann::json entry = {{"path", std::filesystem::absolute(path).lexically_normal().string()},
+                            {"precision", info.precision},
+                            {"head", slimpipe_runtime::to_string(info.head)},
+                            {"layers", info.num_layers},
+                            {"hidden", info.hidden_size},
+                            {"heads", info.heads},
+                            {"intermediate_sizes", info.intermediate_sizes},
+                            {"size_bytes", info.file_bytes},
+                            {"int8_linears", info.int8_linears},
+                            {"onednn_linears", info.onednn_linears},
+                            {"own_linears", info.own_linears},
+                            {"kernels", info.kernels},
+                            {"int8_attention_layers", info.int8_attention_layers},
+                            {"seq", options.seq},
                             {"results", nlohmann::json::array()}};
     for (const auto& r : slimpipe_runtime::benchmark(model, options))
-      entry["results"].push_back(
-          {{"batch", r.batch}, {"runs", r.ms.size()}, {"p50_ms", r.p50_ms}, {"p90_ms", r.p90_ms}, {"seq_per_s", r.seq_per_s}});
+      entry["results"].push_back({{"batch", r.batch},
+                                  {"runs", r.ms.size()},
+                                  {"p50_ms", r.p50_ms},
+                                  {"p90_ms", r.p90_ms},
+                                  {"seq_per_s", r.seq_per_s}});
     const std::uint64_t peak = status_kib("VmHWM") * 1024;
     const std::uint64_t own = peak > before ? peak - before : 0;
     entry["peak_rss_bytes"] = peak;
     entry["model_peak_bytes"] = own;
     entry["workspace_bytes"] = model.workspace_bytes();
     for (const auto& r : entry["results"]) {
-      table << std::left << std::setw(7) << m + 1 << std::setw(7) << info.precision
-            << std::right << std::setw(6) << options.seq << std::setw(7) << r["batch"].get<std::int64_t>() << std::fixed << std::setprecision(2) << std::setw(11)
-            << r["p50_ms"].get<double>() << std::setw(11) << r["p90_ms"].get<double>() << std::setprecision(1) << std::setw(11)
-            << r["seq_per_s"].get<double>() << std::setw(11) << static_cast<double>(info.file_bytes) / 1e6 << std::setw(11)
-            << static_cast<double>(own) / 1e6 << "\n";
+      table << std::left << std::setw(7) << m + 1 << std::setw(7) << info.precision << std::right << std::setw(6)
+            << options.seq << std::setw(7) << r["batch"].get<std::int64_t>() << std::fixed << std::setprecision(2)
+            << std::setw(11) << r["p50_ms"].get<double>() << std::setw(11) << r["p90_ms"].get<double>()
+            << std::setprecision(1) << std::setw(11) << r["seq_per_s"].get<double>() << std::setw(11)
+            << static_cast<double>(info.file_bytes) / 1e6 << std::setw(11) << static_cast<double>(own) / 1e6 << "\n";
     }
     report["models"].push_back(entry);
   }

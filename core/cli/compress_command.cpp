@@ -80,10 +80,12 @@ fs::path infer_model_folder(const std::string& value, const std::string& strateg
                   " graph; slimpipe quantizes the model folder it was exported from (config.json + model.safetensors)");
   if (!fs::is_directory(dir)) throw Error(where + "no folder " + dir.string());
   if (!fs::exists(dir / "config.json")) throw Error(where + "no config.json in " + dir.string());
-  const std::map<std::string, std::string> weights = {{"model", "model.safetensors"}, {"pytorch_model", "pytorch_model.bin"}};
+  const std::map<std::string, std::string> weights = {{"model", "model.safetensors"},
+                                                      {"pytorch_model", "pytorch_model.bin"}};
   const auto w = weights.find(prefix.string());
   if (w == weights.end())
-    throw Error(where + "expected the prefix 'model' (model.safetensors) or 'pytorch_model' (pytorch_model.bin), got '" +
+    throw Error(where +
+                "expected the prefix 'model' (model.safetensors) or 'pytorch_model' (pytorch_model.bin), got '" +
                 prefix.string() + "'");
   if (!fs::exists(dir / w->second)) throw Error(where + "no " + w->second + " in " + dir.string());
   return dir;
@@ -139,15 +141,15 @@ Json flag_value(const std::string& flag, const ParamSpec& spec, const std::vecto
   const bool list = spec.type == ParamType::StringList || spec.type == ParamType::IntList ||
                     spec.type == ParamType::FloatList || spec.type == ParamType::ScalarList;
   if (spec.type == ParamType::Bool && values.empty()) return true;
-  if (spec.type == ParamType::Table) throw Error("--" + flag + ": table parameters cannot be set from the command line");
+  if (spec.type == ParamType::Table)
+    throw Error("--" + flag + ": table parameters cannot be set from the command line");
   if (values.empty()) throw Error("--" + flag + ": expected a value");
   if (list) {
     Json arr = Json::array();
     for (const auto& v : values) arr.push_back(scalar_value(flag, spec.type, v));
     return arr;
   }
-  if (values.size() != 1)
-    throw Error("--" + flag + ": expected one value, got " + std::to_string(values.size()));
+  if (values.size() != 1) throw Error("--" + flag + ": expected one value, got " + std::to_string(values.size()));
   return scalar_value(flag, spec.type, values[0]);
 }
 
@@ -202,11 +204,21 @@ int cmd_compress(const std::vector<std::string>& args,
       std::cout << kCompressUsage;
       return 0;
     }
-    if (a == "--emit-toml") { emit = true; continue; }
-    if (a == "--plan") { plan = true; continue; }
-    if (a == "-q" || a == "--quiet") { quiet = true; continue; }
+    if (a == "--emit-toml") {
+      emit = true;
+      continue;
+    }
+    if (a == "--plan") {
+      plan = true;
+      continue;
+    }
+    if (a == "-q" || a == "--quiet") {
+      quiet = true;
+      continue;
+    }
     if (a.rfind("--", 0) != 0 || a.size() < 3) {
-      std::cerr << "slimpipe compress: unexpected argument '" << a << "' (flags are --name value...)\n\n" << kCompressUsage;
+      std::cerr << "slimpipe compress: unexpected argument '" << a << "' (flags are --name value...)\n\n"
+                << kCompressUsage;
       return kExitUsage;
     }
     std::string name = a.substr(2);
@@ -217,7 +229,9 @@ int cmd_compress(const std::vector<std::string>& args,
       name = name.substr(0, eq);
     }
     // Values run to the next option; "-1" is a value, "-q" an option.
-    auto is_option = [](const std::string& x) { return x.size() > 1 && x[0] == '-' && (x[1] == '-' || std::isalpha(static_cast<unsigned char>(x[1]))); };
+    auto is_option = [](const std::string& x) {
+      return x.size() > 1 && x[0] == '-' && (x[1] == '-' || std::isalpha(static_cast<unsigned char>(x[1])));
+    };
     while (i + 1 < args.size() && !is_option(args[i + 1])) values.push_back(args[++i]);
     if (name == "plugin-path") {
       plugin_paths.insert(plugin_paths.end(), values.begin(), values.end());
@@ -261,14 +275,16 @@ int cmd_compress(const std::vector<std::string>& args,
     std::string output_dir = take("output_dir");
     if (!infer.empty()) {
       const fs::path quantized = infer_model_folder(infer, strategy);
-      if (!model.empty() && fs::absolute(model).lexically_normal() != fs::absolute(quantized).lexically_normal() && !quiet)
+      if (!model.empty() && fs::absolute(model).lexically_normal() != fs::absolute(quantized).lexically_normal() &&
+          !quiet)
         std::cerr << "slimpipe compress: quantizing " << quantized.string() << " (--input_infer_model_path); "
                   << "--model_name_or_path " << model << " is not used\n";
       model = quantized.string();
     }
     if (strategy.empty() || task.empty() || model.empty() || output_dir.empty())
-      throw Error("--task, --model_name_or_path (or, with --strategy ptq, --input_infer_model_path) and "
-                  "--output_dir are required (see --help)");
+      throw Error(
+          "--task, --model_name_or_path (or, with --strategy ptq, --input_infer_model_path) and "
+          "--output_dir are required (see --help)");
     const std::vector<std::string> strategies = {"dynabert", "ptq", "dynabert+ptq"};
     if (std::find(strategies.begin(), strategies.end(), strategy) == strategies.end())
       throw Error("--strategy: expected dynabert, ptq or dynabert+ptq, got '" + strategy + "'" +
@@ -300,7 +316,8 @@ int cmd_compress(const std::vector<std::string>& args,
     for (const char* name : {"algo_list", "algo"})
       if (const auto it = flags.find(name);
           it != flags.end() && std::find(it->second.begin(), it->second.end(), "min_max") != it->second.end())
-        throw Error(std::string("--") + name + " min_max: not supported: Paddle's min_max keeps asymmetric ranges and "
+        throw Error(std::string("--") + name +
+                    " min_max: not supported: Paddle's min_max keeps asymmetric ranges and "
                     "slimpipe's int8 is symmetric; use abs_max (the symmetric threshold of the same ranges)");
 
     PluginRegistry reg;
@@ -308,8 +325,8 @@ int cmd_compress(const std::vector<std::string>& args,
     auto need = [&](const std::string& name, const std::string& kind) -> const PluginInfo& {
       const PluginInfo* p = reg.find(name);
       if (!p || (p->kind != kind && !(kind == "strategy" && p->kind == "composite")))
-        throw Error("plugin '" + name + "' (" + kind + ") is not installed" + core::did_you_mean(name, reg.names(kind)) +
-                    "; `slimpipe plugins` lists the plugins found");
+        throw Error("plugin '" + name + "' (" + kind + ") is not installed" +
+                    core::did_you_mean(name, reg.names(kind)) + "; `slimpipe plugins` lists the plugins found");
       return *p;
     };
     const PluginInfo& task_plugin = need(task, "task");
@@ -323,8 +340,11 @@ int cmd_compress(const std::vector<std::string>& args,
     }
 
     // Route every remaining flag to the task, the strategy node and/or the rank node.
-    std::vector<std::pair<std::string, Json>> task_rows = {{"type", task}}, node_rows = {{"type", strategy}, {"inputs", Json::array({"model"})}},
-                                              rank_rows = {{"type", "rank"}, {"inputs", Json::array({"compress"})}, {"collect", true}};
+    std::vector<std::pair<std::string, Json>> task_rows = {{"type", task}},
+                                              node_rows = {{"type", strategy}, {"inputs", Json::array({"model"})}},
+                                              rank_rows = {{"type", "rank"},
+                                                           {"inputs", Json::array({"compress"})},
+                                                           {"collect", true}};
     std::vector<std::string> known;
     for (const std::string& name : order) {
       bool used = false;
@@ -344,8 +364,10 @@ int cmd_compress(const std::vector<std::string>& args,
         used = true;
       }
       if (!used) {
-        for (const auto* p : {&task_plugin, &rank_plugin}) for (const auto& s : p->schema.specs()) known.push_back(s.name);
-        for (const PluginInfo* p : strategy_schemas) for (const auto& s : p->schema.specs()) known.push_back(s.name);
+        for (const auto* p : {&task_plugin, &rank_plugin})
+          for (const auto& s : p->schema.specs()) known.push_back(s.name);
+        for (const PluginInfo* p : strategy_schemas)
+          for (const auto& s : p->schema.specs()) known.push_back(s.name);
         throw Error("--" + name + ": not a parameter of task '" + task + "', strategy '" + strategy + "' or rank" +
                     core::did_you_mean(name, known));
       }
@@ -356,7 +378,8 @@ int cmd_compress(const std::vector<std::string>& args,
     if (source == flags.end() || source->second != std::vector<std::string>{"synthetic"}) {
       const bool distils = strategy.find("dynabert") != std::string::npos;
       if (distils && !flags.count("train"))
-        throw Error("--strategy " + strategy + " needs training data for distillation: --train_file FILE (or "
+        throw Error("--strategy " + strategy +
+                    " needs training data for distillation: --train_file FILE (or "
                     "--source synthetic)");
       if (!flags.count("eval") && !flags.count("eval_from"))
         throw Error("--strategy " + strategy + " needs dev data (" +
@@ -367,11 +390,13 @@ int cmd_compress(const std::vector<std::string>& args,
     // Hub names cannot be fetched: the model must be a local folder, checked before planning or running.
     if (!emit && infer.empty()) {
       if (!fs::is_directory(model))
-        throw Error("--model_name_or_path " + model + ": no such folder; slimpipe does not download models by hub "
+        throw Error("--model_name_or_path " + model +
+                    ": no such folder; slimpipe does not download models by hub "
                     "name: download the fine-tuned model and pass its local folder (config.json and "
                     "model.safetensors or pytorch_model.bin)");
       if (!fs::exists(fs::path(model) / "config.json"))
-        throw Error("--model_name_or_path " + model + ": no config.json in the folder (expected a Hugging Face model "
+        throw Error("--model_name_or_path " + model +
+                    ": no config.json in the folder (expected a Hugging Face model "
                     "folder: config.json and model.safetensors or pytorch_model.bin)");
     }
 
@@ -380,8 +405,10 @@ int cmd_compress(const std::vector<std::string>& args,
     toml << "# Written by: slimpipe compress";
     for (const auto& a : args) toml << " " << (a.find(' ') == std::string::npos ? a : "'" + a + "'");
     toml << "\n";
-    emit_table(toml, "pipeline", {{"name", "compress"}, {"output_dir", output_dir},
-                                  {"max_parallel", scalar_value("max_parallel", ParamType::Int, max_parallel)}});
+    emit_table(toml, "pipeline",
+               {{"name", "compress"},
+                {"output_dir", output_dir},
+                {"max_parallel", scalar_value("max_parallel", ParamType::Int, max_parallel)}});
     emit_table(toml, "model", {{"path", fs::absolute(model).lexically_normal().string()}});
     emit_table(toml, "task", task_rows);
     emit_table(toml, "nodes.compress", node_rows);

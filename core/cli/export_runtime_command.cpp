@@ -1,13 +1,12 @@
 // `slimpipe export-runtime HF_DIR OUT`: packages a fine-tuned Hugging Face checkpoint folder as an fp32 runtime
 // package (runtime.json, weights.bin, vocab.txt, tokenizer_config.json, package.json; docs/runtime.md), as the
 // pipelines' runtime exports are. The work is the SDK's (exporter::export_runtime_package); no LibTorch header here.
+#include <boost/program_options.hpp>
 #include <cstdint>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/program_options.hpp>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/export/runtime_package.hpp"
@@ -52,7 +51,8 @@ int cmd_export_runtime(const std::vector<std::string>& args) {
   if (!tokenizer.empty()) settings.tokenizer_dir = tokenizer;
   auto length = [&](const char* flag, std::int64_t value, std::optional<std::int64_t>& out) {
     if (!vm.count(flag)) return;
-    if (value < 1) throw UsageError(std::string("export-runtime: --") + flag + " must be >= 1, got " + std::to_string(value));
+    if (value < 1)
+      throw UsageError(std::string("export-runtime: --") + flag + " must be >= 1, got " + std::to_string(value));
     out = value;
   };
   length("max-seq-length", max_seq_length, settings.max_seq_length);

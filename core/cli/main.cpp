@@ -1,15 +1,15 @@
 // The slimpipe command line: run, validate, plan and graph pipelines; list and inspect plugins.
+#include <unistd.h>
+
 #include <algorithm>
-#include <functional>
+#include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <iostream>
-#include <unistd.h>
-
-#include <boost/program_options.hpp>
 
 #include "slimpipe/allocator.hpp"
 #include "slimpipe/core/artifact_store.hpp"
@@ -25,11 +25,11 @@ namespace po = boost::program_options;
 using namespace slimpipe;
 
 namespace slimpipe::cli {
-int cmd_bench(const std::vector<std::string>& args);  // bench_command.cpp
+int cmd_bench(const std::vector<std::string>& args);           // bench_command.cpp
 int cmd_export_runtime(const std::vector<std::string>& args);  // export_runtime_command.cpp
-int cmd_compress(const std::vector<std::string>& args,  // compress_command.cpp
+int cmd_compress(const std::vector<std::string>& args,         // compress_command.cpp
                  const std::function<int(const std::string&, const std::vector<std::string>&)>& run_pipeline);
-}
+}  // namespace slimpipe::cli
 using namespace slimpipe::core;
 
 namespace {
@@ -148,15 +148,15 @@ int cmd_plugins(const std::vector<std::string>& args) {
     std::cerr << "slimpipe: no plugin named '" << pos[1] << "'" << did_you_mean(pos[1], reg.names("")) << "\n";
     return kExitUsage;
   }
-  std::cout << pl->name << " " << pl->version << " (" << pl->kind << ")\n  " << pl->description << "\n  file: "
-            << pl->file.string() << "\n  abi: " << pl->abi_major << "." << pl->abi_minor << "\n  fingerprint: "
-            << pl->fingerprint << "\n\nparameters:\n";
+  std::cout << pl->name << " " << pl->version << " (" << pl->kind << ")\n  " << pl->description
+            << "\n  file: " << pl->file.string() << "\n  abi: " << pl->abi_major << "." << pl->abi_minor
+            << "\n  fingerprint: " << pl->fingerprint << "\n\nparameters:\n";
   std::size_t name_width = 24;  // the longest name, so that a long one never runs into its type
   for (const auto& s : pl->schema.specs()) name_width = std::max(name_width, s.name.size());
   for (const auto& s : pl->schema.specs()) {
     std::cout << "  " << std::left << std::setw(static_cast<int>(name_width + 2)) << s.name << std::setw(14)
-              << to_string(s.type)
-              << (s.required ? std::string("(required)") : "default " + s.default_value.dump()) << "\n";
+              << to_string(s.type) << (s.required ? std::string("(required)") : "default " + s.default_value.dump())
+              << "\n";
     if (!s.doc.empty()) std::cout << "      " << s.doc << "\n";
     if (!s.allowed.empty()) std::cout << "      one of: " << s.allowed.dump() << "\n";
   }
@@ -189,7 +189,8 @@ RunReport write_report(const fs::path& run_dir, const std::string& pipeline_name
 int print_report(const fs::path& run_dir, const std::string& pipeline_name, const std::string& out) {
   const fs::path out_dir = out.empty() ? run_dir : fs::path(out);
   std::cout << write_report(run_dir, pipeline_name, out_dir).markdown();
-  std::cerr << "slimpipe: report in " << (out_dir / "report.md").string() << " (and report.html, summary.csv, summary.json)\n";
+  std::cerr << "slimpipe: report in " << (out_dir / "report.md").string()
+            << " (and report.html, summary.csv, summary.json)\n";
   return 0;
 }
 
@@ -201,8 +202,8 @@ int print_verify(const fs::path& run_dir, bool quick) {
   for (const auto& d : r.damaged) std::cout << "damaged: " << d << "\n";
   const std::string what = quick ? "sizes" : "sizes and SHA-1s";
   if (r.damaged.empty()) {
-    std::cout << r.artifacts << " artifact" << (r.artifacts == 1 ? "" : "s") << " in " << run_dir.string() << " checked ("
-              << what << "): all intact\n";
+    std::cout << r.artifacts << " artifact" << (r.artifacts == 1 ? "" : "s") << " in " << run_dir.string()
+              << " checked (" << what << "): all intact\n";
     return 0;
   }
   std::cout << r.damaged.size() << " of " << r.artifacts << " artifacts in " << run_dir.string() << " damaged (" << what
@@ -220,11 +221,14 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   auto desc = common_options(c);
   desc.add(pipeline_options(c));
   po::options_description run_opts("run and plan options");
-  run_opts.add_options()("force", po::value(&ro.force)->composing(), "rebuild this instance or node even if cached (repeatable)")(
-      "only", po::value(&ro.only)->composing(), "run only this instance or node; its inputs must be built (repeatable)")(
+  run_opts.add_options()("force", po::value(&ro.force)->composing(),
+                         "rebuild this instance or node even if cached (repeatable)")(
+      "only", po::value(&ro.only)->composing(),
+      "run only this instance or node; its inputs must be built (repeatable)")(
       "from", po::value(&ro.from)->composing(), "rebuild this instance or node and everything downstream (repeatable)")(
       "max-parallel", po::value(&ro.max_parallel), "override pipeline.max_parallel")(
-      "quiet,q", po::bool_switch(&quiet), "only warnings and errors")("verbose,v", po::bool_switch(&verbose), "debug output")(
+      "quiet,q", po::bool_switch(&quiet), "only warnings and errors")("verbose,v", po::bool_switch(&verbose),
+                                                                      "debug output")(
       "log-format", po::value(&log_format),
       "text (default: live on a terminal, plain elsewhere), live (a redrawn status block), plain (lines) or json "
       "(one object per line)");
@@ -254,9 +258,10 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
                 << "Rebuilds report.md, report.html, summary.csv and summary.json from the folder's pipeline.lock and\n"
                 << "manifests (`slimpipe run` writes them at the end of every run).\n\n";
     else if (cmd == "verify")
-      std::cout << "usage: slimpipe verify RUN_FOLDER|PIPELINE.toml [--quick]\n\n"
-                << "Checks every artifact's files against its manifest.json: each listed file exists with the recorded size\n"
-                << "and SHA-1. Prints one line per damaged artifact; exit status 0 when all are intact, 1 otherwise.\n\n";
+      std::cout
+          << "usage: slimpipe verify RUN_FOLDER|PIPELINE.toml [--quick]\n\n"
+          << "Checks every artifact's files against its manifest.json: each listed file exists with the recorded size\n"
+          << "and SHA-1. Prints one line per damaged artifact; exit status 0 when all are intact, 1 otherwise.\n\n";
     else
       std::cout << "usage: slimpipe " << cmd << " PIPELINE.toml [options]\n\n";
     std::cout << desc;
@@ -286,7 +291,8 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
     return kExitUsage;
   }
 
-  if (cmd == "report" && fs::is_directory(c.pipeline)) return print_report(c.pipeline, "", report_out);  // no plugins needed
+  if (cmd == "report" && fs::is_directory(c.pipeline))
+    return print_report(c.pipeline, "", report_out);  // no plugins needed
   if (cmd == "verify" && fs::is_directory(c.pipeline)) return print_verify(c.pipeline, quick);
   // A run on a folder in use fails at once, before seconds of plugin loading.
   std::unique_ptr<RunLock> early_lock = cmd == "run" ? RunLock::before_loading(c.pipeline, c.sets) : nullptr;
@@ -300,8 +306,10 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
     return 0;
   }
   if (cmd == "graph") {
-    if (format == "dot") std::cout << to_dot(spec, plan);
-    else if (format == "mermaid") std::cout << to_mermaid(spec, plan);
+    if (format == "dot")
+      std::cout << to_dot(spec, plan);
+    else if (format == "mermaid")
+      std::cout << to_mermaid(spec, plan);
     else {
       std::cerr << "slimpipe graph: --format must be dot or mermaid, got '" << format << "'\n";
       return kExitUsage;
@@ -322,8 +330,8 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
         continue;
       }
       (row.will_run ? run : cached)++;
-      std::cout << std::left << std::setw(10) << (row.will_run ? "will-run" : "cached") << inst.id << "  (" << row.reason
-                << ")\n";
+      std::cout << std::left << std::setw(10) << (row.will_run ? "will-run" : "cached") << inst.id << "  ("
+                << row.reason << ")\n";
     }
     std::cout << run << " to run, " << cached << " cached; output in " << spec.output_dir.string() << "\n";
     return 0;
@@ -374,9 +382,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   // Options may come before the command: `slimpipe --plugin-path X run p.toml`.
-  static const std::vector<std::string> kCommands = {"run",   "validate", "plan",    "graph",   "report",
-                                                     "verify", "plugins",  "bench", "compress",
-                                                     "export-runtime"};
+  static const std::vector<std::string> kCommands = {"run",    "validate", "plan",  "graph",    "report",
+                                                     "verify", "plugins",  "bench", "compress", "export-runtime"};
   if (args[0].rfind("-", 0) == 0) {
     auto it = std::find_if(args.begin(), args.end(), [](const std::string& a) {
       return std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end();
@@ -394,9 +401,7 @@ int main(int argc, char** argv) {
           args, [](const std::string& c, const std::vector<std::string>& a) { return cmd_pipeline(c, a); });
     if (cmd == "run" || cmd == "validate" || cmd == "plan" || cmd == "graph" || cmd == "report" || cmd == "verify")
       return cmd_pipeline(cmd, args);
-    std::cerr << "slimpipe: unknown command '" << cmd << "'"
-              << did_you_mean(cmd, kCommands) << "\n\n"
-              << kUsage;
+    std::cerr << "slimpipe: unknown command '" << cmd << "'" << did_you_mean(cmd, kCommands) << "\n\n" << kUsage;
     return kExitUsage;
   } catch (const SpecError& e) {
     std::cerr << e.what() << "\n";

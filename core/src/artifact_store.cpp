@@ -107,8 +107,10 @@ void write_file_durably(const fs::path& path, const std::string& content) {
 FilesDescription describe_files(const fs::path& dir, const Json& manifest) {
   std::vector<fs::path> files, dirs{dir};
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.is_directory()) dirs.push_back(e.path());
-    else if (e.is_regular_file() && e.path() != dir / "manifest.json") files.push_back(e.path());
+    if (e.is_directory())
+      dirs.push_back(e.path());
+    else if (e.is_regular_file() && e.path() != dir / "manifest.json")
+      files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
   FilesDescription d;

@@ -62,8 +62,12 @@ std::string short_duration(double seconds) {
 
 Console::Console(std::ostream& out, LogLevel level, LogFormat format, bool live, const std::filesystem::path& file,
                  std::size_t total, int max_parallel)
-    : out_(out), level_(level), format_(format), live_(live && format == LogFormat::Text && level <= LogLevel::Info),
-      total_(total), max_parallel_(std::max(1, max_parallel)) {
+    : out_(out),
+      level_(level),
+      format_(format),
+      live_(live && format == LogFormat::Text && level <= LogLevel::Info),
+      total_(total),
+      max_parallel_(std::max(1, max_parallel)) {
   std::error_code ec;  // no log folder (a full disk): the lines still reach the terminal
   std::filesystem::create_directories(file.parent_path(), ec);
   if (!ec) file_.open(file, std::ios::app);
@@ -113,7 +117,8 @@ void Console::emit_locked(const std::string& id, LogLevel level, const std::stri
     return;
   }
   erase_block_locked();  // live: the line goes above the block, drawn again below it
-  out_ << "[" << id << "] " << (level >= LogLevel::Warn ? std::string(level_name(level)) + ": " : "") << message << "\n";
+  out_ << "[" << id << "] " << (level >= LogLevel::Warn ? std::string(level_name(level)) + ": " : "") << message
+       << "\n";
   if (live_ && !stop_) redraw_locked();
   out_.flush();
 }
@@ -127,7 +132,8 @@ void Console::instance_started(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   Running& r = running_[id];
   r.started = r.phase_start = r.last_line = Clock::now();
-  if (format_ == LogFormat::Json && level_ <= LogLevel::Info) json_locked({{"event", "instance"}, {"instance", id}, {"status", "running"}});
+  if (format_ == LogFormat::Json && level_ <= LogLevel::Info)
+    json_locked({{"event", "instance"}, {"instance", id}, {"status", "running"}});
 }
 
 void Console::instance_finished(const std::string& id, Status status, double seconds) {
@@ -139,8 +145,12 @@ void Console::instance_finished(const std::string& id, Status status, double sec
     finished_seconds_ += seconds;
   }
   if (format_ == LogFormat::Json && level_ <= LogLevel::Info)
-    json_locked({{"event", "instance"}, {"instance", id}, {"status", to_string(status)}, {"seconds", seconds},
-                 {"finished", finished_}, {"total", total_}});
+    json_locked({{"event", "instance"},
+                 {"instance", id},
+                 {"status", to_string(status)},
+                 {"seconds", seconds},
+                 {"finished", finished_},
+                 {"total", total_}});
 }
 
 void Console::phase_begin(const std::string& id, const std::string& phase, std::int64_t total) {
@@ -161,7 +171,8 @@ std::string Console::progress_text(const Running& r, Clock::time_point now, bool
   const double rate = el > 0 ? static_cast<double>(r.done) / el : 0.0;
   char buf[200];
   std::snprintf(buf, sizeof buf, "%s: %lld/%lld (%.0f%%)", r.phase.c_str(), static_cast<long long>(r.done),
-                static_cast<long long>(r.total), r.total > 0 ? 100.0 * static_cast<double>(r.done) / static_cast<double>(r.total) : 0.0);
+                static_cast<long long>(r.total),
+                r.total > 0 ? 100.0 * static_cast<double>(r.done) / static_cast<double>(r.total) : 0.0);
   std::string s = buf;
   if (rate > 0) {
     std::snprintf(buf, sizeof buf, rate >= 10 ? " %.0f it/s" : " %.2f it/s", rate);
@@ -188,8 +199,13 @@ void Console::phase_update(const std::string& id, std::int64_t done, const std::
     file_locked(id, LogLevel::Info, text);
     if (level_ <= LogLevel::Info) {
       const double el = seconds_between(r.phase_start, now);
-      json_locked({{"event", "progress"}, {"instance", id}, {"phase", r.phase}, {"done", r.done}, {"total", r.total},
-                   {"rate", el > 0 ? static_cast<double>(r.done) / el : 0.0}, {"status", r.status}});
+      json_locked({{"event", "progress"},
+                   {"instance", id},
+                   {"phase", r.phase},
+                   {"done", r.done},
+                   {"total", r.total},
+                   {"rate", el > 0 ? static_cast<double>(r.done) / el : 0.0},
+                   {"status", r.status}});
     }
     return;
   }

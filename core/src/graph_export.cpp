@@ -14,10 +14,14 @@ namespace {
 std::string escape(const std::string& s, bool mermaid) {
   std::string out;
   for (char c : s) {
-    if (c == '"') out += mermaid ? "#quot;" : "\\\"";
-    else if (c == '\\' && !mermaid) out += "\\\\";
-    else if (c == '\n') out += mermaid ? "<br/>" : "\\n";
-    else out += c;
+    if (c == '"')
+      out += mermaid ? "#quot;" : "\\\"";
+    else if (c == '\\' && !mermaid)
+      out += "\\\\";
+    else if (c == '\n')
+      out += mermaid ? "<br/>" : "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -36,8 +40,8 @@ std::string to_dot(const PipelineSpec& spec, const Plan& plan) {
   o << "digraph \"" << escape(spec.name, false) << "\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n";
   for (std::size_t i = 0; i < plan.instances.size(); ++i) {
     const auto& inst = plan.instances[i];
-    o << "  n" << i << " [label=\"" << escape(label(spec, inst), false) << "\"" << (inst.is_model() ? ", shape=folder" : "")
-      << "];\n";
+    o << "  n" << i << " [label=\"" << escape(label(spec, inst), false) << "\""
+      << (inst.is_model() ? ", shape=folder" : "") << "];\n";
   }
   for (std::size_t i = 0; i < plan.instances.size(); ++i) {
     std::set<std::pair<std::size_t, std::string>> seen;

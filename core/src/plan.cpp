@@ -2,13 +2,12 @@
 #include "slimpipe/core/plan.hpp"
 
 #include <algorithm>
-#include <map>
-#include <unordered_map>
-#include <unordered_set>
-
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/breadth_first_search.hpp>
 #include <boost/graph/topological_sort.hpp>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "slimpipe/strategy.hpp"
 
@@ -58,7 +57,8 @@ std::string render_coords(const std::vector<Coord>& coords) {
 // from different branches of the same fan-out are never paired).
 bool merge_coords(std::vector<Coord>& into, const std::vector<Coord>& more) {
   for (const auto& c : more) {
-    auto it = std::find_if(into.begin(), into.end(), [&](const Coord& x) { return x.node == c.node && x.key == c.key; });
+    auto it =
+        std::find_if(into.begin(), into.end(), [&](const Coord& x) { return x.node == c.node && x.key == c.key; });
     if (it == into.end())
       into.push_back(c);
     else if (it->value != c.value)
@@ -267,7 +267,8 @@ Plan make_plan(const PipelineSpec& spec) {
         }
         std::unordered_set<std::string> names;
         for (const auto& o : inst.outputs)
-          if (!names.insert(o).second) diags.push_back({node.pos, "instance " + inst.id + " declares output '" + o + "' twice"});
+          if (!names.insert(o).second)
+            diags.push_back({node.pos, "instance " + inst.id + " declares output '" + o + "' twice"});
         if (by_id.count(inst.id)) {
           diags.push_back({node.matrix.pos.line ? node.matrix.pos : node.pos,
                            "matrix of [nodes." + node.id + "] produces instance '" + inst.id + "' twice"});

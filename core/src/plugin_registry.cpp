@@ -3,19 +3,17 @@
 // static registrars crash when a library that links it is unloaded.
 #include "slimpipe/core/plugin_registry.hpp"
 
-#include "slimpipe/composite.hpp"
-
 #include <dlfcn.h>
 
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <sstream>
 
-#include <boost/dll/runtime_symbol_info.hpp>
-#include <boost/dll/shared_library.hpp>
-
+#include "slimpipe/composite.hpp"
 #include "slimpipe/strategy.hpp"
 
 namespace slimpipe::core {
@@ -77,15 +75,14 @@ PluginInfo PluginRegistry::load(const fs::path& file) {
   std::lock_guard<std::mutex> lock(dl_mutex());
   auto lib = std::make_shared<boost::dll::shared_library>();
   boost::dll::fs::error_code ec;
-  lib->load(boost::dll::fs::path(file.string()),
-            boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local, ec);
+  lib->load(boost::dll::fs::path(file.string()), boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local,
+            ec);
   if (ec) throw Error(where + ": not a loadable shared library (" + dlopen_reason(where) + ")");
   if (!lib->has("slimpipe_plugin_query"))
     throw Error(where + ": not a slimpipe plugin (no 'slimpipe_plugin_query' entry point)");
   resident_libraries().push_back(lib);
 
-  auto query = lib->get_alias<const slimpipe_plugin_descriptor*(std::uint32_t, std::uint32_t)>(
-      "slimpipe_plugin_query");
+  auto query = lib->get_alias<const slimpipe_plugin_descriptor*(std::uint32_t, std::uint32_t)>("slimpipe_plugin_query");
   const slimpipe_plugin_descriptor* d = nullptr;
   try {
     d = query(kHostAbi.major, kHostAbi.minor);
@@ -168,19 +165,22 @@ void PluginRegistry::scan(const std::vector<fs::path>& dirs) {
           continue;
         }
         if (tec && tec.value() != ENOENT && tec.value() != ENOTDIR) {
-          problems_.push_back({path, path.string() + ": cannot follow the symbolic link (" + tec.message() + "); skipped"});
+          problems_.push_back(
+              {path, path.string() + ": cannot follow the symbolic link (" + tec.message() + "); skipped"});
           continue;
         }
         if (!fs::exists(target)) {
           std::error_code rec;
           const fs::path to = fs::read_symlink(path, rec);
           problems_.push_back({path, path.string() + ": dangling symbolic link" +
-                                         (rec ? std::string() : " to " + to.string()) + " in the plugin folder; skipped"});
+                                         (rec ? std::string() : " to " + to.string()) +
+                                         " in the plugin folder; skipped"});
           continue;
         }
       }
       std::error_code rec;
-      if (fs::is_regular_file(path, rec) && name.rfind("lib", 0) == 0 && path.extension() == ".so") files.push_back(path);
+      if (fs::is_regular_file(path, rec) && name.rfind("lib", 0) == 0 && path.extension() == ".so")
+        files.push_back(path);
     }
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {

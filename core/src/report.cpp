@@ -9,13 +9,12 @@
 #include <set>
 #include <sstream>
 
+#include "report_plots.hpp"
+#include "report_util.hpp"
 #include "slimpipe/core/artifact_store.hpp"
 #include "slimpipe/core/lockfile.hpp"
 #include "slimpipe/error.hpp"
 #include "slimpipe/version.hpp"
-
-#include "report_plots.hpp"
-#include "report_util.hpp"
 
 namespace slimpipe::core {
 
@@ -69,13 +68,15 @@ std::vector<Column> columns(const std::vector<const ReportRow*>& rows, const std
   add("baseline", false, [](const ReportRow& r) { return r.baseline; });
   add("Δ", true, [](const ReportRow& r) { return r.delta ? signed_fixed(*r.delta, 2) : ""; });
   add("Δ CI", true, [](const ReportRow& r) {
-    return r.delta_low && r.delta_high ? "[" + signed_fixed(*r.delta_low, 2) + ", " + signed_fixed(*r.delta_high, 2) + "]"
-                                       : std::string();
+    return r.delta_low && r.delta_high
+               ? "[" + signed_fixed(*r.delta_low, 2) + ", " + signed_fixed(*r.delta_high, 2) + "]"
+               : std::string();
   });
   if (models) {
     add("SQNR dB", true, [](const ReportRow& r) {
       if (!r.logit_sqnr_db) return std::string();
-      return *r.logit_sqnr_db >= 999.0 ? std::string("∞") : fixed(*r.logit_sqnr_db, 1);  // rank's 999: identical outputs
+      return *r.logit_sqnr_db >= 999.0 ? std::string("∞")
+                                       : fixed(*r.logit_sqnr_db, 1);  // rank's 999: identical outputs
     });
     add("agree %", true, [](const ReportRow& r) { return r.agreement ? fixed(100 * *r.agreement, 1) : ""; });
     add("model MB", true, [](const ReportRow& r) { return megabytes(r.model_bytes); });
@@ -104,9 +105,12 @@ std::vector<Column> columns(const std::vector<const ReportRow*>& rows, const std
 std::string md_cell(const std::string& s) {
   std::string out;
   for (const char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -137,8 +141,8 @@ std::string summary_line(const RunReport& r) {
     if (!instances.insert(row.instance).second) continue;
     (row.status == "done" ? done : failed)++;
   }
-  return std::to_string(instances.size()) + " instances: " + std::to_string(done) + " done, " +
-         std::to_string(failed) + " failed";
+  return std::to_string(instances.size()) + " instances: " + std::to_string(done) + " done, " + std::to_string(failed) +
+         " failed";
 }
 
 std::string bench_line(const Json& rk) {
@@ -168,9 +172,10 @@ std::string ranking_sentence(const Json& rk) {
     limits += ", no max_metric_drop";
   if (const auto sqnr = number(rk, "min_logit_sqnr_db")) limits += ", min_logit_sqnr_db " + fixed(*sqnr, 1);
   const Json choice = rk.value("choice", Json::object());
-  if (choice.is_object() && choice.contains("decided_by") && choice.contains("within_noise") && choice["within_noise"].is_array())
-    limits += "; " + std::to_string(choice["within_noise"].size()) + " candidate(s) within noise of the best metric, decided by " +
-              text(choice, "decided_by");
+  if (choice.is_object() && choice.contains("decided_by") && choice.contains("within_noise") &&
+      choice["within_noise"].is_array())
+    limits += "; " + std::to_string(choice["within_noise"].size()) +
+              " candidate(s) within noise of the best metric, decided by " + text(choice, "decided_by");
   return "Best: " + (best.empty() ? std::string("none") : best) + " (objective " +
          (objective.empty() ? std::string("?") : objective) + limits + "); " + bench_line(rk) + ".";
 }
@@ -193,7 +198,8 @@ Json RunReport::to_json() const {
   for (const auto& r : rows) {
     Json lat = Json::object();
     for (const auto& [b, l] : r.latency)
-      lat["batch_" + std::to_string(b)] = {{"p50_ms", l.p50_ms}, {"p90_ms", l.p90_ms}, {"speedup", opt_json(l.speedup)}};
+      lat["batch_" + std::to_string(b)] = {
+          {"p50_ms", l.p50_ms}, {"p90_ms", l.p90_ms}, {"speedup", opt_json(l.speedup)}};
     rows_json.push_back({{"id", r.id},
                          {"instance", r.instance},
                          {"node", r.node},
@@ -222,9 +228,9 @@ Json RunReport::to_json() const {
                          {"seconds", r.seconds},
                          {"finished", r.finished}});
   }
-  return {{"pipeline", pipeline},   {"run_dir", run_dir.string()}, {"generated", generated},
-          {"host", {{"isa", host_isa}, {"slimpipe", version}}},   {"rows", rows_json},
-          {"rankings", rankings}};
+  return {{"pipeline", pipeline},   {"run_dir", run_dir.string()},
+          {"generated", generated}, {"host", {{"isa", host_isa}, {"slimpipe", version}}},
+          {"rows", rows_json},      {"rankings", rankings}};
 }
 
 std::string RunReport::csv() const {
@@ -241,8 +247,8 @@ std::string RunReport::csv() const {
     return o.str();
   };
   for (const auto& r : rows) {
-    s << csv_field(r.id) << ',' << csv_field(r.instance) << ',' << csv_field(r.node) << ',' << csv_field(r.plugin) << ','
-      << csv_field(r.kind) << ',' << r.status << ',' << csv_field(r.primary) << ',' << num(r.metric) << ','
+    s << csv_field(r.id) << ',' << csv_field(r.instance) << ',' << csv_field(r.node) << ',' << csv_field(r.plugin)
+      << ',' << csv_field(r.kind) << ',' << r.status << ',' << csv_field(r.primary) << ',' << num(r.metric) << ','
       << csv_field(r.baseline) << ',' << num(r.baseline_metric) << ',' << num(r.delta) << ',' << num(r.delta_low) << ','
       << num(r.delta_high) << ',' << num(r.logit_sqnr_db) << ',' << num(r.agreement) << ','
       << (r.param_count ? std::to_string(*r.param_count) : "") << ','
@@ -255,8 +261,8 @@ std::string RunReport::csv() const {
       }
       s << ',' << num(it->second.p50_ms) << ',' << num(it->second.p90_ms) << ',' << num(it->second.speedup);
     }
-    s << ',' << (r.latency_noisy ? "true" : "false") << ',' << (r.best ? "true" : "false") << ',' << num(r.seconds) << ',' << csv_field(r.path) << ','
-      << csv_field(r.error) << '\n';
+    s << ',' << (r.latency_noisy ? "true" : "false") << ',' << (r.best ? "true" : "false") << ',' << num(r.seconds)
+      << ',' << csv_field(r.path) << ',' << csv_field(r.error) << '\n';
   }
   return s.str();
 }
@@ -301,8 +307,8 @@ std::string RunReport::markdown() const {
       s << "| " << md_cell(r->id) << " | " << r->status << " | " << md_cell(r->error) << " |\n";
   }
   for (const auto& rk : rankings)
-    s << "\n## " << text(rk, "id") << "\n\n" << ranking_sentence(rk) << " Every candidate: `" << text(rk, "ranking")
-      << "`.\n";
+    s << "\n## " << text(rk, "id") << "\n\n"
+      << ranking_sentence(rk) << " Every candidate: `" << text(rk, "ranking") << "`.\n";
   return s.str();
 }
 
@@ -328,7 +334,8 @@ std::string short_kind(const std::string& kind) {
 plots::Family family_of(const ReportRow& r) {
   const bool int8 = r.kind.find("quantized") != std::string::npos;
   const bool pruned = r.width && *r.width < 0.999;
-  return int8 ? (pruned ? plots::Family::PrunedInt8 : plots::Family::Int8) : (pruned ? plots::Family::Pruned : plots::Family::Fp32);
+  return int8 ? (pruned ? plots::Family::PrunedInt8 : plots::Family::Int8)
+              : (pruned ? plots::Family::Pruned : plots::Family::Fp32);
 }
 
 const char* const kHtmlStyle =
@@ -342,11 +349,13 @@ const char* const kHtmlStyle =
     ".plot-area{fill:none;stroke:#999}.grid{stroke:#e4e4e4}.front{fill:none;stroke:#888;stroke-dasharray:4 3}"
     ".series{fill:none;stroke:#1a5fb4;stroke-width:1.5}.legend text{font-size:11px;fill:#333}"
     ".mark{stroke:#fff;stroke-width:1}.mark.fp32{fill:#1a5fb4}.mark.pruned{fill:#2f9e44}.mark.int8{fill:#e8590c}"
-    ".mark.pruned-int8{fill:#ae3ec9}.mark.chosen{stroke:#111;stroke-width:2.5}.mark.baseline{stroke:#111;stroke-width:1.5}"
+    ".mark.pruned-int8{fill:#ae3ec9}.mark.chosen{stroke:#111;stroke-width:2.5}.mark.baseline{stroke:#111;stroke-width:"
+    "1.5}"
     ".mark-label{font-weight:600}.bar rect{fill:#e8590c}"
     "@media (prefers-color-scheme:dark){body{background:#161616;color:#ddd}a{color:#8ab4f8}th{background:#2a2a2a}"
     "th,td{border-color:#444}tr.best{background:#1e3a1e}tr.failed{background:#3a1e1e}code{background:#2a2a2a}"
-    ".chart text,.legend text{fill:#ddd}.grid{stroke:#333}.mark{stroke:#161616}.mark.chosen,.mark.baseline{stroke:#fff}}"
+    ".chart text,.legend "
+    "text{fill:#ddd}.grid{stroke:#333}.mark{stroke:#161616}.mark.chosen,.mark.baseline{stroke:#fff}}"
     "@media print{body{margin:0;max-width:none}.wide{overflow:visible}a{color:inherit;text-decoration:none}"
     ".charts{display:block}.chart{page-break-inside:avoid}}";
 
@@ -358,10 +367,11 @@ std::string RunReport::html() const {
   std::ostringstream s;
   s << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>slimpipe run report: "
-    << html_escape(pipeline) << "</title>\n<style>" << kHtmlStyle << "</style></head><body>\n<h1>Run report: "
-    << html_escape(pipeline) << "</h1>\n<p>Run folder <code>" << html_escape(run_dir.string()) << "</code>, "
-    << html_escape(summary_line(*this)) << ". Generated " << html_escape(generated) << " by slimpipe "
-    << html_escape(version) << " on a host whose runtime ISA is " << html_escape(host_isa) << ".</p>\n";
+    << html_escape(pipeline) << "</title>\n<style>" << kHtmlStyle
+    << "</style></head><body>\n<h1>Run report: " << html_escape(pipeline) << "</h1>\n<p>Run folder <code>"
+    << html_escape(run_dir.string()) << "</code>, " << html_escape(summary_line(*this)) << ". Generated "
+    << html_escape(generated) << " by slimpipe " << html_escape(version) << " on a host whose runtime ISA is "
+    << html_escape(host_isa) << ".</p>\n";
 
   // The trade-off: every model (not a rank node's copy of its best) with a metric, against latency per batch
   // size and against size.
@@ -395,7 +405,8 @@ std::string RunReport::html() const {
       if (!r.model_bytes) return std::nullopt;
       return static_cast<double>(*r.model_bytes) / 1e6;
     });
-    if (pts.size() >= 2) charts.push_back(plots::scatter(metric_name + " vs size", "model size (MB)", metric_name, pts));
+    if (pts.size() >= 2)
+      charts.push_back(plots::scatter(metric_name + " vs size", "model size (MB)", metric_name, pts));
   }
   // DynaBERT: the metric against width, the unpruned model at 1.0.
   {
@@ -408,17 +419,21 @@ std::string RunReport::html() const {
               std::none_of(widths.begin(), widths.end(), [&](const plots::Point& p) { return p.id == base.id; }))
             widths.push_back({1.0, *base.metric, base.id, short_label(base), plots::Family::Fp32, false, true});
       }
-    if (widths.size() >= 2) charts.push_back(plots::line(metric_name + " vs DynaBERT width", "width", metric_name, widths));
+    if (widths.size() >= 2)
+      charts.push_back(plots::line(metric_name + " vs DynaBERT width", "width", metric_name, widths));
   }
   for (const auto& sens : sensitivities) {
-    std::vector<std::pair<std::string, double>> bars(sens.sites.begin(),
-                                                     sens.sites.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(16, sens.sites.size())));
+    std::vector<std::pair<std::string, double>> bars(
+        sens.sites.begin(),
+        sens.sites.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(16, sens.sites.size())));
     charts.push_back(plots::bars("Site sensitivity of the chosen model, " + short_label(rows[sens.row]),
                                  "output SQNR (dB) with only this site quantized", bars));
   }
   if (!charts.empty()) {
-    s << "<h2>Trade-off</h2>\n<p>Each marker is a model; hover for its id and figures. The chosen model and the baseline "
-         "are outlined and labelled; the dashed line is the Pareto front (no model is both better and faster or smaller).</p>\n"
+    s << "<h2>Trade-off</h2>\n<p>Each marker is a model; hover for its id and figures. The chosen model and the "
+         "baseline "
+         "are outlined and labelled; the dashed line is the Pareto front (no model is both better and faster or "
+         "smaller).</p>\n"
       << plots::legend() << "\n<div class=\"charts\">\n";
     for (const auto& c : charts) s << c << "\n";
     s << "</div>\n";
@@ -426,9 +441,10 @@ std::string RunReport::html() const {
 
   auto link = [&](const ReportRow& r, const std::string& label) {
     const std::string shown = html_escape(label) + (r.best ? " ★" : "");
-    if (r.path.empty() || r.path.front() == '/') return "<span title=\"" + html_escape(r.id) + "\">" + shown + "</span>";
-    return "<a href=\"" + html_escape(r.path) + "/\" title=\"" + html_escape(r.id) + (r.best ? " (best of " + html_escape(r.best_of) + ")" : "") +
-           "\">" + shown + "</a>";
+    if (r.path.empty() || r.path.front() == '/')
+      return "<span title=\"" + html_escape(r.id) + "\">" + shown + "</span>";
+    return "<a href=\"" + html_escape(r.path) + "/\" title=\"" + html_escape(r.id) +
+           (r.best ? " (best of " + html_escape(r.best_of) + ")" : "") + "\">" + shown + "</a>";
   };
   auto table = [&](const std::vector<const ReportRow*>& sel, bool models) {
     // The short label already says the cell and width; the full figures are in report.md and summary.csv.
@@ -446,7 +462,8 @@ std::string RunReport::html() const {
         if (c.header == "artifact")
           s << link(*sel[i], models ? short_label(*sel[i]) : sel[i]->id);
         else if (c.header == "kind")
-          s << "<span title=\"" << html_escape(sel[i]->kind) << "\">" << html_escape(short_kind(sel[i]->kind)) << "</span>";
+          s << "<span title=\"" << html_escape(sel[i]->kind) << "\">" << html_escape(short_kind(sel[i]->kind))
+            << "</span>";
         else
           s << html_escape(c.cells[i]);
         s << "</td>";
@@ -468,7 +485,8 @@ std::string RunReport::html() const {
   bool any_problem = false;
   for (const auto& r : rows) any_problem = any_problem || r.status != "done" || !r.error.empty();
   if (any_problem) {
-    s << "<h2>Failed instances and unreadable artifacts</h2>\n<table><tr><th>instance</th><th>status</th><th>error</th></tr>\n";
+    s << "<h2>Failed instances and unreadable "
+         "artifacts</h2>\n<table><tr><th>instance</th><th>status</th><th>error</th></tr>\n";
     for (const auto& r : rows)
       if (r.status != "done" || !r.error.empty())
         s << "<tr class=\"failed\"><td>" << html_escape(r.id) << "</td><td>" << html_escape(r.status) << "</td><td>"
@@ -486,9 +504,9 @@ std::string RunReport::html() const {
 std::vector<fs::path> write_run_report(const RunReport& report, const fs::path& out_dir) {
   fs::create_directories(out_dir);
   const std::vector<std::pair<std::string, std::string>> files = {{"report.md", report.markdown()},
-                                                                   {"report.html", report.html()},
-                                                                   {"summary.csv", report.csv()},
-                                                                   {"summary.json", report.to_json().dump(1) + "\n"}};
+                                                                  {"report.html", report.html()},
+                                                                  {"summary.csv", report.csv()},
+                                                                  {"summary.json", report.to_json().dump(1) + "\n"}};
   std::vector<fs::path> written;
   for (const auto& [name, content] : files) {
     write_file(out_dir / name, content);

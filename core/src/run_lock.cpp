@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,11 +11,9 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <optional>
+#include <sstream>
 #include <thread>
-
-#include <toml++/toml.h>
 
 #include "slimpipe/core/lockfile.hpp"
 #include "slimpipe/core/pipeline_spec.hpp"
@@ -68,11 +67,12 @@ RunLock::RunLock(const fs::path& output_dir) : path_(path_for(output_dir)) {
     const int err = errno;
     if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) {
       // A file system without locks (some network and FUSE ones): run, but say what is not guarded.
-      warning_ = path_.string() + ": cannot lock (" + std::strerror(err) + "): a second run on this folder will not be stopped";
+      warning_ = path_.string() + ": cannot lock (" + std::strerror(err) +
+                 "): a second run on this folder will not be stopped";
       return;
     }
-    std::string msg = err == EWOULDBLOCK ? in_use_message(output_dir, fd_)
-                                         : path_.string() + ": cannot lock: " + std::strerror(err);
+    std::string msg =
+        err == EWOULDBLOCK ? in_use_message(output_dir, fd_) : path_.string() + ": cannot lock: " + std::strerror(err);
     ::close(fd_);
     fd_ = -1;
     if (err == EWOULDBLOCK) throw FolderInUse(msg);
@@ -80,8 +80,7 @@ RunLock::RunLock(const fs::path& output_dir) : path_(path_for(output_dir)) {
   }
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
-  const std::string line =
-      "pid=" + std::to_string(::getpid()) + " host=" + host + " started=" + utc_now_iso() + "\n";
+  const std::string line = "pid=" + std::to_string(::getpid()) + " host=" + host + " started=" + utc_now_iso() + "\n";
   // Who holds the folder is information for the next run, not a condition of holding it: a full disk
   // leaves the line out but keeps the lock.
   if (::ftruncate(fd_, 0) == 0) {
@@ -120,9 +119,12 @@ std::unique_ptr<RunLock> RunLock::before_loading(const fs::path& file, const std
   }
   for (const auto& s : sets) {
     const std::string key = s.substr(0, s.find('='));
-    if (key == "pipeline.output_dir") dir = set_string(s.substr(key.size() + 1));
-    else if (key == "pipeline.name") name = set_string(s.substr(key.size() + 1));
-    else if (key == "pipeline") return nullptr;
+    if (key == "pipeline.output_dir")
+      dir = set_string(s.substr(key.size() + 1));
+    else if (key == "pipeline.name")
+      name = set_string(s.substr(key.size() + 1));
+    else if (key == "pipeline")
+      return nullptr;
   }
   std::string d = dir ? *dir : "runs/" + (name ? *name : file.stem().string());
   if (d.empty() || d.find('$') != std::string::npos) return nullptr;

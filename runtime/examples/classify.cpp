@@ -23,13 +23,16 @@ int main(int argc, char** argv) {
     const std::vector<std::int64_t> types(ids.size(), 0), mask(ids.size(), 1);
     const auto& out = model.run(ids, types, mask, 1, seq);
     const auto& info = model.info();
-    std::cout << info.precision << " " << slimpipe_runtime::to_string(info.head) << " model, " << info.num_layers << " layers, "
-              << info.hidden_size << " hidden\n";
+    std::cout << info.precision << " " << slimpipe_runtime::to_string(info.head) << " model, " << info.num_layers
+              << " layers, " << info.hidden_size << " hidden\n";
     if (out.start_logits) {
-      for (std::int64_t t = 0; t < seq; ++t) std::cout << "token " << t << ": start " << out.start_logits[t] << " end " << out.end_logits[t] << "\n";
+      for (std::int64_t t = 0; t < seq; ++t)
+        std::cout << "token " << t << ": start " << out.start_logits[t] << " end " << out.end_logits[t] << "\n";
     } else {
       for (std::int64_t r = 0; r < out.seq; ++r) {
-        std::cout << (info.head == slimpipe_runtime::Head::SequenceClassification ? "logits:" : ("token " + std::to_string(r) + ":"));
+        std::cout << (info.head == slimpipe_runtime::Head::SequenceClassification
+                          ? "logits:"
+                          : ("token " + std::to_string(r) + ":"));
         for (std::int64_t l = 0; l < out.num_labels; ++l) std::cout << " " << out.logits[r * out.num_labels + l];
         std::cout << "\n";
       }

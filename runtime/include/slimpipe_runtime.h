@@ -65,15 +65,15 @@ SLIMPIPE_API int slimpipe_package_task(const char* package_dir, char* buf, size_
 typedef struct slimpipe_classifier slimpipe_classifier;
 
 typedef struct slimpipe_classification {
-  const char* label;    /* the best label's name */
-  int32_t label_id;     /* its id */
-  float score;          /* its softmax probability */
-  const float* scores;  /* num_labels probabilities, by label id */
-  const float* logits;  /* num_labels raw model outputs, by label id */
+  const char* label;   /* the best label's name */
+  int32_t label_id;    /* its id */
+  float score;         /* its softmax probability */
+  const float* scores; /* num_labels probabilities, by label id */
+  const float* logits; /* num_labels raw model outputs, by label id */
 } slimpipe_classification;
 
 typedef struct slimpipe_classifications {
-  size_t count;                    /* one item per input text, in order */
+  size_t count; /* one item per input text, in order */
   size_t num_labels;
   slimpipe_classification* items;
 } slimpipe_classifications;
@@ -119,13 +119,13 @@ typedef struct slimpipe_entity {
 } slimpipe_entity;
 
 typedef struct slimpipe_tagging {
-  size_t count;                /* entities of one text, in text order */
+  size_t count; /* entities of one text, in text order */
   slimpipe_entity* entities;
-  int truncated;               /* 1: the text had more tokens than max_seq_length; its last words got no tag */
+  int truncated; /* 1: the text had more tokens than max_seq_length; its last words got no tag */
 } slimpipe_tagging;
 
 typedef struct slimpipe_taggings {
-  size_t count;                /* one item per input text, in order */
+  size_t count; /* one item per input text, in order */
   slimpipe_tagging* items;
 } slimpipe_taggings;
 
@@ -166,7 +166,7 @@ typedef struct slimpipe_answer {
 } slimpipe_answer;
 
 typedef struct slimpipe_answers {
-  size_t count;                /* one item per (question, context), in order */
+  size_t count; /* one item per (question, context), in order */
   slimpipe_answer* items;
 } slimpipe_answers;
 

@@ -50,7 +50,8 @@ class ClassifierEngine final : public Engine {
   std::vector<Json> run(const std::vector<const Input*>& inputs, std::int64_t batch_size) override {
     std::vector<Json> out;
     out.reserve(inputs.size());
-    for (const auto& p : clf_.predict(texts_of(inputs), batch_size)) out.push_back({{"label", p.label}, {"score", p.score}});
+    for (const auto& p : clf_.predict(texts_of(inputs), batch_size))
+      out.push_back({{"label", p.label}, {"score", p.score}});
     return out;
   }
 
@@ -72,8 +73,8 @@ class TaggerEngine final : public Engine {
     for (const auto& t : tagger_.predict(texts_of(inputs), batch_size)) {
       Json entities = Json::array();
       for (const auto& e : t.entities)
-        entities.push_back({{"entity_group", e.type}, {"word", e.text}, {"start", e.start}, {"end", e.end},
-                            {"score", e.score}});
+        entities.push_back(
+            {{"entity_group", e.type}, {"word", e.text}, {"start", e.start}, {"end", e.end}, {"score", e.score}});
       out.push_back(std::move(entities));
     }
     return out;
@@ -115,7 +116,8 @@ std::unique_ptr<Engine> load_engine(const fs::path& dir, const rt::Options& opti
   if (task == "seq_cls") return std::make_unique<ClassifierEngine>(rt::Classifier::load(dir, options));
   if (task == "token_cls") return std::make_unique<TaggerEngine>(rt::Tagger::load(dir, options));
   if (task == "qa") return std::make_unique<ReaderEngine>(rt::Reader::load(dir, options));
-  throw rt::Error((dir / "package.json").string() + ": task " + task + ", slimpipe-serve runs seq_cls, token_cls and qa packages");
+  throw rt::Error((dir / "package.json").string() + ": task " + task +
+                  ", slimpipe-serve runs seq_cls, token_cls and qa packages");
 }
 
 std::vector<Input> parse_request(const Engine& engine, const std::string& body, const Limits& limits) {
@@ -125,7 +127,8 @@ std::vector<Input> parse_request(const Engine& engine, const std::string& body, 
   } catch (const slimpipe::Error& e) {
     throw HttpError(400, "malformed_json", e.what());
   }
-  if (!j.is_object()) throw HttpError(400, "bad_request", std::string("request body must be a JSON object, got ") + j.type_name());
+  if (!j.is_object())
+    throw HttpError(400, "bad_request", std::string("request body must be a JSON object, got ") + j.type_name());
   const auto it = j.find("inputs");
   if (it == j.end()) throw HttpError(400, "bad_request", "request body has no \"inputs\"");
   std::vector<Input> inputs;

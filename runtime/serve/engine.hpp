@@ -6,11 +6,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "slimpipe_runtime/package.hpp"
 #include "slimpipe_runtime/runtime.hpp"

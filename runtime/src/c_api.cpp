@@ -1,8 +1,6 @@
 // The C API (slimpipe_runtime.h) over the C++ runtime: every entry point catches what the C++ side throws and turns
 // it into a status and a thread-local one-line message; results are laid out in one malloc'd block each, so that a
 // caller frees them with one call whatever language it is written in.
-#include "slimpipe_runtime.h"
-
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -11,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "slimpipe_runtime.h"
 #include "slimpipe_runtime/classifier.hpp"
 #include "slimpipe_runtime/package.hpp"
 #include "slimpipe_runtime/reader.hpp"
@@ -191,9 +190,7 @@ std::vector<std::string> strings(const char* const* texts, std::size_t count, co
   return out;
 }
 
-std::int64_t batch_of(std::size_t batch_size) {
-  return batch_size == 0 ? 32 : static_cast<std::int64_t>(batch_size);
-}
+std::int64_t batch_of(std::size_t batch_size) { return batch_size == 0 ? 32 : static_cast<std::int64_t>(batch_size); }
 
 // A new handle holding make(options), options.verify_package = verify; NULL with the thread's last error when dir
 // is NULL or make throws.
@@ -213,10 +210,17 @@ slimpipe_tagger* load_tagger(const char* dir, bool verify, int chunk_mode) {
   using slimpipe::metrics::ChunkMode;
   slimpipe_runtime::TaggerOptions tagger_options;
   switch (chunk_mode) {
-    case SLIMPIPE_CHUNK_DEFAULT: break;  // TaggerOptions' own default
-    case SLIMPIPE_CHUNK_LENIENT: tagger_options.chunk_mode = ChunkMode::Lenient; break;
-    case SLIMPIPE_CHUNK_STRICT_IOB2: tagger_options.chunk_mode = ChunkMode::StrictIob2; break;
-    case SLIMPIPE_CHUNK_STRICT_IOBES: tagger_options.chunk_mode = ChunkMode::StrictIobes; break;
+    case SLIMPIPE_CHUNK_DEFAULT:
+      break;  // TaggerOptions' own default
+    case SLIMPIPE_CHUNK_LENIENT:
+      tagger_options.chunk_mode = ChunkMode::Lenient;
+      break;
+    case SLIMPIPE_CHUNK_STRICT_IOB2:
+      tagger_options.chunk_mode = ChunkMode::StrictIob2;
+      break;
+    case SLIMPIPE_CHUNK_STRICT_IOBES:
+      tagger_options.chunk_mode = ChunkMode::StrictIobes;
+      break;
     default:
       set_error("slimpipe_tagger_load_ex: chunk_mode " + std::to_string(chunk_mode) +
                 ", expected SLIMPIPE_CHUNK_DEFAULT (0), SLIMPIPE_CHUNK_LENIENT (1), SLIMPIPE_CHUNK_STRICT_IOB2 (2) or "
@@ -238,10 +242,9 @@ slimpipe_reader* load_reader(const char* dir, bool verify, std::size_t n_best_si
 }
 
 slimpipe_classifier* load_classifier(const char* dir, bool verify) {
-  return load_handle<slimpipe_classifier>(dir, "slimpipe_classifier_load", verify,
-                                          [&](const slimpipe_runtime::Options& o) {
-                                            return slimpipe_runtime::Classifier::load(dir, o);
-                                          });
+  return load_handle<slimpipe_classifier>(
+      dir, "slimpipe_classifier_load", verify,
+      [&](const slimpipe_runtime::Options& o) { return slimpipe_runtime::Classifier::load(dir, o); });
 }
 
 // The package of a handle; nullptr for a NULL handle.
@@ -301,7 +304,9 @@ int slimpipe_package_task(const char* dir, char* buf, size_t size) {
 }
 
 slimpipe_classifier* slimpipe_classifier_load(const char* dir) { return load_classifier(dir, true); }
-slimpipe_classifier* slimpipe_classifier_load_ex(const char* dir, int verify) { return load_classifier(dir, verify != 0); }
+slimpipe_classifier* slimpipe_classifier_load_ex(const char* dir, int verify) {
+  return load_classifier(dir, verify != 0);
+}
 void slimpipe_classifier_free(slimpipe_classifier* clf) { delete clf; }
 
 size_t slimpipe_classifier_num_labels(const slimpipe_classifier* clf) { return num_labels(package_of(clf)); }
@@ -312,8 +317,7 @@ int64_t slimpipe_classifier_max_seq_length(const slimpipe_classifier* clf) {
 
 int slimpipe_classifier_predict(slimpipe_classifier* clf, const char* const* texts, size_t count, size_t batch_size,
                                 slimpipe_classifications** out) {
-  if (!require(clf && out && (texts || count == 0),
-               "slimpipe_classifier_predict: clf, out and texts must not be NULL"))
+  if (!require(clf && out && (texts || count == 0), "slimpipe_classifier_predict: clf, out and texts must not be NULL"))
     return SLIMPIPE_ERROR;
   *out = nullptr;
   return guarded("slimpipe_classifier_predict", [&] {
@@ -330,7 +334,7 @@ int slimpipe_classifier_predict_pairs(slimpipe_classifier* clf, const char* cons
   *out = nullptr;
   return guarded("slimpipe_classifier_predict_pairs", [&] {
     const auto preds = clf->runtime.predict_pairs(strings(firsts, count, "firsts"), strings(seconds, count, "seconds"),
-                                              batch_of(batch_size));
+                                                  batch_of(batch_size));
     *out = pack(preds, clf->runtime.package().labels.size());
   });
 }
@@ -355,9 +359,8 @@ int slimpipe_tagger_predict(slimpipe_tagger* tagger, const char* const* texts, s
                "slimpipe_tagger_predict: tagger, out and texts must not be NULL"))
     return SLIMPIPE_ERROR;
   *out = nullptr;
-  return guarded("slimpipe_tagger_predict", [&] {
-    *out = pack(tagger->runtime.predict(strings(texts, count, "texts"), batch_of(batch_size)));
-  });
+  return guarded("slimpipe_tagger_predict",
+                 [&] { *out = pack(tagger->runtime.predict(strings(texts, count, "texts"), batch_of(batch_size))); });
 }
 
 void slimpipe_taggings_free(slimpipe_taggings* result) { std::free(result); }

@@ -90,7 +90,9 @@ std::vector<Prediction> Classifier::predict_pairs(const std::vector<std::string>
 }
 
 text::Encoding Classifier::encode(const std::string& t) const { return impl_->encode(t, nullptr); }
-text::Encoding Classifier::encode_pair(const std::string& a, const std::string& b) const { return impl_->encode(a, &b); }
+text::Encoding Classifier::encode_pair(const std::string& a, const std::string& b) const {
+  return impl_->encode(a, &b);
+}
 const PackageInfo& Classifier::package() const { return *impl_->model.package(); }
 const text::WordPieceTokenizer& Classifier::tokenizer() const { return impl_->tokenizer; }
 const ModelInfo& Classifier::info() const { return impl_->model.info(); }

@@ -49,9 +49,11 @@ inline std::int32_t load_i32(const void* p) {
 // Micro-kernels: one tile of MR (<= 6) rows x one 64-column panel over a block of k; the accumulators start at
 // zero or, with `accumulate`, at the tile's values ([MR][64], written back at the end). They are named variables
 // written out for 6 rows: GCC keeps an array of vectors in memory, spilling on every step.
-// VNNI: `steps` groups of 4 k; the last group of a row may read up to 3 bytes past it (gemm.hpp), times the zeros packed beyond K.
+// VNNI: `steps` groups of 4 k; the last group of a row may read up to 3 bytes past it (gemm.hpp), times the zeros
+// packed beyond K.
 template <int MR>
-SLIMPIPE_VNNI void tile_vnni(const std::uint8_t* A, std::int64_t lda, std::int64_t steps, const std::byte* panel, std::int32_t* tile, bool accumulate) {
+SLIMPIPE_VNNI void tile_vnni(const std::uint8_t* A, std::int64_t lda, std::int64_t steps, const std::byte* panel,
+                             std::int32_t* tile, bool accumulate) {
   const __m512i zero = _mm512_setzero_si512();
   __m512i c00 = zero, c01 = zero, c02 = zero, c03 = zero;
   __m512i c10 = zero, c11 = zero, c12 = zero, c13 = zero;
@@ -99,7 +101,8 @@ SLIMPIPE_VNNI void tile_vnni(const std::uint8_t* A, std::int64_t lda, std::int64
   }
   const auto* bp = reinterpret_cast<const std::int8_t*>(panel);
   for (std::int64_t q = 0; q < steps; ++q, bp += 256) {
-    const __m512i b0 = _mm512_load_si512(bp), b1 = _mm512_load_si512(bp + 64), b2 = _mm512_load_si512(bp + 128), b3 = _mm512_load_si512(bp + 192);
+    const __m512i b0 = _mm512_load_si512(bp), b1 = _mm512_load_si512(bp + 64), b2 = _mm512_load_si512(bp + 128),
+                  b3 = _mm512_load_si512(bp + 192);
     if constexpr (MR > 0) {
       const __m512i a = _mm512_set1_epi32(load_i32(A + 0 * lda + 4 * q));
       c00 = _mm512_dpbusd_epi32(c00, a, b0);
@@ -341,7 +344,8 @@ SLIMPIPE_AVX2 void tile_avx2(const std::int16_t* A16, std::int64_t lda16, std::i
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     c[r][0] = accumulate ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + r * 16)) : _mm256_setzero_si256();
-    c[r][1] = accumulate ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + r * 16 + 8)) : _mm256_setzero_si256();
+    c[r][1] =
+        accumulate ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + r * 16 + 8)) : _mm256_setzero_si256();
   }
   const auto* bp = reinterpret_cast<const std::int16_t*>(panel);
   for (std::int64_t p = 0; p < steps; ++p, bp += 32) {
@@ -365,8 +369,9 @@ SLIMPIPE_AVX2 void tile_avx2(const std::int16_t* A16, std::int64_t lda16, std::i
 // vectorizer at -O3 makes this loop read past the end of A16 for K = 3077 (it runs p beyond `steps`), so that
 // pass is off here; the portable path is the fallback for CPUs without AVX2, not a fast one.
 template <int MR>
-__attribute__((optimize("no-tree-loop-vectorize"))) void tile_portable(const std::int16_t* A16, std::int64_t lda16, std::int64_t steps, const std::byte* panel, std::int32_t* tile,
-                   bool accumulate) {
+__attribute__((optimize("no-tree-loop-vectorize"))) void tile_portable(const std::int16_t* A16, std::int64_t lda16,
+                                                                       std::int64_t steps, const std::byte* panel,
+                                                                       std::int32_t* tile, bool accumulate) {
   if (!accumulate) std::fill(tile, tile + MR * 16, 0);
   const auto* bp = reinterpret_cast<const std::int16_t*>(panel);
   for (std::int64_t p = 0; p < steps; ++p, bp += 32)
@@ -380,14 +385,30 @@ __attribute__((optimize("no-tree-loop-vectorize"))) void tile_portable(const std
 template <class F>
 void dispatch_mr(int mr, F f) {
   switch (mr) {
-    case 1: f(std::integral_constant<int, 1>{}); break;
-    case 2: f(std::integral_constant<int, 2>{}); break;
-    case 3: f(std::integral_constant<int, 3>{}); break;
-    case 4: f(std::integral_constant<int, 4>{}); break;
-    case 5: f(std::integral_constant<int, 5>{}); break;
-    case 6: f(std::integral_constant<int, 6>{}); break;
-    case 7: f(std::integral_constant<int, 7>{}); break;
-    default: f(std::integral_constant<int, 8>{}); break;
+    case 1:
+      f(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      f(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      f(std::integral_constant<int, 3>{});
+      break;
+    case 4:
+      f(std::integral_constant<int, 4>{});
+      break;
+    case 5:
+      f(std::integral_constant<int, 5>{});
+      break;
+    case 6:
+      f(std::integral_constant<int, 6>{});
+      break;
+    case 7:
+      f(std::integral_constant<int, 7>{});
+      break;
+    default:
+      f(std::integral_constant<int, 8>{});
+      break;
   }
 }
 
@@ -402,7 +423,9 @@ void dispatch_mr(int mr, F f) {
 
 void finish_row(float* v, std::int64_t row, std::int64_t n0, std::int64_t cols, const GemmOut& out) {
   if (out.bias || out.act != Act::None) bias_act_serial(v, 1, cols, cols, out.bias ? out.bias + n0 : nullptr, out.act);
-  if (out.yq) quantize_8bit_serial(v, reinterpret_cast<std::int8_t*>(out.yq + row * out.ldyq + n0), cols, out.out_threshold, true);
+  if (out.yq)
+    quantize_8bit_serial(v, reinterpret_cast<std::int8_t*>(out.yq + row * out.ldyq + n0), cols, out.out_threshold,
+                         true);
 }
 
 SLIMPIPE_GEMM_CLONES void scale_row(const std::int32_t* acc, const std::int32_t* cs, int zero_point, const float* scale,
@@ -415,19 +438,21 @@ SLIMPIPE_GEMM_CLONES void scale_row(const std::int32_t* acc, const std::int32_t*
   }
 }
 
-void epilogue_i8(const std::int32_t* tile, std::int64_t nr, int mr, std::int64_t row0, std::int64_t n0, std::int64_t cols,
-                 int a_zero_point, const PackedB& B, const GemmOut& out) {
+void epilogue_i8(const std::int32_t* tile, std::int64_t nr, int mr, std::int64_t row0, std::int64_t n0,
+                 std::int64_t cols, int a_zero_point, const PackedB& B, const GemmOut& out) {
   alignas(64) float tmp[64];
   for (int r = 0; r < mr; ++r) {
     float* v = out.yq ? tmp : out.y + (row0 + r) * out.ldy + n0;
-    scale_row(tile + r * nr, B.colsum + n0, a_zero_point, out.scale_per_col ? out.scale + n0 : out.scale, out.scale_per_col, cols, v);
+    scale_row(tile + r * nr, B.colsum + n0, a_zero_point, out.scale_per_col ? out.scale + n0 : out.scale,
+              out.scale_per_col, cols, v);
     finish_row(v, row0 + r, n0, cols, out);
   }
 }
 
 // fp32 rows of a tile: from the accumulator buffer (row stride 48) into y or the 8-bit output; `in_place`: the
 // tile was accumulated in y itself, only bias, activation (and requantization) remain.
-void epilogue_f32(const float* tile, bool in_place, int mr, std::int64_t row0, std::int64_t n0, std::int64_t cols, const GemmOut& out) {
+void epilogue_f32(const float* tile, bool in_place, int mr, std::int64_t row0, std::int64_t n0, std::int64_t cols,
+                  const GemmOut& out) {
   alignas(64) float tmp[64];
   for (int r = 0; r < mr; ++r) {
     float* v = out.yq ? tmp : out.y + (row0 + r) * out.ldy + n0;
@@ -436,9 +461,9 @@ void epilogue_f32(const float* tile, bool in_place, int mr, std::int64_t row0, s
   }
 }
 
-// Runs the tiles of rows [r0, r1) x panels [p0, p1): balanced chunks of at most kRowChunk rows outer (prepare(c0, c1) readies A
-// for them), then panels, then blocks of `kblock` k steps (a block of the panel, 16 KiB, stays in L1 while every
-// tile of the chunk passes over it), then the chunk's tiles; each (chunk, panel) ends with finish(c0, c1, p).
+// Runs the tiles of rows [r0, r1) x panels [p0, p1): balanced chunks of at most kRowChunk rows outer (prepare(c0, c1)
+// readies A for them), then panels, then blocks of `kblock` k steps (a block of the panel, 16 KiB, stays in L1 while
+// every tile of the chunk passes over it), then the chunk's tiles; each (chunk, panel) ends with finish(c0, c1, p).
 template <int MR = kMr, class Prepare, class Tile, class Finish>
 void walk(std::int64_t r0, std::int64_t r1, std::int64_t p0, std::int64_t p1, std::int64_t steps, std::int64_t kblock,
           Prepare prepare, Tile tile, Finish finish) {
@@ -450,7 +475,8 @@ void walk(std::int64_t r0, std::int64_t r1, std::int64_t p0, std::int64_t p1, st
     for (std::int64_t p = p0; p < p1; ++p) {
       for (std::int64_t s0 = 0; s0 < steps; s0 += kblock) {
         const std::int64_t n = std::min(kblock, steps - s0);
-        for (std::int64_t m = c0; m < c1; m += MR) tile(m, static_cast<int>(std::min<std::int64_t>(MR, c1 - m)), p, c0, s0, n);
+        for (std::int64_t m = c0; m < c1; m += MR)
+          tile(m, static_cast<int>(std::min<std::int64_t>(MR, c1 - m)), p, c0, s0, n);
       }
       finish(c0, c1, p);
     }
@@ -481,8 +507,8 @@ void split(std::int64_t M, std::int64_t panels, bool parallel, Range range) {
 GemmIsa cpu_gemm_isa() {
   static const GemmIsa isa = [] {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq"))
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
       return GemmIsa::Avx512Vnni;
     if (__builtin_cpu_supports("avx2")) return GemmIsa::Avx2;
     return GemmIsa::Portable;
@@ -492,15 +518,18 @@ GemmIsa cpu_gemm_isa() {
 
 bool cpu_has_avx512() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512dq");
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 }
 
 const char* gemm_isa_name(GemmIsa isa) {
   switch (isa) {
-    case GemmIsa::Avx512Vnni: return "avx512_vnni";
-    case GemmIsa::Avx2: return "avx2";
-    case GemmIsa::Portable: break;
+    case GemmIsa::Avx512Vnni:
+      return "avx512_vnni";
+    case GemmIsa::Avx2:
+      return "avx2";
+    case GemmIsa::Portable:
+      break;
   }
   return "portable";
 }
@@ -555,7 +584,8 @@ PackedB layout(PackKind kind, GemmIsa isa, std::int64_t K, std::int64_t N, std::
   p.panels = (N + p.nr - 1) / p.nr;
   p.panel_bytes = static_cast<std::size_t>(p.kgroups * p.nr * p.kgroup * elem_bytes(kind, isa));
   p.data = storage;
-  if (kind == PackKind::I8) p.colsum = reinterpret_cast<const std::int32_t*>(storage + round64(p.panel_bytes * p.panels));
+  if (kind == PackKind::I8)
+    p.colsum = reinterpret_cast<const std::int32_t*>(storage + round64(p.panel_bytes * p.panels));
   return p;
 }
 }  // namespace
@@ -564,7 +594,8 @@ namespace {
 // Writes B's values into the panels of p (already zeroed beyond K and N by the caller) as element type T, KG
 // consecutive k of a column adjacent (compile-time: the index arithmetic is shifts, not divisions).
 template <class T, std::int64_t KG>
-void fill_panels(const std::int8_t* b, bool b_nk, std::int64_t ld, const PackedB& p, std::byte* storage, std::int32_t* colsum) {
+void fill_panels(const std::int8_t* b, bool b_nk, std::int64_t ld, const PackedB& p, std::byte* storage,
+                 std::int32_t* colsum) {
   const std::int64_t nr = p.nr, K = p.K, full = K / KG;
   for (std::int64_t n = 0; n < p.N; ++n) colsum[n] = 0;
   for (std::int64_t pi = 0; pi < p.panels; ++pi) {
@@ -595,14 +626,17 @@ void fill_panels(const std::int8_t* b, bool b_nk, std::int64_t ld, const PackedB
 }
 }  // namespace
 
-PackedB pack_i8(const std::int8_t* b, bool b_nk, std::int64_t ld, std::int64_t K, std::int64_t N, GemmIsa isa, std::byte* storage) {
+PackedB pack_i8(const std::int8_t* b, bool b_nk, std::int64_t ld, std::int64_t K, std::int64_t N, GemmIsa isa,
+                std::byte* storage) {
   PackedB p = layout(PackKind::I8, isa, K, N, storage);
   auto* colsum = const_cast<std::int32_t*>(p.colsum);
   // Zero padding: the tail of the last k group and the columns past N (whole storage when either is partial).
   if (K % p.kgroup != 0 || N % p.nr != 0) std::memset(storage, 0, p.panel_bytes * static_cast<std::size_t>(p.panels));
   for (std::int64_t n = N; n < p.panels * p.nr; ++n) colsum[n] = 0;
-  if (isa == GemmIsa::Avx512Vnni) fill_panels<std::int8_t, 4>(b, b_nk, ld, p, storage, colsum);
-  else fill_panels<std::int16_t, 2>(b, b_nk, ld, p, storage, colsum);
+  if (isa == GemmIsa::Avx512Vnni)
+    fill_panels<std::int8_t, 4>(b, b_nk, ld, p, storage, colsum);
+  else
+    fill_panels<std::int16_t, 2>(b, b_nk, ld, p, storage, colsum);
   return p;
 }
 
@@ -618,16 +652,16 @@ PackedB pack_f32(const float* b, std::int64_t ld, std::int64_t K, std::int64_t N
   return p;
 }
 
-void gemm_i8(const std::uint8_t* A, std::int64_t lda, int a_zero_point, std::int64_t M, const PackedB& B, const GemmOut& out,
-             bool parallel) {
+void gemm_i8(const std::uint8_t* A, std::int64_t lda, int a_zero_point, std::int64_t M, const PackedB& B,
+             const GemmOut& out, bool parallel) {
   if (M <= 0 || B.N <= 0) return;
   const std::int64_t nr = B.nr;
   auto cols_of = [&](std::int64_t p) { return std::min(nr, B.N - p * nr); };
   // Accumulators of a (chunk, panel) pair, tile after tile: [kRowChunk][nr].
   auto finish = [&](const std::int32_t* acc, std::int64_t c0, std::int64_t c1, std::int64_t p, int zero_point) {
     for (std::int64_t m = c0; m < c1; m += kMr)
-      epilogue_i8(acc + (m - c0) * nr, nr, static_cast<int>(std::min<std::int64_t>(kMr, c1 - m)), m, p * nr, cols_of(p), zero_point,
-                  B, out);
+      epilogue_i8(acc + (m - c0) * nr, nr, static_cast<int>(std::min<std::int64_t>(kMr, c1 - m)), m, p * nr, cols_of(p),
+                  zero_point, B, out);
   };
   if (B.isa == GemmIsa::Avx512Vnni) {
     split(M, B.panels, parallel, [&](std::int64_t r0, std::int64_t r1, std::int64_t p0, std::int64_t p1) {
@@ -649,7 +683,8 @@ void gemm_i8(const std::uint8_t* A, std::int64_t lda, int a_zero_point, std::int
   const bool avx2 = B.isa == GemmIsa::Avx2;
   split(M, B.panels, parallel, [&](std::int64_t r0, std::int64_t r1, std::int64_t p0, std::int64_t p1) {
     thread_local std::vector<std::int16_t> a16;
-    if (a16.size() < static_cast<std::size_t>(kRowChunk * lda16)) a16.resize(static_cast<std::size_t>(kRowChunk * lda16));
+    if (a16.size() < static_cast<std::size_t>(kRowChunk * lda16))
+      a16.resize(static_cast<std::size_t>(kRowChunk * lda16));
     alignas(64) std::int32_t acc[kRowChunk * 16];
     walk(
         r0, r1, p0, p1, B.kgroups, 512,
@@ -665,8 +700,10 @@ void gemm_i8(const std::uint8_t* A, std::int64_t lda, int a_zero_point, std::int
           const std::int16_t* a = a16.data() + (m - c0) * lda16 + 2 * s0;
           const std::byte* panel = B.data + B.panel_bytes * p + s0 * 64;
           std::int32_t* t = acc + (m - c0) * 16;
-          if (avx2) dispatch_mr(mr, [&](auto MR) { tile_avx2<decltype(MR)::value>(a, lda16, n, panel, t, s0 > 0); });
-          else dispatch_mr(mr, [&](auto MR) { tile_portable<decltype(MR)::value>(a, lda16, n, panel, t, s0 > 0); });
+          if (avx2)
+            dispatch_mr(mr, [&](auto MR) { tile_avx2<decltype(MR)::value>(a, lda16, n, panel, t, s0 > 0); });
+          else
+            dispatch_mr(mr, [&](auto MR) { tile_portable<decltype(MR)::value>(a, lda16, n, panel, t, s0 > 0); });
         },
         [&](std::int64_t c0, std::int64_t c1, std::int64_t p) { finish(acc, c0, c1, p, 0); });
   });
@@ -683,7 +720,9 @@ void gemm_f32(const float* A, std::int64_t lda, std::int64_t M, const PackedB& B
     const std::int64_t ld2 = lda + 16;
     if (padded.size() < static_cast<std::size_t>(M * ld2)) padded.resize(static_cast<std::size_t>(M * ld2));
     float* dst = padded.data();
-    auto copy = [&](std::int64_t r) { std::memcpy(dst + r * ld2, A + r * lda, sizeof(float) * static_cast<std::size_t>(K)); };
+    auto copy = [&](std::int64_t r) {
+      std::memcpy(dst + r * ld2, A + r * lda, sizeof(float) * static_cast<std::size_t>(K));
+    };
     if (parallel) {
 #pragma omp parallel for schedule(static)
       for (std::int64_t r = 0; r < M; ++r) copy(r);
@@ -698,8 +737,7 @@ void gemm_f32(const float* A, std::int64_t lda, std::int64_t M, const PackedB& B
     // A whole panel with a float output accumulates in the output itself (no copy); else in acc.
     auto direct = [&](std::int64_t p) { return !out.yq && (p + 1) * nr <= B.N; };
     walk<kMrF>(
-        r0, r1, p0, p1, K, 1024,
-        [](std::int64_t, std::int64_t) {},
+        r0, r1, p0, p1, K, 1024, [](std::int64_t, std::int64_t) {},
         [&](std::int64_t m, int mr, std::int64_t p, std::int64_t c0, std::int64_t s0, std::int64_t n) {
           const std::byte* panel = B.data + B.panel_bytes * p + s0 * nr * 4;
           const float* a = A + m * lda + s0;
@@ -710,8 +748,8 @@ void gemm_f32(const float* A, std::int64_t lda, std::int64_t M, const PackedB& B
         },
         [&](std::int64_t c0, std::int64_t c1, std::int64_t p) {
           for (std::int64_t m = c0; m < c1; m += kMrF)
-            epilogue_f32(acc + (m - c0) * 48, direct(p), static_cast<int>(std::min<std::int64_t>(kMrF, c1 - m)), m, p * nr,
-                         std::min<std::int64_t>(nr, B.N - p * nr), out);
+            epilogue_f32(acc + (m - c0) * 48, direct(p), static_cast<int>(std::min<std::int64_t>(kMrF, c1 - m)), m,
+                         p * nr, std::min<std::int64_t>(nr, B.N - p * nr), out);
         });
   });
 }

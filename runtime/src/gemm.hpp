@@ -75,7 +75,8 @@ struct PackedB {
 std::size_t packed_bytes(PackKind kind, GemmIsa isa, std::int64_t K, std::int64_t N);
 // Packs int8 B into `storage` (packed_bytes(), 64-byte aligned). b_nk: b holds B as N rows of K (a weight
 // [out, in], attention keys [keys, d]); else as K rows of N (attention values [keys, d]). ld: b's row stride.
-PackedB pack_i8(const std::int8_t* b, bool b_nk, std::int64_t ld, std::int64_t K, std::int64_t N, GemmIsa isa, std::byte* storage);
+PackedB pack_i8(const std::int8_t* b, bool b_nk, std::int64_t ld, std::int64_t K, std::int64_t N, GemmIsa isa,
+                std::byte* storage);
 // Packs fp32 B given as N rows of K (a weight [out, in]); AVX-512 CPUs only.
 PackedB pack_f32(const float* b, std::int64_t ld, std::int64_t K, std::int64_t N, std::byte* storage);
 
@@ -99,8 +100,8 @@ struct GemmOut {
 // parallel: split the tiles over the OpenMP threads (the caller decides, see parallel_worth). Nothing is
 // allocated except, on the first call of a thread with a larger K than before, the 16-bit copy of A that the
 // AVX2 and portable paths use.
-void gemm_i8(const std::uint8_t* A, std::int64_t lda, int a_zero_point, std::int64_t M, const PackedB& B, const GemmOut& out,
-             bool parallel);
+void gemm_i8(const std::uint8_t* A, std::int64_t lda, int a_zero_point, std::int64_t M, const PackedB& B,
+             const GemmOut& out, bool parallel);
 void gemm_f32(const float* A, std::int64_t lda, std::int64_t M, const PackedB& B, const GemmOut& out, bool parallel);
 
 }  // namespace slimpipe_runtime::detail

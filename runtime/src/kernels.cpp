@@ -62,7 +62,8 @@ inline float exp_nonpositive(float x) {
 inline float erf_poly(float z) {
   const float a = std::fabs(z);
   const float t = 1.0f / (1.0f + 0.3275911f * a);
-  const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  const float poly =
+      t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
   return std::copysign(1.0f - poly * exp_nonpositive(-a * a), z);
 }
 
@@ -92,7 +93,8 @@ SLIMPIPE_RT_CLONES void bias_act_row(float* yr, std::int64_t cols, const float* 
   if (bias)
     for (std::int64_t c = 0; c < cols; ++c) yr[c] += bias[c];
   switch (act) {
-    case Act::None: break;
+    case Act::None:
+      break;
     case Act::GeluErf:
       for (std::int64_t c = 0; c < cols; ++c) yr[c] = yr[c] * 0.5f * (1.0f + erf_poly(yr[c] * kSqrtHalf));
       break;
@@ -130,8 +132,8 @@ SLIMPIPE_RT_CLONES void softmax_row(float* s, std::int64_t n, const float* m, fl
     for (std::int64_t j = 0; j < n; ++j) s[j] = quant_level(s[j], threshold) / 127.0f * threshold;
 }
 
-SLIMPIPE_RT_CLONES void layer_norm_row(const float* xr, const float* rr, const float* gamma, const float* beta, float eps,
-                                       float* yr, std::int64_t cols) {
+SLIMPIPE_RT_CLONES void layer_norm_row(const float* xr, const float* rr, const float* gamma, const float* beta,
+                                       float eps, float* yr, std::int64_t cols) {
   float sum = 0;
   if (rr) {
 #pragma omp simd reduction(+ : sum)
@@ -163,13 +165,14 @@ SLIMPIPE_RT_CLONES void fake_quantize_row(float* xr, std::int64_t cols, float th
 }
 
 SLIMPIPE_RT_CLONES void quantize_row(const float* x, std::int8_t* q, std::int64_t n, float threshold) {
-  for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::int8_t>(static_cast<std::int32_t>(quant_level(x[i], threshold)));
+  for (std::int64_t i = 0; i < n; ++i)
+    q[i] = static_cast<std::int8_t>(static_cast<std::int32_t>(quant_level(x[i], threshold)));
 }
 
 SLIMPIPE_RT_CLONES void quantize_row_u8(const float* x, std::uint8_t* q, std::int64_t n, float threshold) {
-  for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(quant_level(x[i], threshold)) + 128);
+  for (std::int64_t i = 0; i < n; ++i)
+    q[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(quant_level(x[i], threshold)) + 128);
 }
-
 
 bool parallel_worth(std::int64_t work, std::int64_t min_work) {
   return work >= min_work && omp_get_max_threads() > 1 && !omp_in_parallel();
@@ -188,7 +191,8 @@ void layer_norm(const float* x, const float* residual, const float* gamma, const
 }
 
 void bias_act(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ld, const float* bias, Act act) {
-  for_rows(rows, act_work(rows * cols, act), kParallelMinElements, [=](std::int64_t r) { bias_act_row(y + r * ld, cols, bias, act); });
+  for_rows(rows, act_work(rows * cols, act), kParallelMinElements,
+           [=](std::int64_t r) { bias_act_row(y + r * ld, cols, bias, act); });
 }
 
 void bias_act_serial(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ld, const float* bias, Act act) {
@@ -202,9 +206,10 @@ void masked_softmax(float* scores, std::int64_t rows, std::int64_t n, const floa
   });
 }
 
-void masked_softmax_serial(float* scores, std::int64_t rows, std::int64_t n, const float* mask, std::int64_t rows_per_mask,
-                           float threshold) {
-  for (std::int64_t r = 0; r < rows; ++r) softmax_row(scores + r * n, n, mask ? mask + (r / rows_per_mask) * n : nullptr, threshold);
+void masked_softmax_serial(float* scores, std::int64_t rows, std::int64_t n, const float* mask,
+                           std::int64_t rows_per_mask, float threshold) {
+  for (std::int64_t r = 0; r < rows; ++r)
+    softmax_row(scores + r * n, n, mask ? mask + (r / rows_per_mask) * n : nullptr, threshold);
 }
 
 void masked_softmax_levels(float* scores, std::uint8_t* levels, std::int64_t rows, std::int64_t n, const float* mask,
@@ -223,21 +228,28 @@ void quantize_heads(const float* x, std::int64_t ld, std::int64_t b, std::int64_
     const std::int64_t bi = t / s, si = t % s;
     for (std::int64_t h = 0; h < heads; ++h) {
       std::int8_t* dst = out + ((bi * heads + h) * s + si) * d;
-      if (u8) quantize_row_u8(x + t * ld + h * d, reinterpret_cast<std::uint8_t*>(dst), d, threshold);
-      else quantize_row(x + t * ld + h * d, dst, d, threshold);
+      if (u8)
+        quantize_row_u8(x + t * ld + h * d, reinterpret_cast<std::uint8_t*>(dst), d, threshold);
+      else
+        quantize_row(x + t * ld + h * d, dst, d, threshold);
     }
   });
 }
 
 void fake_quantize(float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float threshold) {
-  for_rows(rows, 2 * rows * cols, kParallelMinElements, [=](std::int64_t r) { fake_quantize_row(x + r * ld, cols, threshold); });
+  for_rows(rows, 2 * rows * cols, kParallelMinElements,
+           [=](std::int64_t r) { fake_quantize_row(x + r * ld, cols, threshold); });
 }
 
-void quantize_s8(const float* x, std::int8_t* q, std::int64_t n, float threshold) { quantize_8bit(x, q, n, threshold, false); }
+void quantize_s8(const float* x, std::int8_t* q, std::int64_t n, float threshold) {
+  quantize_8bit(x, q, n, threshold, false);
+}
 
 void quantize_8bit_serial(const float* x, std::int8_t* q, std::int64_t n, float threshold, bool u8) {
-  if (u8) quantize_row_u8(x, reinterpret_cast<std::uint8_t*>(q), n, threshold);
-  else quantize_row(x, q, n, threshold);
+  if (u8)
+    quantize_row_u8(x, reinterpret_cast<std::uint8_t*>(q), n, threshold);
+  else
+    quantize_row(x, q, n, threshold);
 }
 
 void quantize_8bit(const float* x, std::int8_t* q, std::int64_t n, float threshold, bool u8) {
@@ -245,8 +257,10 @@ void quantize_8bit(const float* x, std::int8_t* q, std::int64_t n, float thresho
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
   for_rows(chunks, 2 * n, kParallelMinElements, [=](std::int64_t i) {
     const std::int64_t a = i * kChunk;
-    if (u8) quantize_row_u8(x + a, reinterpret_cast<std::uint8_t*>(q) + a, std::min(kChunk, n - a), threshold);
-    else quantize_row(x + a, q + a, std::min(kChunk, n - a), threshold);
+    if (u8)
+      quantize_row_u8(x + a, reinterpret_cast<std::uint8_t*>(q) + a, std::min(kChunk, n - a), threshold);
+    else
+      quantize_row(x + a, q + a, std::min(kChunk, n - a), threshold);
   });
 }
 

@@ -34,8 +34,8 @@ void bias_act_serial(float* y, std::int64_t rows, std::int64_t cols, std::int64_
 void masked_softmax(float* scores, std::int64_t rows, std::int64_t n, const float* mask, std::int64_t rows_per_mask,
                     float threshold);
 // The same on the calling thread only.
-void masked_softmax_serial(float* scores, std::int64_t rows, std::int64_t n, const float* mask, std::int64_t rows_per_mask,
-                           float threshold);
+void masked_softmax_serial(float* scores, std::int64_t rows, std::int64_t n, const float* mask,
+                           std::int64_t rows_per_mask, float threshold);
 // INT8 attention: rows of scores [rows, n] get the key mask and softmax as masked_softmax does, and their
 // probabilities' levels clip(rint(p / T * 127), 0, 127) go to `levels` [rows, n] (u8; p >= 0).
 void masked_softmax_levels(float* scores, std::uint8_t* levels, std::int64_t rows, std::int64_t n, const float* mask,

@@ -17,11 +17,16 @@ namespace {
 
 dnnl::algorithm eltwise_of(Act act) {
   switch (act) {
-    case Act::GeluErf: return dnnl::algorithm::eltwise_gelu_erf;
-    case Act::GeluTanh: return dnnl::algorithm::eltwise_gelu_tanh;
-    case Act::Relu: return dnnl::algorithm::eltwise_relu;
-    case Act::Tanh: return dnnl::algorithm::eltwise_tanh;
-    case Act::None: break;
+    case Act::GeluErf:
+      return dnnl::algorithm::eltwise_gelu_erf;
+    case Act::GeluTanh:
+      return dnnl::algorithm::eltwise_gelu_tanh;
+    case Act::Relu:
+      return dnnl::algorithm::eltwise_relu;
+    case Act::Tanh:
+      return dnnl::algorithm::eltwise_tanh;
+    case Act::None:
+      break;
   }
   return dnnl::algorithm::undef;
 }
@@ -84,7 +89,8 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, const Options& optio
       own_ = true;
       u8_ = true;
       scales_.resize(static_cast<std::size_t>(N));
-      for (std::int64_t n = 0; n < N; ++n) scales_[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
+      for (std::int64_t n = 0; n < N; ++n)
+        scales_[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
       packed_storage_ = AlignedBytes(packed_bytes(PackKind::I8, isa, K, N));
       packed_ = pack_i8(spec_.levels, true, K, K, N, isa, packed_storage_.data());
       impl_ = std::string("own int8 ") + gemm_isa_name(isa);
@@ -104,7 +110,8 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, const Options& optio
   std::vector<float> scales;
   if (int8_) {
     scales.resize(static_cast<std::size_t>(N));
-    for (std::int64_t n = 0; n < N; ++n) scales[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
+    for (std::int64_t n = 0; n < N; ++n)
+      scales[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
   }
   // u8 input with zero point 128 where oneDNN takes it (tried first), else s8. An 8-bit output for a u8 reader
   // is u8 with zero point 128: round-half-even(v + 128) = round-half-even(v) + 128 and the saturation bounds
@@ -183,8 +190,8 @@ Linear::Prim& Linear::prim_for(std::int64_t rows) {
     try {
       pd = make_pd(rows, weights_md_);
     } catch (const dnnl::error& e) {
-      throw Error(spec_.site + ": oneDNN has no matmul for " + std::to_string(rows) + " rows in the layout chosen at load (" +
-                  std::string(e.what()) + ")");
+      throw Error(spec_.site + ": oneDNN has no matmul for " + std::to_string(rows) +
+                  " rows in the layout chosen at load (" + std::string(e.what()) + ")");
     }
     p.prim = dnnl::matmul(pd);
   }
@@ -251,7 +258,8 @@ void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, f
       o.bias = spec_.bias;
       o.act = spec_.act;
       if (s8_output()) {
-        if (!spec_.output_u8) throw Error(spec_.site + ": the own int8 kernels write 8-bit outputs as u8 for a u8 reader");
+        if (!spec_.output_u8)
+          throw Error(spec_.site + ": the own int8 kernels write 8-bit outputs as u8 for a u8 reader");
         o.yq = reinterpret_cast<std::uint8_t*>(yq);
         o.ldyq = N;
         o.out_threshold = spec_.output_threshold;
@@ -259,11 +267,12 @@ void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, f
         o.y = y;
         o.ldy = N;
       }
-      gemm_i8(reinterpret_cast<const std::uint8_t*>(xq), K, 128, rows, packed_, o, parallel_worth(rows * K * N, kParallelMinMacs));
+      gemm_i8(reinterpret_cast<const std::uint8_t*>(xq), K, 128, rows, packed_, o,
+              parallel_worth(rows * K * N, kParallelMinMacs));
       return;
     }
-    run_onednn(rows, const_cast<std::int8_t*>(xq),
-               s8_output() ? static_cast<void*>(yq) : static_cast<void*>(y), stream);
+    run_onednn(rows, const_cast<std::int8_t*>(xq), s8_output() ? static_cast<void*>(yq) : static_cast<void*>(y),
+               stream);
     return;
   }
   const float* in = x;

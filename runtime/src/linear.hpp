@@ -8,11 +8,10 @@
 #pragma once
 
 #include <cstdint>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include "gemm.hpp"
 #include "kernels.hpp"
@@ -46,14 +45,14 @@ void execute_primitive(const dnnl::primitive& prim, dnnl::stream& stream, bool o
 struct LinearSpec {
   std::string site;
   std::int64_t in = 0, out = 0;
-  const float* weight = nullptr;            // fp32 [out, in] (null when int8 levels are given)
-  const std::int8_t* levels = nullptr;      // int8 [out, in]
-  std::vector<float> weight_thresholds;     // per output channel (int8)
-  const float* bias = nullptr;              // [out]
-  float input_threshold = 0;                // 0: the input is not quantized
+  const float* weight = nullptr;         // fp32 [out, in] (null when int8 levels are given)
+  const std::int8_t* levels = nullptr;   // int8 [out, in]
+  std::vector<float> weight_thresholds;  // per output channel (int8)
+  const float* bias = nullptr;           // [out]
+  float input_threshold = 0;             // 0: the input is not quantized
   Act act = Act::None;
-  float output_threshold = 0;               // int8 only: > 0 writes the output as 8-bit with this threshold
-  bool output_u8 = false;                   // ... as u8 with zero point 128 (the next Linear's u8_input())
+  float output_threshold = 0;  // int8 only: > 0 writes the output as 8-bit with this threshold
+  bool output_u8 = false;      // ... as u8 with zero point 128 (the next Linear's u8_input())
   // Storage for weights built at load (concatenated Q/K/V, dequantized levels); the pointers above are
   // pointed at these when they are not empty.
   std::vector<float> own_weight, own_bias;
@@ -112,7 +111,7 @@ class Linear {
   dnnl::primitive_attr attr_;
   dnnl::memory::desc weights_md_;
   dnnl::memory weights_, bias_mem_;
-  std::vector<std::uint8_t> scratch_buf_;  // shared by every primitive of this layer (one runs at a time)
+  std::vector<std::uint8_t> scratch_buf_;         // shared by every primitive of this layer (one runs at a time)
   std::unordered_map<std::int64_t, Prim> prims_;  // key: rows and the thread count at creation
   std::string impl_;
 };

@@ -45,7 +45,8 @@ std::optional<float> threshold_at(const Json& site, const char* key, const std::
 ModelFile::ModelFile(const fs::path& dir) {
   json_path_ = dir / "runtime.json";
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(dir.string() + ": not a folder (expected an export of slimpipe::exporter::export_runtime)");
+  if (!fs::is_directory(dir, ec))
+    throw Error(dir.string() + ": not a folder (expected an export of slimpipe::exporter::export_runtime)");
   std::ifstream in(json_path_);
   if (!in) throw Error(json_path_.string() + ": not found (expected an export of slimpipe::exporter::export_runtime)");
   try {
@@ -58,15 +59,19 @@ ModelFile::ModelFile(const fs::path& dir) {
     throw Error(where + ": not a slimpipe runtime model (expected \"format\": \"slimpipe-runtime\")");
   const std::int64_t version = integer("version");
   if (version != kVersion)
-    throw Error(where + ": format version " + std::to_string(version) + ", this runtime reads version " + std::to_string(kVersion));
+    throw Error(where + ": format version " + std::to_string(version) + ", this runtime reads version " +
+                std::to_string(kVersion));
   const std::string precision = string("precision");
-  if (precision != "fp32" && precision != "int8") throw Error(where + ": precision '" + precision + "', expected fp32 or int8");
+  if (precision != "fp32" && precision != "int8")
+    throw Error(where + ": precision '" + precision + "', expected fp32 or int8");
   int8_ = precision == "int8";
 
   weights_path_ = dir / string("weights_file");
   const std::uint64_t expected = static_cast<std::uint64_t>(integer("weights_bytes"));
   int fd = ::open(weights_path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(weights_path_.string() + ": cannot open (" + std::strerror(errno) + "), expected the weights of " + where);
+  if (fd < 0)
+    throw Error(weights_path_.string() + ": cannot open (" + std::strerror(errno) + "), expected the weights of " +
+                where);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
@@ -93,8 +98,8 @@ ModelFile::ModelFile(const fs::path& dir) {
   auto tensors = json_.find("tensors");
   if (tensors == json_.end() || !tensors->is_array()) throw Error(where + ": missing array 'tensors'");
   for (const Json& t : *tensors) {
-    if (!t.is_object() || !t.contains("name") || !t.contains("dtype") || !t.contains("shape") || !t.contains("offset") ||
-        !t.contains("bytes"))
+    if (!t.is_object() || !t.contains("name") || !t.contains("dtype") || !t.contains("shape") ||
+        !t.contains("offset") || !t.contains("bytes"))
       throw Error(where + ": a 'tensors' entry lacks name, dtype, shape, offset or bytes");
     TensorView v;
     std::string name;
@@ -113,7 +118,9 @@ ModelFile::ModelFile(const fs::path& dir) {
         if (__builtin_mul_overflow(need, static_cast<std::uint64_t>(d), &need))
           throw Error(where + ": tensor " + name + " has shape " + shape_text(v.shape) + ", too large");
       }
-      if (need != v.bytes) throw Error(where + ": tensor " + name + " has " + std::to_string(v.bytes) + " bytes, its shape needs " + std::to_string(need));
+      if (need != v.bytes)
+        throw Error(where + ": tensor " + name + " has " + std::to_string(v.bytes) + " bytes, its shape needs " +
+                    std::to_string(need));
       if (offset > size || v.bytes > size - offset)
         throw Error(where + ": tensor " + name + " lies outside " + weights_path_.filename().string() + " (" +
                     std::to_string(size) + " bytes)");
@@ -154,16 +161,19 @@ const TensorView* ModelFile::find(const std::string& name) const {
 const TensorView& ModelFile::tensor(const std::string& name, const std::string& dtype,
                                     const std::vector<std::int64_t>& shape) const {
   auto it = tensors_.find(name);
-  if (it == tensors_.end()) throw Error(json_path_.string() + ": tensor " + name + " is missing (expected " + dtype + " " + shape_text(shape) + ")");
+  if (it == tensors_.end())
+    throw Error(json_path_.string() + ": tensor " + name + " is missing (expected " + dtype + " " + shape_text(shape) +
+                ")");
   if (it->second.dtype != dtype || it->second.shape != shape)
-    throw Error(json_path_.string() + ": tensor " + name + " is " + it->second.dtype + " " + shape_text(it->second.shape) +
-                ", expected " + dtype + " " + shape_text(shape));
+    throw Error(json_path_.string() + ": tensor " + name + " is " + it->second.dtype + " " +
+                shape_text(it->second.shape) + ", expected " + dtype + " " + shape_text(shape));
   return it->second;
 }
 
 std::int64_t ModelFile::integer(const char* key) const {
   auto it = json_.find(key);
-  if (it == json_.end() || !it->is_number_integer()) throw Error(json_path_.string() + ": missing integer '" + key + "'");
+  if (it == json_.end() || !it->is_number_integer())
+    throw Error(json_path_.string() + ": missing integer '" + key + "'");
   return it->get<std::int64_t>();
 }
 

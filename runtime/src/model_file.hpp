@@ -5,11 +5,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace slimpipe_runtime::detail {
 
@@ -26,7 +25,7 @@ struct TensorView {
 
 // Quantization record of one site (absent fields: not quantized).
 struct SiteQuant {
-  std::optional<float> input_threshold;  // Linear operand 0
+  std::optional<float> input_threshold;                  // Linear operand 0
   std::optional<float> left_threshold, right_threshold;  // qk / pv MatMul operands
 };
 
@@ -44,7 +43,8 @@ class ModelFile {
 
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   // The tensor, checked against `dtype` and `shape`; Error when missing or different.
-  const TensorView& tensor(const std::string& name, const std::string& dtype, const std::vector<std::int64_t>& shape) const;
+  const TensorView& tensor(const std::string& name, const std::string& dtype,
+                           const std::vector<std::int64_t>& shape) const;
   const TensorView* find(const std::string& name) const;
 
   // Required keys of runtime.json, checked for type.

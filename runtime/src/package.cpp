@@ -3,9 +3,8 @@
 #include "slimpipe_runtime/package.hpp"
 
 #include <fstream>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/hash.hpp"
@@ -129,8 +128,8 @@ PackageInfo read_package(const fs::path& dir, bool verify_files) {
     const std::uint64_t size = fs::file_size(f, ec);
     if (ec) throw Error(f.string() + ": cannot read its size (" + ec.message() + ")");
     if (size != rec.bytes)
-      throw Error(f.string() + ": " + std::to_string(size) + " bytes, package.json records " + std::to_string(rec.bytes) +
-                  " (the file is damaged or was changed after export)");
+      throw Error(f.string() + ": " + std::to_string(size) + " bytes, package.json records " +
+                  std::to_string(rec.bytes) + " (the file is damaged or was changed after export)");
     std::string sha1;
     try {
       slimpipe::Hasher h;

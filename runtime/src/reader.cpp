@@ -56,7 +56,8 @@ Reader Reader::load(const std::filesystem::path& dir, const Options& options, co
   const PackageInfo& p = *impl->model.package();
   // The package's decoding options (the pipeline's [task]) unless given.
   const std::size_t n_best = reader_options.n_best_size.value_or(static_cast<std::size_t>(p.n_best_size));
-  const std::size_t max_answer = reader_options.max_answer_length.value_or(static_cast<std::size_t>(p.max_answer_length));
+  const std::size_t max_answer =
+      reader_options.max_answer_length.value_or(static_cast<std::size_t>(p.max_answer_length));
   if (n_best < 1 || max_answer < 1)
     throw Error("Reader: n_best_size and max_answer_length must be >= 1, got " + std::to_string(n_best) + " and " +
                 std::to_string(max_answer));
@@ -106,8 +107,8 @@ std::vector<Answer> Reader::answer(const std::vector<QaInput>& inputs, std::int6
         const float* start = o.start_logits + r * static_cast<std::size_t>(o.seq);
         const float* end = o.end_logits + r * static_cast<std::size_t>(o.seq);
         decoders[row.input].add_window(w, static_cast<std::int64_t>(row.window), start, end);
-        log_norm[begin + r] = log_sum_exp(start, w.context_begin, w.context_end) +
-                              log_sum_exp(end, w.context_begin, w.context_end);
+        log_norm[begin + r] =
+            log_sum_exp(start, w.context_begin, w.context_end) + log_sum_exp(end, w.context_begin, w.context_end);
       }
     }
   }

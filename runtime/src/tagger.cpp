@@ -84,7 +84,8 @@ struct Tagger::Impl {
       tw.bytes = p.words[w].bytes;
       tw.chars = p.words[w].chars;
       if (p.first_token[w] < 0) continue;
-      const float* l = o.logits + (r * static_cast<std::size_t>(o.seq) + static_cast<std::size_t>(p.first_token[w])) * n;
+      const float* l =
+          o.logits + (r * static_cast<std::size_t>(o.seq) + static_cast<std::size_t>(p.first_token[w])) * n;
       const auto best = static_cast<std::size_t>(std::max_element(l, l + n) - l);
       double sum = 0;
       for (std::size_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(l[j] - l[best]));
@@ -124,7 +125,7 @@ Tagger Tagger::load(const std::filesystem::path& dir, const Options& options, co
   auto impl = std::make_unique<Impl>(detail::load_text_package(dir, options, "token_cls", "a Tagger"));
   const PackageInfo& p = *impl->model.package();
   // The package's chunking (the pipeline's [task] strict and scheme) unless given.
-  impl->chunk_mode = tagger_options.chunk_mode.value_or(!p.strict           ? metrics::ChunkMode::Lenient
+  impl->chunk_mode = tagger_options.chunk_mode.value_or(!p.strict             ? metrics::ChunkMode::Lenient
                                                         : p.scheme == "bioes" ? metrics::ChunkMode::StrictIobes
                                                                               : metrics::ChunkMode::StrictIob2);
   // Every tag must parse in the chosen mode, or decoding would fail in the middle of a call.

@@ -1,7 +1,6 @@
 // The executor through the CLI, as users run it: parallelism limits, caching, resume after a kill
 // or Ctrl-C, and failures that stay inside their grid cell.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <chrono>
@@ -22,7 +21,8 @@ struct Workspace {
   fs::path record;
 };
 
-Workspace make_pipeline(const std::string& tag, int max_parallel, int cells, int sleep_ms, const std::string& extra = "") {
+Workspace make_pipeline(const std::string& tag, int max_parallel, int cells, int sleep_ms,
+                        const std::string& extra = "") {
   Workspace w;
   w.dir = testutil::temp_dir(tag);
   w.pipeline = w.dir / "p.toml";
@@ -30,10 +30,12 @@ Workspace make_pipeline(const std::string& tag, int max_parallel, int cells, int
   testutil::write_file(w.dir / "model" / "config.json", "{}");
   std::string xs;
   for (int i = 0; i < cells; ++i) xs += (i ? ", " : "") + std::to_string(i);
-  testutil::write_file(w.pipeline, "[pipeline]\nmax_parallel = " + std::to_string(max_parallel) +
-                                       "\noutput_dir = \"out\"\n[model]\npath = \"model\"\n"
-                                       "[nodes.cell]\ntype = \"sleep_record\"\ninputs = [\"model\"]\nrecord = \"record.txt\"\nsleep_ms = " +
-                                       std::to_string(sleep_ms) + "\n" + extra + "[nodes.cell.matrix]\nx = [" + xs + "]\n");
+  testutil::write_file(
+      w.pipeline,
+      "[pipeline]\nmax_parallel = " + std::to_string(max_parallel) +
+          "\noutput_dir = \"out\"\n[model]\npath = \"model\"\n"
+          "[nodes.cell]\ntype = \"sleep_record\"\ninputs = [\"model\"]\nrecord = \"record.txt\"\nsleep_ms = " +
+          std::to_string(sleep_ms) + "\n" + extra + "[nodes.cell.matrix]\nx = [" + xs + "]\n");
   return w;
 }
 
@@ -97,15 +99,18 @@ TEST(Executor, SecondRunRunsNothing) {
   EXPECT_NE(forced.output.find("1 ran, 3 cached"), std::string::npos) << forced.output;
   auto bad = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q --only cell@x=9");
   EXPECT_EQ(bad.exit_code, 2);  // a usage error: nothing ran
-  EXPECT_NE(bad.output.find("--only cell@x=9: no such instance or node (did you mean"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("--only cell@x=9: no such instance or node (did you mean"), std::string::npos)
+      << bad.output;
 }
 
 // --only X on a fresh folder: X runs; what reads the instances left out is not selected too, not "skipped",
 // so the run exits 0 when what was asked succeeded.
 TEST(Executor, OnlyExitsZeroWhenTheSelectedInstanceSucceeds) {
   auto w = make_pipeline("only", 1, 3, 0);
-  testutil::write_file(w.pipeline, testutil::read_file(w.pipeline) +
-                                       "[nodes.rank]\ntype = \"sleep_record\"\ninputs = [\"cell\"]\ncollect = true\nrecord = \"record.txt\"\n");
+  testutil::write_file(
+      w.pipeline,
+      testutil::read_file(w.pipeline) +
+          "[nodes.rank]\ntype = \"sleep_record\"\ninputs = [\"cell\"]\ncollect = true\nrecord = \"record.txt\"\n");
   auto r = run_command(testutil::cli() + " run " + w.pipeline.string() + " --only cell@x=0");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("1 ran, 0 cached, 0 failed, 0 skipped, 3 not selected"), std::string::npos) << r.output;
@@ -174,7 +179,8 @@ TEST(Console, LiveBlockOnATerminal) {
 
 TEST(Executor, KilledRunResumesWithoutRedoingFinishedInstances) {
   auto w = make_pipeline("kill", 1, 6, 200);
-  std::string cmd = "exec " + testutil::cli() + " run " + w.pipeline.string() + " -q > " + (w.dir / "log.txt").string() + " 2>&1";
+  std::string cmd =
+      "exec " + testutil::cli() + " run " + w.pipeline.string() + " -q > " + (w.dir / "log.txt").string() + " 2>&1";
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -212,13 +218,15 @@ TEST(Executor, KilledRunResumesWithoutRedoingFinishedInstances) {
 
 TEST(Executor, CtrlCStopsCleanlyAndKeepsFinishedInstances) {
   auto w = make_pipeline("sigint", 1, 5, 200);
-  std::string cmd = "exec " + testutil::cli() + " run " + w.pipeline.string() + " -q > " + (w.dir / "log.txt").string() + " 2>&1";
+  std::string cmd =
+      "exec " + testutil::cli() + " run " + w.pipeline.string() + " -q > " + (w.dir / "log.txt").string() + " 2>&1";
   pid_t pid = ::fork();
   if (pid == 0) {
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  for (int i = 0; i < 400 && read_records(w.record).size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 400 && read_records(w.record).size() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -230,13 +238,14 @@ TEST(Executor, CtrlCStopsCleanlyAndKeepsFinishedInstances) {
   for (const auto& [id, spans] : before) done += spans.back().end >= 0;
   auto r = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find(std::to_string(5 - done) + " ran, " + std::to_string(done) + " cached"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(std::to_string(5 - done) + " ran, " + std::to_string(done) + " cached"), std::string::npos)
+      << r.output;
 }
 
 TEST(Executor, FailingCellDoesNotStopTheOthers) {
   auto w = make_pipeline("fail", 2, 5, 20, "fail_on = [2]\n");
-  testutil::write_file(w.pipeline, testutil::read_file(w.pipeline) +
-                                       "[nodes.after]\ntype = \"sleep_record\"\ninputs = [\"cell\"]\n");
+  testutil::write_file(
+      w.pipeline, testutil::read_file(w.pipeline) + "[nodes.after]\ntype = \"sleep_record\"\ninputs = [\"cell\"]\n");
   auto r = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("8 ran, 0 cached, 1 failed, 1 skipped"), std::string::npos) << r.output;
@@ -278,9 +287,11 @@ TEST(Graph, LabelLineBreaksAreRealBreaks) {
 TEST(Graph, DotOutputIsAcceptedByGraphviz) {
   if (run_command("command -v dot").exit_code != 0) GTEST_SKIP() << "graphviz 'dot' is not installed";
   auto w = make_pipeline("graph", 1, 3, 0, "outputs = [\"a\", \"b\"]\n");
-  testutil::write_file(w.pipeline, testutil::read_file(w.pipeline) + "[nodes.rank]\ntype = \"sleep_record\"\ninputs = [\"cell\"]\ncollect = true\n");
-  auto r = run_command(testutil::cli() + " graph " + w.pipeline.string() + " --format dot > " + (w.dir / "g.dot").string() +
-                       " && dot -Tsvg " + (w.dir / "g.dot").string() + " -o " + (w.dir / "g.svg").string());
+  testutil::write_file(w.pipeline, testutil::read_file(w.pipeline) +
+                                       "[nodes.rank]\ntype = \"sleep_record\"\ninputs = [\"cell\"]\ncollect = true\n");
+  auto r =
+      run_command(testutil::cli() + " graph " + w.pipeline.string() + " --format dot > " + (w.dir / "g.dot").string() +
+                  " && dot -Tsvg " + (w.dir / "g.dot").string() + " -o " + (w.dir / "g.svg").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(testutil::read_file(w.dir / "g.svg").find("<svg"), std::string::npos);
   auto m = run_command(testutil::cli() + " graph " + w.pipeline.string() + " --format mermaid");
@@ -292,7 +303,8 @@ TEST(Graph, DotOutputIsAcceptedByGraphviz) {
 TEST(Executor, EditedTaskDataFileReruns) {
   auto w = make_pipeline("data_edit", 1, 2, 0, "");
   testutil::write_file(w.dir / "train.txt", "first line\n");
-  testutil::write_file(w.pipeline, "[task]\ntype = \"echo_task\"\ntrain = \"train.txt\"\n" + testutil::read_file(w.pipeline));
+  testutil::write_file(w.pipeline,
+                       "[task]\ntype = \"echo_task\"\ntrain = \"train.txt\"\n" + testutil::read_file(w.pipeline));
   auto first = run_command(testutil::cli() + " run " + w.pipeline.string() + " -q");
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("2 ran, 0 cached"), std::string::npos) << first.output;

@@ -24,7 +24,8 @@ std::vector<std::string> ids_of(const Plan& p, const std::string& node) {
 const char* kGrid =
     "[model]\npath = \"m\"\n"
     "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n"
-    "[nodes.q.matrix]\nx = [\"KL\", \"hist\", \"mse\", \"emd\", \"avg\", \"abs_max\", \"min_max\"]\ny = [4, 8, 16]\nz = [1, 2]\n";
+    "[nodes.q.matrix]\nx = [\"KL\", \"hist\", \"mse\", \"emd\", \"avg\", \"abs_max\", \"min_max\"]\ny = [4, 8, 16]\nz "
+    "= [1, 2]\n";
 
 }  // namespace
 
@@ -37,7 +38,9 @@ TEST(Matrix, SevenByThreeByTwoExpandsToFortyTwoStableIds) {
   EXPECT_EQ(ids.back(), "q@x=min_max,y=16,z=2");
   EXPECT_EQ(ids_of(plan_of(kGrid), "q@"), ids);  // same file, same ids
   // Axis order follows the file, not the alphabet.
-  Plan b = plan_of("[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[nodes.q.matrix]\nz = [1]\nx = [\"a\"]\n");
+  Plan b = plan_of(
+      "[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[nodes.q.matrix]\nz = [1]\nx = "
+      "[\"a\"]\n");
   EXPECT_EQ(ids_of(b, "q@"), std::vector<std::string>{"q@z=1,x=a"});
   const auto& inst = a.instances[1];
   EXPECT_EQ(inst.params["x"], "KL");
@@ -47,21 +50,24 @@ TEST(Matrix, SevenByThreeByTwoExpandsToFortyTwoStableIds) {
 }
 
 TEST(Matrix, ExcludeThenIncludeFollowGitHubActions) {
-  Plan p = plan_of("[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[nodes.q.matrix]\n"
-                   "x = [\"a\", \"b\"]\ny = [1, 2]\nexclude = [{ x = \"b\", y = 2 }]\n"
-                   "include = [{ x = \"a\", z = 5 }, { x = \"c\", y = 9 }, { y = 1, payload = \"p\" }]\n");
-  EXPECT_EQ(ids_of(p, "q@"), (std::vector<std::string>{"q@x=a,y=1,z=5,payload=p", "q@x=a,y=2,z=5", "q@x=b,y=1,payload=p",
-                                                       "q@x=c,y=9"}));
+  Plan p = plan_of(
+      "[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[nodes.q.matrix]\n"
+      "x = [\"a\", \"b\"]\ny = [1, 2]\nexclude = [{ x = \"b\", y = 2 }]\n"
+      "include = [{ x = \"a\", z = 5 }, { x = \"c\", y = 9 }, { y = 1, payload = \"p\" }]\n");
+  EXPECT_EQ(ids_of(p, "q@"),
+            (std::vector<std::string>{"q@x=a,y=1,z=5,payload=p", "q@x=a,y=2,z=5", "q@x=b,y=1,payload=p", "q@x=c,y=9"}));
 }
 
 TEST(Matrix, FansOutPerUpstreamArtifactAndCollects) {
-  Plan p = plan_of("[model]\npath = \"m\"\n"
-                   "[nodes.prune]\ntype = \"sleep_record\"\ninputs = [\"model\"]\noutputs = [\"width_0.75\", \"width_0.5\"]\n"
-                   "[nodes.quant]\ntype = \"sleep_record\"\ninputs = [\"prune\"]\n[nodes.quant.matrix]\nx = [\"KL\", \"mse\"]\n"
-                   "[nodes.eval]\ntype = \"sleep_record\"\ninputs = [\"quant\", \"prune\"]\n"
-                   "[nodes.rank]\ntype = \"sleep_record\"\ninputs = [\"quant\"]\ncollect = true\n");
-  EXPECT_EQ(ids_of(p, "quant"), (std::vector<std::string>{"quant@prune=width_0.75,x=KL", "quant@prune=width_0.75,x=mse",
-                                                         "quant@prune=width_0.5,x=KL", "quant@prune=width_0.5,x=mse"}));
+  Plan p = plan_of(
+      "[model]\npath = \"m\"\n"
+      "[nodes.prune]\ntype = \"sleep_record\"\ninputs = [\"model\"]\noutputs = [\"width_0.75\", \"width_0.5\"]\n"
+      "[nodes.quant]\ntype = \"sleep_record\"\ninputs = [\"prune\"]\n[nodes.quant.matrix]\nx = [\"KL\", \"mse\"]\n"
+      "[nodes.eval]\ntype = \"sleep_record\"\ninputs = [\"quant\", \"prune\"]\n"
+      "[nodes.rank]\ntype = \"sleep_record\"\ninputs = [\"quant\"]\ncollect = true\n");
+  EXPECT_EQ(ids_of(p, "quant"),
+            (std::vector<std::string>{"quant@prune=width_0.75,x=KL", "quant@prune=width_0.75,x=mse",
+                                      "quant@prune=width_0.5,x=KL", "quant@prune=width_0.5,x=mse"}));
   // eval pairs each quantized model with the pruned model of the same width only.
   auto evals = ids_of(p, "eval");
   ASSERT_EQ(evals.size(), 4u);
@@ -73,6 +79,7 @@ TEST(Matrix, FansOutPerUpstreamArtifactAndCollects) {
 }
 
 TEST(Matrix, DuplicateCellsAreRejected) {
-  EXPECT_THROW(plan_of("[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[nodes.q.matrix]\nx = [1, 1]\n"),
+  EXPECT_THROW(plan_of("[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = "
+                       "[\"model\"]\n[nodes.q.matrix]\nx = [1, 1]\n"),
                SpecError);
 }

@@ -73,15 +73,18 @@ TEST(PluginFolderMisuse, SymlinkLoopIsSkippedWithOneWarningNamingIt) {
   ASSERT_NO_THROW(reg.scan({dir}));
   EXPECT_NE(reg.find("sleep_record"), nullptr) << "the good plugin next to the loop still loads";
   ASSERT_EQ(reg.problems().size(), 2u);
-  EXPECT_EQ(reg.problems()[0].message, (dir / "libloop_a.so").string() + ": symbolic link loop in the plugin folder; skipped");
-  EXPECT_EQ(reg.problems()[1].message, (dir / "libloop_b.so").string() + ": symbolic link loop in the plugin folder; skipped");
+  EXPECT_EQ(reg.problems()[0].message,
+            (dir / "libloop_a.so").string() + ": symbolic link loop in the plugin folder; skipped");
+  EXPECT_EQ(reg.problems()[1].message,
+            (dir / "libloop_b.so").string() + ": symbolic link loop in the plugin folder; skipped");
 
   // Every command still works; each loop is one warning.
   testutil::write_file(dir / "p.toml", std::string("[pipeline]\noutput_dir = \"out\"\n") + kNode);
   auto r = testutil::run_command(std::string(SLIMPIPE_CLI) + " validate " + quoted(dir / "p.toml") + " --plugin-path " +
                                  quoted(dir));
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("slimpipe: warning: " + (dir / "libloop_a.so").string() + ": symbolic link loop"), std::string::npos)
+  EXPECT_NE(r.output.find("slimpipe: warning: " + (dir / "libloop_a.so").string() + ": symbolic link loop"),
+            std::string::npos)
       << r.output;
   EXPECT_EQ(r.output.find("Too many levels of symbolic links"), std::string::npos) << r.output;
   fs::remove_all(dir);
@@ -93,9 +96,8 @@ TEST(PluginFolderMisuse, DanglingSymlinkIsSkippedWithAWarningNamingIt) {
   PluginRegistry reg;
   ASSERT_NO_THROW(reg.scan({dir}));
   ASSERT_EQ(reg.problems().size(), 1u);
-  EXPECT_EQ(reg.problems()[0].message,
-            (dir / "libgone.so").string() + ": dangling symbolic link to " + (dir / "gone.so").string() +
-                " in the plugin folder; skipped");
+  EXPECT_EQ(reg.problems()[0].message, (dir / "libgone.so").string() + ": dangling symbolic link to " +
+                                           (dir / "gone.so").string() + " in the plugin folder; skipped");
   fs::remove_all(dir);
 }
 
@@ -213,22 +215,27 @@ TEST(NestingLimits, SetKeyWithTwentyThousandPartsIsAUsageError) {
   ASSERT_EQ(d.size(), 1u) << joined(d);
   EXPECT_NE(d[0].message.find("unknown key 'a'"), std::string::npos) << d[0].str();
   // A --set value with a huge dotted inline key.
-  const std::string v = usage_error_of(
-      [&] { parse_pipeline(kNode, "p.toml", {"nodes.q.x={" + dotted("k", 100000) + "=1}"}, testutil::test_registry()); });
+  const std::string v = usage_error_of([&] {
+    parse_pipeline(kNode, "p.toml", {"nodes.q.x={" + dotted("k", 100000) + "=1}"}, testutil::test_registry());
+  });
   EXPECT_NE(v.find("--set nodes.q.x: the value's key 'k.k.k"), std::string::npos) << v;
 }
 
 TEST(NestingLimits, CliRefusesDeepKeysWithExitStatus2) {
   const fs::path dir = testutil::temp_dir("deep-cli");
-  testutil::write_file(dir / "p.toml", std::string("[pipeline]\noutput_dir = \"out\"\n") + kNode + "[" + dotted("a", 10000) + "]\n");
+  testutil::write_file(dir / "p.toml",
+                       std::string("[pipeline]\noutput_dir = \"out\"\n") + kNode + "[" + dotted("a", 10000) + "]\n");
   auto r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "p.toml"));
   EXPECT_EQ(r.exit_code, 2) << r.output.substr(0, 2000);
-  EXPECT_NE(r.output.find((dir / "p.toml").string() + ":6:2: key 'a.a.a"), std::string::npos) << r.output.substr(0, 2000);
+  EXPECT_NE(r.output.find((dir / "p.toml").string() + ":6:2: key 'a.a.a"), std::string::npos)
+      << r.output.substr(0, 2000);
   EXPECT_LT(r.output.size(), 1000u);
   testutil::write_file(dir / "ok.toml", std::string("[pipeline]\noutput_dir = \"out\"\n") + kNode);
-  r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "ok.toml") + " --set " + dotted("b", 20000) + "=1");
+  r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "ok.toml") + " --set " + dotted("b", 20000) +
+                            "=1");
   EXPECT_EQ(r.exit_code, 2) << r.output.substr(0, 2000);
-  EXPECT_NE(r.output.find("the key has 20000 parts; at most 64 are allowed"), std::string::npos) << r.output.substr(0, 2000);
+  EXPECT_NE(r.output.find("the key has 20000 parts; at most 64 are allowed"), std::string::npos)
+      << r.output.substr(0, 2000);
   fs::remove_all(dir);
 }
 
@@ -237,7 +244,8 @@ TEST(NestingLimits, CliRefusesDeepKeysWithExitStatus2) {
 TEST(NestingLimits, RunRefusesAHundredThousandPartKeyBeforeParsingIt) {
   const fs::path dir = testutil::temp_dir("deep-run");
   fs::create_directories(dir / "out");
-  testutil::write_file(dir / "p.toml", std::string("[pipeline]\noutput_dir = \"out\"\n") + kNode + "[" + dotted("a", 100000) + "]\n");
+  testutil::write_file(dir / "p.toml",
+                       std::string("[pipeline]\noutput_dir = \"out\"\n") + kNode + "[" + dotted("a", 100000) + "]\n");
   for (const char* cmd : {" run ", " plan "}) {
     auto r = testutil::run_command(testutil::cli() + cmd + quoted(dir / "p.toml"));
     EXPECT_EQ(r.exit_code, 2) << cmd << r.output.substr(0, 2000);
@@ -255,7 +263,8 @@ TEST(MaxParallelBounds, PipelineFileAcceptsOneTo256) {
     ASSERT_EQ(d.size(), 1u) << v << ": " << joined(d);
     EXPECT_EQ(d[0].str(), "bad.toml:2:16: pipeline.max_parallel must be between 1 and 256, got " + v);
   }
-  for (const std::string v : {"1", "256"}) EXPECT_TRUE(diagnose(std::string("[pipeline]\nmax_parallel = ") + v + "\n" + kNode).empty());
+  for (const std::string v : {"1", "256"})
+    EXPECT_TRUE(diagnose(std::string("[pipeline]\nmax_parallel = ") + v + "\n" + kNode).empty());
   auto d = diagnose(std::string("[pipeline]\nthreads_per_instance = 99999999999\n") + kNode);
   ASSERT_EQ(d.size(), 1u) << joined(d);
   EXPECT_EQ(d[0].message, "pipeline.threads_per_instance must be between 0 and 1024, got 99999999999");
@@ -267,7 +276,8 @@ TEST(MaxParallelBounds, CommandLineAcceptsOneTo256WithExitStatus2) {
   for (const std::string v : {"0", "-1", "257", "100000"}) {
     auto r = testutil::run_command(testutil::cli() + " run " + quoted(dir / "p.toml") + " --max-parallel " + v);
     EXPECT_EQ(r.exit_code, 2) << v << ": " << r.output;
-    EXPECT_NE(r.output.find("slimpipe run: --max-parallel must be between 1 and 256, got " + v), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("slimpipe run: --max-parallel must be between 1 and 256, got " + v), std::string::npos)
+        << r.output;
   }
   EXPECT_FALSE(fs::exists(dir / "out")) << "nothing ran";
   auto r = testutil::run_command(testutil::cli() + " run " + quoted(dir / "p.toml") + " --max-parallel 99999999999");
@@ -275,11 +285,13 @@ TEST(MaxParallelBounds, CommandLineAcceptsOneTo256WithExitStatus2) {
   r = testutil::run_command(testutil::cli() + " plan " + quoted(dir / "p.toml") + " --max-parallel 256");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   for (const std::string v : {"0", "-1", "100000", "two"}) {
-    r = testutil::run_command(testutil::cli() + " compress --strategy ptq --task qa --model_name_or_path m --output_dir " +
+    r = testutil::run_command(testutil::cli() +
+                              " compress --strategy ptq --task qa --model_name_or_path m --output_dir " +
                               quoted(dir / "c") + " --max_parallel " + v + " --emit-toml");
     EXPECT_EQ(r.exit_code, 2) << v << ": " << r.output;
-    EXPECT_NE(r.output.find("slimpipe compress: --max_parallel: expected an integer between 1 and 256, got '" + v + "'"),
-              std::string::npos)
+    EXPECT_NE(
+        r.output.find("slimpipe compress: --max_parallel: expected an integer between 1 and 256, got '" + v + "'"),
+        std::string::npos)
         << r.output;
   }
   fs::remove_all(dir);
@@ -292,13 +304,15 @@ TEST(ExitStatus, SetWithoutEqualsIsAUsageError) {
   testutil::write_file(dir / "p.toml", std::string("[pipeline]\noutput_dir = \"out\"\n") + kNode);
   auto r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "p.toml") + " --set pipeline.seed");
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("slimpipe: --set pipeline.seed: expected key.path=value, e.g. --set pipeline.output_dir=runs/x"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("slimpipe: --set pipeline.seed: expected key.path=value, e.g. --set pipeline.output_dir=runs/x"),
+      std::string::npos)
       << r.output;
   r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "p.toml") + " --set pipeline..seed=1");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("empty component in key path 'pipeline..seed'"), std::string::npos) << r.output;
-  r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "p.toml") + " --set pipeline.seed=1 --set pipeline.seed.x=1");
+  r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "p.toml") +
+                            " --set pipeline.seed=1 --set pipeline.seed.x=1");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("slimpipe: --set pipeline.seed.x: 'seed' is not a table"), std::string::npos) << r.output;
   fs::remove_all(dir);
@@ -325,14 +339,17 @@ TEST(ExitStatus, TaskParameterCheckIsAUsageErrorAndAFailedInstanceIsNot) {
   const fs::path dir = testutil::temp_dir("exit-task");
   // qa's doc_stride must fit the window max_seq_length - max_query_length - 3 = 128 - 64 - 3.
   testutil::write_file(dir / "qa.toml", std::string("[pipeline]\noutput_dir = \"out\"\n[task]\ntype = \"qa\"\n"
-                                                    "source = \"synthetic\"\ndoc_stride = 128\n") + kNode);
+                                                    "source = \"synthetic\"\ndoc_stride = 128\n") +
+                                            kNode);
   auto r = testutil::run_command(testutil::cli() + " run " + quoted(dir / "qa.toml"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("slimpipe: [task] qa: doc_stride 128 must be smaller than the context window"), std::string::npos)
+  EXPECT_NE(r.output.find("slimpipe: [task] qa: doc_stride 128 must be smaller than the context window"),
+            std::string::npos)
       << r.output;
   // A node that fails while running: status 1.
-  testutil::write_file(dir / "fail.toml", "[pipeline]\noutput_dir = \"out2\"\n[nodes.q]\ntype = \"sleep_record\"\n"
-                                          "inputs = []\nx = 1\nfail_on = [1]\n");
+  testutil::write_file(dir / "fail.toml",
+                       "[pipeline]\noutput_dir = \"out2\"\n[nodes.q]\ntype = \"sleep_record\"\n"
+                       "inputs = []\nx = 1\nfail_on = [1]\n");
   r = testutil::run_command(testutil::cli() + " run " + quoted(dir / "fail.toml"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   fs::remove_all(dir);
@@ -354,7 +371,8 @@ TEST(FolderForFile, PipelinePathThatIsAFolder) {
   for (const std::string cmd : {"validate", "run", "plan"}) {
     auto r = testutil::run_command(testutil::cli() + " " + cmd + " " + quoted(dir));
     EXPECT_EQ(r.exit_code, 2) << r.output;
-    EXPECT_NE(r.output.find("slimpipe: " + dir.string() + ": is a directory, expected a file"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("slimpipe: " + dir.string() + ": is a directory, expected a file"), std::string::npos)
+        << r.output;
     EXPECT_EQ(r.output.find("empty"), std::string::npos) << r.output;
   }
   auto r = testutil::run_command(testutil::cli() + " validate " + quoted(dir / "missing.toml"));
@@ -389,7 +407,8 @@ TEST(LongLines, QuotedKeysAndValuesAreClippedTo200Bytes) {
   d = diagnose(kNode, {"nodes.q.x." + big + "=\"${SLIMPIPE_TEST_SURELY_UNSET}\""});
   ASSERT_FALSE(d.empty());
   EXPECT_EQ(d[0].pos.file, "--set nodes.q.x." + std::string(70, 'k') + "\u2026") << d[0].str().substr(0, 600);
-  const std::string m = usage_error_of([&] { parse_pipeline(kNode, "p.toml", {"pipeline." + big}, testutil::test_registry()); });
+  const std::string m =
+      usage_error_of([&] { parse_pipeline(kNode, "p.toml", {"pipeline." + big}, testutil::test_registry()); });
   EXPECT_LT(m.size(), 400u);
   EXPECT_NE(m.find("\u2026: expected key.path=value"), std::string::npos) << m.substr(0, 400);
 }
@@ -421,7 +440,8 @@ TEST(DeviceCheck, CudaIsRejectedAtValidateWhenThisBuildHasNone) {
   ASSERT_EQ(d.size(), 1u) << joined(d);
   EXPECT_EQ(d[0].pos.line, 2);
   if (!slimpipe::cuda_built())
-    EXPECT_EQ(d[0].message, "pipeline.device = \"cuda\": this build of slimpipe has no CUDA (LibTorch CPU only); use \"cpu\"");
+    EXPECT_EQ(d[0].message,
+              "pipeline.device = \"cuda\": this build of slimpipe has no CUDA (LibTorch CPU only); use \"cpu\"");
   else
     EXPECT_EQ(d[0].message, "pipeline.device = \"cuda\": no CUDA device is visible; use \"cpu\"");
   d = diagnose(std::string("[pipeline]\ndevice = \"cuda:1\"\n") + kNode);

@@ -1,10 +1,10 @@
 // Pipelines that fuzz_pipeline (tests/fuzz) led to: long strings reaching std::regex, whose libstdc++ matcher
 // recurses once per character, overflowed the stack ('slimpipe validate' crashed at about 100 kB). The ${ENV}
 // substitution is now a scan with the pattern's meaning, and pipeline.device is length-checked first.
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "slimpipe/core/pipeline_spec.hpp"
 #include "test_util.hpp"
@@ -15,8 +15,8 @@ namespace {
 
 // The payload parameter of a one-node pipeline after substitution; throws SpecError like parse_pipeline.
 std::string payload_of(const std::string& value) {
-  const std::string toml = "[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\npayload = \"" +
-                           value + "\"\n";
+  const std::string toml =
+      "[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\npayload = \"" + value + "\"\n";
   const PipelineSpec spec = parse_pipeline(toml, "p.toml", {}, testutil::test_registry());
   return spec.find_node("q")->params["payload"].get<std::string>();
 }
@@ -49,8 +49,8 @@ TEST(PipelineFuzz, EnvironmentSubstitutionKeepsItsPattern) {
 
 TEST(PipelineFuzz, LongStringsAreCheckedWithoutRecursion) {
   const std::string long_name(200000, 'A');
-  auto d = diagnose("[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\npayload = \"${" + long_name +
-                    "}\"\n");
+  auto d = diagnose("[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\npayload = \"${" +
+                    long_name + "}\"\n");
   ASSERT_EQ(d.size(), 1u);
   EXPECT_NE(d[0].message.find("environment variable 'AAAA"), std::string::npos) << d[0].str();
   EXPECT_LT(d[0].message.size(), 1000u);
@@ -62,6 +62,7 @@ TEST(PipelineFuzz, LongStringsAreCheckedWithoutRecursion) {
   d = diagnose("[pipeline]\ndevice = \"cuda:" + std::string(200000, '1') +
                "\"\n[model]\npath = \"m\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n");
   ASSERT_EQ(d.size(), 1u);
-  EXPECT_NE(d[0].message.find("pipeline.device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"cuda:1111"), std::string::npos)
+  EXPECT_NE(d[0].message.find("pipeline.device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"cuda:1111"),
+            std::string::npos)
       << d[0].str();
 }

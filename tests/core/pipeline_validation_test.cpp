@@ -20,7 +20,8 @@ std::vector<Diagnostic> diagnose(const std::string& toml, const std::vector<std:
 // Exactly one diagnostic, at the given line and column, containing `needle`.
 void expect_one(const std::string& toml, int line, int col, const std::string& needle) {
   auto d = diagnose(toml);
-  ASSERT_EQ(d.size(), 1u) << (d.empty() ? std::string("no error") : d[0].str() + (d.size() > 1 ? "\n" + d[1].str() : ""));
+  ASSERT_EQ(d.size(), 1u) << (d.empty() ? std::string("no error")
+                                        : d[0].str() + (d.size() > 1 ? "\n" + d[1].str() : ""));
   EXPECT_EQ(d[0].pos.file, "bad.toml");
   EXPECT_EQ(d[0].pos.line, line) << d[0].str();
   EXPECT_EQ(d[0].pos.col, col) << d[0].str();
@@ -37,22 +38,25 @@ TEST(PipelineValidation, TomlSyntaxErrorHasPosition) {
 }
 
 TEST(PipelineValidation, UnknownKeySuggestsTheClosestOne) {
-  expect_one(std::string(kModel) + "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\nsleep_msx = 3\n", 6, 1,
-             "unknown key 'sleep_msx' in [nodes.q] (plugin 'sleep_record' has no such parameter) (did you mean 'sleep_ms'?)");
+  expect_one(
+      std::string(kModel) + "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\nsleep_msx = 3\n", 6, 1,
+      "unknown key 'sleep_msx' in [nodes.q] (plugin 'sleep_record' has no such parameter) (did you mean 'sleep_ms'?)");
 }
 
 TEST(PipelineValidation, UnknownPipelineKey) {
-  expect_one(std::string("[pipeline]\nmax_paralel = 2\n") + kModel + "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n",
+  expect_one(std::string("[pipeline]\nmax_paralel = 2\n") + kModel +
+                 "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n",
              2, 1, "did you mean 'max_parallel'?");
 }
 
 TEST(PipelineValidation, WrongTypeOfParameter) {
-  expect_one(std::string(kModel) + "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\nsleep_ms = \"ten\"\n", 6, 12,
-             "parameter 'sleep_ms' of [nodes.q]: expected int, got string");
+  expect_one(std::string(kModel) + "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\nsleep_ms = \"ten\"\n", 6,
+             12, "parameter 'sleep_ms' of [nodes.q]: expected int, got string");
 }
 
 TEST(PipelineValidation, WrongTypeOfPipelineSetting) {
-  expect_one(std::string("[pipeline]\nmax_parallel = \"two\"\n") + kModel + "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n",
+  expect_one(std::string("[pipeline]\nmax_parallel = \"two\"\n") + kModel +
+                 "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n",
              2, 16, "pipeline.max_parallel must be an integer, got string");
 }
 
@@ -62,18 +66,22 @@ TEST(PipelineValidation, UnknownPlugin) {
 }
 
 TEST(PipelineValidation, DuplicateNodeId) {
-  expect_one(std::string(kModel) + "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[nodes.q]\ntype = \"sleep_record\"\n",
+  expect_one(std::string(kModel) +
+                 "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[nodes.q]\ntype = \"sleep_record\"\n",
              6, 1, "TOML syntax error");
 }
 
 TEST(PipelineValidation, MissingInput) {
-  expect_one(std::string(kModel) + "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"prnue\"]\n[nodes.prune]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n",
+  expect_one(std::string(kModel) +
+                 "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"prnue\"]\n[nodes.prune]\ntype = "
+                 "\"sleep_record\"\ninputs = [\"model\"]\n",
              5, 11, "takes input 'prnue', which is not a node (did you mean 'prune'?)");
 }
 
 TEST(PipelineValidation, CycleIsNamed) {
-  auto d = diagnose("[nodes.a]\ntype = \"sleep_record\"\ninputs = [\"c\"]\n[nodes.b]\ntype = \"sleep_record\"\ninputs = [\"a\"]\n"
-                    "[nodes.c]\ntype = \"sleep_record\"\ninputs = [\"b\"]\n");
+  auto d = diagnose(
+      "[nodes.a]\ntype = \"sleep_record\"\ninputs = [\"c\"]\n[nodes.b]\ntype = \"sleep_record\"\ninputs = [\"a\"]\n"
+      "[nodes.c]\ntype = \"sleep_record\"\ninputs = [\"b\"]\n");
   ASSERT_EQ(d.size(), 1u);
   EXPECT_NE(d[0].message.find("cycle in inputs: a <- c <- b <- a"), std::string::npos) << d[0].str();
   EXPECT_EQ(d[0].pos.line, 1);
@@ -85,7 +93,9 @@ TEST(PipelineValidation, ValueNotAllowed) {
 }
 
 TEST(PipelineValidation, MatrixAxisMustBeAParameterAndAList) {
-  auto d = diagnose(std::string(kModel) + "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[nodes.q.matrix]\nalgo = [1]\nx = 3\ny = []\n");
+  auto d = diagnose(
+      std::string(kModel) +
+      "[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[nodes.q.matrix]\nalgo = [1]\nx = 3\ny = []\n");
   ASSERT_EQ(d.size(), 3u);
   EXPECT_EQ(d[0].pos.line, 7);
   EXPECT_NE(d[0].message.find("unknown key 'algo'"), std::string::npos);
@@ -107,16 +117,22 @@ TEST(PipelineValidation, ModelInputWithoutModelTable) {
 }
 
 TEST(PipelineValidation, TaskPluginKindAndParameters) {
-  auto d = diagnose(std::string(kModel) + "[task]\ntype = \"sleep_record\"\n[nodes.q]\ntype = \"echo_task\"\ninputs = [\"model\"]\n");
+  auto d = diagnose(std::string(kModel) +
+                    "[task]\ntype = \"sleep_record\"\n[nodes.q]\ntype = \"echo_task\"\ninputs = [\"model\"]\n");
   ASSERT_EQ(d.size(), 2u);
-  EXPECT_NE(d[0].message.find("'sleep_record' is a strategy plugin; [task] needs a task plugin"), std::string::npos) << d[0].str();
+  EXPECT_NE(d[0].message.find("'sleep_record' is a strategy plugin; [task] needs a task plugin"), std::string::npos)
+      << d[0].str();
   EXPECT_NE(d[1].message.find("'echo_task' is a task plugin; nodes need a strategy"), std::string::npos) << d[1].str();
-  expect_one(std::string(kModel) + "[task]\ntype = \"echo_task\"\nnum_labels = 2.5\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n",
-             5, 14, "expected int, got float");
+  expect_one(
+      std::string(kModel) +
+          "[task]\ntype = \"echo_task\"\nnum_labels = 2.5\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n",
+      5, 14, "expected int, got float");
 }
 
 TEST(PipelineValidation, EveryErrorIsReportedInOnePass) {
-  auto d = diagnose("[pipeline]\nmax_parallel = 0\nfoo = 1\n[nodes.a]\ntype = \"nope\"\ninputs = [\"b\"]\n[nodes.c]\ntype = \"sleep_record\"\ninputs = [\"a\"]\nsleep_ms = true\n");
+  auto d = diagnose(
+      "[pipeline]\nmax_parallel = 0\nfoo = 1\n[nodes.a]\ntype = \"nope\"\ninputs = [\"b\"]\n[nodes.c]\ntype = "
+      "\"sleep_record\"\ninputs = [\"a\"]\nsleep_ms = true\n");
   ASSERT_GE(d.size(), 5u);
   for (const auto& x : d) EXPECT_GT(x.pos.line, 0) << x.str();
 }
@@ -124,17 +140,22 @@ TEST(PipelineValidation, EveryErrorIsReportedInOnePass) {
 TEST(PipelineValidation, EnvironmentInterpolationAndOverrides) {
   ::setenv("SLIMPIPE_TEST_OUT", "/tmp/from-env", 1);
   ::unsetenv("SLIMPIPE_TEST_UNSET");
-  auto spec = parse_pipeline("[pipeline]\noutput_dir = \"${SLIMPIPE_TEST_OUT}/x\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"p\"]\n"
-                             "payload = \"${SLIMPIPE_TEST_UNSET:-fallback}\"\n[nodes.p]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[model]\npath = \"m\"\n",
-                             "p.toml", {"nodes.q.sleep_ms=7", "pipeline.max_parallel=3"}, testutil::test_registry());
+  auto spec = parse_pipeline(
+      "[pipeline]\noutput_dir = \"${SLIMPIPE_TEST_OUT}/x\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"p\"]\n"
+      "payload = \"${SLIMPIPE_TEST_UNSET:-fallback}\"\n[nodes.p]\ntype = \"sleep_record\"\ninputs = "
+      "[\"model\"]\n[model]\npath = \"m\"\n",
+      "p.toml", {"nodes.q.sleep_ms=7", "pipeline.max_parallel=3"}, testutil::test_registry());
   EXPECT_EQ(spec.output_dir, "/tmp/from-env/x");
   EXPECT_EQ(spec.max_parallel, 3);
   EXPECT_EQ(spec.find_node("q")->params["sleep_ms"], 7);
   EXPECT_EQ(spec.find_node("q")->params["payload"], "fallback");
-  auto d = diagnose("[pipeline]\noutput_dir = \"${SLIMPIPE_TEST_UNSET}\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[model]\npath = \"m\"\n");
+  auto d = diagnose(
+      "[pipeline]\noutput_dir = \"${SLIMPIPE_TEST_UNSET}\"\n[nodes.q]\ntype = \"sleep_record\"\ninputs = "
+      "[\"model\"]\n[model]\npath = \"m\"\n");
   ASSERT_EQ(d.size(), 1u);
   EXPECT_NE(d[0].message.find("environment variable 'SLIMPIPE_TEST_UNSET' is not set"), std::string::npos);
-  auto o = diagnose("[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[model]\npath = \"m\"\n", {"nodes.q.sleep_ms=fast"});
+  auto o = diagnose("[nodes.q]\ntype = \"sleep_record\"\ninputs = [\"model\"]\n[model]\npath = \"m\"\n",
+                    {"nodes.q.sleep_ms=fast"});
   ASSERT_EQ(o.size(), 1u);
   EXPECT_EQ(o[0].pos.file.rfind("--set", 0), 0u) << o[0].str();
 }

@@ -1,12 +1,13 @@
 // The run report (core/report.hpp) on a hand-made run folder: a lock with a fine-tuned model, its
 // evaluation, a pruned width, two PTQ cells, a rank node with ranking.json, two artifacts whose manifests
-// are unusable (not JSON; JSON but not an object) and a failed cell. Checks the rows, Δ against the root of each chain, the latencies and best
-// taken from the ranking, and that the CSV, HTML and Markdown keep awkward text intact. Also through
-// the CLI (`slimpipe report`), and for an interrupted run that left only the journal.
+// are unusable (not JSON; JSON but not an object) and a failed cell. Checks the rows, Δ against the root of each chain,
+// the latencies and best taken from the ranking, and that the CSV, HTML and Markdown keep awkward text intact. Also
+// through the CLI (`slimpipe report`), and for an interrupted run that left only the journal.
+#include "slimpipe/core/report.hpp"
+
 #include <gtest/gtest.h>
 
 #include "core/test_util.hpp"
-#include "slimpipe/core/report.hpp"
 #include "slimpipe/error.hpp"
 
 namespace {
@@ -21,9 +22,17 @@ const char* kHist = "quant@prune=width_0.5,algo=hist";
 
 Json lock_entry(const std::string& id, const std::string& plugin, const std::string& finished, const Json& outputs,
                 const std::string& status = "done", const std::string& error = "") {
-  return {{"id", id},          {"hash", "h-" + id}, {"status", status}, {"plugin", {{"name", plugin}}},
-          {"params", Json::object()}, {"inputs", Json::array()}, {"task", ""},     {"outputs", outputs},
-          {"error", error},    {"seconds", 1.5},    {"finished", finished}};
+  return {{"id", id},
+          {"hash", "h-" + id},
+          {"status", status},
+          {"plugin", {{"name", plugin}}},
+          {"params", Json::object()},
+          {"inputs", Json::array()},
+          {"task", ""},
+          {"outputs", outputs},
+          {"error", error},
+          {"seconds", 1.5},
+          {"finished", finished}};
 }
 
 Json out(const std::string& p) { return {{"", {{"path", p}, {"hash", "x"}}}}; }
@@ -39,7 +48,8 @@ path make_run(const std::string& tag, bool journal_only = false) {
   const std::vector<Json> entries = {
       lock_entry("evaluate", "evaluate", "2026-11-27T10:00:05Z", out("evaluate")),
       lock_entry("train", "finetune", "2026-11-27T10:00:05Z", out("train")),
-      lock_entry("prune", "dynabert", "2026-11-27T10:00:09Z", {{"width_0.5", {{"path", "prune/width_0.5"}, {"hash", "y"}}}}),
+      lock_entry("prune", "dynabert", "2026-11-27T10:00:09Z",
+                 {{"width_0.5", {{"path", "prune/width_0.5"}, {"hash", "y"}}}}),
       lock_entry(kKL, "ptq", "2026-11-27T10:00:12Z", out("quant/prune=width_0.5,algo=KL")),
       lock_entry(kMse, "ptq", "2026-11-27T10:00:11Z", out("quant/prune=width_0.5,algo=mse")),
       lock_entry(kHist, "ptq", "2026-11-27T10:00:11Z", Json::object(), "failed",
@@ -57,45 +67,75 @@ path make_run(const std::string& tag, bool journal_only = false) {
                          Json{{"version", 1}, {"pipeline", "demo-lock"}, {"instances", entries}}.dump(1));
   }
   manifest(run, "train",
-           {{"id", "train"}, {"kind", "model"}, {"primary_metric", "accuracy"}, {"metrics", {{"accuracy", 80.0}}},
-            {"param_count", 1200000}, {"files", {{{"path", "model.safetensors"}, {"size", 4800000}}}}});
+           {{"id", "train"},
+            {"kind", "model"},
+            {"primary_metric", "accuracy"},
+            {"metrics", {{"accuracy", 80.0}}},
+            {"param_count", 1200000},
+            {"files", {{{"path", "model.safetensors"}, {"size", 4800000}}}}});
   manifest(run, "evaluate",
-           {{"id", "evaluate"}, {"kind", "evaluation"}, {"primary_metric", "accuracy"}, {"metrics", {{"accuracy", 80.0}}},
+           {{"id", "evaluate"},
+            {"kind", "evaluation"},
+            {"primary_metric", "accuracy"},
+            {"metrics", {{"accuracy", 80.0}}},
             {"parents", {{{"id", "train"}}}}});
   manifest(run, "prune/width_0.5",
-           {{"id", "prune/width_0.5"}, {"kind", "model"}, {"primary_metric", "accuracy"}, {"metrics", {{"accuracy", 79.5}}},
-            {"input_model", {{"id", "train"}}}, {"parents", {{{"id", "train"}}}}, {"width", 0.5},
-            {"param_count", 700000}, {"paddle_name", "width_mult_0.5"}});
+           {{"id", "prune/width_0.5"},
+            {"kind", "model"},
+            {"primary_metric", "accuracy"},
+            {"metrics", {{"accuracy", 79.5}}},
+            {"input_model", {{"id", "train"}}},
+            {"parents", {{{"id", "train"}}}},
+            {"width", 0.5},
+            {"param_count", 700000},
+            {"paddle_name", "width_mult_0.5"}});
   for (const auto& [id, dir, acc] : std::vector<std::tuple<std::string, std::string, double>>{
            {kKL, "quant/prune=width_0.5,algo=KL", 79.0}, {kMse, "quant/prune=width_0.5,algo=mse", 78.25}})
     manifest(run, dir,
-             {{"id", id}, {"kind", "quantized_model"}, {"primary_metric", "accuracy"}, {"metrics", {{"accuracy", acc}}},
-              {"input_model", {{"id", "prune/width_0.5"}}}, {"parents", {{{"id", "prune/width_0.5"}}}}, {"width", 0.5},
-              {"ptq", {{"paddle_name", id == kKL ? "KL4_1" : "mse4_1"}}}, {"size_bytes_int8", 700000}});
+             {{"id", id},
+              {"kind", "quantized_model"},
+              {"primary_metric", "accuracy"},
+              {"metrics", {{"accuracy", acc}}},
+              {"input_model", {{"id", "prune/width_0.5"}}},
+              {"parents", {{{"id", "prune/width_0.5"}}}},
+              {"width", 0.5},
+              {"ptq", {{"paddle_name", id == kKL ? "KL4_1" : "mse4_1"}}},
+              {"size_bytes_int8", 700000}});
   testutil::write_file(run / "broken" / "manifest.json", "{\"id\": \"broken\", ");
   testutil::write_file(run / "odd" / "manifest.json", "[1, 2]");
   manifest(run, "rank",
-           {{"id", "rank"}, {"kind", "quantized_model"}, {"primary_metric", "accuracy"},
+           {{"id", "rank"},
+            {"kind", "quantized_model"},
+            {"primary_metric", "accuracy"},
             {"metrics", {{"accuracy", 79.0}, {"p50_ms_b1", 1.0}, {"speedup_b1", 3.0}}},
-            {"input_model", {{"id", "prune/width_0.5"}}}, {"parents", {{{"id", kKL}}, {{"id", kMse}}}}, {"width", 0.5},
-            {"ptq", {{"paddle_name", "KL4_1"}}}, {"size_bytes_int8", 700000}});
-  const Json latency_base = {{"batch_1", {{"p50_ms", 3.0}, {"p90_ms", 3.3}}}, {"batch_32", {{"p50_ms", 60.0}, {"p90_ms", 61.0}}}};
-  testutil::write_file(
-      run / "rank" / "ranking.json",
-      Json{{"best", kKL},
-           {"best_meets_max_drop", true},
-           {"objective", "metric"},
-           {"max_metric_drop", 1.0},
-           {"primary", "accuracy"},
-           {"bench", {{"isa", "avx2"}, {"threads", 2}, {"batches", {1, 32}}, {"baseline", {{"id", "train"}, {"latency", latency_base}}}}},
-           {"candidates",
-            {{{"id", kKL},
-              {"latency", {{"batch_1", {{"p50_ms", 1.0}, {"p90_ms", 1.1}, {"speedup", 3.0}}},
-                           {"batch_32", {{"p50_ms", 20.0}, {"p90_ms", 21.0}, {"speedup", 3.0}}}}}},
-             {{"id", kMse},
-              {"latency", {{"batch_1", {{"p50_ms", 1.5}, {"p90_ms", 1.6}, {"speedup", 2.0}}},
-                           {"batch_32", {{"p50_ms", 24.0}, {"p90_ms", 25.0}, {"speedup", 2.5}}}}}}}}}
-          .dump(1));
+            {"input_model", {{"id", "prune/width_0.5"}}},
+            {"parents", {{{"id", kKL}}, {{"id", kMse}}}},
+            {"width", 0.5},
+            {"ptq", {{"paddle_name", "KL4_1"}}},
+            {"size_bytes_int8", 700000}});
+  const Json latency_base = {{"batch_1", {{"p50_ms", 3.0}, {"p90_ms", 3.3}}},
+                             {"batch_32", {{"p50_ms", 60.0}, {"p90_ms", 61.0}}}};
+  testutil::write_file(run / "rank" / "ranking.json",
+                       Json{{"best", kKL},
+                            {"best_meets_max_drop", true},
+                            {"objective", "metric"},
+                            {"max_metric_drop", 1.0},
+                            {"primary", "accuracy"},
+                            {"bench",
+                             {{"isa", "avx2"},
+                              {"threads", 2},
+                              {"batches", {1, 32}},
+                              {"baseline", {{"id", "train"}, {"latency", latency_base}}}}},
+                            {"candidates",
+                             {{{"id", kKL},
+                               {"latency",
+                                {{"batch_1", {{"p50_ms", 1.0}, {"p90_ms", 1.1}, {"speedup", 3.0}}},
+                                 {"batch_32", {{"p50_ms", 20.0}, {"p90_ms", 21.0}, {"speedup", 3.0}}}}}},
+                              {{"id", kMse},
+                               {"latency",
+                                {{"batch_1", {{"p50_ms", 1.5}, {"p90_ms", 1.6}, {"speedup", 2.0}}},
+                                 {"batch_32", {{"p50_ms", 24.0}, {"p90_ms", 25.0}, {"speedup", 2.5}}}}}}}}}
+                           .dump(1));
   return run;
 }
 
@@ -112,9 +152,12 @@ std::vector<std::string> csv_fields(const std::string& line) {
   for (std::size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
     if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') f.back() += '"', ++i;
-      else if (c == '"') quoted = false;
-      else f.back() += c;
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        f.back() += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        f.back() += c;
     } else if (c == '"') {
       quoted = true;
     } else if (c == ',') {
@@ -216,7 +259,8 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   EXPECT_NE(html.find("aria-label=\"accuracy vs latency, batch 32\""), std::string::npos) << html;
   EXPECT_NE(html.find("aria-label=\"accuracy vs size\""), std::string::npos) << html;
   std::size_t chosen = 0;
-  for (std::size_t at = 0; (at = html.find("class=\"mark pruned-int8 chosen\"", at)) != std::string::npos; ++at) ++chosen;
+  for (std::size_t at = 0; (at = html.find("class=\"mark pruned-int8 chosen\"", at)) != std::string::npos; ++at)
+    ++chosen;
   EXPECT_GE(chosen, 2u) << html;
   EXPECT_EQ(html.find("<script"), std::string::npos) << "self-contained, no script";
 
@@ -277,12 +321,18 @@ TEST(RunReport, TheInputModelIsARowAndEveryDeltaIsAgainstIt) {
   ranking["baseline"] = "model";
   ranking["choice"] = {{"within_noise", {kKL, kMse}}, {"decided_by", "fidelity"}};
   ranking["bench"]["baseline"]["id"] = "model";
-  ranking["models"] = {
-      {{"role", "baseline"}, {"id", "model"}, {"accuracy", 81.0}, {"delta_interval", nullptr},
-       {"latency", {{"batch_1", {{"p50_ms", 3.0}, {"p90_ms", 3.3}, {"speedup", 1.0}}}}}},
-      {{"role", "fp32 parent"}, {"id", "prune/width_0.5"}, {"accuracy", 79.5}, {"delta", -1.5},
-       {"delta_interval", {-2.5, -0.5}}, {"latency_noisy", true},
-       {"latency", {{"batch_1", {{"p50_ms", 2.0}, {"p90_ms", 3.0}, {"speedup", 1.5}}}}}}};
+  ranking["models"] = {{{"role", "baseline"},
+                        {"id", "model"},
+                        {"accuracy", 81.0},
+                        {"delta_interval", nullptr},
+                        {"latency", {{"batch_1", {{"p50_ms", 3.0}, {"p90_ms", 3.3}, {"speedup", 1.0}}}}}},
+                       {{"role", "fp32 parent"},
+                        {"id", "prune/width_0.5"},
+                        {"accuracy", 79.5},
+                        {"delta", -1.5},
+                        {"delta_interval", {-2.5, -0.5}},
+                        {"latency_noisy", true},
+                        {"latency", {{"batch_1", {{"p50_ms", 2.0}, {"p90_ms", 3.0}, {"speedup", 1.5}}}}}}};
   ranking["candidates"][0]["delta_interval"] = {-3.0, 1.0};
   ranking["candidates"][0]["logit_sqnr_db"] = 31.5;
   ranking["candidates"][0]["agreement"] = 0.97;
@@ -316,7 +366,8 @@ TEST(RunReport, TheInputModelIsARowAndEveryDeltaIsAgainstIt) {
   EXPECT_NE(md.find("[-3.00, +1.00]"), std::string::npos) << md;
   EXPECT_NE(md.find("| 1.50 noisy |"), std::string::npos) << md;  // the width's p90/p50, re-measured and still spread
   EXPECT_EQ(md.find("max_metric_drop null"), std::string::npos) << md;
-  EXPECT_NE(md.find("no max_metric_drop, min_logit_sqnr_db 20.0; 2 candidate(s) within noise of the best metric, decided by fidelity"),
+  EXPECT_NE(md.find("no max_metric_drop, min_logit_sqnr_db 20.0; 2 candidate(s) within noise of the best metric, "
+                    "decided by fidelity"),
             std::string::npos)
       << md;
   std::istringstream csv(r.csv());
@@ -348,8 +399,8 @@ TEST(RunReport, FolderWithoutLockIsAnErrorNamingIt) {
 TEST(RunReport, InterruptedRunIsReportedFromTheJournalThroughTheCli) {
   const path run = make_run("report-journal", true);
   const path elsewhere = run / "elsewhere";
-  const auto cli = testutil::run_command(std::string(SLIMPIPE_CLI) + " report " + run.string() + " --out " +
-                                         elsewhere.string());
+  const auto cli =
+      testutil::run_command(std::string(SLIMPIPE_CLI) + " report " + run.string() + " --out " + elsewhere.string());
   ASSERT_EQ(cli.exit_code, 0) << cli.output;
   // No pipeline.lock, so no recorded name: the folder's.
   EXPECT_NE(cli.output.find("# Run report: " + run.filename().string() + "\n"), std::string::npos) << cli.output;

@@ -3,7 +3,6 @@
 // half-written state never taken for finished work, a full disk that fails an instance and not the process,
 // and rank refusing to publish a file its manifest does not vouch for.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <algorithm>
@@ -36,10 +35,11 @@ Workspace make_pipeline(const std::string& tag, int cells, int sleep_ms, const s
   testutil::write_file(w.dir / "model" / "config.json", "{}");
   std::string xs;
   for (int i = 0; i < cells; ++i) xs += (i ? ", " : "") + std::to_string(i);
-  testutil::write_file(w.pipeline, "[pipeline]\nmax_parallel = 1\noutput_dir = \"out\"\n[model]\npath = \"model\"\n"
-                                   "[nodes.cell]\ntype = \"sleep_record\"\ninputs = [\"model\"]\nrecord = \"record.txt\"\n"
-                                   "sleep_ms = " + std::to_string(sleep_ms) + "\n" + extra +
-                                   "[nodes.cell.matrix]\nx = [" + xs + "]\n");
+  testutil::write_file(w.pipeline,
+                       "[pipeline]\nmax_parallel = 1\noutput_dir = \"out\"\n[model]\npath = \"model\"\n"
+                       "[nodes.cell]\ntype = \"sleep_record\"\ninputs = [\"model\"]\nrecord = \"record.txt\"\n"
+                       "sleep_ms = " +
+                           std::to_string(sleep_ms) + "\n" + extra + "[nodes.cell.matrix]\nx = [" + xs + "]\n");
   return w;
 }
 
@@ -86,7 +86,8 @@ TEST(RunLock, SecondHolderIsRefusedWithTheFirstOnesPid) {
     } catch (const slimpipe::core::FolderInUse& e) {
       const std::string msg = e.what();
       EXPECT_NE(msg.find(dir.string() + " is in use by process " + std::to_string(::getpid()) + " on host "),
-                std::string::npos) << msg;
+                std::string::npos)
+          << msg;
       EXPECT_NE(msg.find("(started 20"), std::string::npos) << msg;
       EXPECT_NE(msg.find("; wait for it or stop it"), std::string::npos) << msg;
     }
@@ -99,14 +100,17 @@ TEST(RunLock, CompressLeavesTheCompressTomlOfARunInProgress) {
   const fs::path out = dir / "out";
   testutil::write_file(out / "compress.toml", "# the running pipeline\n");
   testutil::write_file(dir / "m" / "config.json", "{}");
-  const std::string cmd = testutil::cli() + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path " +
+  const std::string cmd = testutil::cli() +
+                          " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path " +
                           (dir / "m").string() + " --output_dir " + out.string();
   {
     slimpipe::core::RunLock running(out);
     auto r = run_command(cmd);
     EXPECT_EQ(r.exit_code, 1) << r.output;
-    EXPECT_NE(r.output.find("slimpipe compress: " + out.string() + " is in use by process " +
-                            std::to_string(::getpid())), std::string::npos) << r.output;
+    EXPECT_NE(
+        r.output.find("slimpipe compress: " + out.string() + " is in use by process " + std::to_string(::getpid())),
+        std::string::npos)
+        << r.output;
     EXPECT_EQ(testutil::read_file(out / "compress.toml"), "# the running pipeline\n");
     // --plan reads only: it plans the new flags without touching the folder.
     r = run_command(cmd + " --plan");
@@ -165,8 +169,10 @@ TEST(RunFolder, SecondRunOnAFolderInUseFailsAtOnceAndTheFirstFinishesAsASoloRun)
   startup = std::max(startup, seconds_of(std::string(SLIMPIPE_CLI) + " --version", &version));  // load varies
   EXPECT_EQ(second.exit_code, 1) << second.output;
   EXPECT_LT(secs, startup + 1.0) << "starting the program alone took " << startup << " s\n" << second.output;
-  EXPECT_NE(second.output.find("slimpipe: " + w.out.string() + " is in use by process " + std::to_string(first) + " on host "),
-            std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("slimpipe: " + w.out.string() + " is in use by process " + std::to_string(first) +
+                               " on host "),
+            std::string::npos)
+      << second.output;
   EXPECT_NE(second.output.find("wait for it or stop it"), std::string::npos) << second.output;
   // Read-only commands take no lock and keep working meanwhile; nobody but the holder wrote pipeline.lock.
   auto plan = run_command(testutil::cli() + " plan " + w.pipeline.string());
@@ -231,7 +237,8 @@ TEST(RunFolder, ManifestRecordsEveryFilesSizeAndSha1) {
   EXPECT_FALSE(fs::exists(dir / "manifest.json.tmp"));
   auto v = run_command(testutil::cli() + " verify " + w.out.string());
   EXPECT_EQ(v.exit_code, 0) << v.output;
-  EXPECT_NE(v.output.find("2 artifacts in " + w.out.string() + " checked (sizes and SHA-1s): all intact"), std::string::npos)
+  EXPECT_NE(v.output.find("2 artifacts in " + w.out.string() + " checked (sizes and SHA-1s): all intact"),
+            std::string::npos)
       << v.output;
 }
 
@@ -242,7 +249,8 @@ TEST(RunFolder, TruncatedOrDeletedFileIsDamagedForPlanRunAndVerify) {
   const auto size0 = fs::file_size(f0);
   fs::resize_file(f0, 10);
   fs::remove(f1);
-  const std::string why0 = "damaged: cell/x=0/out.txt is 10 bytes, manifest says " + std::to_string(size0) + "; rebuild";
+  const std::string why0 =
+      "damaged: cell/x=0/out.txt is 10 bytes, manifest says " + std::to_string(size0) + "; rebuild";
   const std::string why1 = "damaged: cell/x=1/out.txt is missing; rebuild";
 
   auto plan = run_command(testutil::cli() + " plan " + w.pipeline.string());
@@ -253,7 +261,8 @@ TEST(RunFolder, TruncatedOrDeletedFileIsDamagedForPlanRunAndVerify) {
   auto v = run_command(testutil::cli() + " verify " + w.out.string() + " --quick");
   EXPECT_EQ(v.exit_code, 1) << v.output;
   EXPECT_NE(v.output.find("damaged: cell@x=0 (cell/x=0): out.txt is 10 bytes, manifest says " + std::to_string(size0)),
-            std::string::npos) << v.output;
+            std::string::npos)
+      << v.output;
   EXPECT_NE(v.output.find("damaged: cell@x=1 (cell/x=1): out.txt is missing"), std::string::npos) << v.output;
   EXPECT_NE(v.output.find("2 of 2 artifacts in " + w.out.string() + " damaged (sizes)"), std::string::npos) << v.output;
 
@@ -273,7 +282,8 @@ TEST(RunFolder, TruncatedOrDeletedFileIsDamagedForPlanRunAndVerify) {
   auto full = run_command(testutil::cli() + " verify " + w.out.string());
   EXPECT_EQ(full.exit_code, 1) << full.output;
   EXPECT_NE(full.output.find("damaged: cell@x=0 (cell/x=0): out.txt does not match its SHA-1 in the manifest"),
-            std::string::npos) << full.output;
+            std::string::npos)
+      << full.output;
   EXPECT_NE(full.output.find("1 of 2 artifacts"), std::string::npos) << full.output;
 }
 
@@ -313,13 +323,15 @@ TEST(RunFolder, EmptyLockFileAndTornJournalLinesAreNeverFinishedWork) {
   testutil::write_file(w.out / "pipeline.lock.journal", "");  // as a full disk left them: nothing finished
   auto plan = run_command(testutil::cli() + " plan " + w.pipeline.string());
   EXPECT_EQ(plan.exit_code, 0) << plan.output;
-  EXPECT_NE(plan.output.find("slimpipe: warning: " + (w.out / "pipeline.lock").string() + " is empty"), std::string::npos)
+  EXPECT_NE(plan.output.find("slimpipe: warning: " + (w.out / "pipeline.lock").string() + " is empty"),
+            std::string::npos)
       << plan.output;
   EXPECT_NE(plan.output.find("2 to run, 0 cached"), std::string::npos) << plan.output;
 
   // A journal whose last line lost its end (a kill or a full disk mid-append), even though what is left
   // happens to be JSON: only the whole line counts.
-  testutil::write_file(w.out / "pipeline.lock.journal", lock["instances"][0].dump() + "\n" + lock["instances"][1].dump());
+  testutil::write_file(w.out / "pipeline.lock.journal",
+                       lock["instances"][0].dump() + "\n" + lock["instances"][1].dump());
   plan = run_command(testutil::cli() + " plan " + w.pipeline.string());
   EXPECT_NE(plan.output.find("ignored 1 torn line(s)"), std::string::npos) << plan.output;
   EXPECT_NE(plan.output.find("cached    cell@x=0"), std::string::npos) << plan.output;
@@ -372,16 +384,19 @@ TEST(RunFolder, RankRefusesToPublishACandidateThatDoesNotMatchItsManifest) {
   const fs::path model = dir / "model";
   testutil::write_file(model / "config.json", "{}");
   testutil::write_file(model / "model.safetensors", std::string(5000, 'w'));
-  const Json m = {{"id", "model"},
-                  {"kind", "model"},
-                  {"primary_metric", "accuracy"},
-                  {"metrics", {{"accuracy", 90.0}}},
-                  {"hash", "0123456789abcdef0123456789abcdef01234567"},
-                  {"files", Json::array({{{"path", "model.safetensors"}, {"size", 5000}, {"sha1", sha1_of(model / "model.safetensors")}}})}};
+  const Json m = {
+      {"id", "model"},
+      {"kind", "model"},
+      {"primary_metric", "accuracy"},
+      {"metrics", {{"accuracy", 90.0}}},
+      {"hash", "0123456789abcdef0123456789abcdef01234567"},
+      {"files",
+       Json::array({{{"path", "model.safetensors"}, {"size", 5000}, {"sha1", sha1_of(model / "model.safetensors")}}})}};
   testutil::write_file(model / "manifest.json", m.dump(2));
   const fs::path pipeline = dir / "p.toml";
-  testutil::write_file(pipeline, "[pipeline]\noutput_dir = \"out\"\n[model]\npath = \"model\"\n"
-                                 "[nodes.rank]\ntype = \"rank\"\ninputs = [\"model\"]\ncollect = true\nbench = false\n");
+  testutil::write_file(pipeline,
+                       "[pipeline]\noutput_dir = \"out\"\n[model]\npath = \"model\"\n"
+                       "[nodes.rank]\ntype = \"rank\"\ninputs = [\"model\"]\ncollect = true\nbench = false\n");
   auto ok = run_command(testutil::cli() + " run " + pipeline.string() + " -q");
   ASSERT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_EQ(fs::file_size(dir / "out" / "rank" / "model.safetensors"), 5000u);
@@ -393,6 +408,7 @@ TEST(RunFolder, RankRefusesToPublishACandidateThatDoesNotMatchItsManifest) {
   EXPECT_EQ(bad.exit_code, 1) << bad.output;
   EXPECT_NE(bad.output.find("rank: will not publish model: " + (model / "model.safetensors").string() +
                             " is 1000 bytes, manifest says 5000"),
-            std::string::npos) << bad.output;
+            std::string::npos)
+      << bad.output;
   EXPECT_EQ(fs::file_size(dir / "out" / "rank" / "model.safetensors"), 5000u);  // the earlier result stays
 }

@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 
 inline fs::path temp_dir(const std::string& tag) {
   static std::mt19937_64 rng(std::random_device{}());
-  fs::path p = fs::temp_directory_path() / ("slimpipe-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(rng() % 100000));
+  fs::path p = fs::temp_directory_path() /
+               ("slimpipe-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(rng() % 100000));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -78,8 +79,10 @@ inline std::map<std::string, std::vector<Span>> read_records(const fs::path& p) 
   long long t;
   while (in >> what >> id >> t) {
     auto& v = out[id];
-    if (what == "start") v.push_back(Span{t, -1});
-    else if (!v.empty()) v.back().end = t;
+    if (what == "start")
+      v.push_back(Span{t, -1});
+    else if (!v.empty())
+      v.back().end = t;
   }
   return out;
 }

@@ -158,9 +158,10 @@ inputs = ["model"]
 
 std::string sleep_pipeline(const fs::path& dir, int sleep_ms) {
   write_file(dir / "model" / "config.json", "{}");
-  write_file(dir / "s.toml", "[pipeline]\noutput_dir = \"out\"\n[model]\npath = \"model\"\n[nodes.cell]\n"
-                             "type = \"sleep_record\"\ninputs = [\"model\"]\nrecord = \"record.txt\"\nsleep_ms = " +
-                                 std::to_string(sleep_ms) + "\n");
+  write_file(dir / "s.toml",
+             "[pipeline]\noutput_dir = \"out\"\n[model]\npath = \"model\"\n[nodes.cell]\n"
+             "type = \"sleep_record\"\ninputs = [\"model\"]\nrecord = \"record.txt\"\nsleep_ms = " +
+                 std::to_string(sleep_ms) + "\n");
   return kCli + kTestPlugins + " run s.toml -q";
 }
 
@@ -175,7 +176,9 @@ std::map<std::string, MakeCase> cases() {
   c["cli-pipeline-missing"] = [=](const fs::path&) { return S + " run nosuch.toml"; };
   c["cli-pipeline-is-directory"] = [=](const fs::path&) { return S + " validate ."; };
   c["cli-set-without-equals"] = [=](const fs::path& d) { return S + " plan " + eval_pipeline(d) + " --set foo"; };
-  c["cli-set-unknown-key"] = [=](const fs::path& d) { return S + " plan " + eval_pipeline(d) + " --set pipeline.bogus=1"; };
+  c["cli-set-unknown-key"] = [=](const fs::path& d) {
+    return S + " plan " + eval_pipeline(d) + " --set pipeline.bogus=1";
+  };
   c["cli-selector-unknown"] = [=](const fs::path& d) { return S + " plan " + eval_pipeline(d) + " --force evl"; };
   c["cli-max-parallel-range"] = [=](const fs::path& d) { return S + " run " + eval_pipeline(d) + " --max-parallel 0"; };
   c["cli-plugin-unknown"] = [=](const fs::path&) { return S + " plugins show evalute"; };
@@ -211,10 +214,12 @@ std::map<std::string, MakeCase> cases() {
     return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"pqt\"\ninputs = [\"model\"]\n");
   };
   c["node-unknown-parameter"] = [=](const fs::path& d) {
-    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nalgo_lst = [\"KL\"]\n");
+    return S + " validate " +
+           eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nalgo_lst = [\"KL\"]\n");
   };
   c["node-parameter-type"] = [=](const fs::path& d) {
-    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nbatch_num = \"two\"\n");
+    return S + " validate " +
+           eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nbatch_num = \"two\"\n");
   };
   c["node-parameter-choice"] = [=](const fs::path& d) {
     return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\nalgo = \"kl\"\n");
@@ -227,10 +232,12 @@ std::map<std::string, MakeCase> cases() {
   };
   c["node-cycle"] = [=](const fs::path& d) {
     return S + " validate " +
-           eval_pipeline(d, "[nodes.a]\ntype = \"ptq\"\ninputs = [\"b\"]\n[nodes.b]\ntype = \"ptq\"\ninputs = [\"a\"]\n");
+           eval_pipeline(d,
+                         "[nodes.a]\ntype = \"ptq\"\ninputs = [\"b\"]\n[nodes.b]\ntype = \"ptq\"\ninputs = [\"a\"]\n");
   };
   c["matrix-empty-axis"] = [=](const fs::path& d) {
-    return S + " validate " + eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\n[nodes.q.matrix]\nalgo = []\n");
+    return S + " validate " +
+           eval_pipeline(d, "[nodes.q]\ntype = \"ptq\"\ninputs = [\"model\"]\n[nodes.q.matrix]\nalgo = []\n");
   };
   c["task-unknown-type"] = [=](const fs::path& d) {
     return S + " validate " + eval_pipeline(d) + " --set task.type=seq_clf";
@@ -247,14 +254,20 @@ std::map<std::string, MakeCase> cases() {
     fs::create_directory(d / "train.tsv");
     return S + " run p.toml -q";
   };
-  c["data-invalid-utf8"] = [=](const fs::path& d) { return data_pipeline(d, "sentence\tlabel\ngood\t1\nba\xff" "d\t0\n"); };
+  c["data-invalid-utf8"] = [=](const fs::path& d) {
+    return data_pipeline(d,
+                         "sentence\tlabel\ngood\t1\nba\xff"
+                         "d\t0\n");
+  };
   c["data-nul-byte"] = [=](const fs::path& d) {
     return data_pipeline(d, std::string("sentence\tlabel\ngood\t1\nba\0d\t0\n", 27));
   };
   c["data-missing-column"] = [=](const fs::path& d) { return data_pipeline(d, "sentence\tlabel\ngood\t1\nbad\n"); };
   // --- the test split
   const std::string two_rows = "sentence\tlabel\ngood\t1\nbad\t0\n";
-  c["task-test-from-needs-amount"] = [=](const fs::path& d) { return data_pipeline(d, two_rows) + " --set task.test_from=eval"; };
+  c["task-test-from-needs-amount"] = [=](const fs::path& d) {
+    return data_pipeline(d, two_rows) + " --set task.test_from=eval";
+  };
   c["task-test-and-test-from"] = [=](const fs::path& d) {
     write_file(d / "test.tsv", two_rows);
     return data_pipeline(d, two_rows) + " --set task.test=test.tsv --set task.test_from=eval --set task.test_size=1";
@@ -352,28 +365,33 @@ std::map<std::string, MakeCase> cases() {
     return S + " compress --strategy ptq --task seq_cls --model_name_or_path model --output_dir o --plan";
   };
   c["compress-hub-name"] = [=](const fs::path&) {
-    return S + " compress --task seq_cls --model_name_or_path ernie-3.0-medium-zh --train_file t.tsv --eval_file d.tsv "
-               "--output_dir o --plan";
+    return S +
+           " compress --task seq_cls --model_name_or_path ernie-3.0-medium-zh --train_file t.tsv --eval_file d.tsv "
+           "--output_dir o --plan";
   };
   c["compress-unknown-flag"] = [=](const fs::path& d) {
     copy_model(d);
-    return S + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
-               "--algo_lst KL";
+    return S +
+           " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
+           "--algo_lst KL";
   };
   c["compress-bad-algo"] = [=](const fs::path& d) {
     copy_model(d);
-    return S + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
-               "--algo_list kl";
+    return S +
+           " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
+           "--algo_list kl";
   };
   c["compress-min-max"] = [=](const fs::path& d) {
     copy_model(d);
-    return S + " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
-               "--algo_list KL min_max --batch_size_list 4 -q";
+    return S +
+           " compress --strategy ptq --task seq_cls --source synthetic --model_name_or_path model --output_dir o "
+           "--algo_list KL min_max --batch_size_list 4 -q";
   };
   c["compress-infer-model-with-dynabert"] = [=](const fs::path& d) {
     copy_model(d);
-    return S + " compress --strategy dynabert --task seq_cls --source synthetic --input_infer_model_path model/model "
-               "--model_name_or_path model --output_dir o";
+    return S +
+           " compress --strategy dynabert --task seq_cls --source synthetic --input_infer_model_path model/model "
+           "--model_name_or_path model --output_dir o";
   };
   // --- bench
   c["bench-not-a-model"] = [=](const fs::path&) { return S + " bench nosuch"; };
@@ -383,7 +401,8 @@ std::map<std::string, MakeCase> cases() {
   };
   c["bench-package-damaged"] = [=](const fs::path& d) {
     copy_model(d);
-    return S + " export-runtime model pkg && printf X | dd of=pkg/weights.bin bs=1 seek=100 conv=notrunc 2>/dev/null && " +
+    return S +
+           " export-runtime model pkg && printf X | dd of=pkg/weights.bin bs=1 seek=100 conv=notrunc 2>/dev/null && " +
            S + " bench pkg --iters 1 --batch 1";
   };
   // --- export-runtime

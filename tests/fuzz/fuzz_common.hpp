@@ -7,6 +7,7 @@
 // report, a leak, a timeout or running out of memory.
 #pragma once
 
+#include <cxxabi.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -20,8 +21,6 @@
 #include <string_view>
 #include <typeinfo>
 #include <vector>
-
-#include <cxxabi.h>
 
 namespace slimpipe_fuzz {
 

@@ -42,12 +42,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool no_header = sel & 8, closed = sel & 16, optional = sel & 32, pair = sel & 64;
   try {
     switch (sel % 8) {
-      case 0: case 1: case 2: case 3: {
+      case 0:
+      case 1:
+      case 2:
+      case 3: {
         static const char* kExt[] = {"train.tsv", "train.csv", "train.jsonl", "train.json"};
         const auto file = slimpipe_fuzz::write_file(kExt[sel % 8], body);
         SeqClsReadOptions o;
-        o.format = sel % 8 == 0 ? SeqClsFormat::Tsv : sel % 8 == 1 ? SeqClsFormat::Csv
-                 : sel % 8 == 2 ? SeqClsFormat::JsonLines : SeqClsFormat::Clue;
+        o.format = sel % 8 == 0   ? SeqClsFormat::Tsv
+                   : sel % 8 == 1 ? SeqClsFormat::Csv
+                   : sel % 8 == 2 ? SeqClsFormat::JsonLines
+                                  : SeqClsFormat::Clue;
         o.header = !no_header;
         if (pair) o.text_b_column = 2;
         if (closed) o.labels = {"0", "1", "positive", "negative"};
@@ -60,7 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         break;
       }
-      case 4: case 5: {
+      case 4:
+      case 5: {
         const auto file = slimpipe_fuzz::write_file(sel % 8 == 4 ? "train.conll" : "train.jsonl", body);
         TokenClsReadOptions o;
         o.format = sel % 8 == 4 ? TokenClsFormat::Conll : TokenClsFormat::JsonLines;

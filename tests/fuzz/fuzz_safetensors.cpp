@@ -1,9 +1,9 @@
 // libFuzzer target: model.safetensors through slimpipe::io::read_safetensors. Input: the file's bytes.
 // A file that reads is written back and read again: the round trip must give the same tensors.
-#include <cstring>
-
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+
+#include <cstring>
 
 #include "fuzz_common.hpp"
 #include "slimpipe/error.hpp"
@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     slimpipe::io::write_safetensors(again_file, tensors);
     slimpipe::io::TensorMap again = slimpipe::io::read_safetensors(again_file);
     if (again.size() != tensors.size()) {
-      std::fprintf(stderr, "fuzz_safetensors: %zu tensors read, %zu after a round trip\n", tensors.size(), again.size());
+      std::fprintf(stderr, "fuzz_safetensors: %zu tensors read, %zu after a round trip\n", tensors.size(),
+                   again.size());
       std::abort();
     }
     for (const auto& [name, t] : tensors) {

@@ -20,7 +20,8 @@ using namespace slimpipe::text;
   std::abort();
 }
 
-void check(const Encoding& e, const WordPieceTokenizer& tok, std::size_t len_a, std::size_t len_b, const EncodeOptions& o) {
+void check(const Encoding& e, const WordPieceTokenizer& tok, std::size_t len_a, std::size_t len_b,
+           const EncodeOptions& o) {
   const std::size_t n = e.ids.size();
   if (e.token_type_ids.size() != n || e.attention_mask.size() != n || e.special_tokens_mask.size() != n ||
       e.sequence_ids.size() != n || e.offsets.size() != n || e.byte_offsets.size() != n)

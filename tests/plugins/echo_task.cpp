@@ -12,9 +12,7 @@ class EchoTask final : public slimpipe::Task {
     if (p.get_int("num_labels") < 2) throw slimpipe::Error("[task] num_labels must be at least 2");
     num_labels_ = p.get_int("num_labels");
   }
-  slimpipe::HeadSpec head() const override {
-    return {slimpipe::nn::TaskHead::SequenceClassification, num_labels_, {}};
-  }
+  slimpipe::HeadSpec head() const override { return {slimpipe::nn::TaskHead::SequenceClassification, num_labels_, {}}; }
   std::shared_ptr<const slimpipe::FeatureSet> features(const std::string&, const slimpipe::text::WordPieceTokenizer&,
                                                        std::int64_t) override {
     throw slimpipe::Error("echo_task is a test task without data");

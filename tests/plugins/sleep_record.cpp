@@ -14,7 +14,8 @@
 namespace {
 
 long long now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // One write() per line on an O_APPEND descriptor: lines from concurrent instances never interleave.
@@ -49,7 +50,8 @@ class SleepRecord final : public slimpipe::Strategy {
     while (std::chrono::steady_clock::now() < until) {
       ctx.throw_if_cancelled();
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin).count();
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin).count();
       ctx.progress().update(std::min<std::int64_t>(steps, ms / 10), "x=" + p.raw("x").dump());
     }
     ctx.progress().update(steps);
@@ -94,4 +96,5 @@ slimpipe::Schema schema() {
 #define SLEEP_RECORD_NAME "sleep_record"
 #endif
 
-SLIMPIPE_PLUGIN(SleepRecord, "strategy", SLEEP_RECORD_NAME, "1.0.0", "test strategy: sleeps and records what ran", schema)
+SLIMPIPE_PLUGIN(SleepRecord, "strategy", SLEEP_RECORD_NAME, "1.0.0", "test strategy: sleeps and records what ran",
+                schema)

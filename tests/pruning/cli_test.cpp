@@ -2,7 +2,6 @@
 // 3/4 and 0.5 in one run, then evaluate each width's artifact. Every width must export correctly, for
 // sequence classification and for extractive QA (span head, EM/F1 metrics).
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,9 +9,8 @@
 #include <fstream>
 #include <initializer_list>
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "slimpipe/io/checkpoint.hpp"
 #include "train/cli_pipeline_support.hpp"
@@ -32,7 +30,6 @@ std::string read_text(const fs::path& p) {
   std::ifstream f(p);
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
-
 
 const char* kPipeline = R"(
 [pipeline]
@@ -96,7 +93,8 @@ class DynabertCli : public ::testing::Test {
     if (const std::string missing = cli_pipeline::missing_plugin(
             {task_plugin, "libslimpipe_finetune.so", "libslimpipe_dynabert.so", "libslimpipe_evaluate.so"});
         !missing.empty())
-      GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
+      GTEST_FAIL() << missing
+                   << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
     dir_ = fs::temp_directory_path() / ("slimpipe_" + tag + "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -127,7 +125,8 @@ TEST_F(DynabertCli, SeveralWidthsInOneRunExportCorrectly) {
       EXPECT_TRUE(fs::exists(w / f)) << name << "/" << f;
     const auto config = read_json(w / "config.json");
     ASSERT_TRUE(config.contains("pruned_heads")) << name;
-    for (const char* layer : {"0", "1"}) EXPECT_EQ(config["pruned_heads"][layer].size(), static_cast<std::size_t>(4 - kept));
+    for (const char* layer : {"0", "1"})
+      EXPECT_EQ(config["pruned_heads"][layer].size(), static_cast<std::size_t>(4 - kept));
     EXPECT_EQ(config["intermediate_size"], 64 * kept / 4);
 
     const auto manifest = read_json(w / "manifest.json");
@@ -136,7 +135,8 @@ TEST_F(DynabertCli, SeveralWidthsInOneRunExportCorrectly) {
     EXPECT_LT(manifest["param_count"].get<std::int64_t>(), full_params);
     const auto& fig = manifest["dynabert"];
     EXPECT_NEAR(fig["param_ratio"].get<double>(),
-                static_cast<double>(manifest["param_count"].get<std::int64_t>()) / static_cast<double>(full_params), 1e-12);
+                static_cast<double>(manifest["param_count"].get<std::int64_t>()) / static_cast<double>(full_params),
+                1e-12);
     EXPECT_NEAR(fig["flops_ratio"].get<double>(), kept / 4.0, 0.05) << name;  // attention + FFN scale with the width
     for (const char* m : {"accuracy", "sliced_accuracy", "naive_sliced_accuracy", "input_accuracy"})
       EXPECT_TRUE(manifest["metrics"].contains(m)) << name << ": " << m;
@@ -211,8 +211,8 @@ TEST_F(DynabertCli, QaWidthsExportWithExactMatchAndF1) {
   }
   for (const auto& [name, kept] : std::map<std::string, std::int64_t>{{"width_0.75", 3}, {"width_0.5", 2}}) {
     const fs::path w = out / "prune" / name;
-    for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "model.pt", "model.onnx", "metrics.json",
-                          "manifest.json"})
+    for (const char* f :
+         {"config.json", "model.safetensors", "vocab.txt", "model.pt", "model.onnx", "metrics.json", "manifest.json"})
       EXPECT_TRUE(fs::exists(w / f)) << name << "/" << f;
     const auto manifest = read_json(w / "manifest.json");
     EXPECT_EQ(manifest["kind"], "model");
@@ -240,27 +240,28 @@ TEST_F(DynabertCli, QaWidthsExportWithExactMatchAndF1) {
     EXPECT_EQ(loaded.model->head(), slimpipe::nn::TaskHead::QuestionAnswering) << name;
     const auto evaluation = read_json(out / "evaluate" / ("prune=" + name) / "manifest.json");
     EXPECT_NEAR(evaluation["metrics"]["f1"].get<double>(), metrics["f1"].get<double>(), 1e-9) << name;
-    EXPECT_NEAR(evaluation["metrics"]["exact_match"].get<double>(), metrics["exact_match"].get<double>(), 1e-9)
-        << name;
+    EXPECT_NEAR(evaluation["metrics"]["exact_match"].get<double>(), metrics["exact_match"].get<double>(), 1e-9) << name;
   }
   EXPECT_NE(read_text(out / "logs" / "run.log").find("width 0.5: f1="), std::string::npos);
 }
 
 // A dropout outside [0, 1) stops the finetune node before any training with one line naming the key.
 TEST(FinetuneParams, DropoutOutsideUnitIntervalIsOneLineError) {
-  if (const std::string missing = cli_pipeline::missing_plugin({"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so"});
+  if (const std::string missing =
+          cli_pipeline::missing_plugin({"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so"});
       !missing.empty())
     GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
   const fs::path dir = fs::temp_directory_path() / ("slimpipe_dropout_param_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const char* key : {"hidden_dropout_prob", "attention_probs_dropout_prob"}) {
-    std::ofstream(dir / "pipeline.toml") << "[pipeline]\nname = \"dropout\"\noutput_dir = \"out\"\n[model]\npath = \".\"\n"
-                                         << "[task]\ntype = \"seq_cls\"\nsource = \"synthetic\"\n"
-                                         << "synthetic_train_size = 40\nsynthetic_eval_size = 20\nmax_seq_length = 16\n"
-                                         << "[nodes.train]\ntype = \"finetune\"\ninputs = [\"model\"]\nfrom_scratch = true\n"
-                                         << "hidden_size = 16\nnum_attention_heads = 2\nintermediate_size = 32\n"
-                                         << key << " = 1.0\n";
+    std::ofstream(dir / "pipeline.toml")
+        << "[pipeline]\nname = \"dropout\"\noutput_dir = \"out\"\n[model]\npath = \".\"\n"
+        << "[task]\ntype = \"seq_cls\"\nsource = \"synthetic\"\n"
+        << "synthetic_train_size = 40\nsynthetic_eval_size = 20\nmax_seq_length = 16\n"
+        << "[nodes.train]\ntype = \"finetune\"\ninputs = [\"model\"]\nfrom_scratch = true\n"
+        << "hidden_size = 16\nnum_attention_heads = 2\nintermediate_size = 32\n"
+        << key << " = 1.0\n";
     const std::string cmd = std::string(SLIMPIPE_CLI) + " run " + (dir / "pipeline.toml").string() + " -q > " +
                             (dir / "run.log").string() + " 2>&1";
     EXPECT_NE(std::system(cmd.c_str()), 0) << key;

@@ -49,7 +49,8 @@ TEST(DistillationLoss, CombinesLambdaTimesHiddenPlusLogits) {
   const auto s = student->forward(b.inputs), t = teacher->forward(b.inputs);
   const DistillLoss loss = distill_loss(s, t, nn::TaskHead::TokenClassification, 0.1, b.inputs.attention_mask);
   double hidden = 0;
-  for (std::size_t j = 0; j < 3; ++j) hidden += masked_mse(s.taps[j], t.taps[j], b.inputs.attention_mask).item<double>();
+  for (std::size_t j = 0; j < 3; ++j)
+    hidden += masked_mse(s.taps[j], t.taps[j], b.inputs.attention_mask).item<double>();
   EXPECT_NEAR(loss.hidden.item<double>(), hidden, 1e-5);
   EXPECT_NEAR(loss.total.item<double>(), 0.1 * hidden + loss.logits.item<double>(), 1e-5);
   EXPECT_GT(loss.logits.item<double>(), 0.0);

@@ -1,9 +1,10 @@
 // Importance scores against finite differences: head importance is |dL/d head_mask| summed over batches,
 // neuron importance the first-order change of the loss when a neuron's weights are scaled.
+#include "slimpipe/pruning/importance.hpp"
+
 #include <gtest/gtest.h>
 
 #include "pruning_test_support.hpp"
-#include "slimpipe/pruning/importance.hpp"
 
 namespace slimpipe::pruning {
 namespace {
@@ -42,7 +43,8 @@ TEST_P(ImportanceTest, HeadImportanceMatchesFiniteDifferences) {
         at::Tensor plus = torch::ones({2, 4}, torch::kDouble), minus = plus.clone();
         plus[l][h] = 1 + kFdStep;
         minus[l][h] = 1 - kFdStep;
-        const double g = (batch_loss(*model, task, batch, plus) - batch_loss(*model, task, batch, minus)) / (2 * kFdStep);
+        const double g =
+            (batch_loss(*model, task, batch, plus) - batch_loss(*model, task, batch, minus)) / (2 * kFdStep);
         expected[l][h] += std::abs(g);  // |.| per batch, then summed
       }
   }

@@ -2,17 +2,15 @@
 // sequence or token classification, a seq_cls / token_cls test task, and a comparison helper.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/types.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "slimpipe/nn/task_model.hpp"
 #include "slimpipe/task.hpp"

@@ -54,11 +54,12 @@ TEST_P(PythonReference, PrunedCheckpointGivesTheSameLogits) {
   Batch b = data.collate({0, 1, 2, 3});
   b.inputs.token_type_ids = (torch::arange(9) >= 5).to(torch::kLong).expand({4, 9}).contiguous();
   io::write_safetensors(dir / "inputs.safetensors", {{"input_ids", b.inputs.input_ids},
-                                                      {"token_type_ids", b.inputs.token_type_ids},
-                                                      {"attention_mask", b.inputs.attention_mask}});
-  const std::string cmd = std::string(kPython) + " " + SLIMPIPE_SOURCE_DIR + "/tests/pruning/pruned_bert_reference.py " +
-                          (dir / "model").string() + " " + (dir / "inputs.safetensors").string() + " " +
-                          (dir / "logits.safetensors").string() + " > " + (dir / "py.log").string() + " 2>&1";
+                                                     {"token_type_ids", b.inputs.token_type_ids},
+                                                     {"attention_mask", b.inputs.attention_mask}});
+  const std::string cmd = std::string(kPython) + " " + SLIMPIPE_SOURCE_DIR +
+                          "/tests/pruning/pruned_bert_reference.py " + (dir / "model").string() + " " +
+                          (dir / "inputs.safetensors").string() + " " + (dir / "logits.safetensors").string() + " > " +
+                          (dir / "py.log").string() + " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const at::Tensor expected = io::read_safetensors(dir / "logits.safetensors").at("logits");
   torch::NoGradGuard no_grad;

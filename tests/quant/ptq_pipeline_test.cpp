@@ -2,19 +2,17 @@
 // evaluated and writes its calibration, sensitivity report and QDQ model, and rank picks the best and falls
 // back sites to fp32.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 
@@ -38,7 +36,8 @@ int run(const std::string& args, const fs::path& log) {
 
 bool plugins_built() {
   const fs::path plugins = fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins";
-  for (const char* lib : {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_ptq.so", "libslimpipe_rank.so"})
+  for (const char* lib :
+       {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_ptq.so", "libslimpipe_rank.so"})
     if (!fs::exists(plugins / lib)) return false;
   return true;
 }
@@ -117,7 +116,9 @@ bench_rounds = 1
 class PtqPipeline : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!plugins_built()) GTEST_FAIL() << "ptq, rank, finetune or seq_cls plugin is not built (every test program depends on target slimpipe_plugins: a build error?)";
+    if (!plugins_built())
+      GTEST_FAIL() << "ptq, rank, finetune or seq_cls plugin is not built (every test program depends on target "
+                      "slimpipe_plugins: a build error?)";
     dir_ = fs::temp_directory_path() / ("slimpipe_ptq_pipeline_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -130,12 +131,14 @@ class PtqPipeline : public ::testing::Test {
 };
 
 TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
-  ASSERT_EQ(run("plan '" + (dir_ / "pipeline.toml").string() + "'", dir_ / "plan.log"), 0) << read_text(dir_ / "plan.log");
+  ASSERT_EQ(run("plan '" + (dir_ / "pipeline.toml").string() + "'", dir_ / "plan.log"), 0)
+      << read_text(dir_ / "plan.log");
   const std::string plan = read_text(dir_ / "plan.log");
   EXPECT_NE(plan.find("quant@algo=abs_max,batch_size=4,batch_num=2"), std::string::npos) << plan;
   EXPECT_NE(plan.find("quant@algo=KL,batch_size=4,batch_num=2"), std::string::npos) << plan;
 
-  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() + "' -q", dir_ / "run.log"), 0) << read_text(dir_ / "run.log");
+  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() + "' -q", dir_ / "run.log"), 0)
+      << read_text(dir_ / "run.log");
   const fs::path out = dir_ / "out";
   const double fp32 = read_json(out / "train" / "manifest.json")["metrics"]["accuracy"].get<double>();
   int cells = 0;
@@ -148,8 +151,9 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     const double acc = m["metrics"]["accuracy"].get<double>();
     EXPECT_NEAR(acc - fp32, m["metrics"]["delta_accuracy"].get<double>(), 1e-9);
     EXPECT_GT(acc, 40.0) << "the int8 model must still work (chance is 33%)";
-    for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "calibration.json", "quant_weights.safetensors",
-                          "sensitivity.csv", "model.int8.onnx", "metrics.json", "runtime/runtime.json", "runtime/weights.bin"})
+    for (const char* f :
+         {"config.json", "model.safetensors", "vocab.txt", "calibration.json", "quant_weights.safetensors",
+          "sensitivity.csv", "model.int8.onnx", "metrics.json", "runtime/runtime.json", "runtime/weights.bin"})
       EXPECT_TRUE(fs::exists(e.path() / f)) << e.path() / f;
     EXPECT_EQ(m["input_model"]["id"], "train");
     EXPECT_EQ(read_json(e.path() / "runtime" / "runtime.json")["precision"], "int8");
@@ -219,7 +223,9 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     EXPECT_LE(ci[0].get<double>(), c["delta"].get<double>() + 1e-9);
     EXPECT_GE(ci[1].get<double>(), c["delta"].get<double>() - 1e-9);
     EXPECT_LT(ci[1].get<double>() - ci[0].get<double>(), 20.0);
-    EXPECT_NEAR(c["accuracy"].get<double>(), read_json(fs::path(c["dir"].get<std::string>()) / "manifest.json")["metrics"]["accuracy"].get<double>(), 1e-9)
+    EXPECT_NEAR(c["accuracy"].get<double>(),
+                read_json(fs::path(c["dir"].get<std::string>()) / "manifest.json")["metrics"]["accuracy"].get<double>(),
+                1e-9)
         << "rank re-evaluates a cell to the figure ptq measured";
     EXPECT_GT(c["logit_sqnr_db"].get<double>(), 0.0);
     EXPECT_EQ(c["logit_sqnr_source"], "rank");
@@ -247,8 +253,8 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
   const auto& lo = &hi == &first ? second : first;
   ASSERT_GT(hi["logit_sqnr_db"].get<double>() - lo["logit_sqnr_db"].get<double>(), 0.01) << ranking.dump(2);
   const double gate = (hi["logit_sqnr_db"].get<double>() + lo["logit_sqnr_db"].get<double>()) / 2;
-  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() + "' -q --only strict --set nodes.strict.min_logit_sqnr_db=" +
-                    std::to_string(gate),
+  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() +
+                    "' -q --only strict --set nodes.strict.min_logit_sqnr_db=" + std::to_string(gate),
                 dir_ / "gate.log"),
             0)
       << read_text(dir_ / "gate.log");
@@ -265,14 +271,16 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
       << read_text(dir_ / "ungate.log");  // back to the file's 1000 dB
   // The run report carries the same columns.
   const std::string report = read_text(out / "report.md");
-  for (const char* col : {"| Δ CI |", "| SQNR dB |", "| agree % |"}) EXPECT_NE(report.find(col), std::string::npos) << col;
+  for (const char* col : {"| Δ CI |", "| SQNR dB |", "| agree % |"})
+    EXPECT_NE(report.find(col), std::string::npos) << col;
   EXPECT_NEAR(best["metrics"]["p50_ms_b1"].get<double>(),
               ranking["candidates"][0]["latency"]["batch_1"]["p50_ms"].get<double>(), 1e-9);
 
   // `slimpipe bench` on the deployed model: seq defaults to the model's 32 positions; a longer --seq is a
   // one-line error naming the folder.
   const fs::path rt_dir = out / "best" / "runtime";
-  ASSERT_EQ(run("bench '" + rt_dir.string() + "' --batch 1 2 --iters 2 --threads 1 --json '" + (dir_ / "bench.json").string() + "'",
+  ASSERT_EQ(run("bench '" + rt_dir.string() + "' --batch 1 2 --iters 2 --threads 1 --json '" +
+                    (dir_ / "bench.json").string() + "'",
                 dir_ / "bench.log"),
             0)
       << read_text(dir_ / "bench.log");
@@ -286,8 +294,9 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     EXPECT_GT(r["p50_ms"].get<double>(), 0.0);
   }
   EXPECT_NE(run("bench '" + rt_dir.string() + "' --seq 64", dir_ / "bench_bad.log"), 0);
-  EXPECT_NE(read_text(dir_ / "bench_bad.log").find("--seq 64 exceeds " + rt_dir.string() + "'s max_position_embeddings 32"),
-            std::string::npos)
+  EXPECT_NE(
+      read_text(dir_ / "bench_bad.log").find("--seq 64 exceeds " + rt_dir.string() + "'s max_position_embeddings 32"),
+      std::string::npos)
       << read_text(dir_ / "bench_bad.log");
 
   // objective = "latency": the fastest candidate within the drop first.
@@ -312,7 +321,8 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
   EXPECT_TRUE(fs::exists(out / "fallback" / "model.int8.onnx"));
   // The fallback model's runtime export is made anew: its fp32 sites are not int8 there, and it is timed.
   const auto rt = read_json(out / "fallback" / "runtime" / "runtime.json");
-  const auto cell_rt = read_json(fs::path(ranking["candidates"][0]["dir"].get<std::string>()) / "runtime" / "runtime.json");
+  const auto cell_rt =
+      read_json(fs::path(ranking["candidates"][0]["dir"].get<std::string>()) / "runtime" / "runtime.json");
   for (int i = 0; i < 3; ++i) {
     const std::string site = order[i].get<std::string>();
     EXPECT_TRUE(cell_rt["quant"]["sites"].contains(site)) << site << " is int8 in the cell";
@@ -333,7 +343,8 @@ TEST_F(PtqPipeline, RankPublishesAScratchExportAsACompletePackageAndReportsTestA
   const std::string at = "sensitivity_samples = 64\n";
   pipeline.replace(pipeline.find(at), at.size(), at + "export_formats = [\"onnx\"]\n");
   std::ofstream(dir_ / "scratch.toml") << pipeline;
-  ASSERT_EQ(run("run '" + (dir_ / "scratch.toml").string() + "' -q", dir_ / "run.log"), 0) << read_text(dir_ / "run.log");
+  ASSERT_EQ(run("run '" + (dir_ / "scratch.toml").string() + "' -q", dir_ / "run.log"), 0)
+      << read_text(dir_ / "run.log");
   const fs::path out = dir_ / "out";
   for (const auto& e : fs::directory_iterator(out / "quant")) {
     if (fs::exists(e.path() / "manifest.json")) {
@@ -348,9 +359,10 @@ TEST_F(PtqPipeline, RankPublishesAScratchExportAsACompletePackageAndReportsTestA
   EXPECT_EQ(package["task"], "seq_cls") << package.dump(2);
 
   // bench takes the rank folder (its runtime/), prints the full path, and the model's own memory, not the CLI's.
-  ASSERT_EQ(run("bench '" + (out / "best").string() + "' --batch 1 --iters 2 --json '" + (dir_ / "bench.json").string() + "'",
-                dir_ / "bench.log"),
-            0)
+  ASSERT_EQ(
+      run("bench '" + (out / "best").string() + "' --batch 1 --iters 2 --json '" + (dir_ / "bench.json").string() + "'",
+          dir_ / "bench.log"),
+      0)
       << read_text(dir_ / "bench.log");
   EXPECT_NE(read_text(dir_ / "bench.log").find("model 1: " + fs::absolute(rt).lexically_normal().string() + "\n"),
             std::string::npos)
@@ -366,8 +378,8 @@ TEST_F(PtqPipeline, RankPublishesAScratchExportAsACompletePackageAndReportsTestA
   }();
   ASSERT_FALSE(cell_onnx.empty());
   EXPECT_EQ(run("bench '" + cell_onnx.string() + "'", dir_ / "bench_onnx.log"), 2);
-  EXPECT_NE(read_text(dir_ / "bench_onnx.log").find("a file, and its folder " + cell_onnx.parent_path().string() +
-                                                    " holds no runtime export"),
+  EXPECT_NE(read_text(dir_ / "bench_onnx.log")
+                .find("a file, and its folder " + cell_onnx.parent_path().string() + " holds no runtime export"),
             std::string::npos)
       << read_text(dir_ / "bench_onnx.log");
 
@@ -386,8 +398,12 @@ TEST_F(PtqPipeline, RankPublishesAScratchExportAsACompletePackageAndReportsTestA
   EXPECT_NEAR(read_json(out / "best" / "manifest.json")["metrics"]["test_accuracy"].get<double>(),
               ranking["candidates"][0]["test"]["accuracy"].get<double>(), 1e-9);
   EXPECT_NE(read_text(out / "best" / "ranking.md").find("| test accuracy | Δ test |"), std::string::npos);
-  ASSERT_EQ(run("run '" + (dir_ / "scratch.toml").string() + "' -q --set nodes.best.report_test=false --set "
-                "'pipeline.output_dir=\"" + (dir_ / "no_test").string() + "\"'", dir_ / "no_test.log"), 0)
+  ASSERT_EQ(run("run '" + (dir_ / "scratch.toml").string() +
+                    "' -q --set nodes.best.report_test=false --set "
+                    "'pipeline.output_dir=\"" +
+                    (dir_ / "no_test").string() + "\"'",
+                dir_ / "no_test.log"),
+            0)
       << read_text(dir_ / "no_test.log");
   const auto without = read_json(dir_ / "no_test" / "best" / "ranking.json");
   EXPECT_TRUE(without["test"].is_null());
@@ -456,9 +472,11 @@ collect = true
 TEST_F(PtqPipeline, DynabertPlusPtqExpandsIntoAPtqGridPerWidth) {
   if (!fs::exists(fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins/libslimpipe_dynabert_ptq.so") ||
       !fs::exists(fs::path(SLIMPIPE_BINARY_DIR) / "lib/slimpipe/plugins/libslimpipe_dynabert.so"))
-    GTEST_FAIL() << "dynabert or dynabert+ptq plugin is not built (every test program depends on target slimpipe_plugins: a build error?)";
+    GTEST_FAIL() << "dynabert or dynabert+ptq plugin is not built (every test program depends on target "
+                    "slimpipe_plugins: a build error?)";
   std::ofstream(dir_ / "composite.toml") << kComposite;
-  ASSERT_EQ(run("plan '" + (dir_ / "composite.toml").string() + "'", dir_ / "plan.log"), 0) << read_text(dir_ / "plan.log");
+  ASSERT_EQ(run("plan '" + (dir_ / "composite.toml").string() + "'", dir_ / "plan.log"), 0)
+      << read_text(dir_ / "plan.log");
   const std::string plan = read_text(dir_ / "plan.log");
   EXPECT_NE(plan.find("compress_dynabert "), std::string::npos) << plan;
   for (const char* w : {"width_0.75", "width_0.5"})
@@ -468,11 +486,13 @@ TEST_F(PtqPipeline, DynabertPlusPtqExpandsIntoAPtqGridPerWidth) {
           << plan;
   EXPECT_NE(plan.find("7 to run"), std::string::npos) << plan;
 
-  ASSERT_EQ(run("run '" + (dir_ / "composite.toml").string() + "' -q", dir_ / "run.log"), 0) << read_text(dir_ / "run.log");
+  ASSERT_EQ(run("run '" + (dir_ / "composite.toml").string() + "' -q", dir_ / "run.log"), 0)
+      << read_text(dir_ / "run.log");
   const fs::path out = dir_ / "out";
   // learning_rate is the dynabert step's; AdaRound's rate is the ptq step's adaround_learning_rate, at its default.
-  EXPECT_DOUBLE_EQ(read_json(out / "compress_dynabert" / "width_0.75" / "manifest.json")["params"]["learning_rate"].get<double>(),
-                   2e-3);
+  EXPECT_DOUBLE_EQ(
+      read_json(out / "compress_dynabert" / "width_0.75" / "manifest.json")["params"]["learning_rate"].get<double>(),
+      2e-3);
   int cells = 0;
   for (const auto& e : fs::directory_iterator(out / "compress")) {
     if (!fs::exists(e.path() / "manifest.json")) continue;
@@ -511,10 +531,12 @@ TEST_F(PtqPipeline, DynabertPlusPtqExpandsIntoAPtqGridPerWidth) {
 }
 
 TEST_F(PtqPipeline, CompositeRejectsKeysNoStepTakes) {
-  std::ofstream(dir_ / "bad.toml") << std::string(kComposite).replace(std::string(kComposite).find("algo_list"), 9, "algo_lsit");
+  std::ofstream(dir_ / "bad.toml")
+      << std::string(kComposite).replace(std::string(kComposite).find("algo_list"), 9, "algo_lsit");
   EXPECT_NE(run("validate '" + (dir_ / "bad.toml").string() + "'", dir_ / "bad.log"), 0);
   const std::string log = read_text(dir_ / "bad.log");
-  EXPECT_NE(log.find("unknown key 'algo_lsit' in [nodes.compress] (no step of composite 'dynabert+ptq'"), std::string::npos)
+  EXPECT_NE(log.find("unknown key 'algo_lsit' in [nodes.compress] (no step of composite 'dynabert+ptq'"),
+            std::string::npos)
       << log;
   EXPECT_NE(log.find("did you mean 'algo_list'"), std::string::npos) << log;
 }
@@ -528,14 +550,15 @@ TEST_F(PtqPipeline, CompressBuildsThePipelineFromPaddleNlpFlags) {
             0)
       << read_text(dir_ / "emit.log");
   const std::string toml = read_text(dir_ / "emit.log");
-  for (const char* line : {"type = \"dynabert+ptq\"", "width_mult_list = [\"3/4\", \"1/2\"]", "algo_list = [\"mse\", \"KL\"]",
-                           "batch_size_list = [4, 8]", "bias_correction = true", "source = \"synthetic\"",
-                           "max_metric_drop = 1.0", "[nodes.rank]", "collect = true"})
+  for (const char* line : {"type = \"dynabert+ptq\"", "width_mult_list = [\"3/4\", \"1/2\"]",
+                           "algo_list = [\"mse\", \"KL\"]", "batch_size_list = [4, 8]", "bias_correction = true",
+                           "source = \"synthetic\"", "max_metric_drop = 1.0", "[nodes.rank]", "collect = true"})
     EXPECT_NE(toml.find(line), std::string::npos) << line << "\n" << toml;
   // What it emits is a valid pipeline.
   std::ofstream(dir_ / "emitted.toml") << toml;
   fs::create_directories(dir_ / "model");
-  EXPECT_EQ(run("validate '" + (dir_ / "emitted.toml").string() + "'", dir_ / "validate.log"), 0) << read_text(dir_ / "validate.log");
+  EXPECT_EQ(run("validate '" + (dir_ / "emitted.toml").string() + "'", dir_ / "validate.log"), 0)
+      << read_text(dir_ / "validate.log");
 
   // PaddleNLP's defaults and spellings: no --strategy is dynabert+ptq; --train_file / --eval_file / --test_file
   // set the task's files.
@@ -545,9 +568,9 @@ TEST_F(PtqPipeline, CompressBuildsThePipelineFromPaddleNlpFlags) {
             0)
       << read_text(dir_ / "defaults.log");
   const std::string defaults = read_text(dir_ / "defaults.log");
-  for (const std::string& line : std::vector<std::string>{"type = \"dynabert+ptq\"", "train = \"" + fs::absolute("t.tsv").string() + "\"",
-                                 "eval = \"" + fs::absolute("d.tsv").string() + "\"",
-                                 "test = \"" + fs::absolute("x.tsv").string() + "\""})
+  for (const std::string& line : std::vector<std::string>{
+           "type = \"dynabert+ptq\"", "train = \"" + fs::absolute("t.tsv").string() + "\"",
+           "eval = \"" + fs::absolute("d.tsv").string() + "\"", "test = \"" + fs::absolute("x.tsv").string() + "\""})
     EXPECT_NE(defaults.find(line), std::string::npos) << line << "\n" << defaults;
   EXPECT_EQ(run("compress --task seq_cls --model_name_or_path m --output_dir o --train_file t.tsv --train t.tsv "
                 "--eval_file d.tsv --emit-toml",
@@ -565,8 +588,9 @@ TEST_F(PtqPipeline, CompressBuildsThePipelineFromPaddleNlpFlags) {
       << read_text(dir_ / "notrain.log");
 
   EXPECT_EQ(run(base + "--algo_lst KL", dir_ / "typo.log"), 2);
-  EXPECT_NE(read_text(dir_ / "typo.log").find("--algo_lst: not a parameter of task 'seq_cls', strategy 'dynabert+ptq' or rank "
-                                              "(did you mean 'algo_list'?)"),
+  EXPECT_NE(read_text(dir_ / "typo.log")
+                .find("--algo_lst: not a parameter of task 'seq_cls', strategy 'dynabert+ptq' or rank "
+                      "(did you mean 'algo_list'?)"),
             std::string::npos)
       << read_text(dir_ / "typo.log");
   // --input_infer_model_path: PaddleNLP ignores it outside ptq; here that is an error.
@@ -600,9 +624,13 @@ TEST_F(PtqPipeline, CompressQuantizesTheExportedFolderOfInputInferModelPath) {
                 dir_ / "both.log"),
             0)
       << log_of("both.log");
-  EXPECT_NE(log_of("both.log").find("[model]\npath = \"" + exported.string() + "\""), std::string::npos) << log_of("both.log");
-  EXPECT_NE(log_of("both.log").find("slimpipe compress: quantizing " + exported.string() + " (--input_infer_model_path); "
-                                    "--model_name_or_path " + dir_.string() + "/model is not used"),
+  EXPECT_NE(log_of("both.log").find("[model]\npath = \"" + exported.string() + "\""), std::string::npos)
+      << log_of("both.log");
+  EXPECT_NE(log_of("both.log")
+                .find("slimpipe compress: quantizing " + exported.string() +
+                      " (--input_infer_model_path); "
+                      "--model_name_or_path " +
+                      dir_.string() + "/model is not used"),
             std::string::npos)
       << log_of("both.log");
 
@@ -610,12 +638,15 @@ TEST_F(PtqPipeline, CompressQuantizesTheExportedFolderOfInputInferModelPath) {
   fs::create_directories(onnx_only);
   std::ofstream(onnx_only / "model.onnx") << "";
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {onnx_only.string() + "/model", (onnx_only / "model.onnx").string() + " is an exported ONNX graph; slimpipe "
-                                      "quantizes the model folder it was exported from (config.json + model.safetensors)"},
+      {onnx_only.string() + "/model",
+       (onnx_only / "model.onnx").string() +
+           " is an exported ONNX graph; slimpipe "
+           "quantizes the model folder it was exported from (config.json + model.safetensors)"},
       {dir_.string() + "/absent/model", "no folder " + dir_.string() + "/absent"},
       {onnx_only.string() + "/model.onnx", "no config.json in " + onnx_only.string()},
-      {exported.string() + "/inference", "expected the prefix 'model' (model.safetensors) or 'pytorch_model' "
-                                         "(pytorch_model.bin), got 'inference'"},
+      {exported.string() + "/inference",
+       "expected the prefix 'model' (model.safetensors) or 'pytorch_model' "
+       "(pytorch_model.bin), got 'inference'"},
       {exported.string() + "/pytorch_model", "no pytorch_model.bin in " + exported.string()}};
   for (const auto& [given, message] : bad) {
     EXPECT_EQ(run(base + "--input_infer_model_path '" + given + "'", dir_ / "bad.log"), 2) << given;
@@ -629,10 +660,12 @@ namespace {
 std::string tiny_trained_model_pipeline(const std::string& output_dir, int train_size, int eval_size, int epochs) {
   return "[pipeline]\nname = \"" + output_dir + "\"\noutput_dir = \"" + output_dir +
          "\"\nthreads_per_instance = 1\n\n[task]\ntype = \"seq_cls\"\nsource = \"synthetic\"\n"
-         "synthetic_train_size = " + std::to_string(train_size) + "\nsynthetic_eval_size = " + std::to_string(eval_size) +
+         "synthetic_train_size = " +
+         std::to_string(train_size) + "\nsynthetic_eval_size = " + std::to_string(eval_size) +
          "\nmax_seq_length = 32\n\n[nodes.train]\ntype = \"finetune\"\ninputs = []\nfrom_scratch = true\n"
          "hidden_size = 32\nnum_hidden_layers = 1\nnum_attention_heads = 2\nintermediate_size = 64\n"
-         "max_position_embeddings = 32\nlearning_rate = 3e-3\nnum_train_epochs = " + std::to_string(epochs) + "\n";
+         "max_position_embeddings = 32\nlearning_rate = 3e-3\nnum_train_epochs = " +
+         std::to_string(epochs) + "\n";
 }
 
 }  // namespace
@@ -643,23 +676,28 @@ std::string tiny_trained_model_pipeline(const std::string& output_dir, int train
 // dropped with a warning (AdaRound's rate is --adaround_learning_rate).
 TEST_F(PtqPipeline, CompressWithOnnxFormatFalseRunsEndToEnd) {
   std::ofstream(dir_ / "train.toml") << tiny_trained_model_pipeline("trained", 600, 200, 2);
-  ASSERT_EQ(run("run '" + (dir_ / "train.toml").string() + "' -q", dir_ / "train.log"), 0) << read_text(dir_ / "train.log");
+  ASSERT_EQ(run("run '" + (dir_ / "train.toml").string() + "' -q", dir_ / "train.log"), 0)
+      << read_text(dir_ / "train.log");
   const fs::path model = dir_ / "trained" / "train";
   const fs::path out = dir_ / "compressed";
-  const std::string cmd = "compress --strategy ptq --task seq_cls --source synthetic --synthetic_train_size 600 "
-                          "--synthetic_eval_size 200 --max_seq_length 32 --model_name_or_path '" + model.string() +
-                          "' --output_dir '" + out.string() + "' --algo_list abs_max KL --batch_size_list 4 "
-                          "--onnx_format False --learning_rate 2e-5 --bench_batches 1 --bench_iters 2 -q";
+  const std::string cmd =
+      "compress --strategy ptq --task seq_cls --source synthetic --synthetic_train_size 600 "
+      "--synthetic_eval_size 200 --max_seq_length 32 --model_name_or_path '" +
+      model.string() + "' --output_dir '" + out.string() +
+      "' --algo_list abs_max KL --batch_size_list 4 "
+      "--onnx_format False --learning_rate 2e-5 --bench_batches 1 --bench_iters 2 -q";
   ASSERT_EQ(run(cmd, dir_ / "compress.log"), 0) << read_text(dir_ / "compress.log");
   const std::string log = read_text(dir_ / "compress.log");
-  EXPECT_NE(log.find("slimpipe compress: warning: --learning_rate is not used with --strategy ptq"), std::string::npos) << log;
+  EXPECT_NE(log.find("slimpipe compress: warning: --learning_rate is not used with --strategy ptq"), std::string::npos)
+      << log;
   EXPECT_NE(log.find("no model.int8.onnx: onnx_format = false"), std::string::npos) << log;
   EXPECT_EQ(read_text(out / "compress.toml").find("learning_rate = 2"), std::string::npos);
   int cells = 0;
   for (const auto& e : fs::directory_iterator(out / "compress")) {
     if (!fs::exists(e.path() / "manifest.json")) continue;
     ++cells;
-    for (const char* f : {"config.json", "model.safetensors", "calibration.json", "quant_weights.safetensors", "metrics.json"})
+    for (const char* f :
+         {"config.json", "model.safetensors", "calibration.json", "quant_weights.safetensors", "metrics.json"})
       EXPECT_TRUE(fs::exists(e.path() / f)) << e.path() / f;
     EXPECT_FALSE(fs::exists(e.path() / "model.int8.onnx")) << e.path();
     EXPECT_FALSE(fs::exists(e.path() / "runtime")) << e.path();

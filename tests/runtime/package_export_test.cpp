@@ -6,11 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/export/runtime_package.hpp"
@@ -104,7 +103,8 @@ TEST(RuntimePackageExport, ModelFolderExportHoldsTokenizerLabelsLengthsAndChecks
 
   auto loaded = rt::Model::load(dir / "runtime");
   ASSERT_NE(loaded.package(), nullptr);
-  const auto tok = text::WordPieceTokenizer::from_files(loaded.package()->vocab_file, loaded.package()->tokenizer_config_file);
+  const auto tok =
+      text::WordPieceTokenizer::from_files(loaded.package()->vocab_file, loaded.package()->tokenizer_config_file);
   EXPECT_FALSE(tok.options().do_lower_case);
   EXPECT_EQ(tok.vocab(), vocab());
 
@@ -187,8 +187,9 @@ TEST(RuntimePackageExport, HuggingFaceCheckpointErrorsNameTheFile) {
   io::SaveOptions save;
   save.vocab = vocab();
   io::save_model(bare, *encoder, save);
-  EXPECT_NE(error_of([&] { exporter::export_runtime_package(bare, out, ""); })
-                .find((bare / "config.json").string() + ": 'architectures' names no task head"),
+  EXPECT_NE(error_of([&] {
+              exporter::export_runtime_package(bare, out, "");
+            }).find((bare / "config.json").string() + ": 'architectures' names no task head"),
             std::string::npos);
   EXPECT_EQ(error_of([&] { exporter::export_runtime_package(bare, out, "ner"); }),
             "--task ner: expected seq_cls, token_cls or qa");
@@ -209,8 +210,8 @@ TEST(RuntimeClassifierExport, MatchesTheModelPathOnTokenIdsAndLogits) {
 
   data::SeqClsDataset dataset;
   dataset.source = "test";
-  const std::vector<std::string> texts = {"GOOD film", "bad bad film w12 w13", "w50 w51 w52 w53 w54 w55 w56 w57 w58 w59 w60",
-                                          "unknownword good", "Film"};
+  const std::vector<std::string> texts = {"GOOD film", "bad bad film w12 w13",
+                                          "w50 w51 w52 w53 w54 w55 w56 w57 w58 w59 w60", "unknownword good", "Film"};
   for (const auto& t : texts) dataset.examples.push_back({t, std::nullopt, -1, 1});
   const auto tokenizer = text::WordPieceTokenizer::from_directory(dir);
   const tasks::SeqClsFeatures features = tasks::featurize_seq_cls(dataset, tokenizer, 12);
@@ -230,7 +231,8 @@ TEST(RuntimeClassifierExport, MatchesTheModelPathOnTokenIdsAndLogits) {
   }
   for (std::size_t i = 0; i < texts.size(); ++i) {
     for (std::int64_t j = 0; j < 3; ++j)
-      EXPECT_NEAR(preds[i].logits[static_cast<std::size_t>(j)], logits[static_cast<std::int64_t>(i)][j].item<float>(), 1e-4)
+      EXPECT_NEAR(preds[i].logits[static_cast<std::size_t>(j)], logits[static_cast<std::int64_t>(i)][j].item<float>(),
+                  1e-4)
           << texts[i];
     EXPECT_EQ(preds[i].label_id, logits[static_cast<std::int64_t>(i)].argmax().item<std::int64_t>());
     EXPECT_EQ(preds[i].label, std::vector<std::string>({"negative", "neutral", "positive"})[preds[i].label_id]);

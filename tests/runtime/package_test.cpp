@@ -6,17 +6,16 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "one_line_error.hpp"
 #include "slimpipe/error.hpp"
 #include "slimpipe/hash.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 #include "slimpipe_runtime/classifier.hpp"
 #include "slimpipe_runtime/runtime.hpp"
-#include "one_line_error.hpp"
 #include "tiny_model.hpp"
 
 namespace {
@@ -29,8 +28,8 @@ using rt::testing::write_tiny_model;
 using Json = nlohmann::json;
 
 std::vector<std::string> tiny_vocab() {
-  std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "movie", "bad", "plot",
-                                "the", "was", "##s", "un", "##like", ",", "."};
+  std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a",      "great", "movie", "bad",
+                                "plot",  "the",   "was",   "##s",   "un",     "##like", ",",     "."};
   while (v.size() < 40) v.push_back("[unused" + std::to_string(v.size()) + "]");
   return v;
 }
@@ -41,7 +40,8 @@ TEST(RuntimeTorchFree, TinyModelLoadsAndRunsDeterministically) {
   auto model = rt::Model::load(dir);
   EXPECT_EQ(model.info().head, rt::Head::SequenceClassification);
   EXPECT_EQ(model.info().num_labels, 3);
-  const std::vector<std::int64_t> ids = {2, 5, 6, 7, 3, 2, 8, 9, 3, 0}, types(10, 0), mask = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+  const std::vector<std::int64_t> ids = {2, 5, 6, 7, 3, 2, 8, 9, 3, 0}, types(10, 0),
+                                  mask = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
   const auto& out = model.run(ids, types, mask, 2, 5);
   ASSERT_EQ(out.logits_size(), 6);
   const std::vector<float> first(out.logits, out.logits + 6);
@@ -166,11 +166,16 @@ TEST(RuntimePackage, VersionAndFieldsAreChecked) {
   expect_one_line(rewrite([](Json& j) { j["version"] = 2; }),
                   where + ": package format version 2, this runtime reads version 1");
   expect_one_line(rewrite([](Json& j) { j["format"] = "other"; }), where + ": not a slimpipe runtime package");
-  expect_one_line(rewrite([](Json& j) { j["task"] = "token_cls"; }), where + ": task token_cls, but runtime.json's head is seq_cls");
-  expect_one_line(rewrite([](Json& j) { j["labels"] = {"a", "b"}; }), where + ": 2 labels, runtime.json has num_labels 3");
+  expect_one_line(rewrite([](Json& j) { j["task"] = "token_cls"; }),
+                  where + ": task token_cls, but runtime.json's head is seq_cls");
+  expect_one_line(rewrite([](Json& j) {
+                    j["labels"] = {"a", "b"};
+                  }),
+                  where + ": 2 labels, runtime.json has num_labels 3");
   expect_one_line(rewrite([](Json& j) { j["max_seq_length"] = 65; }),
                   where + ": max_seq_length 65 exceeds runtime.json's max_position_embeddings 64");
-  expect_one_line(rewrite([](Json& j) { j["max_seq_length"] = 0; }), where + ": key 'max_seq_length' is 0, expected >= 1");
+  expect_one_line(rewrite([](Json& j) { j["max_seq_length"] = 0; }),
+                  where + ": key 'max_seq_length' is 0, expected >= 1");
   expect_one_line(rewrite([](Json& j) { j["files"][0]["path"] = "../runtime.json"; }),
                   where + ": file path '../runtime.json' is not a plain file name inside the package");
   expect_one_line(rewrite([](Json& j) { j["files"].erase(1); }), where + ": 'files' does not list weights.bin");
@@ -223,7 +228,8 @@ TEST(RuntimeClassifier, RefusesWhatItCannotRun) {
     }
     return std::string("(no error)");
   };
-  expect_one_line(error_of(bare), (bare / "package.json").string() + ": not found (a Classifier needs a runtime package");
+  expect_one_line(error_of(bare),
+                  (bare / "package.json").string() + ": not found (a Classifier needs a runtime package");
   const fs::path qa = scratch_dir("clf_qa");
   TinyModel m;
   m.head = "qa";

@@ -1,24 +1,25 @@
 // slimpipe_runtime against LibTorch: fp32 exports agree with TaskModel::forward within 1e-4, INT8 exports with
 // the fake-quant forward (quant::make_fake_quant_hook) within a stated tolerance and the same predictions;
 // broken folders and inputs give one-line errors; steady-state runs allocate nothing.
+#include "slimpipe_runtime/runtime.hpp"
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <limits>
 #include <cstdlib>
 #include <filesystem>
-#include <optional>
-#include <tuple>
 #include <fstream>
+#include <limits>
 #include <new>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/export/runtime_package.hpp"
@@ -27,7 +28,6 @@
 #include "slimpipe/quant/fake_quant_hook.hpp"
 #include "slimpipe/quant/site_calibration.hpp"
 #include "slimpipe/quant/weight_quant.hpp"
-#include "slimpipe_runtime/runtime.hpp"
 
 // Counting every heap allocation of the process while enabled (only around the runs under test): operator new,
 // and the C allocator's entry points (oneDNN, OpenBLAS and libgomp allocate through malloc and posix_memalign),
@@ -132,8 +132,10 @@ nn::TaskModel make_model(const Case& c, std::int64_t hidden = 32, std::int64_t l
   {
     at::NoGradGuard no_grad;
     for (auto& p : model->named_parameters()) {
-      if (p.key().find("LayerNorm.weight") != std::string::npos) p.value().copy_(1.0 + 0.2 * at::randn(p.value().sizes()));
-      else p.value().copy_(0.3 * at::randn(p.value().sizes()));
+      if (p.key().find("LayerNorm.weight") != std::string::npos)
+        p.value().copy_(1.0 + 0.2 * at::randn(p.value().sizes()));
+      else
+        p.value().copy_(0.3 * at::randn(p.value().sizes()));
     }
   }
   model->eval();
@@ -187,7 +189,8 @@ at::Tensor runtime_logits(rt::Model& model, const nn::EncoderInputs& in) {
     at::Tensor end = at::from_blob(const_cast<float*>(out.end_logits), {b * s}, at::kFloat).clone();
     return at::stack({start, end}, 1);
   }
-  return at::from_blob(const_cast<float*>(out.logits), {out.logits_size() / out.num_labels, out.num_labels}, at::kFloat).clone();
+  return at::from_blob(const_cast<float*>(out.logits), {out.logits_size() / out.num_labels, out.num_labels}, at::kFloat)
+      .clone();
 }
 
 std::string read_text(const fs::path& file) {
@@ -210,7 +213,8 @@ double agreement(const at::Tensor& a, const at::Tensor& b) {
   return a.argmax(-1).eq(b.argmax(-1)).to(at::kDouble).mean().item<double>();
 }
 
-quant::FakeQuantPlan calibrate(nn::TaskModelImpl& model, const std::vector<nn::EncoderInputs>& batches, bool per_channel = true) {
+quant::FakeQuantPlan calibrate(nn::TaskModelImpl& model, const std::vector<nn::EncoderInputs>& batches,
+                               bool per_channel = true) {
   at::NoGradGuard no_grad;
   quant::CalibrationObservers obs(quant::activation_operands(model), "abs_max");
   for (int pass = 0; pass < obs.passes(); ++pass) {
@@ -230,14 +234,14 @@ quant::FakeQuantPlan calibrate(nn::TaskModelImpl& model, const std::vector<nn::E
 // can land one level (T/127) apart and carry that through the later layers. Hence: the mean |runtime -
 // fake-quant| is at most 5% of the mean |fake-quant - fp32| (the quantization error itself), the max at most
 // 30% of its max, and the predictions agree on >= 99.5% of rows.
-void expect_int8_agreement(const std::string& name, const at::Tensor& want, const at::Tensor& got, const at::Tensor& fp32,
-                           const at::Tensor& want_pred, const at::Tensor& got_pred) {
+void expect_int8_agreement(const std::string& name, const at::Tensor& want, const at::Tensor& got,
+                           const at::Tensor& fp32, const at::Tensor& want_pred, const at::Tensor& got_pred) {
   const double diff = max_abs(want, got), mean_diff = (want - got).abs().mean().item<double>();
   const double qerr = max_abs(want, fp32), mean_qerr = (want - fp32).abs().mean().item<double>();
   const double agree = agreement(want_pred, got_pred);
-  std::cout << "[ int8 " << name << " ] rows " << want_pred.numel() / want_pred.size(-1) << ": |runtime - fake-quant| max "
-            << diff << " mean " << mean_diff << "; |fake-quant - fp32| max " << qerr << " mean " << mean_qerr
-            << "; same argmax on " << 100 * agree << "% of rows\n";
+  std::cout << "[ int8 " << name << " ] rows " << want_pred.numel() / want_pred.size(-1)
+            << ": |runtime - fake-quant| max " << diff << " mean " << mean_diff << "; |fake-quant - fp32| max " << qerr
+            << " mean " << mean_qerr << "; same argmax on " << 100 * agree << "% of rows\n";
   EXPECT_LE(mean_diff, 0.05 * mean_qerr);
   EXPECT_LE(diff, 0.3 * qerr);
   EXPECT_GE(agree, 0.995);
@@ -300,7 +304,9 @@ TEST_P(Int8, MatchesFakeQuantForward) {
   at::Tensor want_all, fp_all;
   for (int i = 0; i < 5; ++i) {
     // Enough predictions that 99.5% is measurable: 240 sequences, 1280 tokens, 400 QA start/end positions.
-    const std::int64_t batch = c.head == nn::TaskHead::SequenceClassification ? 48 : c.head == nn::TaskHead::QuestionAnswering ? 40 : 8;
+    const std::int64_t batch = c.head == nn::TaskHead::SequenceClassification ? 48
+                               : c.head == nn::TaskHead::QuestionAnswering    ? 40
+                                                                              : 8;
     inputs.push_back(make_inputs(batch, 32, 200 + i));
     at::Tensor want = reference(*model, inputs.back(), hook), fp = reference(*model, inputs.back());
     want_all = want_all.defined() ? at::cat({want_all, want}) : want;
@@ -310,9 +316,11 @@ TEST_P(Int8, MatchesFakeQuantForward) {
   // oneDNN's. The reference is the same for all.
   const std::string cpu = rt::cpu_isa();
   const bool vnni = cpu.find("vnni") != std::string::npos || cpu.find("amx") != std::string::npos;
-  for (const auto& [label, kernels, isa] : std::vector<std::tuple<std::string, rt::Kernels, std::string>>{
-           {"own", rt::Kernels::Own, "auto"}, {"own avx2", rt::Kernels::Own, "avx2"},
-           {"own portable", rt::Kernels::Own, "portable"}, {"onednn", rt::Kernels::OneDnn, "auto"}}) {
+  for (const auto& [label, kernels, isa] :
+       std::vector<std::tuple<std::string, rt::Kernels, std::string>>{{"own", rt::Kernels::Own, "auto"},
+                                                                      {"own avx2", rt::Kernels::Own, "avx2"},
+                                                                      {"own portable", rt::Kernels::Own, "portable"},
+                                                                      {"onednn", rt::Kernels::OneDnn, "auto"}}) {
     rt::Options options;
     options.kernels = kernels;
     options.isa = isa;
@@ -366,9 +374,9 @@ TEST(RuntimeInt8, PartialPlanRunsMixedSitesExactlyAsTheHook) {
   nn::TaskModel model = make_model(c, 64, 2, 9);
   std::vector<nn::EncoderInputs> calib{make_inputs(8, 32, 1), make_inputs(8, 32, 2)};
   quant::FakeQuantPlan plan = calibrate(*model, calib, /*per_channel=*/false);
-  plan.activation_thresholds.erase({"encoder.layer.0.attention.self.key", 0});           // Q/K/V not fusable
-  plan.activation_thresholds.erase({"encoder.layer.1.intermediate.dense", 0});           // int8 weight, fp32 input
-  plan.weights.erase("encoder.layer.1.output.dense");                                   // fp32 weight, quantized input
+  plan.activation_thresholds.erase({"encoder.layer.0.attention.self.key", 0});  // Q/K/V not fusable
+  plan.activation_thresholds.erase({"encoder.layer.1.intermediate.dense", 0});  // int8 weight, fp32 input
+  plan.weights.erase("encoder.layer.1.output.dense");                           // fp32 weight, quantized input
   plan.activation_thresholds.erase({"encoder.layer.1.attention.self.qk", 1});
   plan.activation_thresholds.erase({"encoder.layer.0.attention.self.pv", 0});
   const fs::path dir = scratch("int8_partial");
@@ -464,7 +472,10 @@ TEST(RuntimeErrors, MissingAndCorruptFilesGiveOneLineErrors) {
   d = edit("missing", [](nlohmann::json& j) {
     auto& t = j["tensors"];
     for (auto it = t.begin(); it != t.end(); ++it)
-      if ((*it)["name"] == "classifier.bias") { t.erase(it); break; }
+      if ((*it)["name"] == "classifier.bias") {
+        t.erase(it);
+        break;
+      }
   });
   expect_load_error(d, "tensor classifier.bias is missing");
   d = edit("act", [](nlohmann::json& j) { j["hidden_act"] = "swish"; });
@@ -488,7 +499,11 @@ TEST(RuntimeErrors, BadInputsGiveOneLineErrors) {
   };
   std::vector<std::int64_t> ids{1, 2, 3, 4}, ones(4, 1), zeros(4, 0);
   expect_error([&] { m.run(ids, zeros, ones, 2, 3); }, "input_ids has 4 values, expected batch*seq = 6");
-  expect_error([&] { m.run({1, 2, 300, 4}, zeros, ones, 2, 2); }, "input_ids[1][0] = 300 is outside the vocabulary [0, 100)");
+  expect_error(
+      [&] {
+        m.run({1, 2, 300, 4}, zeros, ones, 2, 2);
+      },
+      "input_ids[1][0] = 300 is outside the vocabulary [0, 100)");
   expect_error([&] { m.run(ids, {0, 0, 2, 0}, ones, 2, 2); }, "token_type_ids[1][0] = 2, expected 0..1");
   expect_error([&] { m.run(ids, zeros, {1, 1, 1, 5}, 2, 2); }, "attention_mask[1][1] = 5, expected 0 or 1");
   std::vector<std::int64_t> long_ids(65, 1);
@@ -521,7 +536,8 @@ TEST(RuntimeErrors, Int8WeightWithoutThresholdIsAnError) {
     }
   ASSERT_TRUE(removed) << "the export has no " << site << ".weight_threshold";
   std::ofstream(d / "runtime.json") << j.dump();
-  expect_load_error(d, "tensor " + site + ".weight_threshold is missing (expected f32 [64] or [1] beside the i8 weight)");
+  expect_load_error(d,
+                    "tensor " + site + ".weight_threshold is missing (expected f32 [64] or [1] beside the i8 weight)");
 }
 
 // Sizes from runtime.json whose products overflow int64 (UB, found by fuzz_runtime_model): one-line errors.
@@ -556,14 +572,16 @@ TEST(RuntimeErrors, NanWeightsGiveNanLogits) {
     {
       at::NoGradGuard no_grad;
       for (auto& p : model->named_parameters())
-        if (p.key() == "encoder.layer.0.intermediate.dense.bias") p.value()[0] = std::numeric_limits<float>::quiet_NaN();
+        if (p.key() == "encoder.layer.0.intermediate.dense.bias")
+          p.value()[0] = std::numeric_limits<float>::quiet_NaN();
     }
     const fs::path dir = scratch(std::string("nan_") + act);
     exporter::export_runtime(*model, dir);
     rt::Model m = rt::Model::load(dir);
     std::vector<std::int64_t> ids{1, 2, 3, 4}, ones(4, 1), zeros(4, 0);
     const auto& out = m.run(ids, zeros, ones, 2, 2);
-    for (std::int64_t i = 0; i < out.logits_size(); ++i) EXPECT_TRUE(std::isnan(out.logits[i])) << act << " logit " << i;
+    for (std::int64_t i = 0; i < out.logits_size(); ++i)
+      EXPECT_TRUE(std::isnan(out.logits[i])) << act << " logit " << i;
   }
 }
 
@@ -581,16 +599,21 @@ TEST(RuntimeMemory, SteadyStateRunsAllocateNothing) {
     rt::Kernels kernels;
     const char* isa;
   };
-  for (const Config& cfg : {Config{"fp32 own", false, rt::Kernels::Own, "auto"}, Config{"fp32 own avx2 (OpenBLAS)", false, rt::Kernels::Own, "avx2"},
-                            Config{"int8 own", true, rt::Kernels::Own, "auto"}, Config{"int8 own avx2", true, rt::Kernels::Own, "avx2"},
-                            Config{"int8 own portable", true, rt::Kernels::Own, "portable"},
-                            Config{"fp32 onednn", false, rt::Kernels::OneDnn, "auto"}, Config{"int8 onednn", true, rt::Kernels::OneDnn, "auto"}}) {
+  for (const Config& cfg :
+       {Config{"fp32 own", false, rt::Kernels::Own, "auto"},
+        Config{"fp32 own avx2 (OpenBLAS)", false, rt::Kernels::Own, "avx2"},
+        Config{"int8 own", true, rt::Kernels::Own, "auto"}, Config{"int8 own avx2", true, rt::Kernels::Own, "avx2"},
+        Config{"int8 own portable", true, rt::Kernels::Own, "portable"},
+        Config{"fp32 onednn", false, rt::Kernels::OneDnn, "auto"},
+        Config{"int8 onednn", true, rt::Kernels::OneDnn, "auto"}}) {
     const bool int8 = cfg.int8;
     Case c{"alloc", nn::TaskHead::SequenceClassification};
     nn::TaskModel model = make_model(c, 64, 2, 4);
     const fs::path dir = scratch(int8 ? "alloc_int8" : "alloc_fp32");
-    if (int8) exporter::export_runtime(*model, calibrate(*model, {make_inputs(4, 16, 1)}), dir);
-    else exporter::export_runtime(*model, dir);
+    if (int8)
+      exporter::export_runtime(*model, calibrate(*model, {make_inputs(4, 16, 1)}), dir);
+    else
+      exporter::export_runtime(*model, dir);
     rt::set_threads(2);
     rt::Options options;
     options.kernels = cfg.kernels;
@@ -624,8 +647,8 @@ TEST(RuntimeMemory, SteadyStateRunsAllocateNothing) {
     const std::int64_t executes =
         cfg.kernels == rt::Kernels::OneDnn ? m.info().onednn_linears + 2 * m.info().int8_attention_layers : 0;
     std::cout << "[ " << cfg.name << " ] kernels " << m.info().kernels << ": heap allocations in 12 steady-state runs ("
-              << gemms << " GEMMs each, oneDNN executions " << executes << "): " << g_allocs.load() << " (of 4 KiB or more: "
-              << g_large.load() << "); workspace " << m.workspace_bytes() << " bytes\n";
+              << gemms << " GEMMs each, oneDNN executions " << executes << "): " << g_allocs.load()
+              << " (of 4 KiB or more: " << g_large.load() << "); workspace " << m.workspace_bytes() << " bytes\n";
     EXPECT_EQ(g_large.load(), 0);
     if (cfg.kernels == rt::Kernels::Own) {
       EXPECT_EQ(g_allocs.load(), 0);

@@ -18,9 +18,9 @@
 #include <tuple>
 #include <vector>
 
-#include "slimpipe/data/synthetic.hpp"
 #include "slimpipe/data/qa_reader.hpp"
 #include "slimpipe/data/seq_cls_reader.hpp"
+#include "slimpipe/data/synthetic.hpp"
 #include "slimpipe/data/synthetic_token_cls.hpp"
 #include "slimpipe/data/token_cls_reader.hpp"
 #include "slimpipe/export/runtime_export.hpp"
@@ -209,7 +209,7 @@ std::size_t expect_tagger_reproduces(const Trained& t, const data::TokenClsDatas
       EXPECT_EQ(e.text, texts[i].substr(e.byte_start, e.byte_end - e.byte_start));
       if (!g.truncated || e.end_word < scored.back() + 1) {  // a word cut by truncation ends early
         EXPECT_EQ(e.text, joined(std::vector<std::string>(ex.words.begin() + static_cast<std::ptrdiff_t>(e.first_word),
-                                                         ex.words.begin() + static_cast<std::ptrdiff_t>(e.end_word))));
+                                                          ex.words.begin() + static_cast<std::ptrdiff_t>(e.end_word))));
       }
     }
     EXPECT_EQ(got.size(), g.entities.size());
@@ -218,11 +218,12 @@ std::size_t expect_tagger_reproduces(const Trained& t, const data::TokenClsDatas
     for (const auto& c : got) counts.correct += want.count(c);
   }
   const Json& m = evaluation.metrics.all;
-  std::printf("token_cls %s: evaluate F1 %.4f (%zu gold, %zu predicted entities); Tagger F1 %.4f (%zu gold, %zu "
-              "predicted, %zu correct); %zu of %zu sentences truncated; tags equal in %zu\n",
-              (package.filename().string() + " " + tagger.info().precision).c_str(), evaluation.metrics.value, m["gold_entities"].get<std::size_t>(),
-              m["predicted_entities"].get<std::size_t>(), 100.0 * counts.f1(), counts.gold, counts.predicted,
-              counts.correct, truncated, texts.size(), same_tags);
+  std::printf(
+      "token_cls %s: evaluate F1 %.4f (%zu gold, %zu predicted entities); Tagger F1 %.4f (%zu gold, %zu "
+      "predicted, %zu correct); %zu of %zu sentences truncated; tags equal in %zu\n",
+      (package.filename().string() + " " + tagger.info().precision).c_str(), evaluation.metrics.value,
+      m["gold_entities"].get<std::size_t>(), m["predicted_entities"].get<std::size_t>(), 100.0 * counts.f1(),
+      counts.gold, counts.predicted, counts.correct, truncated, texts.size(), same_tags);
   EXPECT_EQ(counts.gold, m["gold_entities"].get<std::size_t>());
   if (check == Check::Exact) {
     EXPECT_EQ(counts.predicted, m["predicted_entities"].get<std::size_t>());
@@ -259,10 +260,12 @@ std::size_t expect_reader_reproduces(const Trained& t, const data::QaDataset& ev
     scorer.add(a.text, golds);
   }
   const Json& m = evaluation.metrics.all;
-  std::printf("qa %s: evaluate EM %.4f F1 %.4f; Reader EM %.4f F1 %.4f; %zu of %zu answers equal, %zu from a later "
-              "window; %lld windows\n",
-              (package.filename().string() + " " + reader.info().precision).c_str(), m["exact_match"].get<double>(), m["f1"].get<double>(), scorer.exact(),
-              scorer.f1(), same, inputs.size(), later_window, static_cast<long long>(t.eval->size()));
+  std::printf(
+      "qa %s: evaluate EM %.4f F1 %.4f; Reader EM %.4f F1 %.4f; %zu of %zu answers equal, %zu from a later "
+      "window; %lld windows\n",
+      (package.filename().string() + " " + reader.info().precision).c_str(), m["exact_match"].get<double>(),
+      m["f1"].get<double>(), scorer.exact(), scorer.f1(), same, inputs.size(), later_window,
+      static_cast<long long>(t.eval->size()));
   if (check == Check::Exact) {
     EXPECT_EQ(scorer.exact(), m["exact_match"].get<double>());
     EXPECT_EQ(scorer.f1(), m["f1"].get<double>());
@@ -293,7 +296,8 @@ void expect_classifier_reproduces(const data::SeqClsDataset& eval, const tasks::
   }
   const double accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(texts.size());
   std::printf("seq_cls %s: evaluate accuracy %.4f; Classifier accuracy %.4f; %zu of %zu labels equal\n",
-              (package.filename().string() + " " + clf.info().precision).c_str(), evaluation.metrics.value, accuracy, same, texts.size());
+              (package.filename().string() + " " + clf.info().precision).c_str(), evaluation.metrics.value, accuracy,
+              same, texts.size());
   EXPECT_NEAR(accuracy, evaluation.metrics.value, check == Check::Exact ? 1e-9 : kInt8Tolerance);
 }
 
@@ -304,18 +308,22 @@ TEST(RuntimeTaggerExport, EntitiesReproduceTheTokenClsEvaluation) {
   // Tagger must leave them untagged the same way.
   const auto tokenizer = tasktest::synthetic_tokenizer();
   const Trained t = train_and_export("token_cls",
-                                     Json{{"source", "synthetic"}, {"synthetic_train_size", 2000},
-                                          {"synthetic_eval_size", kEval}, {"synthetic_seed", kSeed},
-                                          {"max_seq_length", 16}, {"strict", true}, {"scheme", "bio"}},
+                                     Json{{"source", "synthetic"},
+                                          {"synthetic_train_size", 2000},
+                                          {"synthetic_eval_size", kEval},
+                                          {"synthetic_seed", kSeed},
+                                          {"max_seq_length", 16},
+                                          {"strict", true},
+                                          {"scheme", "bio"}},
                                      16, 300, tokenizer);
   EXPECT_GT(t.evaluation.metrics.value, 30.0);  // trained: chance is about 6
   // The [task]'s strict chunking is the package's, and the Tagger's default.
   const auto info = rt::read_package(t.package);
   EXPECT_TRUE(info.strict);
   EXPECT_EQ(info.scheme, "bio");
-  EXPECT_GT(expect_tagger_reproduces(t, data::synthetic_token_cls(kEval, kSeed + 1), tokenizer, 16, t.evaluation,
-                                     t.package),
-            0u);
+  EXPECT_GT(
+      expect_tagger_reproduces(t, data::synthetic_token_cls(kEval, kSeed + 1), tokenizer, 16, t.evaluation, t.package),
+      0u);
 }
 
 TEST(RuntimeReaderExport, AnswersReproduceTheQaEvaluation) {
@@ -323,10 +331,15 @@ TEST(RuntimeReaderExport, AnswersReproduceTheQaEvaluation) {
   constexpr std::uint64_t kSeed = 3;
   // Windows of 40 tokens with a stride of 12 and questions cut to 10 tokens: most contexts take two or more.
   const Trained t = train_and_export("qa",
-                                     Json{{"source", "synthetic"}, {"synthetic_train_size", 3000},
-                                          {"synthetic_eval_size", kEval}, {"synthetic_seed", kSeed},
-                                          {"max_seq_length", 40}, {"doc_stride", 12}, {"max_query_length", 10},
-                                          {"n_best_size", 5}, {"max_answer_length", 4}},
+                                     Json{{"source", "synthetic"},
+                                          {"synthetic_train_size", 3000},
+                                          {"synthetic_eval_size", kEval},
+                                          {"synthetic_seed", kSeed},
+                                          {"max_seq_length", 40},
+                                          {"doc_stride", 12},
+                                          {"max_query_length", 10},
+                                          {"n_best_size", 5},
+                                          {"max_answer_length", 4}},
                                      40, 400, tasktest::synthetic_tokenizer());
   EXPECT_GT(t.eval->size(), static_cast<std::int64_t>(kEval * 3 / 2));
   EXPECT_GT(t.evaluation.metrics.all["f1"].get<double>(), 20.0);  // trained: a random span of 1-3 words scores a few
@@ -343,8 +356,11 @@ TEST(RuntimeClassifierExport, LabelsReproduceTheSeqClsEvaluation) {
   constexpr std::uint64_t kSeed = 3;
   // The quickstart's task (synthetic sentiment, 3 labels), a smaller model trained for fewer steps.
   Trained t = train_and_export("seq_cls",
-                               Json{{"source", "synthetic"}, {"synthetic_train_size", 2000},
-                                    {"synthetic_eval_size", kEval}, {"synthetic_seed", kSeed}, {"max_seq_length", 32}},
+                               Json{{"source", "synthetic"},
+                                    {"synthetic_train_size", 2000},
+                                    {"synthetic_eval_size", kEval},
+                                    {"synthetic_seed", kSeed},
+                                    {"max_seq_length", 32}},
                                32, 300, tasktest::synthetic_tokenizer());
   EXPECT_GT(t.evaluation.metrics.value, 40.0);  // trained: chance is about 33
   const auto eval = data::synthetic_seq_cls(kEval, kSeed + 1);
@@ -386,9 +402,11 @@ TEST(RealDataTrainingRuntime, TaggerReproducesConllEvaluation) {
     if (!fs::exists(f)) GTEST_SKIP() << f << " is absent";
   const auto tokenizer = text::WordPieceTokenizer::from_files(vocab);
   Trained t = train_and_export("token_cls",
-                                     Json{{"source", "file"}, {"train", (kData / "conll2003/eng.train").string()},
-                                          {"eval", (kData / "conll2003/eng.testa").string()}, {"max_seq_length", 48}},
-                                     48, 300, tokenizer);
+                               Json{{"source", "file"},
+                                    {"train", (kData / "conll2003/eng.train").string()},
+                                    {"eval", (kData / "conll2003/eng.testa").string()},
+                                    {"max_seq_length", 48}},
+                               48, 300, tokenizer);
   data::TokenClsReadOptions options;
   options.labels = t.task->head().labels;
   const auto eval = data::read_token_cls((kData / "conll2003/eng.testa").string(), options);
@@ -420,9 +438,13 @@ TEST(RealDataTrainingRuntime, ReaderReproducesSquadEvaluation) {
   const auto tokenizer = text::WordPieceTokenizer::from_files(vocab);
   const std::string file = (dir / "part.json").string();
   Trained t = train_and_export("qa",
-                                     Json{{"source", "file"}, {"train", file}, {"eval", file}, {"max_seq_length", 128},
-                                          {"doc_stride", 32}, {"max_query_length", 32}},
-                                     128, 200, tokenizer);
+                               Json{{"source", "file"},
+                                    {"train", file},
+                                    {"eval", file},
+                                    {"max_seq_length", 128},
+                                    {"doc_stride", 32},
+                                    {"max_query_length", 32}},
+                               128, 200, tokenizer);
   const auto eval = data::read_qa(file);
   EXPECT_GT(expect_reader_reproduces(t, eval, t.evaluation, t.package), 0u);
   const Quantized q = quantize_and_export(t, "squad");

@@ -7,19 +7,18 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
-#include <tuple>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "one_line_error.hpp"
 #include "slimpipe/metrics/chunk.hpp"
 #include "slimpipe/tasks/qa_spans.hpp"
 #include "slimpipe/text/words.hpp"
 #include "slimpipe_runtime/reader.hpp"
 #include "slimpipe_runtime/tagger.hpp"
-#include "one_line_error.hpp"
 #include "tiny_model.hpp"
 
 namespace {
@@ -34,10 +33,11 @@ using rt::testing::TinyPackage;
 const std::vector<std::string> kTags = {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"};
 
 std::vector<std::string> vocab() {
-  std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "angela", "merkel", "visited", "paris",
-                                "cafe", "the", "in", "berlin", ",", ".", "(", ")", "'", "s", "##s", "北", "京", "市",
-                                "new", "york", "jose", "!", "-", "naive", "ish", "where", "is", "it", "who", "went",
-                                "to", "and", "then"};
+  std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "angela", "merkel", "visited",
+                                "paris", "cafe",  "the",   "in",    "berlin", ",",      ".",      "(",
+                                ")",     "'",     "s",     "##s",   "北",     "京",     "市",     "new",
+                                "york",  "jose",  "!",     "-",     "naive",  "ish",    "where",  "is",
+                                "it",    "who",   "went",  "to",    "and",    "then"};
   while (v.size() < 60) v.push_back("[unused" + std::to_string(v.size()) + "]");
   return v;
 }
@@ -246,7 +246,7 @@ void edit_package_json(const fs::path& dir, const std::function<void(nlohmann::j
 }
 
 std::vector<std::tuple<std::string, std::size_t, std::size_t>> entities(rt::Tagger& tagger,
-                                                                          const std::vector<std::string>& texts) {
+                                                                        const std::vector<std::string>& texts) {
   std::vector<std::tuple<std::string, std::size_t, std::size_t>> out;
   for (const auto& t : tagger.predict(texts))
     for (const auto& e : t.entities) out.emplace_back(e.type, e.byte_start, e.byte_end);
@@ -329,7 +329,8 @@ TEST(RuntimeReader, AnswersAreTheBestSpanOverTheWindows) {
       std::size_t question_tokens = 0;
       for (auto s : e.sequence_ids) question_tokens += s == 0;
       EXPECT_LE(question_tokens, 5u);
-      const std::vector<std::int64_t> ids(e.ids.begin(), e.ids.end()), types(e.token_type_ids.begin(), e.token_type_ids.end());
+      const std::vector<std::int64_t> ids(e.ids.begin(), e.ids.end()),
+          types(e.token_type_ids.begin(), e.token_type_ids.end());
       const auto& o = model.run(ids, types, {}, 1, static_cast<std::int64_t>(ids.size()));
       decoder.add_window(windows[w], static_cast<std::int64_t>(w), o.start_logits, o.end_logits);
     }
@@ -366,7 +367,9 @@ TEST(RuntimeReader, OptionsChangeTheSearchAndBadInputIsAnError) {
   const auto a = reader.answer("Where is it?", "Angela Merkel went to New York and then to Berlin");
   ASSERT_TRUE(a.found());
   EXPECT_EQ(text::split_whitespace(a.text).size(), 1u);
-  expect_one_line(error_of([&] { (void)reader.answer(std::vector<rt::QaInput>{{"a", "b"}}, 0); }),
+  expect_one_line(error_of([&] {
+                    (void)reader.answer(std::vector<rt::QaInput>{{"a", "b"}}, 0);
+                  }),
                   "answer: batch_size must be >= 1, got 0");
   rt::ReaderOptions zero;
   zero.n_best_size = 0;

@@ -1,10 +1,9 @@
 #include "tiny_model.hpp"
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/hash.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
@@ -26,8 +25,12 @@ Json write_tiny_package(const fs::path& dir, const TinyModel& m, const TinyPacka
   Json labels = Json::array();
   for (std::int64_t i = 0; m.head != "qa" && i < m.num_labels; ++i)
     labels.push_back(p.labels.empty() ? "label" + std::to_string(i) : p.labels.at(static_cast<std::size_t>(i)));
-  Json j = {{"format", "slimpipe-package"}, {"version", 1}, {"task", m.head}, {"labels", labels},
-            {"max_seq_length", p.max_seq_length}, {"tokenizer", {{"vocab", "vocab.txt"}, {"config", "tokenizer_config.json"}}},
+  Json j = {{"format", "slimpipe-package"},
+            {"version", 1},
+            {"task", m.head},
+            {"labels", labels},
+            {"max_seq_length", p.max_seq_length},
+            {"tokenizer", {{"vocab", "vocab.txt"}, {"config", "tokenizer_config.json"}}},
             {"files", files}};
   if (m.head == "qa") {
     j["doc_stride"] = p.doc_stride;
@@ -71,7 +74,10 @@ void write_tiny_model(const fs::path& dir, const TinyModel& m) {
       const float v = random ? normal(rng) : fill;
       blob.append(reinterpret_cast<const char*>(&v), sizeof v);
     }
-    tensors.push_back({{"name", name}, {"dtype", "f32"}, {"shape", shape}, {"offset", offset},
+    tensors.push_back({{"name", name},
+                       {"dtype", "f32"},
+                       {"shape", shape},
+                       {"offset", offset},
                        {"bytes", static_cast<std::uint64_t>(n) * 4}});
   };
   const std::int64_t H = m.hidden;
@@ -109,12 +115,24 @@ void write_tiny_model(const fs::path& dir, const TinyModel& m) {
     linear("qa_outputs", H, 2);
   }
   write_bytes(dir / "weights.bin", blob);
-  const Json j = {{"format", "slimpipe-runtime"}, {"version", 1}, {"precision", "fp32"}, {"model_type", "bert"},
-                  {"head", m.head}, {"num_labels", labels}, {"vocab_size", m.vocab_size}, {"hidden_size", H},
-                  {"head_dim", H / m.heads}, {"num_hidden_layers", m.layers},
-                  {"max_position_embeddings", m.max_position_embeddings}, {"type_vocab_size", 2},
-                  {"hidden_act", "gelu"}, {"layer_norm_eps", 1e-12}, {"layers", layers},
-                  {"weights_file", "weights.bin"}, {"weights_bytes", blob.size()}, {"tensors", tensors}};
+  const Json j = {{"format", "slimpipe-runtime"},
+                  {"version", 1},
+                  {"precision", "fp32"},
+                  {"model_type", "bert"},
+                  {"head", m.head},
+                  {"num_labels", labels},
+                  {"vocab_size", m.vocab_size},
+                  {"hidden_size", H},
+                  {"head_dim", H / m.heads},
+                  {"num_hidden_layers", m.layers},
+                  {"max_position_embeddings", m.max_position_embeddings},
+                  {"type_vocab_size", 2},
+                  {"hidden_act", "gelu"},
+                  {"layer_norm_eps", 1e-12},
+                  {"layers", layers},
+                  {"weights_file", "weights.bin"},
+                  {"weights_bytes", blob.size()},
+                  {"tensors", tensors}};
   write_bytes(dir / "runtime.json", j.dump(1) + "\n");
 }
 

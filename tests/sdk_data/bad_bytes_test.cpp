@@ -24,12 +24,13 @@ TEST(BadBytes, InvalidUtf8InEveryReaderNamesFileLineAndByte) {
   EXPECT_EQ(error_of([&] { read_seq_cls(tsv); }), tsv + ":3: invalid UTF-8 at byte 3 (expected UTF-8 text)");
   const std::string csv = dir.write("train.csv", "text,label\r\ngood,1\r\n\"x" + kBad + "\",0\r\n");
   EXPECT_EQ(error_of([&] { read_seq_cls(csv); }), csv + ":3: invalid UTF-8 at byte 3 (expected UTF-8 text)");
-  const std::string jsonl = dir.write("train.jsonl", "{\"text\": \"a\", \"label\": 1}\n{\"text\": \"" + kBad + "\", \"label\": 0}\n");
+  const std::string jsonl =
+      dir.write("train.jsonl", "{\"text\": \"a\", \"label\": 1}\n{\"text\": \"" + kBad + "\", \"label\": 0}\n");
   EXPECT_EQ(error_of([&] { read_seq_cls(jsonl); }), jsonl + ":2: invalid UTF-8 at byte 11 (expected UTF-8 text)");
   const std::string conll = dir.write("train.conll", "EU B-ORG\nrejects O\n\nGerman" + kBad + " B-MISC\n");
   EXPECT_EQ(error_of([&] { read_token_cls(conll); }), conll + ":4: invalid UTF-8 at byte 7 (expected UTF-8 text)");
-  const std::string squad =
-      dir.write("dev.json", "{\"data\": [{\"title\": \"t\",\n \"paragraphs\": [{\"context\": \"\xFF\", \"qas\": []}]}]}");
+  const std::string squad = dir.write(
+      "dev.json", "{\"data\": [{\"title\": \"t\",\n \"paragraphs\": [{\"context\": \"\xFF\", \"qas\": []}]}]}");
   EXPECT_EQ(error_of([&] { read_qa(squad); }), squad + ":2: invalid UTF-8 at byte 30 (expected UTF-8 text)");
 }
 
@@ -54,7 +55,8 @@ TEST(BadBytes, Utf16FilesAreNamedAsSuch) {
 TEST(BadBytes, ValidUtf8IsReadAsBefore) {
   TempDir dir;
   // A byte-order mark, CJK, an emoji and a literal U+FFFD are all fine.
-  const std::string f = dir.write("ok.tsv", "\xEF\xBB\xBFtext\tlabel\n\xE4\xBD\xA0\xE5\xA5\xBD \xF0\x9F\x98\x80 \xEF\xBF\xBD\t1\n");
+  const std::string f =
+      dir.write("ok.tsv", "\xEF\xBB\xBFtext\tlabel\n\xE4\xBD\xA0\xE5\xA5\xBD \xF0\x9F\x98\x80 \xEF\xBF\xBD\t1\n");
   const auto ds = read_seq_cls(f);
   ASSERT_EQ(ds.examples.size(), 1u);
   EXPECT_EQ(ds.examples[0].text_a, "\xE4\xBD\xA0\xE5\xA5\xBD \xF0\x9F\x98\x80 \xEF\xBF\xBD");
@@ -63,10 +65,10 @@ TEST(BadBytes, ValidUtf8IsReadAsBefore) {
 TEST(BadBytes, OneValidatorForOverlongsSurrogatesAndTruncation) {
   EXPECT_EQ(utf8_first_invalid("plain ascii"), std::string_view::npos);
   EXPECT_EQ(utf8_first_invalid("\xEF\xBF\xBD"), std::string_view::npos);  // U+FFFD itself
-  EXPECT_EQ(utf8_first_invalid("ab\xC0\xAF"), 2u);                      // overlong '/'
-  EXPECT_EQ(utf8_first_invalid("a\xED\xA0\x80"), 1u);                   // surrogate U+D800
-  EXPECT_EQ(utf8_first_invalid("abc\xE4\xBD"), 3u);                     // truncated at the end
-  EXPECT_EQ(utf8_first_invalid("\xF4\x90\x80\x80"), 0u);                // past U+10FFFF
+  EXPECT_EQ(utf8_first_invalid("ab\xC0\xAF"), 2u);                        // overlong '/'
+  EXPECT_EQ(utf8_first_invalid("a\xED\xA0\x80"), 1u);                     // surrogate U+D800
+  EXPECT_EQ(utf8_first_invalid("abc\xE4\xBD"), 3u);                       // truncated at the end
+  EXPECT_EQ(utf8_first_invalid("\xF4\x90\x80\x80"), 0u);                  // past U+10FFFF
   EXPECT_FALSE(utf8_valid("\x80"));
   EXPECT_THROW(utf8_decode("x\xFF"), slimpipe::Error);
 }
@@ -86,8 +88,10 @@ TEST(FolderAsDataFile, IsADirectoryNotAnEmptyFile) {
   std::filesystem::create_directories(dir.path("train.tsv"));
   std::filesystem::create_directories(dir.path("dev.json"));
   std::filesystem::create_directories(dir.path("train.conll"));
-  EXPECT_EQ(error_of([&] { read_seq_cls(dir.path("train.tsv")); }), dir.path("train.tsv") + ": is a directory, expected a file");
-  EXPECT_EQ(error_of([&] { read_qa(dir.path("dev.json")); }), dir.path("dev.json") + ": is a directory, expected a file");
+  EXPECT_EQ(error_of([&] { read_seq_cls(dir.path("train.tsv")); }),
+            dir.path("train.tsv") + ": is a directory, expected a file");
+  EXPECT_EQ(error_of([&] { read_qa(dir.path("dev.json")); }),
+            dir.path("dev.json") + ": is a directory, expected a file");
   EXPECT_EQ(error_of([&] { read_token_cls(dir.path("train.conll")); }),
             dir.path("train.conll") + ": is a directory, expected a file");
   EXPECT_EQ(error_of([&] { slimpipe::text::WordPieceTokenizer::from_files(dir.path("train.tsv")); }),

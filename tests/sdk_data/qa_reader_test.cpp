@@ -1,9 +1,10 @@
 // SQuAD-layout reader: code-point answer offsets, span verification, and where errors point.
 // Also the UTF-8 offset helpers the verification relies on.
+#include "slimpipe/data/qa_reader.hpp"
+
 #include <gtest/gtest.h>
 
 #include "sdk_data/temp_files.hpp"
-#include "slimpipe/data/qa_reader.hpp"
 #include "slimpipe/data/utf8.hpp"
 #include "slimpipe/error.hpp"
 
@@ -15,8 +16,10 @@ std::string squad(const std::string& answer_text, int answer_start, const std::s
   return "{\"version\": \"1.1\", \"data\": [{\"title\": \"Café\", \"paragraphs\": [{\n"
          "  \"context\": \"Café née in Denver.\",\n"
          "  \"qas\": [\n"
-         "    {\"id\": \"" + id + "\", \"question\": \"Where?\", \"answers\": [{\"text\": \"" + answer_text +
-         "\", \"answer_start\": " + std::to_string(answer_start) + "}]}\n"
+         "    {\"id\": \"" +
+         id + "\", \"question\": \"Where?\", \"answers\": [{\"text\": \"" + answer_text +
+         "\", \"answer_start\": " + std::to_string(answer_start) +
+         "}]}\n"
          "  ]}]}]}\n";
 }
 }  // namespace
@@ -50,8 +53,9 @@ TEST(QaReader, AnswerStartIsConvertedFromCodePointsToBytes) {
 TEST(QaReaderErrors, AnswerSpanOutsideContext) {
   TempDir dir;
   const auto path = dir.write("dev.json", squad("Denver", 30));
-  EXPECT_EQ(error_of([&] { read_qa(path); }),
-            path + ":4:12: question 'q1': answer_start 30 + 6 characters is past the end of the context (19 characters)");
+  EXPECT_EQ(
+      error_of([&] { read_qa(path); }),
+      path + ":4:12: question 'q1': answer_start 30 + 6 characters is past the end of the context (19 characters)");
 }
 
 TEST(QaReaderErrors, AnswerTextMismatch) {
@@ -64,10 +68,12 @@ TEST(QaReaderErrors, AnswerTextMismatch) {
 
 TEST(QaReaderErrors, MissingFieldDuplicateIdAndMalformedJson) {
   TempDir dir;
-  const auto no_q = dir.write("a.json", "{\"data\": [{\"title\": \"T\", \"paragraphs\": [{\"context\": \"c\", \"qas\": [{\"id\": \"x\"}]}]}]}");
+  const auto no_q = dir.write(
+      "a.json", "{\"data\": [{\"title\": \"T\", \"paragraphs\": [{\"context\": \"c\", \"qas\": [{\"id\": \"x\"}]}]}]}");
   EXPECT_EQ(error_of([&] { read_qa(no_q); }), no_q + ":1:73: missing field 'question' in a question");
   const std::string qa = "{\"id\": \"d\", \"question\": \"q\", \"answers\": [{\"text\": \"c\", \"answer_start\": 0}]}";
-  const auto dup = dir.write("b.json", "{\"data\": [{\"paragraphs\": [{\"context\": \"c\", \"qas\": [" + qa + ",\n" + qa + "]}]}]}");
+  const auto dup =
+      dir.write("b.json", "{\"data\": [{\"paragraphs\": [{\"context\": \"c\", \"qas\": [" + qa + ",\n" + qa + "]}]}]}");
   EXPECT_EQ(error_of([&] { read_qa(dup); }), dup + ":2:8: question 'd': duplicate question id");
   const auto bad = dir.write("c.json", "{\"data\": [\n  {\"paragraphs\": ]}");
   EXPECT_EQ(error_of([&] { read_qa(bad); }), bad + ":2:18: malformed JSON (expected SQuAD JSON)");
@@ -79,7 +85,9 @@ TEST(QaReaderErrors, EmptyFileAndNoAnswers) {
   TempDir dir;
   const auto empty = dir.write("e.json", "");
   EXPECT_NE(error_of([&] { read_qa(empty); }).find(empty + ":1: empty file"), std::string::npos);
-  const auto none = dir.write("n.json", "{\"data\": [{\"paragraphs\": [{\"context\": \"c\", \"qas\": [{\"id\": \"z\", \"question\": \"q\", \"answers\": []}]}]}]}");
+  const auto none = dir.write("n.json",
+                              "{\"data\": [{\"paragraphs\": [{\"context\": \"c\", \"qas\": [{\"id\": \"z\", "
+                              "\"question\": \"q\", \"answers\": []}]}]}]}");
   EXPECT_NE(error_of([&] { read_qa(none); }).find("question 'z': no answers"), std::string::npos);
   QaReadOptions o;
   o.require_answers = false;

@@ -1,16 +1,18 @@
 // Sequence-classification readers on small inline files: formats, options and line numbers.
 // Error cases check the whole one-line message users will see.
+#include "slimpipe/data/seq_cls_reader.hpp"
+
 #include <gtest/gtest.h>
 
 #include "sdk_data/temp_files.hpp"
-#include "slimpipe/data/seq_cls_reader.hpp"
 #include "slimpipe/error.hpp"
 
 using namespace slimpipe::data;
 
 TEST(SeqClsReader, TsvWithHeaderDiscoversLabelsInFileOrder) {
   TempDir dir;
-  auto ds = read_seq_cls(dir.write("dev.tsv", "text\tlabel\nit 's a charming journey . \t1\n\nbleak and desperate\t0\nfine\t1\n"));
+  auto ds = read_seq_cls(
+      dir.write("dev.tsv", "text\tlabel\nit 's a charming journey . \t1\n\nbleak and desperate\t0\nfine\t1\n"));
   ASSERT_EQ(ds.examples.size(), 3u);
   EXPECT_EQ(ds.labels.names(), (std::vector<std::string>{"1", "0"}));
   EXPECT_EQ(ds.examples[0].text_a, "it 's a charming journey . ");
@@ -21,7 +23,8 @@ TEST(SeqClsReader, TsvWithHeaderDiscoversLabelsInFileOrder) {
 
 TEST(SeqClsReader, TsvPairsByHeaderNamesAndQuotesAreText) {
   TempDir dir;
-  auto ds = read_seq_cls(dir.write("p.tsv", "id\tsentence1\tsentence2\tlabel\n7\tHe said \"hi\tHi there\tentailment\n"));
+  auto ds =
+      read_seq_cls(dir.write("p.tsv", "id\tsentence1\tsentence2\tlabel\n7\tHe said \"hi\tHi there\tentailment\n"));
   ASSERT_EQ(ds.examples.size(), 1u);
   EXPECT_EQ(ds.examples[0].text_a, "He said \"hi");
   EXPECT_EQ(*ds.examples[0].text_b, "Hi there");
@@ -68,7 +71,8 @@ TEST(SeqClsReader, ClueJsonPairs) {
   o.format = seq_cls_format_from_string("clue");
   o.labels = {"0", "1"};
   auto ds = read_seq_cls(
-      dir.write("dev.json", "{\"sentence1\": \"花呗怎么还款\", \"sentence2\": \"花呗如何还钱\", \"label\": \"1\"}\n"), o);
+      dir.write("dev.json", "{\"sentence1\": \"花呗怎么还款\", \"sentence2\": \"花呗如何还钱\", \"label\": \"1\"}\n"),
+      o);
   EXPECT_EQ(ds.examples[0].text_a, "花呗怎么还款");
   EXPECT_EQ(*ds.examples[0].text_b, "花呗如何还钱");
   EXPECT_EQ(ds.examples[0].label, 1);
@@ -139,11 +143,10 @@ TEST(SeqClsReaderErrors, MalformedCsvQuoting) {
 TEST(SeqClsReaderErrors, EmptyFileAndHeaderOnly) {
   TempDir dir;
   const auto empty = dir.write("e.tsv", "\n  \n");
-  EXPECT_EQ(error_of([&] { read_seq_cls(empty); }), empty + ":1: empty file (expected tab-separated rows: text, label)");
+  EXPECT_EQ(error_of([&] { read_seq_cls(empty); }),
+            empty + ":1: empty file (expected tab-separated rows: text, label)");
   const auto header = dir.write("h.tsv", "text\tlabel\n");
   EXPECT_EQ(error_of([&] { read_seq_cls(header); }), header + ": no examples (only a header row)");
 }
 
-TEST(SeqClsReaderErrors, UnknownFormatName) {
-  EXPECT_THROW(seq_cls_format_from_string("xlsx"), slimpipe::Error);
-}
+TEST(SeqClsReaderErrors, UnknownFormatName) { EXPECT_THROW(seq_cls_format_from_string("xlsx"), slimpipe::Error); }

@@ -1,5 +1,7 @@
 // Synthetic sources: determinism (pinned hashes), the documented labelling rules, answer spans,
 // and vocabulary coverage. The rules are restated here independently of the generator.
+#include "slimpipe/data/synthetic.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 
 #include "slimpipe/data/qa_reader.hpp"
 #include "slimpipe/data/random.hpp"
-#include "slimpipe/data/synthetic.hpp"
 #include "slimpipe/data/synthetic_token_cls.hpp"
 #include "slimpipe/metrics/chunk.hpp"
 #include "temp_files.hpp"
@@ -52,19 +53,24 @@ std::vector<std::string> words_of(const std::string& s) {
 // docs/data.md's sentiment rule, restated: clause value = polarity x 2 (intensifier) x -1
 // (negator); a clause after "but" weighs 3; the label is the sign of the total.
 int sentiment_rule(const std::string& text) {
-  static const std::set<std::string> pos = {"good", "great", "excellent", "wonderful", "charming", "brilliant",
-                                            "superb", "delightful", "clever", "moving", "beautiful", "funny",
-                                            "fresh", "solid", "gripping", "lovely"};
-  static const std::set<std::string> neg = {"bad", "awful", "boring", "terrible", "dull", "weak", "messy", "clumsy",
-                                            "tedious", "bland", "poor", "silly", "flat", "stale", "painful", "lazy"};
+  static const std::set<std::string> pos = {"good",   "great",      "excellent", "wonderful", "charming",  "brilliant",
+                                            "superb", "delightful", "clever",    "moving",    "beautiful", "funny",
+                                            "fresh",  "solid",      "gripping",  "lovely"};
+  static const std::set<std::string> neg = {"bad",   "awful",  "boring",  "terrible", "dull", "weak",
+                                            "messy", "clumsy", "tedious", "bland",    "poor", "silly",
+                                            "flat",  "stale",  "painful", "lazy"};
   static const std::set<std::string> intens = {"very", "really", "extremely", "truly", "remarkably"};
   static const std::set<std::string> negators = {"not", "never", "hardly"};
   int total = 0, weight = 1, sign = 1, scale = 1;
   for (const auto& w : words_of(text)) {
-    if (w == "but") weight = 3;
-    else if (w == "and") weight = 1;
-    else if (negators.count(w)) sign = -1;
-    else if (intens.count(w)) scale = 2;
+    if (w == "but")
+      weight = 3;
+    else if (w == "and")
+      weight = 1;
+    else if (negators.count(w))
+      sign = -1;
+    else if (intens.count(w))
+      scale = 2;
     else if (pos.count(w) || neg.count(w)) {
       total += weight * sign * scale * (pos.count(w) ? 1 : -1);
       sign = 1, scale = 1;
@@ -155,7 +161,8 @@ TEST(SyntheticVocabulary, CoversEveryGeneratedWordOnceInLowerCaseAscii) {
   const std::set<std::string> known(vocab.begin(), vocab.end());
   EXPECT_EQ(known.size(), vocab.size());
   for (std::size_t i = 5; i < vocab.size(); ++i)
-    for (char c : vocab[i]) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == ',' || c == '?') << vocab[i];
+    for (char c : vocab[i])
+      EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == ',' || c == '?') << vocab[i];
   auto check = [&](const std::string& text) {
     for (const auto& w : words_of(text)) EXPECT_TRUE(known.count(w)) << w;
   };

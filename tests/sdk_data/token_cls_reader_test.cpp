@@ -1,9 +1,10 @@
 // Token-classification readers: CoNLL columns and JSON lines, and their error messages.
 // Tags stay per word; sub-word alignment is not the reader's job.
+#include "slimpipe/data/token_cls_reader.hpp"
+
 #include <gtest/gtest.h>
 
 #include "sdk_data/temp_files.hpp"
-#include "slimpipe/data/token_cls_reader.hpp"
 #include "slimpipe/error.hpp"
 
 using namespace slimpipe::data;
@@ -42,7 +43,8 @@ TEST(TokenClsReader, ConllTagColumnByIndex) {
 
 TEST(TokenClsReader, JsonLinesWithNamesOrIds) {
   TempDir dir;
-  auto ds = read_token_cls(dir.write("a.jsonl", "{\"tokens\": [\"John\", \"runs\"], \"labels\": [\"B-PER\", \"O\"]}\n"));
+  auto ds =
+      read_token_cls(dir.write("a.jsonl", "{\"tokens\": [\"John\", \"runs\"], \"labels\": [\"B-PER\", \"O\"]}\n"));
   EXPECT_EQ(ds.labels.name(ds.examples[0].tags[0]), "B-PER");
   TokenClsReadOptions o;
   o.labels = {"O", "B-PER", "I-PER"};
@@ -75,7 +77,8 @@ TEST(TokenClsReaderErrors, UnknownTag) {
 
 TEST(TokenClsReaderErrors, TokensAndLabelsLengthMismatch) {
   TempDir dir;
-  const auto path = dir.write("x.jsonl", "{\"tokens\": [\"a\"], \"labels\": [\"O\"]}\n{\"tokens\": [\"a\", \"b\"], \"labels\": [\"O\"]}\n");
+  const auto path = dir.write(
+      "x.jsonl", "{\"tokens\": [\"a\"], \"labels\": [\"O\"]}\n{\"tokens\": [\"a\", \"b\"], \"labels\": [\"O\"]}\n");
   EXPECT_EQ(error_of([&] { read_token_cls(path); }), path + ":2: 2 tokens but 1 labels (expected one label per token)");
 }
 

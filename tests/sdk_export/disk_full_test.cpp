@@ -44,7 +44,8 @@ std::string error_of(Fn&& fn) {
 
 TEST(CheckedFile, DevFullIsAnErrorNamingTheFileAndTheDeviceStays) {
   if (!fs::exists("/dev/full")) GTEST_SKIP() << "/dev/full is absent";
-  EXPECT_EQ(error_of([] { write_file_checked("/dev/full", std::string(100, 'x')); }), std::string("/dev/full") + kNoSpace);
+  EXPECT_EQ(error_of([] { write_file_checked("/dev/full", std::string(100, 'x')); }),
+            std::string("/dev/full") + kNoSpace);
   {
     CheckedFile file("/dev/full");
     EXPECT_EQ(error_of([&] { file.write(std::string(1 << 20, 'x')); }), std::string("/dev/full") + kNoSpace);
@@ -122,7 +123,8 @@ TEST_F(FullDisk, OnnxAndQdqExportsAreErrorsNamingTheFile) {
   EXPECT_EQ(error_of([&] { export_onnx(*model, dir_ / "model.onnx"); }), (dir_ / "model.onnx").string() + kNoSpace);
   fill_leaving(16 * 1024);  // the int8 file is smaller than the disk
   quant::FakeQuantPlan plan;
-  for (const nn::LinearSite& site : nn::linear_sites(*model)) plan.weights[site.name] = quant::quantize_weight(site.module->weight);
+  for (const nn::LinearSite& site : nn::linear_sites(*model))
+    plan.weights[site.name] = quant::quantize_weight(site.module->weight);
   for (const quant::SiteOperandKey& key : quant::activation_operands(*model)) plan.activation_thresholds[key] = 4.0;
   EXPECT_EQ(error_of([&] { export_qdq_onnx(*model, plan, dir_ / "model.int8.onnx"); }),
             (dir_ / "model.int8.onnx").string() + kNoSpace);
@@ -151,10 +153,11 @@ TEST_F(FullDisk, SmallJsonAndVocabWritersNameTheirFile) {
   EXPECT_EQ(error_of([&] { model->config().save(dir_ / "config.json"); }), (dir_ / "config.json").string() + kNoSpace);
   EXPECT_EQ(error_of([&] { text::TokenizerOptions().save(dir_ / "tokenizer_config.json"); }),
             (dir_ / "tokenizer_config.json").string() + kNoSpace);
-  EXPECT_EQ(error_of([&] { io::write_safetensors(dir_ / "t.safetensors", {{"w", at::ones({8})}}); }),
+  EXPECT_EQ(error_of([&] {
+              io::write_safetensors(dir_ / "t.safetensors", {{"w", at::ones({8})}});
+            }),
             (dir_ / "t.safetensors").string() + kNoSpace);
-  EXPECT_EQ(error_of([&] { io::save_model(dir_ / "m", *model); }),
-            (dir_ / "m" / "config.json").string() + kNoSpace);
+  EXPECT_EQ(error_of([&] { io::save_model(dir_ / "m", *model); }), (dir_ / "m" / "config.json").string() + kNoSpace);
   EXPECT_EQ(error_of([&] { write_file_atomic(dir_ / "metrics.json", std::string(8192, ' ')); }),
             (dir_ / "metrics.json").string() + kNoSpace);
   EXPECT_TRUE(leftovers().empty()) << leftovers().front();
@@ -171,7 +174,8 @@ TEST_F(FullDisk, SaveModelNamesVocabTxt) {
   nn::TaskModel model(config, nn::TaskHead::SequenceClassification);
   io::SaveOptions options;
   options.vocab = std::vector<std::string>(20000, "a_longish_token");
-  EXPECT_EQ(error_of([&] { io::save_model(dir_ / "m", *model, options); }), (dir_ / "m" / "vocab.txt").string() + kNoSpace);
+  EXPECT_EQ(error_of([&] { io::save_model(dir_ / "m", *model, options); }),
+            (dir_ / "m" / "vocab.txt").string() + kNoSpace);
   std::vector<std::string> left = leftovers();
   std::sort(left.begin(), left.end());
   EXPECT_EQ(left, (std::vector<std::string>{"m/config.json", "m/model.safetensors"}));

@@ -1,9 +1,10 @@
 // Accuracy accumulation: the seq_cls ranking metric.
 // Batches of any split must give the same value as one pass.
+#include "slimpipe/metrics/accuracy.hpp"
+
 #include <gtest/gtest.h>
 
 #include "slimpipe/error.hpp"
-#include "slimpipe/metrics/accuracy.hpp"
 
 using slimpipe::metrics::Accuracy;
 

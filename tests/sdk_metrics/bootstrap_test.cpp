@@ -1,11 +1,12 @@
 // Paired bootstrap over per-example statistics: intervals of metric differences between models scored on the
 // same examples, corpus F1 recomputed per resample, reproducible from the seed.
+#include "slimpipe/metrics/bootstrap.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "slimpipe/error.hpp"
-#include "slimpipe/metrics/bootstrap.hpp"
 
 namespace m = slimpipe::metrics;
 
@@ -38,8 +39,13 @@ TEST(Bootstrap, PairingNarrowsTheIntervalToTheExamplesThatDiffer) {
   for (int i = 0; i < 1000; ++i) {
     const int base = i % 2;
     int va = base, vb = base;
-    if (i < 15) { va = 0; vb = 1; }
-    else if (i < 20) { va = 1; vb = 0; }
+    if (i < 15) {
+      va = 0;
+      vb = 1;
+    } else if (i < 20) {
+      va = 1;
+      vb = 0;
+    }
     xa.push_back(va);
     xb.push_back(vb);
   }

@@ -1,9 +1,10 @@
 // Chunk extraction and F1 against values derived by hand from seqeval's rules (seqeval itself
 // is not installed here); each case names the rule it pins.
+#include "slimpipe/metrics/chunk.hpp"
+
 #include <gtest/gtest.h>
 
 #include "slimpipe/error.hpp"
-#include "slimpipe/metrics/chunk.hpp"
 
 namespace slimpipe::metrics {
 // Readable failure messages: (PER, 0, 2).
@@ -49,7 +50,7 @@ TEST(ChunkLenient, BioesSinglesAndEnds) {
 }
 
 TEST(ChunkLenient, MalformedBioesStillCountsAsSeqevalDoes) {
-  EXPECT_EQ(extract_chunks({"O", "E-PER", "O"}), (Chunks{{"PER", 1, 2}}));  // E without B
+  EXPECT_EQ(extract_chunks({"O", "E-PER", "O"}), (Chunks{{"PER", 1, 2}}));      // E without B
   EXPECT_EQ(extract_chunks({"B-PER", "I-PER", "O"}), (Chunks{{"PER", 0, 2}}));  // no E
 }
 
@@ -61,8 +62,7 @@ TEST(ChunkLenient, InvalidTagIsAnError) {
 TEST(ChunkStrictIob2, InsideWithoutBeginIsIgnored) {
   EXPECT_EQ(extract_chunks({"O", "I-PER", "I-PER", "O"}, ChunkMode::StrictIob2), Chunks{});
   EXPECT_EQ(extract_chunks({"B-PER", "I-PER", "I-LOC", "O"}, ChunkMode::StrictIob2), (Chunks{{"PER", 0, 2}}));
-  EXPECT_EQ(extract_chunks({"B-PER", "B-PER", "I-PER"}, ChunkMode::StrictIob2),
-            (Chunks{{"PER", 0, 1}, {"PER", 1, 3}}));
+  EXPECT_EQ(extract_chunks({"B-PER", "B-PER", "I-PER"}, ChunkMode::StrictIob2), (Chunks{{"PER", 0, 1}, {"PER", 1, 3}}));
   EXPECT_EQ(extract_chunks({"B-PER", "I-LOC"}, ChunkMode::StrictIob2), (Chunks{{"PER", 0, 1}}));
   EXPECT_EQ(extract_chunks({"O", "B-ORG", "I-ORG"}, ChunkMode::StrictIob2), (Chunks{{"ORG", 1, 3}}));
 }
@@ -82,7 +82,8 @@ TEST(ChunkStrictIobes, OnlyProperlyClosedChunksCount) {
 
 TEST(ChunkF1, SeqevalDocstringExampleGivesHalf) {
   ChunkF1 f1;
-  f1.add(Tags{"O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"}, Tags{"O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"});
+  f1.add(Tags{"O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"},
+         Tags{"O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"});
   f1.add(Tags{"B-PER", "I-PER", "O"}, Tags{"B-PER", "I-PER", "O"});
   EXPECT_DOUBLE_EQ(f1.micro().precision(), 0.5);
   EXPECT_DOUBLE_EQ(f1.micro().recall(), 0.5);

@@ -1,17 +1,24 @@
 // QA scoring against hand-derived values from the SQuAD v1.1, CMRC2018 and PaddleNLP scripts.
 // Each case states the rule of the script it follows.
+#include "slimpipe/metrics/squad.hpp"
+
 #include <gtest/gtest.h>
 
 #include "slimpipe/error.hpp"
-#include "slimpipe/metrics/squad.hpp"
 
 using namespace slimpipe::metrics;
 using Golds = std::vector<std::string>;
 
 namespace {
-QaAnswerScore squad(const std::string& pred, const Golds& golds) { return score_answer(pred, golds, QaScoring::SquadV11); }
-QaAnswerScore cmrc(const std::string& pred, const Golds& golds) { return score_answer(pred, golds, QaScoring::Cmrc2018); }
-QaAnswerScore paddle(const std::string& pred, const Golds& golds) { return score_answer(pred, golds, QaScoring::PaddleNlp); }
+QaAnswerScore squad(const std::string& pred, const Golds& golds) {
+  return score_answer(pred, golds, QaScoring::SquadV11);
+}
+QaAnswerScore cmrc(const std::string& pred, const Golds& golds) {
+  return score_answer(pred, golds, QaScoring::Cmrc2018);
+}
+QaAnswerScore paddle(const std::string& pred, const Golds& golds) {
+  return score_answer(pred, golds, QaScoring::PaddleNlp);
+}
 }  // namespace
 
 TEST(SquadNormalize, LowersDropsPunctuationArticlesAndExtraSpace) {
@@ -21,7 +28,7 @@ TEST(SquadNormalize, LowersDropsPunctuationArticlesAndExtraSpace) {
   EXPECT_EQ(squad_normalize("Rock 'n' Roll"), "rock n roll");
   EXPECT_EQ(squad_normalize("UNIVERSITÉ de Montréal"), "université de montréal");
   EXPECT_EQ(squad_normalize("New\u00a0York"), "new york");  // NBSP is whitespace to str.split
-  EXPECT_EQ(squad_normalize("the–war"), "–war");  // en dash is not ASCII punctuation, but not \w
+  EXPECT_EQ(squad_normalize("the–war"), "–war");            // en dash is not ASCII punctuation, but not \w
 }
 
 TEST(SquadScore, ArticlesAndCaseDoNotMatterForExactMatch) {
@@ -69,8 +76,7 @@ TEST(QaScorer, AveragesTimesHundred) {
 }
 
 TEST(CmrcSegments, CjkCharactersAloneAndEnglishRunsAsWords) {
-  EXPECT_EQ(cmrc_segments("北京 Olympic Games 2008年", true),
-            (Golds{"北", "京", "olympic", "games", "2008", "年"}));
+  EXPECT_EQ(cmrc_segments("北京 Olympic Games 2008年", true), (Golds{"北", "京", "olympic", "games", "2008", "年"}));
   EXPECT_EQ(cmrc_segments("《红楼梦》", false), (Golds{"《", "红", "楼", "梦", "》"}));
   EXPECT_EQ(cmrc_segments("《红楼梦》", true), (Golds{"红", "楼", "梦"}));
   EXPECT_EQ(cmrc_segments("约3.5亿", true), (Golds{"约", "3.5", "亿"}));

@@ -2,9 +2,9 @@
 // the file and the tensor (a second layer under num_hidden_layers = 1 used to load and be dropped), while the
 // tensors transformers' checkpoints legitimately carry beside the model still load. A vocab.txt with more
 // entries than vocab_size, and ids outside the embedding, are one-line errors too.
-#include <fstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "nn_test_support.hpp"
 #include "slimpipe/io/checkpoint.hpp"
@@ -40,8 +40,10 @@ void write_vocab(const fs::path& dir, std::int64_t entries, bool final_newline =
   const char* specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
   for (std::int64_t i = 0; i < entries; ++i) {
     if (i) out << "\n";
-    if (i < 5) out << specials[i];
-    else out << "tok" << i;
+    if (i < 5)
+      out << specials[i];
+    else
+      out << "tok" << i;
   }
   if (final_newline) out << "\n";
 }
@@ -62,7 +64,9 @@ TEST(CheckpointConfig, LayerBeyondNumHiddenLayersIsAnErrorNamingFileAndTensor) {
 
 TEST(CheckpointConfig, UnknownTensorIsAnError) {
   const fs::path dir = saved_model();
-  edit_tensors(dir, [](TensorMap& t) { t["bert.encoder.layer.0.attention.self.distance_embedding.weight"] = at::zeros({4, 8}); });
+  edit_tensors(dir, [](TensorMap& t) {
+    t["bert.encoder.layer.0.attention.self.distance_embedding.weight"] = at::zeros({4, 8});
+  });
   expect_error([&] { load_model(dir); },
                {(dir / "model.safetensors").string() +
                 ": tensor bert.encoder.layer.0.attention.self.distance_embedding.weight is not used by config.json"});
@@ -71,8 +75,9 @@ TEST(CheckpointConfig, UnknownTensorIsAnError) {
 TEST(CheckpointConfig, TaskTypeEmbeddingsNeedUseTaskId) {
   const fs::path dir = saved_model();
   edit_tensors(dir, [](TensorMap& t) { t["bert.embeddings.task_type_embeddings.weight"] = at::zeros({3, 32}); });
-  expect_error([&] { load_model(dir); }, {"tensor bert.embeddings.task_type_embeddings.weight is not used by config.json "
-                                          "(use_task_id = false)"});
+  expect_error([&] { load_model(dir); },
+               {"tensor bert.embeddings.task_type_embeddings.weight is not used by config.json "
+                "(use_task_id = false)"});
 }
 
 TEST(CheckpointConfig, HeadOfAnotherTaskIsAnError) {
@@ -87,7 +92,8 @@ TEST(CheckpointConfig, HeadOfAnotherTaskIsAnError) {
 TEST(CheckpointConfig, ShapeMismatchAndMissingTensorStillNameTheTensor) {
   const fs::path dir = saved_model();
   edit_config(dir, [](Json& j) { j["intermediate_size"] = 48; });
-  expect_error([&] { load_model(dir); }, {(dir / "model.safetensors").string() + ": tensor '", "has shape [64, 32], config expects [48, 32]"});
+  expect_error([&] { load_model(dir); },
+               {(dir / "model.safetensors").string() + ": tensor '", "has shape [64, 32], config expects [48, 32]"});
   edit_config(dir, [](Json& j) {
     j["intermediate_size"] = 64;
     j["num_hidden_layers"] = 3;
@@ -163,12 +169,14 @@ TEST(CheckpointConfig, IdsOutsideTheEmbeddingAreOneLineErrors) {
   TaskModel model = random_model(tiny_config(), TaskHead::SequenceClassification);
   EncoderInputs in = tiny_inputs();
   in.input_ids[0][3] = 100;
-  expect_error([&] { model->forward(in); }, {"input_ids holds token id 100, outside the embedding's 0..99 (config.json vocab_size 100)"});
+  expect_error([&] { model->forward(in); },
+               {"input_ids holds token id 100, outside the embedding's 0..99 (config.json vocab_size 100)"});
   in.input_ids[0][3] = -1;
   expect_error([&] { model->forward(in); }, {"input_ids holds token id -1"});
   in = tiny_inputs();
   in.token_type_ids[1][2] = 2;  // a third segment: BERT has two token type rows
-  expect_error([&] { model->forward(in); }, {"token_type_ids holds 2, outside the embedding's 0..1 (config.json type_vocab_size 2)"});
+  expect_error([&] { model->forward(in); },
+               {"token_type_ids holds 2, outside the embedding's 0..1 (config.json type_vocab_size 2)"});
 }
 
 }  // namespace

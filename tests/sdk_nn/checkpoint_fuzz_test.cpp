@@ -1,13 +1,13 @@
 // Inputs the fuzz targets fuzz_pytorch_bin, fuzz_safetensors and fuzz_config_json (tests/fuzz) found to crash the
 // checkpoint readers, each reduced to the few bytes that matter: now a one-line slimpipe::Error or a clean read.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <gtest/gtest.h>
 
 #include "nn_test_support.hpp"
 #include "slimpipe/io/pytorch_bin.hpp"
@@ -52,7 +52,8 @@ std::string pickle_tuple(const std::vector<std::int64_t>& v) {
 // {"w": _rebuild_tensor_v2(<float storage '0' of storage_numel elements>, offset, size, stride)}, its key list and
 // the storage's count and bytes (`stored` elements, 4 bytes each). `view`: the legacy storage view tuple's body.
 std::string legacy_tensor_file(std::int64_t storage_numel, std::int64_t offset, const std::vector<std::int64_t>& size,
-                               const std::vector<std::int64_t>& stride, std::int64_t stored, const std::string& view = "") {
+                               const std::vector<std::int64_t>& stride, std::int64_t stored,
+                               const std::string& view = "") {
   const std::string pid = "(" + pickle_str("storage") + "ctorch\nFloatStorage\n" + pickle_str("0") + pickle_str("cpu") +
                           pickle_int(storage_numel) + (view.empty() ? "" : "(" + view + "t") + "tQ";
   const std::string object = "}" + pickle_str("w") + "ctorch._utils\n_rebuild_tensor_v2\n(" + pid + pickle_int(offset) +
@@ -85,7 +86,8 @@ TEST(PytorchBinFuzz, BadStorageAndViewSizesAreErrors) {
   expect("negative_storage", legacy_tensor_file(-1, 0, {1}, {1}, 0), "storage '0' has a negative size");
   expect("storage_beyond_file", legacy_tensor_file(std::int64_t(1) << 40, 0, {1}, {1}, 0),
          "storage '0' has 1099511627776 elements, more than the file holds");
-  expect("stride_zero_expansion", legacy_tensor_file(1, 0, {1000000000, 1000000000}, {0, 0}, 1), "tensor view exceeds its storage");
+  expect("stride_zero_expansion", legacy_tensor_file(1, 0, {1000000000, 1000000000}, {0, 0}, 1),
+         "tensor view exceeds its storage");
   expect("size_overflow", legacy_tensor_file(1, 0, {std::int64_t(1) << 62, std::int64_t(1) << 62, 0}, {1, 1, 1}, 1),
          "tensor view exceeds its storage");
   expect("stride_overflow", legacy_tensor_file(4, 0, {2, 2}, {std::int64_t(1) << 62, std::int64_t(1) << 62}, 4),
@@ -112,7 +114,8 @@ TEST(PytorchBinFuzz, LargeMemoIndexIsAMapEntry) {
 // range (std::length_error; found by fuzz_pytorch_bin).
 TEST(PytorchBinFuzz, PopBelowMarkIsAnError) {
   const fs::path file = write_file(scratch_dir() / "pytorch_model.bin", legacy_file("](0t"));
-  expect_error([&] { read_pytorch_bin(file); }, {file.string() + ": not a readable torch.save file: stack underflow below MARK"});
+  expect_error([&] { read_pytorch_bin(file); },
+               {file.string() + ": not a readable torch.save file: stack underflow below MARK"});
 }
 
 // A shape whose element count wraps around 2^64 to a small number (here 0, matching empty data_offsets) or does not
@@ -122,7 +125,8 @@ TEST(SafetensorsFuzz, ShapesTooLargeAreErrors) {
   auto expect = [&](const std::string& name, const std::string& shape) {
     const std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[0,0]}}";
     const fs::path file = write_file(dir / name, le(header.size(), 8) + header);
-    expect_error([&] { read_safetensors(file); }, {file.string() + ": tensor 'a': bad header entry, shape " + shape + " is too large"});
+    expect_error([&] { read_safetensors(file); },
+                 {file.string() + ": tensor 'a': bad header entry, shape " + shape + " is too large"});
   };
   expect("wraps.safetensors", "[4294967296,4294967296]");
   expect("wraps_bytes.safetensors", "[2305843009213693952,8]");

@@ -1,12 +1,13 @@
 // Checkpoint round trips and the one-line errors for bad model directories.
 // Every error test starts from a good directory written by save_model and breaks one thing.
-#include <fstream>
+#include "slimpipe/io/checkpoint.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include <fstream>
+
 #include "nn_test_support.hpp"
-#include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/io/pytorch_bin.hpp"
 #include "slimpipe/io/safetensors.hpp"
 #include "slimpipe/nn/device.hpp"
@@ -151,12 +152,15 @@ TEST(CheckpointErrors, SafetensorsHeaderNotJson) {
 
 TEST(CheckpointErrors, SafetensorsOffsetsOutOfRange) {
   fs::path file = scratch_dir() / "model.safetensors";
-  write_raw_safetensors(file, R"({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 8]}})", std::string(16, '\0'));
+  write_raw_safetensors(file, R"({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 8]}})",
+                        std::string(16, '\0'));
   expect_error([&] { read_safetensors(file); },
                {file.string() + ": tensor 'w': bad header: data_offsets [0, 8] do not hold F32 [2, 2] (16 bytes)"});
-  write_raw_safetensors(file, R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [12, 4]}})", std::string(16, '\0'));
+  write_raw_safetensors(file, R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [12, 4]}})",
+                        std::string(16, '\0'));
   expect_error([&] { read_safetensors(file); }, {"tensor 'w': bad header: data_offsets [12, 4]"});
-  write_raw_safetensors(file, R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]}})", std::string(16, '\0'));
+  write_raw_safetensors(file, R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]}})",
+                        std::string(16, '\0'));
   expect_error([&] { read_safetensors(file); }, {"truncated: header describes 24 bytes of tensor data, file has 16"});
 }
 
@@ -245,7 +249,8 @@ TEST(CheckpointErrors, CorruptPytorchBin) {
 TEST(Device, UnavailableDevicesAreOneLineErrors) {
   EXPECT_EQ(resolve_device("cpu"), c10::Device(c10::kCPU));
   expect_error([] { resolve_device("tpu"); }, {"unknown device 'tpu' (expected cpu, cuda or cuda:N)"});
-  if (!torch::cuda::is_available()) expect_error([] { resolve_device("cuda"); }, {"device 'cuda' requested, but CUDA is not available"});
+  if (!torch::cuda::is_available())
+    expect_error([] { resolve_device("cuda"); }, {"device 'cuda' requested, but CUDA is not available"});
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 // EncoderConfig against config.json: field names, pruned_heads / per-layer widths, and one-line errors.
 // No LibTorch here, so these run before any model code.
-#include <fstream>
+#include "slimpipe/nn/config.hpp"
 
 #include <gtest/gtest.h>
 
-#include "slimpipe/nn/config.hpp"
+#include <fstream>
 
 namespace slimpipe::nn {
 namespace {
@@ -101,7 +101,8 @@ TEST(EncoderConfig, OtherBadValuesNameTheField) {
   EXPECT_EQ(error_of(j), "model/config.json: pruned_heads names layer 12, the model has 12 layers");
   j = Json::parse(kBertBase);
   j["position_embedding_type"] = "relative_key";
-  EXPECT_EQ(error_of(j), "model/config.json: position_embedding_type \"relative_key\" is not supported (expected \"absolute\")");
+  EXPECT_EQ(error_of(j),
+            "model/config.json: position_embedding_type \"relative_key\" is not supported (expected \"absolute\")");
   j = Json::parse(kBertBase);
   j["model_type"] = "roberta";
   EXPECT_EQ(error_of(j), "model/config.json: unsupported model_type 'roberta' (expected bert or ernie)");

@@ -1,8 +1,8 @@
 // JSON nested far deeper than any config needs is refused with one line naming the file, before nlohmann builds
 // it: config.json 100 000 levels deep used to end the process with SIGSEGV.
-#include <fstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "nn_test_support.hpp"
 #include "slimpipe/io/checkpoint.hpp"
@@ -61,7 +61,8 @@ TEST(JsonDepth, DeepSafetensorsHeaderIsAnErrorNamingTheFile) {
   for (int i = 0; i < 8; ++i) out.put(static_cast<char>(n >> (8 * i)));
   out << header;
   out.close();
-  expect_error([&] { io::read_safetensors(file); }, {file.string() + ": bad header: JSON nested deeper than 256 levels"});
+  expect_error([&] { io::read_safetensors(file); },
+               {file.string() + ": bad header: JSON nested deeper than 256 levels"});
 }
 
 }  // namespace

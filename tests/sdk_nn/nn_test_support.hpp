@@ -2,16 +2,15 @@
 // and an assertion for slimpipe's one-line errors.
 #pragma once
 
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
-
-#include <ATen/ATen.h>
-#include <gtest/gtest.h>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/nn/task_model.hpp"

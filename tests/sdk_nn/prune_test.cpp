@@ -1,12 +1,13 @@
 // Pruning, head masks, taps and quantization hooks on a tiny random model.
 // The key property: masking heads with head_mask equals slicing them away.
-#include <map>
-#include <set>
+#include "slimpipe/nn/prune.hpp"
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "nn_test_support.hpp"
-#include "slimpipe/nn/prune.hpp"
 
 namespace slimpipe::nn {
 namespace {
@@ -92,7 +93,8 @@ TEST(Taps, EmbeddingOutputThenEveryLayer) {
   EncoderOutput out = model->forward(tiny_inputs());
   ASSERT_EQ(out.taps.size(), 3u);
   EXPECT_TRUE(at::equal(out.taps.back(), out.sequence_output));
-  EXPECT_TRUE(at::equal(out.taps[0], model->embeddings->forward(tiny_inputs().input_ids, tiny_inputs().token_type_ids)));
+  EXPECT_TRUE(
+      at::equal(out.taps[0], model->embeddings->forward(tiny_inputs().input_ids, tiny_inputs().token_type_ids)));
   EXPECT_FALSE(out.pooled_output.defined()) << "QA models have no pooler, as in transformers";
 }
 
@@ -105,8 +107,9 @@ TEST(Sites, LinearAndMatmulSitesAreEnumeratedAndHooked) {
   EXPECT_EQ(linears.back().name, "classifier");
   EXPECT_EQ(linears.back().module.get(), model->classifier.get());
   std::vector<std::string> matmuls = matmul_sites(*model);
-  EXPECT_EQ(matmuls, (std::vector<std::string>{"encoder.layer.0.attention.self.qk", "encoder.layer.0.attention.self.pv",
-                                               "encoder.layer.1.attention.self.qk", "encoder.layer.1.attention.self.pv"}));
+  EXPECT_EQ(matmuls,
+            (std::vector<std::string>{"encoder.layer.0.attention.self.qk", "encoder.layer.0.attention.self.pv",
+                                      "encoder.layer.1.attention.self.qk", "encoder.layer.1.attention.self.pv"}));
 
   // An identity hook sees both operands of every site and changes nothing.
   EncoderInputs in = tiny_inputs();

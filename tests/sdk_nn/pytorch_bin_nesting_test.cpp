@@ -1,8 +1,8 @@
 // A pytorch_model.bin whose pickle nests lists a million deep is an Error naming the file, not a stack overflow
 // while the nested values are freed.
-#include <fstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "nn_test_support.hpp"
 #include "slimpipe/io/pytorch_bin.hpp"

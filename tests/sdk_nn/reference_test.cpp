@@ -67,19 +67,18 @@ TEST_P(ReferenceLogits, MatchWithinTolerance) {
 // seq_cls: gelu; token_cls: gelu_new, .bin with gamma/beta names; qa_ernie: ERNIE with task type ids, relu,
 // legacy (pre-zip) .bin; pruned: pruned_heads {0: [1], 1: [0, 3]} and intermediate_size 48; bare_bf16: BertModel
 // without prefix, BF16 weights.
-INSTANTIATE_TEST_SUITE_P(
-    Heads, ReferenceLogits,
-    ::testing::Values(Case{"seq_cls", "st", TaskHead::SequenceClassification},
-                      Case{"seq_cls", "bin", TaskHead::SequenceClassification},
-                      Case{"token_cls", "st", TaskHead::TokenClassification},
-                      Case{"token_cls", "bin", TaskHead::TokenClassification},
-                      Case{"qa_ernie", "st", TaskHead::QuestionAnswering},
-                      Case{"qa_ernie", "bin", TaskHead::QuestionAnswering},
-                      Case{"pruned", "st", TaskHead::SequenceClassification},
-                      Case{"pruned", "bin", TaskHead::SequenceClassification},
-                      Case{"bare_bf16", "st", TaskHead::None},
-                      Case{"bare_bf16", "bin", TaskHead::None}),
-    case_name);
+INSTANTIATE_TEST_SUITE_P(Heads, ReferenceLogits,
+                         ::testing::Values(Case{"seq_cls", "st", TaskHead::SequenceClassification},
+                                           Case{"seq_cls", "bin", TaskHead::SequenceClassification},
+                                           Case{"token_cls", "st", TaskHead::TokenClassification},
+                                           Case{"token_cls", "bin", TaskHead::TokenClassification},
+                                           Case{"qa_ernie", "st", TaskHead::QuestionAnswering},
+                                           Case{"qa_ernie", "bin", TaskHead::QuestionAnswering},
+                                           Case{"pruned", "st", TaskHead::SequenceClassification},
+                                           Case{"pruned", "bin", TaskHead::SequenceClassification},
+                                           Case{"bare_bf16", "st", TaskHead::None},
+                                           Case{"bare_bf16", "bin", TaskHead::None}),
+                         case_name);
 
 }  // namespace
 }  // namespace slimpipe::io

@@ -1,10 +1,11 @@
 // AdaRound lowers the layer-output error of round-to-nearest for every Linear of a small random model (inputs
 // collected through the SiteHook) and on structured synthetic inputs (correlated, outlier channels).
+#include "slimpipe/quant/adaround.hpp"
+
 #include <gtest/gtest.h>
 
 #include "quant_test_model.hpp"
 #include "quant_test_support.hpp"
-#include "slimpipe/quant/adaround.hpp"
 #include "slimpipe/quant/site_calibration.hpp"
 
 namespace slimpipe::quant {

@@ -1,10 +1,11 @@
 // Empirical bias correction removes the mean output error of a quantized Linear when its inputs have a
 // non-zero mean (where weight rounding errors add up instead of averaging out).
+#include "slimpipe/quant/bias_correction.hpp"
+
 #include <gtest/gtest.h>
 
 #include "quant_test_model.hpp"
 #include "quant_test_support.hpp"
-#include "slimpipe/quant/bias_correction.hpp"
 #include "slimpipe/quant/fake_quant.hpp"
 #include "slimpipe/quant/site_calibration.hpp"
 #include "slimpipe/quant/weight_quant.hpp"
@@ -13,7 +14,9 @@ namespace slimpipe::quant {
 namespace {
 
 // |mean over rows of (y_float - y_quant)|, averaged over output channels.
-double mean_output_error(const at::Tensor& y, const at::Tensor& yq) { return (y - yq).mean(0).abs().mean().item<double>(); }
+double mean_output_error(const at::Tensor& y, const at::Tensor& yq) {
+  return (y - yq).mean(0).abs().mean().item<double>();
+}
 
 TEST(BiasCorrection, RemovesMeanOutputErrorForNonZeroMeanInputs) {
   at::manual_seed(4);
@@ -59,8 +62,7 @@ TEST(BiasCorrection, UsesTheCollectorsExactMeanOverAllRows) {
   EXPECT_TRUE(at::allclose(c.mean("fc"), all.mean(0), 1e-5, 1e-6));
   // Every kept row is one of the rows seen.
   at::Tensor kept = c.rows("fc");
-  for (std::int64_t i = 0; i < kept.size(0); ++i)
-    EXPECT_TRUE((all - kept[i]).abs().sum(1).min().item<float>() == 0);
+  for (std::int64_t i = 0; i < kept.size(0); ++i) EXPECT_TRUE((all - kept[i]).abs().sum(1).min().item<float>() == 0);
   EXPECT_THROW(c.rows("other"), Error);
 }
 

@@ -52,7 +52,8 @@ TEST(Golden, SpecD1SplitIntoBatchesOfOneAndFourKeepsOrderIndependentThresholds) 
 
 TEST(Golden, PureKlHistogramClipsAtBin1382) {
   std::vector<std::int64_t> hist(2048);
-  for (std::size_t k = 0; k < hist.size(); ++k) hist[k] = static_cast<std::int64_t>(std::floor(1000 * std::exp(-static_cast<double>(k) / 200)));
+  for (std::size_t k = 0; k < hist.size(); ++k)
+    hist[k] = static_cast<std::int64_t>(std::floor(1000 * std::exp(-static_cast<double>(k) / 200)));
   hist[2000] += 3;
   const std::int64_t i = kl_clip_bin(hist);
   EXPECT_EQ(i, 1382);
@@ -71,7 +72,8 @@ TEST(Golden, PaddleKlNeverClipsBelowHalfTheRangeOursDoes) {
   // The spec's pure-KL histogram with a 4x faster decay: the KL optimum lies far below bin 1023, where
   // Paddle cannot look (it settles on keeping the outliers, bin 2001); numpy reference: 345.
   std::vector<std::int64_t> hist(2048);
-  for (std::size_t k = 0; k < hist.size(); ++k) hist[k] = static_cast<std::int64_t>(std::floor(1000 * std::exp(-static_cast<double>(k) / 50)));
+  for (std::size_t k = 0; k < hist.size(); ++k)
+    hist[k] = static_cast<std::int64_t>(std::floor(1000 * std::exp(-static_cast<double>(k) / 50)));
   hist[2000] += 3;
   EXPECT_EQ(kl_clip_bin(hist, KlSearch::paddle()), 2001);
   EXPECT_EQ(kl_clip_bin(hist, KlSearch::full()), 345);
@@ -79,7 +81,8 @@ TEST(Golden, PaddleKlNeverClipsBelowHalfTheRangeOursDoes) {
 
 TEST(Golden, ChannelWiseWeightLevelsMatchSpec) {
   // Paddle layout [in, out], channel axis 1 (nn.Linear's axis 0).
-  at::Tensor w = at::tensor({.5f, -.2f, .031f, -.25f, .9f, -.047f, .125f, -.33f, .062f, .01f, .45f, -.015f}).view({4, 3});
+  at::Tensor w =
+      at::tensor({.5f, -.2f, .031f, -.25f, .9f, -.047f, .125f, -.33f, .062f, .01f, .45f, -.015f}).view({4, 3});
   at::Tensor t = weight_thresholds(w, WeightQuantType::ChannelWiseAbsMax, 1);
   EXPECT_TRUE(at::allclose(t, at::tensor({.5f, .9f, .062f})));
   QuantizedWeight q = quantize_weight_with(w, t, 1);

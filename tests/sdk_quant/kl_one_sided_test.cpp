@@ -1,9 +1,8 @@
 // Default-mode KL on one-sided distributions: when one side of x lies inside the smallest candidate clip, KL
 // searches the other side's histogram instead of |x| (histogram_observers.cpp). GELU outputs are the case that
 // matters: most of their values are small negatives, which |x| folds onto the start of the positive range.
-#include <gtest/gtest.h>
-
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
@@ -52,8 +51,9 @@ TEST(KlOneSided, GeluOutputsAreSearchedOnTheirPositiveSide) {
   }
   ASSERT_GT(neg / count, 0.8);
   const double folded = abs_histogram_kl(batches), ours = calibrate("KL", {}, batches);
-  std::printf("[ GELU ] max %.3f: KL on |x| T = %.3f (%.1f dB), on the positive side T = %.3f (%.1f dB), abs_max %.1f dB\n",
-              max_abs, folded, sqnr(batches, folded), ours, sqnr(batches, ours), sqnr(batches, max_abs));
+  std::printf(
+      "[ GELU ] max %.3f: KL on |x| T = %.3f (%.1f dB), on the positive side T = %.3f (%.1f dB), abs_max %.1f dB\n",
+      max_abs, folded, sqnr(batches, folded), ours, sqnr(batches, ours), sqnr(batches, max_abs));
   // |x| matched the shape of the negative bulk and clipped the tail: T a small fraction of the range.
   EXPECT_LT(folded, 0.3 * max_abs);
   EXPECT_LT(sqnr(batches, folded), 15.0);

@@ -2,18 +2,16 @@
 // calibration algorithm: threshold 1.0, scale 1/127 (PtqOptions::probs_fixed_range, the default). Off, they are
 // calibrated like every other operand, as Paddle does. The plan then runs alike in the fake-quant forward and in
 // slimpipe_runtime's integer attention.
-#include <gtest/gtest.h>
-
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "quant_test_model.hpp"
 #include "slimpipe/export/runtime_export.hpp"
@@ -166,12 +164,15 @@ TEST(ProbsRange, RuntimeAgreesWithTheFakeQuantForward) {
   }
   // The runtime test's INT8 tolerance (tests/runtime): mean |runtime - fake-quant| within 5% of the mean
   // quantization error, max within 30% of its max, and the same predictions.
-  const double mean_diff = (want_all - got_all).abs().mean().item<double>(), diff = (want_all - got_all).abs().max().item<double>();
-  const double mean_qerr = (want_all - fp_all).abs().mean().item<double>(), qerr = (want_all - fp_all).abs().max().item<double>();
+  const double mean_diff = (want_all - got_all).abs().mean().item<double>(),
+               diff = (want_all - got_all).abs().max().item<double>();
+  const double mean_qerr = (want_all - fp_all).abs().mean().item<double>(),
+               qerr = (want_all - fp_all).abs().max().item<double>();
   const double agree = want_all.argmax(-1).eq(got_all.argmax(-1)).to(at::kDouble).mean().item<double>();
   std::cout << "[ probs T=1 ] cpu " << rt::cpu_isa() << ", integer attention in " << m.info().int8_attention_layers
-            << " of 2 layers: |runtime - fake-quant| max " << diff << " mean " << mean_diff << "; |fake-quant - fp32| max "
-            << qerr << " mean " << mean_qerr << "; same argmax " << 100 * agree << "%\n";
+            << " of 2 layers: |runtime - fake-quant| max " << diff << " mean " << mean_diff
+            << "; |fake-quant - fp32| max " << qerr << " mean " << mean_qerr << "; same argmax " << 100 * agree
+            << "%\n";
   EXPECT_LE(mean_diff, 0.05 * mean_qerr);
   EXPECT_LE(diff, 0.3 * qerr);
   EXPECT_GE(agree, 0.99);

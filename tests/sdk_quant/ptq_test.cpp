@@ -1,8 +1,9 @@
 // One PTQ cell end to end on a small random model: which features calibrate, which sites are quantized, the
 // plan on disk, AdaRound and bias correction inside a cell, and the sensitivity report.
-#include <gtest/gtest.h>
+#include "slimpipe/quant/ptq.hpp"
 
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,7 +13,6 @@
 #include "quant_test_model.hpp"
 #include "slimpipe/error.hpp"
 #include "slimpipe/quant/fake_quant.hpp"
-#include "slimpipe/quant/ptq.hpp"
 #include "slimpipe/quant/site_calibration.hpp"
 #include "slimpipe/tasks/evaluation_loop.hpp"
 
@@ -110,7 +110,8 @@ TEST(Ptq, FakeQuantModelMatchesTheHookAndStaysCloseToFp32) {
   EXPECT_GT(rep.logits.sqnr_db, 15.0);
   EXPECT_LT(rep.logits.sqnr_db, 80.0);
   EXPECT_EQ(rep.sites.size(), plan_sites(r.plan).size());
-  for (std::size_t i = 1; i < rep.sites.size(); ++i) EXPECT_LE(rep.sites[i - 1].output.sqnr_db, rep.sites[i].output.sqnr_db);
+  for (std::size_t i = 1; i < rep.sites.size(); ++i)
+    EXPECT_LE(rep.sites[i - 1].output.sqnr_db, rep.sites[i].output.sqnr_db);
 
   // A site given an absurdly small input threshold becomes the most sensitive.
   FakeQuantPlan broken = r.plan;

@@ -2,10 +2,10 @@
 // Weights of O(0.3) and eval mode, like the sdk_nn tests, so errors show far above float noise.
 #pragma once
 
+#include <ATen/ATen.h>
+
 #include <set>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/nn/task_model.hpp"
 #include "slimpipe/task.hpp"

@@ -2,6 +2,8 @@
 // (make_reference.py) run once per build and shared by parallel test processes.
 #pragma once
 
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,12 +11,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/quant/observer.hpp"
@@ -33,12 +32,14 @@ inline at::Tensor spec_d1() {
 // Splits [rows, ...] into batches of `batch_rows` rows along dim 0.
 inline std::vector<at::Tensor> split_rows(const at::Tensor& x, std::int64_t batch_rows) {
   std::vector<at::Tensor> out;
-  for (std::int64_t r = 0; r < x.size(0); r += batch_rows) out.push_back(x.narrow(0, r, std::min(batch_rows, x.size(0) - r)));
+  for (std::int64_t r = 0; r < x.size(0); r += batch_rows)
+    out.push_back(x.narrow(0, r, std::min(batch_rows, x.size(0) - r)));
   return out;
 }
 
 // Feeds every batch for as many passes as the observer needs and returns its threshold.
-inline double calibrate(const std::string& algo, const ObserverOptions& options, const std::vector<at::Tensor>& batches) {
+inline double calibrate(const std::string& algo, const ObserverOptions& options,
+                        const std::vector<at::Tensor>& batches) {
   auto obs = make_observer(algo, options);
   for (int pass = 0; pass < obs->passes(); ++pass) {
     if (pass > 0) obs->finish_pass();

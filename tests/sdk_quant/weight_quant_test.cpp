@@ -1,12 +1,13 @@
 // Weight quantization (per-channel scales, round-trip bounds), activation fake quantization, the fake-quant
 // SiteHook on a model, and the SQNR/MSE statistics.
+#include "slimpipe/quant/weight_quant.hpp"
+
 #include <gtest/gtest.h>
 
-#include "quant_test_support.hpp"
 #include "quant_test_model.hpp"
+#include "quant_test_support.hpp"
 #include "slimpipe/quant/fake_quant_hook.hpp"
 #include "slimpipe/quant/quant_error.hpp"
-#include "slimpipe/quant/weight_quant.hpp"
 
 namespace slimpipe::quant {
 namespace {

@@ -14,12 +14,12 @@ namespace slimpipe::text {
 namespace {
 
 const std::vector<std::string> kVocab = {
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",                        // 0-4
-    "hello", "world", "##world", "!", ".", ",", "$", "?",                // 5-12
-    "cafe", "naive", "angstrom", "café", "Café",                         // 13-17
-    "un", "##aff", "##able", "你", "好", "豈",                           // 18-23
-    "a", "##a", "b", "c", "d", "e", "f", "g",                            // 24-31
-    "i", "ᄒ", "##ᅡ", "##ᆫ", "οδοσ", "##̇",                              // 32-37
+    "[PAD]", "[UNK]", "[CLS]",    "[SEP]", "[MASK]",                  // 0-4
+    "hello", "world", "##world",  "!",     ".",      ",",  "$", "?",  // 5-12
+    "cafe",  "naive", "angstrom", "café",  "Café",                    // 13-17
+    "un",    "##aff", "##able",   "你",    "好",     "豈",            // 18-23
+    "a",     "##a",   "b",        "c",     "d",      "e",  "f", "g",  // 24-31
+    "i",     "ᄒ",    "##ᅡ",     "##ᆫ",  "οδοσ",   "##̇",            // 32-37
 };
 
 TokenizerOptions uncased() { return TokenizerOptions{}; }
@@ -62,12 +62,18 @@ std::vector<Row> rows() {
       {"only whitespace", " \t\n\r  ", uncased(), {}, {}},
       {"lower-cases", "Hello World", uncased(), {"hello", "world"}, {{0, 5}, {6, 11}}},
       {"runs of spaces tabs newlines", "hello \t\n\r  world", uncased(), {"hello", "world"}, {{0, 5}, {11, 16}}},
-      {"punctuation run splits per char", "hello!!.", uncased(), {"hello", "!", "!", "."},
+      {"punctuation run splits per char",
+       "hello!!.",
+       uncased(),
+       {"hello", "!", "!", "."},
        {{0, 5}, {5, 6}, {6, 7}, {7, 8}}},
       {"ascii symbols count as punctuation", "a$b", uncased(), {"a", "$", "b"}, {{0, 1}, {1, 2}, {2, 3}}},
       {"wordpiece continuation", "unaffable", uncased(), {"un", "##aff", "##able"}, {{0, 2}, {2, 5}, {5, 9}}},
       {"missing piece makes the word unk", "unaffablex", uncased(), {"[UNK]"}, {{0, 10}}},
-      {"unk word between known ones", "hello xyz world", uncased(), {"hello", "[UNK]", "world"},
+      {"unk word between known ones",
+       "hello xyz world",
+       uncased(),
+       {"hello", "[UNK]", "world"},
        {{0, 5}, {6, 9}, {10, 15}}},
       {"accent stripped (precomposed)", "café", uncased(), {"cafe"}, {{0, 4}}},
       // A dropped trailing mark falls outside the span: HF aligns each kept char to itself.
@@ -77,27 +83,41 @@ std::vector<Row> rows() {
       {"cased keeps case and accents", "Café", cased(), {"Café"}, {{0, 4}}},
       {"strip_accents false keeps accents", "CAFÉ", lower_keep_accents(), {"café"}, {{0, 4}}},
       {"cjk chars split", "你好", uncased(), {"你", "好"}, {{0, 1}, {1, 2}}},
-      {"cjk inside latin", "hello你好world", uncased(), {"hello", "你", "好", "world"},
+      {"cjk inside latin",
+       "hello你好world",
+       uncased(),
+       {"hello", "你", "好", "world"},
        {{0, 5}, {5, 6}, {6, 7}, {7, 12}}},
       {"cjk not split when disabled", "你好", no_chinese_split(), {"[UNK]"}, {{0, 2}}},
       {"cjk compatibility ideograph NFD", "\uF900", uncased(), {"豈"}, {{0, 1}}},
       {"control char removed inside word", std::string("hel\x01lo"), uncased(), {"hello"}, {{0, 6}}},
-      {"NUL and U+FFFD removed", std::string("hello\0\xEF\xBF\xBD world", 15), uncased(), {"hello", "world"},
+      {"NUL and U+FFFD removed",
+       std::string("hello\0\xEF\xBF\xBD world", 15),
+       uncased(),
+       {"hello", "world"},
        {{0, 5}, {8, 13}}},
-      {"zero-width space removed, word joined", "hello\u200Bworld", uncased(), {"hello", "##world"},
-       {{0, 5}, {6, 11}}},
+      {"zero-width space removed, word joined", "hello\u200Bworld", uncased(), {"hello", "##world"}, {{0, 5}, {6, 11}}},
       {"no-break space splits", "hello\u00A0world", uncased(), {"hello", "world"}, {{0, 5}, {6, 11}}},
       {"ideographic space splits", "hello\u3000world", uncased(), {"hello", "world"}, {{0, 5}, {6, 11}}},
       {"emoji is an unknown word", "hello 😀", uncased(), {"hello", "[UNK]"}, {{0, 5}, {6, 7}}},
-      {"unicode punctuation isolated", "hello…world", uncased(), {"hello", "[UNK]", "world"},
+      {"unicode punctuation isolated",
+       "hello…world",
+       uncased(),
+       {"hello", "[UNK]", "world"},
        {{0, 5}, {5, 6}, {6, 11}}},
       {"lone combining mark dropped", "hello \u0301world", uncased(), {"hello", "world"}, {{0, 5}, {7, 12}}},
       {"dotted capital I lower-cases to i", "\u0130", uncased(), {"i"}, {{0, 1}}},
-      {"dotted capital I without stripping keeps the dot", "\u0130", lower_keep_accents(), {"i", "##̇"},
+      {"dotted capital I without stripping keeps the dot",
+       "\u0130",
+       lower_keep_accents(),
+       {"i", "##̇"},
        {{0, 1}, {0, 1}}},
       {"hangul syllable decomposes to jamo", "한", uncased(), {"ᄒ", "##ᅡ", "##ᆫ"}, {{0, 1}, {0, 1}, {0, 1}}},
       {"final sigma lower-cased char by char", "ΟΔΟΣ", uncased(), {"οδοσ"}, {{0, 4}}},
-      {"special tokens in text kept whole", "hello [SEP] [MASK]", uncased(), {"hello", "[SEP]", "[MASK]"},
+      {"special tokens in text kept whole",
+       "hello [SEP] [MASK]",
+       uncased(),
+       {"hello", "[SEP]", "[MASK]"},
        {{0, 5}, {6, 11}, {12, 18}}},
       {"special token glued to words", "a[SEP]b", uncased(), {"a", "[SEP]", "b"}, {{0, 1}, {1, 6}, {6, 7}}},
   };
@@ -160,8 +180,8 @@ TEST(TokenizerEdgeCases, PairHasSegmentsAndSpecialSpans) {
 }
 
 // "a b c d e" has 5 tokens (ids 24, 26, 27, 28, 29); "f g" 2 tokens, "b c d" 3 tokens.
-std::vector<std::int32_t> truncated(const WordPieceTokenizer& tok, const char* a, const char* b,
-                                    Truncation t, std::size_t max_length) {
+std::vector<std::int32_t> truncated(const WordPieceTokenizer& tok, const char* a, const char* b, Truncation t,
+                                    std::size_t max_length) {
   EncodeOptions o;
   o.truncation = t;
   o.max_length = max_length;

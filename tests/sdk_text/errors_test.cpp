@@ -71,8 +71,7 @@ TEST(TokenizerErrors, ConfigValueOfWrongTypeNamesTheKey) {
   const std::string msg = error_of([&] { WordPieceTokenizer::from_directory(dir.path()); });
   expect_one_line_naming(msg, "tokenizer_config.json: key 'do_lower_case'");
   write_file(dir.path() / "tokenizer_config.json", "[1, 2]");
-  expect_one_line_naming(error_of([&] { WordPieceTokenizer::from_directory(dir.path()); }),
-                         "expected a JSON object");
+  expect_one_line_naming(error_of([&] { WordPieceTokenizer::from_directory(dir.path()); }), "expected a JSON object");
 }
 
 TEST(TokenizerErrors, ConfigAcceptsHuggingFaceLayout) {

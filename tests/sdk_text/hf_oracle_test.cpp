@@ -132,7 +132,8 @@ int check_windows(const WordPieceTokenizer& tok, const Example& ex, const std::v
 TEST(TokenizerOracle, IdsMatchHuggingFaceOnSst2ConllSquad) {
   const fs::path data = shared_data();
   const fs::path vocab_dir = data / "vocab" / "bert-base-uncased";
-  const fs::path module = fs::path(SLIMPIPE_SOURCE_DIR) / "scripts/npm/node_modules/@huggingface/tokenizers/dist/tokenizers.mjs";
+  const fs::path module =
+      fs::path(SLIMPIPE_SOURCE_DIR) / "scripts/npm/node_modules/@huggingface/tokenizers/dist/tokenizers.mjs";
   const fs::path script = fs::path(SLIMPIPE_SOURCE_DIR) / "tests/sdk_text/hf_oracle.mjs";
   if (!fs::exists(vocab_dir / "tokenizer.json") || !fs::exists(data / "sst2" / "dev.tsv"))
     GTEST_SKIP() << "shared data absent: " << data.string();
@@ -150,7 +151,8 @@ TEST(TokenizerOracle, IdsMatchHuggingFaceOnSst2ConllSquad) {
   std::vector<Example> examples = sst2_dev(data / "sst2" / "dev.tsv");
   for (Example& e : conll_sentences(data / "conll2003" / "eng.testa")) examples.push_back(std::move(e));
   const std::size_t squad_begin = examples.size();
-  for (Example& e : squad_pairs(data / "squad_v1.1" / "dev-v1.1.json.zip", tmp.path())) examples.push_back(std::move(e));
+  for (Example& e : squad_pairs(data / "squad_v1.1" / "dev-v1.1.json.zip", tmp.path()))
+    examples.push_back(std::move(e));
   ASSERT_GT(examples.size(), squad_begin) << "SQuAD dev could not be unzipped";
 
   {
@@ -162,7 +164,8 @@ TEST(TokenizerOracle, IdsMatchHuggingFaceOnSst2ConllSquad) {
     }
   }
   const std::string cmd = "node '" + script.string() + "' '" + module.string() + "' '" + model.string() + "' '" +
-                          (tmp.path() / "inputs.jsonl").string() + "' '" + (tmp.path() / "outputs.jsonl").string() + "'";
+                          (tmp.path() / "inputs.jsonl").string() + "' '" + (tmp.path() / "outputs.jsonl").string() +
+                          "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 
   const auto tok = WordPieceTokenizer::from_files(vocab_dir / "vocab.txt");

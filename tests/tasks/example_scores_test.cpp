@@ -1,16 +1,18 @@
 // Example-by-example evaluation (tasks/example_scores.hpp) of the three in-tree tasks: the per-example statistics
 // give back the task's metric exactly (the corpus F1 of token_cls included), one prediction per example, and the
 // logits at real positions only; batch sizes do not change any of it.
+#include "slimpipe/tasks/example_scores.hpp"
+
 #include <gtest/gtest.h>
 
-#include "slimpipe/tasks/example_scores.hpp"
 #include "task_test_support.hpp"
 
 using namespace tasktest;
 
 namespace {
 
-void expect_consistent(const std::string& name, const slimpipe::Json& params, std::int64_t max_seq, std::int64_t examples) {
+void expect_consistent(const std::string& name, const slimpipe::Json& params, std::int64_t max_seq,
+                       std::int64_t examples) {
   auto task = make_task(name, params);
   const auto* scoring = dynamic_cast<const slimpipe::tasks::ExampleScoring*>(task.get());
   ASSERT_NE(scoring, nullptr) << name << " does not score example by example";
@@ -28,14 +30,16 @@ void expect_consistent(const std::string& name, const slimpipe::Json& params, st
   EXPECT_EQ(other.stats.values, e.stats.values) << name;
   EXPECT_EQ(other.predictions, e.predictions) << name;
   ASSERT_EQ(other.outputs.size(), e.outputs.size()) << name;
-  for (std::size_t i = 0; i < e.outputs.size(); ++i) ASSERT_NEAR(other.outputs[i], e.outputs[i], 1e-4) << name << " " << i;
+  for (std::size_t i = 0; i < e.outputs.size(); ++i)
+    ASSERT_NEAR(other.outputs[i], e.outputs[i], 1e-4) << name << " " << i;
   EXPECT_DOUBLE_EQ(slimpipe::tasks::prediction_agreement(e.predictions, other.predictions), 1.0);
 }
 
 }  // namespace
 
 TEST(ExampleScores, SeqClsStatisticsGiveAccuracyAndOneLogitRowPerExample) {
-  expect_consistent("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 8}, {"synthetic_eval_size", 30}}, 64, 30);
+  expect_consistent("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 8}, {"synthetic_eval_size", 30}}, 64,
+                    30);
   auto task = make_task("seq_cls", {{"source", "synthetic"}, {"synthetic_train_size", 8}, {"synthetic_eval_size", 30}});
   const auto tok = synthetic_tokenizer();
   auto model = tiny_model(task->head(), static_cast<std::int64_t>(tok.vocab_size()));
@@ -45,7 +49,8 @@ TEST(ExampleScores, SeqClsStatisticsGiveAccuracyAndOneLogitRowPerExample) {
 }
 
 TEST(ExampleScores, TokenClsStatisticsGiveTheCorpusF1) {
-  expect_consistent("token_cls", {{"source", "synthetic"}, {"synthetic_train_size", 4}, {"synthetic_eval_size", 25}}, 64, 25);
+  expect_consistent("token_cls", {{"source", "synthetic"}, {"synthetic_train_size", 4}, {"synthetic_eval_size", 25}},
+                    64, 25);
 }
 
 TEST(ExampleScores, QaStatisticsGiveF1PerQuestion) {

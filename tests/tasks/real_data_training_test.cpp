@@ -54,7 +54,8 @@ TEST(RealDataTraining, Sst2FromScratchReaches75DevAccuracy) {
     GTEST_SKIP() << missing << " is absent";
   missing = cli_pipeline::missing_plugin(
       {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_evaluate.so"});
-  if (!missing.empty()) GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
+  if (!missing.empty())
+    GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
   const PipelineRun r = run_pipeline("sst2");
   const double accuracy = r.evaluation["metrics"]["accuracy"].get<double>();
   print_run("SST-2 dev accuracy", accuracy, r);
@@ -70,7 +71,8 @@ TEST(RealDataTraining, Conll2003FromScratchReaches60ValidationF1) {
     GTEST_SKIP() << missing << " is absent";
   missing = cli_pipeline::missing_plugin(
       {"libslimpipe_task_token_cls.so", "libslimpipe_finetune.so", "libslimpipe_evaluate.so"});
-  if (!missing.empty()) GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
+  if (!missing.empty())
+    GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
   const PipelineRun r = run_pipeline("conll2003");
   const auto& m = r.evaluation["metrics"];
   const double f1 = m["f1"].get<double>();

@@ -100,7 +100,8 @@ TEST(TestSplit, TestFileIsReadOnlyWhenTestIsAskedFor) {
   EXPECT_EQ(info(*task).split_info(DataSplit::Test)["examples"], 3);
   const std::string missing = (dir.path() / "nosuch.conll").string();
   auto tagger = make_task("token_cls", {{"train", dir.write("t.conll", "a B-X\nb O\n")}, {"test", missing}});
-  EXPECT_NE(error_of([&] { tagger->features("test", tok, 0); }).find(missing + ": cannot open file"), std::string::npos);
+  EXPECT_NE(error_of([&] { tagger->features("test", tok, 0); }).find(missing + ": cannot open file"),
+            std::string::npos);
   auto labels = make_task("seq_cls", {{"train", train}, {"test", dir.write("t2.tsv", "sentence\tlabel\na\tz\n")}});
   EXPECT_NE(error_of([&] { labels->features("test", tok, 0); }).find("t2.tsv:2: unknown label 'z'"), std::string::npos);
 
@@ -141,7 +142,8 @@ TEST(TestSplit, SeqClsCarvesByLabelAndRemovesFromEval) {
   // Train is untouched; the same seed draws the same examples, another seed others.
   EXPECT_EQ(task->features("train", tok, 0)->size(), 6);
   EXPECT_EQ(first_ids(*carved({{"test_fraction", 0.25}})->features("test", tok, 0)), first_ids(*test));
-  EXPECT_NE(first_ids(*carved({{"test_fraction", 0.25}, {"test_seed", 7}})->features("test", tok, 0)), first_ids(*test));
+  EXPECT_NE(first_ids(*carved({{"test_fraction", 0.25}, {"test_seed", 7}})->features("test", tok, 0)),
+            first_ids(*test));
   const Json j = info(*task).split_info(DataSplit::Test);
   EXPECT_EQ(j["source"], "carved");
   EXPECT_EQ(j["from"], "eval");
@@ -152,15 +154,18 @@ TEST(TestSplit, SeqClsCarvesByLabelAndRemovesFromEval) {
   EXPECT_EQ(info(*task).split_info(DataSplit::Eval)["examples"], 45);
 
   // A count, from train.
-  auto from_train =
-      make_task("seq_cls", {{"train", eval}, {"eval", train}, {"test_from", "train"}, {"test_size", 9}});
+  auto from_train = make_task("seq_cls", {{"train", eval}, {"eval", train}, {"test_from", "train"}, {"test_size", 9}});
   EXPECT_EQ(from_train->features("test", tok, 0)->size(), 9);
   EXPECT_EQ(from_train->features("train", tok, 0)->size(), 51);
   EXPECT_EQ(collate_all(*from_train->features("test", tok, 0)).targets.at("labels").sum().item<std::int64_t>(), 3);
 
-  EXPECT_EQ(error_of([&] { carved({{"test_size", 60}}); }),
+  EXPECT_EQ(error_of([&] {
+              carved({{"test_size", 60}});
+            }),
             "[task] seq_cls: test_size 60 of the 60 examples of eval leaves eval empty; lower it");
-  EXPECT_EQ(error_of([&] { carved({{"test_fraction", 0.001}}); }),
+  EXPECT_EQ(error_of([&] {
+              carved({{"test_fraction", 0.001}});
+            }),
             "[task] seq_cls: test_fraction 0.001 of the 60 examples of eval carves none; raise it (or set test_size)");
 }
 
@@ -170,11 +175,9 @@ TEST(TestSplit, SeqClsCarvesDevFromTrainBeforeTest) {
   TempDir dir("test-split-seqcls-dev");
   const std::string train = dir.write("train.tsv", labelled_tsv("s", 60));
   const auto tok = hand_tokenizer(words("s", 60));
-  auto task = make_task("seq_cls", {{"train", train},
-                                    {"eval_from", "train"},
-                                    {"eval_fraction", 0.25},
-                                    {"test_from", "train"},
-                                    {"test_size", 9}});
+  auto task = make_task(
+      "seq_cls",
+      {{"train", train}, {"eval_from", "train"}, {"eval_fraction", 0.25}, {"test_from", "train"}, {"test_size", 9}});
   const auto dev = task->features("eval", tok, 0);
   const auto test = task->features("test", tok, 0);
   const auto rest = task->features("train", tok, 0);
@@ -203,12 +206,15 @@ TEST(TestSplit, SeqClsCarvesDevFromTrainBeforeTest) {
   EXPECT_TRUE(info(*task).has_split(DataSplit::Eval));
   // The draw is seeded by eval_seed.
   auto again = [&](int seed) {
-    return first_ids(*make_task("seq_cls", {{"train", train}, {"eval_from", "train"}, {"eval_size", 15}, {"eval_seed", seed}})
-                          ->features("eval", tok, 0));
+    return first_ids(
+        *make_task("seq_cls", {{"train", train}, {"eval_from", "train"}, {"eval_size", 15}, {"eval_seed", seed}})
+             ->features("eval", tok, 0));
   };
   EXPECT_EQ(again(2), first_ids(*dev));
   EXPECT_NE(again(3), first_ids(*dev));
-  EXPECT_EQ(error_of([&] { make_task("seq_cls", {{"train", train}, {"eval_from", "train"}, {"eval_size", 60}}); }),
+  EXPECT_EQ(error_of([&] {
+              make_task("seq_cls", {{"train", train}, {"eval_from", "train"}, {"eval_size", 60}});
+            }),
             "[task] seq_cls: eval_size 60 of the 60 examples of train leaves train empty; lower it");
 }
 
@@ -254,8 +260,8 @@ TEST(TestSplit, QaCarvesWholeArticles) {
   }
   const std::string dev = dir.write("dev.json", data.dump());
   auto task = make_task("qa", {{"eval", dev}, {"test_from", "eval"}, {"test_size", 3}, {"test_seed", 5}});
-  const auto tok = hand_tokenizer({"article", "paragraph", "says", "yes", "what", "does", "it", "say", "0", "1", "2", "3",
-                                   "4", "5", "6", "7", "8", "9"});
+  const auto tok = hand_tokenizer({"article", "paragraph", "says", "yes", "what", "does", "it", "say", "0", "1", "2",
+                                   "3", "4", "5", "6", "7", "8", "9"});
   const std::int64_t test_questions = task->features("test", tok, 0)->num_examples();
   const std::int64_t dev_questions = task->features("eval", tok, 0)->num_examples();
   EXPECT_EQ(test_questions + dev_questions, 60);
@@ -289,14 +295,12 @@ TEST(TestSplit, QaCarvesDevAndTestFromOneFileByArticle) {
       qas.push_back({{"id", std::to_string(a) + "-" + std::to_string(q)},
                      {"question", "what does it say"},
                      {"answers", {{{"text", "yes"}, {"answer_start", context.size() - 3}}}}});
-    data["data"].push_back({{"title", "T" + std::to_string(a)}, {"paragraphs", {{{"context", context}, {"qas", qas}}}}});
+    data["data"].push_back(
+        {{"title", "T" + std::to_string(a)}, {"paragraphs", {{{"context", context}, {"qas", qas}}}}});
   }
   const std::string file = dir.write("squad.json", data.dump());
-  auto task = make_task("qa", {{"train", file},
-                               {"eval_from", "train"},
-                               {"eval_size", 3},
-                               {"test_from", "train"},
-                               {"test_size", 4}});
+  auto task = make_task(
+      "qa", {{"train", file}, {"eval_from", "train"}, {"eval_size", 3}, {"test_from", "train"}, {"test_size", 4}});
   std::vector<std::string> vocab{"article", "says", "yes", "what", "does", "it", "say"};
   for (int a = 0; a < 12; ++a) vocab.push_back(std::to_string(a));
   const auto tok = hand_tokenizer(vocab);
@@ -338,8 +342,9 @@ TEST(TestSplit, ParametersAreCheckedAtConfigure) {
             "[task] seq_cls: test_fraction must be in (0, 1), got 1.5");
   EXPECT_EQ(err({{"train", train}, {"test_from", "eval"}, {"test_fraction", 0.5}}),
             "[task] seq_cls: test_from = \"eval\" needs the eval file (eval = \"...\")");
-  EXPECT_EQ(err({{"train", train}, {"test_fraction", 0.5}}),
-            "[task] seq_cls: test_fraction is used only with test_from = \"eval\" or \"train\"; set test_from or remove it");
+  EXPECT_EQ(
+      err({{"train", train}, {"test_fraction", 0.5}}),
+      "[task] seq_cls: test_fraction is used only with test_from = \"eval\" or \"train\"; set test_from or remove it");
   EXPECT_EQ(err({{"source", "synthetic"}, {"test_from", "eval"}, {"test_fraction", 0.5}}),
             "[task] seq_cls: test_from carves a test split out of files; source = \"synthetic\" makes its own "
             "(synthetic_test_size): remove test_from");
@@ -359,11 +364,14 @@ TEST(TestSplit, ParametersAreCheckedAtConfigure) {
   EXPECT_EQ(err({{"source", "synthetic"}, {"eval_from", "train"}, {"eval_size", 2}}),
             "[task] seq_cls: eval_from carves a dev split out of files; source = \"synthetic\" makes its own "
             "(synthetic_eval_size): remove eval_from");
-  EXPECT_EQ(error_of([&] { make_task("seq_cls", {{"train", train}})->features("eval", hand_tokenizer(words("t", 6)), 0); }),
+  EXPECT_EQ(error_of([&] {
+              make_task("seq_cls", {{"train", train}})->features("eval", hand_tokenizer(words("t", 6)), 0);
+            }),
             "[task] seq_cls: the eval split was asked for but no file is set (eval = \"...\", or eval_from = \"train\" "
             "with eval_fraction or eval_size)");
-  EXPECT_EQ(err({{"source", "synthetic"}, {"test", test}}),
-            "[task] seq_cls: train, eval and test are files for source = \"file\"; remove them or set source = \"file\"");
+  EXPECT_EQ(
+      err({{"source", "synthetic"}, {"test", test}}),
+      "[task] seq_cls: train, eval and test are files for source = \"file\"; remove them or set source = \"file\"");
 }
 
 TEST(TestSplit, OnlyInstancesThatReadTestSeeTheTestParameters) {

@@ -74,9 +74,9 @@ split = "test"
 }  // namespace
 
 TEST(HeldOutSplit, TestDataSteersNoChoiceAndAddingItRerunsOnlyWhatReadsIt) {
-  if (const std::string missing = cli_pipeline::missing_plugin(
-          {"libslimpipe_finetune.so", "libslimpipe_evaluate.so", "libslimpipe_dynabert.so", "libslimpipe_ptq.so",
-           "libslimpipe_task_seq_cls.so"});
+  if (const std::string missing =
+          cli_pipeline::missing_plugin({"libslimpipe_finetune.so", "libslimpipe_evaluate.so", "libslimpipe_dynabert.so",
+                                        "libslimpipe_ptq.so", "libslimpipe_task_seq_cls.so"});
       !missing.empty())
     GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
   const fs::path dir = testutil::temp_dir("held-out-split");
@@ -110,8 +110,8 @@ TEST(HeldOutSplit, TestDataSteersNoChoiceAndAddingItRerunsOnlyWhatReadsIt) {
   // A good test file: only the instance that reads test runs.
   auto plan = run_command(cli + " plan p.toml --set task.test=test.tsv");
   EXPECT_EQ(plan.exit_code, 0) << plan.output;
-  for (const char* cached : {"cached    train  (up to date)", "cached    dev  (up to date)", "cached    prune  (up to date)",
-                             "cached    quant@prune=width_0.5"})
+  for (const char* cached : {"cached    train  (up to date)", "cached    dev  (up to date)",
+                             "cached    prune  (up to date)", "cached    quant@prune=width_0.5"})
     EXPECT_NE(plan.output.find(cached), std::string::npos) << cached << "\n" << plan.output;
   EXPECT_EQ(plan.output.find("cached    test"), std::string::npos) << plan.output;
   r = run_command(cli + " run p.toml -q --set task.test=test.tsv");

@@ -1,10 +1,11 @@
 // AdamW parameter groups (no decay on biases and LayerNorm weights), decoupled weight decay, the
 // scheduled learning rate and global-norm clipping.
+#include "slimpipe/train/optimizer.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "slimpipe/train/optimizer.hpp"
 #include "train_test_support.hpp"
 
 using namespace slimpipe;
@@ -12,7 +13,9 @@ using namespace slimpipe;
 TEST(Optimizer, NoDecayGroupHoldsExactlyBiasesAndLayerNormWeights) {
   nn::TaskModel model(train_test::tiny_config(2), nn::TaskHead::SequenceClassification);
   const auto g = train::group_parameters(*model);
-  auto has = [](const std::vector<std::string>& v, const std::string& n) { return std::find(v.begin(), v.end(), n) != v.end(); };
+  auto has = [](const std::vector<std::string>& v, const std::string& n) {
+    return std::find(v.begin(), v.end(), n) != v.end();
+  };
   EXPECT_TRUE(has(g.no_decay_names, "embeddings.LayerNorm.weight"));
   EXPECT_TRUE(has(g.no_decay_names, "embeddings.LayerNorm.bias"));
   EXPECT_TRUE(has(g.no_decay_names, "encoder.layer.1.attention.self.query.bias"));
@@ -22,8 +25,10 @@ TEST(Optimizer, NoDecayGroupHoldsExactlyBiasesAndLayerNormWeights) {
   EXPECT_TRUE(has(g.decay_names, "encoder.layer.1.attention.self.query.weight"));
   EXPECT_TRUE(has(g.decay_names, "pooler.dense.weight"));
   EXPECT_TRUE(has(g.decay_names, "classifier.weight"));
-  for (const auto& n : g.decay_names) EXPECT_TRUE(n.find("bias") == std::string::npos && n.find("LayerNorm") == std::string::npos) << n;
-  for (const auto& n : g.no_decay_names) EXPECT_TRUE(n.find("bias") != std::string::npos || n.find("LayerNorm.weight") != std::string::npos) << n;
+  for (const auto& n : g.decay_names)
+    EXPECT_TRUE(n.find("bias") == std::string::npos && n.find("LayerNorm") == std::string::npos) << n;
+  for (const auto& n : g.no_decay_names)
+    EXPECT_TRUE(n.find("bias") != std::string::npos || n.find("LayerNorm.weight") != std::string::npos) << n;
   EXPECT_EQ(g.decay.size() + g.no_decay.size(), model->parameters().size());
 }
 
@@ -35,8 +40,10 @@ TEST(Optimizer, WeightDecayShrinksOnlyTheDecayGroup) {
   args.max_grad_norm = 0;
   args.lr_scheduler_type = "constant";
   train::TrainingOptimizer opt(*model, args, 10);
-  EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(opt.optimizer().param_groups()[0].options()).weight_decay(), 0.5);
-  EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(opt.optimizer().param_groups()[1].options()).weight_decay(), 0.0);
+  EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(opt.optimizer().param_groups()[0].options()).weight_decay(),
+                   0.5);
+  EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(opt.optimizer().param_groups()[1].options()).weight_decay(),
+                   0.0);
   // With zero gradients Adam's update is zero, so only the decoupled decay p *= 1 - lr * wd moves weights.
   std::map<std::string, at::Tensor> before;
   for (const auto& p : model->named_parameters()) {
@@ -63,7 +70,8 @@ TEST(Optimizer, LearningRateFollowsTheScheduleStepByStep) {
     seen.push_back(opt.learning_rate());
     opt.apply();
     // What AdamW actually used for this update.
-    EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(opt.optimizer().param_groups()[1].options()).lr(), seen.back());
+    EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(opt.optimizer().param_groups()[1].options()).lr(),
+                     seen.back());
   }
   EXPECT_DOUBLE_EQ(seen[0], 0.0);
   EXPECT_DOUBLE_EQ(seen[1], 1e-3 * 0.5);

@@ -2,14 +2,12 @@
 // seq_cls task and evaluates it; the accuracy must be far above chance (1/3). Its report.html is then checked
 // in a headless browser.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "slimpipe/data/synthetic.hpp"
@@ -20,9 +18,9 @@ namespace fs = std::filesystem;
 using cli_pipeline::read_json;
 
 TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
-  if (const std::string missing = cli_pipeline::missing_plugin({"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so",
-                                                                 "libslimpipe_evaluate.so", "libslimpipe_dynabert.so",
-                                                                 "libslimpipe_ptq.so", "libslimpipe_rank.so"});
+  if (const std::string missing = cli_pipeline::missing_plugin(
+          {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_evaluate.so",
+           "libslimpipe_dynabert.so", "libslimpipe_ptq.so", "libslimpipe_rank.so"});
       !missing.empty())
     GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
   const fs::path out = fs::temp_directory_path() / ("slimpipe_quickstart_" + std::to_string(::getpid()));
@@ -31,7 +29,8 @@ TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
   // for it: about 50% after 250 steps); one thread avoids OpenMP spin-waiting when the cores are shared.
   const std::string cmd = std::string(SLIMPIPE_CLI) + " run " + SLIMPIPE_SOURCE_DIR + "/pipelines/quickstart.toml" +
                           " --set pipeline.output_dir=" + out.string() +
-                          " --set nodes.train.num_train_epochs=2 --set pipeline.threads_per_instance=1 -q > " + (out.string() + ".log") + " 2>&1";
+                          " --set nodes.train.num_train_epochs=2 --set pipeline.threads_per_instance=1 -q > " +
+                          (out.string() + ".log") + " 2>&1";
   const int rc = std::system(cmd.c_str());
   std::ifstream log(out.string() + ".log");
   const std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
@@ -84,8 +83,8 @@ TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
   const double shipped = read_json(out / "rank" / "manifest.json")["metrics"]["accuracy"].get<double>();
   const double int8_package = accuracy_of(out / "rank" / "runtime");
   EXPECT_NEAR(int8_package, shipped, 0.1);
-  std::printf("Classifier on the quickstart's packages: fp32 %.2f (evaluate %.2f), INT8 %.2f (rank %.2f)\n", fp32_package,
-              accuracy, int8_package, shipped);
+  std::printf("Classifier on the quickstart's packages: fp32 %.2f (evaluate %.2f), INT8 %.2f (rank %.2f)\n",
+              fp32_package, accuracy, int8_package, shipped);
 
   // The run report, written at the end of the run: every artifact, the rank's best marked, Δ against the
   // unpruned model, latencies from the ranking.
@@ -133,11 +132,13 @@ document.getElementById('f').addEventListener('load', () => {
   document.getElementById('result').textContent = JSON.stringify(r);
 });
 </script></body></html>)";
-  const std::string browser = "chromium --headless --no-sandbox --disable-gpu --allow-file-access-from-files "
-                              "--enable-logging=stderr --v=0 --virtual-time-budget=10000 ";
+  const std::string browser =
+      "chromium --headless --no-sandbox --disable-gpu --allow-file-access-from-files "
+      "--enable-logging=stderr --v=0 --virtual-time-budget=10000 ";
   const fs::path dom = out / "probe.dom", console = out / "probe.console";
-  ASSERT_EQ(std::system((browser + "--dump-dom 'file://" + (out / "probe.html").string() + "' > '" + dom.string() + "' 2> '" +
-                         console.string() + "'").c_str()),
+  ASSERT_EQ(std::system((browser + "--dump-dom 'file://" + (out / "probe.html").string() + "' > '" + dom.string() +
+                         "' 2> '" + console.string() + "'")
+                            .c_str()),
             0);
   std::ifstream dom_in(dom), console_in(console);
   const std::string dom_text((std::istreambuf_iterator<char>(dom_in)), std::istreambuf_iterator<char>());
@@ -162,9 +163,11 @@ document.getElementById('f').addEventListener('load', () => {
   }
   EXPECT_EQ(scatter, 3) << "latency at batch 1 and 32, and size: " << probe.dump();
   EXPECT_EQ(sensitivity, 1) << probe.dump();
-  ASSERT_EQ(std::system((browser + "--hide-scrollbars --window-size=1280,2400 --screenshot='" + (out / "report.png").string() +
-                         "' 'file://" + (out / "report.html").string() + "' > /dev/null 2>&1").c_str()),
-            0);
+  ASSERT_EQ(
+      std::system((browser + "--hide-scrollbars --window-size=1280,2400 --screenshot='" +
+                   (out / "report.png").string() + "' 'file://" + (out / "report.html").string() + "' > /dev/null 2>&1")
+                      .c_str()),
+      0);
   EXPECT_GT(fs::file_size(out / "report.png"), 10000u);
   fs::remove_all(out);
   fs::remove(out.string() + ".log");

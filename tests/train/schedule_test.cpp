@@ -91,7 +91,8 @@ TEST(TrainingArguments, PluginDefaultsOverrideAndValuesAreRead) {
   EXPECT_DOUBLE_EQ(a.warmup_ratio, 0.1);
   EXPECT_DOUBLE_EQ(a.learning_rate, 1e-3);
   EXPECT_EQ(a.lr_scheduler_type, "cosine");
-  EXPECT_THROW(slimpipe::resolve_params(schema, slimpipe::Json{{"lr_scheduler_type", "step"}}, "test"), slimpipe::Error);
+  EXPECT_THROW(slimpipe::resolve_params(schema, slimpipe::Json{{"lr_scheduler_type", "step"}}, "test"),
+               slimpipe::Error);
 }
 
 TEST(TrainingArguments, StepsFollowHfArithmetic) {
@@ -105,9 +106,9 @@ TEST(TrainingArguments, StepsFollowHfArithmetic) {
   a.max_steps = 7;
   EXPECT_EQ(a.num_training_steps(100), 7);
   a.warmup_ratio = 0.1;
-  EXPECT_EQ(a.num_warmup_steps(7), 1);    // ceil(0.7)
+  EXPECT_EQ(a.num_warmup_steps(7), 1);  // ceil(0.7)
   EXPECT_EQ(a.num_warmup_steps(100), 10);
-  a.warmup_steps = 3;                     // wins over the ratio
+  a.warmup_steps = 3;  // wins over the ratio
   EXPECT_EQ(a.num_warmup_steps(100), 3);
 }
 

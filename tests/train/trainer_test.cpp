@@ -1,10 +1,11 @@
 // The training loop on a tiny in-test task: it learns, it keeps and restores the best evaluated
 // state, it is deterministic for a seed, and it stops when cancelled.
+#include "slimpipe/train/trainer.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "slimpipe/train/trainer.hpp"
 #include "slimpipe/train/weight_init.hpp"
 #include "train_test_support.hpp"
 
@@ -139,8 +140,8 @@ TEST(EpochOrder, ShufflesEveryEpochDeterministically) {
   auto s1 = first_epoch, s2 = second_epoch;
   std::sort(s1.begin(), s1.end());
   std::sort(s2.begin(), s2.end());
-  EXPECT_EQ(s1, s2);                      // each epoch is a permutation
-  EXPECT_NE(first_epoch, second_epoch);   // reshuffled
+  EXPECT_EQ(s1, s2);                     // each epoch is a permutation
+  EXPECT_NE(first_epoch, second_epoch);  // reshuffled
 }
 
 TEST(Trainer, StopsBetweenStepsWhenCancelled) {

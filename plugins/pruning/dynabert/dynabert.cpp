@@ -93,15 +93,19 @@ class DynaBert final : public Strategy {
       options.runtime = options.runtime || f == "runtime";
     }
     if (inputs.size() == 1)
-      options.input_model = {{"id", inputs[0].id()}, {"dir", fs::absolute(inputs[0].dir()).lexically_normal().string()}};
+      options.input_model = {{"id", inputs[0].id()},
+                             {"dir", fs::absolute(inputs[0].dir()).lexically_normal().string()}};
     input.flops_per_token = pruning::encoder_flops_per_token(teacher.config, options.flops_seq_length);
     ctx.log().info("input model: " + input.metrics.primary + "=" + std::to_string(input.metrics.value) + ", " +
                    std::to_string(input.param_count) + " parameters");
 
     const pruning::DistillationResult result = distill.train();
-    const Json training = {{"steps", result.steps}, {"seconds", result.seconds},
-                           {"log_history", result.log_history}, {"training_arguments", args.to_json()},
-                           {"lambda_distill", p.get_float("lambda_distill")}, {"head_order", plan.heads}};
+    const Json training = {{"steps", result.steps},
+                           {"seconds", result.seconds},
+                           {"log_history", result.log_history},
+                           {"training_arguments", args.to_json()},
+                           {"lambda_distill", p.get_float("lambda_distill")},
+                           {"head_order", plan.heads}};
     for (std::size_t i = 0; i < result.widths.size(); ++i)
       dynabert::write_width_artifact(ctx.output(result.widths[i].width.name()), result.widths[i], naive[i], input,
                                      options, training);

@@ -13,8 +13,7 @@
 namespace slimpipe::dynabert {
 
 void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outcome, const Metrics& naive_slice,
-                          const InputModelFigures& input,
-                          const ExportOptions& options, const Json& training) {
+                          const InputModelFigures& input, const ExportOptions& options, const Json& training) {
   const nn::TaskModelImpl& model = *outcome.best_model;
   io::save_model(out.dir(), model, options.save);
   Json files = {"config.json", "model.safetensors"};
@@ -48,9 +47,9 @@ void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outc
                   {"sliced_before_distillation", outcome.sliced.all},
                   {"sliced_without_reordering", naive_slice.all},
                   {"input_model_eval", input.metrics.all}};
-  write_file_atomic(out.dir() / "metrics.json",
-                    Json{{"primary", outcome.best->primary}, {"dynabert", figures}, {"training", training}}.dump(2) +
-                        "\n");
+  write_file_atomic(
+      out.dir() / "metrics.json",
+      Json{{"primary", outcome.best->primary}, {"dynabert", figures}, {"training", training}}.dump(2) + "\n");
 
   out.set_kind("model");
   for (const auto& [name, value] : outcome.best->all.items())

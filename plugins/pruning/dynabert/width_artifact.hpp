@@ -17,16 +17,15 @@ struct InputModelFigures {
 };
 
 struct ExportOptions {
-  io::SaveOptions save;          // tokenizer files of the input model
-  bool torchscript = false;      // model.pt
-  bool onnx = false;             // model.onnx
-  bool runtime = false;          // runtime/ (slimpipe_runtime fp32, docs/runtime.md)
-  Json input_model;              // {id, dir} of the input model, for rank's speed baseline
+  io::SaveOptions save;      // tokenizer files of the input model
+  bool torchscript = false;  // model.pt
+  bool onnx = false;         // model.onnx
+  bool runtime = false;      // runtime/ (slimpipe_runtime fp32, docs/runtime.md)
+  Json input_model;          // {id, dir} of the input model, for rank's speed baseline
   std::int64_t flops_seq_length = 128;
 };
 
 void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outcome, const Metrics& naive_slice,
-                          const InputModelFigures& input,
-                          const ExportOptions& options, const Json& training);
+                          const InputModelFigures& input, const ExportOptions& options, const Json& training);
 
 }  // namespace slimpipe::dynabert

@@ -1,6 +1,8 @@
 // ptq strategy: one cell of PaddleNLP's post-training quantization grid (algo x batch_size x batch_num):
 // calibrate, round the weights, correct the biases, then evaluate the fake-quant model with the task's metric
 // (PaddleNLP never does), report per-site sensitivity and write the int8 model.
+#include "slimpipe/quant/ptq.hpp"
+
 #include <ATen/Parallel.h>
 #include <torch/types.h>
 
@@ -16,7 +18,6 @@
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/plugin.hpp"
-#include "slimpipe/quant/ptq.hpp"
 #include "slimpipe/strategy.hpp"
 #include "slimpipe/tasks/input_model.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
@@ -59,7 +60,8 @@ quant::PtqOptions options_from(const Params& p) {
   return o;
 }
 
-void write_sensitivity_csv(const fs::path& file, const quant::SensitivityReport& report, const quant::FakeQuantPlan& plan) {
+void write_sensitivity_csv(const fs::path& file, const quant::SensitivityReport& report,
+                           const quant::FakeQuantPlan& plan) {
   std::ostringstream out;
   out << "rank,site,kind,output_sqnr_db,output_mse,left_sqnr_db,right_sqnr_db,left_threshold,right_threshold\n";
   int rank = 0;
@@ -80,9 +82,10 @@ void write_sensitivity_csv(const fs::path& file, const quant::SensitivityReport&
 // `slimpipe validate` and `compress` stop before anything runs), one line each (docs/errors.md).
 void refuse_what_cannot_be_honoured(const Params& p) {
   if (p.has("algo") && p.raw("algo").is_string() && p.get_string("algo") == "min_max")
-    throw Error("ptq: algo 'min_max' is not supported: Paddle's min_max keeps asymmetric min/max ranges, and "
-                "slimpipe's int8 (fake quant, QDQ export, runtime) is symmetric with zero point 0; use 'abs_max', the "
-                "symmetric threshold max(-min, max) of the same ranges");
+    throw Error(
+        "ptq: algo 'min_max' is not supported: Paddle's min_max keeps asymmetric min/max ranges, and "
+        "slimpipe's int8 (fake quant, QDQ export, runtime) is symmetric with zero point 0; use 'abs_max', the "
+        "symmetric threshold max(-min, max) of the same ranges");
 }
 
 class Ptq final : public Strategy {
@@ -106,7 +109,8 @@ class Ptq final : public Strategy {
     const std::int64_t eval_batch = p.get_int("per_device_eval_batch_size");
     auto calibration = task.features("calibration", tokenizer, max_seq_length);
     auto eval_data = task.features("eval", tokenizer, max_seq_length);
-    const std::string cell = options.algo + std::to_string(options.batch_size) + "_" + std::to_string(options.batch_num);
+    const std::string cell =
+        options.algo + std::to_string(options.batch_size) + "_" + std::to_string(options.batch_num);
     if (options.batch_num > 0 && calibration->size() < options.batch_size * options.batch_num)
       ctx.log().warn("ptq " + cell + ": the calibration split has " + std::to_string(calibration->size()) +
                      " features, fewer than batch_size x batch_num = " +
@@ -175,13 +179,15 @@ class Ptq final : public Strategy {
                             {"calibration_batches", result.calibration_batches}};
     quant::save_plan(out.dir(), result.plan, {{"cell", cell_json}});
     write_sensitivity_csv(out.dir() / "sensitivity.csv", sensitivity, result.plan);
-    Json files = {"config.json", "model.safetensors", "calibration.json", "quant_weights.safetensors", "sensitivity.csv"};
+    Json files = {"config.json", "model.safetensors", "calibration.json", "quant_weights.safetensors",
+                  "sensitivity.csv"};
     for (const auto& f : p.get_string_list("export_formats"))
       if (f == "onnx") {
         // ONNX QuantizeLinear saturates to [-128, 127]: a legacy plan (onnx_format = false, [-127, 127]) has no QDQ
         // form, so the cell keeps its other outputs and says why model.int8.onnx is missing.
         if (!options.observer.onnx_format) {
-          ctx.log().warn("ptq " + cell + ": no model.int8.onnx: onnx_format = false is Paddle's legacy int8 range "
+          ctx.log().warn("ptq " + cell +
+                         ": no model.int8.onnx: onnx_format = false is Paddle's legacy int8 range "
                          "[-127, 127], which ONNX QDQ (range [-128, 127]) cannot express; the plan, the fp32 folder "
                          "and the fake-quant metrics are written");
           continue;
@@ -204,17 +210,18 @@ class Ptq final : public Strategy {
     const std::int64_t fp32_bytes = quant::fp32_size_bytes(*input.model);
     Json sites = Json::array();
     for (const auto& s : sensitivity.sites) sites.push_back(s.site);
-    const Json figures = {{"eval", int8.all},
-                          {"input_model_eval", fp32.all},
-                          {"delta", int8.value - fp32.value},
-                          {"logit_sqnr_db", std::isinf(sensitivity.logits.sqnr_db) ? Json(nullptr) : Json(sensitivity.logits.sqnr_db)},
-                          {"logit_mse", sensitivity.logits.mse},
-                          {"int8_size_bytes", int8_bytes},
-                          {"fp32_size_bytes", fp32_bytes},
-                          {"calibration_seconds", result.calibration_seconds},
-                          {"weight_seconds", result.weight_seconds},
-                          {"sensitivity_order", sites},
-                          {"adaround", adaround}};
+    const Json figures = {
+        {"eval", int8.all},
+        {"input_model_eval", fp32.all},
+        {"delta", int8.value - fp32.value},
+        {"logit_sqnr_db", std::isinf(sensitivity.logits.sqnr_db) ? Json(nullptr) : Json(sensitivity.logits.sqnr_db)},
+        {"logit_mse", sensitivity.logits.mse},
+        {"int8_size_bytes", int8_bytes},
+        {"fp32_size_bytes", fp32_bytes},
+        {"calibration_seconds", result.calibration_seconds},
+        {"weight_seconds", result.weight_seconds},
+        {"sensitivity_order", sites},
+        {"adaround", adaround}};
     write_file_atomic(out.dir() / "metrics.json",
                       Json{{"primary", int8.primary}, {"ptq", figures}, {"cell", cell_json}}.dump(2) + "\n");
     out.set_kind("quantized_model");
@@ -230,7 +237,8 @@ class Ptq final : public Strategy {
     out.manifest()["size_bytes_fp32"] = fp32_bytes;
     out.manifest()["exports"] = files;
     // Where the fp32 model came from: rank times it as the speed baseline.
-    out.manifest()["input_model"] = {{"id", inputs[0].id()}, {"dir", fs::absolute(inputs[0].dir()).lexically_normal().string()}};
+    out.manifest()["input_model"] = {{"id", inputs[0].id()},
+                                     {"dir", fs::absolute(inputs[0].dir()).lexically_normal().string()}};
     // A dynabert width upstream: carried along so rankings can group by it.
     if (inputs[0].manifest().contains("width")) {
       out.manifest()["width"] = inputs[0].manifest()["width"];
@@ -254,7 +262,8 @@ Schema schema() {
   Json algos = Json::array();
   for (const auto& a : quant::observer_algos()) algos.push_back(a);
   s.param("algo", T::String, nullptr,
-          "activation calibration algorithm of this cell ('min_max' is refused: asymmetric ranges; use 'abs_max')", algos)
+          "activation calibration algorithm of this cell ('min_max' is refused: asymmetric ranges; use 'abs_max')",
+          algos)
       .param("algo_list", T::StringList, Json::array({"mse", "KL"}),
              "PaddleNLP's flat list: fans out into matrix cells of 'algo'", algos)
       .param("batch_size", T::Int, nullptr, "calibration batch size of this cell")
@@ -262,27 +271,32 @@ Schema schema() {
       .param("batch_num", T::Int, nullptr,
              "calibration batches of this cell: the first batch_size x batch_num eval features, in order; 0 = all")
       .param("batch_num_list", T::IntList, Json::array({1}), "fans out into matrix cells of 'batch_num'")
-      .param("weight_quantize_type", T::String, "channel_wise_abs_max", "weight thresholds per output channel or per tensor",
-             Json::array({"channel_wise_abs_max", "abs_max"}))
+      .param("weight_quantize_type", T::String, "channel_wise_abs_max",
+             "weight thresholds per output channel or per tensor", Json::array({"channel_wise_abs_max", "abs_max"}))
       .param("round_type", T::String, "round", "weight rounding: to nearest, or AdaRound against the layer output",
              Json::array({"round", "adaround"}))
       .param("adaround_iterations", T::Int, 1000, "AdaRound optimisation steps per Linear")
       .param("adaround_learning_rate", T::Float, 0.001,
              "AdaRound's Adam learning rate (round_type = adaround; PaddleNLP passes its training learning_rate here)")
-      .param("bias_correction", T::Bool, false, "fold each Linear's mean output error on the calibration data into its bias")
+      .param("bias_correction", T::Bool, false,
+             "fold each Linear's mean output error on the calibration data into its bias")
       .param("hist_percent", T::Float, 0.9999, "hist: fraction of |x| kept (PaddleNLP's value)")
       .param("percentile", T::Float, 99.99, "percentile: percent of |x| kept")
       .param("bins", T::Int, 0, "histogram bins for hist/KL/percentile/mse/emd; 0 = the algorithm's default")
       .param("paddle_compat", T::Bool, false, "reproduce PaddleSlim's thresholds exactly, quirks included")
-      .param("onnx_format", T::Bool, true, "int8 range [-128, 127] as ONNX QDQ (PaddleNLP's default); false: [-127, 127]")
-      .param("skip_sites", T::StringList, Json::array(), "sites left in fp32: glob patterns such as 'classifier' or "
-                                                         "'encoder.layer.*.output.dense'")
+      .param("onnx_format", T::Bool, true,
+             "int8 range [-128, 127] as ONNX QDQ (PaddleNLP's default); false: [-127, 127]")
+      .param("skip_sites", T::StringList, Json::array(),
+             "sites left in fp32: glob patterns such as 'classifier' or "
+             "'encoder.layer.*.output.dense'")
       .param("linear_only", T::Bool, false, "leave the attention MatMuls (Q.K^T, P.V) in fp32")
-      .param("probs_fixed_range", T::Bool, true,
-             "attention probabilities (P of P.V) get threshold 1.0 (scale 1/127, their range [0, 1]) whatever the algo; "
-             "false: calibrated like every other operand, as Paddle does")
+      .param(
+          "probs_fixed_range", T::Bool, true,
+          "attention probabilities (P of P.V) get threshold 1.0 (scale 1/127, their range [0, 1]) whatever the algo; "
+          "false: calibrated like every other operand, as Paddle does")
       .param("sample_rows", T::Int, 4096, "input rows kept per Linear for AdaRound and bias correction")
-      .param("sensitivity_samples", T::Int, 128, "eval features over which sensitivity.csv and the logit SQNR are measured")
+      .param("sensitivity_samples", T::Int, 128,
+             "eval features over which sensitivity.csv and the logit SQNR are measured")
       .param("per_device_eval_batch_size", T::Int, 32, "evaluation batch size")
       .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length")
       .param("export_formats", T::StringList, Json::array({"onnx", "runtime"}),

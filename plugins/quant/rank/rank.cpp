@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "publish.hpp"
 #include "slimpipe/export/qdq_export.hpp"
 #include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/io/checked_file.hpp"
@@ -34,8 +35,6 @@
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 #include "slimpipe_runtime/bench.hpp"
 #include "slimpipe_runtime/runtime.hpp"
-
-#include "publish.hpp"
 #include "timing.hpp"
 
 namespace {
@@ -62,17 +61,17 @@ struct Candidate {
   bool meets = true;
   // Measured by rank on the eval split, example by example (evaluate = true and a task that scores per example).
   bool evaluated = false;
-  std::optional<metrics::Interval> delta_ci;   // of value - reference, paired bootstrap
-  std::optional<metrics::Interval> vs_best;    // of value - the best eligible candidate's value
-  std::optional<double> sqnr_db;               // output logits against its fp32 model
-  std::string sqnr_source;                     // "rank" (whole eval split) or "ptq" (the cell's manifest)
-  std::optional<double> agreement;             // fraction of examples predicted as its fp32 model does
-  std::string fp32_id;                         // that fp32 model (the input_model it was made from)
-  std::string excluded;                        // why it cannot be chosen; empty: eligible
-  bool within_noise = false;                   // its metric is within noise of the best eligible one
+  std::optional<metrics::Interval> delta_ci;  // of value - reference, paired bootstrap
+  std::optional<metrics::Interval> vs_best;   // of value - the best eligible candidate's value
+  std::optional<double> sqnr_db;              // output logits against its fp32 model
+  std::string sqnr_source;                    // "rank" (whole eval split) or "ptq" (the cell's manifest)
+  std::optional<double> agreement;            // fraction of examples predicted as its fp32 model does
+  std::string fp32_id;                        // that fp32 model (the input_model it was made from)
+  std::string excluded;                       // why it cannot be chosen; empty: eligible
+  bool within_noise = false;                  // its metric is within noise of the best eligible one
   // On the held-out test split, measured after every choice, only to report (report_test and a task with test).
   std::optional<double> test_value;
-  std::optional<double> test_delta;             // against the baseline on the same test examples
+  std::optional<double> test_delta;  // against the baseline on the same test examples
   std::optional<metrics::Interval> test_delta_ci;
   bool quantized() const { return artifact->kind() == "quantized_model"; }
   double drop() const { return reference ? *reference - value : 0.0; }
@@ -143,8 +142,8 @@ std::string kind_of(const fs::path& dir) {
   return m.is_object() && m.contains("kind") && m["kind"].is_string() ? m["kind"].get<std::string>() : "model";
 }
 
-// One model evaluated on the task's eval split (or `split`) example by example: the fp32 model as it is, a quantized one through
-// its plan's fake-quant hook (the int8 arithmetic in float, as ptq evaluated it).
+// One model evaluated on the task's eval split (or `split`) example by example: the fp32 model as it is, a quantized
+// one through its plan's fake-quant hook (the int8 arithmetic in float, as ptq evaluated it).
 tasks::ExampleEvaluation evaluate_model(const fs::path& dir, bool quantized, Task& task,
                                         const tasks::ExampleScoring& scoring, const std::string& device,
                                         std::int64_t max_seq_length, std::int64_t batch,
@@ -188,7 +187,8 @@ class Rank final : public Strategy {
     for (const auto& a : inputs) cands.push_back(describe(a));
     for (const auto& c : cands)
       if (c.primary != cands.front().primary)
-        throw Error("rank: candidates report different metrics ('" + cands.front().primary + "' and '" + c.primary + "')");
+        throw Error("rank: candidates report different metrics ('" + cands.front().primary + "' and '" + c.primary +
+                    "')");
     const bool has_max_drop = set(p, "max_metric_drop");
     const double max_drop = has_max_drop ? p.get_float("max_metric_drop") : 0.0;
     const Json max_drop_json = has_max_drop ? Json(max_drop) : Json(nullptr);
@@ -197,7 +197,8 @@ class Rank final : public Strategy {
     const double fidelity_tolerance = p.get_float("fidelity_tolerance_db");
     const double confidence = p.get_float("confidence");
     const int resamples = static_cast<int>(p.get_int("bootstrap_resamples"));
-    if (!(confidence > 0 && confidence < 1)) throw Error("rank: confidence must be in (0, 1), got " + fixed(confidence, 3));
+    if (!(confidence > 0 && confidence < 1))
+      throw Error("rank: confidence must be in (0, 1), got " + fixed(confidence, 3));
     if (resamples < 0) throw Error("rank: bootstrap_resamples must be >= 0, got " + std::to_string(resamples));
     if (!(fidelity_tolerance >= 0)) throw Error("rank: fidelity_tolerance_db must be >= 0");
 
@@ -211,7 +212,8 @@ class Rank final : public Strategy {
       for (const auto& c : cands)
         if (c.artifact->id() == baseline_param) base_ref = ModelRef{c.artifact->dir(), c.artifact->id()};
       if (!base_ref)
-        throw Error("rank: baseline '" + baseline_param + "' is not one of the candidates (use \"auto\", \"none\" or a candidate id)");
+        throw Error("rank: baseline '" + baseline_param +
+                    "' is not one of the candidates (use \"auto\", \"none\" or a candidate id)");
     }
     // Each candidate's own fp32 model (what it was quantized or pruned from): fidelity is measured against it.
     std::map<std::string, ModelRef> parents;  // by id
@@ -237,7 +239,8 @@ class Rank final : public Strategy {
     const tasks::ExampleScoring* scoring =
         ctx.has_task() ? dynamic_cast<const tasks::ExampleScoring*>(&ctx.task()) : nullptr;
     if (p.get_bool("evaluate") && !scoring) {
-      const std::string why = ctx.has_task() ? "the task does not score example by example" : "the pipeline has no [task]";
+      const std::string why =
+          ctx.has_task() ? "the task does not score example by example" : "the pipeline has no [task]";
       evaluation["note"] = "not evaluated: " + why + "; Δ without interval, SQNR from the ptq cells' manifests";
       ctx.log().warn("rank: " + evaluation["note"].get<std::string>());
     }
@@ -267,7 +270,8 @@ class Rank final : public Strategy {
       for (std::size_t i = 0; i < cands.size(); ++i) {
         Candidate& c = cands[i];
         try {
-          evals[i] = evaluate_model(c.artifact->dir(), c.quantized(), ctx.task(), *scoring, ctx.device(), max_seq, batch);
+          evals[i] =
+              evaluate_model(c.artifact->dir(), c.quantized(), ctx.task(), *scoring, ctx.device(), max_seq, batch);
           have[i] = true;
         } catch (const Error& e) {
           ctx.log().warn("rank: cannot evaluate " + c.artifact->id() + ": " + e.what());
@@ -330,8 +334,9 @@ class Rank final : public Strategy {
         bootstrap_ = std::move(boot);
         slots_ = std::move(cand_slot);
       } else {
-        evaluation["note"] = std::string("no baseline evaluation: Δ against each candidate's manifest reference, "
-                                         "without interval");
+        evaluation["note"] = std::string(
+            "no baseline evaluation: Δ against each candidate's manifest reference, "
+            "without interval");
       }
       evaluation["resamples"] = resamples;
       evaluation["confidence"] = confidence;
@@ -340,7 +345,8 @@ class Rank final : public Strategy {
     // Candidates rank could not evaluate keep the ptq cell's own logit SQNR (on its first sensitivity_samples
     // eval features, against the same fp32 model).
     for (auto& c : cands)
-      if (!c.sqnr_db && c.artifact->metrics().contains("logit_sqnr_db") && c.artifact->metrics()["logit_sqnr_db"].is_number()) {
+      if (!c.sqnr_db && c.artifact->metrics().contains("logit_sqnr_db") &&
+          c.artifact->metrics()["logit_sqnr_db"].is_number()) {
         c.sqnr_db = c.artifact->metrics()["logit_sqnr_db"].get<double>();
         c.sqnr_source = "ptq";
       }
@@ -380,7 +386,8 @@ class Rank final : public Strategy {
       const Candidate* same = baseline.model_dir.empty() ? nullptr : candidate_at(baseline.model_dir);
       if (!baseline.model_dir.empty() && !same) prepare(baseline);
       for (const auto& [id, ref] : parents) {
-        if (candidate_at(ref.dir) || (!baseline.model_dir.empty() && fs::equivalent(ref.dir, baseline.model_dir))) continue;
+        if (candidate_at(ref.dir) || (!baseline.model_dir.empty() && fs::equivalent(ref.dir, baseline.model_dir)))
+          continue;
         Timing& t = parent_timing[id];
         t.model_dir = ref.dir;
         t.kind = kind_of(ref.dir);
@@ -399,8 +406,7 @@ class Rank final : public Strategy {
     // is within noise of the best one (the upper end of the paired-bootstrap interval of candidate - best is >= 0),
     // those within fidelity_tolerance_db of the highest SQNR, then the fastest (p50 at the first bench batch size),
     // then the highest metric, then the smallest. "latency" / "size": the fastest / smallest eligible one.
-    if (objective == "latency" && !bench.enabled)
-      throw Error("rank: objective = \"latency\" needs bench = true");
+    if (objective == "latency" && !bench.enabled) throw Error("rank: objective = \"latency\" needs bench = true");
     auto by_metric = [&](std::size_t a, std::size_t b) {
       const Candidate& x = cands[a];
       const Candidate& y = cands[b];
@@ -469,7 +475,10 @@ class Rank final : public Strategy {
       choice["best_metric_value"] = cands[best_metric].value;
       choice["within_noise"] = noise_ids;
       choice["within_fidelity_tolerance"] = faithful_ids;
-      choice["decided_by"] = noise_set.size() == 1 ? "metric" : faithful.size() == 1 ? "fidelity" : timed ? "latency" : "metric";
+      choice["decided_by"] = noise_set.size() == 1  ? "metric"
+                             : faithful.size() == 1 ? "fidelity"
+                             : timed                ? "latency"
+                                                    : "metric";
     }
     const Candidate& best = cands[order.front()];
     auto& out = ctx.output();
@@ -485,10 +494,13 @@ class Rank final : public Strategy {
     // from (rank's measurement, else the cell's input_<metric>), not against the baseline, whose gap to a pruned
     // width no site in fp32 can close.
     std::optional<double> fallback_reference;
-    if (const auto it = model_metric.find(best.fp32_id); it != model_metric.end()) fallback_reference = it->second;
-    else if (best.artifact->metrics().contains("input_" + best.primary) && best.artifact->metrics()["input_" + best.primary].is_number())
+    if (const auto it = model_metric.find(best.fp32_id); it != model_metric.end())
+      fallback_reference = it->second;
+    else if (best.artifact->metrics().contains("input_" + best.primary) &&
+             best.artifact->metrics()["input_" + best.primary].is_number())
       fallback_reference = best.artifact->metrics()["input_" + best.primary].get<double>();
-    else fallback_reference = best.reference;
+    else
+      fallback_reference = best.reference;
     if (set(p, "fallback_until_drop_below") && best.artifact->kind() == "quantized_model" && fallback_reference &&
         *fallback_reference - best.value > p.get_float("fallback_until_drop_below")) {
       std::optional<tasks::ExampleEvaluation> fallback_eval;
@@ -508,7 +520,8 @@ class Rank final : public Strategy {
             fallback_sqnr_ = std::isinf(q.sqnr_db) ? 999.0 : q.sqnr_db;
             e["logit_sqnr_db"] = *fallback_sqnr_;
           }
-          if (parent->second.predictions.size() == fallback_eval->predictions.size() && !fallback_eval->predictions.empty()) {
+          if (parent->second.predictions.size() == fallback_eval->predictions.size() &&
+              !fallback_eval->predictions.empty()) {
             fallback_agreement_ = tasks::prediction_agreement(parent->second.predictions, fallback_eval->predictions);
             e["agreement"] = *fallback_agreement_;
           }
@@ -562,11 +575,13 @@ class Rank final : public Strategy {
         Json range = nullptr;
         if (s && baseline.timed() && t.p90[i] > 0)
           range = Json::array({baseline.p50[i] / t.p90[i], baseline.p90[i] / t.p50[i]});
-        lat["batch_" + std::to_string(batches[i])] = {{"p50_ms", t.p50[i]}, {"p90_ms", t.p90[i]},
-                                                      {"spread", t.p50[i] > 0 ? Json(t.p90[i] / t.p50[i]) : Json(nullptr)},
-                                                      {"runs", t.ms[i].size()},
-                                                      {"speedup", s ? Json(*s) : Json(nullptr)},
-                                                      {"speedup_range", range}};
+        lat["batch_" + std::to_string(batches[i])] = {
+            {"p50_ms", t.p50[i]},
+            {"p90_ms", t.p90[i]},
+            {"spread", t.p50[i] > 0 ? Json(t.p90[i] / t.p50[i]) : Json(nullptr)},
+            {"runs", t.ms[i].size()},
+            {"speedup", s ? Json(*s) : Json(nullptr)},
+            {"speedup_range", range}};
       }
       return lat;
     };
@@ -604,7 +619,8 @@ class Rank final : public Strategy {
         try {
           const auto e = evaluate_model(dir, quantized, ctx.task(), *scoring, ctx.device(), max_seq, batch, "test");
           t.value = e.stats.value();
-          if (base_eval && e.stats.examples() == base_eval->stats.examples() && e.stats.width == base_eval->stats.width) {
+          if (base_eval && e.stats.examples() == base_eval->stats.examples() &&
+              e.stats.width == base_eval->stats.width) {
             t.delta = *t.value - *base_test;
             if (resamples > 0) {
               const auto boot = metrics::paired_bootstrap({&base_eval->stats, &e.stats}, resamples,
@@ -667,16 +683,21 @@ class Rank final : public Strategy {
       const std::string sqnr = c.sqnr_db ? sqnr_text(*c.sqnr_db) + (c.sqnr_source == "ptq" ? "*" : "") : "";
       const std::string agree = c.agreement ? fixed(100 * *c.agreement, 1) : "";
       csv << r + 1 << ",\"" << c.artifact->id() << "\"," << fixed(c.value, 4) << "," << ref << ","
-          << (c.reference ? fixed(c.value - *c.reference, 4) : "") << "," << (c.delta_ci ? fixed(c.delta_ci->low, 4) : "")
-          << "," << (c.delta_ci ? fixed(c.delta_ci->high, 4) : "") << "," << (c.sqnr_db ? fixed(*c.sqnr_db, 3) : "") << ","
-          << (c.agreement ? fixed(*c.agreement, 4) : "") << "," << c.size_bytes << "," << (c.meets ? "yes" : "no") << ","
-          << (c.excluded.empty() ? "yes" : "no") << "," << (c.within_noise ? "yes" : "") << "," << (r == 0 ? "yes" : "");
+          << (c.reference ? fixed(c.value - *c.reference, 4) : "") << ","
+          << (c.delta_ci ? fixed(c.delta_ci->low, 4) : "") << "," << (c.delta_ci ? fixed(c.delta_ci->high, 4) : "")
+          << "," << (c.sqnr_db ? fixed(*c.sqnr_db, 3) : "") << "," << (c.agreement ? fixed(*c.agreement, 4) : "") << ","
+          << c.size_bytes << "," << (c.meets ? "yes" : "no") << "," << (c.excluded.empty() ? "yes" : "no") << ","
+          << (c.within_noise ? "yes" : "") << "," << (r == 0 ? "yes" : "");
       md << "| " << r + 1 << " | " << (r == 0 ? "**" + c.artifact->id() + "**" : c.artifact->id()) << " | "
          << fixed(c.value, 2) << " | " << ref << " | " << delta << " | " << interval_text(c.delta_ci) << " | " << sqnr
          << " | " << agree << " | " << fixed(c.size_bytes / 1e6, 2) << " | "
-         << (c.excluded.empty() ? (c.within_noise ? "yes, within noise of the best" : "yes") : "no: " + c.excluded) << " |";
-      Json row = {{"rank", r + 1}, {"id", c.artifact->id()}, {"dir", c.artifact->dir().string()},
-                  {"kind", c.artifact->kind()}, {primary, c.value},
+         << (c.excluded.empty() ? (c.within_noise ? "yes, within noise of the best" : "yes") : "no: " + c.excluded)
+         << " |";
+      Json row = {{"rank", r + 1},
+                  {"id", c.artifact->id()},
+                  {"dir", c.artifact->dir().string()},
+                  {"kind", c.artifact->kind()},
+                  {primary, c.value},
                   {"reference", c.reference ? Json(*c.reference) : Json(nullptr)},
                   {"delta", c.reference ? Json(c.value - *c.reference) : Json(nullptr)},
                   {"delta_interval", interval_json(c.delta_ci)},
@@ -685,8 +706,10 @@ class Rank final : public Strategy {
                   {"logit_sqnr_source", c.sqnr_source},
                   {"agreement", c.agreement ? Json(*c.agreement) : Json(nullptr)},
                   {"fp32_model", c.fp32_id},
-                  {"size_bytes", c.size_bytes}, {"meets_max_drop", c.meets},
-                  {"eligible", c.excluded.empty()}, {"excluded", c.excluded},
+                  {"size_bytes", c.size_bytes},
+                  {"meets_max_drop", c.meets},
+                  {"eligible", c.excluded.empty()},
+                  {"excluded", c.excluded},
                   {"within_noise_of_best", c.within_noise},
                   {"vs_best_interval", interval_json(c.vs_best)}};
       if (bench.enabled) {
@@ -696,8 +719,8 @@ class Rank final : public Strategy {
               << (c.timing.timed() ? fixed(c.timing.p90[i], 4) : "") << "," << (s ? fixed(*s, 3) : "");
           md << " " << ms_text(c.timing, i) << " | " << (s ? fixed(*s, 2) + "×" : "") << " |";
         }
-        csv << "," << (c.timing.timed() ? fixed(c.timing.spread(), 3) : "") << "," << (c.timing.noisy ? "yes" : "") << ","
-            << c.timing.precision << ",\"" << c.timing.note << "\"";
+        csv << "," << (c.timing.timed() ? fixed(c.timing.spread(), 3) : "") << "," << (c.timing.noisy ? "yes" : "")
+            << "," << c.timing.precision << ",\"" << c.timing.note << "\"";
         md << " " << (c.timing.timed() ? fixed(c.timing.spread(), 2) + (c.timing.noisy ? " noisy" : "") : "") << " |";
         row["latency"] = latency_json(c.timing);
         row["latency_noisy"] = c.timing.noisy;
@@ -706,8 +729,9 @@ class Rank final : public Strategy {
         if (!c.timing.note.empty()) row["latency_note"] = c.timing.note;
       }
       if (test_reported) {
-        csv << "," << (c.test_value ? fixed(*c.test_value, 4) : "") << "," << (c.test_delta ? fixed(*c.test_delta, 4) : "")
-            << "," << (c.test_delta_ci ? fixed(c.test_delta_ci->low, 4) : "") << ","
+        csv << "," << (c.test_value ? fixed(*c.test_value, 4) : "") << ","
+            << (c.test_delta ? fixed(*c.test_delta, 4) : "") << ","
+            << (c.test_delta_ci ? fixed(c.test_delta_ci->low, 4) : "") << ","
             << (c.test_delta_ci ? fixed(c.test_delta_ci->high, 4) : "");
         md << " " << (c.test_value ? fixed(*c.test_value, 2) : "") << " | "
            << (c.test_delta ? signed_fixed(*c.test_delta, 2) : "") << " | " << interval_text(c.test_delta_ci) << " |";
@@ -763,23 +787,27 @@ class Rank final : public Strategy {
       return line.str();
     };
     std::ostringstream model_lines;
-    if (base_ref) model_lines << model_row("baseline", *base_ref, baseline.timed() || !baseline.note.empty() ? &baseline : nullptr) << "\n";
+    if (base_ref)
+      model_lines << model_row("baseline", *base_ref, baseline.timed() || !baseline.note.empty() ? &baseline : nullptr)
+                  << "\n";
     for (const auto& ref : own_parents) {
       const auto t = parent_timing.find(ref.id);
       model_lines << model_row("fp32 parent", ref, t == parent_timing.end() ? nullptr : &t->second) << "\n";
     }
-    if (!model_lines.str().empty()) md << "\nfp32 models (Δ against the baseline, on the same examples):\n" << model_lines.str();
-    md << "\nΔ: against " << base_name << (bootstrap_ ? ", evaluated by rank on the same eval examples; interval: paired "
-                                                       "bootstrap, " + std::to_string(resamples) + " resamples, seed " +
-                                                       std::to_string(ctx.seed())
-                                                 : " (each candidate's manifest reference; no interval)")
+    if (!model_lines.str().empty())
+      md << "\nfp32 models (Δ against the baseline, on the same examples):\n" << model_lines.str();
+    md << "\nΔ: against " << base_name
+       << (bootstrap_ ? ", evaluated by rank on the same eval examples; interval: paired "
+                        "bootstrap, " +
+                            std::to_string(resamples) + " resamples, seed " + std::to_string(ctx.seed())
+                      : " (each candidate's manifest reference; no interval)")
        << ". SQNR and agreement: output logits and predictions against the fp32 model each candidate was made from"
        << (std::any_of(cands.begin(), cands.end(), [](const Candidate& c) { return c.sqnr_source == "ptq"; })
                ? " (* the ptq cell's own figure on its first sensitivity_samples features)"
                : "")
        << (test_reported ? ". Test: the held-out split, evaluated after the choice only to report it (baseline " +
-                                (base_test ? fixed(*base_test, 2) : std::string("not evaluated")) + ")"
-                          : std::string())
+                               (base_test ? fixed(*base_test, 2) : std::string("not evaluated")) + ")"
+                         : std::string())
        << ". Eligible: within max_metric_drop" << (has_max_drop ? " (" + fixed(max_drop, 2) + ")" : " (none set)")
        << " and, for INT8, SQNR ≥ " << fixed(min_sqnr, 1) << " dB.";
     if (choice.contains("decided_by"))
@@ -802,10 +830,11 @@ class Rank final : public Strategy {
     if (bench.enabled) {
       std::ostringstream line;
       line << "\nLatency: slimpipe_runtime (as `slimpipe bench`), " << bench.threads << " thread(s), seq "
-           << (bench.seq > 0 ? std::to_string(bench.seq) : std::string("min(128, max_position_embeddings)")) << ", p50 of "
-           << bench.rounds << " rounds x up to " << bench.options.iters << " runs, isa " << slimpipe_runtime::cpu_isa()
-           << "; a model whose p90/p50 exceeds " << fixed(bench.max_spread, 2) << " is timed again (" << bench.retries
-           << "x), and marked noisy if it stays so; OpenMP wait policy " << omp_wait_policy() << ".";
+           << (bench.seq > 0 ? std::to_string(bench.seq) : std::string("min(128, max_position_embeddings)"))
+           << ", p50 of " << bench.rounds << " rounds x up to " << bench.options.iters << " runs, isa "
+           << slimpipe_runtime::cpu_isa() << "; a model whose p90/p50 exceeds " << fixed(bench.max_spread, 2)
+           << " is timed again (" << bench.retries << "x), and marked noisy if it stays so; OpenMP wait policy "
+           << omp_wait_policy() << ".";
       if (bench.threads > 1 && omp_wait_policy() != "passive" && omp_wait_policy() != "PASSIVE")
         line << " With " << bench.threads << " threads on shared cores run with OMP_WAIT_POLICY=passive or "
              << "bench_threads = 1 (docs/runtime.md).";
@@ -815,7 +844,9 @@ class Rank final : public Strategy {
         for (std::size_t i = 0; i < batches.size(); ++i)
           line << " " << ms_text(baseline, i) << " ms at batch " << batches[i] << (i + 1 < batches.size() ? "," : ".");
         if (baseline.noisy) line << " The baseline's timing is noisy (p90/p50 " << fixed(baseline.spread(), 2) << ").";
-        base = {{"id", baseline_label}, {"dir", baseline.model_dir.string()}, {"latency", latency_json(baseline)},
+        base = {{"id", baseline_label},
+                {"dir", baseline.model_dir.string()},
+                {"latency", latency_json(baseline)},
                 {"latency_noisy", baseline.noisy}};
       } else if (!baseline.note.empty()) {
         line << " Baseline " << baseline_label << ": " << baseline.note << ".";
@@ -823,10 +854,16 @@ class Rank final : public Strategy {
         line << " No fp32 baseline found (set baseline = \"<candidate id>\").";
       }
       md << line.str() << "\n";
-      bench_json = {{"threads", bench.threads}, {"seq", bench.seq > 0 ? Json(bench.seq) : Json(nullptr)},
-                    {"batches", batches}, {"rounds", bench.rounds}, {"iters", bench.options.iters},
-                    {"max_spread", bench.max_spread}, {"retries", bench.retries}, {"omp_wait_policy", omp_wait_policy()},
-                    {"isa", slimpipe_runtime::cpu_isa()}, {"baseline", base}};
+      bench_json = {{"threads", bench.threads},
+                    {"seq", bench.seq > 0 ? Json(bench.seq) : Json(nullptr)},
+                    {"batches", batches},
+                    {"rounds", bench.rounds},
+                    {"iters", bench.options.iters},
+                    {"max_spread", bench.max_spread},
+                    {"retries", bench.retries},
+                    {"omp_wait_policy", omp_wait_policy()},
+                    {"isa", slimpipe_runtime::cpu_isa()},
+                    {"baseline", base}};
     }
     // Checked writes: a full disk fails the node with "<file>: write failed: No space left on device".
     write_file_atomic(out.dir() / "ranking.csv", csv.str());
@@ -851,7 +888,8 @@ class Rank final : public Strategy {
     out.set_kind(best.artifact->kind());
     out.manifest()["primary_metric"] = primary;
     out.manifest()["best"] = best.artifact->id();
-    for (const char* key : {"size_bytes_int8", "size_bytes_fp32", "ptq", "width", "paddle_name", "exports", "load", "input_model"})
+    for (const char* key :
+         {"size_bytes_int8", "size_bytes_fp32", "ptq", "width", "paddle_name", "exports", "load", "input_model"})
       if (best.artifact->manifest().contains(key)) out.manifest()[key] = best.artifact->manifest()[key];
     if (fell_back) {
       for (const auto& [name, value] : final_metrics.all.items())
@@ -901,8 +939,9 @@ class Rank final : public Strategy {
     std::string speed;
     if (const auto s = best.timing.timed() ? speedup(best.timing, 0) : std::nullopt)
       speed = ", " + fixed(*s, 2) + "x the fp32 baseline at batch " + std::to_string(batches[0]);
-    ctx.log().info("rank: " + std::to_string(cands.size()) + " candidates; best " + best.artifact->id() + " " + primary +
-                   "=" + fixed(best.value, 2) + (best.reference ? " (fp32 " + fixed(*best.reference, 2) + ")" : "") + speed +
+    ctx.log().info("rank: " + std::to_string(cands.size()) + " candidates; best " + best.artifact->id() + " " +
+                   primary + "=" + fixed(best.value, 2) +
+                   (best.reference ? " (fp32 " + fixed(*best.reference, 2) + ")" : "") + speed +
                    (best.excluded.empty() ? "" : "; no candidate is eligible (" + best.excluded + ")") +
                    (fell_back ? "; after fallback " + fixed(final_metrics.value, 2) : ""));
     ctx.log().info("ranking:\n" + md.str());
@@ -919,23 +958,27 @@ class Rank final : public Strategy {
     b.enabled = p.get_bool("bench");
     const auto batches = p.get_int_list("bench_batches");
     b.options.batches.assign(batches.begin(), batches.end());
-    if (b.enabled && b.options.batches.empty()) throw Error("rank: bench_batches is empty (expected batch sizes such as [1, 32])");
+    if (b.enabled && b.options.batches.empty())
+      throw Error("rank: bench_batches is empty (expected batch sizes such as [1, 32])");
     for (auto x : b.options.batches)
       if (x <= 0) throw Error("rank: bench_batches must be > 0, got " + std::to_string(x));
     b.seq = p.get_int("bench_seq");
-    if (b.seq < 0) throw Error("rank: bench_seq must be >= 0 (0 = min(128, max_position_embeddings)), got " + std::to_string(b.seq));
+    if (b.seq < 0)
+      throw Error("rank: bench_seq must be >= 0 (0 = min(128, max_position_embeddings)), got " + std::to_string(b.seq));
     b.options.iters = static_cast<int>(p.get_int("bench_iters"));
     if (b.options.iters <= 0) throw Error("rank: bench_iters must be > 0, got " + std::to_string(b.options.iters));
     b.options.max_seconds = p.get_float("bench_max_seconds");
     b.max_spread = p.get_float("bench_max_spread");
-    if (!(b.max_spread >= 1.0)) throw Error("rank: bench_max_spread must be >= 1 (a p90/p50 ratio), got " + fixed(b.max_spread, 3));
+    if (!(b.max_spread >= 1.0))
+      throw Error("rank: bench_max_spread must be >= 1 (a p90/p50 ratio), got " + fixed(b.max_spread, 3));
     b.retries = static_cast<int>(p.get_int("bench_retries"));
     if (b.retries < 0) throw Error("rank: bench_retries must be >= 0, got " + std::to_string(b.retries));
     b.rounds = static_cast<int>(p.get_int("bench_rounds"));
     if (b.rounds <= 0) throw Error("rank: bench_rounds must be > 0, got " + std::to_string(b.rounds));
     const std::int64_t threads = p.get_int("bench_threads");
     b.threads = threads > 0 ? static_cast<int>(threads)
-                            : (ctx.threads() > 0 ? ctx.threads() : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+                            : (ctx.threads() > 0 ? ctx.threads()
+                                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     return b;
   }
 
@@ -957,9 +1000,10 @@ class Rank final : public Strategy {
     if (metrics.is_discarded() || !metrics.contains("ptq") || !metrics["ptq"].contains("sensitivity_order"))
       throw Error((cell.dir() / "metrics.json").string() + ": no ptq.sensitivity_order (fallback needs a ptq cell)");
     const std::vector<std::string> order = metrics["ptq"]["sensitivity_order"].get<std::vector<std::string>>();
-    const std::int64_t limit = std::min<std::int64_t>(
-        static_cast<std::int64_t>(order.size()),
-        p.get_int("fallback_max_sites") > 0 ? p.get_int("fallback_max_sites") : static_cast<std::int64_t>(order.size()));
+    const std::int64_t limit =
+        std::min<std::int64_t>(static_cast<std::int64_t>(order.size()), p.get_int("fallback_max_sites") > 0
+                                                                            ? p.get_int("fallback_max_sites")
+                                                                            : static_cast<std::int64_t>(order.size()));
     std::vector<std::string> fp32_sites;
     Json steps = Json::array();
     quant::FakeQuantPlan current = plan;
@@ -970,7 +1014,8 @@ class Rank final : public Strategy {
       fp32_sites.push_back(order[k]);
       current = quant::without_sites(plan, fp32_sites);
       final_metrics = task.evaluate(*model.model, *data, batch, quant::make_fake_quant_hook(current));
-      steps.push_back({{"fp32_site", order[k]}, {final_metrics.primary, final_metrics.value},
+      steps.push_back({{"fp32_site", order[k]},
+                       {final_metrics.primary, final_metrics.value},
                        {"delta", final_metrics.value - reference}});
       ctx.log().info("fallback: " + order[k] + " -> fp32: " + final_metrics.primary + " " +
                      fixed(final_metrics.value, 2) + " (drop " + fixed(reference - final_metrics.value, 2) + ")");
@@ -980,12 +1025,15 @@ class Rank final : public Strategy {
     }
     ctx.progress().end();
     const bool met = reference - final_metrics.value <= target;
-    if (scoring) final_eval = scoring->evaluate_examples(*model.model, *data, batch, quant::make_fake_quant_hook(current));
-    if (!met) ctx.log().warn("fallback: drop still " + fixed(reference - final_metrics.value, 2) + " after " +
-                             std::to_string(fp32_sites.size()) + " sites in fp32");
+    if (scoring)
+      final_eval = scoring->evaluate_examples(*model.model, *data, batch, quant::make_fake_quant_hook(current));
+    if (!met)
+      ctx.log().warn("fallback: drop still " + fixed(reference - final_metrics.value, 2) + " after " +
+                     std::to_string(fp32_sites.size()) + " sites in fp32");
     auto& out = ctx.output();
     copy_model_files(cell.dir(), out.dir());
-    for (const char* f : {"calibration.json", "quant_weights.safetensors", "model.int8.onnx"}) fs::remove(out.dir() / f);
+    for (const char* f : {"calibration.json", "quant_weights.safetensors", "model.int8.onnx"})
+      fs::remove(out.dir() / f);
     fs::remove_all(out.dir() / "runtime");
     quant::save_plan(out.dir(), current, {{"fallback_fp32_sites", fp32_sites}, {"from_cell", cell.id()}});
     if (fs::exists(cell.dir() / "model.int8.onnx"))
@@ -993,11 +1041,13 @@ class Rank final : public Strategy {
     if (fs::exists(cell.dir() / "runtime")) exporter::export_runtime(*model.model, current, out.dir() / "runtime");
     out.manifest()["fallback_fp32_sites"] = fp32_sites;
     out.manifest()["size_bytes_int8"] = quant::quantized_size_bytes(*model.model, current);
-    write_file_atomic(out.dir() / "metrics.json", Json{{"primary", final_metrics.primary}, {"eval", final_metrics.all},
-                                                        {"fallback_fp32_sites", fp32_sites}, {"from_cell", cell.id()}}
-                                                           .dump(2) +
-                                                       "\n");
-    return {{"from_cell", cell.id()}, {"target_drop", target}, {"reference", reference}, {"met", met},
+    write_file_atomic(out.dir() / "metrics.json", Json{{"primary", final_metrics.primary},
+                                                       {"eval", final_metrics.all},
+                                                       {"fallback_fp32_sites", fp32_sites},
+                                                       {"from_cell", cell.id()}}
+                                                          .dump(2) +
+                                                      "\n");
+    return {{"from_cell", cell.id()},   {"target_drop", target}, {"reference", reference}, {"met", met},
             {"fp32_sites", fp32_sites}, {"steps", steps}};
   }
 };
@@ -1037,10 +1087,12 @@ Schema schema() {
       .param("bench_seq", T::Int, 0, "sequence length timed; 0 = min(128, the model's max_position_embeddings)")
       .param("bench_iters", T::Int, 3, "timed runs per batch size and round")
       .param("bench_rounds", T::Int, 2, "rounds over all models, in alternating order; p50/p90 over every run")
-      .param("bench_max_spread", T::Float, 1.3,
-             "a model whose p90/p50 (any batch size) exceeds this is timed again; still above after bench_retries: noisy")
+      .param(
+          "bench_max_spread", T::Float, 1.3,
+          "a model whose p90/p50 (any batch size) exceeds this is timed again; still above after bench_retries: noisy")
       .param("bench_retries", T::Int, 1, "how many times a spread model is timed again (bench_rounds rounds each)")
-      .param("bench_max_seconds", T::Float, 10.0, "per model, batch size and round: stop after this long once 3 runs are in")
+      .param("bench_max_seconds", T::Float, 10.0,
+             "per model, batch size and round: stop after this long once 3 runs are in")
       .param("bench_threads", T::Int, 0, "threads of the timed runs; 0 = the instance's threads_per_instance")
       .param("baseline", T::String, "auto",
              "speedups are against: \"auto\" = the fp32 model the candidates came from (through the manifests' "
@@ -1049,7 +1101,8 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Rank, "strategy", "rank",
-                "1.2.0", "rank every candidate (metric, Δ with interval vs the user's model, logit SQNR, agreement, size, runtime "
-                "latency), keep the best by a noise-aware rule, optional INT8 layer fallback",
-                schema)
+SLIMPIPE_PLUGIN(
+    Rank, "strategy", "rank", "1.2.0",
+    "rank every candidate (metric, Δ with interval vs the user's model, logit SQNR, agreement, size, runtime "
+    "latency), keep the best by a noise-aware rule, optional INT8 layer fallback",
+    schema)

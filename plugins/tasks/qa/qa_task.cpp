@@ -123,10 +123,10 @@ class QaTask final : public Task, public tasks::ExampleScoring, public tasks::Sp
                                              std::int64_t max_seq_length) override {
     const DataSplit which = tasks::parse_split(split, kTask);
     if (!source_.synthetic || which == DataSplit::Test) source_.file(which, kTask);  // names the missing parameter
-    const std::shared_ptr<const data::QaDataset> dataset =
-        which == DataSplit::Train  ? train_
-        : which == DataSplit::Eval ? eval_
-                                   : test_.get([&] { return data::read_qa(source_.test); });
+    const std::shared_ptr<const data::QaDataset> dataset = which == DataSplit::Train ? train_
+                                                           : which == DataSplit::Eval
+                                                               ? eval_
+                                                               : test_.get([&] { return data::read_qa(source_.test); });
     const std::int64_t length = source_.sequence_length(max_seq_length);
     check_window(length);
     return cache_.get(tasks::to_string(which), tokenizer, length, [&] {
@@ -251,7 +251,8 @@ class QaTask final : public Task, public tasks::ExampleScoring, public tasks::Sp
   static std::size_t checked_size(const Params& p, const std::string& name, std::int64_t minimum) {
     const std::int64_t v = p.get_int(name);
     if (v < minimum) {
-      throw UsageError("[task] qa: " + name + " must be at least " + std::to_string(minimum) + ", got " + std::to_string(v));
+      throw UsageError("[task] qa: " + name + " must be at least " + std::to_string(minimum) + ", got " +
+                       std::to_string(v));
     }
     return static_cast<std::size_t>(v);
   }
@@ -260,9 +261,9 @@ class QaTask final : public Task, public tasks::ExampleScoring, public tasks::Sp
     const auto window = max_seq_length - static_cast<std::int64_t>(feature_options_.max_query_length) - 3;
     if (window <= static_cast<std::int64_t>(feature_options_.doc_stride)) {
       throw UsageError("[task] qa: doc_stride " + std::to_string(feature_options_.doc_stride) +
-                  " must be smaller than the context window max_seq_length - max_query_length - 3 = " +
-                  std::to_string(max_seq_length) + " - " + std::to_string(feature_options_.max_query_length) +
-                  " - 3 = " + std::to_string(window) + "; lower doc_stride or max_query_length");
+                       " must be smaller than the context window max_seq_length - max_query_length - 3 = " +
+                       std::to_string(max_seq_length) + " - " + std::to_string(feature_options_.max_query_length) +
+                       " - 3 = " + std::to_string(window) + "; lower doc_stride or max_query_length");
     }
   }
 

@@ -67,7 +67,8 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring, public tas
                                   : metrics::ChunkMode::StrictIob2;
     if (source_.synthetic) {
       if (!p.get_string_list("labels").empty()) {
-        throw UsageError("[task] token_cls: tags are fixed by the synthetic source (O, B-PER, ... I-MISC); remove labels");
+        throw UsageError(
+            "[task] token_cls: tags are fixed by the synthetic source (O, B-PER, ... I-MISC); remove labels");
       }
       const data::SyntheticTokenClsOptions options = synthetic_options(p);
       train_ = data::synthetic_token_cls(source_.size(DataSplit::Train), source_.seed(DataSplit::Train), options);
@@ -108,7 +109,9 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring, public tas
     if (!source_.synthetic || which == DataSplit::Test) source_.file(which, kTask);  // names the missing parameter
     std::shared_ptr<const data::TokenClsDataset> test;
     if (which == DataSplit::Test) test = test_.get([&] { return data::read_token_cls(source_.test, test_options_); });
-    const data::TokenClsDataset& dataset = which == DataSplit::Train ? train_ : which == DataSplit::Eval ? eval_ : *test;
+    const data::TokenClsDataset& dataset = which == DataSplit::Train  ? train_
+                                           : which == DataSplit::Eval ? eval_
+                                                                      : *test;
     const std::int64_t length = source_.sequence_length(max_seq_length);
     return cache_.get(tasks::to_string(which), tokenizer, length, [&] {
       return std::make_shared<TokenClsFeatureSet>(
@@ -212,11 +215,12 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring, public tas
     o.context_rate = p.get_float("synthetic_context_rate");
     if (!(o.context_rate >= 0.0 && o.context_rate <= 1.0))
       throw UsageError("[task] token_cls: synthetic_context_rate must be in [0, 1], got " +
-                  p.raw("synthetic_context_rate").dump());
+                       p.raw("synthetic_context_rate").dump());
     const std::int64_t gap = p.get_int("synthetic_context_gap");
     if (gap < 0 || gap > data::SyntheticTokenClsOptions::kMaxContextGap)
       throw UsageError("[task] token_cls: synthetic_context_gap must be in [0, " +
-                  std::to_string(data::SyntheticTokenClsOptions::kMaxContextGap) + "], got " + std::to_string(gap));
+                       std::to_string(data::SyntheticTokenClsOptions::kMaxContextGap) + "], got " +
+                       std::to_string(gap));
     o.context_gap = static_cast<int>(gap);
     return o;
   }

@@ -7,9 +7,9 @@
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/strategy.hpp"
+#include "slimpipe/task.hpp"
 #include "slimpipe/tasks/data_source.hpp"
 #include "slimpipe/tasks/input_model.hpp"
-#include "slimpipe/task.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 
 namespace {
@@ -39,9 +39,12 @@ class Evaluate final : public Strategy {
     ctx.progress().end();
 
     auto& out = ctx.output();
-    Json j = {{"split", split},          {split, m.all},
-              {"primary", m.primary},    {"model", dir.string()},
-              {"num_features", data->size()}, {"num_examples", data->num_examples()}};
+    Json j = {{"split", split},
+              {split, m.all},
+              {"primary", m.primary},
+              {"model", dir.string()},
+              {"num_features", data->size()},
+              {"num_examples", data->num_examples()}};
     if (const auto* info = dynamic_cast<const tasks::SplitInfo*>(&task))
       j["data"] = info->split_info(tasks::parse_split(split, "evaluate"));
     write_file_atomic(out.dir() / "metrics.json", j.dump(2) + "\n");
@@ -71,4 +74,5 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Evaluate, "strategy", "evaluate", "1.0.0", "score a model on the task's eval (dev) or test split", schema)
+SLIMPIPE_PLUGIN(Evaluate, "strategy", "evaluate", "1.0.0", "score a model on the task's eval (dev) or test split",
+                schema)

@@ -1,9 +1,9 @@
 // finetune strategy: trains its input model (or a fresh encoder) on the pipeline's task with the shared
 // TrainingArguments, and writes the best state as an HF model folder with metrics.json and, by default, a
 // runtime package (runtime/, docs/runtime.md) like the ptq cells and dynabert widths.
-#include <filesystem>
-
 #include <torch/types.h>
+
+#include <filesystem>
 
 #include "model_source.hpp"
 #include "slimpipe/export/runtime_export.hpp"
@@ -97,8 +97,10 @@ class Finetune final : public Strategy {
     if (result.best) out.manifest()["primary_metric"] = result.best->primary;
     out.manifest()["param_count"] = parameter_count(*start.model);
     out.manifest()["load"] = "HF folder: config.json + model.safetensors";
-    out.manifest()["training"] = {{"steps", result.steps}, {"epochs", result.epochs},
-                                  {"seconds", result.seconds}, {"best_step", result.best_step}};
+    out.manifest()["training"] = {{"steps", result.steps},
+                                  {"epochs", result.epochs},
+                                  {"seconds", result.seconds},
+                                  {"best_step", result.best_step}};
   }
 };
 
@@ -112,7 +114,8 @@ Schema schema() {
       .param("num_attention_heads", T::Int, 2, "from_scratch: attention heads")
       .param("intermediate_size", T::Int, 512, "from_scratch: FFN width")
       .param("max_position_embeddings", T::Int, 128, "from_scratch: longest sequence the model accepts")
-      .param("hidden_dropout_prob", T::Float, 0.1, "from_scratch: dropout after the embeddings, attention output and FFN")
+      .param("hidden_dropout_prob", T::Float, 0.1,
+             "from_scratch: dropout after the embeddings, attention output and FFN")
       .param("attention_probs_dropout_prob", T::Float, 0.1, "from_scratch: dropout on the attention probabilities")
       .param("vocab", T::Path, "", "from_scratch: vocab.txt; empty = the task's vocabulary (synthetic sources)")
       .param("max_seq_length", T::Int, 0, "tokenized sequence length; 0 = the task's max_seq_length")

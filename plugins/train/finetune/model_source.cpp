@@ -32,7 +32,8 @@ bool is_head_key(const std::string& key) {
 StartingModel load_pretrained(const fs::path& dir, const HeadSpec& head) {
   const fs::path config_file = dir / "config.json";
   if (!fs::exists(config_file))
-    throw Error(dir.string() + ": no config.json (expected an HF model folder: config.json + model.safetensors or "
+    throw Error(dir.string() +
+                ": no config.json (expected an HF model folder: config.json + model.safetensors or "
                 "pytorch_model.bin + vocab.txt)");
   nn::EncoderConfig config = nn::EncoderConfig::load(config_file);
   io::check_vocab_fits(dir, config);  // more tokens than embedding rows: an Error naming vocab.txt
@@ -44,10 +45,12 @@ StartingModel load_pretrained(const fs::path& dir, const HeadSpec& head) {
   fs::path weights = dir / "model.safetensors";
   if (!fs::exists(weights)) weights = dir / "pytorch_model.bin";
   if (!fs::exists(weights)) throw Error(dir.string() + ": no model.safetensors or pytorch_model.bin");
-  io::TensorMap tensors = weights.extension() == ".safetensors" ? io::read_safetensors(weights) : io::read_pytorch_bin(weights);
+  io::TensorMap tensors =
+      weights.extension() == ".safetensors" ? io::read_safetensors(weights) : io::read_pytorch_bin(weights);
   // A head of another kind or size cannot be loaded; it is trained from a fresh initialisation.
   if (!same_head)
-    for (auto it = tensors.begin(); it != tensors.end();) it = is_head_key(it->first) ? tensors.erase(it) : std::next(it);
+    for (auto it = tensors.begin(); it != tensors.end();)
+      it = is_head_key(it->first) ? tensors.erase(it) : std::next(it);
 
   StartingModel start;
   start.model = nn::TaskModel(config, head.head);
@@ -63,14 +66,16 @@ StartingModel load_pretrained(const fs::path& dir, const HeadSpec& head) {
   return start;
 }
 
-StartingModel create_from_scratch(const EncoderSize& size, const fs::path& vocab_txt, Task& task, const HeadSpec& head) {
+StartingModel create_from_scratch(const EncoderSize& size, const fs::path& vocab_txt, Task& task,
+                                  const HeadSpec& head) {
   StartingModel start;
   if (!vocab_txt.empty()) {
     start.tokenizer = text::WordPieceTokenizer::from_files(vocab_txt);
   } else {
     std::vector<std::string> words = task.vocabulary();
     if (words.empty())
-      throw Error("finetune: from_scratch needs a vocabulary: the task provides none, so set vocab = \"path/to/vocab.txt\"");
+      throw Error(
+          "finetune: from_scratch needs a vocabulary: the task provides none, so set vocab = \"path/to/vocab.txt\"");
     start.tokenizer = text::WordPieceTokenizer(std::move(words));
   }
   const auto& tok = *start.tokenizer;

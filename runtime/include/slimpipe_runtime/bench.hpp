@@ -22,7 +22,7 @@ struct BenchPoint {
   std::int64_t batch = 0;
   std::vector<double> ms;  // every timed run, in order
   double p50_ms = 0, p90_ms = 0;
-  double seq_per_s = 0;    // batch / p50
+  double seq_per_s = 0;  // batch / p50
 };
 
 // Runs `model` on [batch, seq] inputs of random ids (no padding), per batch size in order. Throws Error naming

@@ -23,8 +23,8 @@ struct PackageInfo {
   // override them). Optional keys: a package without them (written before they were recorded, or by hand) has
   // the tasks' defaults below.
   std::int64_t n_best_size = 20, max_answer_length = 30;  // qa
-  bool strict = false;                                     // token_cls: seqeval's strict chunking
-  std::string scheme = "bio";                              // token_cls: "bio" or "bioes" (checked when strict)
+  bool strict = false;                                    // token_cls: seqeval's strict chunking
+  std::string scheme = "bio";                             // token_cls: "bio" or "bioes" (checked when strict)
   bool has_tokenizer = false;
   std::filesystem::path vocab_file, tokenizer_config_file;  // when has_tokenizer
   struct File {

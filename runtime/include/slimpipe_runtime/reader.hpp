@@ -32,7 +32,7 @@ struct Answer {
   // softmax(start logits)[start token] × softmax(end logits)[end token], each softmax over the context tokens of
   // the window the answer was found in; 0 when none was found.
   float score = 0;
-  double logit_score = 0;  // start logit + end logit: what the span search maximizes
+  double logit_score = 0;    // start logit + end logit: what the span search maximizes
   std::int64_t window = -1;  // which window of the context (0, 1, ...) held it; -1: none
   bool found() const { return window >= 0; }
 };

@@ -60,17 +60,17 @@ struct ModelInfo {
   std::int64_t num_layers = 0, hidden_size = 0, head_dim = 0, num_labels = 0, vocab_size = 0;
   std::int64_t max_position_embeddings = 0;
   std::vector<std::int64_t> heads, intermediate_sizes;  // per layer
-  std::int64_t int8_linears = 0, fp32_linears = 0;       // GEMMs after QKV fusion
-  std::int64_t onednn_linears = 0;                        // of those, the ones oneDNN runs (Kernels::OneDnn)
-  std::int64_t own_linears = 0;                           // ... the ones the runtime's own kernels run
-  std::string kernels;                                    // e.g. "own: int8 avx512_vnni, fp32 avx512" or "onednn"
-  std::int64_t int8_attention_layers = 0;                 // layers whose Q·Kᵀ and P·V run as integer matmuls
-  std::uint64_t file_bytes = 0;                           // runtime.json + weights.bin
+  std::int64_t int8_linears = 0, fp32_linears = 0;      // GEMMs after QKV fusion
+  std::int64_t onednn_linears = 0;                      // of those, the ones oneDNN runs (Kernels::OneDnn)
+  std::int64_t own_linears = 0;                         // ... the ones the runtime's own kernels run
+  std::string kernels;                                  // e.g. "own: int8 avx512_vnni, fp32 avx512" or "onednn"
+  std::int64_t int8_attention_layers = 0;               // layers whose Q·Kᵀ and P·V run as integer matmuls
+  std::uint64_t file_bytes = 0;                         // runtime.json + weights.bin
 };
 
 // Views into the model's workspace, valid until the next run() or the model's destruction.
 struct Output {
-  const float* logits = nullptr;  // seq_cls [b, labels]; token_cls [b, s, labels]; null for QA
+  const float* logits = nullptr;        // seq_cls [b, labels]; token_cls [b, s, labels]; null for QA
   const float* start_logits = nullptr;  // QA: [b, s]
   const float* end_logits = nullptr;    // QA: [b, s]
   std::int64_t batch = 0, seq = 0, num_labels = 0;

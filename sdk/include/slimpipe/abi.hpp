@@ -2,10 +2,9 @@
 // before any C++ type crosses the library boundary.
 #pragma once
 
+#include <boost/version.hpp>
 #include <cstdint>
 #include <string>
-
-#include <boost/version.hpp>
 
 #include "slimpipe/version.hpp"
 
@@ -34,9 +33,9 @@
 
 // Everything that must agree for C++ objects (std::string, torch::Tensor, exceptions) to be
 // exchanged safely: compiler major.minor, libstdc++ dual ABI, LibTorch, Boost and slimpipe versions.
-#define SLIMPIPE_BUILD_FINGERPRINT                                                              \
-  SLIMPIPE_COMPILER_ID ";cxx11abi=" SLIMPIPE_CXX11_ABI_ ";torch=" SLIMPIPE_TORCH_VERSION      \
-                       ";boost=" BOOST_LIB_VERSION ";slimpipe=" SLIMPIPE_VERSION_STRING
+#define SLIMPIPE_BUILD_FINGERPRINT                                                                                   \
+  SLIMPIPE_COMPILER_ID ";cxx11abi=" SLIMPIPE_CXX11_ABI_ ";torch=" SLIMPIPE_TORCH_VERSION ";boost=" BOOST_LIB_VERSION \
+                       ";slimpipe=" SLIMPIPE_VERSION_STRING
 
 namespace slimpipe {
 

@@ -2,10 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/export.hpp"
@@ -17,15 +16,15 @@ using Json = nlohmann::json;
 enum class ParamType {
   Bool,
   Int,
-  Float,       // accepts integers too
+  Float,  // accepts integers too
   String,
   IntList,
-  FloatList,   // accepts integers too
+  FloatList,  // accepts integers too
   StringList,
   ScalarList,  // a list of scalars of any type, e.g. width_mult_list = ["3/4", 0.5]
   Scalar,      // any one scalar (bool, int, float or string)
   Table,
-  Path,        // a string; the host resolves a relative path against the pipeline file's folder
+  Path,  // a string; the host resolves a relative path against the pipeline file's folder
 };
 
 SLIMPIPE_API const char* to_string(ParamType type);
@@ -34,7 +33,7 @@ SLIMPIPE_API const char* to_string(ParamType type);
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::String;
-  Json default_value;           // null: no default
+  Json default_value;  // null: no default
   std::string doc;
   Json allowed = Json::array();  // non-empty: the value (or every list element) must be one of these
   bool required = false;
@@ -45,8 +44,7 @@ struct ParamSpec {
 //           .param("algo", ParamType::String, "mse", "calibration", {"mse", "KL"});
 class SLIMPIPE_API Schema {
  public:
-  Schema& param(std::string name, ParamType type, Json default_value, std::string doc,
-                Json allowed = Json::array());
+  Schema& param(std::string name, ParamType type, Json default_value, std::string doc, Json allowed = Json::array());
   Schema& required(std::string name, ParamType type, std::string doc, Json allowed = Json::array());
 
   const std::vector<ParamSpec>& specs() const { return specs_; }
@@ -88,12 +86,30 @@ class SLIMPIPE_API Params {
   Json values_;
 };
 
-template <> inline bool Params::get<bool>(const std::string& k) const { return get_bool(k); }
-template <> inline std::int64_t Params::get<std::int64_t>(const std::string& k) const { return get_int(k); }
-template <> inline int Params::get<int>(const std::string& k) const { return static_cast<int>(get_int(k)); }
-template <> inline double Params::get<double>(const std::string& k) const { return get_float(k); }
-template <> inline float Params::get<float>(const std::string& k) const { return static_cast<float>(get_float(k)); }
-template <> inline std::string Params::get<std::string>(const std::string& k) const { return get_string(k); }
+template <>
+inline bool Params::get<bool>(const std::string& k) const {
+  return get_bool(k);
+}
+template <>
+inline std::int64_t Params::get<std::int64_t>(const std::string& k) const {
+  return get_int(k);
+}
+template <>
+inline int Params::get<int>(const std::string& k) const {
+  return static_cast<int>(get_int(k));
+}
+template <>
+inline double Params::get<double>(const std::string& k) const {
+  return get_float(k);
+}
+template <>
+inline float Params::get<float>(const std::string& k) const {
+  return static_cast<float>(get_float(k));
+}
+template <>
+inline std::string Params::get<std::string>(const std::string& k) const {
+  return get_string(k);
+}
 
 // Applies a schema: fills defaults, rejects unknown keys and wrong types. Throws Error.
 SLIMPIPE_API Params resolve_params(const Schema& schema, const Json& values, const std::string& where);

@@ -6,10 +6,9 @@
 // fingerprint identical. Only then does it call `create`.
 #pragma once
 
+#include <boost/dll/alias.hpp>
 #include <cstdint>
 #include <string>
-
-#include <boost/dll/alias.hpp>
 
 #include "slimpipe/abi.hpp"
 #include "slimpipe/params.hpp"
@@ -38,7 +37,7 @@ struct slimpipe_plugin_descriptor {
 };
 
 typedef const slimpipe_plugin_descriptor* (*slimpipe_plugin_query_fn)(std::uint32_t host_abi_major,
-                                                                     std::uint32_t host_abi_minor);
+                                                                      std::uint32_t host_abi_minor);
 }
 
 // These two may be overridden on the compiler command line, for tests of the loader's checks.
@@ -51,9 +50,13 @@ typedef const slimpipe_plugin_descriptor* (*slimpipe_plugin_query_fn)(std::uint3
 
 namespace slimpipe::detail {
 template <typename T>
-void* plugin_create() { return static_cast<void*>(static_cast<typename T::Interface*>(new T())); }
+void* plugin_create() {
+  return static_cast<void*>(static_cast<typename T::Interface*>(new T()));
+}
 template <typename T>
-void plugin_destroy(void* p) { delete static_cast<typename T::Interface*>(p); }
+void plugin_destroy(void* p) {
+  delete static_cast<typename T::Interface*>(p);
+}
 }  // namespace slimpipe::detail
 
 // SLIMPIPE_PLUGIN(Class, "strategy"|"task", "name", "1.0.0", "one-line description", schema_fn)
@@ -62,23 +65,22 @@ void plugin_destroy(void* p) { delete static_cast<typename T::Interface*>(p); }
 //   using Interface = slimpipe::Strategy;   (or slimpipe::Task)
 // schema_fn is a function returning slimpipe::Schema. Nothing runs at load time: the descriptor
 // is built on the first query.
-#define SLIMPIPE_PLUGIN(CLASS, KIND, NAME, VERSION, DESCRIPTION, SCHEMA_FN)                        \
+#define SLIMPIPE_PLUGIN(CLASS, KIND, NAME, VERSION, DESCRIPTION, SCHEMA_FN)                    \
   namespace {                                                                                  \
   const slimpipe_plugin_descriptor* slimpipe_plugin_query_impl(std::uint32_t, std::uint32_t) { \
-    static const std::string slimpipe_schema_json_ = (SCHEMA_FN)().to_json().dump();                  \
-    static const slimpipe_plugin_descriptor desc{                                             \
-        sizeof(slimpipe_plugin_descriptor),                                                    \
-        SLIMPIPE_PLUGIN_ABI_MAJOR,                                                             \
-        SLIMPIPE_ABI_MINOR,                                                                    \
-        SLIMPIPE_PLUGIN_FINGERPRINT,                                                           \
-        KIND,                                                                                  \
-        NAME,                                                                                  \
-        VERSION,                                                                               \
-        DESCRIPTION,                                                                           \
-        slimpipe_schema_json_.c_str(),                                                         \
-        SLIMPIPE_PLUGIN_CONCURRENT,                                                            \
-        &::slimpipe::detail::plugin_create<CLASS>,                                             \
-        &::slimpipe::detail::plugin_destroy<CLASS>};                                           \
+    static const std::string slimpipe_schema_json_ = (SCHEMA_FN)().to_json().dump();           \
+    static const slimpipe_plugin_descriptor desc{sizeof(slimpipe_plugin_descriptor),           \
+                                                 SLIMPIPE_PLUGIN_ABI_MAJOR,                    \
+                                                 SLIMPIPE_ABI_MINOR,                           \
+                                                 SLIMPIPE_PLUGIN_FINGERPRINT,                  \
+                                                 KIND,                                         \
+                                                 NAME,                                         \
+                                                 VERSION,                                      \
+                                                 DESCRIPTION,                                  \
+                                                 slimpipe_schema_json_.c_str(),                \
+                                                 SLIMPIPE_PLUGIN_CONCURRENT,                   \
+                                                 &::slimpipe::detail::plugin_create<CLASS>,    \
+                                                 &::slimpipe::detail::plugin_destroy<CLASS>};  \
     return &desc;                                                                              \
   }                                                                                            \
   }                                                                                            \

@@ -4,14 +4,14 @@
 // custom_dynabert_calc_loss).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <c10/core/Device.h>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/hooks.hpp"
@@ -80,7 +80,8 @@ class SLIMPIPE_API Task {
 
   // The split ("train", "eval"; "calibration" is an alias of "eval" unless the task has its own)
   // tokenized with `tokenizer`. May be cached; safe to call from several threads.
-  virtual std::shared_ptr<const FeatureSet> features(const std::string& split, const text::WordPieceTokenizer& tokenizer,
+  virtual std::shared_ptr<const FeatureSet> features(const std::string& split,
+                                                     const text::WordPieceTokenizer& tokenizer,
                                                      std::int64_t max_seq_length) = 0;
 
   // Training loss of a batch (mean over the batch); differentiable.

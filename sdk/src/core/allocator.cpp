@@ -19,7 +19,8 @@ std::string tune_allocator_for_tensors() {
   constexpr int kMmapThreshold = 32 << 20;  // glibc refuses more than HEAP_MAX_SIZE / 2 = 32 MiB on 64-bit
   constexpr int kTrimThreshold = 1 << 30;
   const bool ok = mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 && mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;
-  return ok ? "malloc: mmap threshold 32 MiB, trim threshold 1 GiB" : "malloc: glibc refused the settings; defaults kept";
+  return ok ? "malloc: mmap threshold 32 MiB, trim threshold 1 GiB"
+            : "malloc: glibc refused the settings; defaults kept";
 #else
   return "malloc: not glibc; defaults kept";
 #endif

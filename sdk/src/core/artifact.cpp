@@ -74,7 +74,8 @@ std::vector<std::string> Artifact::verify_files(bool hashes) const {
     try {
       Hasher h;
       h.update_file(p);
-      if (h.hex() != f["sha1"].get<std::string>()) problems.push_back(rel + " does not match its SHA-1 in the manifest");
+      if (h.hex() != f["sha1"].get<std::string>())
+        problems.push_back(rel + " does not match its SHA-1 in the manifest");
     } catch (const std::exception& e) {
       problems.push_back(rel + " cannot be read: " + e.what());
     }

@@ -2,10 +2,9 @@
 #include "slimpipe/cuda.hpp"
 
 #include <dlfcn.h>
+#include <torch/cuda.h>
 
 #include <initializer_list>
-
-#include <torch/cuda.h>
 
 namespace slimpipe {
 

@@ -1,11 +1,10 @@
 // SHA-1 through Boost's implementation; used for cache keys, not for security.
 #include "slimpipe/hash.hpp"
 
+#include <boost/uuid/detail/sha1.hpp>
 #include <cstdio>
 #include <fstream>
 #include <vector>
-
-#include <boost/uuid/detail/sha1.hpp>
 
 #include "slimpipe/error.hpp"
 

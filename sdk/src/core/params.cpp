@@ -1,26 +1,37 @@
 // Parameter schemas and typed parameter access.
 #include "slimpipe/params.hpp"
 
-#include "slimpipe/data/text_file.hpp"
-
 #include <algorithm>
 #include <cctype>
+
+#include "slimpipe/data/text_file.hpp"
 
 namespace slimpipe {
 
 const char* to_string(ParamType type) {
   switch (type) {
-    case ParamType::Bool: return "bool";
-    case ParamType::Int: return "int";
-    case ParamType::Float: return "float";
-    case ParamType::String: return "string";
-    case ParamType::IntList: return "list<int>";
-    case ParamType::FloatList: return "list<float>";
-    case ParamType::StringList: return "list<string>";
-    case ParamType::ScalarList: return "list<scalar>";
-    case ParamType::Scalar: return "scalar";
-    case ParamType::Table: return "table";
-    case ParamType::Path: return "path";
+    case ParamType::Bool:
+      return "bool";
+    case ParamType::Int:
+      return "int";
+    case ParamType::Float:
+      return "float";
+    case ParamType::String:
+      return "string";
+    case ParamType::IntList:
+      return "list<int>";
+    case ParamType::FloatList:
+      return "list<float>";
+    case ParamType::StringList:
+      return "list<string>";
+    case ParamType::ScalarList:
+      return "list<scalar>";
+    case ParamType::Scalar:
+      return "scalar";
+    case ParamType::Table:
+      return "table";
+    case ParamType::Path:
+      return "path";
   }
   return "?";
 }
@@ -28,8 +39,8 @@ const char* to_string(ParamType type) {
 namespace {
 
 ParamType type_from_string(const std::string& s) {
-  static const ParamType all[] = {ParamType::Bool,       ParamType::Int,       ParamType::Float,
-                                  ParamType::String,     ParamType::IntList,   ParamType::FloatList,
+  static const ParamType all[] = {ParamType::Bool,       ParamType::Int,        ParamType::Float,
+                                  ParamType::String,     ParamType::IntList,    ParamType::FloatList,
                                   ParamType::StringList, ParamType::ScalarList, ParamType::Scalar,
                                   ParamType::Table,      ParamType::Path};
   for (ParamType t : all)
@@ -52,13 +63,24 @@ bool is_scalar(const Json& v) { return v.is_boolean() || v.is_number() || v.is_s
 std::string check_element(ParamType elem, const Json& v) {
   bool ok = false;
   switch (elem) {
-    case ParamType::Bool: ok = v.is_boolean(); break;
-    case ParamType::Int: ok = v.is_number_integer(); break;
-    case ParamType::Float: ok = v.is_number(); break;
+    case ParamType::Bool:
+      ok = v.is_boolean();
+      break;
+    case ParamType::Int:
+      ok = v.is_number_integer();
+      break;
+    case ParamType::Float:
+      ok = v.is_number();
+      break;
     case ParamType::String:
-    case ParamType::Path: ok = v.is_string(); break;
-    case ParamType::Scalar: ok = is_scalar(v); break;
-    default: ok = false;
+    case ParamType::Path:
+      ok = v.is_string();
+      break;
+    case ParamType::Scalar:
+      ok = is_scalar(v);
+      break;
+    default:
+      ok = false;
   }
   if (ok) return "";
   return std::string("expected ") + to_string(elem) + ", got " + json_type_name(v);
@@ -142,8 +164,8 @@ std::string Schema::check(const ParamSpec& spec, const Json& v) {
         err = std::string("expected ") + to_string(spec.type) + ", got " + json_type_name(v);
         break;
       }
-      ParamType elem = spec.type == ParamType::IntList     ? ParamType::Int
-                       : spec.type == ParamType::FloatList ? ParamType::Float
+      ParamType elem = spec.type == ParamType::IntList      ? ParamType::Int
+                       : spec.type == ParamType::FloatList  ? ParamType::Float
                        : spec.type == ParamType::StringList ? ParamType::String
                                                             : ParamType::Scalar;
       for (size_t i = 0; i < v.size() && err.empty(); ++i) {
@@ -193,9 +215,7 @@ namespace {
 }
 }  // namespace
 
-bool Params::has(const std::string& key) const {
-  return values_.contains(key) && !values_.at(key).is_null();
-}
+bool Params::has(const std::string& key) const { return values_.contains(key) && !values_.at(key).is_null(); }
 
 const Json& Params::raw(const std::string& key) const {
   auto it = values_.find(key);

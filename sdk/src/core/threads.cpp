@@ -3,9 +3,8 @@
 // two instances in flight would each run GEMMs on all cores (4 busy threads on 2 cores).
 #include "slimpipe/threads.hpp"
 
-#include <dlfcn.h>
-
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 namespace slimpipe {
 

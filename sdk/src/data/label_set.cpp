@@ -33,7 +33,8 @@ std::int64_t LabelSet::id(const std::string& name, const std::string& where) {
   auto it = ids_.find(name);
   if (it != ids_.end()) return it->second;
   if (closed_)
-    throw Error(where + ": unknown label '" + clip_for_message(name) + "' (labels: " + clip_for_message(joined()) + ")");
+    throw Error(where + ": unknown label '" + clip_for_message(name) + "' (labels: " + clip_for_message(joined()) +
+                ")");
   std::int64_t next = static_cast<std::int64_t>(names_.size());
   ids_.emplace(name, next);
   names_.push_back(name);

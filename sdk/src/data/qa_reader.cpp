@@ -58,7 +58,8 @@ const Json& member(const Json& obj, const char* key, const std::string& where, c
 
 std::string string_member(const Json& obj, const char* key, const std::string& where, const char* what) {
   const Json& v = member(obj, key, where, what);
-  if (!v.is_string()) throw Error(where + ": field '" + key + "' in " + what + " must be a string, found " + v.type_name());
+  if (!v.is_string())
+    throw Error(where + ": field '" + key + "' in " + what + " must be a string, found " + v.type_name());
   return v.get<std::string>();
 }
 
@@ -90,10 +91,13 @@ QaDataset read_qa(const std::string& path, const QaReadOptions& options) {
     // e.byte is 1-based; turn it into line:column.
     std::size_t line = 1, col = 1;
     for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') ++line, col = 1;
-      else ++col;
+      if (text[i] == '\n')
+        ++line, col = 1;
+      else
+        ++col;
     }
-    throw Error(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": malformed JSON (expected SQuAD JSON)");
+    throw Error(path + ":" + std::to_string(line) + ":" + std::to_string(col) +
+                ": malformed JSON (expected SQuAD JSON)");
   } catch (const Json::out_of_range& e) {
     // A number beyond a double ("1E999"): nlohmann reports it as out_of_range, without a position.
     throw Error(path + ": malformed JSON: " + clip_for_message(e.what()) + " (expected SQuAD JSON)");
@@ -137,8 +141,7 @@ QaDataset read_qa(const std::string& path, const QaReadOptions& options) {
                           (start.is_primitive() ? clip_for_message(start.dump()) : std::string(start.type_name())));
             ans.char_start = start.get<std::size_t>();
             if (!utf8_valid(ans.text)) throw Error(prefix + "answer text is not valid UTF-8");
-            if (std::string problem = verify_answer(context, ans); !problem.empty())
-              throw Error(prefix + problem);
+            if (std::string problem = verify_answer(context, ans); !problem.empty()) throw Error(prefix + problem);
             ex.answers.push_back(std::move(ans));
           }
         }

@@ -61,8 +61,7 @@ class Builder {
   SeqClsDataset data_;
 };
 
-SeqClsDataset read_delimited(const std::string& path, const std::string& text, bool csv,
-                             const SeqClsReadOptions& o) {
+SeqClsDataset read_delimited(const std::string& path, const std::string& text, bool csv, const SeqClsReadOptions& o) {
   const char delimiter = o.delimiter ? o.delimiter : (csv ? ',' : '\t');
   const auto records = parse_delimited(text, delimiter, csv, path);
   int a = o.text_a_column, b = o.text_b_column, l = o.label_column;
@@ -92,8 +91,8 @@ SeqClsDataset read_delimited(const std::string& path, const std::string& text, b
     const auto& f = records[r].fields;
     const int have = static_cast<int>(f.size());
     if (have < needed)
-      throw Error(path + ":" + std::to_string(records[r].line) + ": expected at least " + std::to_string(needed) +
-                  " " + (csv ? "comma" : "tab") + "-separated columns, found " + std::to_string(have));
+      throw Error(path + ":" + std::to_string(records[r].line) + ": expected at least " + std::to_string(needed) + " " +
+                  (csv ? "comma" : "tab") + "-separated columns, found " + std::to_string(have));
     std::optional<std::string> text_b;
     if (b >= 0) text_b = f[b];
     std::optional<std::string> label;
@@ -135,9 +134,12 @@ SeqClsDataset read_json_lines(const std::string& path, const std::string& text, 
     auto text_b = text_field(b_names, !o.text_b_field.empty());
     std::optional<std::string> label;
     if (const Json* v = find_field(obj, l_names)) {
-      if (v->is_string()) label = v->get<std::string>();
-      else if (v->is_number_integer() || v->is_boolean()) label = v->dump();
-      else throw Error(where + ": field 'label' must be a string or an integer, found " + v->type_name());
+      if (v->is_string())
+        label = v->get<std::string>();
+      else if (v->is_number_integer() || v->is_boolean())
+        label = v->dump();
+      else
+        throw Error(where + ": field 'label' must be a string or an integer, found " + v->type_name());
     } else if (o.require_label) {
       throw Error(where + ": missing field " + quoted_list(l_names));
     }
@@ -167,7 +169,8 @@ SeqClsDataset read_seq_cls(const std::string& path, const SeqClsReadOptions& opt
     case SeqClsFormat::JsonLines:
     case SeqClsFormat::Clue:
       return read_json_lines(path, read_text_file(path, "one JSON object per line"), options);
-    case SeqClsFormat::Auto: break;
+    case SeqClsFormat::Auto:
+      break;
   }
   throw Error(path + ": unsupported format");
 }

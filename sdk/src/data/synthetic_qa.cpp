@@ -9,25 +9,25 @@ namespace slimpipe::data {
 
 namespace {
 
-const std::vector<std::string> kFirstNames = {"ana", "ben", "carla", "dev", "eva", "farid", "greta", "hugo",
-                                              "ines", "jonas", "kira", "luca", "mila", "noah", "olga", "pavel"};
-const std::vector<std::string> kLastNames = {"reyes", "stone", "moreau", "tanaka", "okafor", "lind", "costa",
-                                             "ivanova", "park", "haddad"};
-const std::vector<std::string> kCountries = {"norland", "estavia", "kurona", "maldeca", "tirenia", "valoria",
-                                             "zembla", "ostra", "belmark", "suvania"};
-const std::vector<std::string> kCities = {"port ellis", "amberly", "kestrel bay", "dunmore", "sorel",
-                                          "high cairn", "vantor", "lowmere", "brisa", "corvin falls", "tallis",
-                                          "west harrow"};
-const std::vector<std::string> kCompanies = {"blue harbor", "redline", "orbit labs", "north forge", "silver pine",
-                                             "kite systems", "amber foods", "cobalt media", "granite bank",
-                                             "lumen motors"};
-const std::vector<std::string> kProducts = {"electric cars", "coffee", "running shoes", "solar panels", "toys",
-                                            "chocolate", "bicycles", "cheese", "phones", "umbrellas"};
+const std::vector<std::string> kFirstNames = {"ana",  "ben",   "carla", "dev",  "eva",  "farid", "greta", "hugo",
+                                              "ines", "jonas", "kira",  "luca", "mila", "noah",  "olga",  "pavel"};
+const std::vector<std::string> kLastNames = {"reyes", "stone", "moreau",  "tanaka", "okafor",
+                                             "lind",  "costa", "ivanova", "park",   "haddad"};
+const std::vector<std::string> kCountries = {"norland", "estavia", "kurona", "maldeca", "tirenia",
+                                             "valoria", "zembla",  "ostra",  "belmark", "suvania"};
+const std::vector<std::string> kCities = {"port ellis", "amberly",      "kestrel bay", "dunmore",
+                                          "sorel",      "high cairn",   "vantor",      "lowmere",
+                                          "brisa",      "corvin falls", "tallis",      "west harrow"};
+const std::vector<std::string> kCompanies = {"blue harbor",  "redline",      "orbit labs",  "north forge",
+                                             "silver pine",  "kite systems", "amber foods", "cobalt media",
+                                             "granite bank", "lumen motors"};
+const std::vector<std::string> kProducts = {"electric cars", "coffee",   "running shoes", "solar panels", "toys",
+                                            "chocolate",     "bicycles", "cheese",        "phones",       "umbrellas"};
 
 // A relation renders a fact and a question from a subject and an object; `subject` and `object`
 // say which tables they come from.
 struct Relation {
-  const char* fact_before;      // fact = before + subject + middle + object + " ."
+  const char* fact_before;  // fact = before + subject + middle + object + " ."
   const char* fact_middle;
   const char* question_before;  // question = before + subject + after
   const char* question_after;
@@ -51,11 +51,16 @@ std::string draw(Relation::Kind kind, SplitMix64& rng) {
       const std::string& last = rng.pick(kLastNames);
       return rng.pick(kFirstNames) + " " + last;
     }
-    case Relation::Country: return rng.pick(kCountries);
-    case Relation::Company: return rng.pick(kCompanies);
-    case Relation::City: return rng.pick(kCities);
-    case Relation::Year: return std::to_string(1900 + rng.below(121));
-    case Relation::Product: return rng.pick(kProducts);
+    case Relation::Country:
+      return rng.pick(kCountries);
+    case Relation::Company:
+      return rng.pick(kCompanies);
+    case Relation::City:
+      return rng.pick(kCities);
+    case Relation::Year:
+      return std::to_string(1900 + rng.below(121));
+    case Relation::Product:
+      return rng.pick(kProducts);
   }
   return {};
 }

@@ -9,18 +9,19 @@ namespace slimpipe::data {
 
 namespace {
 
-const std::vector<std::string> kSubjects = {"the movie", "the film",  "the plot",   "the acting", "the music",
-                                            "the story", "the ending", "the cast",  "the script", "the dialogue",
-                                            "the pacing", "the humor"};
+const std::vector<std::string> kSubjects = {"the movie",  "the film",     "the plot",   "the acting",
+                                            "the music",  "the story",    "the ending", "the cast",
+                                            "the script", "the dialogue", "the pacing", "the humor"};
 const std::vector<std::string> kVerbs = {"is", "was", "feels", "seems"};
-const std::vector<std::string> kPositive = {"good",   "great",    "excellent", "wonderful", "charming", "brilliant",
-                                            "superb", "delightful", "clever",  "moving",    "beautiful", "funny",
-                                            "fresh",  "solid",    "gripping",  "lovely"};
-const std::vector<std::string> kNegative = {"bad",   "awful",   "boring", "terrible", "dull",  "weak",
-                                            "messy", "clumsy",  "tedious", "bland",   "poor",  "silly",
-                                            "flat",  "stale",   "painful", "lazy"};
+const std::vector<std::string> kPositive = {"good",   "great",      "excellent", "wonderful", "charming",  "brilliant",
+                                            "superb", "delightful", "clever",    "moving",    "beautiful", "funny",
+                                            "fresh",  "solid",      "gripping",  "lovely"};
+const std::vector<std::string> kNegative = {"bad",   "awful",  "boring",  "terrible", "dull", "weak",
+                                            "messy", "clumsy", "tedious", "bland",    "poor", "silly",
+                                            "flat",  "stale",  "painful", "lazy"};
 // Polarity 0: they make a clause count for nothing, which is what produces neutral sentences.
-const std::vector<std::string> kNeutral = {"long", "short", "loud", "quiet", "old", "new", "slow", "simple", "familiar", "french"};
+const std::vector<std::string> kNeutral = {"long", "short", "loud",   "quiet",    "old",
+                                           "new",  "slow",  "simple", "familiar", "french"};
 const std::vector<std::string> kIntensifiers = {"very", "really", "extremely", "truly", "remarkably"};
 const std::vector<std::string> kNegators = {"not", "never", "hardly"};
 const std::vector<std::string> kOpeners = {"i think", "honestly ,", "overall ,", "in short ,", "to be fair ,"};
@@ -43,9 +44,12 @@ Clause make_clause(SplitMix64& rng) {
   if (intensified) s << ' ' << rng.pick(kIntensifiers);
   const std::uint64_t kind = rng.below(5);  // 2/5 positive, 2/5 negative, 1/5 neutral
   int polarity = 0;
-  if (kind < 2) s << ' ' << rng.pick(kPositive), polarity = 1;
-  else if (kind < 4) s << ' ' << rng.pick(kNegative), polarity = -1;
-  else s << ' ' << rng.pick(kNeutral);
+  if (kind < 2)
+    s << ' ' << rng.pick(kPositive), polarity = 1;
+  else if (kind < 4)
+    s << ' ' << rng.pick(kNegative), polarity = -1;
+  else
+    s << ' ' << rng.pick(kNeutral);
   c.text = s.str();
   c.value = polarity * (intensified ? 2 : 1) * (negated ? -1 : 1);
   return c;
@@ -101,8 +105,8 @@ SeqClsDataset synthetic_seq_cls(std::size_t size, std::uint64_t seed, double lab
 
 std::vector<std::string> synthetic_seq_cls_words() {
   std::vector<std::string> words;
-  for (const auto* table : {&kSubjects, &kVerbs, &kPositive, &kNegative, &kNeutral, &kIntensifiers, &kNegators,
-                            &kOpeners, &kClosers})
+  for (const auto* table :
+       {&kSubjects, &kVerbs, &kPositive, &kNegative, &kNeutral, &kIntensifiers, &kNegators, &kOpeners, &kClosers})
     words.insert(words.end(), table->begin(), table->end());
   words.push_back("and");
   words.push_back("but");

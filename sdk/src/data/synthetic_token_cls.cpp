@@ -13,17 +13,19 @@ namespace slimpipe::data {
 
 namespace {
 
-const std::vector<std::string> kLabels = {"O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"};
+const std::vector<std::string> kLabels = {"O",     "B-PER", "I-PER",  "B-LOC", "I-LOC",
+                                          "B-ORG", "I-ORG", "B-MISC", "I-MISC"};
 
 // Slot kinds; EVENT and NATIONALITY are both tagged MISC, FRUIT is tagged O.
 enum Slot { PER, LOC, ORG, EVENT, NATIONALITY, FRUIT, AMBIGUOUS, kSlotCount };
 
-const std::vector<std::string> kFirstNames = {"anna", "maria", "john", "peter", "laura", "david", "sofia", "omar",
-                                              "elena", "li", "paul", "nina"};
+const std::vector<std::string> kFirstNames = {"anna",  "maria", "john",  "peter", "laura", "david",
+                                              "sofia", "omar",  "elena", "li",    "paul",  "nina"};
 const std::vector<std::string> kLastNames = {"smith", "garcia", "chen", "novak", "brown", "khan", "rossi", "weber"};
-const std::vector<std::string> kPlaces = {"paris", "berlin", "tokyo", "cairo", "lima", "oslo", "madrid",
-                                          "new york", "san diego", "buenos aires", "hong kong", "cape town"};
-const std::vector<std::string> kCompanies = {"acme", "globex", "initech", "umbrella", "north bank", "blue sky airlines",
+const std::vector<std::string> kPlaces = {"paris",  "berlin",   "tokyo",     "cairo",        "lima",      "oslo",
+                                          "madrid", "new york", "san diego", "buenos aires", "hong kong", "cape town"};
+const std::vector<std::string> kCompanies = {"acme",        "globex",     "initech",
+                                             "umbrella",    "north bank", "blue sky airlines",
                                              "union press", "data works", "stark industries"};
 const std::vector<std::string> kEvents = {"olympic games", "world cup", "nobel prize", "jazz festival", "film awards"};
 const std::vector<std::string> kNationalities = {"french", "german", "japanese", "brazilian", "kenyan"};
@@ -34,9 +36,9 @@ const std::vector<std::string> kFillers = {"very", "really", "truly", "old", "qu
 
 // Words that fill slots of several kinds; the slot (i.e. the context) decides the tag.
 const std::map<std::string, std::vector<Slot>> kAmbiguous = {
-    {"jordan", {PER, LOC}},   {"washington", {PER, LOC}}, {"victoria", {PER, LOC}}, {"florence", {PER, LOC}},
-    {"georgia", {PER, LOC}},  {"chelsea", {PER, LOC, ORG}}, {"amazon", {ORG, LOC}}, {"apple", {ORG, FRUIT}},
-    {"orange", {ORG, FRUIT}},
+    {"jordan", {PER, LOC}},   {"washington", {PER, LOC}}, {"victoria", {PER, LOC}},
+    {"florence", {PER, LOC}}, {"georgia", {PER, LOC}},    {"chelsea", {PER, LOC, ORG}},
+    {"amazon", {ORG, LOC}},   {"apple", {ORG, FRUIT}},    {"orange", {ORG, FRUIT}},
 };
 
 // {x} marks a slot: p = PER, l = LOC, o = ORG, e = EVENT, n = NATIONALITY, f = FRUIT.
@@ -71,12 +73,17 @@ std::vector<std::string> ambiguous_for(Slot slot) {
 
 const char* tag_type(Slot slot) {
   switch (slot) {
-    case PER: return "PER";
-    case LOC: return "LOC";
-    case ORG: return "ORG";
+    case PER:
+      return "PER";
+    case LOC:
+      return "LOC";
+    case ORG:
+      return "ORG";
     case EVENT:
-    case NATIONALITY: return "MISC";
-    default: return nullptr;  // FRUIT: not an entity
+    case NATIONALITY:
+      return "MISC";
+    default:
+      return nullptr;  // FRUIT: not an entity
   }
 }
 
@@ -100,23 +107,35 @@ std::string fill(Slot slot, double context_rate, SplitMix64& rng) {
       const std::string& last = rng.pick(kLastNames);
       return rng.pick(kFirstNames) + " " + last;
     }
-    case LOC: return rng.pick(kPlaces);
-    case ORG: return rng.pick(kCompanies);
-    case EVENT: return rng.pick(kEvents);
-    case NATIONALITY: return rng.pick(kNationalities);
-    default: return rng.pick(kFruits);
+    case LOC:
+      return rng.pick(kPlaces);
+    case ORG:
+      return rng.pick(kCompanies);
+    case EVENT:
+      return rng.pick(kEvents);
+    case NATIONALITY:
+      return rng.pick(kNationalities);
+    default:
+      return rng.pick(kFruits);
   }
 }
 
 Slot slot_of(char c) {
   switch (c) {
-    case 'p': return PER;
-    case 'l': return LOC;
-    case 'o': return ORG;
-    case 'e': return EVENT;
-    case 'n': return NATIONALITY;
-    case 'f': return FRUIT;
-    default: return AMBIGUOUS;
+    case 'p':
+      return PER;
+    case 'l':
+      return LOC;
+    case 'o':
+      return ORG;
+    case 'e':
+      return EVENT;
+    case 'n':
+      return NATIONALITY;
+    case 'f':
+      return FRUIT;
+    default:
+      return AMBIGUOUS;
   }
 }
 

@@ -106,7 +106,8 @@ std::vector<DelimitedRecord> split_quoted(std::string_view text, char delimiter,
         ++i;
         while (true) {
           if (i >= n)
-            throw Error(where(open_line) + ": unterminated quoted field (a field that starts with \" must end with \")");
+            throw Error(where(open_line) +
+                        ": unterminated quoted field (a field that starts with \" must end with \")");
           char c = text[i];
           if (c == '"') {
             if (i + 1 < n && text[i + 1] == '"') {
@@ -128,11 +129,13 @@ std::vector<DelimitedRecord> split_quoted(std::string_view text, char delimiter,
         }
         if (i < n && text[i] != delimiter && text[i] != '\n' && text[i] != '\r')
           throw Error(where(line) + ": unexpected '" + std::string(1, text[i]) +
-                      "' after a closing quote (expected the delimiter or the end of the line; write \"\" for a quote inside a quoted field)");
+                      "' after a closing quote (expected the delimiter or the end of the line; write \"\" for a quote "
+                      "inside a quoted field)");
       } else {
         while (i < n && text[i] != delimiter && text[i] != '\n' && text[i] != '\r') {
           if (text[i] == '"')
-            throw Error(where(line) + ": quote inside an unquoted field (wrap the whole field in quotes and double the inner quote)");
+            throw Error(where(line) +
+                        ": quote inside an unquoted field (wrap the whole field in quotes and double the inner quote)");
           field.push_back(text[i++]);
         }
       }

@@ -92,7 +92,8 @@ TokenClsDataset read_json_lines(const std::string& path, const TokenClsReadOptio
     for (const auto& n : tag_names)
       if ((tags = obj.find(n)) != obj.end()) break;
     if (tags == obj.end())
-      throw Error(where + ": missing field '" + tag_names[0] + "'" + (tag_names.size() > 1 ? " (or '" + tag_names[1] + "')" : ""));
+      throw Error(where + ": missing field '" + tag_names[0] + "'" +
+                  (tag_names.size() > 1 ? " (or '" + tag_names[1] + "')" : ""));
     if (!tokens->is_array() || !tags->is_array())
       throw Error(where + ": fields '" + o.tokens_field + "' and '" + tags.key() + "' must be arrays");
     if (tokens->size() != tags->size())
@@ -103,7 +104,8 @@ TokenClsDataset read_json_lines(const std::string& path, const TokenClsReadOptio
     for (std::size_t i = 0; i < tokens->size(); ++i) {
       const Json& w = (*tokens)[i];
       const Json& t = (*tags)[i];
-      if (!w.is_string()) throw Error(where + ": token " + std::to_string(i) + " must be a string, found " + w.type_name());
+      if (!w.is_string())
+        throw Error(where + ": token " + std::to_string(i) + " must be a string, found " + w.type_name());
       ex.words.push_back(w.get<std::string>());
       if (t.is_string()) {
         ex.tags.push_back(data.labels.id(t.get<std::string>(), where));
@@ -112,8 +114,8 @@ TokenClsDataset read_json_lines(const std::string& path, const TokenClsReadOptio
           throw Error(where + ": integer tags need the tag names (set labels = [\"O\", \"B-PER\", ...])");
         const auto id = t.get<std::int64_t>();
         if (id < 0 || static_cast<std::size_t>(id) >= data.labels.size())
-          throw Error(where + ": tag id " + std::to_string(id) + " out of range (" + std::to_string(data.labels.size()) +
-                      " labels: " + data.labels.joined() + ")");
+          throw Error(where + ": tag id " + std::to_string(id) + " out of range (" +
+                      std::to_string(data.labels.size()) + " labels: " + data.labels.joined() + ")");
         ex.tags.push_back(id);
       } else {
         throw Error(where + ": tag " + std::to_string(i) + " must be a string or an integer, found " + t.type_name());

@@ -76,8 +76,8 @@ std::size_t char_to_byte_offset(std::string_view s, std::size_t char_offset) {
   char32_t cp;
   for (std::size_t c = 0; c < char_offset; ++c) {
     if (i >= s.size())
-      throw Error("character offset " + std::to_string(char_offset) + " is past the end (" +
-                  std::to_string(c) + " characters)");
+      throw Error("character offset " + std::to_string(char_offset) + " is past the end (" + std::to_string(c) +
+                  " characters)");
     i += checked_step(s, i, cp);
   }
   return i;
@@ -85,8 +85,8 @@ std::size_t char_to_byte_offset(std::string_view s, std::size_t char_offset) {
 
 std::size_t byte_to_char_offset(std::string_view s, std::size_t byte_offset) {
   if (byte_offset > s.size())
-    throw Error("byte offset " + std::to_string(byte_offset) + " is past the end (" +
-                std::to_string(s.size()) + " bytes)");
+    throw Error("byte offset " + std::to_string(byte_offset) + " is past the end (" + std::to_string(s.size()) +
+                " bytes)");
   std::size_t count = 0;
   char32_t cp;
   for (std::size_t i = 0; i < s.size();) {

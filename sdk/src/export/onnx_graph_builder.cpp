@@ -216,8 +216,6 @@ std::string OnnxGraphBuilder::serialize() const {
   return out;
 }
 
-void OnnxGraphBuilder::save(const std::filesystem::path& path) const {
-  write_file_atomic(path, serialize());
-}
+void OnnxGraphBuilder::save(const std::filesystem::path& path) const { write_file_atomic(path, serialize()); }
 
 }  // namespace slimpipe::exporter

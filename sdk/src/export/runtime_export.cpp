@@ -4,17 +4,17 @@
 // temporary names and renamed, so a reader never sees half an export; package.json comes last.
 #include "slimpipe/export/runtime_export.hpp"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/export/runtime_package.hpp"
@@ -40,10 +40,14 @@ class BlobWriter {
   void add(const std::string& name, const at::Tensor& value) {
     at::Tensor t = value.detach().to(at::kCPU).contiguous();
     const char* dtype = nullptr;
-    if (t.scalar_type() == at::kFloat) dtype = "f32";
-    else if (t.scalar_type() == at::kHalf) dtype = "f16";
-    else if (t.scalar_type() == at::kChar) dtype = "i8";
-    else throw Error(where_ + ": tensor " + name + " has an unsupported dtype (expected float32, float16 or int8)");
+    if (t.scalar_type() == at::kFloat)
+      dtype = "f32";
+    else if (t.scalar_type() == at::kHalf)
+      dtype = "f16";
+    else if (t.scalar_type() == at::kChar)
+      dtype = "i8";
+    else
+      throw Error(where_ + ": tensor " + name + " has an unsupported dtype (expected float32, float16 or int8)");
     if (names_.count(name)) throw Error(where_ + ": tensor " + name + " written twice");
     names_.insert(name);
     pad_to(kAlign);
@@ -76,10 +80,14 @@ class BlobWriter {
 
 const char* head_name(nn::TaskHead head) {
   switch (head) {
-    case nn::TaskHead::SequenceClassification: return "seq_cls";
-    case nn::TaskHead::TokenClassification: return "token_cls";
-    case nn::TaskHead::QuestionAnswering: return "qa";
-    case nn::TaskHead::None: break;
+    case nn::TaskHead::SequenceClassification:
+      return "seq_cls";
+    case nn::TaskHead::TokenClassification:
+      return "token_cls";
+    case nn::TaskHead::QuestionAnswering:
+      return "qa";
+    case nn::TaskHead::None:
+      break;
   }
   return nullptr;
 }
@@ -100,7 +108,7 @@ struct PackageContents {
   fs::path tokenizer_dir;
   std::int64_t max_seq_length = 0, doc_stride = 0, max_query_length = 0;
   std::int64_t n_best_size = 0, max_answer_length = 0;  // qa
-  bool strict = false;                                   // token_cls
+  bool strict = false;                                  // token_cls
   std::string scheme;
 };
 
@@ -109,8 +117,8 @@ std::int64_t checked_length(std::optional<std::int64_t> value, const char* key, 
   const std::int64_t v = value.value_or(fallback);
   if (v < 1) throw Error(where + ": package " + key + " " + std::to_string(v) + ", expected >= 1");
   if (std::string(key) == "max_seq_length" && v > max_position_embeddings)
-    throw Error(where + ": package max_seq_length " + std::to_string(v) + " exceeds the model's max_position_embeddings " +
-                std::to_string(max_position_embeddings));
+    throw Error(where + ": package max_seq_length " + std::to_string(v) +
+                " exceeds the model's max_position_embeddings " + std::to_string(max_position_embeddings));
   return v;
 }
 
@@ -151,8 +159,9 @@ PackageContents resolve_package(const nn::TaskModelImpl& model, const fs::path& 
     // The qa task's decoding defaults (n_best_size 20, max_answer_length 30).
     p.n_best_size = checked_length(settings.n_best_size ? settings.n_best_size : task.n_best_size, "n_best_size", 20,
                                    c.max_position_embeddings, where);
-    p.max_answer_length = checked_length(settings.max_answer_length ? settings.max_answer_length : task.max_answer_length,
-                                         "max_answer_length", 30, c.max_position_embeddings, where);
+    p.max_answer_length =
+        checked_length(settings.max_answer_length ? settings.max_answer_length : task.max_answer_length,
+                       "max_answer_length", 30, c.max_position_embeddings, where);
   }
   if (model.head() == nn::TaskHead::TokenClassification) {
     // The token_cls task's chunking defaults (strict = false, scheme "bio").
@@ -197,13 +206,9 @@ void write_package(const nn::TaskModelImpl& model, const fs::path& dir, const Pa
     }
   Json records = Json::array();
   for (const auto& f : files) records.push_back(file_record(dir, f));
-  Json j = {{"format", "slimpipe-package"},
-            {"version", kPackageFormatVersion},
-            {"task", head},
-            {"labels", labels},
-            {"max_seq_length", p.max_seq_length},
-            {"tokenizer", tokenizer},
-            {"files", records}};
+  Json j = {
+      {"format", "slimpipe-package"},       {"version", kPackageFormatVersion}, {"task", head},    {"labels", labels},
+      {"max_seq_length", p.max_seq_length}, {"tokenizer", tokenizer},           {"files", records}};
   if (model.head() == nn::TaskHead::QuestionAnswering) {
     j["doc_stride"] = p.doc_stride;
     j["max_query_length"] = p.max_query_length;
@@ -221,7 +226,8 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
            const RuntimeExportOptions& options, const PackageSettings& package = {}) {
   const std::string where = dir.string();
   const char* head = head_name(model.head());
-  if (!head) throw Error(where + ": runtime export needs a task head (seq_cls, token_cls or qa), the model is a bare encoder");
+  if (!head)
+    throw Error(where + ": runtime export needs a task head (seq_cls, token_cls or qa), the model is a bare encoder");
   const nn::EncoderConfig& c = model.config();
   const PackageContents contents = resolve_package(model, dir, package);
   if (plan) {
@@ -242,11 +248,13 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
   }
   if (plan) {
     for (const auto& [site, q] : plan->weights) {
-      if (!linear_sites.count(site)) throw Error(where + ": the plan quantizes '" + site + "', which is not a Linear site of the model");
+      if (!linear_sites.count(site))
+        throw Error(where + ": the plan quantizes '" + site + "', which is not a Linear site of the model");
       const at::Tensor& w = params[site + ".weight"];
       if (!q.levels.defined() || q.levels.scalar_type() != at::kChar || q.levels.sizes() != w.sizes())
         throw Error(where + ": int8 levels of '" + site + "' must be int8 of shape " + nn::shape_string(w.sizes()));
-      if (q.bits != 8) throw Error(where + ": weight of '" + site + "' is " + std::to_string(q.bits) + "-bit, expected 8");
+      if (q.bits != 8)
+        throw Error(where + ": weight of '" + site + "' is " + std::to_string(q.bits) + "-bit, expected 8");
       const bool per_channel = q.per_channel();
       if (per_channel && (q.axis != 0 || q.thresholds.numel() != w.size(0)))
         throw Error(where + ": weight thresholds of '" + site + "' must be per output channel (axis 0, " +
@@ -260,7 +268,8 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
       if (!(linear_sites.count(key.site) && key.operand == 0) && !(matmul && (key.operand == 0 || key.operand == 1)))
         throw Error(where + ": the plan has an activation threshold for '" + key.site + "' operand " +
                     std::to_string(key.operand) + ", which is not an activation operand of the model");
-      if (!(t > 0)) throw Error(where + ": activation threshold of '" + key.site + "' is " + std::to_string(t) + ", expected > 0");
+      if (!(t > 0))
+        throw Error(where + ": activation threshold of '" + key.site + "' is " + std::to_string(t) + ", expected > 0");
     }
   }
 
@@ -303,7 +312,8 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
         Json s = Json::object();
         for (int operand : {0, 1}) {
           auto t = plan->activation_thresholds.find({site, operand});
-          if (t != plan->activation_thresholds.end()) s[operand == 0 ? "left_threshold" : "right_threshold"] = t->second;
+          if (t != plan->activation_thresholds.end())
+            s[operand == 0 ? "left_threshold" : "right_threshold"] = t->second;
         }
         if (!s.empty()) sites[site] = s;
       }
@@ -366,19 +376,25 @@ void record_task_package_settings(const Params& task_params) {
 void export_runtime_package(const fs::path& hf_dir, const fs::path& out, const std::string& head,
                             const PackageSettings& settings) {
   io::LoadOptions load;
-  if (head == "seq_cls") load.head = nn::TaskHead::SequenceClassification;
-  else if (head == "token_cls") load.head = nn::TaskHead::TokenClassification;
-  else if (head == "qa") load.head = nn::TaskHead::QuestionAnswering;
-  else if (!head.empty()) throw UsageError("--task " + head + ": expected seq_cls, token_cls or qa");
+  if (head == "seq_cls")
+    load.head = nn::TaskHead::SequenceClassification;
+  else if (head == "token_cls")
+    load.head = nn::TaskHead::TokenClassification;
+  else if (head == "qa")
+    load.head = nn::TaskHead::QuestionAnswering;
+  else if (!head.empty())
+    throw UsageError("--task " + head + ": expected seq_cls, token_cls or qa");
   std::error_code ec;
-  if (!fs::is_directory(hf_dir, ec)) throw Error(hf_dir.string() + ": not a folder (expected a Hugging Face checkpoint folder)");
+  if (!fs::is_directory(hf_dir, ec))
+    throw Error(hf_dir.string() + ": not a folder (expected a Hugging Face checkpoint folder)");
   if (!fs::exists(hf_dir / "config.json", ec))
     throw Error((hf_dir / "config.json").string() + ": file not found (expected a Hugging Face checkpoint folder: " +
                 "config.json, model.safetensors or pytorch_model.bin, vocab.txt, tokenizer_config.json)");
   PackageSettings s = settings;
   if (!s.tokenizer_dir) s.tokenizer_dir = hf_dir;
   if (!fs::exists(*s.tokenizer_dir / "vocab.txt", ec))
-    throw Error((*s.tokenizer_dir / "vocab.txt").string() + ": file not found (a runtime package needs the vocabulary)");
+    throw Error((*s.tokenizer_dir / "vocab.txt").string() +
+                ": file not found (a runtime package needs the vocabulary)");
   io::LoadedModel loaded = io::load_model(hf_dir, load);
   if (loaded.model->head() == nn::TaskHead::None)
     throw Error((hf_dir / "config.json").string() +

@@ -26,8 +26,12 @@ CheckedFile::CheckedFile(const fs::path& path, bool atomic) : path_(path), writt
 CheckedFile::~CheckedFile() { abandon(); }
 
 CheckedFile::CheckedFile(CheckedFile&& other) noexcept
-    : path_(std::move(other.path_)), written_path_(std::move(other.written_path_)), atomic_(other.atomic_),
-      fd_(std::exchange(other.fd_, -1)), regular_(other.regular_), written_(other.written_) {}
+    : path_(std::move(other.path_)),
+      written_path_(std::move(other.written_path_)),
+      atomic_(other.atomic_),
+      fd_(std::exchange(other.fd_, -1)),
+      regular_(other.regular_),
+      written_(other.written_) {}
 
 CheckedFile& CheckedFile::operator=(CheckedFile&& other) noexcept {
   if (this != &other) {

@@ -2,12 +2,12 @@
 // so a checkpoint that disagrees with its config.json fails with the tensor's name, never a LibTorch assert.
 #include "slimpipe/io/checkpoint.hpp"
 
+#include <ATen/ATen.h>
+
 #include <cctype>
 #include <fstream>
 #include <iterator>
 #include <map>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/key_names.hpp"

@@ -23,7 +23,9 @@ std::size_t json_nesting_depth(std::string_view text, std::size_t stop_above) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '[':
       case '{':
         if (++depth > deepest) {
@@ -35,7 +37,8 @@ std::size_t json_nesting_depth(std::string_view text, std::size_t stop_above) {
       case '}':
         if (depth > 0) --depth;  // unbalanced text is the parser's to report
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return deepest;

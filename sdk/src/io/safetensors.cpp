@@ -2,13 +2,13 @@
 // file size before a byte is read, so a truncated or corrupt file is an Error, never a crash.
 #include "slimpipe/io/safetensors.hpp"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
-#include <vector>
-
-#include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/json_file.hpp"
@@ -45,7 +45,8 @@ TensorMap read_safetensors(const std::filesystem::path& file) {
   const std::uint64_t size = std::filesystem::file_size(file, ec);
   std::ifstream in(file, std::ios::binary);
   if (ec || !in) throw Error(where + ": cannot open for reading");
-  if (size < 8) throw Error(where + ": truncated: " + std::to_string(size) + " bytes, no room for the 8-byte header length");
+  if (size < 8)
+    throw Error(where + ": truncated: " + std::to_string(size) + " bytes, no room for the 8-byte header length");
   unsigned char len_bytes[8];
   in.read(reinterpret_cast<char*>(len_bytes), 8);
   std::uint64_t header_len = 0;
@@ -66,7 +67,8 @@ TensorMap read_safetensors(const std::filesystem::path& file) {
     std::string what = e.what();
     throw Error(where + ": bad header: not JSON (" + what.substr(0, what.find('\n')) + ")");
   }
-  if (!header.is_object()) throw Error(where + ": bad header: expected a JSON object, found " + std::string(header.type_name()));
+  if (!header.is_object())
+    throw Error(where + ": bad header: expected a JSON object, found " + std::string(header.type_name()));
 
   const std::uint64_t data_size = size - 8 - header_len;
   struct Entry {
@@ -86,7 +88,8 @@ TensorMap read_safetensors(const std::filesystem::path& file) {
     const std::string dtype = info["dtype"].get<std::string>();
     auto d = std::find_if(std::begin(kDtypes), std::end(kDtypes), [&](const DtypeName& n) { return dtype == n.name; });
     if (d == std::end(kDtypes))
-      throw Error(what + " has unsupported dtype '" + dtype + "' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+      throw Error(what + " has unsupported dtype '" + dtype +
+                  "' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
     Entry e{name, d->type, {}, 0, 0};
     std::uint64_t numel = 1;
     bool too_large = false;
@@ -108,13 +111,14 @@ TensorMap read_safetensors(const std::filesystem::path& file) {
     const std::uint64_t nbytes = numel * at::elementSize(e.type);
     if (e.end < e.begin || e.end - e.begin != nbytes)
       throw Error(what + ": bad header: data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                  "] do not hold " + dtype + " " + nn::shape_string(e.shape) + " (" + std::to_string(nbytes) + " bytes)");
+                  "] do not hold " + dtype + " " + nn::shape_string(e.shape) + " (" + std::to_string(nbytes) +
+                  " bytes)");
     data_end = std::max(data_end, e.end);
     entries.push_back(std::move(e));
   }
   if (data_end > data_size)
-    throw Error(where + ": truncated: header describes " + std::to_string(data_end) + " bytes of tensor data, file has " +
-                std::to_string(data_size));
+    throw Error(where + ": truncated: header describes " + std::to_string(data_end) +
+                " bytes of tensor data, file has " + std::to_string(data_size));
 
   TensorMap out;
   for (const auto& e : entries) {

@@ -20,7 +20,9 @@ ChunkMode chunk_mode_from_string(const std::string& name) {
 
 bool Chunk::operator<(const Chunk& o) const { return std::tie(begin, end, type) < std::tie(o.begin, o.end, o.type); }
 
-double ChunkScore::precision() const { return predicted ? static_cast<double>(correct) / static_cast<double>(predicted) : 0.0; }
+double ChunkScore::precision() const {
+  return predicted ? static_cast<double>(correct) / static_cast<double>(predicted) : 0.0;
+}
 double ChunkScore::recall() const { return gold ? static_cast<double>(correct) / static_cast<double>(gold) : 0.0; }
 double ChunkScore::f1() const {
   const double p = precision(), r = recall();
@@ -87,13 +89,17 @@ struct Scheme {
 const Scheme kIob2 = {"IOB",
                       {{"IOBES", "B", TypeCond::Any}},
                       {{"B", "I", TypeCond::Same}, {"I", "I", TypeCond::Same}},
-                      {{"I", "O", TypeCond::Any}, {"I", "I", TypeCond::Diff}, {"I", "B", TypeCond::Any},
-                       {"B", "O", TypeCond::Any}, {"B", "I", TypeCond::Diff}, {"B", "B", TypeCond::Any}}};
-const Scheme kIobes = {"IOBES",
-                       {{"IOBES", "B", TypeCond::Any}, {"IOBES", "S", TypeCond::Any}},
-                       {{"B", "I", TypeCond::Same}, {"B", "E", TypeCond::Same}, {"I", "I", TypeCond::Same},
-                        {"I", "E", TypeCond::Same}},
-                       {{"S", "IOBES", TypeCond::Any}, {"E", "IOBES", TypeCond::Any}}};
+                      {{"I", "O", TypeCond::Any},
+                       {"I", "I", TypeCond::Diff},
+                       {"I", "B", TypeCond::Any},
+                       {"B", "O", TypeCond::Any},
+                       {"B", "I", TypeCond::Diff},
+                       {"B", "B", TypeCond::Any}}};
+const Scheme kIobes = {
+    "IOBES",
+    {{"IOBES", "B", TypeCond::Any}, {"IOBES", "S", TypeCond::Any}},
+    {{"B", "I", TypeCond::Same}, {"B", "E", TypeCond::Same}, {"I", "I", TypeCond::Same}, {"I", "E", TypeCond::Same}},
+    {{"S", "IOBES", TypeCond::Any}, {"E", "IOBES", TypeCond::Any}}};
 
 bool matches(const std::vector<Pattern>& patterns, const Tag& prev, const Tag& cur) {
   for (const Pattern& p : patterns) {
@@ -106,8 +112,8 @@ bool matches(const std::vector<Pattern>& patterns, const Tag& prev, const Tag& c
 // seqeval Token.tag strips the delimiter from both ends: "B-PER" -> "PER", "O" -> "_".
 Tag parse_strict(const std::string& tag, const Scheme& scheme, const char* scheme_name) {
   if (tag.empty() || !std::strchr(scheme.allowed, tag[0]))
-    throw Error("invalid tag '" + tag + "' for scheme " + scheme_name + " (allowed prefixes: " +
-                std::string(scheme.allowed) + ")");
+    throw Error("invalid tag '" + tag + "' for scheme " + scheme_name +
+                " (allowed prefixes: " + std::string(scheme.allowed) + ")");
   std::string type = tag.substr(1);
   const auto first = type.find_first_not_of('-');
   type = first == std::string::npos ? "" : type.substr(first, type.find_last_not_of('-') - first + 1);
@@ -141,9 +147,12 @@ std::vector<Chunk> strict_chunks(const std::vector<std::string>& raw, const Sche
 
 std::vector<Chunk> extract_chunks(const std::vector<std::string>& tags, ChunkMode mode) {
   switch (mode) {
-    case ChunkMode::Lenient: return lenient_chunks(tags);
-    case ChunkMode::StrictIob2: return strict_chunks(tags, kIob2, "IOB2");
-    case ChunkMode::StrictIobes: return strict_chunks(tags, kIobes, "IOBES");
+    case ChunkMode::Lenient:
+      return lenient_chunks(tags);
+    case ChunkMode::StrictIob2:
+      return strict_chunks(tags, kIob2, "IOB2");
+    case ChunkMode::StrictIobes:
+      return strict_chunks(tags, kIobes, "IOBES");
   }
   return {};
 }

@@ -15,16 +15,16 @@ bool is_word(char32_t c) {
   if (c <= 0xBF) {  // Latin-1 punctuation and symbols; ª ² ³ µ ¹ º ¼ ½ ¾ are alphanumeric
     return c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB5 || c == 0xB9 || c == 0xBA || (c >= 0xBC && c <= 0xBE);
   }
-  if (c == 0xD7 || c == 0xF7) return false;              // × ÷
-  if (c >= 0x2010 && c <= 0x2BFF) return false;           // general punctuation, currency, arrows, math, shapes
-  if (c >= 0x2E00 && c <= 0x2E7F) return false;           // supplemental punctuation
-  if (c >= 0x3001 && c <= 0x3004) return false;           // 、。〃〄
-  if (c >= 0x3008 && c <= 0x3020) return false;           // CJK brackets and marks
-  if (c >= 0xFE30 && c <= 0xFE4F) return false;           // CJK compatibility forms
+  if (c == 0xD7 || c == 0xF7) return false;      // × ÷
+  if (c >= 0x2010 && c <= 0x2BFF) return false;  // general punctuation, currency, arrows, math, shapes
+  if (c >= 0x2E00 && c <= 0x2E7F) return false;  // supplemental punctuation
+  if (c >= 0x3001 && c <= 0x3004) return false;  // 、。〃〄
+  if (c >= 0x3008 && c <= 0x3020) return false;  // CJK brackets and marks
+  if (c >= 0xFE30 && c <= 0xFE4F) return false;  // CJK compatibility forms
   if ((c >= 0xFF01 && c <= 0xFF0F) || (c >= 0xFF1A && c <= 0xFF20) || (c >= 0xFF3B && c <= 0xFF40) ||
       (c >= 0xFF5B && c <= 0xFF65))
-    return false;                                          // full-width punctuation
-  if (c >= 0x1F000 && c <= 0x1FAFF) return false;         // emoji and pictographs
+    return false;                                  // full-width punctuation
+  if (c >= 0x1F000 && c <= 0x1FAFF) return false;  // emoji and pictographs
   return true;
 }
 

@@ -183,8 +183,10 @@ QaAnswerScore score_paddle(const std::string& pred, const std::string& gold) {
   const auto pt = py::split(p), gt = py::split(g);
   const std::u32string pf = pt.empty() ? U"" : pt[0], gf = gt.empty() ? U"" : gt[0];
   double f1;
-  if (pf.empty() || gf.empty()) f1 = pf == gf ? 1.0 : 0.0;
-  else f1 = f1_from(bag_overlap(pf, gf), pf.size(), gf.size());
+  if (pf.empty() || gf.empty())
+    f1 = pf == gf ? 1.0 : 0.0;
+  else
+    f1 = f1_from(bag_overlap(pf, gf), pf.size(), gf.size());
   return {p == g ? 1.0 : 0.0, f1};
 }
 
@@ -206,8 +208,10 @@ QaLanguage qa_language_from_string(const std::string& name) {
 QaLanguage detect_qa_language(std::string_view context) {
   std::size_t cjk = 0, other = 0;
   for (char32_t c : decode(context)) {
-    if ((c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF)) ++cjk;
-    else if (py::is_word(c)) ++other;
+    if ((c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF))
+      ++cjk;
+    else if (py::is_word(c))
+      ++other;
   }
   return cjk > other ? QaLanguage::Zh : QaLanguage::En;
 }
@@ -238,7 +242,7 @@ QaAnswerScore score_answer(const std::string& prediction, const std::vector<std:
   if (answers.empty()) throw Error("QA metric: a question without gold answers cannot be scored");
   QaAnswerScore best;
   for (const auto& gold : answers) {
-    QaAnswerScore s = scoring == QaScoring::SquadV11 ? score_squad(prediction, gold)
+    QaAnswerScore s = scoring == QaScoring::SquadV11   ? score_squad(prediction, gold)
                       : scoring == QaScoring::Cmrc2018 ? score_cmrc(prediction, gold)
                                                        : score_paddle(prediction, gold);
     best.exact = std::max(best.exact, s.exact);

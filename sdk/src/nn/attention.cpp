@@ -2,9 +2,9 @@
 // softmax, dropout, head mask, then PV. head_dim comes from the unpruned config, as when transformers prunes heads.
 #include "slimpipe/nn/attention.hpp"
 
-#include <cmath>
-
 #include <ATen/ATen.h>
+
+#include <cmath>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/nn/shape_text.hpp"
@@ -39,7 +39,8 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& hidden, const at::Tensor
   // A narrower width keeps the leading heads: the first heads*d rows of query/key/value.
   auto project = [&](torch::nn::LinearImpl& linear, const char* name) {
     if (!narrow) return hooked_linear(linear, hidden, hook, name);
-    return hooked_linear(linear.weight.narrow(0, 0, heads * d), linear.bias.narrow(0, 0, heads * d), hidden, hook, name);
+    return hooked_linear(linear.weight.narrow(0, 0, heads * d), linear.bias.narrow(0, 0, heads * d), hidden, hook,
+                         name);
   };
   // [b, s, heads*d] -> [b, heads, s, d]
   auto split = [&](const at::Tensor& x) { return x.view({b, s, heads, d}).permute({0, 2, 1, 3}); };
@@ -56,7 +57,8 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& hidden, const at::Tensor
   if (head_mask.defined()) {
     at::Tensor layer_mask = head_mask;
     // A mask written for every head of the layer applies to the active ones as their prefix.
-    if (narrow && layer_mask.dim() == 1 && layer_mask.size(0) == options.num_heads()) layer_mask = layer_mask.narrow(0, 0, heads);
+    if (narrow && layer_mask.dim() == 1 && layer_mask.size(0) == options.num_heads())
+      layer_mask = layer_mask.narrow(0, 0, heads);
     if (layer_mask.dim() != 1 || layer_mask.size(0) != heads)
       throw Error("head mask for a layer with " + std::to_string(heads) + " heads has shape " +
                   shape_string(head_mask.sizes()) + ", expected [" + std::to_string(heads) + "]");
@@ -74,8 +76,9 @@ AttentionOutputImpl::AttentionOutputImpl(AttentionOptions options_) : options(st
 
 void AttentionOutputImpl::reset() {
   dense = register_module("dense", torch::nn::Linear(options.all_head_size(), options.hidden_size()));
-  LayerNorm = register_module("LayerNorm", torch::nn::LayerNorm(
-                                               torch::nn::LayerNormOptions({options.hidden_size()}).eps(options.layer_norm_eps())));
+  LayerNorm = register_module(
+      "LayerNorm",
+      torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.hidden_size()}).eps(options.layer_norm_eps())));
   dropout = register_module("dropout", torch::nn::Dropout(options.hidden_dropout_prob()));
 }
 
@@ -85,7 +88,8 @@ at::Tensor AttentionOutputImpl::forward(const at::Tensor& context, const at::Ten
   if (in > dense->weight.size(1))
     throw Error("attention output: context has " + std::to_string(in) + " features, dense takes " +
                 std::to_string(dense->weight.size(1)));
-  return LayerNorm(dropout(hooked_linear(dense->weight.narrow(1, 0, in), dense->bias, context, hook, "dense")) + residual);
+  return LayerNorm(dropout(hooked_linear(dense->weight.narrow(1, 0, in), dense->bias, context, hook, "dense")) +
+                   residual);
 }
 
 AttentionImpl::AttentionImpl(AttentionOptions options_) : options(std::move(options_)) { reset(); }

@@ -22,8 +22,7 @@ std::string type_name(const Json& v) {
 std::int64_t get_int(const Json& j, const char* key, std::int64_t def, const std::string& where) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return def;
-  if (!it->is_number_integer())
-    throw Error(where + ": '" + key + "' must be an integer, found " + type_name(*it));
+  if (!it->is_number_integer()) throw Error(where + ": '" + key + "' must be an integer, found " + type_name(*it));
   return it->get<std::int64_t>();
 }
 
@@ -62,12 +61,28 @@ std::vector<std::int64_t> int_list(const Json& v, const std::string& what, const
 }
 
 // Keys this struct models; everything else in config.json goes to `extra`.
-const std::set<std::string> kModelled = {
-    "model_type", "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-    "hidden_act", "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pad_token_id",
-    "hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "task_type_vocab_size",
-    "use_task_id", "pruned_heads", "layer_intermediate_sizes", "num_labels", "id2label", "label2id",
-    "architectures"};
+const std::set<std::string> kModelled = {"model_type",
+                                         "vocab_size",
+                                         "hidden_size",
+                                         "num_hidden_layers",
+                                         "num_attention_heads",
+                                         "intermediate_size",
+                                         "hidden_act",
+                                         "max_position_embeddings",
+                                         "type_vocab_size",
+                                         "layer_norm_eps",
+                                         "pad_token_id",
+                                         "hidden_dropout_prob",
+                                         "attention_probs_dropout_prob",
+                                         "classifier_dropout",
+                                         "task_type_vocab_size",
+                                         "use_task_id",
+                                         "pruned_heads",
+                                         "layer_intermediate_sizes",
+                                         "num_labels",
+                                         "id2label",
+                                         "label2id",
+                                         "architectures"};
 
 }  // namespace
 
@@ -114,7 +129,8 @@ void EncoderConfig::validate(const std::string& where) const {
   if (model_type != "bert" && model_type != "ernie")
     throw Error(where + ": unsupported model_type '" + model_type + "' (expected bert or ernie)");
   if (!kActivations.count(hidden_act))
-    throw Error(where + ": unknown hidden_act '" + hidden_act + "' (expected gelu, gelu_new, gelu_pytorch_tanh or relu)");
+    throw Error(where + ": unknown hidden_act '" + hidden_act +
+                "' (expected gelu, gelu_new, gelu_pytorch_tanh or relu)");
   auto positive = [&](const char* name, std::int64_t v) {
     if (v <= 0) throw Error(where + ": '" + std::string(name) + "' must be positive, found " + std::to_string(v));
   };

@@ -10,7 +10,8 @@ c10::Device resolve_device(const std::string& name) {
   if (name == "cpu") return c10::Device(c10::kCPU);
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available())
-      throw Error("device '" + name + "' requested, but CUDA is not available (LibTorch without CUDA or no GPU); use 'cpu'");
+      throw Error("device '" + name +
+                  "' requested, but CUDA is not available (LibTorch without CUDA or no GPU); use 'cpu'");
     c10::Device device(c10::kCUDA);
     try {
       device = c10::Device(name);

@@ -27,13 +27,13 @@ void EmbeddingsImpl::reset() {
   // padding_idx only keeps the pad row's gradient at zero, as in transformers.
   if (o.pad_token_id() >= 0 && o.pad_token_id() < o.vocab_size()) words.padding_idx(o.pad_token_id());
   word_embeddings = register_module("word_embeddings", torch::nn::Embedding(words));
-  position_embeddings = register_module("position_embeddings",
-                                        torch::nn::Embedding(o.max_position_embeddings(), o.hidden_size()));
-  token_type_embeddings = register_module("token_type_embeddings",
-                                          torch::nn::Embedding(o.type_vocab_size(), o.hidden_size()));
+  position_embeddings =
+      register_module("position_embeddings", torch::nn::Embedding(o.max_position_embeddings(), o.hidden_size()));
+  token_type_embeddings =
+      register_module("token_type_embeddings", torch::nn::Embedding(o.type_vocab_size(), o.hidden_size()));
   if (o.use_task_id())
-    task_type_embeddings = register_module("task_type_embeddings",
-                                           torch::nn::Embedding(o.task_type_vocab_size(), o.hidden_size()));
+    task_type_embeddings =
+        register_module("task_type_embeddings", torch::nn::Embedding(o.task_type_vocab_size(), o.hidden_size()));
   LayerNorm = register_module(
       "LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.hidden_size()}).eps(o.layer_norm_eps())));
   dropout = register_module("dropout", torch::nn::Dropout(o.hidden_dropout_prob()));

@@ -37,7 +37,8 @@ void EncoderImpl::reset() {
 
 EncoderLayer EncoderImpl::layer(std::int64_t i) const {
   if (i < 0 || i >= size())
-    throw Error("layer " + std::to_string(i) + " does not exist, the encoder has " + std::to_string(size()) + " layers");
+    throw Error("layer " + std::to_string(i) + " does not exist, the encoder has " + std::to_string(size()) +
+                " layers");
   return EncoderLayer(list_->ptr<EncoderLayerImpl>(static_cast<std::size_t>(i)));
 }
 
@@ -60,8 +61,8 @@ at::Tensor EncoderImpl::forward(const at::Tensor& hidden, const at::Tensor& mask
   if (head_mask.defined()) {
     bool per_layer = head_mask.dim() == 2 && head_mask.size(0) == size();
     if (head_mask.dim() != 1 && !per_layer)
-      throw Error("head_mask has shape " + shape_string(head_mask.sizes()) + ", expected [" +
-                  std::to_string(size()) + ", heads] or [heads]");
+      throw Error("head_mask has shape " + shape_string(head_mask.sizes()) + ", expected [" + std::to_string(size()) +
+                  ", heads] or [heads]");
     for (std::int64_t i = 0; i < size(); ++i)
       if (head_mask.size(-1) < layer(i)->num_heads())
         throw Error("head_mask has " + std::to_string(head_mask.size(-1)) + " columns, layer " + std::to_string(i) +

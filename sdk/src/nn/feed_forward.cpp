@@ -30,7 +30,8 @@ void IntermediateImpl::reset() {
 
 at::Tensor IntermediateImpl::forward(const at::Tensor& hidden, const SiteHook& hook) {
   const std::int64_t n = active_size > 0 ? active_size : options.intermediate_size();
-  if (n == options.intermediate_size()) return activation(options.hidden_act(), hooked_linear(*dense, hidden, hook, "dense"));
+  if (n == options.intermediate_size())
+    return activation(options.hidden_act(), hooked_linear(*dense, hidden, hook, "dense"));
   if (n > options.intermediate_size())
     throw Error("FFN: " + std::to_string(n) + " active neurons requested, the layer has " +
                 std::to_string(options.intermediate_size()));
@@ -42,14 +43,16 @@ LayerOutputImpl::LayerOutputImpl(FeedForwardOptions options_) : options(std::mov
 
 void LayerOutputImpl::reset() {
   dense = register_module("dense", torch::nn::Linear(options.intermediate_size(), options.hidden_size()));
-  LayerNorm = register_module("LayerNorm", torch::nn::LayerNorm(
-                                               torch::nn::LayerNormOptions({options.hidden_size()}).eps(options.layer_norm_eps())));
+  LayerNorm = register_module(
+      "LayerNorm",
+      torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.hidden_size()}).eps(options.layer_norm_eps())));
   dropout = register_module("dropout", torch::nn::Dropout(options.hidden_dropout_prob()));
 }
 
 at::Tensor LayerOutputImpl::forward(const at::Tensor& intermediate, const at::Tensor& residual, const SiteHook& hook) {
   const std::int64_t in = intermediate.size(-1);
-  if (in == dense->weight.size(1)) return LayerNorm(dropout(hooked_linear(*dense, intermediate, hook, "dense")) + residual);
+  if (in == dense->weight.size(1))
+    return LayerNorm(dropout(hooked_linear(*dense, intermediate, hook, "dense")) + residual);
   if (in > dense->weight.size(1))
     throw Error("FFN output: input has " + std::to_string(in) + " features, dense takes " +
                 std::to_string(dense->weight.size(1)));

@@ -2,11 +2,11 @@
 // important heads first, every pruned tensor is a narrow() of the original along the pruned dimensions.
 #include "slimpipe/nn/prune.hpp"
 
-#include <algorithm>
-#include <map>
-
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
+
+#include <algorithm>
+#include <map>
 
 #include "slimpipe/error.hpp"
 
@@ -92,8 +92,8 @@ EncoderConfig pruned_config(const EncoderConfig& config, const std::vector<std::
                             const std::vector<std::int64_t>& intermediate) {
   const auto layers = static_cast<std::size_t>(config.num_hidden_layers);
   if (heads.size() != layers || intermediate.size() != layers)
-    throw Error("pruning needs one head count and one FFN width per layer (" + std::to_string(layers) +
-                "), found " + std::to_string(heads.size()) + " and " + std::to_string(intermediate.size()));
+    throw Error("pruning needs one head count and one FFN width per layer (" + std::to_string(layers) + "), found " +
+                std::to_string(heads.size()) + " and " + std::to_string(intermediate.size()));
   EncoderConfig out = config;
   for (std::size_t i = 0; i < layers; ++i) {
     const auto layer = static_cast<std::int64_t>(i);

@@ -2,9 +2,9 @@
 // with the additive mask of transformers 4.2x: (1 - mask) * finfo(dtype).min.
 #include "slimpipe/nn/task_model.hpp"
 
-#include <limits>
-
 #include <ATen/ATen.h>
+
+#include <limits>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/nn/shape_text.hpp"
@@ -14,10 +14,14 @@ namespace {
 
 double lowest(at::ScalarType t) {
   switch (t) {
-    case at::kDouble: return std::numeric_limits<double>::lowest();
-    case at::kHalf: return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
-    case at::kBFloat16: return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
-    default: return static_cast<double>(std::numeric_limits<float>::lowest());
+    case at::kDouble:
+      return std::numeric_limits<double>::lowest();
+    case at::kHalf:
+      return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+    case at::kBFloat16:
+      return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+    default:
+      return static_cast<double>(std::numeric_limits<float>::lowest());
   }
 }
 
@@ -28,10 +32,14 @@ const char* const kHeadSuffix[] = {"Model", "ForSequenceClassification", "ForTok
 
 const char* to_string(TaskHead head) {
   switch (head) {
-    case TaskHead::None: return "none";
-    case TaskHead::SequenceClassification: return "seq_cls";
-    case TaskHead::TokenClassification: return "token_cls";
-    case TaskHead::QuestionAnswering: return "qa";
+    case TaskHead::None:
+      return "none";
+    case TaskHead::SequenceClassification:
+      return "seq_cls";
+    case TaskHead::TokenClassification:
+      return "token_cls";
+    case TaskHead::QuestionAnswering:
+      return "qa";
   }
   return "?";
 }
@@ -45,7 +53,8 @@ TaskHead head_from_architecture(const std::string& arch) {
     // Pre-training heads (MLM / NSP) are not modelled: their weights stay unused, the encoder loads.
     if (rest == "ForPreTraining" || rest == "ForMaskedLM" || rest == "LMHeadModel") return TaskHead::None;
   }
-  throw Error("architecture '" + arch + "' is not supported (expected Bert/Ernie Model, ForSequenceClassification, "
+  throw Error("architecture '" + arch +
+              "' is not supported (expected Bert/Ernie Model, ForSequenceClassification, "
               "ForTokenClassification or ForQuestionAnswering)");
 }
 
@@ -117,7 +126,8 @@ EncoderOutput TaskModelImpl::forward(const EncoderInputs& in, const SiteHook& ho
   out.sequence_output = encoder(x, mask, in.head_mask, scoped(hook, "encoder."), &out.taps);
   if (pooler) out.pooled_output = pooler(out.sequence_output, scoped(hook, "pooler."));
   switch (head_) {
-    case TaskHead::None: break;
+    case TaskHead::None:
+      break;
     case TaskHead::SequenceClassification:
       out.logits = hooked_linear(*classifier, dropout(out.pooled_output), hook, "classifier");
       break;

@@ -13,7 +13,8 @@ HeadImportance::HeadImportance(nn::TaskModelImpl& model, const Task& task) : mod
   const auto& c = model.config();
   const auto options = model.embeddings->word_embeddings->weight.options();
   result_.heads = at::zeros({c.num_hidden_layers, c.num_attention_heads}, options);
-  for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) result_.neurons.push_back(at::zeros({c.intermediate_size_of(l)}, options));
+  for (std::int64_t l = 0; l < c.num_hidden_layers; ++l)
+    result_.neurons.push_back(at::zeros({c.intermediate_size_of(l)}, options));
 }
 
 double HeadImportance::add(const Batch& batch) {
@@ -51,7 +52,9 @@ double HeadImportance::add(const Batch& batch) {
     const at::Tensor& w1 = wrt[k];
     const at::Tensor& b1 = wrt[k + 1];
     const at::Tensor& w2 = wrt[k + 2];
-    auto zero_if_unused = [](const at::Tensor& g, const at::Tensor& like) { return g.defined() ? g : at::zeros_like(like); };
+    auto zero_if_unused = [](const at::Tensor& g, const at::Tensor& like) {
+      return g.defined() ? g : at::zeros_like(like);
+    };
     // LibTorch layouts: W1 [F, D] (sum over D = dim 1), W2 [D, F] (sum over D = dim 0).
     at::Tensor in = (w1 * zero_if_unused(grads[k], w1)).sum(1) + b1 * zero_if_unused(grads[k + 1], b1);
     at::Tensor out = (w2 * zero_if_unused(grads[k + 2], w2)).sum(0);

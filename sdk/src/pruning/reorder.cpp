@@ -2,10 +2,10 @@
 // their own head columns of the [layers, H] head score matrix.
 #include "slimpipe/pruning/reorder.hpp"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <numeric>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/nn/prune.hpp"

@@ -24,7 +24,8 @@ double parse_number(const std::string& text, const std::string& where) {
     used = 0;
   }
   if (used == 0 || used != text.size())
-    throw Error(where + ": '" + text + "' is not a width (expected a number such as 0.75 or a fraction such as \"3/4\")");
+    throw Error(where + ": '" + text +
+                "' is not a width (expected a number such as 0.75 or a fraction such as \"3/4\")");
   return v;
 }
 
@@ -53,13 +54,13 @@ double parse_width(const nlohmann::json& value, const std::string& where) {
   } else {
     throw Error(where + ": expected a number or a string such as \"3/4\", got " + value.dump());
   }
-  if (!(w > 0 && w <= 1 + kWholeTolerance))
-    throw Error(where + ": width " + value.dump() + " is outside (0, 1]");
+  if (!(w > 0 && w <= 1 + kWholeTolerance)) throw Error(where + ": width " + value.dump() + " is outside (0, 1]");
   return std::min(w, 1.0);
 }
 
 std::vector<double> parse_width_list(const nlohmann::json& list, const std::string& where) {
-  if (!list.is_array() || list.empty()) throw Error(where + ": expected a non-empty list of widths such as [\"3/4\", 0.5]");
+  if (!list.is_array() || list.empty())
+    throw Error(where + ": expected a non-empty list of widths such as [\"3/4\", 0.5]");
   std::vector<double> widths;
   std::set<std::string> names;
   for (const auto& v : list) {
@@ -115,13 +116,14 @@ WidthConfig WidthConfig::for_model(const nn::EncoderConfig& config, double width
       char kept[32];
       std::snprintf(kept, sizeof kept, "%.3g", heads);
       throw Error("width_mult_list: width " + width_text(width) + " keeps " + kept + " of layer " + std::to_string(l) +
-                  "'s " + std::to_string(config.num_heads(l)) + " heads, not a whole number; valid widths for this model: " +
-                  valid_widths_text(config));
+                  "'s " + std::to_string(config.num_heads(l)) +
+                  " heads, not a whole number; valid widths for this model: " + valid_widths_text(config));
     }
     c.heads.push_back(whole);
     // int(F*w) as Paddle truncates; the tolerance keeps 3/4 * 512 = 383.99999 at 384.
     const double neurons = width * static_cast<double>(config.intermediate_size_of(l));
-    c.intermediate.push_back(std::max<std::int64_t>(1, static_cast<std::int64_t>(std::floor(neurons + kWholeTolerance))));
+    c.intermediate.push_back(
+        std::max<std::int64_t>(1, static_cast<std::int64_t>(std::floor(neurons + kWholeTolerance))));
   }
   return c;
 }

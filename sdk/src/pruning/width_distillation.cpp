@@ -31,8 +31,14 @@ std::string metrics_text(const Metrics& m) { return m.primary + "=" + fmt("%.4f"
 WidthDistillation::WidthDistillation(nn::TaskModel student, nn::TaskModel teacher, Task& task,
                                      train::TrainingArguments args, double lambda_distill,
                                      std::vector<WidthConfig> widths, Context& ctx)
-    : student_(std::move(student)), teacher_(std::move(teacher)), task_(task), args_(std::move(args)),
-      lambda_(lambda_distill), widths_(std::move(widths)), ctx_(ctx), device_(ctx.device()) {
+    : student_(std::move(student)),
+      teacher_(std::move(teacher)),
+      task_(task),
+      args_(std::move(args)),
+      lambda_(lambda_distill),
+      widths_(std::move(widths)),
+      ctx_(ctx),
+      device_(ctx.device()) {
   args_.validate("dynabert");
   if (widths_.empty()) throw Error("dynabert: width_mult_list is empty");
   if (lambda_ < 0) throw Error("dynabert: lambda_distill must be >= 0, got " + fmt("%g", lambda_));
@@ -74,7 +80,8 @@ std::vector<DistillLoss> WidthDistillation::training_step(const Batch& batch) {
   std::vector<DistillLoss> losses;
   for (const WidthConfig& w : widths_) {
     nn::ActiveWidthScope scope(*student_, w.heads, w.intermediate);
-    DistillLoss loss = distill_loss(student_->forward(b.inputs), target, student_->head(), lambda_, b.inputs.attention_mask);
+    DistillLoss loss =
+        distill_loss(student_->forward(b.inputs), target, student_->head(), lambda_, b.inputs.attention_mask);
     loss.total.backward();  // accumulates: the step uses the sum over widths
     losses.push_back({loss.total.detach(), loss.hidden.detach(), loss.logits.detach()});
   }

@@ -2,10 +2,10 @@
 // the input Gram matrices, so each Adam step needs one [out, in] x [in, in] product and no autograd.
 #include "slimpipe/quant/adaround.hpp"
 
+#include <ATen/ATen.h>
+
 #include <cmath>
 #include <string>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/quant/fake_quant.hpp"
@@ -55,7 +55,8 @@ AdaRoundResult adaround_weight(const at::Tensor& weight, const at::Tensor& input
   if (inputs.dim() != 2 || inputs.size(1) != weight.size(1) || inputs.size(0) == 0)
     throw Error("adaround: inputs must be [rows, " + std::to_string(weight.size(1)) + "] with rows > 0");
   if (thresholds.numel() != 1 && thresholds.numel() != weight.size(0))
-    throw Error("adaround: thresholds must be per tensor or one per output channel (" + std::to_string(weight.size(0)) + ")");
+    throw Error("adaround: thresholds must be per tensor or one per output channel (" + std::to_string(weight.size(0)) +
+                ")");
   if (o.iterations < 1 || !(o.learning_rate > 0) || o.warmup < 0 || o.warmup >= 1)
     throw Error("adaround: iterations >= 1, learning_rate > 0 and warmup in [0, 1) required");
 
@@ -85,7 +86,8 @@ AdaRoundResult adaround_weight(const at::Tensor& weight, const at::Tensor& input
     at::Tensor grad_h = recon.gradient(a) * step * ((levels > -b) & (levels < b));
     if (it >= warm) {
       // Regulariser sum(1 - |2h - 1|^beta), beta annealed from beta_start to beta_end (cosine) after warm-up.
-      const double r = static_cast<double>(it - warm) / static_cast<double>(std::max<std::int64_t>(1, o.iterations - warm));
+      const double r =
+          static_cast<double>(it - warm) / static_cast<double>(std::max<std::int64_t>(1, o.iterations - warm));
       const double beta = o.beta_end + 0.5 * (o.beta_start - o.beta_end) * (1 + std::cos(M_PI * r));
       at::Tensor u = 2 * h - 1;
       grad_h = grad_h - o.reg_weight * 2 * beta * at::pow(u.abs(), beta - 1) * at::sign(u);

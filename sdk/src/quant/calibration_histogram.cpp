@@ -2,11 +2,11 @@
 // index estimate then edge correction); growing mode doubles the range so that bins merge exactly in pairs.
 #include "slimpipe/quant/calibration_histogram.hpp"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/error.hpp"
 
@@ -36,7 +36,8 @@ CalibrationHistogram CalibrationHistogram::fixed_abs(std::int64_t bins, double l
 
 CalibrationHistogram CalibrationHistogram::growing(std::int64_t bins, Domain domain) {
   // Signed bins must stay symmetric around 0 through doublings: 4 | bins keeps merged pairs aligned.
-  if (bins < 4 || bins % 4 != 0) throw Error("histogram bins must be a multiple of 4 and >= 4, got " + std::to_string(bins));
+  if (bins < 4 || bins % 4 != 0)
+    throw Error("histogram bins must be a multiple of 4 and >= 4, got " + std::to_string(bins));
   return CalibrationHistogram(bins, domain, true, 0.0, 0.0);
 }
 

@@ -2,9 +2,9 @@
 // (x / T * B, then round), so thresholds searched with it match Paddle's to the last bit on ties.
 #include "slimpipe/quant/fake_quant.hpp"
 
-#include <string>
-
 #include <ATen/ATen.h>
+
+#include <string>
 
 #include "slimpipe/error.hpp"
 
@@ -41,8 +41,8 @@ at::Tensor fake_quantize_per_channel(const at::Tensor& x, const at::Tensor& thre
   std::vector<std::int64_t> shape(x.dim(), 1);
   shape[dim] = x.size(dim);
   at::Tensor t = thresholds.to(x.scalar_type()).clamp_min(kMinThreshold).reshape(shape);
-  at::Tensor levels = options.onnx_format ? at::clamp(at::round(x / t * b), -b - 1, b)
-                                          : at::round(at::max(at::min(x, t), -t) / t * b);
+  at::Tensor levels =
+      options.onnx_format ? at::clamp(at::round(x / t * b), -b - 1, b) : at::round(at::max(at::min(x, t), -t) / t * b);
   return levels / b * t;
 }
 

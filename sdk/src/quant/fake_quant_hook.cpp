@@ -1,9 +1,9 @@
 // The fake-quantization SiteHook: dequantized weights are computed once and shared by every forward.
 #include "slimpipe/quant/fake_quant_hook.hpp"
 
-#include <memory>
-
 #include <ATen/ATen.h>
+
+#include <memory>
 
 namespace slimpipe::quant {
 

@@ -1,11 +1,11 @@
 // mse and emd: pick T = s * max|x| from a grid of s minimising a quantization loss. Paddle scores each batch on
 // its own and keeps the best (batch, s) pair; by default we score every batch at once from a signed histogram.
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "observer_kinds.hpp"
 #include "slimpipe/quant/calibration_histogram.hpp"
@@ -35,7 +35,10 @@ std::vector<double> full_grid() {
 class PaddleGridSearchObserver final : public ActivationObserver {
  public:
   PaddleGridSearchObserver(Loss loss, const ResolvedOptions& o)
-      : ActivationObserver(loss == Loss::Mse ? "mse" : "emd"), loss_(loss), onnx_format_(o.onnx_format), bits_(o.bits) {}
+      : ActivationObserver(loss == Loss::Mse ? "mse" : "emd"),
+        loss_(loss),
+        onnx_format_(o.onnx_format),
+        bits_(o.bits) {}
   double threshold() const override {
     require_data();
     return best_threshold_;

@@ -1,10 +1,10 @@
 // hist, KL and percentile: thresholds read off a histogram of |x|. Default: one streamed pass into a histogram
 // whose range doubles as needed. paddle_compat: Paddle's two passes (min/max |x|, then fixed bins on them).
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cmath>
 #include <optional>
-
-#include <ATen/ATen.h>
 
 #include "observer_kinds.hpp"
 #include "slimpipe/error.hpp"
@@ -38,7 +38,9 @@ class HistogramObserver final : public ActivationObserver {
 
   double threshold() const override {
     if (pass_ + 1 < passes())
-      throw Error("observer '" + algo() + "' with paddle_compat reads the data twice: call finish_pass() after the first pass and observe the same batches again");
+      throw Error("observer '" + algo() +
+                  "' with paddle_compat reads the data twice: call finish_pass() after the first pass and observe the "
+                  "same batches again");
     require_data();
     const CalibrationHistogram& h = *histogram_;
     const double w = h.bin_width();

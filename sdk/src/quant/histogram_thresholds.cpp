@@ -26,7 +26,9 @@ std::int64_t percent_bin(const std::vector<std::int64_t>& counts, double fractio
 
 double kl_divergence_at(const std::vector<std::int64_t>& counts, std::int64_t i, int target_bins) {
   const auto n = static_cast<std::int64_t>(counts.size());
-  if (i < target_bins || i > n) throw Error("KL candidate " + std::to_string(i) + " outside [" + std::to_string(target_bins) + ", " + std::to_string(n) + "]");
+  if (i < target_bins || i > n)
+    throw Error("KL candidate " + std::to_string(i) + " outside [" + std::to_string(target_bins) + ", " +
+                std::to_string(n) + "]");
   std::int64_t p_sum = 0, outliers = 0;
   for (std::int64_t j = 0; j < n; ++j) p_sum += counts[j];
   for (std::int64_t j = i; j < n; ++j) outliers += counts[j];

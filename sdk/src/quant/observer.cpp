@@ -2,11 +2,11 @@
 // up-front validation of algo x option combinations.
 #include "slimpipe/quant/observer.hpp"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-
-#include <ATen/ATen.h>
 
 #include "observer_kinds.hpp"
 #include "slimpipe/error.hpp"
@@ -31,14 +31,17 @@ void ActivationObserver::observe(const at::Tensor& batch) {
 
 void ActivationObserver::finish_pass() {
   if (pass_ + 1 >= passes())
-    throw Error("observer '" + algo_ + "' takes " + std::to_string(passes()) + " pass(es); finish_pass() called once too often");
+    throw Error("observer '" + algo_ + "' takes " + std::to_string(passes()) +
+                " pass(es); finish_pass() called once too often");
   require_data();
   ++pass_;
   batches_ = 0;
 }
 
 void ActivationObserver::require_data() const {
-  if (batches_ == 0) throw Error("observer '" + algo_ + "': no calibration batch observed" + (pass_ > 0 ? " in pass 2 (paddle_compat hist/KL read the data twice)" : ""));
+  if (batches_ == 0)
+    throw Error("observer '" + algo_ + "': no calibration batch observed" +
+                (pass_ > 0 ? " in pass 2 (paddle_compat hist/KL read the data twice)" : ""));
 }
 
 const std::vector<std::string>& observer_algos() {
@@ -76,7 +79,8 @@ void validate_observer_options(const std::string& algo, const ObserverOptions& o
   if (o.hist_percent) {
     if (algo != "hist") throw Error("hist_percent applies only to algo 'hist', not '" + algo + "'");
     if (!(*o.hist_percent > 0 && *o.hist_percent <= 1))
-      throw Error("hist_percent must be a fraction in (0, 1], got " + std::to_string(*o.hist_percent) + " (e.g. 0.9999)");
+      throw Error("hist_percent must be a fraction in (0, 1], got " + std::to_string(*o.hist_percent) +
+                  " (e.g. 0.9999)");
   }
   if (o.percentile) {
     if (algo != "percentile") throw Error("percentile applies only to algo 'percentile', not '" + algo + "'");
@@ -94,7 +98,8 @@ void validate_observer_options(const std::string& algo, const ObserverOptions& o
     const bool growing = !o.paddle_compat;
     if (growing && (b < 4 || b % 4 != 0)) throw Error("bins must be a multiple of 4, got " + std::to_string(b));
     if (b < 2) throw Error("bins must be >= 2, got " + std::to_string(b));
-    if (algo == "KL" && b < 256) throw Error("KL needs bins >= 256 (it merges into 127 target bins), got " + std::to_string(b));
+    if (algo == "KL" && b < 256)
+      throw Error("KL needs bins >= 256 (it merges into 127 target bins), got " + std::to_string(b));
   }
 }
 

@@ -27,8 +27,12 @@ void save_plan(const std::filesystem::path& dir, const FakeQuantPlan& plan, cons
   const double qmax = static_cast<double>(quant_max(plan.options.bits));
   Json activations = Json::array();
   for (const auto& [key, t] : plan.activation_thresholds)
-    activations.push_back({{"site", key.site}, {"operand", key.operand}, {"operand_name", operand_name(key.site, key.operand)},
-                           {"threshold", t}, {"scale", t / qmax}, {"zero_point", 0}});
+    activations.push_back({{"site", key.site},
+                           {"operand", key.operand},
+                           {"operand_name", operand_name(key.site, key.operand)},
+                           {"threshold", t},
+                           {"scale", t / qmax},
+                           {"zero_point", 0}});
   Json weights = Json::array();
   io::TensorMap tensors;
   for (const auto& [site, q] : plan.weights) {
@@ -48,8 +52,9 @@ void save_plan(const std::filesystem::path& dir, const FakeQuantPlan& plan, cons
             {"bits", plan.options.bits},
             {"onnx_format", plan.options.onnx_format},
             {"quant_max", static_cast<std::int64_t>(qmax)},
-            {"note", "threshold T is the clip value; scale = T / quant_max; int8 q = clip(round_half_even(x / scale), "
-                     "-quant_max - 1, quant_max) (onnx_format) and x^ = q * scale"},
+            {"note",
+             "threshold T is the clip value; scale = T / quant_max; int8 q = clip(round_half_even(x / scale), "
+             "-quant_max - 1, quant_max) (onnx_format) and x^ = q * scale"},
             {"activations", activations},
             {"weights", weights}};
   if (extra.is_object())
@@ -73,8 +78,9 @@ FakeQuantPlan load_plan(const std::filesystem::path& dir) {
     plan.options.onnx_format = j.at("onnx_format").get<bool>();
     for (const auto& a : j.at("activations")) {
       const double t = a.at("threshold").get<double>();
-      if (!(t > 0)) throw Error(file.string() + ": activation '" + a.at("site").get<std::string>() + "' has threshold " +
-                                std::to_string(t) + ", expected > 0");
+      if (!(t > 0))
+        throw Error(file.string() + ": activation '" + a.at("site").get<std::string>() + "' has threshold " +
+                    std::to_string(t) + ", expected > 0");
       plan.activation_thresholds[{a.at("site").get<std::string>(), a.at("operand").get<int>()}] = t;
     }
   } catch (const Json::exception& e) {
@@ -96,7 +102,8 @@ FakeQuantPlan load_plan(const std::filesystem::path& dir) {
     q.axis = w.at("axis").get<std::int64_t>();
     q.bits = plan.options.bits;
     if (q.levels.scalar_type() != at::kChar || q.thresholds.scalar_type() != at::kFloat)
-      throw Error((dir / "quant_weights.safetensors").string() + ": site '" + site + "' expects int8 levels and float32 thresholds");
+      throw Error((dir / "quant_weights.safetensors").string() + ": site '" + site +
+                  "' expects int8 levels and float32 thresholds");
     if (q.per_channel() && (q.levels.dim() < 1 || q.thresholds.numel() != q.levels.size(q.axis)))
       throw Error((dir / "quant_weights.safetensors").string() + ": site '" + site + "' has " +
                   std::to_string(q.thresholds.numel()) + " thresholds for " +

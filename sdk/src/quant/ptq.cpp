@@ -2,9 +2,8 @@
 // AdaRound), bias correction; and the per-site sensitivity of the result.
 #include "slimpipe/quant/ptq.hpp"
 
-#include <fnmatch.h>
-
 #include <ATen/ATen.h>
+#include <fnmatch.h>
 #include <torch/types.h>
 
 #include <algorithm>
@@ -63,7 +62,8 @@ RoundType round_type_from_string(const std::string& name) {
 void validate_ptq_options(const PtqOptions& o) {
   validate_observer_options(o.algo, o.observer);
   if (o.batch_size < 1) throw Error("batch_size must be at least 1, got " + std::to_string(o.batch_size));
-  if (o.batch_num < 0) throw Error("batch_num must be 0 (all calibration data) or more, got " + std::to_string(o.batch_num));
+  if (o.batch_num < 0)
+    throw Error("batch_num must be 0 (all calibration data) or more, got " + std::to_string(o.batch_num));
   if (o.sample_rows < 1) throw Error("sample_rows must be at least 1, got " + std::to_string(o.sample_rows));
   if (o.observer.bits != 8 && o.round_type == RoundType::AdaRound && o.adaround.bits != o.observer.bits)
     throw Error("adaround bits must equal the activation bits");
@@ -140,7 +140,8 @@ PtqResult quantize_post_training(nn::TaskModelImpl& model, const FeatureSet& cal
     std::int64_t done = 0;
     if (progress && pass == 0) progress("calibrate", 0, passes * result.calibration_batches);
     tasks::run_evaluation(qmodel, data, options.batch_size, hook, [&](const Batch&, const nn::EncoderOutput&) {
-      if (progress) progress("calibrate", ++done + pass * result.calibration_batches, passes * result.calibration_batches);
+      if (progress)
+        progress("calibrate", ++done + pass * result.calibration_batches, passes * result.calibration_batches);
     });
     if (!last) observers.finish_pass();
   }
@@ -185,8 +186,8 @@ PtqResult quantize_post_training(nn::TaskModelImpl& model, const FeatureSet& cal
         const at::Tensor rows = collector.rows(site.name);
         mu_q = mu + (fake_quantize(rows, act->second, result.plan.options).mean(0) - rows.mean(0));
       }
-      at::Tensor b = corrected_bias(w, q.dequantize(), site.module->bias.defined() ? site.module->bias.detach().cpu() : at::Tensor(),
-                                    mu, mu_q);
+      at::Tensor b = corrected_bias(
+          w, q.dequantize(), site.module->bias.defined() ? site.module->bias.detach().cpu() : at::Tensor(), mu, mu_q);
       if (site.module->bias.defined())
         site.module->bias.copy_(b.to(site.module->bias.device(), site.module->bias.scalar_type()));
     }
@@ -247,14 +248,16 @@ SensitivityReport site_sensitivity(nn::TaskModelImpl& reference, nn::TaskModelIm
   SensitivityReport report;
   std::vector<at::Tensor> ref_outputs;
   auto outputs_of = [](const nn::EncoderOutput& o) {
-    return o.logits.defined() ? o.logits.reshape({-1}) : at::cat({o.start_logits.reshape({-1}), o.end_logits.reshape({-1})});
+    return o.logits.defined() ? o.logits.reshape({-1})
+                              : at::cat({o.start_logits.reshape({-1}), o.end_logits.reshape({-1})});
   };
   tasks::run_evaluation(reference, data, batch_size, hook,
                         [&](const Batch&, const nn::EncoderOutput& o) { ref_outputs.push_back(outputs_of(o).cpu()); });
   QuantErrorMeter logits;
   std::size_t i = 0;
-  tasks::run_evaluation(quantized, data, batch_size, make_fake_quant_hook(plan),
-                        [&](const Batch&, const nn::EncoderOutput& o) { logits.add(ref_outputs.at(i++), outputs_of(o).cpu()); });
+  tasks::run_evaluation(
+      quantized, data, batch_size, make_fake_quant_hook(plan),
+      [&](const Batch&, const nn::EncoderOutput& o) { logits.add(ref_outputs.at(i++), outputs_of(o).cpu()); });
   report.logits = logits.result();
   for (auto& [name, s] : sites) {
     s.output = out_m[name].result();

@@ -1,10 +1,10 @@
 // MSE and SQNR between a tensor and its quantized version, accumulated in double across batches.
 #include "slimpipe/quant/quant_error.hpp"
 
+#include <ATen/ATen.h>
+
 #include <cmath>
 #include <limits>
-
-#include <ATen/ATen.h>
 
 #include "slimpipe/error.hpp"
 

@@ -1,8 +1,8 @@
 // abs_max, min_max and avg: thresholds from running maxima. Two numbers of state each, whatever the batches.
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <ATen/ATen.h>
 
 #include "observer_kinds.hpp"
 #include "slimpipe/quant/fake_quant.hpp"

@@ -19,7 +19,8 @@ std::vector<SiteOperandKey> activation_operands(nn::TaskModelImpl& model) {
 }
 
 bool is_attention_probs(const SiteOperandKey& key) {
-  return key.operand == nn::kLeftOperand && key.site.size() >= 3 && key.site.compare(key.site.size() - 3, 3, ".pv") == 0;
+  return key.operand == nn::kLeftOperand && key.site.size() >= 3 &&
+         key.site.compare(key.site.size() - 3, 3, ".pv") == 0;
 }
 
 CalibrationObservers::CalibrationObservers(const std::vector<SiteOperandKey>& operands, const std::string& algo,
@@ -50,7 +51,8 @@ std::map<SiteOperandKey, double> CalibrationObservers::thresholds() const {
 
 ActivationObserver& CalibrationObservers::observer(const SiteOperandKey& key) const {
   auto it = observers_.find(key);
-  if (it == observers_.end()) throw Error("no observer for site '" + key.site + "' operand " + std::to_string(key.operand));
+  if (it == observers_.end())
+    throw Error("no observer for site '" + key.site + "' operand " + std::to_string(key.operand));
   return *it->second;
 }
 

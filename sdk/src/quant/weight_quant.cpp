@@ -52,8 +52,8 @@ QuantizedWeight quantize_weight_with(const at::Tensor& weight, const at::Tensor&
     t = t.reshape(shape);
   }
   // W * B / T in Paddle's order: np.round(W / T * B) (QuantWeightPass quantizes with the same kernel).
-  at::Tensor levels = options.onnx_format ? at::clamp(at::round(w / t * b), -b - 1, b)
-                                          : at::round(at::max(at::min(w, t), -t) / t * b);
+  at::Tensor levels =
+      options.onnx_format ? at::clamp(at::round(w / t * b), -b - 1, b) : at::round(at::max(at::min(w, t), -t) / t * b);
   q.levels = levels.to(at::kChar);
   return q;
 }

@@ -17,9 +17,12 @@ SplitInfo::~SplitInfo() = default;
 
 const char* to_string(DataSplit split) {
   switch (split) {
-    case DataSplit::Train: return "train";
-    case DataSplit::Eval: return "eval";
-    case DataSplit::Test: return "test";
+    case DataSplit::Train:
+      return "train";
+    case DataSplit::Eval:
+      return "eval";
+    case DataSplit::Test:
+      return "test";
   }
   return "?";
 }
@@ -34,9 +37,11 @@ DataSplit parse_split(const std::string& split, const std::string& task) {
 Schema& add_data_source_params(Schema& schema, std::int64_t default_max_seq_length) {
   return schema.param("source", ParamType::String, "file", "where the examples come from", {"file", "synthetic"})
       .param("train", ParamType::Path, "", "training file (source = \"file\")")
-      .param("eval", ParamType::Path, "", "evaluation (dev) file (source = \"file\"); every choice is made on it; also the calibration split")
-      .param("test", ParamType::Path, "",
-             "held-out test file (source = \"file\"), same format as eval; read only when a final model is scored on test")
+      .param("eval", ParamType::Path, "",
+             "evaluation (dev) file (source = \"file\"); every choice is made on it; also the calibration split")
+      .param(
+          "test", ParamType::Path, "",
+          "held-out test file (source = \"file\"), same format as eval; read only when a final model is scored on test")
       .param("max_seq_length", ParamType::Int, default_max_seq_length,
              "tokens per feature, special tokens included, when the caller does not set one")
       .param("synthetic_train_size", ParamType::Int, 2000, "examples in the synthetic train split")
@@ -52,10 +57,11 @@ Schema& add_data_source_params(Schema& schema, std::int64_t default_max_seq_leng
              "with eval_from: the share of units carved (seq_cls examples by label, token_cls sentences, qa articles)")
       .param("eval_size", ParamType::Int, 0, "with eval_from: how many units are carved (instead of eval_fraction)")
       .param("eval_seed", ParamType::Int, 2, "with eval_from: seed of the draw")
-      .param("test_from", ParamType::String, "",
-             "source = \"file\" without a test file: carve the test split out of \"eval\" or \"train\" (removed from it); "
-             "\"\": no carving",
-             {"", "eval", "train"})
+      .param(
+          "test_from", ParamType::String, "",
+          "source = \"file\" without a test file: carve the test split out of \"eval\" or \"train\" (removed from it); "
+          "\"\": no carving",
+          {"", "eval", "train"})
       .param("test_fraction", ParamType::Float, 0.0,
              "with test_from: the share of units carved (seq_cls examples by label, token_cls sentences, qa articles)")
       .param("test_size", ParamType::Int, 0, "with test_from: how many units are carved (instead of test_fraction)")
@@ -128,21 +134,26 @@ DataSource DataSource::from_params(const Params& params, const std::string& task
   const std::int64_t eval_carve_seed = params.get_int("eval_seed");
   if (d.synthetic) {
     if (!d.train.empty() || !d.eval.empty() || !d.test.empty()) {
-      throw UsageError(where + "train, eval and test are files for source = \"file\"; remove them or set source = \"file\"");
+      throw UsageError(where +
+                       "train, eval and test are files for source = \"file\"; remove them or set source = \"file\"");
     }
     if (train_size < 1)
       throw UsageError(where + "synthetic_train_size must be at least 1, got " + std::to_string(train_size));
-    if (eval_size < 1) throw UsageError(where + "synthetic_eval_size must be at least 1, got " + std::to_string(eval_size));
+    if (eval_size < 1)
+      throw UsageError(where + "synthetic_eval_size must be at least 1, got " + std::to_string(eval_size));
     if (test_size < 0)
-      throw UsageError(where + "synthetic_test_size must be at least 0 (0: no test split), got " + std::to_string(test_size));
+      throw UsageError(where + "synthetic_test_size must be at least 0 (0: no test split), got " +
+                       std::to_string(test_size));
     if (seed < 0) throw UsageError(where + "synthetic_seed must not be negative, got " + std::to_string(seed));
     if (d.carves()) {
-      throw UsageError(where + "test_from carves a test split out of files; source = \"synthetic\" makes its own "
-                               "(synthetic_test_size): remove test_from");
+      throw UsageError(where +
+                       "test_from carves a test split out of files; source = \"synthetic\" makes its own "
+                       "(synthetic_test_size): remove test_from");
     }
     if (d.carves_eval()) {
-      throw UsageError(where + "eval_from carves a dev split out of files; source = \"synthetic\" makes its own "
-                               "(synthetic_eval_size): remove eval_from");
+      throw UsageError(where +
+                       "eval_from carves a dev split out of files; source = \"synthetic\" makes its own "
+                       "(synthetic_eval_size): remove eval_from");
     }
   } else if (d.train.empty() && d.eval.empty()) {
     throw UsageError(where + "source = \"file\" needs train or eval (or set source = \"synthetic\")");
@@ -191,7 +202,8 @@ const std::string& DataSource::file(DataSplit split, const std::string& task) co
                 " = \"...\")");
   }
   if (path.empty() && split == DataSplit::Eval && !carves_eval()) {
-    throw Error("[task] " + task + ": the eval split was asked for but no file is set (eval = \"...\", or eval_from = "
+    throw Error("[task] " + task +
+                ": the eval split was asked for but no file is set (eval = \"...\", or eval_from = "
                 "\"train\" with eval_fraction or eval_size)");
   }
   return path;
@@ -202,7 +214,8 @@ void DataSource::require_test(const std::string& task) const {
   if (synthetic) {
     throw Error("[task] " + task + ": the test split was asked for but synthetic_test_size = 0 (set it to at least 1)");
   }
-  throw Error("[task] " + task + ": the test split was asked for but there is none (set test = \"...\", or test_from = "
+  throw Error("[task] " + task +
+              ": the test split was asked for but there is none (set test = \"...\", or test_from = "
               "\"eval\" or \"train\" with test_fraction or test_size)");
 }
 

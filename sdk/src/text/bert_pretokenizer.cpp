@@ -66,8 +66,7 @@ void add_lowered(WordSplitter& words, char32_t c, CharOrigin origin, bool lowerc
 }
 
 // NFD without nonspacing marks, then lower-casing, for one original character.
-void add_normalized(WordSplitter& words, char32_t c, std::uint8_t f, CharOrigin origin,
-                    const NormalizerSettings& s) {
+void add_normalized(WordSplitter& words, char32_t c, std::uint8_t f, CharOrigin origin, const NormalizerSettings& s) {
   if (s.strip_accents) {
     if (f & unicode::kNonspacingMark) return;
     if (f & unicode::kHasStripped) {
@@ -90,9 +89,8 @@ void add_normalized(WordSplitter& words, char32_t c, std::uint8_t f, CharOrigin 
 
 }  // namespace
 
-std::uint32_t pre_tokenize(std::string_view input, std::size_t begin, std::size_t end,
-                           std::uint32_t first_char_index, const NormalizerSettings& settings,
-                           PreTokenizedText& out) {
+std::uint32_t pre_tokenize(std::string_view input, std::size_t begin, std::size_t end, std::uint32_t first_char_index,
+                           const NormalizerSettings& settings, PreTokenizedText& out) {
   WordSplitter words(out);
   std::uint32_t char_index = first_char_index;
   std::size_t pos = begin;

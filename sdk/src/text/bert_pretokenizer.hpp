@@ -45,8 +45,7 @@ struct PreTokenizedText {
 
 // Normalizes input[begin, end) and appends its words to `out`. `first_char_index` is the code
 // point index of input[begin] in the whole input; returns the index just past `end`.
-std::uint32_t pre_tokenize(std::string_view input, std::size_t begin, std::size_t end,
-                           std::uint32_t first_char_index, const NormalizerSettings& settings,
-                           PreTokenizedText& out);
+std::uint32_t pre_tokenize(std::string_view input, std::size_t begin, std::size_t end, std::uint32_t first_char_index,
+                           const NormalizerSettings& settings, PreTokenizedText& out);
 
 }  // namespace slimpipe::text

@@ -24,8 +24,7 @@ std::vector<Window> split_windows(std::size_t length, std::size_t max_len, std::
   if (max_len == 0) return {{0, 0}, {0, length}};
   if (stride >= max_len) {
     throw Error("truncation: stride " + std::to_string(stride) +
-                " must be smaller than the tokens left for the truncated text (" +
-                std::to_string(max_len) + ")");
+                " must be smaller than the tokens left for the truncated text (" + std::to_string(max_len) + ")");
   }
   std::vector<Window> windows;
   for (std::size_t start = 0;; start += max_len - stride) {
@@ -38,8 +37,7 @@ std::vector<Window> split_windows(std::size_t length, std::size_t max_len, std::
 
 // truncate_encodings: how many tokens each text keeps, as windows. `budget` excludes the
 // special tokens.
-std::pair<std::vector<Window>, std::vector<Window>> truncate(std::size_t n_first,
-                                                             const std::size_t* n_second,
+std::pair<std::vector<Window>, std::vector<Window>> truncate(std::size_t n_first, const std::size_t* n_second,
                                                              Truncation strategy, std::size_t budget,
                                                              std::size_t stride) {
   const std::size_t n2_orig = n_second ? *n_second : 0;
@@ -77,10 +75,9 @@ std::pair<std::vector<Window>, std::vector<Window>> truncate(std::size_t n_first
   }
   const std::size_t target = only_first ? n_first : n2_orig;
   if (target <= to_remove) {
-    throw Error(std::string("truncation ") + (only_first ? "only_first" : "only_second") +
-                ": the " + (only_first ? "first" : "second") + " text has " +
-                std::to_string(target) + " tokens, too few to remove the " +
-                std::to_string(to_remove) + " needed to fit max_length");
+    throw Error(std::string("truncation ") + (only_first ? "only_first" : "only_second") + ": the " +
+                (only_first ? "first" : "second") + " text has " + std::to_string(target) +
+                " tokens, too few to remove the " + std::to_string(to_remove) + " needed to fit max_length");
   }
   if (only_first) return {split_windows(n_first, target - to_remove, stride), second};
   return {first, split_windows(n2_orig, target - to_remove, stride)};
@@ -104,12 +101,11 @@ void append_window(Encoding& e, const TokenSequence& seq, Window w, std::int8_t 
   e.special_tokens_mask.insert(e.special_tokens_mask.end(), w.end - w.begin, 0);
   e.sequence_ids.insert(e.sequence_ids.end(), w.end - w.begin, sequence_id);
   e.offsets.insert(e.offsets.end(), seq.offsets.begin() + b, seq.offsets.begin() + n);
-  e.byte_offsets.insert(e.byte_offsets.end(), seq.byte_offsets.begin() + b,
-                        seq.byte_offsets.begin() + n);
+  e.byte_offsets.insert(e.byte_offsets.end(), seq.byte_offsets.begin() + b, seq.byte_offsets.begin() + n);
 }
 
-Encoding build(const TokenSequence& first, Window wa, const TokenSequence* second, Window wb,
-               bool add_special, const SpecialTokenIds& special) {
+Encoding build(const TokenSequence& first, Window wa, const TokenSequence* second, Window wb, bool add_special,
+               const SpecialTokenIds& special) {
   Encoding e;
   const std::size_t n = (wa.end - wa.begin) + (second ? wb.end - wb.begin : 0) + 3;
   e.ids.reserve(n);
@@ -132,14 +128,13 @@ std::vector<Encoding> assemble_features(const TokenSequence& first, const TokenS
   std::size_t budget = 0;
   if (options.truncation != Truncation::None) {
     if (max_length < added) {
-      throw Error("truncation: max_length " + std::to_string(max_length) +
-                  " is smaller than the " + std::to_string(added) + " special tokens");
+      throw Error("truncation: max_length " + std::to_string(max_length) + " is smaller than the " +
+                  std::to_string(added) + " special tokens");
     }
     budget = max_length - added;
   }
   const std::size_t n_second = second ? second->size() : 0;
-  auto [wa, wb] = truncate(first.size(), second ? &n_second : nullptr, options.truncation, budget,
-                           options.stride);
+  auto [wa, wb] = truncate(first.size(), second ? &n_second : nullptr, options.truncation, budget, options.stride);
 
   std::vector<Encoding> features;
   const bool add = options.add_special_tokens;
@@ -149,13 +144,11 @@ std::vector<Encoding> assemble_features(const TokenSequence& first, const TokenS
   // first first-window with the later second-windows.
   for (std::size_t i = 1; i < wa.size(); ++i)
     for (const Window& w : wb) features.push_back(build(first, wa[i], second, w, add, special));
-  for (std::size_t j = 1; j < wb.size(); ++j)
-    features.push_back(build(first, wa[0], second, wb[j], add, special));
+  for (std::size_t j = 1; j < wb.size(); ++j) features.push_back(build(first, wa[0], second, wb[j], add, special));
   return features;
 }
 
-void pad_features(std::vector<Encoding>& features, std::size_t target, std::size_t multiple_of,
-                  std::int32_t pad_id) {
+void pad_features(std::vector<Encoding>& features, std::size_t target, std::size_t multiple_of, std::int32_t pad_id) {
   if (multiple_of > 0 && target % multiple_of != 0) target += multiple_of - target % multiple_of;
   for (Encoding& e : features) {
     if (e.size() >= target) continue;

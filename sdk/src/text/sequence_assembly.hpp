@@ -39,7 +39,6 @@ std::vector<Encoding> assemble_features(const TokenSequence& first, const TokenS
 
 // Pads every feature on the right to `target` tokens (rounded up to a multiple of
 // `multiple_of` when non-zero). Longer features are left as they are.
-void pad_features(std::vector<Encoding>& features, std::size_t target, std::size_t multiple_of,
-                  std::int32_t pad_id);
+void pad_features(std::vector<Encoding>& features, std::size_t target, std::size_t multiple_of, std::int32_t pad_id);
 
 }  // namespace slimpipe::text

@@ -8,9 +8,8 @@
 
 namespace slimpipe::text {
 
-TextEncoder::TextEncoder(const WordPieceVocab& vocab, NormalizerSettings settings,
-                         std::int32_t unk_id, std::size_t max_input_chars_per_word,
-                         std::vector<SpecialToken> special_tokens)
+TextEncoder::TextEncoder(const WordPieceVocab& vocab, NormalizerSettings settings, std::int32_t unk_id,
+                         std::size_t max_input_chars_per_word, std::vector<SpecialToken> special_tokens)
     : vocab_(vocab),
       settings_(settings),
       unk_id_(unk_id),
@@ -66,8 +65,8 @@ void TextEncoder::add_words(std::string_view text, const PreTokenizedText& words
   for (const PreTokenizedText::Word& word : words.words) add_word(text, words, word, out);
 }
 
-void TextEncoder::add_word(std::string_view text, const PreTokenizedText& words,
-                           const PreTokenizedText::Word& word, TokenSequence& out) const {
+void TextEncoder::add_word(std::string_view text, const PreTokenizedText& words, const PreTokenizedText::Word& word,
+                           TokenSequence& out) const {
   const std::string_view normalized = words.normalized;
   // Maps the normalized byte range [b, e) to spans of the original text.
   const auto push = [&](std::int32_t id, std::uint32_t b, std::uint32_t e) {

@@ -32,8 +32,8 @@ class TextEncoder {
   // Leftmost special token at or after `from`: its position, or npos; `match` gets its index.
   std::size_t find_special(std::string_view text, std::size_t from, std::size_t& match) const;
   void add_words(std::string_view text, const PreTokenizedText& words, TokenSequence& out) const;
-  void add_word(std::string_view text, const PreTokenizedText& words,
-                const PreTokenizedText::Word& word, TokenSequence& out) const;
+  void add_word(std::string_view text, const PreTokenizedText& words, const PreTokenizedText::Word& word,
+                TokenSequence& out) const;
 
   const WordPieceVocab& vocab_;
   NormalizerSettings settings_;

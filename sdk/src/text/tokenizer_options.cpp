@@ -11,9 +11,7 @@
 namespace slimpipe::text {
 namespace {
 
-std::string where(const std::string& source, const char* key) {
-  return source + ": key '" + key + "'";
-}
+std::string where(const std::string& source, const char* key) { return source + ": key '" + key + "'"; }
 
 void read_bool(const Json& config, const std::string& source, const char* key, bool& out) {
   auto it = config.find(key);
@@ -45,9 +43,8 @@ void read_length(const Json& config, const std::string& source, const char* key,
   } else if (it->is_number_float() && it->get<double>() >= 0) {
     // "no limit" is saved as int(1e30), which JSON readers see as a float.
     const double v = it->get<double>();
-    out = v >= static_cast<double>(std::numeric_limits<std::size_t>::max())
-              ? std::numeric_limits<std::size_t>::max()
-              : static_cast<std::size_t>(v);
+    out = v >= static_cast<double>(std::numeric_limits<std::size_t>::max()) ? std::numeric_limits<std::size_t>::max()
+                                                                            : static_cast<std::size_t>(v);
   } else {
     throw Error(where(source, key) + ": expected a non-negative integer, got " + it->dump());
   }

@@ -33,8 +33,7 @@ std::size_t resolved_max_length(const EncodeOptions& options, const TokenizerOpt
   return options.max_length > 0 ? options.max_length : tokenizer.model_max_length;
 }
 
-void pad(std::vector<Encoding>& features, const EncodeOptions& options, std::size_t max_length,
-         std::int32_t pad_id) {
+void pad(std::vector<Encoding>& features, const EncodeOptions& options, std::size_t max_length, std::int32_t pad_id) {
   if (options.padding == Padding::None || features.empty()) return;
   std::size_t target = 0;
   if (options.padding == Padding::MaxLength) {
@@ -103,8 +102,7 @@ void WordPieceTokenizer::save(const std::filesystem::path& dir) const {
   options_.save(dir / "tokenizer_config.json");
 }
 
-std::vector<Encoding> WordPieceTokenizer::encode_features(std::string_view first,
-                                                          const std::string_view* second,
+std::vector<Encoding> WordPieceTokenizer::encode_features(std::string_view first, const std::string_view* second,
                                                           const EncodeOptions& options) const {
   const TextEncoder& encoder = *state_->encoder;
   // Per-thread buffers: encoding many short texts then allocates nothing per text or token.
@@ -130,8 +128,7 @@ Encoding WordPieceTokenizer::encode(std::string_view text, const EncodeOptions& 
   std::vector<Encoding> features = encode_features(text, nullptr, options);
   pad(features, options, resolved_max_length(options, options_), pad_id_);
   Encoding main = std::move(features.front());
-  main.overflowing.assign(std::make_move_iterator(features.begin() + 1),
-                          std::make_move_iterator(features.end()));
+  main.overflowing.assign(std::make_move_iterator(features.begin() + 1), std::make_move_iterator(features.end()));
   return main;
 }
 
@@ -140,8 +137,7 @@ Encoding WordPieceTokenizer::encode_pair(std::string_view first, std::string_vie
   std::vector<Encoding> features = encode_features(first, &second, options);
   pad(features, options, resolved_max_length(options, options_), pad_id_);
   Encoding main = std::move(features.front());
-  main.overflowing.assign(std::make_move_iterator(features.begin() + 1),
-                          std::make_move_iterator(features.end()));
+  main.overflowing.assign(std::make_move_iterator(features.begin() + 1), std::make_move_iterator(features.end()));
   return main;
 }
 

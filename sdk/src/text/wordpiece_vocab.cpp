@@ -28,7 +28,8 @@ WordPieceVocab::WordPieceVocab(std::vector<std::string> tokens, std::string_view
 
 std::vector<std::string> WordPieceVocab::read_file(const std::filesystem::path& vocab_txt) {
   std::error_code ec;
-  if (std::filesystem::is_directory(vocab_txt, ec)) throw Error(vocab_txt.string() + ": is a directory, expected a file");
+  if (std::filesystem::is_directory(vocab_txt, ec))
+    throw Error(vocab_txt.string() + ": is a directory, expected a file");
   std::ifstream in(vocab_txt, std::ios::binary);
   if (!in) throw Error(vocab_txt.string() + ": cannot open the vocabulary file");
   std::vector<std::string> tokens;

@@ -34,7 +34,10 @@ std::string metrics_text(const Metrics& m) {
 }  // namespace
 
 Json TrainingResult::to_json() const {
-  Json j{{"steps", steps}, {"epochs", epochs}, {"train_loss", train_loss}, {"seconds", seconds},
+  Json j{{"steps", steps},
+         {"epochs", epochs},
+         {"train_loss", train_loss},
+         {"seconds", seconds},
          {"log_history", log_history}};
   if (best) {
     j["best_step"] = best_step;
@@ -110,8 +113,8 @@ TrainingResult Trainer::train() {
   log.info("training: " + std::to_string(train_->size()) + " features, " + std::to_string(total) + " steps (" +
            std::to_string(per_epoch) + " per epoch), batch " + std::to_string(args_.per_device_train_batch_size) +
            ", warmup " + std::to_string(opt.schedule().num_warmup_steps()) + ", " + args_.lr_scheduler_type +
-           " schedule, lr " + format("%g", args_.learning_rate) + ", " +
-           std::to_string(at::get_num_threads()) + " threads");
+           " schedule, lr " + format("%g", args_.learning_rate) + ", " + std::to_string(at::get_num_threads()) +
+           " threads");
 
   auto run_eval = [&](std::int64_t step) {
     Metrics m = evaluate();

@@ -86,7 +86,8 @@ Schema& add_training_arguments(Schema& s, const TrainingArguments& d) {
       .param("max_steps", T::Int, d.max_steps, "optimizer steps; > 0 overrides num_train_epochs, -1 = use epochs")
       .param("per_device_train_batch_size", T::Int, d.per_device_train_batch_size, "training batch size")
       .param("per_device_eval_batch_size", T::Int, d.per_device_eval_batch_size, "evaluation batch size")
-      .param("weight_decay", T::Float, d.weight_decay, "decoupled AdamW weight decay; never applied to biases and LayerNorm weights")
+      .param("weight_decay", T::Float, d.weight_decay,
+             "decoupled AdamW weight decay; never applied to biases and LayerNorm weights")
       .param("adam_beta1", T::Float, d.adam_beta1, "AdamW beta1")
       .param("adam_beta2", T::Float, d.adam_beta2, "AdamW beta2")
       .param("adam_epsilon", T::Float, d.adam_epsilon, "AdamW epsilon")
@@ -96,7 +97,8 @@ Schema& add_training_arguments(Schema& s, const TrainingArguments& d) {
       .param("warmup_steps", T::Int, d.warmup_steps, "linear warmup steps; > 0 wins over warmup_ratio")
       .param("warmup_ratio", T::Float, d.warmup_ratio, "warmup as a fraction of the training steps (rounded up)")
       .param("logging_steps", T::Int, d.logging_steps, "log loss, lr and it/s every this many steps")
-      .param("save_steps", T::Int, d.save_steps, "evaluate every this many steps and keep the best state (and at the end)")
+      .param("save_steps", T::Int, d.save_steps,
+             "evaluate every this many steps and keep the best state (and at the end)")
       .param("seed", T::Int, d.seed, "seed for initialisation, dropout and shuffling");
 }
 

@@ -13,11 +13,10 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tiny_model.hpp"
 
@@ -40,8 +39,8 @@ void write_package(const fs::path& dir, const std::string& kind, const std::stri
   if (!variant.empty() && variant != "damaged" && variant != "recorded")
     throw std::invalid_argument("variant '" + variant + "', expected damaged or recorded");
   m.num_labels = kind == "qa" ? 2 : static_cast<std::int64_t>(p.labels.size());
-  p.vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a",    "great", "movie", "bad", "plot", "the", "was",
-             "dull",  "good",  "film",  "not",   "very",   "story", "##s",  "##ly",  ",",   ".",    "!",   "?"};
+  p.vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a",     "great", "movie", "bad", "plot", "the", "was",
+             "dull",  "good",  "film",  "not",   "very",   "story", "##s",   "##ly",  ",",   ".",    "!",   "?"};
   while (p.vocab.size() < static_cast<std::size_t>(m.vocab_size))
     p.vocab.push_back("[unused" + std::to_string(p.vocab.size()) + "]");
   p.max_seq_length = 32;

@@ -54,7 +54,7 @@ std::string check_stored_output(const fs::path& dir, const fs::path& run_dir, co
 // holding a manifest.json) checked against its manifest: sizes and, unless `quick`, SHA-1s.
 struct VerifyResult {
   std::size_t artifacts = 0;
-  std::vector<std::string> damaged;  // one line per damaged artifact: "<id> (<path>): <problem>; <problem>"
+  std::vector<std::string> damaged;   // one line per damaged artifact: "<id> (<path>): <problem>; <problem>"
   std::vector<std::string> warnings;  // about pipeline.lock and its journal
 };
 VerifyResult verify_run_folder(const fs::path& run_dir, bool quick);

@@ -24,8 +24,8 @@ struct RunOptions {
   int max_parallel = 0;            // 0: the pipeline's own
   LogLevel level = LogLevel::Info;
   LogFormat format = LogFormat::Text;
-  bool live = false;               // redraw a status block (the CLI sets it when stderr is a terminal)
-  std::ostream* log = nullptr;     // defaults to std::cerr
+  bool live = false;            // redraw a status block (the CLI sets it when stderr is a terminal)
+  std::ostream* log = nullptr;  // defaults to std::cerr
 };
 
 enum class Status { Pending, Cached, Done, Failed, Skipped, Cancelled, Unselected };

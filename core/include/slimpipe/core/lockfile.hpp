@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 
 struct LockEntry {
   std::string id;
-  std::string hash;    // cache key: plugin, parameters, inputs, task
-  std::string status;  // "done" or "failed"
+  std::string hash;              // cache key: plugin, parameters, inputs, task
+  std::string status;            // "done" or "failed"
   Json plugin = Json::object();  // {name, version, fingerprint}
   Json params = Json::object();
   std::vector<std::string> input_hashes;

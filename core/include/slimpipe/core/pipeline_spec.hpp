@@ -28,7 +28,7 @@ struct MatrixAxis {
 };
 
 struct MatrixSpec {
-  std::vector<MatrixAxis> axes;  // in the order they appear in the file
+  std::vector<MatrixAxis> axes;                                    // in the order they appear in the file
   std::vector<std::vector<std::pair<std::string, Json>>> include;  // GitHub Actions semantics
   std::vector<std::vector<std::pair<std::string, Json>>> exclude;
   SourcePos pos;

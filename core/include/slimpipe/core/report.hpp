@@ -1,9 +1,9 @@
 // The run-level report: every artifact of a run folder in one table, the pipeline's input model ([model], the
-// user's model) included (metric, Δ against the model it came from at the root of its chain, model size, parameters, runtime latency and speedup where a
-// `rank` node timed it, the best candidate marked), failed instances with their errors, and the host's
-// ISA. Built from pipeline.lock and each artifact's manifest.json, so `slimpipe report` can rebuild it
-// for any run folder, finished, failed or interrupted. Written as report.md, report.html, summary.csv
-// and summary.json next to pipeline.lock (docs/pipelines.md, "Run report").
+// user's model) included (metric, Δ against the model it came from at the root of its chain, model size, parameters,
+// runtime latency and speedup where a `rank` node timed it, the best candidate marked), failed instances with their
+// errors, and the host's ISA. Built from pipeline.lock and each artifact's manifest.json, so `slimpipe report` can
+// rebuild it for any run folder, finished, failed or interrupted. Written as report.md, report.html, summary.csv and
+// summary.json next to pipeline.lock (docs/pipelines.md, "Run report").
 #pragma once
 
 #include <cstdint>
@@ -41,22 +41,22 @@ struct ReportRow {
   std::optional<std::int64_t> param_count;
   std::optional<std::int64_t> model_bytes;  // INT8 weights of a quantized model, else model.safetensors
   std::optional<double> width;
-  std::string cell;  // a PTQ cell's PaddleNLP name (KL4_1, ...)
+  std::string cell;                               // a PTQ cell's PaddleNLP name (KL4_1, ...)
   std::map<std::int64_t, ReportLatency> latency;  // by batch size
   bool latency_noisy = false;  // rank re-measured it and its p90/p50 stayed above its bench_max_spread
-  bool best = false;  // the best candidate of a `rank` node
-  std::string best_of;  // that rank node's id
-  double seconds = 0;   // the instance's wall time
+  bool best = false;           // the best candidate of a `rank` node
+  std::string best_of;         // that rank node's id
+  double seconds = 0;          // the instance's wall time
   std::string finished;
 };
 
 struct RunReport {
   std::string pipeline;  // the pipeline's name: as given, else as pipeline.lock records it, else the folder's
   std::filesystem::path run_dir;
-  std::string generated;  // ISO 8601, UTC
-  std::string host_isa;   // what slimpipe_runtime dispatches to on this host
-  std::string version;    // slimpipe's
-  std::vector<ReportRow> rows;  // in the order the instances finished
+  std::string generated;          // ISO 8601, UTC
+  std::string host_isa;           // what slimpipe_runtime dispatches to on this host
+  std::string version;            // slimpipe's
+  std::vector<ReportRow> rows;    // in the order the instances finished
   Json rankings = Json::array();  // per rank node: id, best, objective, max_metric_drop, bench settings
   // The chosen INT8 models' per-site output SQNR (their sensitivity.csv), most sensitive first.
   struct Sensitivity {

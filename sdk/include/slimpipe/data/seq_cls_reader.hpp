@@ -22,8 +22,8 @@ struct SeqClsReadOptions {
   SeqClsFormat format = SeqClsFormat::Auto;
 
   // TSV/CSV.
-  bool header = true;   // first row names the columns
-  char delimiter = 0;   // 0: '\t' for TSV, ',' for CSV
+  bool header = true;  // first row names the columns
+  char delimiter = 0;  // 0: '\t' for TSV, ',' for CSV
   // With a header: column names. Empty means the first present of
   //   text_a: text, sentence, sentence1, text_a, query;  text_b: text_b, sentence2;  label: label.
   // JSON formats use the same names (and defaults) for object fields.

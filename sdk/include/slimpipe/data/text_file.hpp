@@ -42,7 +42,7 @@ struct DelimitedRecord {
 // quoting = true (CSV, RFC 4180): a field may be wrapped in double quotes, "" inside stands for
 // one quote, and line breaks inside quotes are data. Throws Error "<path>:<line>: ..." on an
 // unterminated quoted field, text after a closing quote, or a quote inside an unquoted field.
-SLIMPIPE_API std::vector<DelimitedRecord> parse_delimited(std::string_view text, char delimiter,
-                                                          bool quoting, const std::string& path);
+SLIMPIPE_API std::vector<DelimitedRecord> parse_delimited(std::string_view text, char delimiter, bool quoting,
+                                                          const std::string& path);
 
 }  // namespace slimpipe::data

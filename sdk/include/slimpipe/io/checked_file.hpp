@@ -50,7 +50,7 @@ class SLIMPIPE_API CheckedFile {
  private:
   [[noreturn]] void fail(const char* what, int error);
   void remove_incomplete() noexcept;
-  std::filesystem::path path_;     // the file the caller asked for: named in errors
+  std::filesystem::path path_;          // the file the caller asked for: named in errors
   std::filesystem::path written_path_;  // path_, or path_ + ".tmp" when atomic
   bool atomic_ = false;
   int fd_ = -1;

@@ -60,8 +60,8 @@ SLIMPIPE_API LoadedModel load_model(const std::filesystem::path& dir, const Load
 struct SLIMPIPE_API SaveOptions {
   // Copies vocab.txt, tokenizer_config.json, special_tokens_map.json and tokenizer.json found here.
   std::optional<std::filesystem::path> tokenizer_dir;
-  std::vector<std::string> vocab;  // non-empty: written as vocab.txt, one token a line
-  nlohmann::json tokenizer_config; // non-null: written as tokenizer_config.json
+  std::vector<std::string> vocab;   // non-empty: written as vocab.txt, one token a line
+  nlohmann::json tokenizer_config;  // non-null: written as tokenizer_config.json
 };
 
 // Writes dir/config.json (architectures set from the head) and dir/model.safetensors; creates dir.

@@ -7,10 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/export.hpp"

@@ -2,10 +2,10 @@
 // Shared by the safetensors and pytorch_model.bin readers and the checkpoint loader.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <map>
 #include <string>
-
-#include <ATen/core/Tensor.h>
 
 namespace slimpipe::io {
 

@@ -27,7 +27,7 @@ enum class QaScoring {
 
 enum class QaLanguage { En, Zh };
 
-SLIMPIPE_API QaScoring qa_scoring_from_string(const std::string& name);  // squad, cmrc, paddlenlp
+SLIMPIPE_API QaScoring qa_scoring_from_string(const std::string& name);    // squad, cmrc, paddlenlp
 SLIMPIPE_API QaLanguage qa_language_from_string(const std::string& name);  // en, zh
 // Zh when CJK ideographs outnumber all other letters and digits in `context`.
 SLIMPIPE_API QaLanguage detect_qa_language(std::string_view context);

@@ -2,14 +2,14 @@
 // plus the output projection + residual LayerNorm. Names match transformers' BertAttention.
 #pragma once
 
-#include <cstdint>
-
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
+
+#include <cstdint>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/config.hpp"

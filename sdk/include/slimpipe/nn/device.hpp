@@ -2,9 +2,9 @@
 // Anything else is a one-line Error instead of a LibTorch assertion deep in a forward pass.
 #pragma once
 
-#include <string>
-
 #include <c10/core/Device.h>
+
+#include <string>
 
 #include "slimpipe/error.hpp"
 #include "slimpipe/export.hpp"

@@ -2,8 +2,6 @@
 // Submodule names match transformers' BertEmbeddings / ErnieEmbeddings state-dict keys.
 #pragma once
 
-#include <cstdint>
-
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/dropout.h>
@@ -11,13 +9,16 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include <cstdint>
+
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/config.hpp"
 
 namespace slimpipe::nn {
 
 struct SLIMPIPE_API EmbeddingsOptions {
-  EmbeddingsOptions(std::int64_t vocab_size, std::int64_t hidden_size) : vocab_size_(vocab_size), hidden_size_(hidden_size) {}
+  EmbeddingsOptions(std::int64_t vocab_size, std::int64_t hidden_size)
+      : vocab_size_(vocab_size), hidden_size_(hidden_size) {}
   static EmbeddingsOptions from_config(const EncoderConfig& c);
   TORCH_ARG(std::int64_t, vocab_size);
   TORCH_ARG(std::int64_t, hidden_size);

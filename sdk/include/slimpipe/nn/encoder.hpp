@@ -2,13 +2,13 @@
 // Per-layer head counts and FFN widths come from the config, so pruned models need no special path.
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <vector>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/attention.hpp"

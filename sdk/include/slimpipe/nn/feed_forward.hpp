@@ -1,9 +1,7 @@
 // The position-wise FFN of an encoder layer, with a per-layer width so neuron-pruned layers are ordinary.
-// Names match transformers' BertIntermediate ("intermediate.dense") and BertOutput ("output.dense", "output.LayerNorm").
+// Names match transformers' BertIntermediate ("intermediate.dense") and BertOutput ("output.dense",
+// "output.LayerNorm").
 #pragma once
-
-#include <cstdint>
-#include <string>
 
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
@@ -11,6 +9,9 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <string>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/config.hpp"

@@ -2,11 +2,11 @@
 // A hook sees the site name and operand and returns the tensor to use (e.g. fake-quantized).
 #pragma once
 
-#include <functional>
-#include <string>
-
 #include <ATen/core/Tensor.h>
 #include <torch/nn/modules/linear.h>
+
+#include <functional>
+#include <string>
 
 #include "slimpipe/export.hpp"
 

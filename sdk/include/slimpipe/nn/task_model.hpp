@@ -2,14 +2,14 @@
 // TokenClassification,QuestionAnswering} and the ERNIE equivalents, with distillation taps and quantization sites.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <vector>
-
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/config.hpp"
@@ -58,9 +58,9 @@ class SLIMPIPE_API TaskModelImpl : public torch::nn::Cloneable<TaskModelImpl> {
 
   Embeddings embeddings{nullptr};
   Encoder encoder{nullptr};
-  Pooler pooler{nullptr};                            // SequenceClassification and None
-  torch::nn::Linear classifier{nullptr};             // Sequence/TokenClassification
-  torch::nn::Linear qa_outputs{nullptr};             // QuestionAnswering
+  Pooler pooler{nullptr};                 // SequenceClassification and None
+  torch::nn::Linear classifier{nullptr};  // Sequence/TokenClassification
+  torch::nn::Linear qa_outputs{nullptr};  // QuestionAnswering
   torch::nn::Dropout dropout{nullptr};
 
  private:

@@ -2,10 +2,10 @@
 // |sum W * dL/dW| of its weights, accumulated over labelled evaluation batches with the task's own loss.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/task_model.hpp"

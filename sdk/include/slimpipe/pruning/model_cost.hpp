@@ -2,9 +2,9 @@
 // parameter count and encoder FLOPs per token at a given sequence length.
 #pragma once
 
-#include <cstdint>
-
 #include <torch/nn/module.h>
+
+#include <cstdint>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/config.hpp"

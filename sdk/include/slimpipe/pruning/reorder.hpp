@@ -2,10 +2,10 @@
 // any width keeps the most important ones as a prefix. The full-width function is unchanged.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/task_model.hpp"

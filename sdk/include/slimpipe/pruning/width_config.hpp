@@ -3,10 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/config.hpp"
@@ -17,7 +16,8 @@ namespace slimpipe::pruning {
 // the strings). Throws Error naming `where` for anything else or a width outside (0, 1].
 SLIMPIPE_API double parse_width(const nlohmann::json& value, const std::string& where = "width_mult_list");
 // Every entry, in the user's order; duplicates (after rounding to 2 decimals, as the names are) are an error.
-SLIMPIPE_API std::vector<double> parse_width_list(const nlohmann::json& list, const std::string& where = "width_mult_list");
+SLIMPIPE_API std::vector<double> parse_width_list(const nlohmann::json& list,
+                                                  const std::string& where = "width_mult_list");
 
 // Python's str(round(w, 2)): 0.75 -> "0.75", 2/3 -> "0.67", 0.5 -> "0.5", 1 -> "1.0".
 SLIMPIPE_API std::string width_text(double width);

@@ -32,7 +32,8 @@ struct SLIMPIPE_API DistillationResult {
   std::vector<WidthOutcome> widths;  // in the order given
   std::int64_t steps = 0;
   double seconds = 0;
-  Json log_history = Json::array();  // {step, learning_rate, losses{width: {loss, hidden_mse, logits_sce}}} and {step, eval{width: metrics}}
+  Json log_history = Json::array();  // {step, learning_rate, losses{width: {loss, hidden_mse, logits_sce}}} and {step,
+                                     // eval{width: metrics}}
 };
 
 class SLIMPIPE_API WidthDistillation {

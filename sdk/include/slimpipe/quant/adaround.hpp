@@ -2,10 +2,10 @@
 // calibration inputs is preserved, instead of rounding each weight to nearest.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <optional>
-
-#include <ATen/core/Tensor.h>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/quant/weight_quant.hpp"
@@ -17,7 +17,7 @@ struct SLIMPIPE_API AdaRoundOptions {
   double learning_rate = 1e-3;      // Adam on V
   double reg_weight = 0.01;         // lambda of the rounding regulariser
   double beta_start = 20, beta_end = 2;
-  double warmup = 0.2;              // fraction of iterations without the regulariser
+  double warmup = 0.2;  // fraction of iterations without the regulariser
   // Set: the loss compares W x with W~ q(x), q = fake quantization with this threshold, so the rounding also
   // absorbs the input quantization error (Paddle's "quantized inputs" variant). Unset: W~ x.
   std::optional<double> input_threshold;
@@ -25,9 +25,9 @@ struct SLIMPIPE_API AdaRoundOptions {
 };
 
 struct SLIMPIPE_API AdaRoundResult {
-  QuantizedWeight weight;       // hard-rounded levels (h(V) >= 0.5), the given thresholds
-  double nearest_loss = 0;      // E||W x - W~ x||^2 with round-to-nearest levels
-  double adaround_loss = 0;     // the same with the returned levels
+  QuantizedWeight weight;    // hard-rounded levels (h(V) >= 0.5), the given thresholds
+  double nearest_loss = 0;   // E||W x - W~ x||^2 with round-to-nearest levels
+  double adaround_loss = 0;  // the same with the returned levels
 };
 
 // weight [out, in]; inputs [rows, in] (a few thousand rows of the layer's calibration inputs); thresholds as

@@ -2,10 +2,10 @@
 // Fixed range (Paddle's two-pass layout, np.histogram binning) or a range that doubles when a value exceeds it.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "slimpipe/export.hpp"
 

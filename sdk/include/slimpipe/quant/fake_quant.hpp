@@ -2,9 +2,9 @@
 // quantize_linear/dequantize_linear kernels compute it (T is the clip value, not T/127).
 #pragma once
 
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
+
+#include <cstdint>
 
 #include "slimpipe/export.hpp"
 

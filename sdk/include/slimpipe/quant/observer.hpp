@@ -2,13 +2,13 @@
 // symmetric clip threshold T. Algorithms spelled as PaddleNLP spells them; paddle_compat reproduces Paddle.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "slimpipe/export.hpp"
 
@@ -68,6 +68,7 @@ class SLIMPIPE_API ActivationObserver {
 };
 
 // "abs_max", "min_max", "avg", "mse", "emd", "hist", "KL", "percentile" (see observer_algos()).
-SLIMPIPE_API std::unique_ptr<ActivationObserver> make_observer(const std::string& algo, const ObserverOptions& options = {});
+SLIMPIPE_API std::unique_ptr<ActivationObserver> make_observer(const std::string& algo,
+                                                               const ObserverOptions& options = {});
 
 }  // namespace slimpipe::quant

@@ -38,12 +38,12 @@ struct SLIMPIPE_API PtqOptions {
   // Sites left in fp32: glob patterns over site names ("classifier", "encoder.layer.*.output.dense",
   // "encoder.layer.11.attention.self.qk"). A skipped Linear keeps its fp32 input and weight.
   std::vector<std::string> skip_sites;
-  bool linear_only = false;            // leave the two attention MatMuls in fp32
+  bool linear_only = false;  // leave the two attention MatMuls in fp32
   // The attention probabilities (operand 0 of every P.V) get T = kAttentionProbsThreshold (1.0: their known
   // range [0, 1], scale 1/127) instead of a calibrated threshold, whatever the algo. false: calibrated like every
   // other operand, as Paddle does (KL then clips them near 0.12 and the model collapses; docs/quantization.md).
   bool probs_fixed_range = true;
-  std::int64_t sample_rows = 4096;     // input rows kept per Linear for AdaRound and bias correction
+  std::int64_t sample_rows = 4096;  // input rows kept per Linear for AdaRound and bias correction
 };
 
 // Validates the options up front (unknown algo, option the algo does not take, sizes < 0): one-line Error.
@@ -51,7 +51,8 @@ SLIMPIPE_API void validate_ptq_options(const PtqOptions& options);
 
 // Sites (Linear and MatMul names) matching any of the glob patterns; Error naming a pattern that matches
 // nothing, so a typo does not silently quantize everything.
-SLIMPIPE_API std::vector<std::string> matching_sites(nn::TaskModelImpl& model, const std::vector<std::string>& patterns);
+SLIMPIPE_API std::vector<std::string> matching_sites(nn::TaskModelImpl& model,
+                                                     const std::vector<std::string>& patterns);
 
 // The first n features of `data` (n >= size: all of them), as a FeatureSet of its own.
 SLIMPIPE_API std::shared_ptr<const FeatureSet> first_features(std::shared_ptr<const FeatureSet> data, std::int64_t n);
@@ -81,9 +82,9 @@ SLIMPIPE_API PtqResult quantize_post_training(nn::TaskModelImpl& model, const Fe
 // fp32 model): Linear y = x W^T (bias excluded), MatMul y = A B. Plus the error of each operand on its own.
 struct SLIMPIPE_API SiteSensitivity {
   std::string site;
-  std::string kind;             // "linear" or "matmul"
-  QuantError output;            // y vs y^ (the ranking key: lowest SQNR = most sensitive)
-  QuantError left, right;       // operand 0 / operand 1 vs their quantized forms (count 0 when not quantized)
+  std::string kind;        // "linear" or "matmul"
+  QuantError output;       // y vs y^ (the ranking key: lowest SQNR = most sensitive)
+  QuantError left, right;  // operand 0 / operand 1 vs their quantized forms (count 0 when not quantized)
 };
 struct SLIMPIPE_API SensitivityReport {
   std::vector<SiteSensitivity> sites;  // most sensitive first

@@ -2,9 +2,9 @@
 // version, accumulated over batches.
 #pragma once
 
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
+
+#include <cstdint>
 
 #include "slimpipe/export.hpp"
 

@@ -2,6 +2,8 @@
 // and a sampler of each Linear's input rows for AdaRound and bias correction.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -9,8 +11,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/nn/hooks.hpp"
@@ -65,9 +65,9 @@ class SLIMPIPE_API CalibrationObservers {
 class SLIMPIPE_API LinearInputCollector {
  public:
   LinearInputCollector(std::vector<std::string> sites, std::int64_t max_rows, std::uint64_t seed = 0);
-  nn::SiteHook hook();                              // records operand 0 of the sites; changes nothing
-  at::Tensor rows(const std::string& site) const;   // [<= max_rows, in] float32
-  at::Tensor mean(const std::string& site) const;   // [in] float32, over all rows seen
+  nn::SiteHook hook();                             // records operand 0 of the sites; changes nothing
+  at::Tensor rows(const std::string& site) const;  // [<= max_rows, in] float32
+  at::Tensor mean(const std::string& site) const;  // [in] float32, over all rows seen
   std::int64_t rows_seen(const std::string& site) const;
 
  private:

@@ -2,10 +2,10 @@
 // Paddle never searches weight thresholds (whatever the activation algo) and neither do we.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <string>
-
-#include <ATen/core/Tensor.h>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/quant/fake_quant.hpp"
@@ -36,7 +36,8 @@ SLIMPIPE_API at::Tensor weight_thresholds(const at::Tensor& weight, WeightQuantT
 SLIMPIPE_API QuantizedWeight quantize_weight_with(const at::Tensor& weight, const at::Tensor& thresholds,
                                                   std::int64_t axis, const FakeQuantOptions& options = {});
 // Round-to-nearest abs-max quantization (Paddle QuantWeightPass with onnx_format).
-SLIMPIPE_API QuantizedWeight quantize_weight(const at::Tensor& weight, WeightQuantType type = WeightQuantType::ChannelWiseAbsMax,
+SLIMPIPE_API QuantizedWeight quantize_weight(const at::Tensor& weight,
+                                             WeightQuantType type = WeightQuantType::ChannelWiseAbsMax,
                                              std::int64_t axis = 0, const FakeQuantOptions& options = {});
 
 }  // namespace slimpipe::quant

@@ -77,7 +77,7 @@ struct SLIMPIPE_API DataSource {
     return synthetic_seed + (split == DataSplit::Train ? 0 : split == DataSplit::Eval ? 1 : 2);
   }
   std::size_t size(DataSplit split) const {
-    return split == DataSplit::Train ? synthetic_train_size
+    return split == DataSplit::Train  ? synthetic_train_size
            : split == DataSplit::Eval ? synthetic_eval_size
                                       : synthetic_test_size;
   }

@@ -15,8 +15,8 @@
 namespace slimpipe::tasks {
 
 struct SLIMPIPE_API ExampleEvaluation {
-  Metrics metrics;               // what Task::evaluate returns for the same call
-  metrics::ExampleStats stats;   // per example; stats.value() == metrics.value
+  Metrics metrics;                       // what Task::evaluate returns for the same call
+  metrics::ExampleStats stats;           // per example; stats.value() == metrics.value
   std::vector<std::string> predictions;  // per example, the decoded prediction (label id, tag ids, answer text)
   // Every output logit on real positions (attention mask 1), in feature order: [b, labels] for sequence heads,
   // [b, s, labels] / start and end [b, s] at unpadded tokens otherwise. Same features, same layout across models.

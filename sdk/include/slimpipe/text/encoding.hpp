@@ -47,7 +47,7 @@ struct SLIMPIPE_API Encoding {
   std::vector<std::int32_t> token_type_ids;
   std::vector<std::int32_t> attention_mask;
   std::vector<std::int32_t> special_tokens_mask;  // 1 for [CLS], [SEP] and padding
-  std::vector<std::int8_t> sequence_ids;           // 0 first text, 1 second text, -1 none
+  std::vector<std::int8_t> sequence_ids;          // 0 first text, 1 second text, -1 none
   // Code-point offsets in the original text (what Hugging Face returns for a Python str).
   std::vector<Span> offsets;
   // Byte offsets in the original UTF-8 text.

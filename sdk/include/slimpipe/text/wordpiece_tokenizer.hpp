@@ -39,11 +39,9 @@ class SLIMPIPE_API WordPieceTokenizer {
   // options.return_overflowing_tokens is set. Throws slimpipe::Error on impossible truncation
   // (OnlySecond without a pair, a sequence too short to remove enough, stride too large).
   Encoding encode(std::string_view text, const EncodeOptions& options = {}) const;
-  Encoding encode_pair(std::string_view first, std::string_view second,
-                       const EncodeOptions& options = {}) const;
+  Encoding encode_pair(std::string_view first, std::string_view second, const EncodeOptions& options = {}) const;
 
-  BatchEncoding encode_batch(const std::vector<std::string_view>& texts,
-                             const EncodeOptions& options = {}) const;
+  BatchEncoding encode_batch(const std::vector<std::string_view>& texts, const EncodeOptions& options = {}) const;
   // Question/context style pairs: firsts[i] with seconds[i].
   BatchEncoding encode_pair_batch(const std::vector<std::string_view>& firsts,
                                   const std::vector<std::string_view>& seconds,

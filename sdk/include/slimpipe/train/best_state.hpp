@@ -2,13 +2,13 @@
 // of every parameter and buffer) and put back into the model at the end.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
-
-#include <ATen/core/Tensor.h>
-#include <torch/nn/module.h>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/task.hpp"

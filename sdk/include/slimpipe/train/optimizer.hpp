@@ -2,13 +2,13 @@
 // LayerNorm weights), the learning-rate schedule and global-norm gradient clipping.
 #pragma once
 
+#include <torch/nn/module.h>
+#include <torch/optim/adamw.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <torch/nn/module.h>
-#include <torch/optim/adamw.h>
 
 #include "slimpipe/export.hpp"
 #include "slimpipe/train/lr_schedule.hpp"
@@ -44,8 +44,8 @@ class SLIMPIPE_API TrainingOptimizer {
   // schedule. Returns the global gradient norm before clipping (0 when clipping is off).
   double apply();
 
-  std::int64_t step() const { return step_; }         // updates applied so far
-  double learning_rate() const;                        // rate the next apply() will use
+  std::int64_t step() const { return step_; }  // updates applied so far
+  double learning_rate() const;                // rate the next apply() will use
   const LrSchedule& schedule() const { return schedule_; }
   torch::optim::AdamW& optimizer() { return *optimizer_; }
   const ParameterGroups& groups() const { return groups_; }

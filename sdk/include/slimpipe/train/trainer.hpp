@@ -20,8 +20,8 @@ namespace slimpipe::train {
 
 struct SLIMPIPE_API TrainingResult {
   std::int64_t steps = 0;
-  double epochs = 0;       // steps / steps_per_epoch
-  double train_loss = 0;   // mean loss over every step, as HF's TrainOutput.training_loss
+  double epochs = 0;      // steps / steps_per_epoch
+  double train_loss = 0;  // mean loss over every step, as HF's TrainOutput.training_loss
   double seconds = 0;
   std::optional<Metrics> best;  // best evaluation (restored into the model); unset without eval data
   std::int64_t best_step = -1;

@@ -20,7 +20,7 @@ struct SLIMPIPE_API TrainingArguments {
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.999;
   double adam_epsilon = 1e-8;
-  double max_grad_norm = 1.0;  // <= 0: no clipping
+  double max_grad_norm = 1.0;                // <= 0: no clipping
   std::string lr_scheduler_type = "linear";  // linear | cosine | constant | constant_with_warmup
   std::int64_t warmup_steps = 0;             // > 0 wins over warmup_ratio
   double warmup_ratio = 0.0;
