@@ -67,77 +67,104 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, const Options& optio
   if (!spec_.own_weight.empty()) spec_.weight = spec_.own_weight.data();
   if (!spec_.own_bias.empty()) spec_.bias = spec_.own_bias.data();
   if (!spec_.own_levels.empty()) spec_.levels = spec_.own_levels.data();
-  const std::int64_t K = spec_.in, N = spec_.out;
+  const std::int64_t K = spec_.in;
   int8_ = spec_.levels != nullptr && spec_.input_threshold > 0 && K > 0;
-  if (spec_.levels && !int8_) {
-    // int8 weights without an input threshold (or an empty input): run in fp32 on the dequantized weight,
-    // exactly what the fake-quant forward computes.
-    spec_.own_weight.resize(static_cast<std::size_t>(N * K));
-    for (std::int64_t n = 0; n < N; ++n)
-      for (std::int64_t k = 0; k < K; ++k)
-        spec_.own_weight[n * K + k] = static_cast<float>(spec_.levels[n * K + k]) / 127.0f * spec_.weight_thresholds[n];
-    spec_.weight = spec_.own_weight.data();
-    spec_.levels = nullptr;
-  }
+  // int8 weights without an input threshold (or an empty input): run in fp32 on the dequantized weight, exactly
+  // what the fake-quant forward computes.
+  if (spec_.levels && !int8_) dequantize_weight();
   if (!int8_) spec_.output_threshold = 0;
   impl_ = "openblas";
   if (options.kernels == Kernels::Own) {
-    const OwnKernels own = own_kernels(options.isa);
-    const GemmIsa isa = own.isa;
-    if (int8_) {
-      // u8 input (levels + 128) and, for an 8-bit output, u8 output for the next Linear, whatever the ISA.
-      own_ = true;
-      u8_ = true;
-      scales_.resize(static_cast<std::size_t>(N));
-      for (std::int64_t n = 0; n < N; ++n)
-        scales_[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
-      packed_storage_ = AlignedBytes(packed_bytes(PackKind::I8, isa, K, N));
-      packed_ = pack_i8(spec_.levels, true, K, K, N, isa, packed_storage_.data());
-      impl_ = std::string("own int8 ") + gemm_isa_name(isa);
-    } else if (K > 0 && own.fp32_avx512) {
-      own_ = true;
-      packed_storage_ = AlignedBytes(packed_bytes(PackKind::F32, isa, K, N));
-      packed_ = pack_f32(spec_.weight, K, K, N, packed_storage_.data());
-      impl_ = "own fp32 avx512";
-    }
+    pack_own(options.isa);
     return;
   }
   if (K == 0 || (!int8_ && onednn_rows_ >= (std::int64_t{1} << 40))) return;
+  init_onednn();
+}
 
-  const dt wdt = int8_ ? dt::s8 : dt::f32;
-  dnnl::memory::desc user_w_md({K, N}, wdt, tag::ba);  // our [out, in] rows are oneDNN's [K, N] "ba"
-  dnnl::memory::desc bias_md({1, N}, dt::f32, tag::ab);
-  std::vector<float> scales;
+void Linear::dequantize_weight() {
+  const std::int64_t K = spec_.in, N = spec_.out;
+  spec_.own_weight.resize(static_cast<std::size_t>(N * K));
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t k = 0; k < K; ++k)
+      spec_.own_weight[n * K + k] = static_cast<float>(spec_.levels[n * K + k]) / 127.0f * spec_.weight_thresholds[n];
+  spec_.weight = spec_.own_weight.data();
+  spec_.levels = nullptr;
+}
+
+std::vector<float> Linear::output_scales() const {
+  std::vector<float> scales(static_cast<std::size_t>(spec_.out));
+  for (std::int64_t n = 0; n < spec_.out; ++n)
+    scales[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
+  return scales;
+}
+
+void Linear::pack_own(const std::string& isa_option) {
+  const std::int64_t K = spec_.in, N = spec_.out;
+  const OwnKernels own = own_kernels(isa_option);
+  const GemmIsa isa = own.isa;
   if (int8_) {
-    scales.resize(static_cast<std::size_t>(N));
-    for (std::int64_t n = 0; n < N; ++n)
-      scales[n] = spec_.input_threshold / 127.0f * (spec_.weight_thresholds[n] / 127.0f);
+    // u8 input (levels + 128) and, for an 8-bit output, u8 output for the next Linear, whatever the ISA.
+    own_ = true;
+    u8_ = true;
+    scales_ = output_scales();
+    packed_storage_ = AlignedBytes(packed_bytes(PackKind::I8, isa, K, N));
+    packed_ = pack_i8(spec_.levels, true, K, K, N, isa, packed_storage_.data());
+    impl_ = std::string("own int8 ") + gemm_isa_name(isa);
+  } else if (K > 0 && own.fp32_avx512) {
+    own_ = true;
+    packed_storage_ = AlignedBytes(packed_bytes(PackKind::F32, isa, K, N));
+    packed_ = pack_f32(spec_.weight, K, K, N, packed_storage_.data());
+    impl_ = "own fp32 avx512";
   }
-  // u8 input with zero point 128 where oneDNN takes it (tried first), else s8. An 8-bit output for a u8 reader
-  // is u8 with zero point 128: round-half-even(v + 128) = round-half-even(v) + 128 and the saturation bounds
-  // shift alike, so the bytes are the reader's levels + 128. The attribute is built anew for each try
-  // (dnnl::primitive_attr copies share one object).
-  auto with_zero_points = [&](bool u8_src) {
-    attr_ = dnnl::primitive_attr();
-    attr_.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (int8_) attr_.set_output_scales(2, scales);
-    dnnl::post_ops ops;
-    ops.append_binary(dnnl::algorithm::binary_add, bias_md);
-    if (spec_.act != Act::None) ops.append_eltwise(1.0f, eltwise_of(spec_.act), 0.0f, 0.0f);
-    if (s8_output()) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 127.0f / spec_.output_threshold, 0.0f);
-    attr_.set_post_ops(ops);
-    if (u8_src) attr_.set_zero_points(DNNL_ARG_SRC, 0, {128});
-    if (s8_output() && spec_.output_u8) attr_.set_zero_points(DNNL_ARG_DST, 0, {128});
-    u8_ = u8_src;
-  };
+}
 
-  // The weight layout: what oneDNN wants for a typical row count (the same for every row count; checked when
-  // each primitive is created), else our own [out, in].
+void Linear::init_onednn() {
+  const std::int64_t K = spec_.in, N = spec_.out;
+  const dnnl::memory::desc user_w_md({K, N}, int8_ ? dt::s8 : dt::f32, tag::ba);  // our [out, in] is oneDNN's "ba"
+  const dnnl::memory::desc bias_md({1, N}, dt::f32, tag::ab);
+  std::vector<float> scales;
+  if (int8_) scales = output_scales();
+  const dnnl::matmul::primitive_desc ref = reference_pd(user_w_md, bias_md, scales);
+  const std::string ref_impl = ref.impl_info_str();
+  // fp32 automatic choice (onednn_fp32_min_rows < 0): oneDNN where it has brgemm kernels for this CPU (faster than
+  // OpenBLAS at every row count measured, bench/peers/gemm_bench), OpenBLAS otherwise.
+  if (!int8_ && onednn_rows_ < 0 && !is_brgemm(ref)) return;
+  onednn_ = true;
+  impl_ = ref_impl;
+  weights_md_ = ref.weights_desc();
+  place_weights(user_w_md);
+  bias_mem_ = dnnl::memory(bias_md, engine_, const_cast<float*>(spec_.bias));
+}
+
+// u8 input with zero point 128 where oneDNN takes it (tried first), else s8. An 8-bit output for a u8 reader is
+// u8 with zero point 128: round-half-even(v + 128) = round-half-even(v) + 128 and the saturation bounds shift
+// alike, so the bytes are the reader's levels + 128. The attribute is built anew for each try (dnnl::primitive_attr
+// copies share one object).
+void Linear::set_attr(bool u8_src, const std::vector<float>& scales, const dnnl::memory::desc& bias_md) {
+  attr_ = dnnl::primitive_attr();
+  attr_.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (int8_) attr_.set_output_scales(2, scales);
+  dnnl::post_ops ops;
+  ops.append_binary(dnnl::algorithm::binary_add, bias_md);
+  if (spec_.act != Act::None) ops.append_eltwise(1.0f, eltwise_of(spec_.act), 0.0f, 0.0f);
+  if (s8_output()) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 127.0f / spec_.output_threshold, 0.0f);
+  attr_.set_post_ops(ops);
+  if (u8_src) attr_.set_zero_points(DNNL_ARG_SRC, 0, {128});
+  if (s8_output() && spec_.output_u8) attr_.set_zero_points(DNNL_ARG_DST, 0, {128});
+  u8_ = u8_src;
+}
+
+// The weight layout: what oneDNN wants for a typical row count (the same for every row count; checked when each
+// primitive is created), else our own [out, in].
+dnnl::matmul::primitive_desc Linear::reference_pd(const dnnl::memory::desc& user_w_md,
+                                                  const dnnl::memory::desc& bias_md, const std::vector<float>& scales) {
+  const std::int64_t K = spec_.in, N = spec_.out;
   dnnl::matmul::primitive_desc ref;
   std::string refusal;
   for (bool u8_src : int8_ ? std::vector<bool>{true, false} : std::vector<bool>{false}) {
-    with_zero_points(u8_src);
-    for (const auto& w_md : {dnnl::memory::desc({K, N}, wdt, tag::any), user_w_md}) {
+    set_attr(u8_src, scales, bias_md);
+    for (const auto& w_md : {dnnl::memory::desc({K, N}, user_w_md.data_type(), tag::any), user_w_md}) {
       try {
         ref = make_pd(128, w_md);
         break;
@@ -148,13 +175,10 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, const Options& optio
     if (ref) break;
   }
   if (!ref) throw Error(spec_.site + ": oneDNN has no matmul for this Linear (" + refusal + ")");
-  const std::string ref_impl = ref.impl_info_str();
-  // fp32 automatic choice (onednn_fp32_min_rows < 0): oneDNN where it has brgemm kernels for this CPU (faster than
-  // OpenBLAS at every row count measured, bench/peers/gemm_bench), OpenBLAS otherwise.
-  if (!int8_ && onednn_rows_ < 0 && !is_brgemm(ref)) return;
-  onednn_ = true;
-  impl_ = ref_impl;
-  weights_md_ = ref.weights_desc();
+  return ref;
+}
+
+void Linear::place_weights(const dnnl::memory::desc& user_w_md) {
   void* user_ptr = int8_ ? static_cast<void*>(const_cast<std::int8_t*>(spec_.levels))
                          : static_cast<void*>(const_cast<float*>(spec_.weight));
   dnnl::memory user_w(user_w_md, engine_, user_ptr);
@@ -166,7 +190,6 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, const Options& optio
     dnnl::reorder(user_w, weights_).execute(stream, user_w, weights_);
     stream.wait();
   }
-  bias_mem_ = dnnl::memory(bias_md, engine_, const_cast<float*>(spec_.bias));
 }
 
 dnnl::matmul::primitive_desc Linear::make_pd(std::int64_t rows, const dnnl::memory::desc& weights) const {

@@ -94,6 +94,18 @@ class Linear {
     dnnl::memory src, dst, scratch;
     bool one_thread = false;
   };
+  // Load-time steps of the constructor.
+  void dequantize_weight();                      // levels * T_w[n]/127 into own_weight, which becomes the weight
+  std::vector<float> output_scales() const;      // int8: T_in/127 * T_w[n]/127 per output feature
+  void pack_own(const std::string& isa_option);  // Kernels::Own: int8, or fp32 where AVX-512 has it; else OpenBLAS
+  // Kernels::OneDnn: the matmul and weight layout for a typical row count, the weights placed (or reordered) in
+  // that layout; fp32 stays on OpenBLAS when oneDNN has no brgemm kernel and the choice is automatic.
+  void init_onednn();
+  // attr_ for a source of u8 (zero point 128) or s8: output scales, bias, activation, 8-bit output.
+  void set_attr(bool u8_src, const std::vector<float>& scales, const dnnl::memory::desc& bias_md);
+  dnnl::matmul::primitive_desc reference_pd(const dnnl::memory::desc& user_w_md, const dnnl::memory::desc& bias_md,
+                                            const std::vector<float>& scales);
+  void place_weights(const dnnl::memory::desc& user_w_md);  // weights_ in weights_md_, from our [out, in]
   dnnl::matmul::primitive_desc make_pd(std::int64_t rows, const dnnl::memory::desc& weights) const;
   Prim& prim_for(std::int64_t rows);
   void run_onednn(std::int64_t rows, void* src, void* dst, dnnl::stream& stream);

@@ -85,10 +85,8 @@ void Model::Impl::check_inputs(const std::int64_t* ids, const std::int64_t* type
   }
 }
 
-const Output& Model::Impl::run(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am,
-                               std::int64_t b, std::int64_t s) {
-  check_inputs(ids, types, am, b, s);
-  const std::int64_t M = b * s, H = info.hidden_size, d = info.head_dim;
+void Model::Impl::grow_workspace(std::int64_t b, std::int64_t s) {
+  const std::int64_t M = b * s, H = info.hidden_size;
   std::int64_t max_all = 0, max_inter = 0;
   for (const Layer& L : layers) {
     max_all = std::max(max_all, L.all);
@@ -114,12 +112,12 @@ const Output& Model::Impl::run(const std::int64_t* ids, const std::int64_t* type
   grow(logits, M * std::max<std::int64_t>(info.num_labels, 2));
   grow(start, M);
   grow(end, M);
+}
 
-  const float lowest = std::numeric_limits<float>::lowest();
-  for (std::int64_t i = 0; i < M; ++i) mask[i] = (am && am[i] == 0) ? lowest : 0.0f;
-
-  // Embeddings: word + token type (+ task type 0) + position, then LayerNorm (transformers' order).
-  auto embed = [&](std::int64_t t) {
+void Model::Impl::embed(const std::int64_t* ids, const std::int64_t* types, std::int64_t M, std::int64_t s) {
+  const std::int64_t H = info.hidden_size;
+  // Word + token type (+ task type 0) + position, then LayerNorm (transformers' order).
+  auto embed_token = [&](std::int64_t t) {
     float* xr = x.data() + t * H;
     const float* ty = type + (types ? types[t] : 0) * H;
     const float* p = pos + (t % s) * H;
@@ -135,55 +133,58 @@ const Output& Model::Impl::run(const std::int64_t* ids, const std::int64_t* type
   };
   if (detail::parallel_worth(3 * M * H, detail::kParallelMinElements)) {
 #pragma omp parallel for schedule(static)
-    for (std::int64_t t = 0; t < M; ++t) embed(t);
+    for (std::int64_t t = 0; t < M; ++t) embed_token(t);
   } else {
-    for (std::int64_t t = 0; t < M; ++t) embed(t);
+    for (std::int64_t t = 0; t < M; ++t) embed_token(t);
   }
   detail::layer_norm(x.data(), nullptr, emb_g, emb_b, eps, x.data(), M, H);
+}
 
-  for (Layer& L : layers) {
-    const float *qp = nullptr, *kp = nullptr, *vp = nullptr;
-    std::int64_t ld = L.all;
-    if (L.all > 0) {
-      if (L.qkv) {
-        L.qkv->forward(x.data(), nullptr, M, qkv.data(), nullptr, qbuf.data(), fbuf.data(), stream);
-        ld = 3 * L.all;
-        qp = qkv.data();
-        kp = qp + L.all;
-        vp = qp + 2 * L.all;
-      } else {
-        L.q->forward(x.data(), nullptr, M, q.data(), nullptr, qbuf.data(), fbuf.data(), stream);
-        L.k->forward(x.data(), nullptr, M, k.data(), nullptr, qbuf.data(), fbuf.data(), stream);
-        L.v->forward(x.data(), nullptr, M, v.data(), nullptr, qbuf.data(), fbuf.data(), stream);
-        qp = q.data();
-        kp = k.data();
-        vp = v.data();
-      }
-      if (L.int8_attention && options.kernels == Kernels::Own) {
-        attention_int8_own(L, qp, kp, vp, ld, b, s);
-      } else if (L.int8_attention) {
-        attention_int8(L, qp, kp, vp, ld, b, s);
-      } else {
-        // Attention MatMul operands fake-quantized as the int8 deployment computes them.
-        if (L.t_q > 0) detail::fake_quantize(const_cast<float*>(qp), M, L.all, ld, L.t_q);
-        if (L.t_k > 0) detail::fake_quantize(const_cast<float*>(kp), M, L.all, ld, L.t_k);
-        if (L.t_v > 0) detail::fake_quantize(const_cast<float*>(vp), M, L.all, ld, L.t_v);
-        attention(L, qp, kp, vp, ld, b, s);
-      }
-    }
-    L.attn_out->forward(ctx.data(), nullptr, M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
-    detail::layer_norm(tmp.data(), x.data(), L.ln1_g, L.ln1_b, eps, h1.data(), M, H);
-    if (L.ffn1->s8_output()) {
-      L.ffn1->forward(h1.data(), nullptr, M, nullptr, ffq.data(), qbuf.data(), fbuf.data(), stream);
-      L.ffn2->forward(nullptr, ffq.data(), M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+void Model::Impl::run_layer(Layer& L, std::int64_t b, std::int64_t s) {
+  const std::int64_t M = b * s, H = info.hidden_size;
+  const float *qp = nullptr, *kp = nullptr, *vp = nullptr;
+  std::int64_t ld = L.all;
+  if (L.all > 0) {
+    if (L.qkv) {
+      L.qkv->forward(x.data(), nullptr, M, qkv.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+      ld = 3 * L.all;
+      qp = qkv.data();
+      kp = qp + L.all;
+      vp = qp + 2 * L.all;
     } else {
-      L.ffn1->forward(h1.data(), nullptr, M, ffn.data(), nullptr, qbuf.data(), fbuf.data(), stream);
-      L.ffn2->forward(ffn.data(), nullptr, M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+      L.q->forward(x.data(), nullptr, M, q.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+      L.k->forward(x.data(), nullptr, M, k.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+      L.v->forward(x.data(), nullptr, M, v.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+      qp = q.data();
+      kp = k.data();
+      vp = v.data();
     }
-    detail::layer_norm(tmp.data(), h1.data(), L.ln2_g, L.ln2_b, eps, x.data(), M, H);
+    if (L.int8_attention && options.kernels == Kernels::Own) {
+      attention_int8_own(L, qp, kp, vp, ld, b, s);
+    } else if (L.int8_attention) {
+      attention_int8(L, qp, kp, vp, ld, b, s);
+    } else {
+      // Attention MatMul operands fake-quantized as the int8 deployment computes them.
+      if (L.t_q > 0) detail::fake_quantize(const_cast<float*>(qp), M, L.all, ld, L.t_q);
+      if (L.t_k > 0) detail::fake_quantize(const_cast<float*>(kp), M, L.all, ld, L.t_k);
+      if (L.t_v > 0) detail::fake_quantize(const_cast<float*>(vp), M, L.all, ld, L.t_v);
+      attention(L, qp, kp, vp, ld, b, s);
+    }
   }
-  (void)d;
+  L.attn_out->forward(ctx.data(), nullptr, M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+  detail::layer_norm(tmp.data(), x.data(), L.ln1_g, L.ln1_b, eps, h1.data(), M, H);
+  if (L.ffn1->s8_output()) {
+    L.ffn1->forward(h1.data(), nullptr, M, nullptr, ffq.data(), qbuf.data(), fbuf.data(), stream);
+    L.ffn2->forward(nullptr, ffq.data(), M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+  } else {
+    L.ffn1->forward(h1.data(), nullptr, M, ffn.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+    L.ffn2->forward(ffn.data(), nullptr, M, tmp.data(), nullptr, qbuf.data(), fbuf.data(), stream);
+  }
+  detail::layer_norm(tmp.data(), h1.data(), L.ln2_g, L.ln2_b, eps, x.data(), M, H);
+}
 
+void Model::Impl::run_head(std::int64_t b, std::int64_t s) {
+  const std::int64_t M = b * s, H = info.hidden_size;
   out = Output{};
   out.batch = b;
   out.seq = s;
@@ -211,6 +212,18 @@ const Output& Model::Impl::run(const std::int64_t* ids, const std::int64_t* type
       out.end_logits = end.data();
       break;
   }
+}
+
+const Output& Model::Impl::run(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am,
+                               std::int64_t b, std::int64_t s) {
+  check_inputs(ids, types, am, b, s);
+  grow_workspace(b, s);
+  const std::int64_t M = b * s;
+  const float lowest = std::numeric_limits<float>::lowest();
+  for (std::int64_t i = 0; i < M; ++i) mask[i] = (am && am[i] == 0) ? lowest : 0.0f;
+  embed(ids, types, M, s);
+  for (Layer& L : layers) run_layer(L, b, s);
+  run_head(b, s);
   return out;
 }
 

@@ -44,6 +44,17 @@ std::optional<float> threshold_at(const Json& site, const char* key, const std::
 
 ModelFile::ModelFile(const fs::path& dir) {
   json_path_ = dir / "runtime.json";
+  read_json(dir);
+  const std::string where = json_path_.string();
+  weights_path_ = dir / string("weights_file");
+  const std::uint64_t size = map_weights(static_cast<std::uint64_t>(integer("weights_bytes")), where);
+  std::error_code ec;
+  file_bytes_ = size + fs::file_size(json_path_, ec);
+  read_tensors(size, where);
+  if (int8_) read_quant(where);
+}
+
+void ModelFile::read_json(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     throw Error(dir.string() + ": not a folder (expected an export of slimpipe::exporter::export_runtime)");
@@ -65,9 +76,9 @@ ModelFile::ModelFile(const fs::path& dir) {
   if (precision != "fp32" && precision != "int8")
     throw Error(where + ": precision '" + precision + "', expected fp32 or int8");
   int8_ = precision == "int8";
+}
 
-  weights_path_ = dir / string("weights_file");
-  const std::uint64_t expected = static_cast<std::uint64_t>(integer("weights_bytes"));
+std::uint64_t ModelFile::map_weights(std::uint64_t expected, const std::string& where) {
   int fd = ::open(weights_path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     throw Error(weights_path_.string() + ": cannot open (" + std::strerror(errno) + "), expected the weights of " +
@@ -93,8 +104,10 @@ ModelFile::ModelFile(const fs::path& dir) {
     map_bytes_ = size;
   }
   ::close(fd);
-  file_bytes_ = size + fs::file_size(json_path_, ec);
+  return size;
+}
 
+void ModelFile::read_tensors(std::uint64_t size, const std::string& where) {
   auto tensors = json_.find("tensors");
   if (tensors == json_.end() || !tensors->is_array()) throw Error(where + ": missing array 'tensors'");
   for (const Json& t : *tensors) {
@@ -109,43 +122,48 @@ ModelFile::ModelFile(const fs::path& dir) {
       v.shape = t.at("shape").get<std::vector<std::int64_t>>();
       const auto offset = t.at("offset").get<std::uint64_t>();
       v.bytes = t.at("bytes").get<std::uint64_t>();
-      if (v.dtype != "f32" && v.dtype != "f16" && v.dtype != "i8")
-        throw Error(where + ": tensor " + name + " has dtype '" + v.dtype + "', expected f32, f16 or i8");
-      // Bytes the shape needs, overflow-checked (the dimensions are the file's word).
-      std::uint64_t need = v.dtype == "f32" ? 4 : v.dtype == "f16" ? 2 : 1;
-      for (auto d : v.shape) {
-        if (d < 0) throw Error(where + ": tensor " + name + " has a negative dimension");
-        if (__builtin_mul_overflow(need, static_cast<std::uint64_t>(d), &need))
-          throw Error(where + ": tensor " + name + " has shape " + shape_text(v.shape) + ", too large");
-      }
-      if (need != v.bytes)
-        throw Error(where + ": tensor " + name + " has " + std::to_string(v.bytes) + " bytes, its shape needs " +
-                    std::to_string(need));
-      if (offset > size || v.bytes > size - offset)
-        throw Error(where + ": tensor " + name + " lies outside " + weights_path_.filename().string() + " (" +
-                    std::to_string(size) + " bytes)");
-      if ((v.dtype == "f32" && offset % 4 != 0) || (v.dtype == "f16" && offset % 2 != 0))
-        throw Error(where + ": tensor " + name + " is not aligned to its element size");
+      check_tensor(name, v, offset, size, where);
       v.data = static_cast<const char*>(map_) + offset;
     } catch (const Json::exception& e) {
       throw Error(where + ": malformed 'tensors' entry (" + std::string(e.what()) + ")");
     }
     tensors_[name] = v;
   }
+}
 
-  if (int8_) {
-    auto q = json_.find("quant");
-    if (q == json_.end() || !q->is_object()) throw Error(where + ": int8 model without a 'quant' object");
-    if (q->value("bits", 0) != 8) throw Error(where + ": quant.bits must be 8");
-    auto sites = q->find("sites");
-    if (sites == q->end() || !sites->is_object()) throw Error(where + ": missing object 'quant.sites'");
-    for (auto it = sites->begin(); it != sites->end(); ++it) {
-      SiteQuant s;
-      s.input_threshold = threshold_at(it.value(), "input_threshold", where);
-      s.left_threshold = threshold_at(it.value(), "left_threshold", where);
-      s.right_threshold = threshold_at(it.value(), "right_threshold", where);
-      quant_[it.key()] = s;
-    }
+void ModelFile::check_tensor(const std::string& name, const TensorView& v, std::uint64_t offset, std::uint64_t size,
+                             const std::string& where) const {
+  if (v.dtype != "f32" && v.dtype != "f16" && v.dtype != "i8")
+    throw Error(where + ": tensor " + name + " has dtype '" + v.dtype + "', expected f32, f16 or i8");
+  // Bytes the shape needs, overflow-checked (the dimensions are the file's word).
+  std::uint64_t need = v.dtype == "f32" ? 4 : v.dtype == "f16" ? 2 : 1;
+  for (auto d : v.shape) {
+    if (d < 0) throw Error(where + ": tensor " + name + " has a negative dimension");
+    if (__builtin_mul_overflow(need, static_cast<std::uint64_t>(d), &need))
+      throw Error(where + ": tensor " + name + " has shape " + shape_text(v.shape) + ", too large");
+  }
+  if (need != v.bytes)
+    throw Error(where + ": tensor " + name + " has " + std::to_string(v.bytes) + " bytes, its shape needs " +
+                std::to_string(need));
+  if (offset > size || v.bytes > size - offset)
+    throw Error(where + ": tensor " + name + " lies outside " + weights_path_.filename().string() + " (" +
+                std::to_string(size) + " bytes)");
+  if ((v.dtype == "f32" && offset % 4 != 0) || (v.dtype == "f16" && offset % 2 != 0))
+    throw Error(where + ": tensor " + name + " is not aligned to its element size");
+}
+
+void ModelFile::read_quant(const std::string& where) {
+  auto q = json_.find("quant");
+  if (q == json_.end() || !q->is_object()) throw Error(where + ": int8 model without a 'quant' object");
+  if (q->value("bits", 0) != 8) throw Error(where + ": quant.bits must be 8");
+  auto sites = q->find("sites");
+  if (sites == q->end() || !sites->is_object()) throw Error(where + ": missing object 'quant.sites'");
+  for (auto it = sites->begin(); it != sites->end(); ++it) {
+    SiteQuant s;
+    s.input_threshold = threshold_at(it.value(), "input_threshold", where);
+    s.left_threshold = threshold_at(it.value(), "left_threshold", where);
+    s.right_threshold = threshold_at(it.value(), "right_threshold", where);
+    quant_[it.key()] = s;
   }
 }
 

@@ -57,6 +57,18 @@ class ModelFile {
   bool int8() const { return int8_; }
 
  private:
+  // Parses runtime.json and checks its format, version and precision (sets int8_).
+  void read_json(const std::filesystem::path& dir);
+  // Maps weights.bin read-only after checking that it holds `expected` bytes; returns its size.
+  std::uint64_t map_weights(std::uint64_t expected, const std::string& where);
+  // Reads the 'tensors' array into views of the mapped weights (`size`: the bytes of weights.bin).
+  void read_tensors(std::uint64_t size, const std::string& where);
+  // One tensor's dtype, byte count (against its shape), extent within weights.bin and alignment.
+  void check_tensor(const std::string& name, const TensorView& v, std::uint64_t offset, std::uint64_t size,
+                    const std::string& where) const;
+  // Reads the thresholds of an int8 model's 'quant' object.
+  void read_quant(const std::string& where);
+
   std::filesystem::path json_path_, weights_path_;
   nlohmann::json json_;
   std::map<std::string, TensorView> tensors_;

@@ -95,9 +95,17 @@ struct Model::Impl {
 
   LinearSpec spec(const std::string& site, std::int64_t in, std::int64_t out_features, Act act);
 
-  void load_layer(std::int64_t i, Act act);
-
+  // Loading (model_load.cpp): load reads the configuration, the embeddings, each layer and the head.
   void load(const std::filesystem::path& dir);
+  Act read_config();  // runtime.json's sizes, head and per-layer sizes into info; returns the FFN activation
+  void load_embeddings();
+  void load_layer(std::int64_t i, Act act);
+  void load_qkv(Layer& L, const std::string& prefix);  // one fused Q/K/V Linear where the three agree, else three
+  // The attention thresholds of a layer, and whether its attention runs on integer kernels.
+  void choose_attention(Layer& L, const std::string& prefix);
+  void load_ffn(Layer& L, const std::string& prefix, Act act);
+  void load_head();
+  void count_linear(const Linear* l);  // info's counts of int8, fp32, oneDNN and own Linears (null: none)
 
   void check_inputs(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am, std::int64_t b,
                     std::int64_t s) const;
@@ -126,6 +134,13 @@ struct Model::Impl {
   // written in place. The same products of levels as the oneDNN path and the fake-quant forward.
   void attention_int8_own(Layer& L, const float* qp, const float* kp, const float* vp, std::int64_t ld, std::int64_t b,
                           std::int64_t s);
+
+  // The forward (model.cpp), in order: the workspace grown for [b, s], the embeddings into x, each layer, the task
+  // head into out.
+  void grow_workspace(std::int64_t b, std::int64_t s);
+  void embed(const std::int64_t* ids, const std::int64_t* types, std::int64_t M, std::int64_t s);
+  void run_layer(Layer& L, std::int64_t b, std::int64_t s);
+  void run_head(std::int64_t b, std::int64_t s);  // fills out
 
   const Output& run(const std::int64_t* ids, const std::int64_t* types, const std::int64_t* am, std::int64_t b,
                     std::int64_t s);

@@ -45,45 +45,72 @@ LinearSpec Model::Impl::spec(const std::string& site, std::int64_t in, std::int6
   return s;
 }
 
-void Model::Impl::load_layer(std::int64_t i, Act act) {
-  Layer& L = layers[i];
-  const std::int64_t H = info.hidden_size, d = info.head_dim;
-  L.heads = info.heads[i];
-  L.inter = info.intermediate_sizes[i];
-  if (__builtin_mul_overflow(L.heads, d, &L.all))
-    throw Error(file->json_path() + ": layer " + std::to_string(i) + " has " + std::to_string(L.heads) + " heads of " +
-                std::to_string(d) + ", too many");
-  const std::string p = "encoder.layer." + std::to_string(i) + ".";
-  LinearSpec sq = spec(p + "attention.self.query", H, L.all, Act::None);
-  LinearSpec sk = spec(p + "attention.self.key", H, L.all, Act::None);
-  LinearSpec sv = spec(p + "attention.self.value", H, L.all, Act::None);
+namespace {
+
+// Q, K and V as one Linear: weights (or levels and their thresholds) and biases concatenated along the output
+// features, with the input threshold the three share.
+LinearSpec fused_qkv(const std::string& site, const LinearSpec& sq, const LinearSpec& sk, const LinearSpec& sv) {
+  const std::int64_t H = sq.in, all = sq.out;
+  LinearSpec f;
+  f.site = site;
+  f.in = H;
+  f.out = 3 * all;
+  f.input_threshold = sq.input_threshold;
+  for (const LinearSpec* s : {&sq, &sk, &sv}) {
+    f.own_bias.insert(f.own_bias.end(), s->bias, s->bias + all);
+    if (s->levels) {
+      f.own_levels.insert(f.own_levels.end(), s->levels, s->levels + all * H);
+      f.weight_thresholds.insert(f.weight_thresholds.end(), s->weight_thresholds.begin(), s->weight_thresholds.end());
+    } else {
+      f.own_weight.insert(f.own_weight.end(), s->weight, s->weight + all * H);
+    }
+  }
+  return f;
+}
+
+Head head_named(const std::string& name, const ModelFile& f) {
+  if (name == "seq_cls") return Head::SequenceClassification;
+  if (name == "token_cls") return Head::TokenClassification;
+  if (name == "qa") return Head::QuestionAnswering;
+  throw Error(f.json_path() + ": head '" + name + "', expected seq_cls, token_cls or qa");
+}
+
+Act act_named(const std::string& name, const ModelFile& f) {
+  if (name == "gelu") return Act::GeluErf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh") return Act::GeluTanh;
+  if (name == "relu") return Act::Relu;
+  throw Error(f.json_path() + ": hidden_act '" + name + "', expected gelu, gelu_new, gelu_pytorch_tanh or relu");
+}
+
+}  // namespace
+
+void Model::Impl::count_linear(const Linear* l) {
+  if (!l) return;
+  ++(l->int8() ? info.int8_linears : info.fp32_linears);
+  if (l->onednn()) ++info.onednn_linears;
+  if (l->own()) ++info.own_linears;
+}
+
+void Model::Impl::load_qkv(Layer& L, const std::string& prefix) {
+  const std::int64_t H = info.hidden_size;
+  LinearSpec sq = spec(prefix + "attention.self.query", H, L.all, Act::None);
+  LinearSpec sk = spec(prefix + "attention.self.key", H, L.all, Act::None);
+  LinearSpec sv = spec(prefix + "attention.self.value", H, L.all, Act::None);
   const bool same_kind =
       (sq.levels != nullptr) == (sk.levels != nullptr) && (sq.levels != nullptr) == (sv.levels != nullptr);
   const bool same_t = sq.input_threshold == sk.input_threshold && sq.input_threshold == sv.input_threshold;
   if (same_kind && same_t && L.all > 0) {
-    // One GEMM for Q, K and V: weights, thresholds and biases concatenated along the output features.
-    LinearSpec f;
-    f.site = p + "attention.self.qkv";
-    f.in = H;
-    f.out = 3 * L.all;
-    f.input_threshold = sq.input_threshold;
-    for (const LinearSpec* s : {&sq, &sk, &sv}) {
-      f.own_bias.insert(f.own_bias.end(), s->bias, s->bias + L.all);
-      if (s->levels) {
-        f.own_levels.insert(f.own_levels.end(), s->levels, s->levels + L.all * H);
-        f.weight_thresholds.insert(f.weight_thresholds.end(), s->weight_thresholds.begin(), s->weight_thresholds.end());
-      } else {
-        f.own_weight.insert(f.own_weight.end(), s->weight, s->weight + L.all * H);
-      }
-    }
-    L.qkv = std::make_unique<Linear>(std::move(f), engine, options);
+    L.qkv = std::make_unique<Linear>(fused_qkv(prefix + "attention.self.qkv", sq, sk, sv), engine, options);
   } else {
     L.q = std::make_unique<Linear>(std::move(sq), engine, options);
     L.k = std::make_unique<Linear>(std::move(sk), engine, options);
     L.v = std::make_unique<Linear>(std::move(sv), engine, options);
   }
-  const auto qk = file->site_quant(p + "attention.self.qk");
-  const auto pv = file->site_quant(p + "attention.self.pv");
+}
+
+void Model::Impl::choose_attention(Layer& L, const std::string& prefix) {
+  const auto qk = file->site_quant(prefix + "attention.self.qk");
+  const auto pv = file->site_quant(prefix + "attention.self.pv");
   L.t_q = qk.left_threshold.value_or(0.0f);
   L.t_k = qk.right_threshold.value_or(0.0f);
   L.t_p = pv.left_threshold.value_or(0.0f);
@@ -110,60 +137,48 @@ void Model::Impl::load_layer(std::int64_t i, Act act) {
     else
       L.attn.clear();  // the probe's primitives are kept for use only when the integer path is taken
   }
-  L.attn_out = make_linear(p + "attention.output.dense", L.all, H, Act::None);
-  L.ln1_g = file->tensor(p + "attention.output.LayerNorm.weight", "f32", {H}).f32();
-  L.ln1_b = file->tensor(p + "attention.output.LayerNorm.bias", "f32", {H}).f32();
-  // FFN: when both GEMMs are int8, the first writes s8 requantized for the second (one fused epilogue).
-  LinearSpec s1 = spec(p + "intermediate.dense", H, L.inter, act);
-  LinearSpec s2 = spec(p + "output.dense", L.inter, H, Act::None);
+}
+
+void Model::Impl::load_ffn(Layer& L, const std::string& prefix, Act act) {
+  const std::int64_t H = info.hidden_size;
+  // When both GEMMs are int8, the first writes s8 requantized for the second (one fused epilogue).
+  LinearSpec s1 = spec(prefix + "intermediate.dense", H, L.inter, act);
+  LinearSpec s2 = spec(prefix + "output.dense", L.inter, H, Act::None);
   if (s1.levels && s1.input_threshold > 0 && s2.levels && s2.input_threshold > 0 && L.inter > 0)
     s1.output_threshold = s2.input_threshold;
   L.ffn2 = std::make_unique<Linear>(std::move(s2), engine, options);
   s1.output_u8 = L.ffn2->u8_input();  // FFN1 writes the bytes FFN2 reads
   L.ffn1 = std::make_unique<Linear>(std::move(s1), engine, options);
+}
+
+void Model::Impl::load_layer(std::int64_t i, Act act) {
+  Layer& L = layers[i];
+  const std::int64_t H = info.hidden_size, d = info.head_dim;
+  L.heads = info.heads[i];
+  L.inter = info.intermediate_sizes[i];
+  if (__builtin_mul_overflow(L.heads, d, &L.all))
+    throw Error(file->json_path() + ": layer " + std::to_string(i) + " has " + std::to_string(L.heads) + " heads of " +
+                std::to_string(d) + ", too many");
+  const std::string p = "encoder.layer." + std::to_string(i) + ".";
+  load_qkv(L, p);
+  choose_attention(L, p);
+  L.attn_out = make_linear(p + "attention.output.dense", L.all, H, Act::None);
+  L.ln1_g = file->tensor(p + "attention.output.LayerNorm.weight", "f32", {H}).f32();
+  L.ln1_b = file->tensor(p + "attention.output.LayerNorm.bias", "f32", {H}).f32();
+  load_ffn(L, p, act);
   L.ln2_g = file->tensor(p + "output.LayerNorm.weight", "f32", {H}).f32();
   L.ln2_b = file->tensor(p + "output.LayerNorm.bias", "f32", {H}).f32();
   for (const Linear* l : {L.qkv.get(), L.q.get(), L.k.get(), L.v.get(), L.attn_out.get(), L.ffn1.get(), L.ffn2.get()})
-    if (l) {
-      ++(l->int8() ? info.int8_linears : info.fp32_linears);
-      if (l->onednn()) ++info.onednn_linears;
-      if (l->own()) ++info.own_linears;
-    }
+    count_linear(l);
 }
 
-void Model::Impl::load(const std::filesystem::path& dir) {
-  if (options.kernels == Kernels::Own) {
-    const detail::OwnKernels own = detail::own_kernels(options.isa);
-    isa = own.isa;
-    info.kernels =
-        std::string("own: int8 ") + detail::gemm_isa_name(isa) + ", fp32 " + (own.fp32_avx512 ? "avx512" : "openblas");
-  } else {
-    info.kernels = "onednn";
-  }
-  file = std::make_unique<ModelFile>(dir);
+Act Model::Impl::read_config() {
   const ModelFile& f = *file;
   info.precision = f.string("precision");
   info.model_type = f.string("model_type");
-  const std::string head_name = f.string("head");
-  if (head_name == "seq_cls")
-    info.head = Head::SequenceClassification;
-  else if (head_name == "token_cls")
-    info.head = Head::TokenClassification;
-  else if (head_name == "qa")
-    info.head = Head::QuestionAnswering;
-  else
-    throw Error(f.json_path() + ": head '" + head_name + "', expected seq_cls, token_cls or qa");
+  info.head = head_named(f.string("head"), f);
   info.hidden_act = f.string("hidden_act");
-  Act act;
-  if (info.hidden_act == "gelu")
-    act = Act::GeluErf;
-  else if (info.hidden_act == "gelu_new" || info.hidden_act == "gelu_pytorch_tanh")
-    act = Act::GeluTanh;
-  else if (info.hidden_act == "relu")
-    act = Act::Relu;
-  else
-    throw Error(f.json_path() + ": hidden_act '" + info.hidden_act +
-                "', expected gelu, gelu_new, gelu_pytorch_tanh or relu");
+  const Act act = act_named(info.hidden_act, f);
   info.num_layers = f.integer("num_hidden_layers");
   info.hidden_size = f.integer("hidden_size");
   info.head_dim = f.integer("head_dim");
@@ -189,14 +204,17 @@ void Model::Impl::load(const std::filesystem::path& dir) {
     info.heads.push_back(l["num_heads"].get<std::int64_t>());
     info.intermediate_sizes.push_back(l["intermediate_size"].get<std::int64_t>());
   }
+  return act;
+}
+
+void Model::Impl::load_embeddings() {
+  const ModelFile& f = *file;
   const std::int64_t H = info.hidden_size;
-  {
-    const auto* w = f.find("embeddings.word_embeddings.weight");
-    if (w && w->dtype == "f16")
-      word16 = f.tensor("embeddings.word_embeddings.weight", "f16", {info.vocab_size, H}).f16();
-    else
-      word = f.tensor("embeddings.word_embeddings.weight", "f32", {info.vocab_size, H}).f32();
-  }
+  const auto* w = f.find("embeddings.word_embeddings.weight");
+  if (w && w->dtype == "f16")
+    word16 = f.tensor("embeddings.word_embeddings.weight", "f16", {info.vocab_size, H}).f16();
+  else
+    word = f.tensor("embeddings.word_embeddings.weight", "f32", {info.vocab_size, H}).f32();
   pos = f.tensor("embeddings.position_embeddings.weight", "f32", {info.max_position_embeddings, H}).f32();
   type = f.tensor("embeddings.token_type_embeddings.weight", "f32", {type_vocab, H}).f32();
   if (f.boolean("use_task_id", false)) {
@@ -208,8 +226,10 @@ void Model::Impl::load(const std::filesystem::path& dir) {
   }
   emb_g = f.tensor("embeddings.LayerNorm.weight", "f32", {H}).f32();
   emb_b = f.tensor("embeddings.LayerNorm.bias", "f32", {H}).f32();
-  layers.resize(static_cast<std::size_t>(info.num_layers));
-  for (std::int64_t i = 0; i < info.num_layers; ++i) load_layer(i, act);
+}
+
+void Model::Impl::load_head() {
+  const std::int64_t H = info.hidden_size;
   switch (info.head) {
     case Head::SequenceClassification:
       pooler = make_linear("pooler.dense", H, H, Act::Tanh);
@@ -220,16 +240,29 @@ void Model::Impl::load(const std::filesystem::path& dir) {
       break;
     case Head::QuestionAnswering:
       if (info.num_labels != 2)
-        throw Error(f.json_path() + ": a qa model has num_labels 2, found " + std::to_string(info.num_labels));
+        throw Error(file->json_path() + ": a qa model has num_labels 2, found " + std::to_string(info.num_labels));
       head = make_linear("qa_outputs", H, 2, Act::None);
       break;
   }
-  for (const Linear* l : {pooler.get(), head.get()})
-    if (l) {
-      ++(l->int8() ? info.int8_linears : info.fp32_linears);
-      if (l->onednn()) ++info.onednn_linears;
-      if (l->own()) ++info.own_linears;
-    }
+  count_linear(pooler.get());
+  count_linear(head.get());
+}
+
+void Model::Impl::load(const std::filesystem::path& dir) {
+  if (options.kernels == Kernels::Own) {
+    const detail::OwnKernels own = detail::own_kernels(options.isa);
+    isa = own.isa;
+    info.kernels =
+        std::string("own: int8 ") + detail::gemm_isa_name(isa) + ", fp32 " + (own.fp32_avx512 ? "avx512" : "openblas");
+  } else {
+    info.kernels = "onednn";
+  }
+  file = std::make_unique<ModelFile>(dir);
+  const Act act = read_config();
+  load_embeddings();
+  layers.resize(static_cast<std::size_t>(info.num_layers));
+  for (std::int64_t i = 0; i < info.num_layers; ++i) load_layer(i, act);
+  load_head();
 }
 
 }  // namespace slimpipe_runtime

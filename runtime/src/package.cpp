@@ -41,26 +41,8 @@ std::string plain_name(const Json& v, const std::string& where) {
   return name;
 }
 
-}  // namespace
-
-bool is_package(const fs::path& dir) {
-  std::error_code ec;
-  return fs::exists(dir / "package.json", ec);
-}
-
-PackageInfo read_package(const fs::path& dir, bool verify_files) {
-  const fs::path file = dir / "package.json";
-  const std::string where = file.string();
-  Json j;
-  try {
-    j = slimpipe::parse_json_file(file);
-  } catch (const slimpipe::Error& e) {
-    throw Error(e.what());
-  }
-  if (!j.is_object() || j.value("format", std::string()) != "slimpipe-package")
-    throw Error(where + ": not a slimpipe runtime package (expected \"format\": \"slimpipe-package\")");
-  PackageInfo p;
-  p.dir = dir;
+// The version, the task, the labels and the task's settings (sizes for qa, tagging scheme for token_cls).
+void read_settings(const Json& j, const std::string& where, PackageInfo& p) {
   const Json& version = member(j, "version", where, "an integer", &Json::is_number_integer);
   if (version.get<std::int64_t>() != kPackageFormatVersion)
     throw Error(where + ": package format version " + version.dump() + ", this runtime reads version " +
@@ -89,7 +71,10 @@ PackageInfo read_package(const fs::path& dir, bool verify_files) {
         throw Error(where + ": scheme '" + p.scheme + "', expected bio or bioes");
     }
   }
+}
 
+// The 'files' entries into p.files (runtime.json and weights.bin required); returns the names listed.
+std::set<std::string> read_files(const Json& j, const std::string& where, PackageInfo& p) {
   std::set<std::string> listed;
   for (const Json& f : member(j, "files", where, "an array", &Json::is_array)) {
     if (!f.is_object()) throw Error(where + ": a 'files' entry is not an object");
@@ -107,41 +92,70 @@ PackageInfo read_package(const fs::path& dir, bool verify_files) {
   }
   for (const char* required : {"runtime.json", "weights.bin"})
     if (!listed.count(required)) throw Error(where + ": 'files' does not list " + required);
+  return listed;
+}
 
+// The optional 'tokenizer' object: its vocab and config files, each one of the listed files.
+void read_tokenizer(const Json& j, const std::string& where, const std::set<std::string>& listed, PackageInfo& p) {
   const auto tok = j.find("tokenizer");
-  if (tok != j.end() && !tok->is_null()) {
-    if (!tok->is_object()) throw Error(where + ": 'tokenizer' must be an object or null");
-    const std::string vocab = plain_name(tok->value("vocab", Json()), where);
-    const std::string config = plain_name(tok->value("config", Json()), where);
-    for (const auto& name : {vocab, config})
-      if (!listed.count(name)) throw Error(where + ": the tokenizer's " + name + " is not listed in 'files'");
-    p.has_tokenizer = true;
-    p.vocab_file = dir / vocab;
-    p.tokenizer_config_file = dir / config;
-  }
+  if (tok == j.end() || tok->is_null()) return;
+  if (!tok->is_object()) throw Error(where + ": 'tokenizer' must be an object or null");
+  const std::string vocab = plain_name(tok->value("vocab", Json()), where);
+  const std::string config = plain_name(tok->value("config", Json()), where);
+  for (const auto& name : {vocab, config})
+    if (!listed.count(name)) throw Error(where + ": the tokenizer's " + name + " is not listed in 'files'");
+  p.has_tokenizer = true;
+  p.vocab_file = p.dir / vocab;
+  p.tokenizer_config_file = p.dir / config;
+}
 
-  if (!verify_files) return p;
-  for (const auto& rec : p.files) {
-    const fs::path f = dir / rec.path;
-    std::error_code ec;
-    if (!fs::is_regular_file(f, ec)) throw Error(f.string() + ": missing (package.json lists it)");
-    const std::uint64_t size = fs::file_size(f, ec);
-    if (ec) throw Error(f.string() + ": cannot read its size (" + ec.message() + ")");
-    if (size != rec.bytes)
-      throw Error(f.string() + ": " + std::to_string(size) + " bytes, package.json records " +
-                  std::to_string(rec.bytes) + " (the file is damaged or was changed after export)");
-    std::string sha1;
-    try {
-      slimpipe::Hasher h;
-      h.update_file(f);
-      sha1 = h.hex();
-    } catch (const slimpipe::Error& e) {
-      throw Error(e.what());
-    }
-    if (sha1 != rec.sha1)
-      throw Error(f.string() + ": SHA-1 " + sha1 + " differs from package.json's " + rec.sha1 +
-                  " (the file is damaged or was changed after export)");
+// One listed file against its record: present, of the recorded size and SHA-1.
+void verify_file(const fs::path& f, const PackageInfo::File& rec) {
+  std::error_code ec;
+  if (!fs::is_regular_file(f, ec)) throw Error(f.string() + ": missing (package.json lists it)");
+  const std::uint64_t size = fs::file_size(f, ec);
+  if (ec) throw Error(f.string() + ": cannot read its size (" + ec.message() + ")");
+  if (size != rec.bytes)
+    throw Error(f.string() + ": " + std::to_string(size) + " bytes, package.json records " + std::to_string(rec.bytes) +
+                " (the file is damaged or was changed after export)");
+  std::string sha1;
+  try {
+    slimpipe::Hasher h;
+    h.update_file(f);
+    sha1 = h.hex();
+  } catch (const slimpipe::Error& e) {
+    throw Error(e.what());
   }
+  if (sha1 != rec.sha1)
+    throw Error(f.string() + ": SHA-1 " + sha1 + " differs from package.json's " + rec.sha1 +
+                " (the file is damaged or was changed after export)");
+}
+
+}  // namespace
+
+bool is_package(const fs::path& dir) {
+  std::error_code ec;
+  return fs::exists(dir / "package.json", ec);
+}
+
+PackageInfo read_package(const fs::path& dir, bool verify_files) {
+  const fs::path file = dir / "package.json";
+  const std::string where = file.string();
+  Json j;
+  try {
+    j = slimpipe::parse_json_file(file);
+  } catch (const slimpipe::Error& e) {
+    throw Error(e.what());
+  }
+  if (!j.is_object() || j.value("format", std::string()) != "slimpipe-package")
+    throw Error(where + ": not a slimpipe runtime package (expected \"format\": \"slimpipe-package\")");
+  PackageInfo p;
+  p.dir = dir;
+  read_settings(j, where, p);
+  const std::set<std::string> listed = read_files(j, where, p);
+  read_tokenizer(j, where, listed, p);
+  if (!verify_files) return p;
+  for (const auto& rec : p.files) verify_file(dir / rec.path, rec);
   return p;
 }
 
