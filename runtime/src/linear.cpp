@@ -67,18 +67,21 @@ Linear::Linear(LinearSpec spec, const dnnl::engine& engine, const Options& optio
   if (!spec_.own_weight.empty()) spec_.weight = spec_.own_weight.data();
   if (!spec_.own_bias.empty()) spec_.bias = spec_.own_bias.data();
   if (!spec_.own_levels.empty()) spec_.levels = spec_.own_levels.data();
-  const std::int64_t K = spec_.in;
-  int8_ = spec_.levels != nullptr && spec_.input_threshold > 0 && K > 0;
-  // int8 weights without an input threshold (or an empty input): run in fp32 on the dequantized weight, exactly
+  int8_ = spec_.levels != nullptr && spec_.input_threshold > 0 && !empty();
+  // int8 weights without an input threshold (or an empty GEMM): run in fp32 on the dequantized weight, exactly
   // what the fake-quant forward computes.
   if (spec_.levels && !int8_) dequantize_weight();
   if (!int8_) spec_.output_threshold = 0;
+  if (empty()) {  // forward() writes the bias and activation, or nothing: no kernel on any path
+    impl_ = "none";
+    return;
+  }
   impl_ = "openblas";
   if (options.kernels == Kernels::Own) {
     pack_own(options.isa);
     return;
   }
-  if (K == 0 || (!int8_ && onednn_rows_ >= (std::int64_t{1} << 40))) return;
+  if (!int8_ && onednn_rows_ >= (std::int64_t{1} << 40)) return;
   init_onednn();
 }
 
@@ -111,7 +114,7 @@ void Linear::pack_own(const std::string& isa_option) {
     packed_storage_ = AlignedBytes(packed_bytes(PackKind::I8, isa, K, N));
     packed_ = pack_i8(spec_.levels, true, K, K, N, isa, packed_storage_.data());
     impl_ = std::string("own int8 ") + gemm_isa_name(isa);
-  } else if (K > 0 && own.fp32_avx512) {
+  } else if (own.fp32_avx512) {
     own_ = true;
     packed_storage_ = AlignedBytes(packed_bytes(PackKind::F32, isa, K, N));
     packed_ = pack_f32(spec_.weight, K, K, N, packed_storage_.data());
@@ -263,8 +266,9 @@ void execute_primitive(const dnnl::primitive& prim, dnnl::stream& stream, bool o
 void Linear::forward(const float* x, const std::int8_t* xq, std::int64_t rows, float* y, std::int8_t* yq,
                      std::int8_t* qbuf, float* fbuf, dnnl::stream& stream) {
   const std::int64_t K = spec_.in, N = spec_.out;
-  if (rows == 0) return;
-  if (K == 0) {  // every input feature pruned away: the output is the bias
+  // No output feature (all pruned away): nothing to write. No input feature: the output is the bias.
+  if (rows == 0 || N == 0) return;
+  if (K == 0) {
     for (std::int64_t r = 0; r < rows; ++r) std::memcpy(y + r * N, spec_.bias, sizeof(float) * N);
     bias_act(y, rows, N, N, nullptr, spec_.act);
     return;

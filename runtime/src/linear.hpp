@@ -66,6 +66,10 @@ class Linear {
   Linear& operator=(const Linear&) = delete;
 
   bool int8() const { return int8_; }
+  // No multiply-adds: no output features (the Q/K/V of a layer without heads, the first GEMM of an FFN of width
+  // 0), or no input features (the output is the bias and the activation). Nothing is packed or given to oneDNN,
+  // whose primitive creation cannot take a zero-sized dimension (oneDNN 2.6 divides by it).
+  bool empty() const { return spec_.in == 0 || spec_.out == 0; }
   bool onednn() const { return onednn_; }
   bool own() const { return own_; }
   // INT8 inputs are u8 = level + 128 with oneDNN's source zero point 128 (VNNI multiplies u8 by s8 natively; the
@@ -76,7 +80,7 @@ class Linear {
   const LinearSpec& spec() const { return spec_; }
   float input_threshold() const { return spec_.input_threshold; }
   // The implementation of this layer's GEMMs: "own int8 avx512_vnni" (avx2, portable), "own fp32 avx512",
-  // "openblas", or oneDNN's name ("brg:avx512_core_vnni", "gemm:jit").
+  // "openblas", oneDNN's name ("brg:avx512_core_vnni", "gemm:jit"), or "none" (empty()).
   const std::string& impl() const { return impl_; }
 
   // x: f32 [rows, in] (or xq: 8-bit [rows, in] already quantized with input_threshold), y: f32 [rows, out] or

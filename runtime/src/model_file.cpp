@@ -95,13 +95,13 @@ std::uint64_t ModelFile::map_weights(std::uint64_t expected, const std::string& 
                 std::to_string(expected) + " (truncated or from another export)");
   }
   if (size > 0) {
-    map_ = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map_ == MAP_FAILED) {
-      map_ = nullptr;
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const int err = errno;
       ::close(fd);
-      throw Error(weights_path_.string() + ": cannot map (" + std::strerror(errno) + ")");
+      throw Error(weights_path_.string() + ": cannot map (" + std::strerror(err) + ")");
     }
-    map_bytes_ = size;
+    map_ = Mapping(p, size);
   }
   ::close(fd);
   return size;
@@ -123,7 +123,7 @@ void ModelFile::read_tensors(std::uint64_t size, const std::string& where) {
       const auto offset = t.at("offset").get<std::uint64_t>();
       v.bytes = t.at("bytes").get<std::uint64_t>();
       check_tensor(name, v, offset, size, where);
-      v.data = static_cast<const char*>(map_) + offset;
+      v.data = map_.data() + offset;
     } catch (const Json::exception& e) {
       throw Error(where + ": malformed 'tensors' entry (" + std::string(e.what()) + ")");
     }
@@ -167,8 +167,8 @@ void ModelFile::read_quant(const std::string& where) {
   }
 }
 
-ModelFile::~ModelFile() {
-  if (map_) ::munmap(map_, map_bytes_);
+Mapping::~Mapping() {
+  if (data_) ::munmap(data_, bytes_);
 }
 
 const TensorView* ModelFile::find(const std::string& name) const {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace slimpipe_runtime::detail {
@@ -29,10 +30,34 @@ struct SiteQuant {
   std::optional<float> left_threshold, right_threshold;  // qk / pv MatMul operands
 };
 
+// A read-only mapping of a file, unmapped when it is destroyed: a member of ModelFile, so a check that throws
+// from ModelFile's constructor after the mapping was made releases it too.
+class Mapping {
+ public:
+  Mapping() = default;
+  Mapping(void* data, std::uint64_t bytes) : data_(data), bytes_(bytes) {}
+  ~Mapping();
+  Mapping(Mapping&& other) noexcept { swap(other); }
+  Mapping& operator=(Mapping&& other) noexcept {
+    swap(other);  // this mapping, if any, is released with `other`
+    return *this;
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  const char* data() const { return static_cast<const char*>(data_); }
+
+ private:
+  void swap(Mapping& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(bytes_, other.bytes_);
+  }
+  void* data_ = nullptr;
+  std::uint64_t bytes_ = 0;
+};
+
 class ModelFile {
  public:
   explicit ModelFile(const std::filesystem::path& dir);
-  ~ModelFile();
   ModelFile(const ModelFile&) = delete;
   ModelFile& operator=(const ModelFile&) = delete;
 
@@ -74,8 +99,7 @@ class ModelFile {
   std::map<std::string, TensorView> tensors_;
   std::map<std::string, SiteQuant> quant_;
   bool int8_ = false;
-  void* map_ = nullptr;
-  std::uint64_t map_bytes_ = 0;
+  Mapping map_;  // weights.bin (none when it is empty)
   std::uint64_t file_bytes_ = 0;
 };
 

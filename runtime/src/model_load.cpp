@@ -85,7 +85,7 @@ Act act_named(const std::string& name, const ModelFile& f) {
 }  // namespace
 
 void Model::Impl::count_linear(const Linear* l) {
-  if (!l) return;
+  if (!l || l->empty()) return;  // no GEMM: pruned to no output (or no input) features
   ++(l->int8() ? info.int8_linears : info.fp32_linears);
   if (l->onednn()) ++info.onednn_linears;
   if (l->own()) ++info.own_linears;
@@ -99,6 +99,7 @@ void Model::Impl::load_qkv(Layer& L, const std::string& prefix) {
   const bool same_kind =
       (sq.levels != nullptr) == (sk.levels != nullptr) && (sq.levels != nullptr) == (sv.levels != nullptr);
   const bool same_t = sq.input_threshold == sk.input_threshold && sq.input_threshold == sv.input_threshold;
+  // A layer without heads (L.all 0) keeps three empty Linears: nothing is packed, run_layer skips them.
   if (same_kind && same_t && L.all > 0) {
     L.qkv = std::make_unique<Linear>(fused_qkv(prefix + "attention.self.qkv", sq, sk, sv), engine, options);
   } else {

@@ -15,6 +15,16 @@ struct TinyModel {
   std::int64_t vocab_size = 40, hidden = 16, heads = 2, layers = 1, intermediate = 32, num_labels = 3;
   std::int64_t max_position_embeddings = 64;
   std::uint64_t seed = 7;
+  // Heads per layer, as a pruned model has them (0: every head pruned); empty: `heads` in every layer. head_dim
+  // stays hidden / heads. When given, each layer's Q, K and V come from a random stream of their own, so the other
+  // weights are the same whatever the counts.
+  std::vector<std::int64_t> layer_heads;
+  // A layer whose attention.output.dense weight is all zeros (-1: none): its attention adds only the output bias,
+  // as that of a layer without heads does.
+  std::int64_t zero_attention_output_layer = -1;
+  // An INT8 export: every Linear as i8 levels with per-channel thresholds and an input threshold, and every
+  // layer's Q·Kᵀ and P·V operand thresholds (quant.sites).
+  bool int8 = false;
 };
 
 // Writes dir/runtime.json and dir/weights.bin (dir is created).

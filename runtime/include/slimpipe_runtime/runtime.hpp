@@ -60,7 +60,7 @@ struct ModelInfo {
   std::int64_t num_layers = 0, hidden_size = 0, head_dim = 0, num_labels = 0, vocab_size = 0;
   std::int64_t max_position_embeddings = 0;
   std::vector<std::int64_t> heads, intermediate_sizes;  // per layer
-  std::int64_t int8_linears = 0, fp32_linears = 0;      // GEMMs after QKV fusion
+  std::int64_t int8_linears = 0, fp32_linears = 0;      // GEMMs after QKV fusion (none for a pruned-away one)
   std::int64_t onednn_linears = 0;                      // of those, the ones oneDNN runs (Kernels::OneDnn)
   std::int64_t own_linears = 0;                         // ... the ones the runtime's own kernels run
   std::string kernels;                                  // e.g. "own: int8 avx512_vnni, fp32 avx512" or "onednn"
