@@ -149,8 +149,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   std::cout << pl->name << " " << pl->version << " (" << pl->kind << ")\n  " << pl->description
-            << "\n  file: " << pl->file.string() << "\n  abi: " << pl->abi_major << "." << pl->abi_minor
-            << "\n  fingerprint: " << pl->fingerprint << "\n\nparameters:\n";
+            << "\n  file: " << pl->file.string() << "\n  fingerprint: " << pl->fingerprint << "\n\nparameters:\n";
   std::size_t name_width = 24;  // the longest name, so that a long one never runs into its type
   for (const auto& s : pl->schema.specs()) name_width = std::max(name_width, s.name.size());
   for (const auto& s : pl->schema.specs()) {
@@ -377,8 +376,8 @@ int main(int argc, char** argv) {
     return args.empty() ? kExitUsage : 0;
   }
   if (args[0] == "--version") {
-    std::cout << "slimpipe " << SLIMPIPE_VERSION_STRING << " (plugin ABI " << SLIMPIPE_ABI_MAJOR << "."
-              << SLIMPIPE_ABI_MINOR << ", " << host_fingerprint() << ")\n";
+    std::cout << "slimpipe " << SLIMPIPE_VERSION_STRING << " (plugin descriptor layout " << SLIMPIPE_DESCRIPTOR_LAYOUT
+              << ", " << host_fingerprint() << ")\n";
     return 0;
   }
   // Options may come before the command: `slimpipe --plugin-path X run p.toml`.

@@ -1,6 +1,12 @@
-// Plugin discovery and loading with Boost.DLL. The descriptor is a C struct; it is checked before
-// any C++ object from the plugin is created. Libraries are never unloaded before exit: LibTorch's
-// static registrars crash when a library that links it is unloaded.
+// Plugin discovery and loading with Boost.DLL, in two stages:
+// 1. before the library is loaded, its .slimpipe_plugin ELF section is read from the file (plugin_record.hpp):
+//    a file that is no plugin, or a plugin of another descriptor layout or build fingerprint, is refused without
+//    running any of its code;
+// 2. the library is loaded, and its descriptor, a C struct, is checked against the section and the host before
+//    any C++ object from the plugin is created.
+// Libraries are never unloaded before exit: loading one runs its static initializers, LibTorch's registrars
+// among them, and those crash when a library that links LibTorch is unloaded. So a library that passed stage 1
+// and was loaded stays resident even when a check of stage 2 refuses it.
 #include "slimpipe/core/plugin_registry.hpp"
 
 #include <dlfcn.h>
@@ -13,6 +19,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "plugin_record.hpp"
 #include "slimpipe/composite.hpp"
 #include "slimpipe/strategy.hpp"
 
@@ -33,8 +40,6 @@ std::vector<std::shared_ptr<boost::dll::shared_library>>& resident_libraries() {
   return *libs;
 }
 
-constexpr std::size_t kMinDescriptorSize = sizeof(slimpipe_plugin_descriptor);
-
 std::string str_or_empty(const char* s) { return s ? std::string(s) : std::string(); }
 
 // dlopen's own reason for refusing `file` ("invalid ELF header", "file too short", a missing
@@ -49,6 +54,71 @@ std::string dlopen_reason(const std::string& file) {
   std::string why = e ? e : "no reason given";
   if (why.rfind(file + ": ", 0) == 0) why.erase(0, file.size() + 2);
   return why;
+}
+
+// Loads `file`, whose section record passed, and keeps it resident until exit: its static initializers have run.
+std::shared_ptr<boost::dll::shared_library> load_resident(const fs::path& file) {
+  auto lib = std::make_shared<boost::dll::shared_library>();
+  boost::dll::fs::error_code ec;
+  lib->load(boost::dll::fs::path(file.string()), boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local,
+            ec);
+  if (ec) throw Error(file.string() + ": not a loadable shared library (" + dlopen_reason(file.string()) + ")");
+  resident_libraries().push_back(lib);
+  return lib;
+}
+
+const slimpipe_plugin_descriptor* query_descriptor(const boost::dll::shared_library& lib, const std::string& where) {
+  if (!lib.has("slimpipe_plugin_query"))
+    throw Error(where + ": has a " SLIMPIPE_PLUGIN_SECTION " section but no 'slimpipe_plugin_query' entry point");
+  auto query = lib.get_alias<const slimpipe_plugin_descriptor*()>("slimpipe_plugin_query");
+  const slimpipe_plugin_descriptor* d = nullptr;
+  try {
+    d = query();
+  } catch (const std::exception& e) {
+    throw Error(where + ": the plugin's slimpipe_plugin_query threw an exception: " + e.what());
+  } catch (...) {
+    throw Error(where + ": the plugin's slimpipe_plugin_query threw an exception");
+  }
+  if (!d) throw Error(where + ": the plugin's slimpipe_plugin_query returned no descriptor");
+  return d;
+}
+
+// The descriptor must agree with the section record read before loading, which matched the host. Its layout is
+// the host's (the section said so), so reading its fields is safe.
+void check_descriptor(const slimpipe_plugin_descriptor& d, const PluginRecord& record, const std::string& where) {
+  const std::string section = "its " SLIMPIPE_PLUGIN_SECTION " section's";
+  if (d.layout_version != record.layout_version)
+    throw Error(where + ": the descriptor's layout version " + std::to_string(d.layout_version) + " differs from " +
+                section + " " + std::to_string(record.layout_version));
+  if (d.struct_size != sizeof(slimpipe_plugin_descriptor))
+    throw Error(where + ": plugin descriptor is " + std::to_string(d.struct_size) + " bytes, expected " +
+                std::to_string(sizeof(slimpipe_plugin_descriptor)) + " for layout " +
+                std::to_string(kDescriptorLayout) + "; rebuild the plugin against this slimpipe SDK");
+  auto agree = [&](const char* field, const char* value, const std::string& expected) {
+    const std::string v = str_or_empty(value);
+    if (v != expected)
+      throw Error(where + ": the descriptor's " + field + " '" + printable(v) + "' differs from " + section + " '" +
+                  printable(expected) + "'");
+  };
+  agree("fingerprint", d.fingerprint, record.fingerprint);
+  agree("kind", d.kind, record.kind);
+  agree("name", d.name, record.name);
+  if (!d.create || !d.destroy) throw Error(where + ": plugin descriptor lacks create/destroy");
+}
+
+// A composite's steps are data: read once, here, so validation never creates plugin objects.
+std::vector<CompositeStep> composite_steps(const slimpipe_plugin_descriptor& d, const std::string& where,
+                                           const std::string& name) {
+  std::vector<CompositeStep> steps;
+  try {
+    std::unique_ptr<Composite, void (*)(void*)> composite(static_cast<Composite*>(d.create()), d.destroy);
+    if (!composite) throw Error("it returned no object");
+    steps = composite->steps();
+  } catch (const std::exception& e) {
+    throw Error(where + ": composite plugin '" + name + "' failed to create: " + e.what());
+  }
+  if (steps.size() < 2) throw Error(where + ": composite plugin '" + name + "' has fewer than two steps");
+  return steps;
 }
 
 }  // namespace
@@ -72,73 +142,27 @@ std::vector<fs::path> PluginRegistry::search_path(const std::vector<std::string>
 
 PluginInfo PluginRegistry::load(const fs::path& file) {
   const std::string where = file.string();
+  const PluginRecord record = read_plugin_record(file);  // throws before any of the plugin's code runs
   std::lock_guard<std::mutex> lock(dl_mutex());
-  auto lib = std::make_shared<boost::dll::shared_library>();
-  boost::dll::fs::error_code ec;
-  lib->load(boost::dll::fs::path(file.string()), boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local,
-            ec);
-  if (ec) throw Error(where + ": not a loadable shared library (" + dlopen_reason(where) + ")");
-  if (!lib->has("slimpipe_plugin_query"))
-    throw Error(where + ": not a slimpipe plugin (no 'slimpipe_plugin_query' entry point)");
-  resident_libraries().push_back(lib);
-
-  auto query = lib->get_alias<const slimpipe_plugin_descriptor*(std::uint32_t, std::uint32_t)>("slimpipe_plugin_query");
-  const slimpipe_plugin_descriptor* d = nullptr;
-  try {
-    d = query(kHostAbi.major, kHostAbi.minor);
-  } catch (const std::exception& e) {
-    throw Error(where + ": the plugin's slimpipe_plugin_query threw an exception: " + e.what());
-  } catch (...) {
-    throw Error(where + ": the plugin's slimpipe_plugin_query threw an exception");
-  }
-  if (!d) throw Error(where + ": plugin refused this host (its query returned no descriptor)");
-  if (d->struct_size < kMinDescriptorSize)
-    throw Error(where + ": plugin descriptor is " + std::to_string(d->struct_size) + " bytes, expected at least " +
-                std::to_string(kMinDescriptorSize) + "; rebuild the plugin against this slimpipe SDK");
-  if (d->abi_major != kHostAbi.major)
-    throw Error(where + ": plugin ABI major " + std::to_string(d->abi_major) + " does not match the host's ABI major " +
-                std::to_string(kHostAbi.major) + "; rebuild the plugin against this slimpipe SDK");
-  if (d->abi_minor > kHostAbi.minor)
-    throw Error(where + ": plugin ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
-                " is newer than the host's ABI " + std::to_string(kHostAbi.major) + "." +
-                std::to_string(kHostAbi.minor) + "; upgrade slimpipe");
-  const std::string fp = str_or_empty(d->fingerprint);
-  if (fp != host_fingerprint())
-    throw Error(where + ": plugin build fingerprint '" + fp + "' differs from the host's '" + host_fingerprint() +
-                "'; rebuild the plugin with the same compiler, LibTorch and slimpipe SDK");
+  auto lib = load_resident(file);
+  const slimpipe_plugin_descriptor* d = query_descriptor(*lib, where);
+  check_descriptor(*d, record, where);
 
   PluginInfo info;
   info.file = file;
-  info.kind = str_or_empty(d->kind);
-  info.name = str_or_empty(d->name);
+  info.kind = record.kind;
+  info.name = record.name;
   info.version = str_or_empty(d->version);
   info.description = str_or_empty(d->description);
-  info.fingerprint = fp;
-  info.abi_major = d->abi_major;
-  info.abi_minor = d->abi_minor;
-  info.flags = d->flags;
+  info.fingerprint = record.fingerprint;
   info.descriptor = d;
   info.library = lib;
-  if (info.kind != "strategy" && info.kind != "task" && info.kind != "composite")
-    throw Error(where + ": plugin kind '" + info.kind + "' is not 'strategy', 'task' or 'composite'");
-  if (info.name.empty()) throw Error(where + ": plugin has an empty name");
-  if (!d->create || !d->destroy) throw Error(where + ": plugin descriptor lacks create/destroy");
   try {
     info.schema = Schema::from_json(Json::parse(str_or_empty(d->schema_json)));
   } catch (const std::exception& e) {
     throw Error(where + ": plugin '" + info.name + "' has a malformed parameter schema: " + e.what());
   }
-  if (info.kind == "composite") {
-    // Its steps are data: read them once, here, so validation never creates plugin objects.
-    try {
-      std::unique_ptr<Composite, void (*)(void*)> composite(static_cast<Composite*>(d->create()), d->destroy);
-      if (!composite) throw Error("it returned no object");
-      info.steps = composite->steps();
-    } catch (const std::exception& e) {
-      throw Error(where + ": composite plugin '" + info.name + "' failed to create: " + e.what());
-    }
-    if (info.steps.size() < 2) throw Error(where + ": composite plugin '" + info.name + "' has fewer than two steps");
-  }
+  if (info.kind == "composite") info.steps = composite_steps(*d, where, info.name);
   return info;
 }
 

@@ -167,6 +167,32 @@ std::string sleep_pipeline(const fs::path& dir, int sleep_ms) {
 
 using MakeCase = std::function<std::string(const fs::path&)>;  // writes files into the folder, returns the command
 
+// The plugin folder rows: each command lists the plugins of ./plugins, which holds one unusable file.
+void plugin_cases(std::map<std::string, MakeCase>& c) {
+  const std::string S = kCli;
+  c["plugin-not-a-library"] = [=](const fs::path& d) {
+    write_file(d / "plugins" / "libbroken.so", "not an ELF file");
+    return S + " --plugin-path plugins plugins";
+  };
+  c["plugin-other-build"] = [=](const fs::path& d) {
+    fs::create_directories(d / "plugins");
+    fs::copy_file(fs::path(SLIMPIPE_TEST_BAD_PLUGIN_DIR) / "libslimpipe_test_bad_fingerprint.so",
+                  d / "plugins" / "libshout.so");
+    return S + " --plugin-path plugins plugins";
+  };
+  c["plugin-no-section"] = [=](const fs::path& d) {
+    fs::create_directories(d / "plugins");
+    fs::copy_file(fs::path(SLIMPIPE_TEST_BAD_PLUGIN_DIR) / "libslimpipe_test_not_a_plugin.so",
+                  d / "plugins" / "libhelper.so");
+    return S + " --plugin-path plugins plugins";
+  };
+  c["plugin-symlink-loop"] = [=](const fs::path& d) {
+    fs::create_directories(d / "plugins");
+    fs::create_symlink("loop", d / "plugins" / "loop");
+    return S + " --plugin-path plugins plugins";
+  };
+}
+
 std::map<std::string, MakeCase> cases() {
   std::map<std::string, MakeCase> c;
   const std::string S = kCli;
@@ -330,16 +356,7 @@ std::map<std::string, MakeCase> cases() {
     write_file(d / "model" / "vocab.txt", v);
     return S + " run p.toml -q";
   };
-  // --- plugins
-  c["plugin-not-a-library"] = [=](const fs::path& d) {
-    write_file(d / "plugins" / "libbroken.so", "not an ELF file");
-    return S + " --plugin-path plugins plugins";
-  };
-  c["plugin-symlink-loop"] = [=](const fs::path& d) {
-    fs::create_directories(d / "plugins");
-    fs::create_symlink("loop", d / "plugins" / "loop");
-    return S + " --plugin-path plugins plugins";
-  };
+  plugin_cases(c);
   // --- run folders
   c["run-folder-in-use"] = [=](const fs::path& d) {
     const std::string first = sleep_pipeline(d, 4000);

@@ -38,4 +38,4 @@ slimpipe::Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(EchoTask, "task", "echo_task", "1.0.0", "test task: checks its parameters", schema)
+SLIMPIPE_PLUGIN(EchoTask, "echo_task", "1.0.0", "test task: checks its parameters", schema)

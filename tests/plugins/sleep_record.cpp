@@ -96,5 +96,4 @@ slimpipe::Schema schema() {
 #define SLEEP_RECORD_NAME "sleep_record"
 #endif
 
-SLIMPIPE_PLUGIN(SleepRecord, "strategy", SLEEP_RECORD_NAME, "1.0.0", "test strategy: sleeps and records what ran",
-                schema)
+SLIMPIPE_PLUGIN(SleepRecord, SLEEP_RECORD_NAME, "1.0.0", "test strategy: sleeps and records what ran", schema)

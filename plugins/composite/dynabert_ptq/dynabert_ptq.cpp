@@ -19,5 +19,5 @@ slimpipe::Schema schema() { return slimpipe::Schema(); }
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(DynabertPtq, "composite", "dynabert+ptq", "1.0.0",
+SLIMPIPE_PLUGIN(DynabertPtq, "dynabert+ptq", "1.0.0",
                 "DynaBERT width pruning, then the PTQ grid on every width (expands into dynabert -> ptq)", schema)

@@ -307,6 +307,6 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Ptq, "strategy", "ptq", "1.2.0",
+SLIMPIPE_PLUGIN(Ptq, "ptq", "1.2.0",
                 "post-training INT8 quantization: one calibration cell, evaluated, with sensitivity and QDQ export",
                 schema)

@@ -302,6 +302,6 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(QaTask, "task", "qa", "1.0.0",
+SLIMPIPE_PLUGIN(QaTask, "qa", "1.0.0",
                 "extractive question answering: SQuAD v1.1 / CMRC2018 layout or synthetic; doc-stride windows, EM/F1",
                 schema)

@@ -223,5 +223,5 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(SeqClsTask, "task", "seq_cls", "1.0.0",
+SLIMPIPE_PLUGIN(SeqClsTask, "seq_cls", "1.0.0",
                 "sentence / sentence-pair classification: TSV, CSV, JSON lines, CLUE or synthetic; accuracy", schema)

@@ -286,5 +286,5 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(TokenClsTask, "task", "token_cls", "1.0.0",
+SLIMPIPE_PLUGIN(TokenClsTask, "token_cls", "1.0.0",
                 "token classification (NER): CoNLL, JSON lines or synthetic; entity-level F1", schema)

@@ -74,5 +74,4 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Evaluate, "strategy", "evaluate", "1.0.0", "score a model on the task's eval (dev) or test split",
-                schema)
+SLIMPIPE_PLUGIN(Evaluate, "evaluate", "1.0.0", "score a model on the task's eval (dev) or test split", schema)

@@ -128,5 +128,5 @@ Schema schema() {
 }  // namespace
 
 // 1.1.0: writes runtime/ (export_formats); instances built by 1.0.0 rerun once ("plugin changed").
-SLIMPIPE_PLUGIN(Finetune, "strategy", "finetune", "1.1.0",
+SLIMPIPE_PLUGIN(Finetune, "finetune", "1.1.0",
                 "fine-tune a model (or a fresh encoder) on the pipeline's task, keeping the best eval state", schema)

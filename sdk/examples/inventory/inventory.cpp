@@ -43,5 +43,4 @@ slimpipe::Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Inventory, "strategy", "inventory", "1.0.0",
-                "lists the files of its input artifacts with sizes and hashes", schema)
+SLIMPIPE_PLUGIN(Inventory, "inventory", "1.0.0", "lists the files of its input artifacts with sizes and hashes", schema)

@@ -1,6 +1,8 @@
 // The Composite interface: a strategy made of other strategies (PaddleNLP's "dynabert+ptq"). It runs no code
-// of its own: the host expands a node of this type into a chain of nodes, one per step, before planning, so
-// every step is cached, resumed, fanned out and reported like a node written by hand.
+// of its own: the host creates one object when it loads the plugin, reads steps() there, once, and expands a
+// node of this type into a chain of nodes, one per step, before planning, so every step is cached, resumed, fanned
+// out and reported like a node written by hand. A plugin class declares `using Interface = slimpipe::Composite;`,
+// which makes SLIMPIPE_PLUGIN (slimpipe/plugin.hpp) give it the kind "composite".
 #pragma once
 
 #include <string>

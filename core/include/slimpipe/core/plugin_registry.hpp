@@ -1,5 +1,6 @@
-// Finds plugin libraries, checks their ABI and build fingerprint before using any C++ type from
-// them, and creates strategies and tasks through handles that keep their library loaded.
+// Finds plugin libraries, checks their descriptor layout and build fingerprint (first from the file, before the
+// library is loaded, then from its descriptor) before using any C++ type from them, and creates strategies and
+// tasks through handles that keep their library loaded.
 #pragma once
 
 #include <filesystem>
@@ -27,10 +28,7 @@ struct PluginInfo {
   std::string name;
   std::string version;
   std::string description;
-  std::string fingerprint;
-  std::uint32_t abi_major = 0;
-  std::uint32_t abi_minor = 0;
-  std::uint32_t flags = 0;
+  std::string fingerprint;  // equal to host_fingerprint()
   Schema schema;
   std::vector<CompositeStep> steps;  // composite plugins: the strategies it expands into
   const slimpipe_plugin_descriptor* descriptor = nullptr;
@@ -52,7 +50,9 @@ class PluginRegistry {
   // found earlier in the search order is shadowed; refusals are kept in problems().
   void scan(const std::vector<fs::path>& dirs);
 
-  // Loads and checks one file; throws Error naming the file and the mismatching values.
+  // Checks one file's .slimpipe_plugin section, then loads it and checks its descriptor; throws Error, one line
+  // naming the file and the mismatching values. A file refused by its section is never loaded; one refused after
+  // loading stays loaded until exit (plugin_registry.cpp says why).
   static PluginInfo load(const fs::path& file);
 
   const PluginInfo* find(const std::string& name) const;
