@@ -2,7 +2,8 @@
 # Checks of the source tree that need no build, run by scripts/test.sh (and so by CI):
 #   format    every C++ file matches .clang-format (clang-format 14), generated files aside
 #   layering  what may include and link what: SDK -/-> core, plugins -/-> core, plugins -/-> runtime
-#             internals, runtime -/-> LibTorch, core -/-> plugin sources
+#             (sources, headers or library: they time models through the SDK), runtime -/-> LibTorch,
+#             core -/-> plugin sources
 #   docs      no file of the tree (README, docs, code, comments) names a development machine's path, an
 #             issue or a work session
 # Usage: bash scripts/check_tree.sh [format|layering|docs]...   (all three by default)
@@ -65,8 +66,11 @@ check_layering() {
   # Plugins reach the host only through the SDK's interfaces, loaded by Boost.DLL.
   forbid "a plugin includes core" '#include\s*"slimpipe/core/' plugins
   forbid "a plugin links core" 'target_link_libraries\(.*slimpipe_core' plugins
-  # ... and the runtime only through its installed headers (slimpipe_runtime/*.hpp).
+  # ... and the runtime only through the SDK (slimpipe/export/runtime_export.hpp, runtime_timing.hpp), as a
+  # third-party plugin must: neither its sources nor its headers nor its library.
   forbid "a plugin reaches into runtime sources" '(runtime/src|\.\./runtime|\.\./\.\./runtime)' plugins
+  forbid "a plugin includes the runtime (use slimpipe/export/runtime_timing.hpp)" '#include\s*[<"]slimpipe_runtime' plugins
+  forbid "a plugin links the runtime (the SDK does)" 'target_link_libraries\(.*slimpipe_runtime' plugins
   # The runtime is what ships without LibTorch.
   forbid "the runtime includes LibTorch" '#include\s*[<"](torch/|ATen/|c10/|caffe2/)' runtime/src runtime/include runtime/serve
   forbid "the runtime links LibTorch" '(find_package\(Torch|TORCH_LIBRARIES|TORCH_INCLUDE|torch_cpu|Torch::)' runtime/CMakeLists.txt

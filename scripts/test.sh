@@ -4,6 +4,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
+# The tree first (seconds, no build): every C++ file as .clang-format says, layering (who may include and link
+# what), no machine paths or work notes in any file.
+bash "$root/scripts/check_tree.sh" format layering docs
 bash "$root/scripts/build.sh"
 cd "$root/build"
 ctest --output-on-failure -j "$(nproc)" -LE 'bench|realdata' "$@"
@@ -12,6 +15,3 @@ bash "$root/scripts/check_skips.sh" "$root/build"
 # The runtime without LibTorch (build-rt/: configure with Torch unfindable, build, test, install, ldd); about a
 # minute with ccache warm, as it compiles no LibTorch code.
 bash "$root/scripts/runtime_only_check.sh" "$root/build-rt"
-# The tree: layering (who may include and link what), no machine paths or work notes. (`check_tree.sh format`
-# checks .clang-format; it joins CI once the whole tree is formatted.)
-bash "$root/scripts/check_tree.sh" layering docs

@@ -59,7 +59,7 @@ std::vector<Column> columns(const std::vector<const ReportRow*>& rows, const std
   add("kind", false, [](const ReportRow& r) { return r.kind; });
   if (models) {
     add("width", true, [](const ReportRow& r) { return r.width ? fixed(*r.width, 2) : ""; });
-    add("cell", false, [](const ReportRow& r) { return r.cell; });
+    add("variant", false, [](const ReportRow& r) { return r.label; });
   }
   add(primary.empty() ? "metric" : primary, true, [&](const ReportRow& r) -> std::string {
     if (!r.metric) return "";
@@ -145,15 +145,6 @@ std::string summary_line(const RunReport& r) {
          " failed";
 }
 
-std::string bench_line(const Json& rk) {
-  const Json bench = rk.value("bench", Json::object());
-  if (bench.empty()) return "not timed";
-  std::ostringstream s;
-  s << "latency by slimpipe_runtime, " << bench.value("threads", Json(0)).dump() << " thread(s), isa "
-    << text(bench, "isa") << ", speedup against " << text(bench, "baseline");
-  return s.str();
-}
-
 const char* const kModelsLegend =
     "Δ: metric minus the baseline's, the model at the root of the artifact's input chain (the pipeline's input "
     "model when it has one). Δ CI: the paired-bootstrap interval of Δ on the same eval examples, where a rank node "
@@ -161,24 +152,6 @@ const char* const kModelsLegend =
     "examples predicted alike, against the fp32 model the row was made from. Model MB: the INT8 weights of a "
     "quantized model, model.safetensors otherwise. Latency and speedup: where a rank node timed the model with "
     "slimpipe_runtime; p90/p50 is its spread (noisy: still above rank's bench_max_spread after re-measuring).";
-
-// "Best: X (objective …, max_metric_drop …, meets it: …); latency by …." for one rank node.
-std::string ranking_sentence(const Json& rk) {
-  const std::string best = text(rk, "best"), objective = text(rk, "objective");
-  std::string limits;
-  if (const auto drop = number(rk, "max_metric_drop"))
-    limits += ", max_metric_drop " + fixed(*drop, 2) + " (met: " + rk.value("best_meets_max_drop", Json()).dump() + ")";
-  else
-    limits += ", no max_metric_drop";
-  if (const auto sqnr = number(rk, "min_logit_sqnr_db")) limits += ", min_logit_sqnr_db " + fixed(*sqnr, 1);
-  const Json choice = rk.value("choice", Json::object());
-  if (choice.is_object() && choice.contains("decided_by") && choice.contains("within_noise") &&
-      choice["within_noise"].is_array())
-    limits += "; " + std::to_string(choice["within_noise"].size()) +
-              " candidate(s) within noise of the best metric, decided by " + text(choice, "decided_by");
-  return "Best: " + (best.empty() ? std::string("none") : best) + " (objective " +
-         (objective.empty() ? std::string("?") : objective) + limits + "); " + bench_line(rk) + ".";
-}
 
 // Every write checked (a full disk is an Error naming the file, not a short report), then renamed into place.
 void write_file(const fs::path& path, const std::string& content) { write_file_durably(path, content); }
@@ -221,7 +194,7 @@ Json RunReport::to_json() const {
                          {"param_count", opt_json(r.param_count)},
                          {"model_bytes", opt_json(r.model_bytes)},
                          {"width", opt_json(r.width)},
-                         {"cell", r.cell},
+                         {"label", r.label},
                          {"latency", lat},
                          {"best", r.best},
                          {"best_of", r.best_of},
@@ -230,14 +203,14 @@ Json RunReport::to_json() const {
   }
   return {{"pipeline", pipeline},   {"run_dir", run_dir.string()},
           {"generated", generated}, {"host", {{"isa", host_isa}, {"slimpipe", version}}},
-          {"rows", rows_json},      {"rankings", rankings}};
+          {"rows", rows_json},      {"assessments", assessments}};
 }
 
 std::string RunReport::csv() const {
   const std::vector<std::int64_t> batches = latency_batches();
   std::ostringstream s;
   s << "id,instance,node,plugin,kind,status,primary_metric,metric,baseline,baseline_metric,delta,delta_low,delta_high,"
-       "logit_sqnr_db,agreement,param_count,model_bytes,width,cell";
+       "logit_sqnr_db,agreement,param_count,model_bytes,width,label";
   for (const std::int64_t b : batches) s << ",p50_ms_b" << b << ",p90_ms_b" << b << ",speedup_b" << b;
   s << ",latency_noisy,best,seconds,path,error\n";
   auto num = [](const std::optional<double>& v) {
@@ -252,7 +225,7 @@ std::string RunReport::csv() const {
       << csv_field(r.baseline) << ',' << num(r.baseline_metric) << ',' << num(r.delta) << ',' << num(r.delta_low) << ','
       << num(r.delta_high) << ',' << num(r.logit_sqnr_db) << ',' << num(r.agreement) << ','
       << (r.param_count ? std::to_string(*r.param_count) : "") << ','
-      << (r.model_bytes ? std::to_string(*r.model_bytes) : "") << ',' << num(r.width) << ',' << csv_field(r.cell);
+      << (r.model_bytes ? std::to_string(*r.model_bytes) : "") << ',' << num(r.width) << ',' << csv_field(r.label);
     for (const std::int64_t b : batches) {
       const auto it = r.latency.find(b);
       if (it == r.latency.end()) {
@@ -306,19 +279,21 @@ std::string RunReport::markdown() const {
     for (const ReportRow* r : problems)
       s << "| " << md_cell(r->id) << " | " << r->status << " | " << md_cell(r->error) << " |\n";
   }
-  for (const auto& rk : rankings)
-    s << "\n## " << text(rk, "id") << "\n\n"
-      << ranking_sentence(rk) << " Every candidate: `" << text(rk, "ranking") << "`.\n";
+  for (const auto& a : assessments) {
+    s << "\n## " << text(a, "id") << "\n\n" << text(a, "section");
+    if (const std::string details = text(a, "details"); !details.empty()) s << " Every figure: `" << details << "`.";
+    s << "\n";
+  }
   return s.str();
 }
 
 namespace {
 
-// A short label for a row in a table or beside a marker: a PTQ cell's name and width, a width, or the id's
-// last part; the full id goes in a title.
+// A short label for a row in a table or beside a marker: the model's label (a PTQ cell's name) and width, a width,
+// or the id's last part; the full id goes in a title.
 std::string short_label(const ReportRow& r) {
   const bool pruned = r.width && *r.width < 0.999;
-  if (!r.cell.empty()) return r.cell + (pruned ? " w" + fixed(*r.width, 2) : "");
+  if (!r.label.empty()) return r.label + (pruned ? " w" + fixed(*r.width, 2) : "");
   if (pruned) return "width " + fixed(*r.width, 2);
   const auto slash = r.id.find_last_of('/');
   std::string last = slash == std::string::npos ? r.id : r.id.substr(slash + 1);
@@ -373,7 +348,7 @@ std::string RunReport::html() const {
     << html_escape(generated) << " by slimpipe " << html_escape(version) << " on a host whose runtime ISA is "
     << html_escape(host_isa) << ".</p>\n";
 
-  // The trade-off: every model (not a rank node's copy of its best) with a metric, against latency per batch
+  // The trade-off: every model (not an assessing node's copy of its best) with a metric, against latency per batch
   // size and against size.
   std::set<std::string> baselines;
   for (const auto& r : rows)
@@ -381,7 +356,7 @@ std::string RunReport::html() const {
   auto points = [&](const std::function<std::optional<double>(const ReportRow&)>& x) {
     std::vector<plots::Point> pts;
     for (const auto& r : rows) {
-      if (!is_model(r) || r.plugin == "rank" || !r.metric || r.status != "done") continue;
+      if (!is_model(r) || r.assessor || !r.metric || r.status != "done") continue;
       const auto xv = x(r);
       if (!xv) continue;
       pts.push_back({*xv, *r.metric, r.id, short_label(r), family_of(r), r.best, baselines.count(r.id) > 0});
@@ -408,19 +383,18 @@ std::string RunReport::html() const {
     if (pts.size() >= 2)
       charts.push_back(plots::scatter(metric_name + " vs size", "model size (MB)", metric_name, pts));
   }
-  // DynaBERT: the metric against width, the unpruned model at 1.0.
+  // Pruned fp32 models (DynaBERT widths): the metric against width, the unpruned model at 1.0.
   {
     std::vector<plots::Point> widths;
     for (const auto& r : rows)
-      if (is_model(r) && r.plugin == "dynabert" && r.metric && r.width) {
+      if (r.kind == "model" && !r.assessor && r.metric && r.width && *r.width < 0.999) {
         widths.push_back({*r.width, *r.metric, r.id, short_label(r), plots::Family::Pruned, false, false});
         for (const auto& base : rows)
           if (base.id == r.baseline && base.metric &&
               std::none_of(widths.begin(), widths.end(), [&](const plots::Point& p) { return p.id == base.id; }))
             widths.push_back({1.0, *base.metric, base.id, short_label(base), plots::Family::Fp32, false, true});
       }
-    if (widths.size() >= 2)
-      charts.push_back(plots::line(metric_name + " vs DynaBERT width", "width", metric_name, widths));
+    if (widths.size() >= 2) charts.push_back(plots::line(metric_name + " vs width", "width", metric_name, widths));
   }
   for (const auto& sens : sensitivities) {
     std::vector<std::pair<std::string, double>> bars(
@@ -447,10 +421,10 @@ std::string RunReport::html() const {
            (r.best ? " (best of " + html_escape(r.best_of) + ")" : "") + "\">" + shown + "</a>";
   };
   auto table = [&](const std::vector<const ReportRow*>& sel, bool models) {
-    // The short label already says the cell and width; the full figures are in report.md and summary.csv.
+    // The short label already says the variant and width; the full figures are in report.md and summary.csv.
     std::vector<Column> cols;
     for (auto& c : columns(sel, batches, primary, models))
-      if (!models || (c.header != "cell" && c.header != "width" && c.header != "params M" && c.header != "s"))
+      if (!models || (c.header != "variant" && c.header != "width" && c.header != "params M" && c.header != "s"))
         cols.push_back(std::move(c));
     s << "<div class=\"wide\"><table><tr>";
     for (const auto& c : cols) s << "<th>" << html_escape(c.header) << "</th>";
@@ -493,10 +467,12 @@ std::string RunReport::html() const {
           << html_escape(r.error) << "</td></tr>\n";
     s << "</table>\n";
   }
-  for (const auto& rk : rankings)
-    s << "<h2>" << html_escape(text(rk, "id")) << "</h2>\n<p>" << html_escape(ranking_sentence(rk))
-      << " Every candidate: <a href=\"" << html_escape(text(rk, "ranking")) << "\">" << html_escape(text(rk, "ranking"))
-      << "</a>.</p>\n";
+  for (const auto& a : assessments) {
+    s << "<h2>" << html_escape(text(a, "id")) << "</h2>\n<p>" << html_escape(text(a, "section"));
+    if (const std::string details = text(a, "details"); !details.empty())
+      s << " Every figure: <a href=\"" << html_escape(details) << "\">" << html_escape(details) << "</a>.";
+    s << "</p>\n";
+  }
   s << "</body></html>\n";
   return s.str();
 }

@@ -6,13 +6,13 @@
 #include <functional>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "report_util.hpp"
 #include "slimpipe/core/artifact_store.hpp"
 #include "slimpipe/core/lockfile.hpp"
 #include "slimpipe/core/report.hpp"
 #include "slimpipe/error.hpp"
+#include "slimpipe/model_manifest.hpp"
 #include "slimpipe/version.hpp"
 
 namespace slimpipe::core {
@@ -20,7 +20,6 @@ namespace slimpipe::core {
 namespace {
 
 using report_util::common_primary;
-using report_util::integer;
 using report_util::number;
 using report_util::text;
 
@@ -38,118 +37,72 @@ std::optional<Json> read_json(const fs::path& p, std::string& problem) {
   }
 }
 
-// The size of `name` as the manifest's file list records it.
-std::optional<std::int64_t> file_size(const Json& manifest, const std::string& name) {
-  if (!manifest.contains("files") || !manifest["files"].is_array()) return std::nullopt;
-  for (const auto& f : manifest["files"])
-    if (text(f, "path") == name) return integer(f, "size");
-  return std::nullopt;
-}
-
-void fill_from_manifest(ReportRow& row, const Json& m) {
+// The row's columns from its manifest's "model" block (slimpipe/model_manifest.hpp), where it has one.
+void fill_from_manifest(ReportRow& row, const Json& m, const std::string& where) {
   if (const std::string id = text(m, "id"); !id.empty()) row.id = id;
   row.kind = text(m, "kind");
-  row.primary = text(m, "primary_metric");
-  const Json metrics = m.value("metrics", Json::object());
-  if (!row.primary.empty()) row.metric = number(metrics, row.primary);
-  row.param_count = integer(m, "param_count");
-  row.model_bytes = integer(m, "size_bytes_int8");
-  if (!row.model_bytes) row.model_bytes = file_size(m, "model.safetensors");
-  row.width = number(m, "width");
-  if (m.contains("ptq") && m["ptq"].is_object()) row.cell = text(m["ptq"], "paddle_name");
-  row.logit_sqnr_db = number(metrics, "logit_sqnr_db");
-  row.agreement = number(metrics, "agreement");
-  // Where rank copied its best (or a plugin recorded its own timing): p50_ms_b<N> and speedup_b<N>.
-  if (metrics.is_object())
-    for (const auto& [key, value] : metrics.items()) {
-      if (key.rfind("p50_ms_b", 0) != 0 || !value.is_number()) continue;
-      try {
-        const std::int64_t batch = std::stoll(key.substr(8));
-        ReportLatency l;
-        l.p50_ms = value.get<double>();
-        l.speedup = number(metrics, "speedup_b" + std::to_string(batch));
-        row.latency[batch] = l;
-      } catch (const std::exception&) {
-      }
-    }
+  const auto mm = ModelManifest::read(m, where);
+  if (!mm) return;
+  row.primary = mm->primary_metric;
+  if (!row.primary.empty()) row.metric = number(m.value("metrics", Json::object()), row.primary);
+  row.param_count = mm->param_count;
+  row.model_bytes = mm->model_bytes;
+  row.width = mm->width;
+  row.label = mm->label;
+  row.logit_sqnr_db = mm->logit_sqnr_db;
+  row.agreement = mm->agreement;
+  row.latency = mm->latency;
+  row.latency_noisy = mm->latency_noisy;
 }
 
-// A rank node's summary line in the report: its choice, limits and bench settings.
-Json ranking_summary(const ReportRow& row, const Json& rk) {
-  Json summary = {{"id", row.id},
-                  {"ranking", row.path + "/ranking.md"},
-                  {"best", rk.value("best", Json())},
-                  {"best_meets_max_drop", rk.value("best_meets_max_drop", Json())},
-                  {"objective", rk.value("objective", Json())},
-                  {"max_metric_drop", rk.value("max_metric_drop", Json())},
-                  {"min_logit_sqnr_db", rk.value("min_logit_sqnr_db", Json())},
-                  {"choice", rk.value("choice", Json())},
-                  {"baseline", rk.value("baseline", Json())},
-                  {"primary", rk.value("primary", Json())},
-                  {"bench", Json::object()}};
-  const Json bench = rk.value("bench", Json::object());
-  if (bench.is_object() && !bench.empty())
-    summary["bench"] = {{"isa", bench.value("isa", Json())},
-                        {"threads", bench.value("threads", Json())},
-                        {"batches", bench.value("batches", Json())},
-                        {"baseline", bench.contains("baseline") ? text(bench["baseline"], "id") : ""}};
+// A node's entry in the report's list of assessments: its own summary, with its id and paragraph.
+Json assessment_summary(const ReportRow& row, const Assessment& a) {
+  Json summary = a.summary;
+  summary["id"] = row.id;
+  summary["best"] = a.best;
+  summary["baseline"] = a.baseline;
+  summary["section"] = a.section;
+  summary["details"] = a.details.empty() ? Json(nullptr) : Json(row.path + "/" + a.details);
   return summary;
 }
 
-// {"batch_<N>": {p50_ms, p90_ms, speedup}} by batch size.
-std::map<std::int64_t, ReportLatency> latencies(const Json& lat) {
-  std::map<std::int64_t, ReportLatency> out;
-  if (!lat.is_object()) return out;
-  for (const auto& [key, v] : lat.items()) {
-    if (key.rfind("batch_", 0) != 0 || !v.is_object()) continue;
-    try {
-      ReportLatency l;
-      l.p50_ms = v.value("p50_ms", 0.0);
-      l.p90_ms = v.value("p90_ms", 0.0);
-      l.speedup = number(v, "speedup");
-      out[std::stoll(key.substr(6))] = l;
-    } catch (const std::exception&) {
-    }
-  }
-  return out;
+// The interval is the assessing node's, against its baseline: it goes with the report's Δ only when both are
+// against the same model.
+void take_interval(ReportRow& r, const AssessedModel& m, const std::string& baseline) {
+  if (!m.delta_low || !m.delta_high || baseline.empty() || r.baseline != baseline) return;
+  r.delta_low = m.delta_low;
+  r.delta_high = m.delta_high;
 }
 
-// The interval is rank's, against rank's baseline: it goes with the report's Δ only when both are against the
-// same model.
-void take_interval(ReportRow& r, const Json& j, const std::string& rank_baseline) {
-  if (!j.contains("delta_interval") || !j["delta_interval"].is_array() || j["delta_interval"].size() != 2) return;
-  if (rank_baseline.empty() || r.baseline != rank_baseline) return;
-  if (!j["delta_interval"][0].is_number() || !j["delta_interval"][1].is_number()) return;
-  r.delta_low = j["delta_interval"][0].get<double>();
-  r.delta_high = j["delta_interval"][1].get<double>();
-}
-
-// The report under construction, with its indexes: manifests and rank nodes' rankings by id, rows by id.
+// The report under construction, with its indexes: manifests, their model blocks and assessments by artifact id,
+// rows by id.
 class ReportBuilder {
  public:
   ReportBuilder(const fs::path& run_dir, RunReport& report) : run_dir_(run_dir), report_(report) {}
 
   void read_rows(const std::vector<LockEntry>& entries);
-  void read_rankings();
   void add_input_models();
   void order_rows();
   void fill_missing_primary();
   void compute_deltas();
-  void apply_rankings();
+  void apply_assessments();
   void read_sensitivities();
 
  private:
-  void apply_ranking(ReportRow& rank_row, const Json& rk);
+  void read_artifact(ReportRow& row);
+  void apply_assessment(ReportRow& node_row, const Assessment& a);
+  std::optional<double> input_metric(const std::string& input, const std::string& primary) const;
   ReportRow* find_row(const std::string& id) {
     const auto it = by_id_.find(id);
     return it == by_id_.end() ? nullptr : it->second;
   }
   // The artifact a row was made from: its input model, else its only parent.
   std::string upstream(const std::string& id) const {
+    if (const auto it = models_.find(id); it != models_.end() && it->second.input_model)
+      return it->second.input_model->id;
     const auto it = manifests_.find(id);
     if (it == manifests_.end()) return "";
     const Json& m = it->second;
-    if (m.contains("input_model") && m["input_model"].is_object()) return text(m["input_model"], "id");
     if (m.contains("parents") && m["parents"].is_array() && m["parents"].size() == 1)
       return text(m["parents"][0], "id");
     return "";
@@ -157,10 +110,31 @@ class ReportBuilder {
 
   fs::path run_dir_;
   RunReport& report_;
-  std::map<std::string, Json> manifests_;    // by artifact id
-  std::map<std::string, Json> rankings_;     // by the rank row's id
-  std::map<std::string, ReportRow*> by_id_;  // filled once rows keep their places (compute_deltas)
+  std::map<std::string, Json> manifests_;          // by artifact id
+  std::map<std::string, ModelManifest> models_;    // their "model" blocks
+  std::map<std::string, Assessment> assessments_;  // their "assessment" blocks
+  std::map<std::string, ReportRow*> by_id_;        // filled once rows keep their places (compute_deltas)
 };
+
+// One artifact's manifest and contract blocks; what is wrong with them goes in the row's error.
+void ReportBuilder::read_artifact(ReportRow& row) {
+  const fs::path file = run_dir_ / row.path / "manifest.json";
+  std::string problem;
+  const auto m = read_json(file, problem);
+  if (m && !m->is_object()) problem = "manifest.json is not a JSON object";
+  if (!problem.empty()) {
+    row.error = row.path + "/" + problem;
+    return;
+  }
+  try {
+    fill_from_manifest(row, *m, file.string());
+    if (const auto mm = ModelManifest::read(*m, file.string())) models_[row.id] = *mm;
+    if (auto a = Assessment::read(*m, file.string())) assessments_[row.id] = std::move(*a);
+  } catch (const Error& e) {
+    row.error = e.what();
+  }
+  manifests_[row.id] = *m;
+}
 
 void ReportBuilder::read_rows(const std::vector<LockEntry>& entries) {
   for (const auto& e : entries) {
@@ -181,71 +155,48 @@ void ReportBuilder::read_rows(const std::vector<LockEntry>& entries) {
       ReportRow row = base;
       row.path = text(out, "path");
       row.id = name.empty() ? e.id : e.id + "/" + name;
-      std::string problem;
-      const auto m = read_json(run_dir_ / row.path / "manifest.json", problem);
-      if (m && !m->is_object()) problem = "manifest.json is not a JSON object";
-      if (problem.empty()) {
-        fill_from_manifest(row, *m);
-        manifests_[row.id] = *m;
-      } else {
-        row.error = row.path + "/" + problem;
-      }
+      read_artifact(row);
       report_.rows.push_back(std::move(row));
     }
   }
 }
 
-// Rank nodes' ranking.json, read once.
-void ReportBuilder::read_rankings() {
-  for (const auto& row : report_.rows) {
-    if (row.status != "done" || row.path.empty() || !fs::exists(run_dir_ / row.path / "ranking.json")) continue;
-    std::string problem;
-    const auto rk = read_json(run_dir_ / row.path / "ranking.json", problem);
-    if (rk && rk->is_object()) rankings_[row.id] = *rk;
-  }
+// The metric of `input` (a model outside the run): as an assessing node measured it, else as the first artifact
+// made from it recorded it (its input_metric: ptq, dynabert).
+std::optional<double> ReportBuilder::input_metric(const std::string& input, const std::string& primary) const {
+  for (const auto& [node, a] : assessments_)
+    for (const auto& m : a.models)
+      if (m.id == input && m.metric) return m.metric;
+  for (const auto& [child_id, child] : models_)
+    if (child.input_model && child.input_model->id == input && child.primary_metric == primary && child.input_metric)
+      return child.input_metric;
+  return std::nullopt;
 }
 
 // The pipeline's input model ([model]: the user's model, outside the run folder) is a row too, so every Δ can
-// read against it: its metric as a rank node measured it, else as the first artifact made from it recorded it
-// (input_<metric>: ptq, dynabert).
+// read against it.
 void ReportBuilder::add_input_models() {
-  {
-    std::set<std::string> ids;
-    for (const auto& row : report_.rows) ids.insert(row.id);
-    std::vector<ReportRow> inputs;
-    for (const auto& [id, m] : manifests_) {
-      if (!m.contains("input_model") || !m["input_model"].is_object()) continue;
-      const std::string input = text(m["input_model"], "id");
-      if (input.empty() || ids.count(input)) continue;
-      ids.insert(input);
-      ReportRow row;
-      row.id = input;
-      row.instance = input;
-      row.node = input;
-      row.kind = "model";
-      row.status = "done";
-      row.path = text(m["input_model"], "dir");
-      row.primary = text(m, "primary_metric");
-      if (!row.path.empty() && fs::exists(fs::path(row.path) / "model.safetensors"))
-        row.model_bytes = static_cast<std::int64_t>(fs::file_size(fs::path(row.path) / "model.safetensors"));
-      for (const auto& [rank_id, rk] : rankings_)
-        for (const auto& model : rk.value("models", Json::array()))
-          if (text(model, "id") == input && !row.metric && !row.primary.empty())
-            row.metric = number(model, row.primary);
-      if (!row.metric && !row.primary.empty())
-        for (const auto& [child_id, child] : manifests_)
-          if (child.contains("input_model") && child["input_model"].is_object() &&
-              text(child["input_model"], "id") == input && text(child, "primary_metric") == row.primary)
-            if (const auto v = number(child.value("metrics", Json::object()), "input_" + row.primary)) {
-              row.metric = v;
-              break;
-            }
-      inputs.push_back(std::move(row));
-    }
-    report_.rows.insert(report_.rows.begin(), inputs.begin(), inputs.end());
+  std::set<std::string> ids;
+  for (const auto& row : report_.rows) ids.insert(row.id);
+  std::vector<ReportRow> inputs;
+  for (const auto& [id, mm] : models_) {
+    if (!mm.input_model || mm.input_model->id.empty() || ids.count(mm.input_model->id)) continue;
+    const ModelRef& input = *mm.input_model;
+    ids.insert(input.id);
+    ReportRow row;
+    row.id = input.id;
+    row.instance = input.id;
+    row.node = input.id;
+    row.kind = "model";
+    row.status = "done";
+    row.path = input.dir.string();
+    row.primary = mm.primary_metric;
+    if (!input.dir.empty()) row.model_bytes = model_weights_bytes(input.dir);
+    if (!row.primary.empty()) row.metric = input_metric(input.id, row.primary);
+    inputs.push_back(std::move(row));
   }
+  report_.rows.insert(report_.rows.begin(), inputs.begin(), inputs.end());
 }
-
 // Pipeline order: by depth in the artifact graph (manifest parents), then by finishing time; instances
 // that finish in the same second would otherwise come out in id order, an evaluation before its model.
 void ReportBuilder::order_rows() {
@@ -308,99 +259,66 @@ void ReportBuilder::compute_deltas() {
   }
 }
 
-// Rank nodes: per-candidate latency, interval, SQNR and agreement; the baseline's and fp32 models' latency; the
-// best.
-void ReportBuilder::apply_rankings() {
-  for (auto& rank_row : report_.rows) {
-    const auto found = rankings_.find(rank_row.id);
-    if (found != rankings_.end()) apply_ranking(rank_row, found->second);
-  }
+// Nodes that measured other artifacts (rank): latency, interval, SQNR and agreement of each, the best.
+void ReportBuilder::apply_assessments() {
+  for (auto& row : report_.rows)
+    if (const auto it = assessments_.find(row.id); it != assessments_.end()) apply_assessment(row, it->second);
 }
 
-void ReportBuilder::apply_ranking(ReportRow& rank_row, const Json& rk) {
-  report_.rankings.push_back(ranking_summary(rank_row, rk));
-  if (ReportRow* best = find_row(text(rk, "best"))) {
-    best->best = true;
-    best->best_of = rank_row.id;
-  }
-  const Json bench = rk.value("bench", Json::object());
-  const Json baseline = bench.is_object() && bench.contains("baseline") && bench["baseline"].is_object()
-                            ? bench["baseline"]
-                            : Json::object();
-  const std::string reference_id = text(baseline, "id");
-  if (ReportRow* b = find_row(reference_id); b && b->latency.empty()) {
-    b->latency = latencies(baseline.value("latency", Json::object()));
-    for (auto& [batch, l] : b->latency) l.speedup = 1.0;
-  }
-  const std::string rank_baseline = text(rk, "baseline");
-  for (const auto& m : rk.value("models", Json::array())) {
-    if (!m.is_object()) continue;
-    ReportRow* r = find_row(text(m, "id"));
-    if (!r) continue;
-    if (r->latency.empty()) {
-      r->latency = latencies(m.value("latency", Json::object()));
-      r->latency_noisy = m.value("latency_noisy", false);
-    }
-    take_interval(*r, m, rank_baseline);
-  }
+void ReportBuilder::apply_assessment(ReportRow& node_row, const Assessment& a) {
+  report_.assessments.push_back(assessment_summary(node_row, a));
+  node_row.assessor = true;
   const ReportRow* best_row = nullptr;
-  for (const auto& c : rk.value("candidates", Json::array())) {
-    if (!c.is_object()) continue;
-    ReportRow* r = find_row(text(c, "id"));
+  if (ReportRow* best = find_row(a.best)) {
+    best->best = true;
+    best->best_of = node_row.id;
+    best_row = best;
+  }
+  for (const AssessedModel& m : a.models) {
+    ReportRow* r = find_row(m.id);
     if (!r) continue;
-    if (text(c, "id") == text(rk, "best")) best_row = r;
-    if (r->latency.empty()) {
-      r->latency = latencies(c.value("latency", Json::object()));
-      r->latency_noisy = c.value("latency_noisy", false);
+    if (r->latency.empty() && !m.latency.empty()) {  // a model's own timing, or the first node's that timed it
+      r->latency = m.latency;
+      r->latency_noisy = m.latency_noisy;
     }
-    take_interval(*r, c, rank_baseline);
-    if (const auto v = number(c, "logit_sqnr_db")) r->logit_sqnr_db = v;
-    if (const auto v = number(c, "agreement")) r->agreement = v;
-    // A candidate whose chain leaves the run (its input is the pipeline's [model], e.g. `slimpipe compress
-    // --strategy ptq`): Δ as rank computed it, against its reference (the unpruned fp32 model).
-    if (!r->delta && number(c, "reference") && number(c, "delta")) {
-      r->baseline = reference_id.empty() ? "rank reference" : reference_id;
-      r->baseline_metric = number(c, "reference");
-      r->delta = number(c, "delta");
-      take_interval(*r, c, rank_baseline);
+    take_interval(*r, m, a.baseline);
+    if (m.logit_sqnr_db) r->logit_sqnr_db = m.logit_sqnr_db;
+    if (m.agreement) r->agreement = m.agreement;
+    // A model whose chain leaves the run (its input is the pipeline's [model], e.g. `slimpipe compress --strategy
+    // ptq`): Δ as the node computed it, against its reference (the unpruned fp32 model).
+    if (!r->delta && m.reference && m.delta) {
+      r->baseline = a.baseline.empty() ? "reference" : a.baseline;
+      r->baseline_metric = m.reference;
+      r->delta = m.delta;
+      take_interval(*r, m, a.baseline);
     }
   }
-  // The rank node's own artifact is the best candidate, or what the fallback made of it (rank evaluated that too).
-  const Json fallback = rk.value("fallback", Json());
-  if (fallback.is_object() && fallback.contains("evaluation") && fallback["evaluation"].is_object()) {
-    const Json& e = fallback["evaluation"];
-    take_interval(rank_row, e, rank_baseline);
-    if (const auto v = number(e, "logit_sqnr_db")) rank_row.logit_sqnr_db = v;
-    if (const auto v = number(e, "agreement")) rank_row.agreement = v;
-  } else if (best_row && fallback.is_null() && rank_row.baseline == best_row->baseline) {
-    rank_row.delta_low = best_row->delta_low;
-    rank_row.delta_high = best_row->delta_high;
-    rank_row.logit_sqnr_db = best_row->logit_sqnr_db;
-    rank_row.agreement = best_row->agreement;
-    rank_row.latency_noisy = best_row->latency_noisy;
+  // The node's own artifact is the best model, or a new one it made (rank's fallback), which it measured too.
+  if (a.self) {
+    take_interval(node_row, *a.self, a.baseline);
+    if (a.self->logit_sqnr_db) node_row.logit_sqnr_db = a.self->logit_sqnr_db;
+    if (a.self->agreement) node_row.agreement = a.self->agreement;
+    if (!a.self->latency.empty()) {
+      node_row.latency = a.self->latency;
+      node_row.latency_noisy = a.self->latency_noisy;
+    }
+  } else if (best_row && node_row.baseline == best_row->baseline) {
+    node_row.delta_low = best_row->delta_low;
+    node_row.delta_high = best_row->delta_high;
+    node_row.logit_sqnr_db = best_row->logit_sqnr_db;
+    node_row.agreement = best_row->agreement;
+    node_row.latency_noisy = best_row->latency_noisy;
   }
 }
 
-// The chosen INT8 models' per-site sensitivity (ptq's sensitivity.csv: rank, site, kind, output_sqnr_db, ...).
+// The chosen quantized models' per-site sensitivity, as their model blocks record it.
 void ReportBuilder::read_sensitivities() {
   for (std::size_t i = 0; i < report_.rows.size(); ++i) {
     const ReportRow& row = report_.rows[i];
-    if (!row.best || row.path.empty() || row.kind.find("quantized") == std::string::npos) continue;
-    std::ifstream in(run_dir_ / row.path / "sensitivity.csv");
-    std::string line;
-    if (!in || !std::getline(in, line)) continue;
-    RunReport::Sensitivity sens{i, {}};
-    while (std::getline(in, line)) {
-      std::vector<std::string> f;
-      std::stringstream ls(line);
-      for (std::string cell; std::getline(ls, cell, ',');) f.push_back(cell);
-      if (f.size() < 4) continue;
-      try {
-        sens.sites.emplace_back(f[1], std::stod(f[3]));
-      } catch (const std::exception&) {  // a damaged line: left out
-      }
-    }
-    if (!sens.sites.empty()) report_.sensitivities.push_back(std::move(sens));
+    if (!row.best || row.kind != "quantized_model") continue;
+    const auto it = models_.find(row.id);
+    if (it == models_.end() || it->second.site_sensitivity.empty()) continue;
+    report_.sensitivities.push_back({i, it->second.site_sensitivity});
   }
 }
 
@@ -425,12 +343,11 @@ RunReport build_run_report(const fs::path& run_dir, const std::string& pipeline_
 
   ReportBuilder b(run_dir, report);
   b.read_rows(lock.entries());
-  b.read_rankings();
   b.add_input_models();
   b.order_rows();
   b.fill_missing_primary();
   b.compute_deltas();
-  b.apply_rankings();
+  b.apply_assessments();
   b.read_sensitivities();
   return report;
 }

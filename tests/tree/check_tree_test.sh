@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/check_tree.sh on a small tree of its own: clean, it passes; each planted violation (an unformatted
-# file, a plugin including core, the SDK linking core, the runtime including LibTorch, core including a
+# file, a plugin including core or including or linking the runtime, the SDK linking core, the runtime including LibTorch, core including a
 # plugin source, a doc naming a machine path or an issue) fails it with a line naming the file and line.
 set -uo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -48,7 +48,12 @@ printf '#include "slimpipe/plugin.hpp"\n#include "slimpipe/core/executor.hpp"\n'
 expect 1 "layering: plugins/quant/x/x.cpp:2: a plugin includes core" -- layering
 printf '#include "slimpipe/plugin.hpp"\n#include "../../../runtime/src/gemm.hpp"\n' > plugins/quant/x/x.cpp
 expect 1 "layering: plugins/quant/x/x.cpp:2: a plugin reaches into runtime sources" -- layering
+printf '#include "slimpipe/plugin.hpp"\n#include "slimpipe_runtime/bench.hpp"\n' > plugins/quant/x/x.cpp
+expect 1 "layering: plugins/quant/x/x.cpp:2: a plugin includes the runtime" -- layering
 printf '#include "slimpipe/plugin.hpp"\n' > plugins/quant/x/x.cpp
+printf 'slimpipe_add_plugin(x SOURCES x.cpp)\ntarget_link_libraries(x PRIVATE slimpipe_runtime)\n' > plugins/quant/x/CMakeLists.txt
+expect 1 "layering: plugins/quant/x/CMakeLists.txt:2: a plugin links the runtime" -- layering
+rm plugins/quant/x/CMakeLists.txt
 printf 'add_library(slimpipe_sdk a.cpp)\ntarget_link_libraries(slimpipe_sdk PRIVATE slimpipe_core)\n' > sdk/CMakeLists.txt
 expect 1 "layering: sdk/CMakeLists.txt:2: the SDK links core" -- layering
 printf 'add_library(slimpipe_sdk a.cpp)\n' > sdk/CMakeLists.txt

@@ -134,6 +134,6 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(DynaBert, "dynabert", "1.2.0",
+SLIMPIPE_PLUGIN(DynaBert, "dynabert", "1.3.0",
                 "DynaBERT width pruning: importance, reorder, width-adaptive distillation, one pruned model per width",
                 schema)

@@ -8,6 +8,7 @@
 #include "slimpipe/export/runtime_package.hpp"
 #include "slimpipe/export/torchscript_export.hpp"
 #include "slimpipe/io/checked_file.hpp"
+#include "slimpipe/model_manifest.hpp"
 #include "slimpipe/pruning/model_cost.hpp"
 
 namespace slimpipe::dynabert {
@@ -64,6 +65,20 @@ void write_width_artifact(OutputArtifact& out, const pruning::WidthOutcome& outc
   out.manifest()["dynabert"] = figures;
   out.manifest()["exports"] = files;
   if (!options.input_model.is_null()) out.manifest()["input_model"] = options.input_model;
+  // The contract rank and the run report read (slimpipe/model_manifest.hpp).
+  ModelManifest mm;
+  mm.kind = "model";
+  mm.primary_metric = outcome.best->primary;
+  if (options.input_model.is_object())
+    mm.input_model =
+        ModelRef{options.input_model.value("id", std::string()), options.input_model.value("dir", std::string())};
+  mm.input_metric = input.metrics.value;
+  mm.param_count = params;
+  mm.width = outcome.width.width;
+  mm.parameters = {{"heads_per_layer", outcome.width.heads},
+                   {"intermediate_per_layer", outcome.width.intermediate},
+                   {"flops_ratio", flops / input.flops_per_token}};
+  mm.write(out);
   std::string load = "HF folder: config.json (pruned_heads) + model.safetensors";
   if (options.torchscript) load += "; TorchScript: model.pt";
   if (options.onnx) load += "; ONNX: model.onnx";

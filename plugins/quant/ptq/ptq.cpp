@@ -17,6 +17,7 @@
 #include "slimpipe/export/runtime_package.hpp"
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/checkpoint.hpp"
+#include "slimpipe/model_manifest.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/strategy.hpp"
 #include "slimpipe/tasks/input_model.hpp"
@@ -239,13 +240,26 @@ class Ptq final : public Strategy {
     // Where the fp32 model came from: rank times it as the speed baseline.
     out.manifest()["input_model"] = {{"id", inputs[0].id()},
                                      {"dir", fs::absolute(inputs[0].dir()).lexically_normal().string()}};
-    // A dynabert width upstream: carried along so rankings can group by it.
-    if (inputs[0].manifest().contains("width")) {
-      out.manifest()["width"] = inputs[0].manifest()["width"];
-      const Json& parent = inputs[0].metrics();
-      if (parent.contains("input_" + int8.primary) && parent["input_" + int8.primary].is_number())
-        out.set_metric("origin_" + int8.primary, parent["input_" + int8.primary].get<double>());
+    // The contract rank and the run report read (slimpipe/model_manifest.hpp).
+    ModelManifest mm;
+    mm.kind = "quantized_model";
+    mm.primary_metric = int8.primary;
+    mm.input_model = ModelRef{inputs[0].id(), fs::absolute(inputs[0].dir()).lexically_normal()};
+    mm.input_metric = fp32.value;
+    mm.model_bytes = int8_bytes;
+    mm.label = cell;
+    mm.parameters = cell_json;
+    if (!std::isinf(sensitivity.logits.sqnr_db)) mm.logit_sqnr_db = sensitivity.logits.sqnr_db;
+    for (const auto& s : sensitivity.sites) mm.site_sensitivity.emplace_back(s.site, s.output.sqnr_db);
+    // A dynabert width upstream: carried along so rankings can group by it, with the unpruned model's metric.
+    if (const auto parent = ModelManifest::read(inputs[0])) {
+      mm.width = parent->width;
+      mm.param_count = parent->param_count;
+      mm.origin_metric = parent->input_metric;
+      if (parent->width) out.manifest()["width"] = *parent->width;
+      if (parent->input_metric) out.set_metric("origin_" + int8.primary, *parent->input_metric);
     }
+    mm.write(out);
     out.manifest()["load"] =
         "fp32 HF folder (biases corrected when bias_correction) + calibration.json + quant_weights.safetensors "
         "(slimpipe::quant::load_plan, make_fake_quant_hook); QDQ ONNX: model.int8.onnx; slimpipe_runtime: runtime/";
@@ -307,6 +321,6 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Ptq, "ptq", "1.2.0",
+SLIMPIPE_PLUGIN(Ptq, "ptq", "1.3.0",
                 "post-training INT8 quantization: one calibration cell, evaluated, with sensitivity and QDQ export",
                 schema)

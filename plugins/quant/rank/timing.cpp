@@ -8,7 +8,6 @@
 #include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/quant/ptq.hpp"
-#include "slimpipe_runtime/runtime.hpp"
 
 namespace slimpipe::ranking {
 
@@ -18,14 +17,11 @@ namespace {
 void time_once(Timing& t, const BenchSettings& b) {
   if (t.runtime_dir.empty()) return;
   try {
-    auto model = slimpipe_runtime::Model::load(t.runtime_dir);
-    t.precision = model.info().precision;
-    slimpipe_runtime::BenchOptions o = b.options;
-    o.seq = b.seq > 0 ? b.seq : std::min<std::int64_t>(128, model.info().max_position_embeddings);
-    const auto points = slimpipe_runtime::benchmark(model, o);
-    t.ms.resize(points.size());
-    for (std::size_t i = 0; i < points.size(); ++i)
-      t.ms[i].insert(t.ms[i].end(), points[i].ms.begin(), points[i].ms.end());
+    const exporter::PackageTiming timed = exporter::time_runtime_package(t.runtime_dir, b.options);
+    t.precision = timed.precision;
+    t.ms.resize(timed.ms.size());
+    for (std::size_t i = 0; i < timed.ms.size(); ++i)
+      t.ms[i].insert(t.ms[i].end(), timed.ms[i].begin(), timed.ms[i].end());
   } catch (const std::exception& e) {
     t.note = std::string("not timed: ") + e.what();
     t.runtime_dir.clear();
@@ -38,8 +34,8 @@ void summarize(Timing& t) {
   t.p90.clear();
   if (t.runtime_dir.empty()) return;
   for (const auto& runs : t.ms) {
-    t.p50.push_back(slimpipe_runtime::percentile(runs, 0.5));
-    t.p90.push_back(slimpipe_runtime::percentile(runs, 0.9));
+    t.p50.push_back(exporter::percentile(runs, 0.5));
+    t.p90.push_back(exporter::percentile(runs, 0.9));
   }
 }
 
@@ -82,7 +78,6 @@ void prepare_runtime(Timing& t, const fs::path& scratch, Task* task, const std::
 }
 
 void time_all(const std::vector<Timing*>& all, const BenchSettings& b, Context& ctx) {
-  slimpipe_runtime::set_threads(b.threads);
   auto rounds = [&](const std::vector<Timing*>& models, const std::string& phase) {
     ctx.progress().begin(phase, static_cast<std::int64_t>(models.size()) * b.rounds);
     std::int64_t done = 0;

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "slimpipe/export/runtime_timing.hpp"
 #include "slimpipe/strategy.hpp"
-#include "slimpipe_runtime/bench.hpp"
 
 namespace slimpipe::ranking {
 
@@ -38,10 +38,8 @@ struct Timing {
 
 struct BenchSettings {
   bool enabled = true;
-  slimpipe_runtime::BenchOptions options;  // batches, iters, warmup, max_seconds per visit
-  std::int64_t seq = 0;                    // 0: min(128, max_position_embeddings) per model
+  exporter::TimingOptions options;  // batches, seq, iters, warmup, max_seconds, threads per visit
   int rounds = 2;
-  int threads = 1;
   double max_spread = 1.3;  // p90/p50 above this: timed again
   int retries = 1;          // how many times
 };

@@ -5,6 +5,7 @@
 
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/checkpoint.hpp"
+#include "slimpipe/model_manifest.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/strategy.hpp"
 #include "slimpipe/task.hpp"
@@ -56,6 +57,12 @@ class Evaluate final : public Strategy {
       if (value.is_number()) out.set_metric(prefix + name, value.get<double>());
     out.manifest()["primary_metric"] = m.primary;
     out.manifest()["split"] = split;
+    // The contract the run report reads (slimpipe/model_manifest.hpp): an evaluation, judged by its primary metric.
+    ModelManifest mm;
+    mm.kind = "evaluation";
+    mm.primary_metric = m.primary;
+    mm.parameters = {{"split", split}};
+    mm.write(out);
     std::string log = split + " on " + std::to_string(data->size()) + " features:";
     for (const auto& [name, value] : m.all.items()) log += " " + name + "=" + value.dump();
     ctx.log().info(log);
@@ -74,4 +81,4 @@ Schema schema() {
 
 }  // namespace
 
-SLIMPIPE_PLUGIN(Evaluate, "evaluate", "1.0.0", "score a model on the task's eval (dev) or test split", schema)
+SLIMPIPE_PLUGIN(Evaluate, "evaluate", "1.1.0", "score a model on the task's eval (dev) or test split", schema)

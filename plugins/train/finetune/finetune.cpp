@@ -8,6 +8,7 @@
 #include "model_source.hpp"
 #include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/io/checked_file.hpp"
+#include "slimpipe/model_manifest.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/strategy.hpp"
 #include "slimpipe/train/trainer.hpp"
@@ -101,6 +102,13 @@ class Finetune final : public Strategy {
                                   {"epochs", result.epochs},
                                   {"seconds", result.seconds},
                                   {"best_step", result.best_step}};
+    // The contract rank and the run report read (slimpipe/model_manifest.hpp).
+    ModelManifest mm;
+    mm.kind = "model";
+    if (result.best) mm.primary_metric = result.best->primary;
+    mm.param_count = parameter_count(*start.model);
+    mm.parameters = out.manifest()["training"];
+    mm.write(out);
   }
 };
 
@@ -128,5 +136,5 @@ Schema schema() {
 }  // namespace
 
 // 1.1.0: writes runtime/ (export_formats); instances built by 1.0.0 rerun once ("plugin changed").
-SLIMPIPE_PLUGIN(Finetune, "finetune", "1.1.0",
+SLIMPIPE_PLUGIN(Finetune, "finetune", "1.2.0",
                 "fine-tune a model (or a fresh encoder) on the pipeline's task, keeping the best eval state", schema)

@@ -1,9 +1,9 @@
 // The run-level report: every artifact of a run folder in one table, the pipeline's input model ([model], the
 // user's model) included (metric, Δ against the model it came from at the root of its chain, model size, parameters,
-// runtime latency and speedup where a `rank` node timed it, the best candidate marked), failed instances with their
-// errors, and the host's ISA. Built from pipeline.lock and each artifact's manifest.json, so `slimpipe report` can
-// rebuild it for any run folder, finished, failed or interrupted. Written as report.md, report.html, summary.csv and
-// summary.json next to pipeline.lock (docs/pipelines.md, "Run report").
+// runtime latency and speedup where a node such as `rank` timed it, the best candidate marked), failed instances with
+// their errors, and the host's ISA. Built from pipeline.lock and each artifact's manifest.json, so `slimpipe report`
+// can rebuild it for any run folder, finished, failed or interrupted. Written as report.md, report.html, summary.csv
+// and summary.json next to pipeline.lock (docs/pipelines.md, "Run report").
 #pragma once
 
 #include <cstdint>
@@ -14,14 +14,13 @@
 #include <utility>
 #include <vector>
 
+#include "slimpipe/model_manifest.hpp"
 #include "slimpipe/params.hpp"
 
 namespace slimpipe::core {
 
-struct ReportLatency {
-  double p50_ms = 0, p90_ms = 0;
-  std::optional<double> speedup;  // against the rank node's fp32 baseline
-};
+// p50 and p90 in ms, and the speedup against the measuring node's fp32 baseline.
+using ReportLatency = slimpipe::Latency;
 
 struct ReportRow {
   std::string id;        // the artifact's id (manifest "id"), e.g. "prune/width_0.75"
@@ -41,11 +40,12 @@ struct ReportRow {
   std::optional<std::int64_t> param_count;
   std::optional<std::int64_t> model_bytes;  // INT8 weights of a quantized model, else model.safetensors
   std::optional<double> width;
-  std::string cell;                               // a PTQ cell's PaddleNLP name (KL4_1, ...)
+  std::string label;                              // the model's short name (a PTQ cell's KL4_1, ...)
   std::map<std::int64_t, ReportLatency> latency;  // by batch size
   bool latency_noisy = false;  // rank re-measured it and its p90/p50 stayed above its bench_max_spread
   bool best = false;           // the best candidate of a `rank` node
   std::string best_of;         // that rank node's id
+  bool assessor = false;       // the row's manifest has an assessment: a node that measured others (rank)
   double seconds = 0;          // the instance's wall time
   std::string finished;
 };
@@ -53,12 +53,12 @@ struct ReportRow {
 struct RunReport {
   std::string pipeline;  // the pipeline's name: as given, else as pipeline.lock records it, else the folder's
   std::filesystem::path run_dir;
-  std::string generated;          // ISO 8601, UTC
-  std::string host_isa;           // what slimpipe_runtime dispatches to on this host
-  std::string version;            // slimpipe's
-  std::vector<ReportRow> rows;    // in the order the instances finished
-  Json rankings = Json::array();  // per rank node: id, best, objective, max_metric_drop, bench settings
-  // The chosen INT8 models' per-site output SQNR (their sensitivity.csv), most sensitive first.
+  std::string generated;             // ISO 8601, UTC
+  std::string host_isa;              // what slimpipe_runtime dispatches to on this host
+  std::string version;               // slimpipe's
+  std::vector<ReportRow> rows;       // in the order the instances finished
+  Json assessments = Json::array();  // per node that measured others (rank): its summary, best and paragraph
+  // The chosen INT8 models' per-site output SQNR (their model blocks' site_sensitivity), most sensitive first.
   struct Sensitivity {
     std::size_t row;  // index into rows
     std::vector<std::pair<std::string, double>> sites;
@@ -74,9 +74,10 @@ struct RunReport {
 };
 
 // Reads `run_dir`/pipeline.lock (and its journal, for an interrupted run) and every artifact's
-// manifest.json; rank nodes' ranking.json supply latencies and the best. Throws Error naming the
-// folder when it holds no pipeline.lock. A missing or unreadable manifest becomes a row with the
-// problem in `error`, not an exception.
+// manifest.json, through the typed blocks of slimpipe/model_manifest.hpp: "model" gives each row its columns,
+// "assessment" (a rank node's) latencies, intervals, fidelity and the best. Throws Error naming the folder when it
+// holds no pipeline.lock. A missing or unreadable manifest, or a malformed block, becomes a row with the problem in
+// `error`, not an exception.
 RunReport build_run_report(const std::filesystem::path& run_dir, const std::string& pipeline_name,
                            const std::string& host_isa);
 
