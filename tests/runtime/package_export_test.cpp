@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 #include "slimpipe_runtime/classifier.hpp"
 #include "slimpipe_runtime/runtime.hpp"
+#include "tasks/task_test_support.hpp"
 
 namespace {
 
@@ -85,7 +87,6 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 TEST(RuntimePackageExport, ModelFolderExportHoldsTokenizerLabelsLengthsAndChecksums) {
-  exporter::record_task_package_settings(Params());  // no [task] in this process
   nn::TaskModel model = make_model(nn::TaskHead::SequenceClassification);
   const fs::path dir = model_folder("pkg_export_seq_cls", *model, /*lowercase=*/false);
   exporter::export_runtime(*model, dir / "runtime");
@@ -109,13 +110,58 @@ TEST(RuntimePackageExport, ModelFolderExportHoldsTokenizerLabelsLengthsAndChecks
   EXPECT_EQ(tok.vocab(), vocab());
 
   // The [task]'s lengths win over the tokenizer's; a length beyond the position table is refused.
-  exporter::record_task_package_settings(Params(Json{{"max_seq_length", 40}}));
-  exporter::export_runtime(*model, dir / "runtime");
-  EXPECT_EQ(read_json(dir / "runtime" / "package.json")["max_seq_length"], 40);
-  exporter::record_task_package_settings(Params(Json{{"max_seq_length", 65}}));
+  {
+    const exporter::TaskPackageScope task(Params(Json{{"max_seq_length", 40}}));
+    exporter::export_runtime(*model, dir / "runtime");
+    EXPECT_EQ(read_json(dir / "runtime" / "package.json")["max_seq_length"], 40);
+  }
+  {
+    const exporter::TaskPackageScope task(Params(Json{{"max_seq_length", 65}}));
+    EXPECT_EQ(
+        error_of([&] { exporter::export_runtime(*model, dir / "runtime"); }),
+        (dir / "runtime").string() + ": package max_seq_length 65 exceeds the model's max_position_embeddings 64");
+  }
+}
+
+// Task settings are in force while their scope lives, the newest scope first; an export after they end takes the
+// defaults (here the tokenizer's model_max_length 48).
+TEST(RuntimePackageExport, TaskSettingsHoldOnlyWhileTheirScopeLives) {
+  nn::TaskModel model = make_model(nn::TaskHead::SequenceClassification);
+  const fs::path dir = model_folder("pkg_export_scopes", *model);
+  const auto exported_length = [&] {
+    exporter::export_runtime(*model, dir / "runtime");
+    return read_json(dir / "runtime" / "package.json")["max_seq_length"].get<std::int64_t>();
+  };
+  {
+    const exporter::TaskPackageScope outer(Params(Json{{"max_seq_length", 40}}));
+    EXPECT_EQ(exported_length(), 40);
+    {
+      const exporter::TaskPackageScope inner(Params(Json{{"max_seq_length", 30}}));
+      EXPECT_EQ(exported_length(), 30);
+    }
+    EXPECT_EQ(exported_length(), 40);
+  }
+  EXPECT_EQ(exported_length(), 48);
+  // Ended out of order: the older one goes first, the newer stays in force.
+  auto older = std::make_unique<exporter::TaskPackageScope>(Params(Json{{"max_seq_length", 20}}));
+  auto newer = std::make_unique<exporter::TaskPackageScope>(Params(Json{{"max_seq_length", 24}}));
+  older.reset();
+  EXPECT_EQ(exported_length(), 24);
+  newer.reset();
+  EXPECT_EQ(exported_length(), 48);
+}
+
+// configure_task's settings last as long as the task: a task configured with the schema's default max_seq_length
+// (128) refuses a 64-position model while it lives, and once it is gone a later export inherits nothing from it.
+TEST(RuntimePackageExport, ConfiguredTaskSettingsEndWithTheTask) {
+  nn::TaskModel model = make_model(nn::TaskHead::SequenceClassification);
+  const fs::path dir = model_folder("pkg_export_task_lifetime", *model);
+  std::shared_ptr<Task> task = tasktest::make_task("seq_cls", Json{{"source", "synthetic"}});
   EXPECT_EQ(error_of([&] { exporter::export_runtime(*model, dir / "runtime"); }),
-            (dir / "runtime").string() + ": package max_seq_length 65 exceeds the model's max_position_embeddings 64");
-  exporter::record_task_package_settings(Params());
+            (dir / "runtime").string() + ": package max_seq_length 128 exceeds the model's max_position_embeddings 64");
+  task.reset();
+  exporter::export_runtime(*model, dir / "runtime");
+  EXPECT_EQ(read_json(dir / "runtime" / "package.json")["max_seq_length"], 48);
 }
 
 TEST(RuntimePackageExport, WithoutAVocabularyThePackageHasNoTokenizer) {
@@ -132,7 +178,6 @@ TEST(RuntimePackageExport, WithoutAVocabularyThePackageHasNoTokenizer) {
 }
 
 TEST(RuntimePackageExport, HuggingFaceCheckpointPackagesAsTheModelExports) {
-  exporter::record_task_package_settings(Params());
   nn::TaskModel model = make_model(nn::TaskHead::QuestionAnswering);
   const fs::path hf = model_folder("pkg_hf_qa", *model);
   const fs::path out = scratch("pkg_hf_qa_out") / "pkg";
@@ -152,12 +197,13 @@ TEST(RuntimePackageExport, HuggingFaceCheckpointPackagesAsTheModelExports) {
   EXPECT_EQ(read_json(out / "package.json")["doc_stride"], 16);
   EXPECT_EQ(read_json(out / "package.json")["max_seq_length"], 32);
   // A [task]'s decoding options reach the package; settings override them.
-  exporter::record_task_package_settings(Params(Json{{"n_best_size", 7}, {"max_answer_length", 12}}));
-  settings.max_answer_length = 9;
-  exporter::export_runtime_package(hf, out, "", settings);
-  EXPECT_EQ(read_json(out / "package.json")["n_best_size"], 7);
-  EXPECT_EQ(read_json(out / "package.json")["max_answer_length"], 9);
-  exporter::record_task_package_settings(Params());
+  {
+    const exporter::TaskPackageScope task(Params(Json{{"n_best_size", 7}, {"max_answer_length", 12}}));
+    settings.max_answer_length = 9;
+    exporter::export_runtime_package(hf, out, "", settings);
+    EXPECT_EQ(read_json(out / "package.json")["n_best_size"], 7);
+    EXPECT_EQ(read_json(out / "package.json")["max_answer_length"], 9);
+  }
 
   // Same logits as the model exported directly.
   const fs::path direct = scratch("pkg_hf_qa_direct");
@@ -198,15 +244,16 @@ TEST(RuntimePackageExport, HuggingFaceCheckpointErrorsNameTheFile) {
 // Classifier::predict against the evaluation path of the seq_cls task: featurize_seq_cls (the token ids),
 // collate_inputs (padding) and TaskModel::forward (the logits).
 TEST(RuntimeClassifierExport, MatchesTheModelPathOnTokenIdsAndLogits) {
-  exporter::record_task_package_settings(Params(Json{{"max_seq_length", 12}}));
   nn::TaskModel model = make_model(nn::TaskHead::SequenceClassification);
   {
     at::NoGradGuard no_grad;
     for (auto& p : model->named_parameters()) p.value().copy_(0.3 * at::randn(p.value().sizes()));
   }
   const fs::path dir = model_folder("clf_model_path", *model);
-  exporter::export_runtime(*model, dir / "runtime");
-  exporter::record_task_package_settings(Params());
+  {
+    const exporter::TaskPackageScope task(Params(Json{{"max_seq_length", 12}}));
+    exporter::export_runtime(*model, dir / "runtime");
+  }
 
   data::SeqClsDataset dataset;
   dataset.source = "test";

@@ -2,17 +2,44 @@
 // torch-free SDK core compiles fast).
 #include "slimpipe/task.hpp"
 
+#include <map>
+#include <memory>
+#include <mutex>
+
 #include "slimpipe/export/runtime_package.hpp"
 
 namespace slimpipe {
+namespace {
 
-Task::~Task() = default;
+// The package scope of every configured task that is alive, ended by its destructor. Never destroyed, so that a
+// task destroyed during static destruction still finds it.
+struct TaskScopes {
+  std::mutex mutex;
+  std::map<const Task*, std::unique_ptr<exporter::TaskPackageScope>> of;
+};
+TaskScopes& task_scopes() {
+  static TaskScopes* scopes = new TaskScopes;
+  return *scopes;
+}
+
+}  // namespace
+
+Task::~Task() {
+  TaskScopes& s = task_scopes();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.of.erase(this);
+}
+
 FeatureSet::~FeatureSet() = default;
 
 void configure_task(Task& task, const Params& params) {
   task.configure(params);
-  // max_seq_length, doc_stride, max_query_length: what runtime packages written in this run record.
-  exporter::record_task_package_settings(params);
+  // The [task]'s lengths and decoding options: what the runtime packages written while the task lives record.
+  // A task configured again gets a new scope (in force at once) and its old one ends.
+  auto scope = std::make_unique<exporter::TaskPackageScope>(params);
+  TaskScopes& s = task_scopes();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.of[&task] = std::move(scope);
 }
 
 Batch Batch::to(const c10::Device& device) const {

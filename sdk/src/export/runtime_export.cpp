@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "slimpipe/error.hpp"
@@ -92,15 +93,47 @@ const char* head_name(nn::TaskHead head) {
   return nullptr;
 }
 
-// The [task]'s sequence lengths and decoding options, recorded by configure_task for the packages this process
-// writes.
+// A [task]'s sequence lengths and decoding options, as a TaskPackageScope holds them.
 struct TaskSettings {
   std::optional<std::int64_t> max_seq_length, doc_stride, max_query_length, n_best_size, max_answer_length;
   std::optional<bool> strict;
   std::optional<std::string> scheme;
 };
-std::mutex g_task_settings_mutex;
-TaskSettings g_task_settings;
+
+// The TaskPackageScopes alive, oldest first; the last is in force. Never destroyed, so that a scope ending during
+// static destruction still finds it.
+struct OpenScopes {
+  std::mutex mutex;
+  std::vector<std::pair<std::uint64_t, TaskSettings>> open;
+  std::uint64_t next_id = 1;
+};
+OpenScopes& open_scopes() {
+  static OpenScopes* scopes = new OpenScopes;
+  return *scopes;
+}
+
+// The settings of the scope in force; none: every field unset.
+TaskSettings task_settings_in_force() {
+  OpenScopes& s = open_scopes();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.open.empty() ? TaskSettings{} : s.open.back().second;
+}
+
+TaskSettings task_settings_of(const Params& task_params) {
+  TaskSettings t;
+  auto read = [&](const char* key, std::optional<std::int64_t>& out) {
+    if (task_params.has(key) && task_params.raw(key).is_number_integer() && task_params.get_int(key) > 0)
+      out = task_params.get_int(key);
+  };
+  read("max_seq_length", t.max_seq_length);
+  read("doc_stride", t.doc_stride);
+  read("max_query_length", t.max_query_length);
+  read("n_best_size", t.n_best_size);
+  read("max_answer_length", t.max_answer_length);
+  if (task_params.has("strict") && task_params.raw("strict").is_boolean()) t.strict = task_params.get_bool("strict");
+  if (task_params.has("scheme") && task_params.raw("scheme").is_string()) t.scheme = task_params.get_string("scheme");
+  return t;
+}
 
 // What the package holds besides the model, resolved and checked before anything is written.
 struct PackageContents {
@@ -140,11 +173,7 @@ PackageContents resolve_package(const nn::TaskModelImpl& model, const fs::path& 
       throw Error((p.tokenizer_dir / "vocab.txt").string() + ": " + std::to_string(p.tokenizer->vocab_size()) +
                   " entries, more than the model's vocab_size " + std::to_string(c.vocab_size));
   }
-  TaskSettings task;
-  {
-    std::lock_guard<std::mutex> lock(g_task_settings_mutex);
-    task = g_task_settings;
-  }
+  const TaskSettings task = task_settings_in_force();
   std::int64_t fallback = c.max_position_embeddings;
   if (p.tokenizer)
     fallback = static_cast<std::int64_t>(std::min<std::size_t>(p.tokenizer->options().model_max_length,
@@ -356,21 +385,19 @@ void write(const nn::TaskModelImpl& model, const quant::FakeQuantPlan* plan, con
 
 }  // namespace
 
-void record_task_package_settings(const Params& task_params) {
-  TaskSettings t;
-  auto read = [&](const char* key, std::optional<std::int64_t>& out) {
-    if (task_params.has(key) && task_params.raw(key).is_number_integer() && task_params.get_int(key) > 0)
-      out = task_params.get_int(key);
-  };
-  read("max_seq_length", t.max_seq_length);
-  read("doc_stride", t.doc_stride);
-  read("max_query_length", t.max_query_length);
-  read("n_best_size", t.n_best_size);
-  read("max_answer_length", t.max_answer_length);
-  if (task_params.has("strict") && task_params.raw("strict").is_boolean()) t.strict = task_params.get_bool("strict");
-  if (task_params.has("scheme") && task_params.raw("scheme").is_string()) t.scheme = task_params.get_string("scheme");
-  std::lock_guard<std::mutex> lock(g_task_settings_mutex);
-  g_task_settings = t;
+TaskPackageScope::TaskPackageScope(const Params& task_params) {
+  TaskSettings settings = task_settings_of(task_params);
+  OpenScopes& s = open_scopes();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  id_ = s.next_id++;
+  s.open.emplace_back(id_, std::move(settings));
+}
+
+TaskPackageScope::~TaskPackageScope() {
+  OpenScopes& s = open_scopes();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.open.erase(std::remove_if(s.open.begin(), s.open.end(), [&](const auto& entry) { return entry.first == id_; }),
+               s.open.end());
 }
 
 void export_runtime_package(const fs::path& hf_dir, const fs::path& out, const std::string& head,

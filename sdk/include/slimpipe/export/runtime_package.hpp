@@ -24,11 +24,12 @@ struct SLIMPIPE_API PackageSettings {
   // (ptq, dynabert and rank write runtime/ inside the model folder they saved with its tokenizer); none found: the
   // package has no tokenizer (token ids in, as before).
   std::optional<std::filesystem::path> tokenizer_dir;
-  // Unset: the pipeline's [task] (recorded by configure_task), else min(tokenizer_config's model_max_length,
-  // max_position_embeddings); QA: doc_stride 128 and max_query_length 64 (Hugging Face's run_qa.py defaults).
+  // Unset: the [task] of the TaskPackageScope in force (configure_task opens one), else min(tokenizer_config's
+  // model_max_length, max_position_embeddings); QA: doc_stride 128 and max_query_length 64 (Hugging Face's
+  // run_qa.py defaults).
   std::optional<std::int64_t> max_seq_length, doc_stride, max_query_length;
   // Decoding defaults the runtime's front ends take (explicit options override them there). Unset: the
-  // pipeline's [task], else the tasks' defaults. QA: n_best_size 20, max_answer_length 30; token_cls: strict
+  // TaskPackageScope's [task], else the tasks' defaults. QA: n_best_size 20, max_answer_length 30; token_cls: strict
   // false, scheme "bio" (or "bioes").
   std::optional<std::int64_t> n_best_size, max_answer_length;
   std::optional<bool> strict;
@@ -47,9 +48,22 @@ inline std::vector<std::string> runtime_package_files(const std::filesystem::pat
   return files;
 }
 
-// Records the [task]'s max_seq_length, doc_stride, max_query_length, n_best_size, max_answer_length, strict and
-// scheme (those it has) as the defaults of the packages this process writes; configure_task calls it.
-SLIMPIPE_API void record_task_package_settings(const Params& task_params);
+// The [task]'s max_seq_length, doc_stride, max_query_length, n_best_size, max_answer_length, strict and scheme
+// (those it has) as the defaults of the packages written while this object lives (PackageSettings fields that are
+// set still win). Scopes nest: the newest one alive is in force, and when it ends the one before it is again; with
+// none alive a package takes the defaults PackageSettings documents. configure_task opens one that lives as long
+// as the task it configures, so a pipeline's exports follow its [task] and a later export, once that task is gone,
+// inherits nothing from it.
+class SLIMPIPE_API TaskPackageScope {
+ public:
+  explicit TaskPackageScope(const Params& task_params);
+  ~TaskPackageScope();
+  TaskPackageScope(const TaskPackageScope&) = delete;
+  TaskPackageScope& operator=(const TaskPackageScope&) = delete;
+
+ private:
+  std::uint64_t id_;
+};
 
 // `slimpipe export-runtime HF_DIR OUT`: packages a fine-tuned Hugging Face checkpoint folder (config.json with a
 // task architecture, model.safetensors or pytorch_model.bin, vocab.txt, tokenizer_config.json) as an fp32 runtime
