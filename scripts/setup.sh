@@ -23,8 +23,11 @@ PACKAGES=(
   graphviz time clang-format-14
   chromium fonts-liberation
   python3-torch python3-onnx python3-numpy libonnx-dev libprotobuf-dev protobuf-compiler
+  slurm-wlm munge libgloo-dev
 )
 # clang-format-14: scripts/check_tree.sh checks the whole tree's format against .clang-format.
+# slurm-wlm, munge: the single-node cluster of the Slurm tests (tests/slurm/slurm_cluster.sh); libgloo-dev: the
+# header LibTorch's c10d ProcessGroupGloo needs, which libtorch-dev does not pull in.
 # chromium: the headless browser that checks report.html (tests/train/quickstart_e2e_test.cpp).
 # libdnnl-dev's CMake config requires OpenCL (ocl-icd-opencl-dev), a package it only recommends.
 # Node.js: Debian 12's (v18) is enough for the oracles; a newer one already installed is used as it is.
