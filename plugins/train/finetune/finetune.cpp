@@ -23,6 +23,69 @@ std::int64_t parameter_count(const torch::nn::Module& m) {
   return n;
 }
 
+// A fresh encoder of the size the params give (seeded with the training seed), or the one input model.
+finetune::StartingModel starting_model(const std::vector<Artifact>& inputs, const Params& p, Task& task,
+                                       const HeadSpec& head, std::int64_t seed) {
+  if (!p.get_bool("from_scratch")) {
+    if (inputs.size() != 1)
+      throw Error("finetune: expected one input model artifact, got " + std::to_string(inputs.size()));
+    return finetune::load_pretrained(inputs[0].dir(), head);
+  }
+  finetune::EncoderSize size;
+  size.hidden_size = p.get_int("hidden_size");
+  size.num_hidden_layers = p.get_int("num_hidden_layers");
+  size.num_attention_heads = p.get_int("num_attention_heads");
+  size.intermediate_size = p.get_int("intermediate_size");
+  size.max_position_embeddings = p.get_int("max_position_embeddings");
+  for (const char* key : {"hidden_dropout_prob", "attention_probs_dropout_prob"}) {
+    const double v = p.get_float(key);
+    if (!(v >= 0.0 && v < 1.0))
+      throw Error(std::string("finetune: ") + key + " must be in [0, 1), got " + p.raw(key).dump());
+  }
+  size.hidden_dropout_prob = p.get_float("hidden_dropout_prob");
+  size.attention_probs_dropout_prob = p.get_float("attention_probs_dropout_prob");
+  // Seeded here as well as in Trainer::train(): the initial weights depend on the seed too.
+  torch::manual_seed(static_cast<std::uint64_t>(seed));
+  return finetune::create_from_scratch(size, p.get_string("vocab"), task, head);
+}
+
+// An fp32 package of the saved model, its tokenizer found beside it; the sequence length it was trained and
+// evaluated with (this node's max_seq_length, else the [task]'s), the [task]'s decoding options. A model the
+// runtime cannot run keeps its other outputs, with a warning (as a ptq cell does).
+void export_runtime_package(Context& ctx, nn::TaskModel& model, const std::filesystem::path& dir,
+                            std::int64_t max_seq_length) {
+  exporter::PackageSettings package;
+  if (max_seq_length > 0) package.max_seq_length = max_seq_length;
+  try {
+    exporter::export_runtime(*model, dir / "runtime", package);
+  } catch (const Error& e) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir / "runtime", ec);
+    ctx.log().warn(std::string("finetune: no runtime export: ") + e.what());
+  }
+}
+
+// The artifact's kind, metrics and manifest fields, and the ModelManifest block.
+void record_result(OutputArtifact& out, const train::TrainingResult& result, std::int64_t param_count) {
+  out.set_kind("model");
+  if (result.best)
+    for (const auto& [name, value] : result.best->all.items())
+      if (value.is_number()) out.set_metric(name, value.get<double>());
+  out.set_metric("train_loss", result.train_loss);
+  if (result.best) out.manifest()["primary_metric"] = result.best->primary;
+  out.manifest()["param_count"] = param_count;
+  out.manifest()["load"] = "HF folder: config.json + model.safetensors";
+  out.manifest()["training"] = {
+      {"steps", result.steps}, {"epochs", result.epochs}, {"seconds", result.seconds}, {"best_step", result.best_step}};
+  // The contract rank and the run report read (slimpipe/model_manifest.hpp).
+  ModelManifest mm;
+  mm.kind = "model";
+  if (result.best) mm.primary_metric = result.best->primary;
+  mm.param_count = param_count;
+  mm.parameters = out.manifest()["training"];
+  mm.write(out);
+}
+
 class Finetune final : public Strategy {
  public:
   using Interface = Strategy;
@@ -35,29 +98,7 @@ class Finetune final : public Strategy {
     const HeadSpec head = task.head();
     const std::int64_t max_seq_length = p.get_int("max_seq_length");
 
-    finetune::StartingModel start;
-    if (p.get_bool("from_scratch")) {
-      finetune::EncoderSize size;
-      size.hidden_size = p.get_int("hidden_size");
-      size.num_hidden_layers = p.get_int("num_hidden_layers");
-      size.num_attention_heads = p.get_int("num_attention_heads");
-      size.intermediate_size = p.get_int("intermediate_size");
-      size.max_position_embeddings = p.get_int("max_position_embeddings");
-      for (const char* key : {"hidden_dropout_prob", "attention_probs_dropout_prob"}) {
-        const double v = p.get_float(key);
-        if (!(v >= 0.0 && v < 1.0))
-          throw Error(std::string("finetune: ") + key + " must be in [0, 1), got " + p.raw(key).dump());
-      }
-      size.hidden_dropout_prob = p.get_float("hidden_dropout_prob");
-      size.attention_probs_dropout_prob = p.get_float("attention_probs_dropout_prob");
-      // Seeded here as well as in Trainer::train(): the initial weights depend on the seed too.
-      torch::manual_seed(static_cast<std::uint64_t>(args.seed));
-      start = finetune::create_from_scratch(size, p.get_string("vocab"), task, head);
-    } else {
-      if (inputs.size() != 1)
-        throw Error("finetune: expected one input model artifact, got " + std::to_string(inputs.size()));
-      start = finetune::load_pretrained(inputs[0].dir(), head);
-    }
+    finetune::StartingModel start = starting_model(inputs, p, task, head, args.seed);
     const auto& config = start.model->config();
     if (max_seq_length > config.max_position_embeddings)  // 0 (the task's length) is checked by the model
       throw Error("finetune: max_seq_length " + std::to_string(max_seq_length) + " exceeds the model's " +
@@ -76,39 +117,8 @@ class Finetune final : public Strategy {
                     {"train", result.to_json()},
                     {"training_arguments", args.to_json()}};
     write_file_atomic(out.dir() / "metrics.json", metrics.dump(2) + "\n");
-    if (runtime) {
-      // An fp32 package of the saved model, its tokenizer found beside it; the sequence length it was trained
-      // and evaluated with (this node's max_seq_length, else the [task]'s), the [task]'s decoding options. A
-      // model the runtime cannot run keeps its other outputs, with a warning (as a ptq cell does).
-      exporter::PackageSettings package;
-      if (max_seq_length > 0) package.max_seq_length = max_seq_length;
-      try {
-        exporter::export_runtime(*start.model, out.dir() / "runtime", package);
-      } catch (const Error& e) {
-        std::error_code ec;
-        std::filesystem::remove_all(out.dir() / "runtime", ec);
-        ctx.log().warn(std::string("finetune: no runtime export: ") + e.what());
-      }
-    }
-    out.set_kind("model");
-    if (result.best)
-      for (const auto& [name, value] : result.best->all.items())
-        if (value.is_number()) out.set_metric(name, value.get<double>());
-    out.set_metric("train_loss", result.train_loss);
-    if (result.best) out.manifest()["primary_metric"] = result.best->primary;
-    out.manifest()["param_count"] = parameter_count(*start.model);
-    out.manifest()["load"] = "HF folder: config.json + model.safetensors";
-    out.manifest()["training"] = {{"steps", result.steps},
-                                  {"epochs", result.epochs},
-                                  {"seconds", result.seconds},
-                                  {"best_step", result.best_step}};
-    // The contract rank and the run report read (slimpipe/model_manifest.hpp).
-    ModelManifest mm;
-    mm.kind = "model";
-    if (result.best) mm.primary_metric = result.best->primary;
-    mm.param_count = parameter_count(*start.model);
-    mm.parameters = out.manifest()["training"];
-    mm.write(out);
+    if (runtime) export_runtime_package(ctx, start.model, out.dir(), max_seq_length);
+    record_result(out, result, parameter_count(*start.model));
   }
 };
 

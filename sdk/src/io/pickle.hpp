@@ -137,6 +137,16 @@ class Unpickler {
     for (std::size_t k = 0; k + 1 < kv.size(); k += 2) dict->dict.emplace_back(kv[k], kv[k + 1]);
   }
   PyRef reduce(const PyRef& callable, const PyRef& args);
+  void push_int(std::int64_t v);
+  void push_long(unsigned char op);
+  // The opcode families run() dispatches to; each returns false for an opcode outside its family.
+  bool run_control(unsigned char op);          // PROTO, FRAME, MARK, POP, BUILD
+  bool run_scalar(unsigned char op);           // None, bools, ints, floats
+  bool run_string(unsigned char op);           // str and bytes
+  bool run_build_container(unsigned char op);  // empty and MARK-built tuples, lists, dicts
+  bool run_fill_container(unsigned char op);   // APPEND(S), SETITEM(S)
+  bool run_memo(unsigned char op);
+  bool run_object(unsigned char op);  // globals, persistent ids, REDUCE, NEWOBJ
 
   const std::vector<char>& data_;
   std::size_t pos_;

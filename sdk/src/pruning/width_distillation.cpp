@@ -26,6 +26,45 @@ std::string fmt(const char* f, double v) {
 
 std::string metrics_text(const Metrics& m) { return m.primary + "=" + fmt("%.4f", m.value); }
 
+// Per width: sums of the total, hidden-state and logit losses since the last log.
+struct LossWindow {
+  std::vector<std::array<double, 3>> sums;
+  std::int64_t steps = 0;
+
+  explicit LossWindow(std::size_t widths) : sums(widths, {0.0, 0.0, 0.0}) {}
+
+  void add(const std::vector<DistillLoss>& losses) {
+    for (std::size_t i = 0; i < losses.size(); ++i) {
+      sums[i][0] += losses[i].total.item<double>();
+      sums[i][1] += losses[i].hidden.item<double>();
+      sums[i][2] += losses[i].logits.item<double>();
+    }
+    ++steps;
+  }
+};
+
+// The mean losses of each width since the last log go into one log_history entry and into the status line,
+// which is returned; the window starts over.
+std::string flush_window(LossWindow& window, const std::vector<WidthConfig>& widths, std::int64_t step,
+                         std::int64_t per_epoch, double lr, Json& log_history) {
+  Json per_width = Json::object();
+  std::string status;
+  for (std::size_t i = 0; i < widths.size(); ++i) {
+    const double n = static_cast<double>(window.steps);
+    per_width[width_text(widths[i].width)] = {
+        {"loss", window.sums[i][0] / n}, {"hidden_mse", window.sums[i][1] / n}, {"logits_sce", window.sums[i][2] / n}};
+    status += "loss@" + width_text(widths[i].width) + "=" + fmt("%.4f", window.sums[i][0] / n) + " ";
+    window.sums[i] = {0.0, 0.0, 0.0};
+  }
+  status += "lr=" + fmt("%.3g", lr);
+  log_history.push_back(Json{{"step", step},
+                             {"epoch", static_cast<double>(step) / static_cast<double>(per_epoch)},
+                             {"learning_rate", lr},
+                             {"losses", per_width}});
+  window.steps = 0;
+  return status;
+}
+
 }  // namespace
 
 WidthDistillation::WidthDistillation(nn::TaskModel student, nn::TaskModel teacher, Task& task,
@@ -107,6 +146,53 @@ Metrics WidthDistillation::evaluate_teacher() {
   return m;
 }
 
+void WidthDistillation::log_plan(std::int64_t total, std::int64_t per_epoch) {
+  std::string names;
+  for (const auto& w : widths_) names += (names.empty() ? "" : ", ") + width_text(w.width);
+  ctx_.log().info("distillation: widths [" + names + "], " + std::to_string(train_->size()) + " features, " +
+                  std::to_string(total) + " steps (" + std::to_string(per_epoch) + " per epoch), batch " +
+                  std::to_string(args_.per_device_train_batch_size) + ", warmup " +
+                  std::to_string(optimizer().schedule().num_warmup_steps()) + ", lr " + fmt("%g", args_.learning_rate) +
+                  ", lambda_distill " + fmt("%g", lambda_) + ", " + std::to_string(at::get_num_threads()) + " threads");
+}
+
+void WidthDistillation::score_sliced(DistillationResult& result) {
+  // The slice itself (reordered, before distillation) is each width's first candidate: when distillation never
+  // beats it on dev, it is the width's model (PaddleNLP starts from 0 and keeps only distilled states).
+  for (std::size_t i = 0; i < widths_.size(); ++i) {
+    WidthOutcome& o = result.widths[i];
+    nn::TaskModel sliced = pruned_model(i);
+    o.sliced = task_.evaluate(*sliced, *eval_, args_.per_device_eval_batch_size);
+    o.best = o.sliced;
+    o.best_step = 0;
+    o.best_model = sliced;
+    ctx_.log().info("width " + width_text(widths_[i].width) +
+                    " sliced, before distillation: " + metrics_text(o.sliced));
+  }
+}
+
+void WidthDistillation::evaluate_widths(std::int64_t step, DistillationResult& result) {
+  Json evals = Json::object();
+  std::string line;
+  for (std::size_t i = 0; i < widths_.size(); ++i) {
+    nn::TaskModel pruned = pruned_model(i);
+    Metrics m = task_.evaluate(*pruned, *eval_, args_.per_device_eval_batch_size);
+    WidthOutcome& o = result.widths[i];
+    // Strictly better only, as BestState: on a tie the earlier (shorter-trained) model stays.
+    const bool improved = !o.best || m.value > o.best->value;
+    if (improved) {
+      o.best = m;
+      o.best_step = step;
+      o.best_model = pruned;
+    }
+    evals[width_text(widths_[i].width)] = m.all;
+    line += " width " + width_text(widths_[i].width) + ": " + metrics_text(m) + (improved ? " (best)" : "") + ";";
+  }
+  line.pop_back();
+  result.log_history.push_back(Json{{"step", step}, {"eval", evals}});
+  ctx_.log().info("eval at step " + std::to_string(step) + ":" + line);
+}
+
 DistillationResult WidthDistillation::train() {
   using clock = std::chrono::steady_clock;
   if (!eval_) throw Error("dynabert: needs the task's eval split to pick each width's best model");
@@ -120,89 +206,27 @@ DistillationResult WidthDistillation::train() {
   auto& log = ctx_.log();
   DistillationResult result;
   for (const auto& w : widths_) result.widths.push_back({w, {}, {}, -1, nullptr});
-
-  std::string names;
-  for (const auto& w : widths_) names += (names.empty() ? "" : ", ") + width_text(w.width);
-  log.info("distillation: widths [" + names + "], " + std::to_string(train_->size()) + " features, " +
-           std::to_string(total) + " steps (" + std::to_string(per_epoch) + " per epoch), batch " +
-           std::to_string(args_.per_device_train_batch_size) + ", warmup " +
-           std::to_string(opt.schedule().num_warmup_steps()) + ", lr " + fmt("%g", args_.learning_rate) +
-           ", lambda_distill " + fmt("%g", lambda_) + ", " + std::to_string(at::get_num_threads()) + " threads");
-
-  // The slice itself (reordered, before distillation) is each width's first candidate: when distillation never
-  // beats it on dev, it is the width's model (PaddleNLP starts from 0 and keeps only distilled states).
-  for (std::size_t i = 0; i < widths_.size(); ++i) {
-    WidthOutcome& o = result.widths[i];
-    nn::TaskModel sliced = pruned_model(i);
-    o.sliced = task_.evaluate(*sliced, *eval_, args_.per_device_eval_batch_size);
-    o.best = o.sliced;
-    o.best_step = 0;
-    o.best_model = sliced;
-    log.info("width " + width_text(widths_[i].width) + " sliced, before distillation: " + metrics_text(o.sliced));
-  }
-
-  auto run_eval = [&](std::int64_t step) {
-    Json evals = Json::object();
-    std::string line;
-    for (std::size_t i = 0; i < widths_.size(); ++i) {
-      nn::TaskModel pruned = pruned_model(i);
-      Metrics m = task_.evaluate(*pruned, *eval_, args_.per_device_eval_batch_size);
-      WidthOutcome& o = result.widths[i];
-      // Strictly better only, as BestState: on a tie the earlier (shorter-trained) model stays.
-      const bool improved = !o.best || m.value > o.best->value;
-      if (improved) {
-        o.best = m;
-        o.best_step = step;
-        o.best_model = pruned;
-      }
-      evals[width_text(widths_[i].width)] = m.all;
-      line += " width " + width_text(widths_[i].width) + ": " + metrics_text(m) + (improved ? " (best)" : "") + ";";
-    }
-    line.pop_back();
-    result.log_history.push_back(Json{{"step", step}, {"eval", evals}});
-    log.info("eval at step " + std::to_string(step) + ":" + line);
-  };
+  log_plan(total, per_epoch);
+  score_sliced(result);
 
   ctx_.progress().begin("distill", total);
   const auto start = clock::now();
-  // Per width: sums of the total, hidden-state and logit losses since the last log.
-  std::vector<std::array<double, 3>> window(widths_.size(), {0.0, 0.0, 0.0});
-  std::int64_t window_steps = 0;
+  LossWindow window(widths_.size());
   std::string status;
   for (std::int64_t step = 1; step <= total; ++step) {
     ctx_.throw_if_cancelled();
     const double lr = opt.learning_rate();
-    const auto losses = training_step(train_->collate(order.next_batch()));
-    for (std::size_t i = 0; i < losses.size(); ++i) {
-      window[i][0] += losses[i].total.item<double>();
-      window[i][1] += losses[i].hidden.item<double>();
-      window[i][2] += losses[i].logits.item<double>();
-    }
-    ++window_steps;
+    window.add(training_step(train_->collate(order.next_batch())));
     const bool last = step == total;
     if ((args_.logging_steps > 0 && step % args_.logging_steps == 0) || last) {
-      Json per_width = Json::object();
-      status.clear();
-      for (std::size_t i = 0; i < widths_.size(); ++i) {
-        const double n = static_cast<double>(window_steps);
-        per_width[width_text(widths_[i].width)] = {
-            {"loss", window[i][0] / n}, {"hidden_mse", window[i][1] / n}, {"logits_sce", window[i][2] / n}};
-        status += "loss@" + width_text(widths_[i].width) + "=" + fmt("%.4f", window[i][0] / n) + " ";
-        window[i] = {0.0, 0.0, 0.0};
-      }
-      status += "lr=" + fmt("%.3g", lr);
-      result.log_history.push_back(Json{{"step", step},
-                                        {"epoch", static_cast<double>(step) / static_cast<double>(per_epoch)},
-                                        {"learning_rate", lr},
-                                        {"losses", per_width}});
+      status = flush_window(window, widths_, step, per_epoch, lr, result.log_history);
       log.info("step " + std::to_string(step) + "/" + std::to_string(total) + " " + status);
-      window_steps = 0;
     }
     ctx_.progress().update(step, status);
-    if ((args_.save_steps > 0 && step % args_.save_steps == 0) || last) run_eval(step);
+    if ((args_.save_steps > 0 && step % args_.save_steps == 0) || last) evaluate_widths(step, result);
   }
   ctx_.progress().end();
-  if (total == 0) run_eval(0);
+  if (total == 0) evaluate_widths(0, result);
 
   result.steps = total;
   result.seconds = std::chrono::duration<double>(clock::now() - start).count();

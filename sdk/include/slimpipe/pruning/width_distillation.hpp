@@ -67,6 +67,12 @@ class SLIMPIPE_API WidthDistillation {
   nn::TaskModel& student() { return student_; }
 
  private:
+  // The parts of train(): the opening log line, each width's score as sliced (its first best model), and one
+  // evaluation of every width after `step` steps (keeping a strictly better model as the width's best).
+  void log_plan(std::int64_t total, std::int64_t per_epoch);
+  void score_sliced(DistillationResult& result);
+  void evaluate_widths(std::int64_t step, DistillationResult& result);
+
   nn::TaskModel student_, teacher_;
   Task& task_;
   train::TrainingArguments args_;
