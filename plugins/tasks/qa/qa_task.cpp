@@ -21,6 +21,7 @@
 #include "slimpipe/tasks/losses.hpp"
 #include "slimpipe/tasks/qa_decoding.hpp"
 #include "slimpipe/tasks/qa_features.hpp"
+#include "slimpipe/tasks/task_support.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 
 namespace {
@@ -144,8 +145,9 @@ class QaTask final : public Task, public tasks::ExampleScoring, public tasks::Sp
   }
 
   at::Tensor loss(const nn::EncoderOutput& output, const Batch& batch) const override {
-    return tasks::span_extraction_loss(output.start_logits, output.end_logits, target(batch, "start_positions"),
-                                       target(batch, "end_positions"));
+    return tasks::span_extraction_loss(output.start_logits, output.end_logits,
+                                       tasks::batch_target(batch, "start_positions", kTask),
+                                       tasks::batch_target(batch, "end_positions", kTask));
   }
 
   Metrics evaluate(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
@@ -199,12 +201,6 @@ class QaTask final : public Task, public tasks::ExampleScoring, public tasks::Sp
   }
 
  private:
-  static const at::Tensor& target(const Batch& batch, const std::string& name) {
-    auto it = batch.targets.find(name);
-    if (it == batch.targets.end()) throw Error("qa: the batch has no '" + name + "' target");
-    return it->second;
-  }
-
   // eval_from, test_from: a seeded draw of whole articles (examples sharing a title or a context), moved
   // out of the split they came from, so no context is in both.
   void carve(DataSplit target) {
@@ -212,10 +208,8 @@ class QaTask final : public Task, public tasks::ExampleScoring, public tasks::Sp
     auto kept = std::make_shared<data::QaDataset>(*from);
     const std::vector<std::size_t> units = article_units(*kept);
     const std::size_t articles = units.empty() ? 0 : *std::max_element(units.begin(), units.end()) + 1;
-    auto carved = std::make_shared<data::QaDataset>();
-    carved->source = kept->source + " (carved " + tasks::to_string(target) + ")";
-    carved->examples = tasks::take_examples(
-        kept->examples, source_.carve(target, units, std::vector<std::int64_t>(articles, 0), kTask, "articles"));
+    auto carved = std::make_shared<data::QaDataset>(
+        tasks::carve_dataset(source_, target, *kept, units, std::vector<std::int64_t>(articles, 0), kTask, "articles"));
     from = std::move(kept);
     if (target == DataSplit::Eval)
       eval_ = std::move(carved);

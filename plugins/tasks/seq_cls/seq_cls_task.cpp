@@ -19,6 +19,7 @@
 #include "slimpipe/tasks/feature_cache.hpp"
 #include "slimpipe/tasks/losses.hpp"
 #include "slimpipe/tasks/seq_cls_features.hpp"
+#include "slimpipe/tasks/task_support.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 
 namespace {
@@ -115,7 +116,7 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring, public tasks
   }
 
   at::Tensor loss(const nn::EncoderOutput& output, const Batch& batch) const override {
-    return tasks::sequence_classification_loss(output.logits, target(batch, "labels"));
+    return tasks::sequence_classification_loss(output.logits, tasks::batch_target(batch, "labels", kTask));
   }
 
   Metrics evaluate(nn::TaskModelImpl& model, const FeatureSet& data, std::int64_t batch_size,
@@ -133,7 +134,7 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring, public tasks
     e.stats.metric = metrics::mean_percent();
     tasks::run_evaluation(model, data, batch_size, hook, [&](const Batch& batch, const nn::EncoderOutput& out) {
       const at::Tensor logits = out.logits.to(at::kCPU).to(at::kFloat);
-      const at::Tensor labels = target(batch, "labels");
+      const at::Tensor labels = tasks::batch_target(batch, "labels", kTask);
       loss_sum +=
           tasks::sequence_classification_loss(logits, labels).item<double>() * static_cast<double>(batch.size());
       const at::Tensor predicted = logits.argmax(-1).contiguous();
@@ -156,12 +157,6 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring, public tasks
   }
 
  private:
-  static const at::Tensor& target(const Batch& batch, const std::string& name) {
-    auto it = batch.targets.find(name);
-    if (it == batch.targets.end()) throw Error("seq_cls: the batch has no '" + name + "' target");
-    return it->second;
-  }
-
   // eval_from, test_from: a seeded draw stratified by label, moved out of the split it came from.
   void carve(DataSplit target) {
     data::SeqClsDataset& from = source_.carved_from(target) == DataSplit::Train ? train_ : eval_;
@@ -171,10 +166,8 @@ class SeqClsTask final : public Task, public tasks::ExampleScoring, public tasks
       units[i] = i;
       strata[i] = from.examples[i].label;
     }
-    data::SeqClsDataset carved;
-    carved.source = from.source + " (carved " + tasks::to_string(target) + ")";
+    data::SeqClsDataset carved = tasks::carve_dataset(source_, target, from, units, strata, kTask, "examples");
     carved.labels = from.labels;
-    carved.examples = tasks::take_examples(from.examples, source_.carve(target, units, strata, kTask, "examples"));
     if (target == DataSplit::Eval)
       eval_ = std::move(carved);
     else

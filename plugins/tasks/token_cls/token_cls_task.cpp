@@ -18,6 +18,7 @@
 #include "slimpipe/tasks/example_scores.hpp"
 #include "slimpipe/tasks/feature_cache.hpp"
 #include "slimpipe/tasks/losses.hpp"
+#include "slimpipe/tasks/task_support.hpp"
 #include "slimpipe/tasks/token_cls_features.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
 
@@ -126,7 +127,7 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring, public tas
   }
 
   at::Tensor loss(const nn::EncoderOutput& output, const Batch& batch) const override {
-    return tasks::token_classification_loss(output.logits, target(batch));
+    return tasks::token_classification_loss(output.logits, tasks::batch_target(batch, "labels", kTask));
   }
 
   // Entity-level F1 over the words present in the features: the prediction of a word is the
@@ -149,7 +150,7 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring, public tas
     e.stats.metric = metrics::f1_percent_from_counts();
     tasks::run_evaluation(model, data, batch_size, hook, [&](const Batch& batch, const nn::EncoderOutput& out) {
       const at::Tensor best = out.logits.to(at::kCPU).argmax(-1).contiguous();
-      const at::Tensor labels = target(batch).contiguous();
+      const at::Tensor labels = tasks::batch_target(batch, "labels", kTask).contiguous();
       const std::int64_t s = labels.size(1);
       const auto* p = best.data_ptr<std::int64_t>();
       const auto* l = labels.data_ptr<std::int64_t>();
@@ -188,22 +189,14 @@ class TokenClsTask final : public Task, public tasks::ExampleScoring, public tas
   }
 
  private:
-  static const at::Tensor& target(const Batch& batch) {
-    auto it = batch.targets.find("labels");
-    if (it == batch.targets.end()) throw Error("token_cls: the batch has no 'labels' target");
-    return it->second;
-  }
-
   // eval_from, test_from: a seeded draw of whole sentences, moved out of the split they came from.
   void carve(DataSplit target) {
     data::TokenClsDataset& from = source_.carved_from(target) == DataSplit::Train ? train_ : eval_;
     std::vector<std::size_t> units(from.examples.size());
     for (std::size_t i = 0; i < units.size(); ++i) units[i] = i;
-    data::TokenClsDataset carved;
-    carved.source = from.source + " (carved " + tasks::to_string(target) + ")";
+    data::TokenClsDataset carved = tasks::carve_dataset(source_, target, from, units,
+                                                        std::vector<std::int64_t>(units.size(), 0), kTask, "sentences");
     carved.labels = from.labels;
-    carved.examples = tasks::take_examples(
-        from.examples, source_.carve(target, units, std::vector<std::int64_t>(units.size(), 0), kTask, "sentences"));
     if (target == DataSplit::Eval)
       eval_ = std::move(carved);
     else
