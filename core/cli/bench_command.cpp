@@ -11,6 +11,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -79,67 +80,137 @@ std::string cpu_name() {
   return "unknown";
 }
 
-}  // namespace
-
-int cmd_bench(const std::vector<std::string>& args) {
+// What `slimpipe bench` read from the command line.
+struct BenchArgs {
   std::vector<std::string> models;
   std::vector<std::int64_t> batches;
   std::int64_t seq = 128;
+  bool seq_given = false;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int iters = 10, warmup = 1;
   double max_seconds = 30;
   std::string json_path, kernels = "own";
+};
+
+// Parses and checks the command line into `a`; an exit status when the command ends here (help, no model).
+std::optional<int> parse_bench_args(const std::vector<std::string>& args, BenchArgs& a) {
   po::options_description d("bench options");
-  d.add_options()("help,h", "show this help")("model", po::value(&models)->composing(),
+  d.add_options()("help,h", "show this help")("model", po::value(&a.models)->composing(),
                                               "runtime export folder, or a folder with runtime/ inside (rank, ptq "
                                               "cell, dynabert width), or a file in either (repeatable)")(
-      "batch", po::value(&batches)->multitoken(), "batch sizes (default 1 32)")(
-      "seq", po::value(&seq), "sequence length (default 128, or a model's max_position_embeddings when smaller)")(
-      "threads", po::value(&threads), "threads for every kernel (default: all cores)")(
-      "iters", po::value(&iters), "timed runs per batch size (default 10)")("warmup", po::value(&warmup),
-                                                                            "untimed runs first (default 1)")(
-      "max-seconds", po::value(&max_seconds),
+      "batch", po::value(&a.batches)->multitoken(), "batch sizes (default 1 32)")(
+      "seq", po::value(&a.seq), "sequence length (default 128, or a model's max_position_embeddings when smaller)")(
+      "threads", po::value(&a.threads), "threads for every kernel (default: all cores)")(
+      "iters", po::value(&a.iters), "timed runs per batch size (default 10)")("warmup", po::value(&a.warmup),
+                                                                              "untimed runs first (default 1)")(
+      "max-seconds", po::value(&a.max_seconds),
       "stop timing a batch size after this long, once 3 runs are in (default 30)")(
-      "json", po::value(&json_path), "also write the results as JSON to this file")(
-      "kernels", po::value(&kernels), "GEMM kernels: own (default; allocation-free) or onednn (for comparison)");
+      "json", po::value(&a.json_path), "also write the results as JSON to this file")(
+      "kernels", po::value(&a.kernels), "GEMM kernels: own (default; allocation-free) or onednn (for comparison)");
   po::positional_options_description pos;
   pos.add("model", -1);
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(d).positional(pos).run(), vm);
   po::notify(vm);
-  if (vm.count("help") || models.empty()) {
+  if (vm.count("help") || a.models.empty()) {
     std::cout
         << "usage: slimpipe bench MODEL... [options]\n\nTimes runtime exports (slimpipe::exporter::export_runtime "
            "folders) on random token ids.\n\n"
         << d;
-    return models.empty() && !vm.count("help") ? 2 : 0;
+    return a.models.empty() && !vm.count("help") ? 2 : 0;
   }
-  if (batches.empty()) batches = {1, 32};
-  if (seq <= 0 || iters <= 0 || warmup < 0 || threads <= 0)
+  if (a.batches.empty()) a.batches = {1, 32};
+  if (a.seq <= 0 || a.iters <= 0 || a.warmup < 0 || a.threads <= 0)
     throw slimpipe::UsageError("bench: --seq, --iters and --threads must be > 0, --warmup >= 0");
-  for (auto b : batches)
+  for (auto b : a.batches)
     if (b <= 0) throw slimpipe::UsageError("bench: batch sizes must be > 0, got " + std::to_string(b));
-  if (kernels != "own" && kernels != "onednn")
-    throw slimpipe::UsageError("bench: --kernels " + kernels + ", expected own or onednn");
-  slimpipe_runtime::Options load_options;
-  load_options.kernels = kernels == "own" ? slimpipe_runtime::Kernels::Own : slimpipe_runtime::Kernels::OneDnn;
-  slimpipe_runtime::set_threads(threads);
+  if (a.kernels != "own" && a.kernels != "onednn")
+    throw slimpipe::UsageError("bench: --kernels " + a.kernels + ", expected own or onednn");
+  a.seq_given = vm.count("seq") > 0;
+  return std::nullopt;
+}
 
-  const bool seq_given = vm.count("seq") > 0;
+// Times the export in `path` (model number `number` in the table): its JSON entry; appends its rows to `table`.
+nlohmann::json bench_model(const std::string& path, std::size_t number, const BenchArgs& a,
+                           const slimpipe_runtime::Options& load_options, slimpipe_runtime::BenchOptions& options,
+                           std::ostringstream& table) {
+  // The model's own memory: the process's peak during load and timing, less what it held before (this CLI
+  // links LibTorch, whose libraries alone are about 170 MB of resident memory).
+  reset_peak_rss();
+  const std::uint64_t before = status_kib("VmRSS") * 1024;
+  auto model = slimpipe_runtime::Model::load(path, load_options);
+  const auto& info = model.info();
+  if (a.seq_given && a.seq > info.max_position_embeddings)
+    throw std::runtime_error("bench: --seq " + std::to_string(a.seq) + " exceeds " + path +
+                             "'s max_position_embeddings " + std::to_string(info.max_position_embeddings));
+  options.seq = std::min(a.seq, info.max_position_embeddings);
+  nlohmann::json entry = {{"path", std::filesystem::absolute(path).lexically_normal().string()},
+                          {"precision", info.precision},
+                          {"head", slimpipe_runtime::to_string(info.head)},
+                          {"layers", info.num_layers},
+                          {"hidden", info.hidden_size},
+                          {"heads", info.heads},
+                          {"intermediate_sizes", info.intermediate_sizes},
+                          {"size_bytes", info.file_bytes},
+                          {"int8_linears", info.int8_linears},
+                          {"onednn_linears", info.onednn_linears},
+                          {"own_linears", info.own_linears},
+                          {"kernels", info.kernels},
+                          {"int8_attention_layers", info.int8_attention_layers},
+                          {"seq", options.seq},
+                          {"results", nlohmann::json::array()}};
+  for (const auto& r : slimpipe_runtime::benchmark(model, options))
+    entry["results"].push_back({{"batch", r.batch},
+                                {"runs", r.ms.size()},
+                                {"p50_ms", r.p50_ms},
+                                {"p90_ms", r.p90_ms},
+                                {"seq_per_s", r.seq_per_s}});
+  const std::uint64_t peak = status_kib("VmHWM") * 1024;
+  const std::uint64_t own = peak > before ? peak - before : 0;
+  entry["peak_rss_bytes"] = peak;
+  entry["model_peak_bytes"] = own;
+  entry["workspace_bytes"] = model.workspace_bytes();
+  for (const auto& r : entry["results"]) {
+    table << std::left << std::setw(7) << number << std::setw(7) << info.precision << std::right << std::setw(6)
+          << options.seq << std::setw(7) << r["batch"].get<std::int64_t>() << std::fixed << std::setprecision(2)
+          << std::setw(11) << r["p50_ms"].get<double>() << std::setw(11) << r["p90_ms"].get<double>()
+          << std::setprecision(1) << std::setw(11) << r["seq_per_s"].get<double>() << std::setw(11)
+          << static_cast<double>(info.file_bytes) / 1e6 << std::setw(11) << static_cast<double>(own) / 1e6 << "\n";
+  }
+  return entry;
+}
+
+void write_bench_json(const std::string& json_path, const nlohmann::json& report) {
+  std::ofstream out(json_path);
+  if (!out) throw std::runtime_error("bench: cannot open " + json_path + " for writing");
+  out << report.dump(2) << "\n";
+  if (!out) throw std::runtime_error("bench: writing " + json_path + " failed");
+  std::cout << "wrote " << json_path << "\n";
+}
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& args) {
+  BenchArgs a;
+  if (std::optional<int> done = parse_bench_args(args, a)) return *done;
+  slimpipe_runtime::Options load_options;
+  load_options.kernels = a.kernels == "own" ? slimpipe_runtime::Kernels::Own : slimpipe_runtime::Kernels::OneDnn;
+  slimpipe_runtime::set_threads(a.threads);
+
   nlohmann::json report = {{"cpu", cpu_name()},
                            {"isa", slimpipe_runtime::cpu_isa()},
-                           {"threads", threads},
-                           {"seq", seq},
+                           {"threads", a.threads},
+                           {"seq", a.seq},
                            {"omp_wait_policy", wait_policy()},
-                           {"kernels", kernels},
+                           {"kernels", a.kernels},
                            {"models", nlohmann::json::array()}};
   std::cout << "cpu " << report["cpu"].get<std::string>() << ", isa " << report["isa"].get<std::string>() << ", "
-            << threads << " threads, seq " << seq
-            << (seq_given ? "" : " (or a model's max_position_embeddings when smaller)") << ", OpenMP wait policy "
-            << report["omp_wait_policy"].get<std::string>() << ", kernels " << kernels << "\n";
+            << a.threads << " threads, seq " << a.seq
+            << (a.seq_given ? "" : " (or a model's max_position_embeddings when smaller)") << ", OpenMP wait policy "
+            << report["omp_wait_policy"].get<std::string>() << ", kernels " << a.kernels << "\n";
   // Paths in full, numbered; the table names each model by its number.
   std::vector<std::string> folders;
-  for (const std::string& given : models) {
+  for (const std::string& given : a.models) {
     const std::filesystem::path folder = runtime_folder(given);
     folders.push_back(folder.string());
     std::cout << "model " << folders.size() << ": " << std::filesystem::absolute(folder).lexically_normal().string()
@@ -151,66 +222,15 @@ int cmd_bench(const std::vector<std::string>& args) {
         << std::setw(11) << "size MB" << std::setw(11) << "mem MB"
         << "\n";
   slimpipe_runtime::BenchOptions options;
-  options.batches = batches;
-  options.seq = seq;
-  options.iters = iters;
-  options.warmup = warmup;
-  options.max_seconds = max_seconds;
-  for (std::size_t m = 0; m < folders.size(); ++m) {
-    const std::string& path = folders[m];
-    // The model's own memory: the process's peak during load and timing, less what it held before (this CLI
-    // links LibTorch, whose libraries alone are about 170 MB of resident memory).
-    reset_peak_rss();
-    const std::uint64_t before = status_kib("VmRSS") * 1024;
-    auto model = slimpipe_runtime::Model::load(path, load_options);
-    const auto& info = model.info();
-    if (seq_given && seq > info.max_position_embeddings)
-      throw std::runtime_error("bench: --seq " + std::to_string(seq) + " exceeds " + path +
-                               "'s max_position_embeddings " + std::to_string(info.max_position_embeddings));
-    options.seq = std::min(seq, info.max_position_embeddings);
-    nlohmann::json entry = {{"path", std::filesystem::absolute(path).lexically_normal().string()},
-                            {"precision", info.precision},
-                            {"head", slimpipe_runtime::to_string(info.head)},
-                            {"layers", info.num_layers},
-                            {"hidden", info.hidden_size},
-                            {"heads", info.heads},
-                            {"intermediate_sizes", info.intermediate_sizes},
-                            {"size_bytes", info.file_bytes},
-                            {"int8_linears", info.int8_linears},
-                            {"onednn_linears", info.onednn_linears},
-                            {"own_linears", info.own_linears},
-                            {"kernels", info.kernels},
-                            {"int8_attention_layers", info.int8_attention_layers},
-                            {"seq", options.seq},
-                            {"results", nlohmann::json::array()}};
-    for (const auto& r : slimpipe_runtime::benchmark(model, options))
-      entry["results"].push_back({{"batch", r.batch},
-                                  {"runs", r.ms.size()},
-                                  {"p50_ms", r.p50_ms},
-                                  {"p90_ms", r.p90_ms},
-                                  {"seq_per_s", r.seq_per_s}});
-    const std::uint64_t peak = status_kib("VmHWM") * 1024;
-    const std::uint64_t own = peak > before ? peak - before : 0;
-    entry["peak_rss_bytes"] = peak;
-    entry["model_peak_bytes"] = own;
-    entry["workspace_bytes"] = model.workspace_bytes();
-    for (const auto& r : entry["results"]) {
-      table << std::left << std::setw(7) << m + 1 << std::setw(7) << info.precision << std::right << std::setw(6)
-            << options.seq << std::setw(7) << r["batch"].get<std::int64_t>() << std::fixed << std::setprecision(2)
-            << std::setw(11) << r["p50_ms"].get<double>() << std::setw(11) << r["p90_ms"].get<double>()
-            << std::setprecision(1) << std::setw(11) << r["seq_per_s"].get<double>() << std::setw(11)
-            << static_cast<double>(info.file_bytes) / 1e6 << std::setw(11) << static_cast<double>(own) / 1e6 << "\n";
-    }
-    report["models"].push_back(entry);
-  }
+  options.batches = a.batches;
+  options.seq = a.seq;
+  options.iters = a.iters;
+  options.warmup = a.warmup;
+  options.max_seconds = a.max_seconds;
+  for (std::size_t m = 0; m < folders.size(); ++m)
+    report["models"].push_back(bench_model(folders[m], m + 1, a, load_options, options, table));
   std::cout << table.str();
-  if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    if (!out) throw std::runtime_error("bench: cannot open " + json_path + " for writing");
-    out << report.dump(2) << "\n";
-    if (!out) throw std::runtime_error("bench: writing " + json_path + " failed");
-    std::cout << "wrote " << json_path << "\n";
-  }
+  if (!a.json_path.empty()) write_bench_json(a.json_path, report);
   return 0;
 }
 

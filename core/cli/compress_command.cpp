@@ -16,6 +16,7 @@
 #include <optional>
 #include <sstream>
 
+#include "compress_values.hpp"
 #include "slimpipe/core/diagnostics.hpp"
 #include "slimpipe/core/pipeline_spec.hpp"
 #include "slimpipe/core/plugin_registry.hpp"
@@ -27,6 +28,11 @@ namespace slimpipe::cli {
 namespace {
 
 namespace fs = std::filesystem;
+using compress::checked_flag_value;
+using compress::emit_table;
+using compress::Error;
+using compress::parse_int;
+using compress::scalar_value;
 using core::PluginInfo;
 using core::PluginRegistry;
 
@@ -52,10 +58,6 @@ options:
   --plugin-path DIR   folder to search for plugins first (repeatable)
   -q, --quiet         only warnings and errors
 )";
-
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // PaddleNLP's --input_infer_model_path is "dir/prefix" of an exported static model that PTQ quantizes instead
 // of exporting the trainer's model. Here the exported model is a slimpipe / Hugging Face folder (config.json
@@ -91,172 +93,16 @@ fs::path infer_model_folder(const std::string& value, const std::string& strateg
   return dir;
 }
 
-bool parse_int(const std::string& s, std::int64_t& out) {
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || *end || errno) return false;
-  out = v;
-  return true;
-}
-
-bool parse_float(const std::string& s, double& out) {
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end) return false;
-  out = v;
-  return true;
-}
-
-// One scalar flag value as the parameter's (element) type wants it.
-Json scalar_value(const std::string& flag, ParamType type, const std::string& v) {
-  std::int64_t i = 0;
-  double f = 0;
-  switch (type) {
-    case ParamType::Int:
-    case ParamType::IntList:
-      if (!parse_int(v, i)) throw Error("--" + flag + ": expected an integer, got '" + v + "'");
-      return i;
-    case ParamType::Float:
-    case ParamType::FloatList:
-      if (!parse_float(v, f)) throw Error("--" + flag + ": expected a number, got '" + v + "'");
-      return f;
-    case ParamType::Bool:
-      if (v == "true" || v == "True" || v == "1") return true;
-      if (v == "false" || v == "False" || v == "0") return false;
-      throw Error("--" + flag + ": expected true or false, got '" + v + "'");
-    case ParamType::Path:
-      return fs::absolute(v).lexically_normal().string();
-    case ParamType::Scalar:
-    case ParamType::ScalarList:
-      if (parse_int(v, i)) return i;
-      if (parse_float(v, f)) return f;
-      return v;
-    default:
-      return v;
-  }
-}
-
-Json flag_value(const std::string& flag, const ParamSpec& spec, const std::vector<std::string>& values) {
-  const bool list = spec.type == ParamType::StringList || spec.type == ParamType::IntList ||
-                    spec.type == ParamType::FloatList || spec.type == ParamType::ScalarList;
-  if (spec.type == ParamType::Bool && values.empty()) return true;
-  if (spec.type == ParamType::Table)
-    throw Error("--" + flag + ": table parameters cannot be set from the command line");
-  if (values.empty()) throw Error("--" + flag + ": expected a value");
-  if (list) {
-    Json arr = Json::array();
-    for (const auto& v : values) arr.push_back(scalar_value(flag, spec.type, v));
-    return arr;
-  }
-  if (values.size() != 1) throw Error("--" + flag + ": expected one value, got " + std::to_string(values.size()));
-  return scalar_value(flag, spec.type, values[0]);
-}
-
-// flag_value, checked against the parameter's schema (choices, types) so a bad value is one error that names
-// the flag, not two about the TOML file written from it.
-Json checked_flag_value(const std::string& flag, const ParamSpec& spec, const std::vector<std::string>& values) {
-  Json v = flag_value(flag, spec, values);
-  const std::string err = Schema::check(spec, v);
-  if (!err.empty()) {
-    std::string given;
-    for (const auto& x : values) given += " " + x;
-    throw Error("--" + flag + given + ": " + err);
-  }
-  return v;
-}
-
-// TOML text of a JSON scalar or array of scalars (TOML's basic strings use JSON's escapes).
-std::string toml_value(const Json& v) {
-  if (v.is_array()) {
-    std::string s = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + toml_value(v[i]);
-    return s + "]";
-  }
-  if (v.is_number_float()) {
-    std::ostringstream o;
-    o.precision(17);
-    o << v.get<double>();
-    std::string t = o.str();
-    if (t.find_first_of(".eEn") == std::string::npos) t += ".0";
-    return t;
-  }
-  return v.dump();
-}
-
-void emit_table(std::ostream& out, const std::string& header, const std::vector<std::pair<std::string, Json>>& rows) {
-  out << "\n[" << header << "]\n";
-  for (const auto& [k, v] : rows) out << k << " = " << toml_value(v) << "\n";
-}
-
-}  // namespace
-
-// run_pipeline: runs `slimpipe <cmd> FILE <extra args>` in this process.
-int cmd_compress(const std::vector<std::string>& args,
-                 const std::function<int(const std::string&, const std::vector<std::string>&)>& run_pipeline) {
-  std::map<std::string, std::vector<std::string>> flags;
-  std::vector<std::string> order, plugin_paths;
+// What `slimpipe compress` read from the command line.
+struct CompressArgs {
+  std::map<std::string, std::vector<std::string>> flags;  // every --name and its values, for the pipeline
+  std::vector<std::string> order;                         // their names, in the order given
+  std::vector<std::string> plugin_paths;
   bool emit = false, plan = false, quiet = false;
   std::string max_parallel = "2";
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      std::cout << kCompressUsage;
-      return 0;
-    }
-    if (a == "--emit-toml") {
-      emit = true;
-      continue;
-    }
-    if (a == "--plan") {
-      plan = true;
-      continue;
-    }
-    if (a == "-q" || a == "--quiet") {
-      quiet = true;
-      continue;
-    }
-    if (a.rfind("--", 0) != 0 || a.size() < 3) {
-      std::cerr << "slimpipe compress: unexpected argument '" << a << "' (flags are --name value...)\n\n"
-                << kCompressUsage;
-      return kExitUsage;
-    }
-    std::string name = a.substr(2);
-    std::vector<std::string> values;
-    const auto eq = name.find('=');
-    if (eq != std::string::npos) {
-      values.push_back(name.substr(eq + 1));
-      name = name.substr(0, eq);
-    }
-    // Values run to the next option; "-1" is a value, "-q" an option.
-    auto is_option = [](const std::string& x) {
-      return x.size() > 1 && x[0] == '-' && (x[1] == '-' || std::isalpha(static_cast<unsigned char>(x[1])));
-    };
-    while (i + 1 < args.size() && !is_option(args[i + 1])) values.push_back(args[++i]);
-    if (name == "plugin-path") {
-      plugin_paths.insert(plugin_paths.end(), values.begin(), values.end());
-      continue;
-    }
-    if (name == "max_parallel" || name == "max-parallel") {
-      std::int64_t v = 0;
-      if (values.size() != 1 || !parse_int(values[0], v) || v < 1 || v > core::kMaxParallel) {
-        std::string given;
-        for (const auto& x : values) given += (given.empty() ? "" : " ") + x;
-        std::cerr << "slimpipe compress: --" << name << ": expected an integer between 1 and " << core::kMaxParallel
-                  << ", got '" << given << "'\n";
-        return kExitUsage;
-      }
-      max_parallel = values[0];
-      continue;
-    }
-    if (flags.count(name)) {
-      std::cerr << "slimpipe compress: --" << name << " is given twice\n";
-      return kExitUsage;
-    }
-    flags[name] = values;
-    order.push_back(name);
-  }
-  auto take = [&](const std::string& name) -> std::string {
+
+  // The one value of --name, taken out of the flags; "" when it was not given.
+  std::string take(const std::string& name) {
     auto it = flags.find(name);
     if (it == flags.end()) return "";
     std::string v = it->second.size() == 1 ? it->second[0] : "";
@@ -264,19 +110,273 @@ int cmd_compress(const std::vector<std::string>& args,
     flags.erase(it);
     order.erase(std::find(order.begin(), order.end(), name));
     return v;
+  }
+};
+
+// --max_parallel N: false (the error printed) when N is not an integer in range.
+bool set_max_parallel(const std::string& name, const std::vector<std::string>& values, CompressArgs& a) {
+  std::int64_t v = 0;
+  if (values.size() != 1 || !parse_int(values[0], v) || v < 1 || v > core::kMaxParallel) {
+    std::string given;
+    for (const auto& x : values) given += (given.empty() ? "" : " ") + x;
+    std::cerr << "slimpipe compress: --" << name << ": expected an integer between 1 and " << core::kMaxParallel
+              << ", got '" << given << "'\n";
+    return false;
+  }
+  a.max_parallel = values[0];
+  return true;
+}
+
+// Parses the command line into `a`; an exit status when the command ends here (help, a usage error).
+std::optional<int> parse_compress_args(const std::vector<std::string>& args, CompressArgs& a) {
+  // Values run to the next option; "-1" is a value, "-q" an option.
+  auto is_option = [](const std::string& x) {
+    return x.size() > 1 && x[0] == '-' && (x[1] == '-' || std::isalpha(static_cast<unsigned char>(x[1])));
   };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kCompressUsage;
+      return 0;
+    }
+    bool* const option = arg == "--emit-toml"              ? &a.emit
+                         : arg == "--plan"                 ? &a.plan
+                         : arg == "-q" || arg == "--quiet" ? &a.quiet
+                                                           : nullptr;
+    if (option) {
+      *option = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0 || arg.size() < 3) {
+      std::cerr << "slimpipe compress: unexpected argument '" << arg << "' (flags are --name value...)\n\n"
+                << kCompressUsage;
+      return kExitUsage;
+    }
+    std::string name = arg.substr(2);
+    std::vector<std::string> values;
+    const auto eq = name.find('=');
+    if (eq != std::string::npos) {
+      values.push_back(name.substr(eq + 1));
+      name = name.substr(0, eq);
+    }
+    while (i + 1 < args.size() && !is_option(args[i + 1])) values.push_back(args[++i]);
+    if (name == "plugin-path") {
+      a.plugin_paths.insert(a.plugin_paths.end(), values.begin(), values.end());
+    } else if (name == "max_parallel" || name == "max-parallel") {
+      if (!set_max_parallel(name, values, a)) return kExitUsage;
+    } else if (a.flags.count(name)) {
+      std::cerr << "slimpipe compress: --" << name << " is given twice\n";
+      return kExitUsage;
+    } else {
+      a.flags[name] = values;
+      a.order.push_back(name);
+    }
+  }
+  return std::nullopt;
+}
+
+// PaddleNLP's spellings and habits: the data file aliases, --learning_rate with ptq (dropped with a warning),
+// min_max (refused).
+void translate_paddle_flags(CompressArgs& a, const std::string& strategy) {
+  auto& flags = a.flags;
+  // The data files under PaddleNLP's spellings: --train_file, --eval_file (--dev_file), --test_file set the
+  // task's train, eval and test.
+  for (const auto& [alias, param] : std::vector<std::pair<std::string, std::string>>{
+           {"train_file", "train"}, {"eval_file", "eval"}, {"dev_file", "eval"}, {"test_file", "test"}}) {
+    auto it = flags.find(alias);
+    if (it == flags.end()) continue;
+    if (flags.count(param))
+      throw Error("--" + alias + " and --" + param + " both set the task's " + param + " file; keep one");
+    flags[param] = it->second;
+    flags.erase(it);
+    *std::find(a.order.begin(), a.order.end(), alias) = param;
+  }
+  // PaddleNLP hands its training --learning_rate to AdaRound when the strategy is ptq, so a fine-tuning rate
+  // (2e-5) silently stalls it. Here AdaRound has its own --adaround_learning_rate; PaddleNLP's scripts pass
+  // --learning_rate anyway, so it is dropped with a warning rather than refused.
+  if (strategy == "ptq" && flags.count("learning_rate")) {
+    std::cerr << "slimpipe compress: warning: --learning_rate is not used with --strategy ptq (PaddleNLP gives it to "
+                 "AdaRound; here that is --adaround_learning_rate, default 0.001)\n";
+    flags.erase("learning_rate");
+    a.order.erase(std::find(a.order.begin(), a.order.end(), "learning_rate"));
+  }
+
+  // Refused before the pipeline is written: slimpipe's int8 is symmetric (the ptq plugin refuses it too).
+  for (const char* name : {"algo_list", "algo"})
+    if (const auto it = flags.find(name);
+        it != flags.end() && std::find(it->second.begin(), it->second.end(), "min_max") != it->second.end())
+      throw Error(std::string("--") + name +
+                  " min_max: not supported: Paddle's min_max keeps asymmetric ranges and "
+                  "slimpipe's int8 is symmetric; use abs_max (the symmetric threshold of the same ranges)");
+}
+
+// The pipeline's tables: [task], [nodes.compress] and [nodes.rank], each with the flags its plugin declares.
+struct PipelineRows {
+  std::vector<std::pair<std::string, Json>> task, node, rank;
+};
+
+// Routes every remaining flag to the task, the strategy node and/or the rank node; Error on a flag none of
+// their plugins declares, or a plugin that is not installed.
+PipelineRows route_flags(const CompressArgs& a, const std::string& task, const std::string& strategy) {
+  PluginRegistry reg;
+  reg.scan(PluginRegistry::search_path(a.plugin_paths));
+  auto need = [&](const std::string& name, const std::string& kind) -> const PluginInfo& {
+    const PluginInfo* p = reg.find(name);
+    if (!p || (p->kind != kind && !(kind == "strategy" && p->kind == "composite")))
+      throw Error("plugin '" + name + "' (" + kind + ") is not installed" + core::did_you_mean(name, reg.names(kind)) +
+                  "; `slimpipe plugins` lists the plugins found");
+    return *p;
+  };
+  const PluginInfo& task_plugin = need(task, "task");
+  const PluginInfo& strategy_plugin = need(strategy, "strategy");
+  const PluginInfo& rank_plugin = need("rank", "strategy");
+  std::vector<const PluginInfo*> strategy_schemas;
+  if (strategy_plugin.kind == "composite") {
+    for (const auto& step : strategy_plugin.steps) strategy_schemas.push_back(&need(step.plugin, "strategy"));
+  } else {
+    strategy_schemas.push_back(&strategy_plugin);
+  }
+
+  PipelineRows rows{{{"type", task}},
+                    {{"type", strategy}, {"inputs", Json::array({"model"})}},
+                    {{"type", "rank"}, {"inputs", Json::array({"compress"})}, {"collect", true}}};
+  std::vector<std::string> known;
+  for (const std::string& name : a.order) {
+    bool used = false;
+    const std::vector<std::string>& values = a.flags.at(name);
+    if (const ParamSpec* s = task_plugin.schema.find(name)) {
+      rows.task.emplace_back(name, checked_flag_value(name, *s, values));
+      used = true;
+    }
+    for (const PluginInfo* p : strategy_schemas)
+      if (const ParamSpec* s = p->schema.find(name)) {
+        rows.node.emplace_back(name, checked_flag_value(name, *s, values));
+        used = true;
+        break;
+      }
+    if (const ParamSpec* s = rank_plugin.schema.find(name)) {
+      rows.rank.emplace_back(name, checked_flag_value(name, *s, values));
+      used = true;
+    }
+    if (!used) {
+      for (const auto* p : {&task_plugin, &rank_plugin})
+        for (const auto& s : p->schema.specs()) known.push_back(s.name);
+      for (const PluginInfo* p : strategy_schemas)
+        for (const auto& s : p->schema.specs()) known.push_back(s.name);
+      throw Error("--" + name + ": not a parameter of task '" + task + "', strategy '" + strategy + "' or rank" +
+                  core::did_you_mean(name, known));
+    }
+  }
+  return rows;
+}
+
+// The data each strategy reads, checked before anything is written: dynabert distils on train; every
+// strategy makes its choices (and ptq its calibration) on eval, which may be carved out of train.
+void check_data_flags(const std::map<std::string, std::vector<std::string>>& flags, const std::string& strategy) {
+  const auto source = flags.find("source");
+  if (source != flags.end() && source->second == std::vector<std::string>{"synthetic"}) return;
+  const bool distils = strategy.find("dynabert") != std::string::npos;
+  if (distils && !flags.count("train"))
+    throw Error("--strategy " + strategy +
+                " needs training data for distillation: --train_file FILE (or "
+                "--source synthetic)");
+  if (!flags.count("eval") && !flags.count("eval_from"))
+    throw Error("--strategy " + strategy + " needs dev data (" +
+                (distils ? "importance, evaluation, " : std::string()) +
+                "calibration and the ranking read it): --eval_file FILE, or --eval_from train with --eval_size N "
+                "(or --source synthetic)");
+}
+
+// Hub names cannot be fetched: the model must be a local folder, checked before planning or running.
+void check_model_folder(const std::string& model) {
+  if (!fs::is_directory(model))
+    throw Error("--model_name_or_path " + model +
+                ": no such folder; slimpipe does not download models by hub "
+                "name: download the fine-tuned model and pass its local folder (config.json and "
+                "model.safetensors or pytorch_model.bin)");
+  if (!fs::exists(fs::path(model) / "config.json"))
+    throw Error("--model_name_or_path " + model +
+                ": no config.json in the folder (expected a Hugging Face model "
+                "folder: config.json and model.safetensors or pytorch_model.bin)");
+}
+
+std::string pipeline_toml(const std::vector<std::string>& args, const CompressArgs& a, const std::string& output_dir,
+                          const std::string& model, const PipelineRows& rows) {
+  std::ostringstream toml;
+  toml << "# Written by: slimpipe compress";
+  for (const auto& arg : args) toml << " " << (arg.find(' ') == std::string::npos ? arg : "'" + arg + "'");
+  toml << "\n";
+  emit_table(toml, "pipeline",
+             {{"name", "compress"},
+              {"output_dir", output_dir},
+              {"max_parallel", scalar_value("max_parallel", ParamType::Int, a.max_parallel)}});
+  emit_table(toml, "model", {{"path", fs::absolute(model).lexically_normal().string()}});
+  emit_table(toml, "task", rows.task);
+  emit_table(toml, "nodes.compress", rows.node);
+  emit_table(toml, "nodes.rank", rows.rank);
+  return toml.str();
+}
+
+// Writes <output_dir>/compress.toml (a temporary file for --plan on a folder in use) and runs or plans it.
+int write_and_run(const CompressArgs& a, const std::string& output_dir, const std::string& toml,
+                  const std::function<int(const std::string&, const std::vector<std::string>&)>& run_pipeline) {
+  fs::create_directories(output_dir);
+  fs::path file = fs::path(output_dir) / "compress.toml";
+  std::optional<fs::path> temporary;  // --plan on a folder in use: the pipeline is planned from a temp file
+  try {
+    // A run writing this folder keeps its compress.toml: the folder's lock is taken before the file is
+    // replaced (whole or not at all), and let go for the run, which takes it again.
+    core::RunLock guard(output_dir);
+    write_file_atomic(file, toml);
+  } catch (const core::FolderInUse& e) {
+    if (!a.plan) {
+      std::cerr << "slimpipe compress: " << e.what() << "\n";
+      return kExitFailure;
+    }
+    file = fs::temp_directory_path() / ("slimpipe-compress-plan-" + std::to_string(::getpid()) + ".toml");
+    write_file_atomic(file, toml);
+    temporary = file;
+  } catch (const std::exception& e) {  // compress.toml cannot be written (a full disk, a read-only folder)
+    std::cerr << "slimpipe compress: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  struct RemoveAfter {
+    const std::optional<fs::path>& path;
+    ~RemoveAfter() {
+      std::error_code ec;
+      if (path) fs::remove(*path, ec);
+    }
+  } remove_after{temporary};
+  std::vector<std::string> extra;
+  for (const auto& p : a.plugin_paths) extra.insert(extra.end(), {"--plugin-path", p});
+  if (a.quiet) extra.push_back("-q");
+  if (!a.quiet) std::cerr << "slimpipe compress: pipeline written to " << file.string() << "\n";
+  return run_pipeline(a.plan ? "plan" : "run", [&] {
+    std::vector<std::string> run_args{file.string()};
+    run_args.insert(run_args.end(), extra.begin(), extra.end());
+    return run_args;
+  }());
+}
+
+}  // namespace
+
+// run_pipeline: runs `slimpipe <cmd> FILE <extra args>` in this process.
+int cmd_compress(const std::vector<std::string>& args,
+                 const std::function<int(const std::string&, const std::vector<std::string>&)>& run_pipeline) {
+  CompressArgs a;
+  if (std::optional<int> done = parse_compress_args(args, a)) return *done;
   try {
     // PaddleNLP's compress() runs dynabert+ptq when no strategy is named.
-    std::string strategy = take("strategy");
+    std::string strategy = a.take("strategy");
     if (strategy.empty()) strategy = "dynabert+ptq";
-    const std::string task = take("task");
-    std::string model = take("model_name_or_path");
-    const std::string infer = take("input_infer_model_path");
-    std::string output_dir = take("output_dir");
+    const std::string task = a.take("task");
+    std::string model = a.take("model_name_or_path");
+    const std::string infer = a.take("input_infer_model_path");
+    std::string output_dir = a.take("output_dir");
     if (!infer.empty()) {
       const fs::path quantized = infer_model_folder(infer, strategy);
       if (!model.empty() && fs::absolute(model).lexically_normal() != fs::absolute(quantized).lexically_normal() &&
-          !quiet)
+          !a.quiet)
         std::cerr << "slimpipe compress: quantizing " << quantized.string() << " (--input_infer_model_path); "
                   << "--model_name_or_path " << model << " is not used\n";
       model = quantized.string();
@@ -290,169 +390,18 @@ int cmd_compress(const std::vector<std::string>& args,
       throw Error("--strategy: expected dynabert, ptq or dynabert+ptq, got '" + strategy + "'" +
                   core::did_you_mean(strategy, strategies));
 
-    // The data files under PaddleNLP's spellings: --train_file, --eval_file (--dev_file), --test_file set the
-    // task's train, eval and test.
-    for (const auto& [alias, param] : std::vector<std::pair<std::string, std::string>>{
-             {"train_file", "train"}, {"eval_file", "eval"}, {"dev_file", "eval"}, {"test_file", "test"}}) {
-      auto it = flags.find(alias);
-      if (it == flags.end()) continue;
-      if (flags.count(param))
-        throw Error("--" + alias + " and --" + param + " both set the task's " + param + " file; keep one");
-      flags[param] = it->second;
-      flags.erase(it);
-      *std::find(order.begin(), order.end(), alias) = param;
-    }
-    // PaddleNLP hands its training --learning_rate to AdaRound when the strategy is ptq, so a fine-tuning rate
-    // (2e-5) silently stalls it. Here AdaRound has its own --adaround_learning_rate; PaddleNLP's scripts pass
-    // --learning_rate anyway, so it is dropped with a warning rather than refused.
-    if (strategy == "ptq" && flags.count("learning_rate")) {
-      std::cerr << "slimpipe compress: warning: --learning_rate is not used with --strategy ptq (PaddleNLP gives it to "
-                   "AdaRound; here that is --adaround_learning_rate, default 0.001)\n";
-      flags.erase("learning_rate");
-      order.erase(std::find(order.begin(), order.end(), "learning_rate"));
-    }
-
-    // Refused before the pipeline is written: slimpipe's int8 is symmetric (the ptq plugin refuses it too).
-    for (const char* name : {"algo_list", "algo"})
-      if (const auto it = flags.find(name);
-          it != flags.end() && std::find(it->second.begin(), it->second.end(), "min_max") != it->second.end())
-        throw Error(std::string("--") + name +
-                    " min_max: not supported: Paddle's min_max keeps asymmetric ranges and "
-                    "slimpipe's int8 is symmetric; use abs_max (the symmetric threshold of the same ranges)");
-
-    PluginRegistry reg;
-    reg.scan(PluginRegistry::search_path(plugin_paths));
-    auto need = [&](const std::string& name, const std::string& kind) -> const PluginInfo& {
-      const PluginInfo* p = reg.find(name);
-      if (!p || (p->kind != kind && !(kind == "strategy" && p->kind == "composite")))
-        throw Error("plugin '" + name + "' (" + kind + ") is not installed" +
-                    core::did_you_mean(name, reg.names(kind)) + "; `slimpipe plugins` lists the plugins found");
-      return *p;
-    };
-    const PluginInfo& task_plugin = need(task, "task");
-    const PluginInfo& strategy_plugin = need(strategy, "strategy");
-    const PluginInfo& rank_plugin = need("rank", "strategy");
-    std::vector<const PluginInfo*> strategy_schemas;
-    if (strategy_plugin.kind == "composite") {
-      for (const auto& step : strategy_plugin.steps) strategy_schemas.push_back(&need(step.plugin, "strategy"));
-    } else {
-      strategy_schemas.push_back(&strategy_plugin);
-    }
-
-    // Route every remaining flag to the task, the strategy node and/or the rank node.
-    std::vector<std::pair<std::string, Json>> task_rows = {{"type", task}},
-                                              node_rows = {{"type", strategy}, {"inputs", Json::array({"model"})}},
-                                              rank_rows = {{"type", "rank"},
-                                                           {"inputs", Json::array({"compress"})},
-                                                           {"collect", true}};
-    std::vector<std::string> known;
-    for (const std::string& name : order) {
-      bool used = false;
-      const std::vector<std::string>& values = flags.at(name);
-      if (const ParamSpec* s = task_plugin.schema.find(name)) {
-        task_rows.emplace_back(name, checked_flag_value(name, *s, values));
-        used = true;
-      }
-      for (const PluginInfo* p : strategy_schemas)
-        if (const ParamSpec* s = p->schema.find(name)) {
-          node_rows.emplace_back(name, checked_flag_value(name, *s, values));
-          used = true;
-          break;
-        }
-      if (const ParamSpec* s = rank_plugin.schema.find(name)) {
-        rank_rows.emplace_back(name, checked_flag_value(name, *s, values));
-        used = true;
-      }
-      if (!used) {
-        for (const auto* p : {&task_plugin, &rank_plugin})
-          for (const auto& s : p->schema.specs()) known.push_back(s.name);
-        for (const PluginInfo* p : strategy_schemas)
-          for (const auto& s : p->schema.specs()) known.push_back(s.name);
-        throw Error("--" + name + ": not a parameter of task '" + task + "', strategy '" + strategy + "' or rank" +
-                    core::did_you_mean(name, known));
-      }
-    }
-    // The data each strategy reads, checked before anything is written: dynabert distils on train; every
-    // strategy makes its choices (and ptq its calibration) on eval, which may be carved out of train.
-    const auto source = flags.find("source");
-    if (source == flags.end() || source->second != std::vector<std::string>{"synthetic"}) {
-      const bool distils = strategy.find("dynabert") != std::string::npos;
-      if (distils && !flags.count("train"))
-        throw Error("--strategy " + strategy +
-                    " needs training data for distillation: --train_file FILE (or "
-                    "--source synthetic)");
-      if (!flags.count("eval") && !flags.count("eval_from"))
-        throw Error("--strategy " + strategy + " needs dev data (" +
-                    (distils ? "importance, evaluation, " : std::string()) +
-                    "calibration and the ranking read it): --eval_file FILE, or --eval_from train with --eval_size N "
-                    "(or --source synthetic)");
-    }
-    // Hub names cannot be fetched: the model must be a local folder, checked before planning or running.
-    if (!emit && infer.empty()) {
-      if (!fs::is_directory(model))
-        throw Error("--model_name_or_path " + model +
-                    ": no such folder; slimpipe does not download models by hub "
-                    "name: download the fine-tuned model and pass its local folder (config.json and "
-                    "model.safetensors or pytorch_model.bin)");
-      if (!fs::exists(fs::path(model) / "config.json"))
-        throw Error("--model_name_or_path " + model +
-                    ": no config.json in the folder (expected a Hugging Face model "
-                    "folder: config.json and model.safetensors or pytorch_model.bin)");
-    }
+    translate_paddle_flags(a, strategy);
+    const PipelineRows rows = route_flags(a, task, strategy);
+    check_data_flags(a.flags, strategy);
+    if (!a.emit && infer.empty()) check_model_folder(model);
 
     output_dir = fs::absolute(output_dir).lexically_normal().string();
-    std::ostringstream toml;
-    toml << "# Written by: slimpipe compress";
-    for (const auto& a : args) toml << " " << (a.find(' ') == std::string::npos ? a : "'" + a + "'");
-    toml << "\n";
-    emit_table(toml, "pipeline",
-               {{"name", "compress"},
-                {"output_dir", output_dir},
-                {"max_parallel", scalar_value("max_parallel", ParamType::Int, max_parallel)}});
-    emit_table(toml, "model", {{"path", fs::absolute(model).lexically_normal().string()}});
-    emit_table(toml, "task", task_rows);
-    emit_table(toml, "nodes.compress", node_rows);
-    emit_table(toml, "nodes.rank", rank_rows);
-    if (emit) {
-      std::cout << toml.str();
+    const std::string toml = pipeline_toml(args, a, output_dir, model, rows);
+    if (a.emit) {
+      std::cout << toml;
       return 0;
     }
-    fs::create_directories(output_dir);
-    fs::path file = fs::path(output_dir) / "compress.toml";
-    std::optional<fs::path> temporary;  // --plan on a folder in use: the pipeline is planned from a temp file
-    try {
-      // A run writing this folder keeps its compress.toml: the folder's lock is taken before the file is
-      // replaced (whole or not at all), and let go for the run, which takes it again.
-      core::RunLock guard(output_dir);
-      write_file_atomic(file, toml.str());
-    } catch (const core::FolderInUse& e) {
-      if (!plan) {
-        std::cerr << "slimpipe compress: " << e.what() << "\n";
-        return kExitFailure;
-      }
-      file = fs::temp_directory_path() / ("slimpipe-compress-plan-" + std::to_string(::getpid()) + ".toml");
-      write_file_atomic(file, toml.str());
-      temporary = file;
-    } catch (const std::exception& e) {  // compress.toml cannot be written (a full disk, a read-only folder)
-      std::cerr << "slimpipe compress: " << e.what() << "\n";
-      return kExitFailure;
-    }
-    struct RemoveAfter {
-      const std::optional<fs::path>& path;
-      ~RemoveAfter() {
-        std::error_code ec;
-        if (path) fs::remove(*path, ec);
-      }
-    } remove_after{temporary};
-    std::vector<std::string> extra;
-    for (const auto& p : plugin_paths) extra.insert(extra.end(), {"--plugin-path", p});
-    if (quiet) extra.push_back("-q");
-    if (!quiet) std::cerr << "slimpipe compress: pipeline written to " << file.string() << "\n";
-    return run_pipeline(plan ? "plan" : "run", [&] {
-      std::vector<std::string> a{file.string()};
-      a.insert(a.end(), extra.begin(), extra.end());
-      return a;
-    }());
+    return write_and_run(a, output_dir, toml, run_pipeline);
   } catch (const Error& e) {
     std::cerr << "slimpipe compress: " << e.what() << "\n";
     return kExitUsage;

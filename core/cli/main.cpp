@@ -10,6 +10,7 @@
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "slimpipe/allocator.hpp"
 #include "slimpipe/core/artifact_store.hpp"
@@ -210,68 +211,39 @@ int print_verify(const fs::path& run_dir, bool quick) {
   return 1;
 }
 
-int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
+// What `slimpipe run|validate|plan|graph|report|verify` read from the command line.
+struct PipelineArgs {
   Common c;
   RunOptions ro;
   std::string format = "dot";
   std::string report_out;
-  bool quiet = false, verbose = false;
+  bool quiet = false, verbose = false, quick = false;
   std::string log_format = "text";
-  auto desc = common_options(c);
-  desc.add(pipeline_options(c));
-  po::options_description run_opts("run and plan options");
-  run_opts.add_options()("force", po::value(&ro.force)->composing(),
-                         "rebuild this instance or node even if cached (repeatable)")(
-      "only", po::value(&ro.only)->composing(),
-      "run only this instance or node; its inputs must be built (repeatable)")(
-      "from", po::value(&ro.from)->composing(), "rebuild this instance or node and everything downstream (repeatable)")(
-      "max-parallel", po::value(&ro.max_parallel), "override pipeline.max_parallel")(
-      "quiet,q", po::bool_switch(&quiet), "only warnings and errors")("verbose,v", po::bool_switch(&verbose),
-                                                                      "debug output")(
-      "log-format", po::value(&log_format),
-      "text (default: live on a terminal, plain elsewhere), live (a redrawn status block), plain (lines) or json "
-      "(one object per line)");
-  po::options_description graph_opts("graph options");
-  graph_opts.add_options()("format", po::value(&format), "dot or mermaid (default dot)");
-  po::options_description report_opts("report options");
-  report_opts.add_options()("out", po::value(&report_out), "write the report files here instead of the run folder");
-  bool quick = false;
-  po::options_description verify_opts("verify options");
-  verify_opts.add_options()("quick", po::bool_switch(&quick), "check sizes only (stat), not the SHA-1 of every file");
-  po::options_description hidden;
-  hidden.add_options()("pipeline", po::value(&c.pipeline));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  if (cmd == "run" || cmd == "plan") all.add(run_opts);
-  if (cmd == "graph") all.add(graph_opts);
-  if (cmd == "report") all.add(report_opts);
-  if (cmd == "verify") all.add(verify_opts);
-  po::positional_options_description p;
-  p.add("pipeline", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(p).run(), vm);
-  po::notify(vm);
-  if (vm.count("help") || c.pipeline.empty()) {
-    if (cmd == "report")
-      std::cout << "usage: slimpipe report RUN_FOLDER|PIPELINE.toml [options]\n\n"
-                << "Rebuilds report.md, report.html, summary.csv and summary.json from the folder's pipeline.lock and\n"
-                << "manifests (`slimpipe run` writes them at the end of every run).\n\n";
-    else if (cmd == "verify")
-      std::cout
-          << "usage: slimpipe verify RUN_FOLDER|PIPELINE.toml [--quick]\n\n"
-          << "Checks every artifact's files against its manifest.json: each listed file exists with the recorded size\n"
-          << "and SHA-1. Prints one line per damaged artifact; exit status 0 when all are intact, 1 otherwise.\n\n";
-    else
-      std::cout << "usage: slimpipe " << cmd << " PIPELINE.toml [options]\n\n";
-    std::cout << desc;
-    if (cmd == "run" || cmd == "plan") std::cout << run_opts;
-    if (cmd == "graph") std::cout << graph_opts;
-    if (cmd == "report") std::cout << report_opts;
-    if (cmd == "verify") std::cout << verify_opts;
-    return c.pipeline.empty() && !vm.count("help") ? kExitUsage : 0;
-  }
-  if (quiet) ro.level = LogLevel::Warn;
-  if (verbose) ro.level = LogLevel::Debug;
+};
+
+void print_pipeline_usage(const std::string& cmd, const po::options_description& desc,
+                          const po::options_description* extra) {
+  if (cmd == "report")
+    std::cout << "usage: slimpipe report RUN_FOLDER|PIPELINE.toml [options]\n\n"
+              << "Rebuilds report.md, report.html, summary.csv and summary.json from the folder's pipeline.lock and\n"
+              << "manifests (`slimpipe run` writes them at the end of every run).\n\n";
+  else if (cmd == "verify")
+    std::cout
+        << "usage: slimpipe verify RUN_FOLDER|PIPELINE.toml [--quick]\n\n"
+        << "Checks every artifact's files against its manifest.json: each listed file exists with the recorded size\n"
+        << "and SHA-1. Prints one line per damaged artifact; exit status 0 when all are intact, 1 otherwise.\n\n";
+  else
+    std::cout << "usage: slimpipe " << cmd << " PIPELINE.toml [options]\n\n";
+  std::cout << desc;
+  if (extra) std::cout << *extra;
+}
+
+// Log level, log format and --max-parallel; an exit status when one of them is wrong.
+std::optional<int> apply_log_options(const std::string& cmd, PipelineArgs& a, bool max_parallel_given) {
+  RunOptions& ro = a.ro;
+  if (a.quiet) ro.level = LogLevel::Warn;
+  if (a.verbose) ro.level = LogLevel::Debug;
+  const std::string& log_format = a.log_format;
   if (log_format != "text" && log_format != "live" && log_format != "plain" && log_format != "json") {
     std::cerr << "slimpipe " << cmd << ": --log-format " << log_format << ": expected text, live, plain or json\n";
     return kExitUsage;
@@ -284,61 +256,89 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
     const bool terminal = ::isatty(STDERR_FILENO) && !(term && std::string(term) == "dumb");
     ro.live = log_format == "live" || (log_format == "text" && terminal);
   }
-  if (vm.count("max-parallel") && (ro.max_parallel < 1 || ro.max_parallel > kMaxParallel)) {
+  if (max_parallel_given && (ro.max_parallel < 1 || ro.max_parallel > kMaxParallel)) {
     std::cerr << "slimpipe " << cmd << ": --max-parallel must be between 1 and " << kMaxParallel << ", got "
               << ro.max_parallel << "\n";
     return kExitUsage;
   }
+  return std::nullopt;
+}
 
-  if (cmd == "report" && fs::is_directory(c.pipeline))
-    return print_report(c.pipeline, "", report_out);  // no plugins needed
-  if (cmd == "verify" && fs::is_directory(c.pipeline)) return print_verify(c.pipeline, quick);
-  // A run on a folder in use fails at once, before seconds of plugin loading.
-  std::unique_ptr<RunLock> early_lock = cmd == "run" ? RunLock::before_loading(c.pipeline, c.sets) : nullptr;
-  PluginRegistry reg = load_plugins(c, true);
-  PipelineSpec spec = load_pipeline(c.pipeline, c.sets, reg);
-  Plan plan = make_plan(spec);
-  if (cmd == "validate") {
-    std::size_t nodes = spec.nodes.size();
-    std::cout << c.pipeline << ": ok (" << nodes << " node" << (nodes == 1 ? "" : "s") << ", "
-              << plan.instances.size() - (spec.model_path ? 1 : 0) << " instances)\n";
-    return 0;
+// Parses the command line into `a`; an exit status when the command ends here (help, a usage error).
+std::optional<int> parse_pipeline_args(const std::string& cmd, const std::vector<std::string>& args, PipelineArgs& a) {
+  Common& c = a.c;
+  RunOptions& ro = a.ro;
+  auto desc = common_options(c);
+  desc.add(pipeline_options(c));
+  po::options_description run_opts("run and plan options");
+  run_opts.add_options()("force", po::value(&ro.force)->composing(),
+                         "rebuild this instance or node even if cached (repeatable)")(
+      "only", po::value(&ro.only)->composing(),
+      "run only this instance or node; its inputs must be built (repeatable)")(
+      "from", po::value(&ro.from)->composing(), "rebuild this instance or node and everything downstream (repeatable)")(
+      "max-parallel", po::value(&ro.max_parallel), "override pipeline.max_parallel")(
+      "quiet,q", po::bool_switch(&a.quiet), "only warnings and errors")("verbose,v", po::bool_switch(&a.verbose),
+                                                                        "debug output")(
+      "log-format", po::value(&a.log_format),
+      "text (default: live on a terminal, plain elsewhere), live (a redrawn status block), plain (lines) or json "
+      "(one object per line)");
+  po::options_description graph_opts("graph options");
+  graph_opts.add_options()("format", po::value(&a.format), "dot or mermaid (default dot)");
+  po::options_description report_opts("report options");
+  report_opts.add_options()("out", po::value(&a.report_out), "write the report files here instead of the run folder");
+  po::options_description verify_opts("verify options");
+  verify_opts.add_options()("quick", po::bool_switch(&a.quick), "check sizes only (stat), not the SHA-1 of every file");
+  po::options_description hidden;
+  hidden.add_options()("pipeline", po::value(&c.pipeline));
+  const po::options_description* extra = cmd == "run" || cmd == "plan" ? &run_opts
+                                         : cmd == "graph"              ? &graph_opts
+                                         : cmd == "report"             ? &report_opts
+                                         : cmd == "verify"             ? &verify_opts
+                                                                       : nullptr;
+  po::options_description all;
+  all.add(desc).add(hidden);
+  if (extra) all.add(*extra);
+  po::positional_options_description p;
+  p.add("pipeline", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(p).run(), vm);
+  po::notify(vm);
+  if (vm.count("help") || c.pipeline.empty()) {
+    print_pipeline_usage(cmd, desc, extra);
+    return c.pipeline.empty() && !vm.count("help") ? kExitUsage : 0;
   }
-  if (cmd == "graph") {
-    if (format == "dot")
-      std::cout << to_dot(spec, plan);
-    else if (format == "mermaid")
-      std::cout << to_mermaid(spec, plan);
-    else {
-      std::cerr << "slimpipe graph: --format must be dot or mermaid, got '" << format << "'\n";
-      return kExitUsage;
+  return apply_log_options(cmd, a, vm.count("max-parallel") != 0);
+}
+
+int print_graph(const PipelineSpec& spec, const Plan& plan, const std::string& format) {
+  if (format == "dot")
+    std::cout << to_dot(spec, plan);
+  else if (format == "mermaid")
+    std::cout << to_mermaid(spec, plan);
+  else {
+    std::cerr << "slimpipe graph: --format must be dot or mermaid, got '" << format << "'\n";
+    return kExitUsage;
+  }
+  return 0;
+}
+
+int print_plan(Executor& ex, const PipelineSpec& spec, const Plan& plan, const RunOptions& ro) {
+  int run = 0, cached = 0;
+  for (const auto& row : ex.dry_run(ro)) {
+    const auto& inst = plan.instances[row.instance];
+    if (inst.is_model()) {
+      std::cout << std::left << std::setw(10) << "input" << inst.id << "  (" << row.reason << ")\n";
+      continue;
     }
-    return 0;
+    (row.will_run ? run : cached)++;
+    std::cout << std::left << std::setw(10) << (row.will_run ? "will-run" : "cached") << inst.id << "  (" << row.reason
+              << ")\n";
   }
-  if (cmd == "report") return print_report(spec.output_dir, spec.name, report_out);
-  if (cmd == "verify") return print_verify(spec.output_dir, quick);
-  check_selectors(plan, ro);
-  Executor ex(spec, plan);
-  if (early_lock) ex.adopt_run_lock(std::move(early_lock));
-  if (cmd == "plan") {
-    int run = 0, cached = 0;
-    for (const auto& row : ex.dry_run(ro)) {
-      const auto& inst = plan.instances[row.instance];
-      if (inst.is_model()) {
-        std::cout << std::left << std::setw(10) << "input" << inst.id << "  (" << row.reason << ")\n";
-        continue;
-      }
-      (row.will_run ? run : cached)++;
-      std::cout << std::left << std::setw(10) << (row.will_run ? "will-run" : "cached") << inst.id << "  ("
-                << row.reason << ")\n";
-    }
-    std::cout << run << " to run, " << cached << " cached; output in " << spec.output_dir.string() << "\n";
-    return 0;
-  }
-  // run
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  RunSummary s = ex.run(ro);
+  std::cout << run << " to run, " << cached << " cached; output in " << spec.output_dir.string() << "\n";
+  return 0;
+}
+
+void print_run_summary(const PipelineSpec& spec, const Plan& plan, const RunSummary& s) {
   for (std::size_t i = 0; i < plan.instances.size(); ++i) {
     const auto& oc = s.outcomes[i];
     if (oc.status == Status::Failed || oc.status == Status::Skipped)
@@ -351,6 +351,13 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   std::cerr << " in " << std::fixed << std::setprecision(1) << s.seconds << " s; output in " << spec.output_dir.string()
             << "\n";
   if (s.interrupted) std::cerr << "slimpipe: interrupted; run the same command again to resume\n";
+}
+
+int run_pipeline(Executor& ex, const PipelineSpec& spec, const Plan& plan, const RunOptions& ro) {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  RunSummary s = ex.run(ro);
+  print_run_summary(spec, plan, s);
   // The run report, whatever happened: a failed or interrupted run is reported too. Its own failure
   // never changes the run's exit status.
   if (fs::exists(spec.output_dir / "pipeline.lock") || fs::exists(spec.output_dir / "pipeline.lock.journal")) {
@@ -362,6 +369,34 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
     }
   }
   return s.exit_code();
+}
+
+int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
+  PipelineArgs a;
+  if (std::optional<int> done = parse_pipeline_args(cmd, args, a)) return *done;
+  const Common& c = a.c;
+  if (cmd == "report" && fs::is_directory(c.pipeline))
+    return print_report(c.pipeline, "", a.report_out);  // no plugins needed
+  if (cmd == "verify" && fs::is_directory(c.pipeline)) return print_verify(c.pipeline, a.quick);
+  // A run on a folder in use fails at once, before seconds of plugin loading.
+  std::unique_ptr<RunLock> early_lock = cmd == "run" ? RunLock::before_loading(c.pipeline, c.sets) : nullptr;
+  PluginRegistry reg = load_plugins(c, true);
+  PipelineSpec spec = load_pipeline(c.pipeline, c.sets, reg);
+  Plan plan = make_plan(spec);
+  if (cmd == "validate") {
+    std::size_t nodes = spec.nodes.size();
+    std::cout << c.pipeline << ": ok (" << nodes << " node" << (nodes == 1 ? "" : "s") << ", "
+              << plan.instances.size() - (spec.model_path ? 1 : 0) << " instances)\n";
+    return 0;
+  }
+  if (cmd == "graph") return print_graph(spec, plan, a.format);
+  if (cmd == "report") return print_report(spec.output_dir, spec.name, a.report_out);
+  if (cmd == "verify") return print_verify(spec.output_dir, a.quick);
+  check_selectors(plan, a.ro);
+  Executor ex(spec, plan);
+  if (early_lock) ex.adopt_run_lock(std::move(early_lock));
+  if (cmd == "plan") return print_plan(ex, spec, plan, a.ro);
+  return run_pipeline(ex, spec, plan, a.ro);
 }
 
 }  // namespace

@@ -244,6 +244,125 @@ void count_outcomes(const Plan& plan, RunSummary& summary) {
     if (plan.instances[i].is_model() && summary.outcomes[i].status == Status::Cached) --summary.cached;
 }
 
+// Keeps an adopted lock only when it is this run's folder's; otherwise takes the folder's lock now. Fails at
+// once, naming the holder, when another run is writing here.
+void take_run_lock(std::unique_ptr<RunLock>& run_lock, const fs::path& output_dir, std::ostream& out) {
+  if (run_lock) {
+    std::error_code same_ec;
+    if (!fs::equivalent(run_lock->path(), RunLock::path_for(output_dir), same_ec)) run_lock.reset();
+  }
+  if (!run_lock) run_lock = std::make_unique<RunLock>(output_dir);
+  if (!run_lock->warning().empty()) out << "slimpipe: warning: " << run_lock->warning() << "\n";
+}
+
+// The task, configured once and shared by every instance; null when the pipeline has none.
+std::shared_ptr<Task> make_run_task(const PipelineSpec& spec) {
+  std::shared_ptr<Task> task;
+  if (spec.task && spec.task->plugin) {
+    const Json tparams = resolve_path_params(
+        spec.task->plugin->schema, resolve_params(spec.task->plugin->schema, spec.task->params, "[task]").json(),
+        spec.base_dir);
+    task = PluginRegistry::create_task(*spec.task->plugin);
+    configure_task(*task, Params(tparams));
+  }
+  return task;
+}
+
+// What the instances of one run share while the graph runs.
+struct RunState {
+  const PipelineSpec& spec;
+  const Plan& plan;
+  const Selection& sel;
+  Lockfile& lock;
+  Console& console;
+  const TaskHashes& task_hashes;
+  DataIdentity& data_ids;
+  BuildEnv& env;
+  RunSummary& summary;
+  std::vector<std::vector<Artifact>>& artifacts;  // per instance, parallel to its outputs
+  std::atomic<bool>& failed_any;
+
+  // The artifacts instance i reads, in the order of its inputs, and their hashes.
+  void gather_inputs(const Instance& inst, std::vector<Artifact>& inputs, std::vector<std::string>& in_hashes) {
+    for (const auto& r : inst.inputs) {
+      const Instance& up = plan.instances[r.instance];
+      auto pos = std::find(up.outputs.begin(), up.outputs.end(), r.output) - up.outputs.begin();
+      inputs.push_back(artifacts[r.instance][static_cast<std::size_t>(pos)]);
+      in_hashes.push_back(inputs.back().hash());
+    }
+  }
+
+  void run_instance(std::size_t i) {
+    const Instance& inst = plan.instances[i];
+    InstanceOutcome& oc = summary.outcomes[i];
+    if (inst.is_model()) {
+      oc = use_input_model(inst, spec.output_dir, artifacts[i]);
+      if (oc.status == Status::Failed) console.log("model", LogLevel::Error, oc.reason);
+      return;
+    }
+    if (auto blocked = blocked_by_inputs(plan, i, summary.outcomes, sel.selected[i])) {
+      oc = *blocked;
+      return;
+    }
+    std::vector<Artifact> inputs;
+    std::vector<std::string> in_hashes;
+    gather_inputs(inst, inputs, in_hashes);
+    const NodeSpec& node = spec.nodes[inst.node];
+    CacheKey key = cache_key(inst, *node.plugin, in_hashes, task_hashes.of(inst), data_ids.of(inst));
+    const std::optional<LockEntry> entry = lock.find(inst.id);
+    std::string reason = sel.forced[i] ? "forced" : stale_reason(inst, plan, key, entry, spec.output_dir);
+    if (reason.empty() && load_stored(inst, artifacts[i], &reason)) {
+      oc = {Status::Cached, "up to date", 0};
+      if (entry->data != key.data) {  // recorded before data identities were, or a file touched: record them now
+        LockEntry updated = *entry;
+        updated.data = key.data;
+        lock.record(updated);
+      }
+      return;
+    }
+    if (!sel.selected[i]) {
+      oc = {Status::Unselected, "not selected (--only); " + reason, 0};
+      return;
+    }
+    if (g_cancel.load()) {
+      oc = {Status::Cancelled, "interrupted before it started", 0};
+      return;
+    }
+
+    oc = build_instance(inst, node, inputs, reason, key, env, artifacts[i]);
+    if (oc.status == Status::Failed) {
+      failed_any = true;
+      if (spec.fail_fast) g_cancel = true;
+    }
+  }
+
+  // Runs instance i inside the graph: nothing may leave it.
+  void run_in_graph(std::size_t i) {
+    try {
+      run_instance(i);
+    } catch (const std::exception& e) {
+      summary.outcomes[i] = {Status::Failed, e.what(), 0};
+    } catch (...) {  // nothing may leave the graph: it would end the process
+      summary.outcomes[i] = {Status::Failed, "unknown exception", 0};
+    }
+    if (!plan.instances[i].is_model())
+      console.instance_finished(plan.instances[i].id, summary.outcomes[i].status, summary.outcomes[i].seconds);
+  }
+};
+
+// Commits the lock (a failure is reported and kept in the summary) and removes this run's temporary folder.
+void finish_run(Lockfile& lock, RunSummary& summary, const fs::path& tmp_root, std::ostream& out) {
+  std::error_code ec;
+  try {
+    lock.commit();
+  } catch (const std::exception& e) {
+    summary.lock_error = e.what();
+    out << "slimpipe: error: " << e.what() << "; " << lock.journal_path().string() << " keeps this run's results\n";
+  }
+  fs::remove_all(tmp_root, ec);
+  fs::remove(tmp_root.parent_path(), ec);  // .tmp itself, when no other run left anything there
+}
+
 }  // namespace
 
 std::vector<PlanRow> Executor::dry_run(const RunOptions& opts) {
@@ -303,12 +422,7 @@ RunSummary Executor::run(const RunOptions& opts) {
 
   // One writer per folder: fails at once, naming the holder, when another run is writing here. Only then is
   // it safe to clear what interrupted runs left, and each run writes under .tmp/<its pid>.
-  if (run_lock_) {
-    std::error_code same_ec;
-    if (!fs::equivalent(run_lock_->path(), RunLock::path_for(spec_.output_dir), same_ec)) run_lock_.reset();
-  }
-  if (!run_lock_) run_lock_ = std::make_unique<RunLock>(spec_.output_dir);
-  if (!run_lock_->warning().empty()) out << "slimpipe: warning: " << run_lock_->warning() << "\n";
+  take_run_lock(run_lock_, spec_.output_dir, out);
   const fs::path tmp_root = spec_.output_dir / ".tmp" / std::to_string(::getpid());
   remove_temp_leftovers(spec_.output_dir / ".tmp");
   fs::create_directories(tmp_root);
@@ -323,14 +437,7 @@ RunSummary Executor::run(const RunOptions& opts) {
                   max_parallel);
 
   // The task is configured once and shared by every instance.
-  std::shared_ptr<Task> task;
-  if (spec_.task && spec_.task->plugin) {
-    const Json tparams = resolve_path_params(
-        spec_.task->plugin->schema, resolve_params(spec_.task->plugin->schema, spec_.task->params, "[task]").json(),
-        spec_.base_dir);
-    task = PluginRegistry::create_task(*spec_.task->plugin);
-    configure_task(*task, Params(tparams));
-  }
+  std::shared_ptr<Task> task = make_run_task(spec_);
   const TaskHashes task_hashes = task_hashes_of(spec_);
   DataIdentity data_ids(spec_, lock);
 
@@ -339,78 +446,12 @@ RunSummary Executor::run(const RunOptions& opts) {
   summary.outcomes.resize(n);
   std::vector<std::vector<Artifact>> artifacts(n);  // per instance, parallel to its outputs
   std::atomic<bool> failed_any{false};
-  std::error_code ec;
   BuildEnv env{tmp_root, spec_.output_dir, spec_.seed, spec_.device, threads, task.get(), console, lock};
+  RunState state{spec_, plan_, sel, lock, console, task_hashes, data_ids, env, summary, artifacts, failed_any};
 
-  auto run_instance = [&](std::size_t i) {
-    const Instance& inst = plan_.instances[i];
-    InstanceOutcome& oc = summary.outcomes[i];
-    if (inst.is_model()) {
-      oc = use_input_model(inst, spec_.output_dir, artifacts[i]);
-      if (oc.status == Status::Failed) console.log("model", LogLevel::Error, oc.reason);
-      return;
-    }
-    if (auto blocked = blocked_by_inputs(plan_, i, summary.outcomes, sel.selected[i])) {
-      oc = *blocked;
-      return;
-    }
-    std::vector<Artifact> inputs;
-    std::vector<std::string> in_hashes;
-    for (const auto& r : inst.inputs) {
-      const Instance& up = plan_.instances[r.instance];
-      auto pos = std::find(up.outputs.begin(), up.outputs.end(), r.output) - up.outputs.begin();
-      inputs.push_back(artifacts[r.instance][static_cast<std::size_t>(pos)]);
-      in_hashes.push_back(inputs.back().hash());
-    }
-    const NodeSpec& node = spec_.nodes[inst.node];
-    CacheKey key = cache_key(inst, *node.plugin, in_hashes, task_hashes.of(inst), data_ids.of(inst));
-    const std::optional<LockEntry> entry = lock.find(inst.id);
-    std::string reason = sel.forced[i] ? "forced" : stale_reason(inst, plan_, key, entry, spec_.output_dir);
-    if (reason.empty() && load_stored(inst, artifacts[i], &reason)) {
-      oc = {Status::Cached, "up to date", 0};
-      if (entry->data != key.data) {  // recorded before data identities were, or a file touched: record them now
-        LockEntry updated = *entry;
-        updated.data = key.data;
-        lock.record(updated);
-      }
-      return;
-    }
-    if (!sel.selected[i]) {
-      oc = {Status::Unselected, "not selected (--only); " + reason, 0};
-      return;
-    }
-    if (g_cancel.load()) {
-      oc = {Status::Cancelled, "interrupted before it started", 0};
-      return;
-    }
-
-    oc = build_instance(inst, node, inputs, reason, key, env, artifacts[i]);
-    if (oc.status == Status::Failed) {
-      failed_any = true;
-      if (spec_.fail_fast) g_cancel = true;
-    }
-  };
-
-  run_graph(plan_, max_parallel, [&](std::size_t i) {
-    try {
-      run_instance(i);
-    } catch (const std::exception& e) {
-      summary.outcomes[i] = {Status::Failed, e.what(), 0};
-    } catch (...) {  // nothing may leave the graph: it would end the process
-      summary.outcomes[i] = {Status::Failed, "unknown exception", 0};
-    }
-    if (!plan_.instances[i].is_model())
-      console.instance_finished(plan_.instances[i].id, summary.outcomes[i].status, summary.outcomes[i].seconds);
-  });
+  run_graph(plan_, max_parallel, [&state](std::size_t i) { state.run_in_graph(i); });
   console.close();
-  try {
-    lock.commit();
-  } catch (const std::exception& e) {
-    summary.lock_error = e.what();
-    out << "slimpipe: error: " << e.what() << "; " << lock.journal_path().string() << " keeps this run's results\n";
-  }
-  fs::remove_all(tmp_root, ec);
-  fs::remove(tmp_root.parent_path(), ec);  // .tmp itself, when no other run left anything there
+  finish_run(lock, summary, tmp_root, out);
 
   count_outcomes(plan_, summary);
   summary.interrupted = g_cancel.load() && !(spec_.fail_fast && failed_any.load());

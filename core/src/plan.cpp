@@ -157,14 +157,70 @@ std::vector<std::string> Plan::ids() const {
   return out;
 }
 
-Plan make_plan(const PipelineSpec& spec) {
+namespace {
+
+// An upstream artifact, with the coordinates that identify it.
+struct Upstream {
+  ArtifactRef ref;
+  std::vector<Coord> coords;
+};
+
+// The artifacts one instance reads, and the coordinates they agree on.
+using InputGroup = std::pair<std::vector<ArtifactRef>, std::vector<Coord>>;
+
+// Nodes in dependency order (Boost.Graph topological sort over the node graph).
+std::vector<std::size_t> node_order(const PipelineSpec& spec,
+                                    const std::unordered_map<std::string, std::size_t>& node_index) {
+  Digraph ng(spec.nodes.size());
+  for (std::size_t i = 0; i < spec.nodes.size(); ++i)
+    for (const auto& in : spec.nodes[i].inputs)
+      if (auto it = node_index.find(in); it != node_index.end()) boost::add_edge(it->second, i, ng);
+  std::vector<std::size_t> rev;
+  boost::topological_sort(ng, std::back_inserter(rev));
+  return std::vector<std::size_t>(rev.rbegin(), rev.rend());
+}
+
+// Input groups: one per consistent combination, or a single group of everything (collect).
+std::vector<InputGroup> input_groups(const NodeSpec& node, const std::vector<std::vector<Upstream>>& per_input) {
+  std::vector<InputGroup> groups;
+  if (node.collect) {
+    std::vector<ArtifactRef> all;
+    for (const auto& ups : per_input)
+      for (const auto& u : ups) all.push_back(u.ref);
+    groups.push_back({all, {}});
+    return groups;
+  }
+  groups.push_back({{}, {}});
+  for (const auto& ups : per_input) {
+    std::vector<InputGroup> next;
+    for (const auto& g : groups)
+      for (const auto& u : ups) {
+        auto coords = g.second;
+        if (!merge_coords(coords, u.coords)) continue;
+        auto refs = g.first;
+        refs.push_back(u.ref);
+        next.push_back({std::move(refs), std::move(coords)});
+      }
+    groups.swap(next);
+  }
+  return groups;
+}
+
+// The instances of a pipeline as they are made, node by node, and the problems found on the way.
+struct PlanBuilder {
+  const PipelineSpec& spec;
   std::vector<Diagnostic> diags;
   std::vector<Instance> insts;
   std::unordered_map<std::string, std::size_t> by_id;
-  std::vector<std::vector<std::size_t>> node_instances(spec.nodes.size());
+  std::vector<std::vector<std::size_t>> node_instances;
+  std::unordered_map<std::string, std::size_t> node_index;
   std::size_t model_index = kNoNode;
 
-  if (spec.model_path) {
+  explicit PlanBuilder(const PipelineSpec& s) : spec(s), node_instances(s.nodes.size()) {
+    for (std::size_t i = 0; i < spec.nodes.size(); ++i) node_index[spec.nodes[i].id] = i;
+  }
+
+  void add_model() {
     Instance m;
     m.id = "model";
     m.outputs = {""};
@@ -175,26 +231,8 @@ Plan make_plan(const PipelineSpec& spec) {
     insts.push_back(std::move(m));
   }
 
-  // Nodes in dependency order (Boost.Graph topological sort over the node graph).
-  std::unordered_map<std::string, std::size_t> node_index;
-  for (std::size_t i = 0; i < spec.nodes.size(); ++i) node_index[spec.nodes[i].id] = i;
-  Digraph ng(spec.nodes.size());
-  for (std::size_t i = 0; i < spec.nodes.size(); ++i)
-    for (const auto& in : spec.nodes[i].inputs)
-      if (auto it = node_index.find(in); it != node_index.end()) boost::add_edge(it->second, i, ng);
-  std::vector<std::size_t> rev;
-  boost::topological_sort(ng, std::back_inserter(rev));
-  std::vector<std::size_t> order(rev.rbegin(), rev.rend());
-
-  for (std::size_t ni : order) {
-    const NodeSpec& node = spec.nodes[ni];
-    auto strategy = PluginRegistry::create_strategy(*node.plugin);
-
-    // Upstream artifacts per input, each with the coordinates that identify it.
-    struct Upstream {
-      ArtifactRef ref;
-      std::vector<Coord> coords;
-    };
+  // Upstream artifacts per input of `node`, each with the coordinates that identify it.
+  std::vector<std::vector<Upstream>> upstreams(const NodeSpec& node) const {
     std::vector<std::vector<Upstream>> per_input;
     for (const auto& in : node.inputs) {
       std::vector<Upstream> ups;
@@ -212,85 +250,86 @@ Plan make_plan(const PipelineSpec& spec) {
       }
       per_input.push_back(std::move(ups));
     }
+    return per_input;
+  }
 
-    // Input groups: one per consistent combination, or a single group of everything (collect).
-    std::vector<std::pair<std::vector<ArtifactRef>, std::vector<Coord>>> groups;
-    if (node.collect) {
-      std::vector<ArtifactRef> all;
-      for (const auto& ups : per_input)
-        for (const auto& u : ups) all.push_back(u.ref);
-      groups.push_back({all, {}});
-    } else {
-      groups.push_back({{}, {}});
-      for (const auto& ups : per_input) {
-        std::vector<std::pair<std::vector<ArtifactRef>, std::vector<Coord>>> next;
-        for (const auto& g : groups)
-          for (const auto& u : ups) {
-            auto coords = g.second;
-            if (!merge_coords(coords, u.coords)) continue;
-            auto refs = g.first;
-            refs.push_back(u.ref);
-            next.push_back({std::move(refs), std::move(coords)});
-          }
-        groups.swap(next);
-      }
-    }
-
-    std::vector<Cell> cells = expand_matrix(node.matrix);
-    if (cells.empty()) cells.push_back({});
-    for (const auto& [refs, coords] : groups) {
-      for (const auto& cell : cells) {
-        Instance inst;
-        inst.node = ni;
-        inst.coords = coords;
-        Json values = node.params;
-        for (const auto& [k, v] : cell) {
-          inst.coords.push_back({node.id, k, render_value(v)});
-          values[k] = v;
-        }
-        std::string tag = render_coords(inst.coords);
-        inst.id = tag.empty() ? node.id : node.id + "@" + tag;
-        inst.dir = spec.output_dir / node.id;
-        if (!tag.empty()) inst.dir /= dir_name(tag);
-        inst.inputs = refs;
-        try {
-          Params resolved = resolve_params(node.plugin->schema, values, "[nodes." + node.id + "] instance " + inst.id);
-          inst.params = resolve_path_params(node.plugin->schema, resolved.json(), spec.base_dir);
-          inst.outputs = strategy->outputs(resolved);
-        } catch (const std::exception& e) {
-          // Every cell of a matrix may refuse the same way: one line per distinct message and place.
-          const bool seen = std::any_of(diags.begin(), diags.end(), [&](const Diagnostic& d) {
-            return d.message == e.what() && d.pos.line == node.pos.line && d.pos.col == node.pos.col;
-          });
-          if (!seen) diags.push_back({node.pos, e.what()});
-          continue;
-        }
-        std::unordered_set<std::string> names;
-        for (const auto& o : inst.outputs)
-          if (!names.insert(o).second)
-            diags.push_back({node.pos, "instance " + inst.id + " declares output '" + o + "' twice"});
-        if (by_id.count(inst.id)) {
-          diags.push_back({node.matrix.pos.line ? node.matrix.pos : node.pos,
-                           "matrix of [nodes." + node.id + "] produces instance '" + inst.id + "' twice"});
-          continue;
-        }
-        std::size_t idx = insts.size();
-        by_id[inst.id] = idx;
-        for (const auto& r : refs) {
-          if (std::find(inst.upstream.begin(), inst.upstream.end(), r.instance) == inst.upstream.end())
-            inst.upstream.push_back(r.instance);
-        }
-        node_instances[ni].push_back(idx);
-        insts.push_back(std::move(inst));
-      }
+  // Resolves the instance's parameters and outputs; false (a diagnostic recorded) when they are refused.
+  bool resolve(const NodeSpec& node, const Strategy& strategy, const Json& values, Instance& inst) {
+    try {
+      Params resolved = resolve_params(node.plugin->schema, values, "[nodes." + node.id + "] instance " + inst.id);
+      inst.params = resolve_path_params(node.plugin->schema, resolved.json(), spec.base_dir);
+      inst.outputs = strategy.outputs(resolved);
+      return true;
+    } catch (const std::exception& e) {
+      // Every cell of a matrix may refuse the same way: one line per distinct message and place.
+      const bool seen = std::any_of(diags.begin(), diags.end(), [&](const Diagnostic& d) {
+        return d.message == e.what() && d.pos.line == node.pos.line && d.pos.col == node.pos.col;
+      });
+      if (!seen) diags.push_back({node.pos, e.what()});
+      return false;
     }
   }
-  if (!diags.empty()) throw SpecError(std::move(diags));
+
+  // The instance of node `ni` for one input group and one matrix cell.
+  void add_instance(std::size_t ni, const Strategy& strategy, const InputGroup& group, const Cell& cell) {
+    const NodeSpec& node = spec.nodes[ni];
+    const auto& [refs, coords] = group;
+    Instance inst;
+    inst.node = ni;
+    inst.coords = coords;
+    Json values = node.params;
+    for (const auto& [k, v] : cell) {
+      inst.coords.push_back({node.id, k, render_value(v)});
+      values[k] = v;
+    }
+    std::string tag = render_coords(inst.coords);
+    inst.id = tag.empty() ? node.id : node.id + "@" + tag;
+    inst.dir = spec.output_dir / node.id;
+    if (!tag.empty()) inst.dir /= dir_name(tag);
+    inst.inputs = refs;
+    if (!resolve(node, strategy, values, inst)) return;
+    std::unordered_set<std::string> names;
+    for (const auto& o : inst.outputs)
+      if (!names.insert(o).second)
+        diags.push_back({node.pos, "instance " + inst.id + " declares output '" + o + "' twice"});
+    if (by_id.count(inst.id)) {
+      diags.push_back({node.matrix.pos.line ? node.matrix.pos : node.pos,
+                       "matrix of [nodes." + node.id + "] produces instance '" + inst.id + "' twice"});
+      return;
+    }
+    std::size_t idx = insts.size();
+    by_id[inst.id] = idx;
+    for (const auto& r : refs) {
+      if (std::find(inst.upstream.begin(), inst.upstream.end(), r.instance) == inst.upstream.end())
+        inst.upstream.push_back(r.instance);
+    }
+    node_instances[ni].push_back(idx);
+    insts.push_back(std::move(inst));
+  }
+
+  void add_node(std::size_t ni) {
+    const NodeSpec& node = spec.nodes[ni];
+    auto strategy = PluginRegistry::create_strategy(*node.plugin);
+    const std::vector<InputGroup> groups = input_groups(node, upstreams(node));
+    std::vector<Cell> cells = expand_matrix(node.matrix);
+    if (cells.empty()) cells.push_back({});
+    for (const auto& group : groups)
+      for (const auto& cell : cells) add_instance(ni, *strategy, group, cell);
+  }
+};
+
+}  // namespace
+
+Plan make_plan(const PipelineSpec& spec) {
+  PlanBuilder b(spec);
+  if (spec.model_path) b.add_model();
+  for (std::size_t ni : node_order(spec, b.node_index)) b.add_node(ni);
+  if (!b.diags.empty()) throw SpecError(std::move(b.diags));
 
   // Instances were created node by node in the node graph's topological order, each after its
   // inputs, so this order is already topological.
   Plan plan;
-  plan.instances = std::move(insts);
+  plan.instances = std::move(b.insts);
   for (std::size_t i = 0; i < plan.instances.size(); ++i)
     for (std::size_t u : plan.instances[i].upstream) plan.instances[u].downstream.push_back(i);
   return plan;

@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <functional>
 #include <iomanip>
 #include <set>
 #include <sstream>
 
+#include "report_charts.hpp"
 #include "report_plots.hpp"
 #include "report_util.hpp"
 #include "slimpipe/core/artifact_store.hpp"
@@ -20,6 +20,7 @@ namespace slimpipe::core {
 
 namespace {
 
+using report_charts::short_label;
 using report_util::common_primary;
 using report_util::fixed;
 using report_util::integer;
@@ -289,28 +290,10 @@ std::string RunReport::markdown() const {
 
 namespace {
 
-// A short label for a row in a table or beside a marker: the model's label (a PTQ cell's name) and width, a width,
-// or the id's last part; the full id goes in a title.
-std::string short_label(const ReportRow& r) {
-  const bool pruned = r.width && *r.width < 0.999;
-  if (!r.label.empty()) return r.label + (pruned ? " w" + fixed(*r.width, 2) : "");
-  if (pruned) return "width " + fixed(*r.width, 2);
-  const auto slash = r.id.find_last_of('/');
-  std::string last = slash == std::string::npos ? r.id : r.id.substr(slash + 1);
-  return last.size() > 28 ? last.substr(0, 27) + "…" : last;
-}
-
 std::string short_kind(const std::string& kind) {
   if (kind.find("quantized") != std::string::npos) return "INT8";
   if (kind.find("model") != std::string::npos) return "fp32";
   return kind;
-}
-
-plots::Family family_of(const ReportRow& r) {
-  const bool int8 = r.kind.find("quantized") != std::string::npos;
-  const bool pruned = r.width && *r.width < 0.999;
-  return int8 ? (pruned ? plots::Family::PrunedInt8 : plots::Family::Int8)
-              : (pruned ? plots::Family::Pruned : plots::Family::Fp32);
 }
 
 const char* const kHtmlStyle =
@@ -334,6 +317,57 @@ const char* const kHtmlStyle =
     "@media print{body{margin:0;max-width:none}.wide{overflow:visible}a{color:inherit;text-decoration:none}"
     ".charts{display:block}.chart{page-break-inside:avoid}}";
 
+// A row's name in a table: a link to its folder (plain text when it has none inside the run folder), its full id
+// on hover.
+std::string html_link(const ReportRow& r, const std::string& label) {
+  const std::string shown = html_escape(label) + (r.best ? " ★" : "");
+  if (r.path.empty() || r.path.front() == '/') return "<span title=\"" + html_escape(r.id) + "\">" + shown + "</span>";
+  return "<a href=\"" + html_escape(r.path) + "/\" title=\"" + html_escape(r.id) +
+         (r.best ? " (best of " + html_escape(r.best_of) + ")" : "") + "\">" + shown + "</a>";
+}
+
+void html_table(std::ostream& s, const std::vector<const ReportRow*>& sel, bool models,
+                const std::vector<std::int64_t>& batches, const std::string& primary) {
+  // The short label already says the variant and width; the full figures are in report.md and summary.csv.
+  std::vector<Column> cols;
+  for (auto& c : columns(sel, batches, primary, models))
+    if (!models || (c.header != "variant" && c.header != "width" && c.header != "params M" && c.header != "s"))
+      cols.push_back(std::move(c));
+  s << "<div class=\"wide\"><table><tr>";
+  for (const auto& c : cols) s << "<th>" << html_escape(c.header) << "</th>";
+  s << "</tr>\n";
+  for (std::size_t i = 0; i < sel.size(); ++i) {
+    s << (sel[i]->best ? "<tr class=\"best\">" : "<tr>");
+    for (const auto& c : cols) {
+      s << (c.numeric ? "<td class=\"n\">" : "<td>");
+      if (c.header == "artifact")
+        s << html_link(*sel[i], models ? short_label(*sel[i]) : sel[i]->id);
+      else if (c.header == "kind")
+        s << "<span title=\"" << html_escape(sel[i]->kind) << "\">" << html_escape(short_kind(sel[i]->kind))
+          << "</span>";
+      else
+        s << html_escape(c.cells[i]);
+      s << "</td>";
+    }
+    s << "</tr>\n";
+  }
+  s << "</table></div>\n";
+}
+
+// Failed instances and unreadable artifacts, when there are any.
+void html_problems(std::ostream& s, const std::vector<ReportRow>& rows) {
+  bool any_problem = false;
+  for (const auto& r : rows) any_problem = any_problem || r.status != "done" || !r.error.empty();
+  if (!any_problem) return;
+  s << "<h2>Failed instances and unreadable "
+       "artifacts</h2>\n<table><tr><th>instance</th><th>status</th><th>error</th></tr>\n";
+  for (const auto& r : rows)
+    if (r.status != "done" || !r.error.empty())
+      s << "<tr class=\"failed\"><td>" << html_escape(r.id) << "</td><td>" << html_escape(r.status) << "</td><td>"
+        << html_escape(r.error) << "</td></tr>\n";
+  s << "</table>\n";
+}
+
 }  // namespace
 
 std::string RunReport::html() const {
@@ -350,59 +384,7 @@ std::string RunReport::html() const {
 
   // The trade-off: every model (not an assessing node's copy of its best) with a metric, against latency per batch
   // size and against size.
-  std::set<std::string> baselines;
-  for (const auto& r : rows)
-    if (!r.baseline.empty()) baselines.insert(r.baseline);
-  auto points = [&](const std::function<std::optional<double>(const ReportRow&)>& x) {
-    std::vector<plots::Point> pts;
-    for (const auto& r : rows) {
-      if (!is_model(r) || r.assessor || !r.metric || r.status != "done") continue;
-      const auto xv = x(r);
-      if (!xv) continue;
-      pts.push_back({*xv, *r.metric, r.id, short_label(r), family_of(r), r.best, baselines.count(r.id) > 0});
-    }
-    return pts;
-  };
-  const std::string metric_name = primary.empty() ? "metric" : primary;
-  std::vector<std::string> charts;
-  for (const std::int64_t b : batches) {
-    auto pts = points([b](const ReportRow& r) -> std::optional<double> {
-      const auto it = r.latency.find(b);
-      if (it == r.latency.end() || it->second.p50_ms <= 0) return std::nullopt;
-      return it->second.p50_ms;
-    });
-    if (pts.size() >= 2)
-      charts.push_back(plots::scatter(metric_name + " vs latency, batch " + std::to_string(b),
-                                      "p50 latency (ms), batch " + std::to_string(b), metric_name, pts));
-  }
-  {
-    auto pts = points([](const ReportRow& r) -> std::optional<double> {
-      if (!r.model_bytes) return std::nullopt;
-      return static_cast<double>(*r.model_bytes) / 1e6;
-    });
-    if (pts.size() >= 2)
-      charts.push_back(plots::scatter(metric_name + " vs size", "model size (MB)", metric_name, pts));
-  }
-  // Pruned fp32 models (DynaBERT widths): the metric against width, the unpruned model at 1.0.
-  {
-    std::vector<plots::Point> widths;
-    for (const auto& r : rows)
-      if (r.kind == "model" && !r.assessor && r.metric && r.width && *r.width < 0.999) {
-        widths.push_back({*r.width, *r.metric, r.id, short_label(r), plots::Family::Pruned, false, false});
-        for (const auto& base : rows)
-          if (base.id == r.baseline && base.metric &&
-              std::none_of(widths.begin(), widths.end(), [&](const plots::Point& p) { return p.id == base.id; }))
-            widths.push_back({1.0, *base.metric, base.id, short_label(base), plots::Family::Fp32, false, true});
-      }
-    if (widths.size() >= 2) charts.push_back(plots::line(metric_name + " vs width", "width", metric_name, widths));
-  }
-  for (const auto& sens : sensitivities) {
-    std::vector<std::pair<std::string, double>> bars(
-        sens.sites.begin(),
-        sens.sites.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(16, sens.sites.size())));
-    charts.push_back(plots::bars("Site sensitivity of the chosen model, " + short_label(rows[sens.row]),
-                                 "output SQNR (dB) with only this site quantized", bars));
-  }
+  const std::vector<std::string> charts = report_charts::trade_off_charts(*this, batches, primary);
   if (!charts.empty()) {
     s << "<h2>Trade-off</h2>\n<p>Each marker is a model; hover for its id and figures. The chosen model and the "
          "baseline "
@@ -413,60 +395,17 @@ std::string RunReport::html() const {
     s << "</div>\n";
   }
 
-  auto link = [&](const ReportRow& r, const std::string& label) {
-    const std::string shown = html_escape(label) + (r.best ? " ★" : "");
-    if (r.path.empty() || r.path.front() == '/')
-      return "<span title=\"" + html_escape(r.id) + "\">" + shown + "</span>";
-    return "<a href=\"" + html_escape(r.path) + "/\" title=\"" + html_escape(r.id) +
-           (r.best ? " (best of " + html_escape(r.best_of) + ")" : "") + "\">" + shown + "</a>";
-  };
-  auto table = [&](const std::vector<const ReportRow*>& sel, bool models) {
-    // The short label already says the variant and width; the full figures are in report.md and summary.csv.
-    std::vector<Column> cols;
-    for (auto& c : columns(sel, batches, primary, models))
-      if (!models || (c.header != "variant" && c.header != "width" && c.header != "params M" && c.header != "s"))
-        cols.push_back(std::move(c));
-    s << "<div class=\"wide\"><table><tr>";
-    for (const auto& c : cols) s << "<th>" << html_escape(c.header) << "</th>";
-    s << "</tr>\n";
-    for (std::size_t i = 0; i < sel.size(); ++i) {
-      s << (sel[i]->best ? "<tr class=\"best\">" : "<tr>");
-      for (const auto& c : cols) {
-        s << (c.numeric ? "<td class=\"n\">" : "<td>");
-        if (c.header == "artifact")
-          s << link(*sel[i], models ? short_label(*sel[i]) : sel[i]->id);
-        else if (c.header == "kind")
-          s << "<span title=\"" << html_escape(sel[i]->kind) << "\">" << html_escape(short_kind(sel[i]->kind))
-            << "</span>";
-        else
-          s << html_escape(c.cells[i]);
-        s << "</td>";
-      }
-      s << "</tr>\n";
-    }
-    s << "</table></div>\n";
-  };
   const auto models = select(rows, true), others = select(rows, false);
   if (!models.empty()) {
     s << "<h2>Models</h2>\n<p>" << html_escape(kModelsLegend)
       << " The best candidate is highlighted (★); each name links to its folder and shows its full id on hover.</p>\n";
-    table(models, true);
+    html_table(s, models, true, batches, primary);
   }
   if (!others.empty()) {
     s << "<h2>Other artifacts</h2>\n";
-    table(others, false);
+    html_table(s, others, false, batches, primary);
   }
-  bool any_problem = false;
-  for (const auto& r : rows) any_problem = any_problem || r.status != "done" || !r.error.empty();
-  if (any_problem) {
-    s << "<h2>Failed instances and unreadable "
-         "artifacts</h2>\n<table><tr><th>instance</th><th>status</th><th>error</th></tr>\n";
-    for (const auto& r : rows)
-      if (r.status != "done" || !r.error.empty())
-        s << "<tr class=\"failed\"><td>" << html_escape(r.id) << "</td><td>" << html_escape(r.status) << "</td><td>"
-          << html_escape(r.error) << "</td></tr>\n";
-    s << "</table>\n";
-  }
+  html_problems(s, rows);
   for (const auto& a : assessments) {
     s << "<h2>" << html_escape(text(a, "id")) << "</h2>\n<p>" << html_escape(text(a, "section"));
     if (const std::string details = text(a, "details"); !details.empty())

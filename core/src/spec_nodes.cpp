@@ -156,14 +156,13 @@ void fan_out_lists(Checker& c, NodeSpec& node, const toml::table& t) {
   }
 }
 
-// A composite node (type = "dynabert+ptq") becomes one node per step: "<id>_<suffix>" ... and finally "<id>",
-// each taking the previous one as input. A parameter or matrix axis goes to the step that claims it, else to
-// every step whose plugin declares it.
-void expand_composite(Checker& c, NodeSpec node, const toml::table& t, PipelineSpec& spec) {
-  const std::string where = "[nodes." + node.id + "]";
+namespace {
+
+// The steps of a composite node, each taking the previous one as input; false (an error reported) when a step's
+// plugin is missing. `all_keys` gets every parameter any step declares.
+bool composite_steps(Checker& c, const NodeSpec& node, const std::string& where, std::vector<NodeSpec>& subs,
+                     std::vector<std::string>& all_keys) {
   const auto& steps = node.plugin->steps;
-  std::vector<NodeSpec> subs;
-  std::vector<std::string> all_keys;
   for (std::size_t i = 0; i < steps.size(); ++i) {
     NodeSpec sub;
     sub.id = i + 1 == steps.size() ? node.id : node.id + "_" + steps[i].suffix;
@@ -173,7 +172,7 @@ void expand_composite(Checker& c, NodeSpec node, const toml::table& t, PipelineS
     if (!sub.plugin || sub.plugin->kind != "strategy") {
       c.error(node.pos, where + ": composite '" + node.type + "' needs the strategy plugin '" + steps[i].plugin +
                             "', which is not installed (`slimpipe plugins` lists the plugins found)");
-      return;
+      return false;
     }
     for (const auto& p : sub.plugin->schema.specs()) all_keys.push_back(p.name);
     if (i == 0) {
@@ -186,21 +185,29 @@ void expand_composite(Checker& c, NodeSpec node, const toml::table& t, PipelineS
     subs.push_back(std::move(sub));
   }
   subs.back().collect = node.collect;
-  // Which steps a key goes to.
-  auto owners = [&](const std::string& key) {
-    std::vector<std::size_t> out;
-    for (std::size_t i = 0; i < steps.size(); ++i)
-      if (std::find(steps[i].claims.begin(), steps[i].claims.end(), key) != steps[i].claims.end())
-        return std::vector<std::size_t>{i};
-    for (std::size_t i = 0; i < steps.size(); ++i)
-      if (subs[i].plugin->schema.find(key)) out.push_back(i);
-    return out;
-  };
+  return true;
+}
+
+// Which steps a key goes to: the step that claims it, else every step whose plugin declares it.
+std::vector<std::size_t> step_owners(const NodeSpec& node, const std::vector<NodeSpec>& subs, const std::string& key) {
+  const auto& steps = node.plugin->steps;
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < steps.size(); ++i)
+    if (std::find(steps[i].claims.begin(), steps[i].claims.end(), key) != steps[i].claims.end())
+      return std::vector<std::size_t>{i};
+  for (std::size_t i = 0; i < steps.size(); ++i)
+    if (subs[i].plugin->schema.find(key)) out.push_back(i);
+  return out;
+}
+
+// The composite node's own parameters, each to the steps that own it.
+void composite_params(Checker& c, const NodeSpec& node, const toml::table& t, const std::string& where,
+                      std::vector<NodeSpec>& subs, const std::vector<std::string>& all_keys) {
   std::vector<std::string> reserved = kNodeKeys;
   for (auto [kp, vp] : ordered(t)) {
     const std::string key(kp->str());
     if (std::find(kNodeKeys.begin(), kNodeKeys.end(), key) != kNodeKeys.end()) continue;
-    const auto to = owners(key);
+    const auto to = step_owners(node, subs, key);
     if (to.empty()) {
       std::vector<std::string> cands = all_keys;
       cands.insert(cands.end(), reserved.begin(), reserved.end());
@@ -213,61 +220,84 @@ void expand_composite(Checker& c, NodeSpec node, const toml::table& t, PipelineS
       subs[i].params[key] = to_json(*vp);
     }
   }
-  if (const toml::node* m = t.get("matrix")) {
-    const toml::table* mt = m->as_table();
-    if (!mt) {
-      c.error(c.pos(*m), where + " matrix must be a table, got " + toml_type_name(*m));
-    } else {
-      for (auto [kp, vp] : ordered(*mt)) {
-        const std::string key(kp->str());
-        if (key == "include" || key == "exclude") {
-          c.error(c.pos(*kp), where + " matrix " + key +
-                                  " is not supported on a composite node; write its steps as "
-                                  "separate nodes to use it");
-          continue;
-        }
-        const toml::array* arr = vp->as_array();
-        const auto to = owners(key);
-        if (to.empty() || !arr || arr->empty()) {
-          c.error(c.pos(*kp), to.empty()
-                                  ? "unknown key '" + clip(key) + "' in [nodes." + node.id + ".matrix]" +
-                                        did_you_mean(key, all_keys)
-                                  : "[nodes." + node.id + ".matrix] axis '" + key + "' must be a non-empty array");
-          continue;
-        }
-        for (std::size_t i : to) {
-          if (subs[i].params.contains(key))
-            c.error(c.pos(*kp), "'" + key + "' is set both as a parameter of " + where + " and as a matrix axis");
-          MatrixAxis axis{key, {}};
-          for (const auto& e : *arr) {
-            const std::string err = Schema::check(*subs[i].plugin->schema.find(key), to_json(e));
-            if (!err.empty()) c.error(c.pos(e), "[nodes." + node.id + ".matrix] axis '" + key + "': " + err);
-            axis.values.push_back(to_json(e));
-          }
-          subs[i].matrix.pos = c.pos(*mt);
-          subs[i].matrix.axes.push_back(std::move(axis));
-        }
-      }
+}
+
+// The composite node's matrix: each axis to the steps that own its key (include and exclude are refused).
+void composite_matrix(Checker& c, const NodeSpec& node, const toml::table& mt, const std::string& where,
+                      std::vector<NodeSpec>& subs, const std::vector<std::string>& all_keys) {
+  for (auto [kp, vp] : ordered(mt)) {
+    const std::string key(kp->str());
+    if (key == "include" || key == "exclude") {
+      c.error(c.pos(*kp), where + " matrix " + key +
+                              " is not supported on a composite node; write its steps as "
+                              "separate nodes to use it");
+      continue;
     }
+    const toml::array* arr = vp->as_array();
+    const auto to = step_owners(node, subs, key);
+    if (to.empty() || !arr || arr->empty()) {
+      c.error(c.pos(*kp), to.empty() ? "unknown key '" + clip(key) + "' in [nodes." + node.id + ".matrix]" +
+                                           did_you_mean(key, all_keys)
+                                     : "[nodes." + node.id + ".matrix] axis '" + key + "' must be a non-empty array");
+      continue;
+    }
+    for (std::size_t i : to) {
+      if (subs[i].params.contains(key))
+        c.error(c.pos(*kp), "'" + key + "' is set both as a parameter of " + where + " and as a matrix axis");
+      MatrixAxis axis{key, {}};
+      for (const auto& e : *arr) {
+        const std::string err = Schema::check(*subs[i].plugin->schema.find(key), to_json(e));
+        if (!err.empty()) c.error(c.pos(e), "[nodes." + node.id + ".matrix] axis '" + key + "': " + err);
+        axis.values.push_back(to_json(e));
+      }
+      subs[i].matrix.pos = c.pos(mt);
+      subs[i].matrix.axes.push_back(std::move(axis));
+    }
+  }
+}
+
+// Required parameters must be set, either directly or by every matrix cell. `step` names a composite's step in
+// the message ("" for a plain node).
+void check_required(Checker& c, const NodeSpec& node, const NodeSpec& sub, const std::string& where,
+                    const std::string& step) {
+  for (const auto& s : sub.plugin->schema.specs()) {
+    if (!s.required || sub.params.contains(s.name)) continue;
+    bool axis = std::any_of(sub.matrix.axes.begin(), sub.matrix.axes.end(),
+                            [&](const MatrixAxis& a) { return a.key == s.name; });
+    if (!axis)
+      c.error(node.pos, where + " lacks required parameter '" + s.name + "' (" + s.doc + ")" +
+                            (step.empty() ? "" : " of step '" + step + "'"));
+  }
+}
+
+}  // namespace
+
+// A composite node (type = "dynabert+ptq") becomes one node per step: "<id>_<suffix>" ... and finally "<id>",
+// each taking the previous one as input. A parameter or matrix axis goes to the step that claims it, else to
+// every step whose plugin declares it.
+void expand_composite(Checker& c, NodeSpec node, const toml::table& t, PipelineSpec& spec) {
+  const std::string where = "[nodes." + node.id + "]";
+  std::vector<NodeSpec> subs;
+  std::vector<std::string> all_keys;
+  if (!composite_steps(c, node, where, subs, all_keys)) return;
+  composite_params(c, node, t, where, subs, all_keys);
+  if (const toml::node* m = t.get("matrix")) {
+    if (const toml::table* mt = m->as_table())
+      composite_matrix(c, node, *mt, where, subs, all_keys);
+    else
+      c.error(c.pos(*m), where + " matrix must be a table, got " + toml_type_name(*m));
   }
   for (auto& sub : subs) {
     fan_out_lists(c, sub, t);
-    for (const auto& s : sub.plugin->schema.specs()) {
-      if (!s.required || sub.params.contains(s.name)) continue;
-      bool axis = std::any_of(sub.matrix.axes.begin(), sub.matrix.axes.end(),
-                              [&](const MatrixAxis& a) { return a.key == s.name; });
-      if (!axis)
-        c.error(node.pos,
-                where + " lacks required parameter '" + s.name + "' (" + s.doc + ") of step '" + sub.type + "'");
-    }
+    check_required(c, node, sub, where, sub.type);
     spec.nodes.push_back(std::move(sub));
   }
 }
 
-void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineSpec& spec) {
-  NodeSpec node;
-  node.id = std::string(idk.str());
-  node.pos = c.pos(idk);
+namespace {
+
+// The node's id: its length, its characters, and not "model". A long id is clipped for later messages.
+void check_node_id(Checker& c, NodeSpec& node) {
   static const std::regex id_re("^[a-z][a-z0-9_]*$");
   if (node.id.size() > kMaxNodeIdBytes) {
     // It names the node's output folders, which the file system limits to 255 bytes.
@@ -278,52 +308,50 @@ void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineS
     c.error(node.pos, "node id '" + node.id + "' must match [a-z][a-z0-9_]* (lower case, digits, underscores)");
   }
   if (node.id == "model") c.error(node.pos, "node id 'model' is reserved for the input model ([model] table)");
-  const toml::table* t = n.as_table();
-  if (!t) {
-    c.error(c.pos(n), "[nodes." + node.id + "] must be a table, got " + toml_type_name(n));
+}
+
+// type first: the plugin's schema decides which other keys are valid.
+void parse_node_type(Checker& c, const toml::table& t, const std::string& where, NodeSpec& node) {
+  const toml::node* type = t.get("type");
+  if (!type) {
+    c.error(node.pos, where + " has no 'type' (the strategy plugin to run)");
     return;
   }
-  const std::string where = "[nodes." + node.id + "]";
-  // type first: the plugin's schema decides which other keys are valid.
-  if (const toml::node* type = t->get("type")) {
-    node.type = str_value(c, *type, where + " type");
-    if (!node.type.empty()) {
-      node.plugin = c.registry().find(node.type);
-      if (!node.plugin) {
-        c.error(c.pos(*type), "unknown plugin '" + clip(node.type) + "' in " + where +
-                                  did_you_mean(node.type, c.registry().names("strategy")) +
-                                  "; `slimpipe plugins` lists the plugins found");
-      } else if (node.plugin->kind != "strategy" && node.plugin->kind != "composite") {
-        c.error(c.pos(*type),
-                "plugin '" + node.type + "' is a " + node.plugin->kind + " plugin; nodes need a strategy");
-        node.plugin = nullptr;
-      }
-    }
-  } else {
-    c.error(node.pos, where + " has no 'type' (the strategy plugin to run)");
+  node.type = str_value(c, *type, where + " type");
+  if (node.type.empty()) return;
+  node.plugin = c.registry().find(node.type);
+  if (!node.plugin) {
+    c.error(c.pos(*type), "unknown plugin '" + clip(node.type) + "' in " + where +
+                              did_you_mean(node.type, c.registry().names("strategy")) +
+                              "; `slimpipe plugins` lists the plugins found");
+  } else if (node.plugin->kind != "strategy" && node.plugin->kind != "composite") {
+    c.error(c.pos(*type), "plugin '" + node.type + "' is a " + node.plugin->kind + " plugin; nodes need a strategy");
+    node.plugin = nullptr;
   }
-  if (const toml::node* inputs = t->get("inputs")) {
-    const toml::array* arr = inputs->as_array();
-    if (!arr) {
-      c.error(c.pos(*inputs), where + " inputs must be an array of node ids, got " + toml_type_name(*inputs));
-    } else {
-      for (const auto& e : *arr) {
-        node.inputs.push_back(str_value(c, e, where + " inputs entry"));
-        node.input_pos.push_back(c.pos(e));
-      }
-    }
-  } else {
+}
+
+void parse_node_inputs(Checker& c, const toml::table& t, const std::string& where, NodeSpec& node) {
+  const toml::node* inputs = t.get("inputs");
+  if (!inputs) {
     c.error(node.pos,
             where + " has no 'inputs' (e.g. inputs = [\"model\"], or inputs = [] for a node that starts from nothing)");
-  }
-  if (const toml::node* col = t->get("collect")) node.collect = bool_value(c, *col, where + " collect").value_or(false);
-  if (node.plugin && node.plugin->kind == "composite") {
-    expand_composite(c, std::move(node), *t, spec);
     return;
   }
+  const toml::array* arr = inputs->as_array();
+  if (!arr) {
+    c.error(c.pos(*inputs), where + " inputs must be an array of node ids, got " + toml_type_name(*inputs));
+    return;
+  }
+  for (const auto& e : *arr) {
+    node.inputs.push_back(str_value(c, e, where + " inputs entry"));
+    node.input_pos.push_back(c.pos(e));
+  }
+}
 
+// The node's parameters: every key but the reserved ones, checked against the plugin's schema when it has one.
+void parse_node_params(Checker& c, const toml::table& t, const std::string& where, NodeSpec& node) {
   std::vector<std::string> reserved = kNodeKeys;
-  for (auto [kp, vp] : ordered(*t)) {
+  for (auto [kp, vp] : ordered(t)) {
     const std::string key(kp->str());
     if (std::find(kNodeKeys.begin(), kNodeKeys.end(), key) != kNodeKeys.end()) continue;
     if (!node.plugin) {
@@ -338,6 +366,30 @@ void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineS
     check_param(c, *node.plugin, key, *vp, c.pos(*kp), where, reserved);
     node.params[key] = to_json(*vp);
   }
+}
+
+}  // namespace
+
+void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineSpec& spec) {
+  NodeSpec node;
+  node.id = std::string(idk.str());
+  node.pos = c.pos(idk);
+  check_node_id(c, node);
+  const toml::table* t = n.as_table();
+  if (!t) {
+    c.error(c.pos(n), "[nodes." + node.id + "] must be a table, got " + toml_type_name(n));
+    return;
+  }
+  const std::string where = "[nodes." + node.id + "]";
+  parse_node_type(c, *t, where, node);
+  parse_node_inputs(c, *t, where, node);
+  if (const toml::node* col = t->get("collect")) node.collect = bool_value(c, *col, where + " collect").value_or(false);
+  if (node.plugin && node.plugin->kind == "composite") {
+    expand_composite(c, std::move(node), *t, spec);
+    return;
+  }
+
+  parse_node_params(c, *t, where, node);
   if (const toml::node* m = t->get("matrix")) {
     if (const toml::table* mt = m->as_table())
       parse_matrix(c, node, *mt);
@@ -345,15 +397,7 @@ void parse_node(Checker& c, const toml::key& idk, const toml::node& n, PipelineS
       c.error(c.pos(*m), where + " matrix must be a table, got " + toml_type_name(*m));
   }
   if (node.plugin) fan_out_lists(c, node, *t);
-  // Required parameters must be set, either directly or by every matrix cell.
-  if (node.plugin) {
-    for (const auto& s : node.plugin->schema.specs()) {
-      if (!s.required || node.params.contains(s.name)) continue;
-      bool axis = std::any_of(node.matrix.axes.begin(), node.matrix.axes.end(),
-                              [&](const MatrixAxis& a) { return a.key == s.name; });
-      if (!axis) c.error(node.pos, where + " lacks required parameter '" + s.name + "' (" + s.doc + ")");
-    }
-  }
+  if (node.plugin) check_required(c, node, node, where, "");
   spec.nodes.push_back(std::move(node));
 }
 
