@@ -185,10 +185,8 @@ quant::FakeQuantPlan calibrate(nn::TaskModelImpl& model, std::int64_t seq, std::
   return plan;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Settings s;
+// The command line into `s`; false (after printing the usage) on an unknown option.
+bool parse_args(int argc, char** argv, Settings& s) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -224,9 +222,177 @@ int main(int argc, char** argv) {
     else {
       std::cerr << "usage: peers_bench [--threads N] [--seq S] [--iters N] [--max-seconds S] [--layers L] [--hidden H] "
                    "[--batch B] [--out DIR] [--export-only] [--reuse] [--rounds R] [--no-torchscript] [--onednn]\n";
-      return 2;
+      return false;
     }
   }
+  return true;
+}
+
+// Whether --out holds every export the timings read.
+bool have_exports(const Settings& s) {
+  bool have = true;
+  for (const char* f : {"runtime_fp32/runtime.json", "runtime_int8/runtime.json", "runtime_pruned075_int8/runtime.json",
+                        "model.onnx", "model.pt", "model.pruned075.onnx"})
+    have = have && fs::exists(s.out / f);
+  if (SLIMPIPE_PEERS_HAVE_QDQ) have = have && fs::exists(s.out / "model.int8.onnx");
+  return have;
+}
+
+// The runtime packages (fp32, int8, pruned 0.75 + int8), ONNX models and TorchScript module of `model` in --out.
+void build_exports(const Settings& s, nn::TaskModelImpl& model, const nn::EncoderConfig& config, std::int64_t vocab) {
+  std::cout << "building exports in " << s.out << " (" << s.layers << " layers, hidden " << s.hidden << ")\n"
+            << std::flush;
+  exporter::export_runtime(model, s.out / "runtime_fp32");
+  exporter::export_onnx(model, s.out / "model.onnx");
+  exporter::export_torchscript(model, s.out / "model.pt");
+  const quant::FakeQuantPlan plan = calibrate(model, s.seq, vocab);
+  exporter::export_runtime(model, plan, s.out / "runtime_int8");
+#if SLIMPIPE_PEERS_HAVE_QDQ
+  exporter::export_qdq_onnx(model, plan, s.out / "model.int8.onnx");
+#endif
+  const std::int64_t heads = std::max<std::int64_t>(1, config.num_attention_heads * 3 / 4),
+                     inter = config.intermediate_size * 3 / 4;
+  nn::TaskModel pruned =
+      nn::prune(model, std::vector<std::int64_t>(s.layers, heads), std::vector<std::int64_t>(s.layers, inter));
+  pruned->eval();
+  exporter::export_onnx(*pruned, s.out / "model.pruned075.onnx");
+  exporter::export_runtime(*pruned, calibrate(*pruned, s.seq, vocab), s.out / "runtime_pruned075_int8");
+}
+
+// One job per engine and model, each timing its export.
+std::vector<std::function<Row()>> timing_jobs(const Settings& s, std::int64_t vocab) {
+  std::vector<std::function<Row()>> jobs;
+  jobs.push_back([&s, vocab] { return time_runtime(s, "fp32", s.out / "runtime_fp32", vocab); });
+  jobs.push_back([&s, vocab] { return time_runtime(s, "int8", s.out / "runtime_int8", vocab); });
+  jobs.push_back(
+      [&s, vocab] { return time_runtime(s, "pruned 0.75 + int8", s.out / "runtime_pruned075_int8", vocab); });
+  jobs.push_back([&s] { return time_ort(s, "fp32", s.out / "model.onnx"); });
+#if SLIMPIPE_PEERS_HAVE_QDQ
+  jobs.push_back([&s] { return time_ort(s, "QDQ int8", s.out / "model.int8.onnx"); });
+#endif
+  jobs.push_back([&s] { return time_ort(s, "pruned 0.75 fp32", s.out / "model.pruned075.onnx"); });
+  if (s.torchscript) jobs.push_back([&s, vocab] { return time_torchscript(s, s.out / "model.pt", vocab); });
+  if (s.onednn) {
+    jobs.push_back([&s, vocab] {
+      return time_runtime(s, "fp32", s.out / "runtime_fp32", vocab, slimpipe_runtime::Kernels::OneDnn);
+    });
+    jobs.push_back([&s, vocab] {
+      return time_runtime(s, "int8", s.out / "runtime_int8", vocab, slimpipe_runtime::Kernels::OneDnn);
+    });
+  }
+  return jobs;
+}
+
+// Rounds in alternating order; runs accumulate per row, and each round's p50 is kept for the ratios.
+void run_rounds(const Settings& s, const std::vector<std::function<Row()>>& jobs, std::vector<Row>& rows,
+                std::vector<std::vector<std::map<std::int64_t, double>>>& round_p50) {
+  rows.assign(jobs.size(), Row{});
+  round_p50.assign(jobs.size(), {});
+  for (int r = 0; r < s.rounds; ++r) {
+    if (s.rounds > 1) std::cout << "round " << r + 1 << " of " << s.rounds << "\n" << std::flush;
+    for (std::size_t k = 0; k < jobs.size(); ++k) {
+      const std::size_t i = r % 2 == 0 ? k : jobs.size() - 1 - k;
+      Row got = jobs[i]();
+      std::map<std::int64_t, double> p;
+      for (auto& [b, v] : got.runs) {
+        p[b] = median(v);
+        auto& acc = rows[i].runs[b];
+        acc.insert(acc.end(), v.begin(), v.end());
+      }
+      round_p50[i].push_back(p);
+      rows[i].engine = got.engine;
+      rows[i].model = got.model;
+      rows[i].size_bytes = got.size_bytes;
+    }
+  }
+}
+
+// The table of rows (size, p50, p90, seq/s per batch) into `md` and `j`.
+void write_rows(const Settings& s, const std::vector<Row>& rows, std::ostringstream& md, nlohmann::json& j) {
+  md << "CPU ISA (oneDNN): " << slimpipe_runtime::cpu_isa() << ", threads: " << s.threads << ", seq " << s.seq << ", "
+     << s.layers << " layers, hidden " << s.hidden << "\n\n";
+  md << "| engine | model | size MB |";
+  for (auto b : s.batches) md << " batch " << b << " p50 ms | batch " << b << " p90 ms | batch " << b << " seq/s |";
+  md << "\n|---|---|---:|";
+  for (std::size_t i = 0; i < s.batches.size(); ++i) md << "---:|---:|---:|";
+  md << "\n";
+  j = {{"isa", slimpipe_runtime::cpu_isa()},
+       {"threads", s.threads},
+       {"seq", s.seq},
+       {"layers", s.layers},
+       {"hidden", s.hidden},
+       {"qdq_export", SLIMPIPE_PEERS_HAVE_QDQ == 1},
+       {"rows", nlohmann::json::array()}};
+  for (const Row& r : rows) {
+    md << "| " << r.engine << " | " << r.model << " | " << std::fixed << std::setprecision(1)
+       << static_cast<double>(r.size_bytes) / 1e6 << " |";
+    nlohmann::json jr = {{"engine", r.engine}, {"model", r.model}, {"size_bytes", r.size_bytes}};
+    for (auto b : s.batches) {
+      const auto& v = r.runs.at(b);
+      md << std::setprecision(1) << " " << median(v) << " | " << p90(v) << " | "
+         << static_cast<double>(b) * 1000.0 / median(v) << " |";
+      jr["batch_" + std::to_string(b)] = {{"runs_ms", v}, {"p50_ms", median(v)}, {"p90_ms", p90(v)}};
+    }
+    md << "\n";
+    j["rows"].push_back(jr);
+  }
+#if !SLIMPIPE_PEERS_HAVE_QDQ
+  md << "\n(The SDK of this build has no QDQ exporter: ONNX Runtime int8 was not timed.)\n";
+#endif
+}
+
+// The targets of the runtime as speedup ratios, per round (same round = minutes apart at most), into `md` and `j`.
+void write_ratios(const Settings& s, const std::vector<Row>& rows,
+                  const std::vector<std::vector<std::map<std::int64_t, double>>>& round_p50, std::ostringstream& md,
+                  nlohmann::json& j) {
+  auto find = [&](const std::string& engine, const std::string& model) -> int {
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      if (rows[i].engine == engine && rows[i].model == model) return static_cast<int>(i);
+    return -1;
+  };
+  const std::string rt = "slimpipe runtime", ort = "ONNX Runtime (node)";
+  const int rt32 = find(rt, "fp32"), rt8 = find(rt, "int8"), rtp8 = find(rt, "pruned 0.75 + int8"),
+            ort32 = find(ort, "fp32"), ort8 = find(ort, "QDQ int8"), dnn32 = find(rt + ", oneDNN kernels", "fp32"),
+            dnn8 = find(rt + ", oneDNN kernels", "int8");
+  struct Ratio {
+    const char* what;
+    int num, den;  // speedup = p50[den] / p50[num]
+  };
+  const Ratio ratios[] = {{"ORT fp32 / runtime fp32 (target >= 1)", rt32, ort32},
+                          {"ORT QDQ int8 / runtime int8 (target >= 1.1)", rt8, ort8},
+                          {"runtime fp32 / runtime int8 (target >= 1)", rt8, rt32},
+                          {"ORT fp32 / runtime pruned 0.75 + int8 (target >= 1.4)", rtp8, ort32},
+                          {"runtime fp32: oneDNN kernels / own kernels", rt32, dnn32},
+                          {"runtime int8: oneDNN kernels / own kernels", rt8, dnn8}};
+  md << "\nSpeedup ratios, per round" << (s.rounds > 1 ? " (rounds alternate the engine order)" : "")
+     << ":\n\n| ratio |";
+  for (auto b : s.batches) md << " batch " << b << " |";
+  md << "\n|---|";
+  for (std::size_t i = 0; i < s.batches.size(); ++i) md << "---|";
+  md << "\n";
+  j["ratios"] = nlohmann::json::array();
+  for (const Ratio& q : ratios) {
+    if (q.num < 0 || q.den < 0) continue;
+    md << "| " << q.what << " |";
+    nlohmann::json jq = {{"ratio", q.what}};
+    for (auto b : s.batches) {
+      std::vector<double> per;
+      for (int r = 0; r < s.rounds; ++r) per.push_back(round_p50[q.den][r].at(b) / round_p50[q.num][r].at(b));
+      md << " ";
+      for (std::size_t r = 0; r < per.size(); ++r) md << (r ? ", " : "") << std::setprecision(2) << per[r];
+      md << " |";
+      jq["batch_" + std::to_string(b)] = per;
+    }
+    md << "\n";
+    j["ratios"].push_back(jq);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  if (!parse_args(argc, argv, s)) return 2;
   try {
     at::set_num_threads(s.threads);
     slimpipe_runtime::set_threads(s.threads);
@@ -241,149 +407,25 @@ int main(int argc, char** argv) {
     nn::TaskModel model(config, nn::TaskHead::SequenceClassification);
     model->eval();
     const std::int64_t vocab = config.vocab_size;
-    bool have = true;
-    for (const char* f : {"runtime_fp32/runtime.json", "runtime_int8/runtime.json",
-                          "runtime_pruned075_int8/runtime.json", "model.onnx", "model.pt", "model.pruned075.onnx"})
-      have = have && fs::exists(s.out / f);
-    if (SLIMPIPE_PEERS_HAVE_QDQ) have = have && fs::exists(s.out / "model.int8.onnx");
+    const bool have = have_exports(s);
     if (s.reuse && !have)
       throw std::runtime_error("--reuse: " + s.out.string() + " lacks some exports; run without --reuse once");
-    if (s.reuse) {
+    if (s.reuse)
       std::cout << "timing the exports in " << s.out << " (--reuse)\n" << std::flush;
-    } else {
-      std::cout << "building exports in " << s.out << " (" << s.layers << " layers, hidden " << s.hidden << ")\n"
-                << std::flush;
-      exporter::export_runtime(*model, s.out / "runtime_fp32");
-      exporter::export_onnx(*model, s.out / "model.onnx");
-      exporter::export_torchscript(*model, s.out / "model.pt");
-      const quant::FakeQuantPlan plan = calibrate(*model, s.seq, vocab);
-      exporter::export_runtime(*model, plan, s.out / "runtime_int8");
-#if SLIMPIPE_PEERS_HAVE_QDQ
-      exporter::export_qdq_onnx(*model, plan, s.out / "model.int8.onnx");
-#endif
-      const std::int64_t heads = std::max<std::int64_t>(1, config.num_attention_heads * 3 / 4),
-                         inter = config.intermediate_size * 3 / 4;
-      nn::TaskModel pruned =
-          nn::prune(*model, std::vector<std::int64_t>(s.layers, heads), std::vector<std::int64_t>(s.layers, inter));
-      pruned->eval();
-      exporter::export_onnx(*pruned, s.out / "model.pruned075.onnx");
-      exporter::export_runtime(*pruned, calibrate(*pruned, s.seq, vocab), s.out / "runtime_pruned075_int8");
-    }
+    else
+      build_exports(s, *model, config, vocab);
     if (s.export_only) {  // the exports only, e.g. for `slimpipe bench`
       std::cout << "wrote the exports in " << s.out << "\n";
       return 0;
     }
 
-    std::vector<std::function<Row()>> jobs;
-    jobs.push_back([&] { return time_runtime(s, "fp32", s.out / "runtime_fp32", vocab); });
-    jobs.push_back([&] { return time_runtime(s, "int8", s.out / "runtime_int8", vocab); });
-    jobs.push_back([&] { return time_runtime(s, "pruned 0.75 + int8", s.out / "runtime_pruned075_int8", vocab); });
-    jobs.push_back([&] { return time_ort(s, "fp32", s.out / "model.onnx"); });
-#if SLIMPIPE_PEERS_HAVE_QDQ
-    jobs.push_back([&] { return time_ort(s, "QDQ int8", s.out / "model.int8.onnx"); });
-#endif
-    jobs.push_back([&] { return time_ort(s, "pruned 0.75 fp32", s.out / "model.pruned075.onnx"); });
-    if (s.torchscript) jobs.push_back([&] { return time_torchscript(s, s.out / "model.pt", vocab); });
-    if (s.onednn) {
-      jobs.push_back(
-          [&] { return time_runtime(s, "fp32", s.out / "runtime_fp32", vocab, slimpipe_runtime::Kernels::OneDnn); });
-      jobs.push_back(
-          [&] { return time_runtime(s, "int8", s.out / "runtime_int8", vocab, slimpipe_runtime::Kernels::OneDnn); });
-    }
-    // Rounds in alternating order; runs accumulate per row, and each round's p50 is kept for the ratios.
-    std::vector<Row> rows(jobs.size());
-    std::vector<std::vector<std::map<std::int64_t, double>>> round_p50(jobs.size());
-    for (int r = 0; r < s.rounds; ++r) {
-      if (s.rounds > 1) std::cout << "round " << r + 1 << " of " << s.rounds << "\n" << std::flush;
-      for (std::size_t k = 0; k < jobs.size(); ++k) {
-        const std::size_t i = r % 2 == 0 ? k : jobs.size() - 1 - k;
-        Row got = jobs[i]();
-        std::map<std::int64_t, double> p;
-        for (auto& [b, v] : got.runs) {
-          p[b] = median(v);
-          auto& acc = rows[i].runs[b];
-          acc.insert(acc.end(), v.begin(), v.end());
-        }
-        round_p50[i].push_back(p);
-        rows[i].engine = got.engine;
-        rows[i].model = got.model;
-        rows[i].size_bytes = got.size_bytes;
-      }
-    }
-
+    std::vector<Row> rows;
+    std::vector<std::vector<std::map<std::int64_t, double>>> round_p50;
+    run_rounds(s, timing_jobs(s, vocab), rows, round_p50);
     std::ostringstream md;
-    md << "CPU ISA (oneDNN): " << slimpipe_runtime::cpu_isa() << ", threads: " << s.threads << ", seq " << s.seq << ", "
-       << s.layers << " layers, hidden " << s.hidden << "\n\n";
-    md << "| engine | model | size MB |";
-    for (auto b : s.batches) md << " batch " << b << " p50 ms | batch " << b << " p90 ms | batch " << b << " seq/s |";
-    md << "\n|---|---|---:|";
-    for (std::size_t i = 0; i < s.batches.size(); ++i) md << "---:|---:|---:|";
-    md << "\n";
-    nlohmann::json j = {{"isa", slimpipe_runtime::cpu_isa()},
-                        {"threads", s.threads},
-                        {"seq", s.seq},
-                        {"layers", s.layers},
-                        {"hidden", s.hidden},
-                        {"qdq_export", SLIMPIPE_PEERS_HAVE_QDQ == 1},
-                        {"rows", nlohmann::json::array()}};
-    for (const Row& r : rows) {
-      md << "| " << r.engine << " | " << r.model << " | " << std::fixed << std::setprecision(1)
-         << static_cast<double>(r.size_bytes) / 1e6 << " |";
-      nlohmann::json jr = {{"engine", r.engine}, {"model", r.model}, {"size_bytes", r.size_bytes}};
-      for (auto b : s.batches) {
-        const auto& v = r.runs.at(b);
-        md << std::setprecision(1) << " " << median(v) << " | " << p90(v) << " | "
-           << static_cast<double>(b) * 1000.0 / median(v) << " |";
-        jr["batch_" + std::to_string(b)] = {{"runs_ms", v}, {"p50_ms", median(v)}, {"p90_ms", p90(v)}};
-      }
-      md << "\n";
-      j["rows"].push_back(jr);
-    }
-#if !SLIMPIPE_PEERS_HAVE_QDQ
-    md << "\n(The SDK of this build has no QDQ exporter: ONNX Runtime int8 was not timed.)\n";
-#endif
-    // The targets of the runtime issue as ratios, per round (same round = minutes apart at most).
-    auto find = [&](const std::string& engine, const std::string& model) -> int {
-      for (std::size_t i = 0; i < rows.size(); ++i)
-        if (rows[i].engine == engine && rows[i].model == model) return static_cast<int>(i);
-      return -1;
-    };
-    const std::string rt = "slimpipe runtime", ort = "ONNX Runtime (node)";
-    const int rt32 = find(rt, "fp32"), rt8 = find(rt, "int8"), rtp8 = find(rt, "pruned 0.75 + int8"),
-              ort32 = find(ort, "fp32"), ort8 = find(ort, "QDQ int8"), dnn32 = find(rt + ", oneDNN kernels", "fp32"),
-              dnn8 = find(rt + ", oneDNN kernels", "int8");
-    struct Ratio {
-      const char* what;
-      int num, den;  // speedup = p50[den] / p50[num]
-    };
-    const Ratio ratios[] = {{"ORT fp32 / runtime fp32 (target >= 1)", rt32, ort32},
-                            {"ORT QDQ int8 / runtime int8 (target >= 1.1)", rt8, ort8},
-                            {"runtime fp32 / runtime int8 (target >= 1)", rt8, rt32},
-                            {"ORT fp32 / runtime pruned 0.75 + int8 (target >= 1.4)", rtp8, ort32},
-                            {"runtime fp32: oneDNN kernels / own kernels", rt32, dnn32},
-                            {"runtime int8: oneDNN kernels / own kernels", rt8, dnn8}};
-    md << "\nSpeedup ratios, per round" << (s.rounds > 1 ? " (rounds alternate the engine order)" : "")
-       << ":\n\n| ratio |";
-    for (auto b : s.batches) md << " batch " << b << " |";
-    md << "\n|---|";
-    for (std::size_t i = 0; i < s.batches.size(); ++i) md << "---|";
-    md << "\n";
-    j["ratios"] = nlohmann::json::array();
-    for (const Ratio& q : ratios) {
-      if (q.num < 0 || q.den < 0) continue;
-      md << "| " << q.what << " |";
-      nlohmann::json jq = {{"ratio", q.what}};
-      for (auto b : s.batches) {
-        std::vector<double> per;
-        for (int r = 0; r < s.rounds; ++r) per.push_back(round_p50[q.den][r].at(b) / round_p50[q.num][r].at(b));
-        md << " ";
-        for (std::size_t r = 0; r < per.size(); ++r) md << (r ? ", " : "") << std::setprecision(2) << per[r];
-        md << " |";
-        jq["batch_" + std::to_string(b)] = per;
-      }
-      md << "\n";
-      j["ratios"].push_back(jq);
-    }
+    nlohmann::json j;
+    write_rows(s, rows, md, j);
+    write_ratios(s, rows, round_p50, md, j);
     std::cout << "\n" << md.str();
     std::ofstream(s.out / "peers.md") << md.str();
     std::ofstream(s.out / "peers.json") << j.dump(2) << "\n";

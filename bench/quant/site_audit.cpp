@@ -115,19 +115,20 @@ struct AlgoResult {
   double seconds = 0;
 };
 
-int run(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::cout << "usage: quant_site_audit PIPELINE.toml [--set key=value]... [--batch-size N] [--batch-num N] "
-                 "[--samples N] [--threads N] [--algos a,b] [--paddle-compat]\n";
-    return argc < 2 ? 2 : 0;
-  }
-  const fs::path pipeline_file = argv[1];
+struct Options {
+  fs::path pipeline_file;
   std::vector<std::string> overrides;
   std::int64_t batch_size = 16, batch_num = 4, samples = 256, eval_batch = 128;
   int threads = 1;
   bool paddle_compat = false;
   std::vector<std::string> dumps;  // "site:operand=file"
   std::vector<std::string> algos = quant::observer_algos();
+};
+
+// The options after PIPELINE.toml (argv[1]).
+Options parse_args(int argc, char** argv) {
+  Options opt;
+  opt.pipeline_file = argv[1];
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -135,61 +136,74 @@ int run(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--set")
-      overrides.push_back(value());
+      opt.overrides.push_back(value());
     else if (a == "--batch-size")
-      batch_size = std::stoll(value());
+      opt.batch_size = std::stoll(value());
     else if (a == "--batch-num")
-      batch_num = std::stoll(value());
+      opt.batch_num = std::stoll(value());
     else if (a == "--samples")
-      samples = std::stoll(value());
+      opt.samples = std::stoll(value());
     else if (a == "--threads")
-      threads = std::stoi(value());
+      opt.threads = std::stoi(value());
     else if (a == "--algos")
-      algos = split_list(value());
+      opt.algos = split_list(value());
     else if (a == "--paddle-compat")
-      paddle_compat = true;
+      opt.paddle_compat = true;
     else if (a == "--dump")
-      dumps.push_back(value());
+      opt.dumps.push_back(value());
     else
       throw UsageError("unknown option " + a);
   }
-  at::set_num_threads(threads);
-  slimpipe_runtime::set_threads(threads);
+  return opt;
+}
 
-  core::PluginRegistry registry;
-  registry.scan(core::PluginRegistry::search_path({}));
-  const core::PipelineSpec spec = core::load_pipeline(pipeline_file, overrides, registry);
-  if (!spec.task || !spec.model_path) throw Error(pipeline_file.string() + ": needs a [task] table and [model] path");
+// What every measurement reads: the task, the fp32 model, its features and its reference outputs.
+struct Setup {
+  std::shared_ptr<Task> task;
+  std::string task_type;
+  fs::path model_dir;
+  io::LoadedModel loaded;
+  std::shared_ptr<const FeatureSet> calibration, eval, sample;
+  std::vector<at::Tensor> ref_logits;  // flat outputs of the fp32 model on `sample`
+  Metrics fp32;
+};
+
+void load_setup(const Options& opt, core::PluginRegistry& registry, Setup& s) {
+  const core::PipelineSpec spec = core::load_pipeline(opt.pipeline_file, opt.overrides, registry);
+  if (!spec.task || !spec.model_path)
+    throw Error(opt.pipeline_file.string() + ": needs a [task] table and [model] path");
   const core::PluginInfo* info = registry.find(spec.task->type);
   if (!info) throw Error("task plugin '" + spec.task->type + "' not found");
-  std::shared_ptr<Task> task = core::PluginRegistry::create_task(*info);
-  configure_task(*task, resolve_params(info->schema, spec.task->params, "[task]"));
-  const fs::path model_dir = *spec.model_path;
+  s.task = core::PluginRegistry::create_task(*info);
+  s.task_type = spec.task->type;
+  configure_task(*s.task, resolve_params(info->schema, spec.task->params, "[task]"));
+  s.model_dir = *spec.model_path;
   io::LoadOptions load;
-  load.head = task->head().head;
-  io::LoadedModel loaded = io::load_model(model_dir, load);
-  nn::TaskModelImpl& model = *loaded.model;
-  const auto tokenizer = text::WordPieceTokenizer::from_directory(model_dir);
-  const auto calibration = task->features("calibration", tokenizer, 0);
-  const auto eval = task->features("eval", tokenizer, 0);
-  const auto sample = quant::first_features(eval, samples);
+  load.head = s.task->head().head;
+  s.loaded = io::load_model(s.model_dir, load);
+  nn::TaskModelImpl& model = *s.loaded.model;
+  const auto tokenizer = text::WordPieceTokenizer::from_directory(s.model_dir);
+  s.calibration = s.task->features("calibration", tokenizer, 0);
+  s.eval = s.task->features("eval", tokenizer, 0);
+  s.sample = quant::first_features(s.eval, opt.samples);
   torch::NoGradGuard no_grad;
+  tasks::run_evaluation(model, *s.sample, opt.eval_batch, {},
+                        [&](const Batch&, const nn::EncoderOutput& o) { s.ref_logits.push_back(flat_outputs(o)); });
+  s.fp32 = s.task->evaluate(model, *s.eval, opt.eval_batch);
+}
 
-  std::vector<at::Tensor> ref_logits;
-  tasks::run_evaluation(model, *sample, eval_batch, {},
-                        [&](const Batch&, const nn::EncoderOutput& o) { ref_logits.push_back(flat_outputs(o)); });
-  const Metrics fp32 = task->evaluate(model, *eval, eval_batch);
+// max |x| per operand on the calibration features (the denominators of the ratio table).
+std::map<quant::SiteOperandKey, double> max_abs_per_operand(const Options& opt, Setup& s) {
+  nn::TaskModelImpl& model = *s.loaded.model;
+  quant::CalibrationObservers obs(quant::activation_operands(model), "abs_max");
+  tasks::run_evaluation(model, *quant::first_features(s.calibration, opt.batch_size * opt.batch_num), opt.batch_size,
+                        obs.hook(), [](const Batch&, const nn::EncoderOutput&) {});
+  return obs.thresholds();
+}
 
-  // max |x| per operand on the calibration features (the denominators of the ratio table).
-  std::map<quant::SiteOperandKey, double> max_abs;
-  {
-    quant::CalibrationObservers obs(quant::activation_operands(model), "abs_max");
-    tasks::run_evaluation(model, *quant::first_features(calibration, batch_size * batch_num), batch_size, obs.hook(),
-                          [](const Batch&, const nn::EncoderOutput&) {});
-    max_abs = obs.thresholds();
-  }
-
-  for (const auto& d : dumps) {
+// --dump SITE:OPERAND=FILE: that operand's calibration values as raw float32.
+void write_dumps(const Options& opt, Setup& s) {
+  for (const auto& d : opt.dumps) {
     const auto colon = d.rfind(':'), eq = d.find('=');
     if (colon == std::string::npos || eq == std::string::npos || eq < colon)
       throw UsageError("--dump expects SITE:OPERAND=FILE, got '" + d + "'");
@@ -197,7 +211,7 @@ int run(int argc, char** argv) {
     std::ofstream out(d.substr(eq + 1), std::ios::binary);
     std::int64_t n = 0;
     tasks::run_evaluation(
-        model, *quant::first_features(calibration, batch_size * batch_num), batch_size,
+        *s.loaded.model, *quant::first_features(s.calibration, opt.batch_size * opt.batch_num), opt.batch_size,
         [&](const std::string& site, int operand, const at::Tensor& v) {
           if (site == key.site && operand == key.operand) {
             const at::Tensor c = v.to(at::kFloat).contiguous().cpu();
@@ -212,52 +226,74 @@ int run(int argc, char** argv) {
       throw Error("--dump " + d + ": nothing written (no such operand, or the file cannot be written)");
     std::cerr << "dumped " << n << " values of " << key.site << " operand " << key.operand << "\n";
   }
+}
 
-  std::map<std::string, AlgoResult> results;
-  for (const auto& algo : algos) {
-    const auto t0 = std::chrono::steady_clock::now();
-    quant::PtqOptions o;
-    o.algo = algo;
-    o.batch_size = batch_size;
-    o.batch_num = batch_num;
-    o.observer.paddle_compat = paddle_compat;
-    o.probs_fixed_range = false;
-    quant::PtqResult cal = quant::quantize_post_training(model, *calibration, o);
-    o.probs_fixed_range = true;
-    quant::PtqResult fixed = quant::quantize_post_training(model, *calibration, o);
-    AlgoResult& r = results[algo];
-    const auto& plan = cal.plan;
-    for (const auto& [key, t] : plan.activation_thresholds) {
-      r.ratio[kind_of(key)].push_back(t / max_abs.at(key));
-      r.threshold[kind_of(key)].push_back(t);
-    }
-    // Operand errors through the fp32 model.
-    nn::SiteHook measure = [&](const std::string& site, int operand, const at::Tensor& v) {
-      const quant::SiteOperandKey key{site, operand};
-      auto it = plan.activation_thresholds.find(key);
-      if (it == plan.activation_thresholds.end()) return v;
-      r.operand[kind_of(key)].add(v, quant::fake_quantize(v, it->second, plan.options));
-      if (quant::is_attention_probs(key))
-        r.probs_fixed.add(v, quant::fake_quantize(v, quant::kAttentionProbsThreshold, plan.options));
-      return v;
-    };
-    tasks::run_evaluation(model, *sample, eval_batch, measure, [](const Batch&, const nn::EncoderOutput&) {});
-    // Whole model, both treatments of the probabilities.
-    for (quant::PtqResult* p : {&cal, &fixed}) {
-      quant::QuantErrorMeter logits;
-      std::size_t i = 0;
-      tasks::run_evaluation(
-          *p->model, *sample, eval_batch, quant::make_fake_quant_hook(p->plan),
-          [&](const Batch&, const nn::EncoderOutput& out) { logits.add(ref_logits.at(i++), flat_outputs(out)); });
-      const double metric = task->evaluate(*p->model, *eval, eval_batch, quant::make_fake_quant_hook(p->plan)).value;
-      (p == &cal ? r.logit_sqnr_cal : r.logit_sqnr_fixed) = logits.result().sqnr_db;
-      (p == &cal ? r.metric_cal : r.metric_fixed) = metric;
-    }
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::cerr << algo << ": " << fmt(r.seconds, 1) << " s\n";
+// One algorithm: calibrate with the probabilities calibrated and at T = 1, then measure operands and the whole model.
+AlgoResult audit_algo(const std::string& algo, const Options& opt, Setup& s,
+                      const std::map<quant::SiteOperandKey, double>& max_abs) {
+  nn::TaskModelImpl& model = *s.loaded.model;
+  const auto t0 = std::chrono::steady_clock::now();
+  quant::PtqOptions o;
+  o.algo = algo;
+  o.batch_size = opt.batch_size;
+  o.batch_num = opt.batch_num;
+  o.observer.paddle_compat = opt.paddle_compat;
+  o.probs_fixed_range = false;
+  quant::PtqResult cal = quant::quantize_post_training(model, *s.calibration, o);
+  o.probs_fixed_range = true;
+  quant::PtqResult fixed = quant::quantize_post_training(model, *s.calibration, o);
+  AlgoResult r;
+  const auto& plan = cal.plan;
+  for (const auto& [key, t] : plan.activation_thresholds) {
+    r.ratio[kind_of(key)].push_back(t / max_abs.at(key));
+    r.threshold[kind_of(key)].push_back(t);
   }
+  // Operand errors through the fp32 model.
+  nn::SiteHook measure = [&](const std::string& site, int operand, const at::Tensor& v) {
+    const quant::SiteOperandKey key{site, operand};
+    auto it = plan.activation_thresholds.find(key);
+    if (it == plan.activation_thresholds.end()) return v;
+    r.operand[kind_of(key)].add(v, quant::fake_quantize(v, it->second, plan.options));
+    if (quant::is_attention_probs(key))
+      r.probs_fixed.add(v, quant::fake_quantize(v, quant::kAttentionProbsThreshold, plan.options));
+    return v;
+  };
+  tasks::run_evaluation(model, *s.sample, opt.eval_batch, measure, [](const Batch&, const nn::EncoderOutput&) {});
+  // Whole model, both treatments of the probabilities.
+  for (quant::PtqResult* p : {&cal, &fixed}) {
+    quant::QuantErrorMeter logits;
+    std::size_t i = 0;
+    tasks::run_evaluation(
+        *p->model, *s.sample, opt.eval_batch, quant::make_fake_quant_hook(p->plan),
+        [&](const Batch&, const nn::EncoderOutput& out) { logits.add(s.ref_logits.at(i++), flat_outputs(out)); });
+    const double metric =
+        s.task->evaluate(*p->model, *s.eval, opt.eval_batch, quant::make_fake_quant_hook(p->plan)).value;
+    (p == &cal ? r.logit_sqnr_cal : r.logit_sqnr_fixed) = logits.result().sqnr_db;
+    (p == &cal ? r.metric_cal : r.metric_fixed) = metric;
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cerr << algo << ": " << fmt(r.seconds, 1) << " s\n";
+  return r;
+}
 
-  // Kinds this model has.
+void print_header(const Options& opt, const Setup& s) {
+  const nn::TaskModelImpl& model = *s.loaded.model;
+  const std::time_t now = std::time(nullptr);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::cout << "# quant_site_audit\n\n";
+  std::cout << "pipeline " << opt.pipeline_file.string() << ", model " << s.model_dir.string() << " ("
+            << model.config().num_hidden_layers << " layers, hidden " << model.config().hidden_size << "), task "
+            << s.task_type << "; calibration: first " << opt.batch_size * opt.batch_num << " features in batches of "
+            << opt.batch_size << (opt.paddle_compat ? ", paddle_compat" : "") << "; operand SQNR over the first "
+            << s.sample->size() << " eval features; metric over " << s.eval->size() << " eval features. " << date
+            << ", " << cpu_model() << " (runtime ISA " << slimpipe_runtime::cpu_isa() << "), " << opt.threads
+            << " thread(s).\n\n";
+}
+
+// The operand SQNR and threshold-ratio tables, a row per algorithm and a column per kind this model has.
+void print_kind_tables(const std::vector<std::string>& algos, const std::map<std::string, AlgoResult>& results,
+                       const std::map<quant::SiteOperandKey, double>& max_abs) {
   std::vector<Kind> kinds;
   for (const auto& k : kKinds)
     for (const auto& [algo, r] : results)
@@ -265,18 +301,6 @@ int run(int argc, char** argv) {
         kinds.push_back(k);
         break;
       }
-
-  const std::time_t now = std::time(nullptr);
-  char date[64];
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  std::cout << "# quant_site_audit\n\n";
-  std::cout << "pipeline " << pipeline_file.string() << ", model " << model_dir.string() << " ("
-            << model.config().num_hidden_layers << " layers, hidden " << model.config().hidden_size << "), task "
-            << spec.task->type << "; calibration: first " << batch_size * batch_num << " features in batches of "
-            << batch_size << (paddle_compat ? ", paddle_compat" : "") << "; operand SQNR over the first "
-            << sample->size() << " eval features; metric over " << eval->size() << " eval features. " << date << ", "
-            << cpu_model() << " (runtime ISA " << slimpipe_runtime::cpu_isa() << "), " << threads << " thread(s).\n\n";
-
   // One table: a row per algorithm, a column per kind, cell(algo result, kind key) ("" when absent).
   auto kind_table = [&](const std::string& title,
                         const std::function<std::string(const AlgoResult&, const std::string&)>& cell) {
@@ -323,6 +347,10 @@ int run(int argc, char** argv) {
   std::cout << "; KL's P thresholds:";
   if (results.count("KL"))
     for (double t : results.at("KL").threshold.at("P")) std::cout << " " << fmt(t, 3);
+}
+
+void print_whole_model(const std::vector<std::string>& algos, const std::map<std::string, AlgoResult>& results,
+                       const Metrics& fp32) {
   std::cout << "\n\n## Whole model (fake quantization): probabilities calibrated (Paddle) vs T = 1 (default)\n\n";
   std::cout << "fp32 " << fp32.primary << ": " << fmt(fp32.value, 2) << "\n\n";
   std::cout << "| algo | logit SQNR, P calibrated | logit SQNR, P at T = 1 | " << fp32.primary
@@ -333,6 +361,31 @@ int run(int argc, char** argv) {
               << fmt(r.metric_cal, 2) << " | " << fmt(r.metric_cal - fp32.value, 2) << " | " << fmt(r.metric_fixed, 2)
               << " | " << fmt(r.metric_fixed - fp32.value, 2) << " |\n";
   }
+}
+
+int run(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help") {
+    std::cout << "usage: quant_site_audit PIPELINE.toml [--set key=value]... [--batch-size N] [--batch-num N] "
+                 "[--samples N] [--threads N] [--algos a,b] [--paddle-compat]\n";
+    return argc < 2 ? 2 : 0;
+  }
+  const Options opt = parse_args(argc, argv);
+  at::set_num_threads(opt.threads);
+  slimpipe_runtime::set_threads(opt.threads);
+
+  core::PluginRegistry registry;
+  registry.scan(core::PluginRegistry::search_path({}));
+  Setup s;
+  load_setup(opt, registry, s);
+  torch::NoGradGuard no_grad;
+  const std::map<quant::SiteOperandKey, double> max_abs = max_abs_per_operand(opt, s);
+  write_dumps(opt, s);
+  std::map<std::string, AlgoResult> results;
+  for (const auto& algo : opt.algos) results[algo] = audit_algo(algo, opt, s, max_abs);
+
+  print_header(opt, s);
+  print_kind_tables(opt.algos, results, max_abs);
+  print_whole_model(opt.algos, results, s.fp32);
   return 0;
 }
 

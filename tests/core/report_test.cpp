@@ -196,19 +196,8 @@ std::vector<std::string> csv_fields(const std::string& line) {
   return f;
 }
 
-TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
-  const path run = make_run("report");
-  const auto r = slimpipe::core::build_run_report(run, "demo", "avx2");
-  ASSERT_EQ(r.rows.size(), 10u);
-  EXPECT_EQ(r.pipeline, "demo");
-  EXPECT_EQ(slimpipe::core::build_run_report(run, "", "avx2").pipeline, "demo-lock") << "the name the lock records";
-  EXPECT_EQ(r.host_isa, "avx2");
-  // Pipeline order: train before its evaluation (same finishing second), the failed cell last.
-  EXPECT_EQ(r.rows.front().id, "train");
-  EXPECT_EQ(r.rows.back().id, kHist);
-  EXPECT_EQ(r.rows.back().status, "failed");
-  EXPECT_NE(r.rows.back().error.find("<encoder.layer.0>"), std::string::npos);
-
+// Every row's node, baseline, Δ, latencies, best and error, and the assessments.
+void check_rows(const slimpipe::core::RunReport& r, const path& run) {
   const ReportRow& train = row(r, "train");
   EXPECT_EQ(train.node, "train");
   EXPECT_EQ(train.plugin, "finetune");
@@ -257,8 +246,10 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   EXPECT_EQ(r.assessments[0]["best"], kKL);
   EXPECT_EQ(r.assessments[0]["bench"]["isa"], "avx2");
   EXPECT_EQ(r.assessments[0]["details"], "rank/ranking.md");
+}
 
-  // CSV: one record per row, every record as wide as the header, ids with commas quoted and intact.
+// CSV: one record per row, every record as wide as the header, ids with commas quoted and intact.
+void check_csv(const slimpipe::core::RunReport& r) {
   std::istringstream csv(r.csv());
   std::string line;
   std::getline(csv, line);
@@ -281,7 +272,10 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   }
   EXPECT_EQ(records, 10u);
   EXPECT_EQ(best_records, 1u);
+}
 
+// HTML escapes awkward text and marks the best in tables and charts; Markdown has the same rows and paragraphs.
+void check_html_and_markdown(const slimpipe::core::RunReport& r) {
   const std::string html = r.html();
   EXPECT_NE(html.find("&lt;encoder.layer.0&gt; &amp; &quot;attention&quot;"), std::string::npos);
   EXPECT_EQ(html.find("<encoder.layer.0>"), std::string::npos);
@@ -310,6 +304,23 @@ TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
   EXPECT_NE(html.find("<h2>rank</h2>\n<p>Best: KL (objective metric). Every figure: <a "
                       "href=\"rank/ranking.md\">rank/ranking.md</a>.</p>"),
             std::string::npos);
+}
+
+TEST(RunReport, RowsDeltasLatenciesAndBestFromLockManifestsAndRanking) {
+  const path run = make_run("report");
+  const auto r = slimpipe::core::build_run_report(run, "demo", "avx2");
+  ASSERT_EQ(r.rows.size(), 10u);
+  EXPECT_EQ(r.pipeline, "demo");
+  EXPECT_EQ(slimpipe::core::build_run_report(run, "", "avx2").pipeline, "demo-lock") << "the name the lock records";
+  EXPECT_EQ(r.host_isa, "avx2");
+  // Pipeline order: train before its evaluation (same finishing second), the failed cell last.
+  EXPECT_EQ(r.rows.front().id, "train");
+  EXPECT_EQ(r.rows.back().id, kHist);
+  EXPECT_EQ(r.rows.back().status, "failed");
+  EXPECT_NE(r.rows.back().error.find("<encoder.layer.0>"), std::string::npos);
+  ASSERT_NO_FATAL_FAILURE(check_rows(r, run));
+  ASSERT_NO_FATAL_FAILURE(check_csv(r));
+  check_html_and_markdown(r);
 
   const auto files = slimpipe::core::write_run_report(r, run);
   ASSERT_EQ(files.size(), 4u);

@@ -12,57 +12,17 @@
 #include <regex>
 
 #include "core/test_util.hpp"
+#include "errors/errors_doc_page.hpp"
 
 namespace fs = std::filesystem;
+using errors_doc::line_matches;
+using errors_doc::replace_all;
+using errors_doc::Row;
 using testutil::read_file;
 using testutil::run_command;
 using testutil::write_file;
 
 namespace {
-
-struct Row {
-  std::string id, message;
-  int exit_code = -1;
-};
-
-// Rows of the tables in docs/errors.md: | `id` | what was wrong | `message` | exit |
-std::map<std::string, Row> doc_rows() {
-  std::map<std::string, Row> rows;
-  std::istringstream in(read_file(fs::path(SLIMPIPE_SOURCE_DIR) / "docs" / "errors.md"));
-  static const std::regex row(R"(^\| `([a-z0-9-]+)` \|[^|]*\| `(.*)` \| (\d+) \|\s*$)");
-  std::string line;
-  std::smatch m;
-  while (std::getline(in, line)) {
-    if (!std::regex_match(line, m, row)) continue;
-    Row r{m[1], m[2], std::stoi(m[3])};
-    EXPECT_TRUE(rows.emplace(r.id, r).second) << "docs/errors.md: row " << r.id << " twice";
-  }
-  return rows;
-}
-
-// `…` in the page matches any text; the pieces between must appear in order within one line.
-bool line_matches(const std::string& line, const std::string& pattern) {
-  std::size_t pos = 0, start = 0;
-  const std::string ellipsis = "…";
-  bool first = true;
-  while (true) {
-    std::size_t cut = pattern.find(ellipsis, start);
-    std::string piece = pattern.substr(start, cut == std::string::npos ? std::string::npos : cut - start);
-    if (cut == std::string::npos)  // the last piece ends the line
-      return line.size() >= pos + piece.size() && line.compare(line.size() - piece.size(), piece.size(), piece) == 0 &&
-             (!first || line.size() == piece.size());
-    std::size_t at = line.find(piece, pos);
-    if (at == std::string::npos || (first && at != 0)) return false;
-    pos = at + piece.size();
-    first = false;
-    start = cut + ellipsis.size();
-  }
-}
-
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (std::size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
-  return s;
-}
 
 const std::string kCli = SLIMPIPE_CLI;
 const std::string kTestPlugins = std::string(" --plugin-path ") + SLIMPIPE_TEST_PLUGIN_DIR;
@@ -193,10 +153,9 @@ void plugin_cases(std::map<std::string, MakeCase>& c) {
   };
 }
 
-std::map<std::string, MakeCase> cases() {
-  std::map<std::string, MakeCase> c;
+// The command line rows.
+void cli_cases(std::map<std::string, MakeCase>& c) {
   const std::string S = kCli;
-  // --- command line
   c["cli-unknown-command"] = [=](const fs::path&) { return S + " nosuch"; };
   c["cli-unknown-option"] = [=](const fs::path& d) { return S + " plan " + eval_pipeline(d) + " --bogus"; };
   c["cli-pipeline-missing"] = [=](const fs::path&) { return S + " run nosuch.toml"; };
@@ -208,7 +167,11 @@ std::map<std::string, MakeCase> cases() {
   c["cli-selector-unknown"] = [=](const fs::path& d) { return S + " plan " + eval_pipeline(d) + " --force evl"; };
   c["cli-max-parallel-range"] = [=](const fs::path& d) { return S + " run " + eval_pipeline(d) + " --max-parallel 0"; };
   c["cli-plugin-unknown"] = [=](const fs::path&) { return S + " plugins show evalute"; };
-  // --- pipeline file
+}
+
+// The pipeline file rows: syntax, keys, nodes, matrices.
+void pipeline_file_cases(std::map<std::string, MakeCase>& c) {
+  const std::string S = kCli;
   c["toml-syntax"] = [=](const fs::path& d) {
     write_file(d / "p.toml", "[pipeline\n");
     return S + " validate p.toml";
@@ -268,7 +231,11 @@ std::map<std::string, MakeCase> cases() {
   c["task-unknown-type"] = [=](const fs::path& d) {
     return S + " validate " + eval_pipeline(d) + " --set task.type=seq_clf";
   };
-  // --- data files
+}
+
+// The data file rows, and those of the test split.
+void data_cases(std::map<std::string, MakeCase>& c) {
+  const std::string S = kCli;
   c["data-file-missing"] = [=](const fs::path& d) {
     data_pipeline(d, "");
     fs::remove(d / "train.tsv");
@@ -313,7 +280,11 @@ std::map<std::string, MakeCase> cases() {
     write_file(d / "test.tsv", "sentence\tlabel\ngood\t1\nbad\n");
     return data_pipeline(d, three_labels) + " --set task.test=test.tsv --set nodes.eval.split=test";
   };
-  // --- models and checkpoints
+}
+
+// The model folder and checkpoint rows.
+void model_cases(std::map<std::string, MakeCase>& c) {
+  const std::string S = kCli;
   c["model-folder-missing"] = [=](const fs::path& d) {
     eval_pipeline(d);
     fs::remove_all(d / "model");
@@ -356,8 +327,11 @@ std::map<std::string, MakeCase> cases() {
     write_file(d / "model" / "vocab.txt", v);
     return S + " run p.toml -q";
   };
-  plugin_cases(c);
-  // --- run folders
+}
+
+// The run folder rows.
+void run_folder_cases(std::map<std::string, MakeCase>& c) {
+  const std::string S = kCli;
   c["run-folder-in-use"] = [=](const fs::path& d) {
     const std::string first = sleep_pipeline(d, 4000);
     return "(" + first + " &) ; sleep 1.5; " + first;
@@ -372,7 +346,11 @@ std::map<std::string, MakeCase> cases() {
     fs::create_directories(d / "empty");
     return S + " report empty";
   };
-  // --- compress
+}
+
+// The compress rows.
+void compress_cases(std::map<std::string, MakeCase>& c) {
+  const std::string S = kCli;
   c["compress-missing-flags"] = [=](const fs::path&) { return S + " compress --task seq_cls"; };
   c["compress-bad-strategy"] = [=](const fs::path&) {
     return S + " compress --strategy prune --task seq_cls --model_name_or_path m --output_dir o";
@@ -410,7 +388,11 @@ std::map<std::string, MakeCase> cases() {
            " compress --strategy dynabert --task seq_cls --source synthetic --input_infer_model_path model/model "
            "--model_name_or_path model --output_dir o";
   };
-  // --- bench
+}
+
+// The bench and export-runtime rows.
+void bench_and_export_cases(std::map<std::string, MakeCase>& c) {
+  const std::string S = kCli;
   c["bench-not-a-model"] = [=](const fs::path&) { return S + " bench nosuch"; };
   c["bench-no-export"] = [=](const fs::path& d) {
     fs::create_directories(d / "empty");
@@ -437,13 +419,25 @@ std::map<std::string, MakeCase> cases() {
     copy_model(d);
     return S + " export-runtime model pkg --scheme iob";
   };
+}
+
+std::map<std::string, MakeCase> cases() {
+  std::map<std::string, MakeCase> c;
+  cli_cases(c);
+  pipeline_file_cases(c);
+  data_cases(c);
+  model_cases(c);
+  plugin_cases(c);
+  run_folder_cases(c);
+  compress_cases(c);
+  bench_and_export_cases(c);
   return c;
 }
 
 }  // namespace
 
 TEST(ErrorsDoc, EveryRowIsReproducedWithItsMessageAndExitCode) {
-  const std::map<std::string, Row> rows = doc_rows();
+  const std::map<std::string, Row> rows = errors_doc::doc_rows();
   const std::map<std::string, MakeCase> all = cases();
   const bool dump = std::getenv("SLIMPIPE_ERRORS_DUMP") != nullptr;
   if (!dump) {

@@ -26,17 +26,8 @@ using ptq_test::read_text;
 using ptq_test::run;
 using ptq_test::tiny_trained_model_pipeline;
 
-TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
-  ASSERT_EQ(run("plan '" + (dir_ / "pipeline.toml").string() + "'", dir_ / "plan.log"), 0)
-      << read_text(dir_ / "plan.log");
-  const std::string plan = read_text(dir_ / "plan.log");
-  EXPECT_NE(plan.find("quant@algo=abs_max,batch_size=4,batch_num=2"), std::string::npos) << plan;
-  EXPECT_NE(plan.find("quant@algo=KL,batch_size=4,batch_num=2"), std::string::npos) << plan;
-
-  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() + "' -q", dir_ / "run.log"), 0)
-      << read_text(dir_ / "run.log");
-  const fs::path out = dir_ / "out";
-  const double fp32 = read_json(out / "train" / "manifest.json")["metrics"]["accuracy"].get<double>();
+// Every quant cell: evaluated against the fp32 model, with its calibration, sensitivity report and exports.
+void check_cells(const fs::path& out, double fp32) {
   int cells = 0;
   for (const auto& e : fs::directory_iterator(out / "quant")) {
     if (!fs::exists(e.path() / "manifest.json")) continue;
@@ -66,9 +57,10 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     EXPECT_LT(m["size_bytes_int8"].get<std::int64_t>(), m["size_bytes_fp32"].get<std::int64_t>());
   }
   EXPECT_EQ(cells, 2);
+}
 
-  const auto best = read_json(out / "best" / "manifest.json");
-  const auto ranking = read_json(out / "best" / "ranking.json");
+// rank's choice and its exports; every candidate timed with the runtime against the fp32 baseline.
+void check_best_and_latencies(const fs::path& out, const nlohmann::json& best, const nlohmann::json& ranking) {
   ASSERT_EQ(ranking["candidates"].size(), 2u);
   EXPECT_EQ(best["best"], ranking["candidates"][0]["id"]);
   // The best has the highest accuracy, or one within noise of it and a higher logit SQNR (the noise-aware rule).
@@ -103,9 +95,12 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     }
   }
   EXPECT_NE(read_text(out / "best" / "ranking.md").find("| p50 ms b1 | speedup b1 |"), std::string::npos);
+}
 
-  // Noise-aware choice: rank evaluated the fp32 model and both cells on the same 300 examples. Δ against train
-  // with its paired-bootstrap interval, logit SQNR and agreement against the fp32 model each cell came from.
+// Noise-aware choice: rank evaluated the fp32 model and both cells on the same 300 examples. Δ against train
+// with its paired-bootstrap interval, logit SQNR and agreement against the fp32 model each cell came from.
+void check_noise_aware_choice(const fs::path& out, const nlohmann::json& best, const nlohmann::json& ranking,
+                              double fp32) {
   EXPECT_EQ(ranking["baseline"], "train");
   EXPECT_EQ(ranking["evaluation"]["examples"], 300);
   EXPECT_EQ(ranking["evaluation"]["resamples"], 1000);
@@ -136,24 +131,29 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     EXPECT_NE(md.find(col), std::string::npos) << col << "\n" << md;
   EXPECT_TRUE(best["metrics"].contains("logit_sqnr_db"));
   EXPECT_TRUE(best["metrics"].contains("delta_accuracy_low"));
-  // A cell below min_logit_sqnr_db is never chosen: with 1000 dB none is eligible, and rank says so.
+}
+
+// A cell below min_logit_sqnr_db is never chosen: with 1000 dB none is eligible, and rank says so. The gate
+// between two cells: a threshold between their SQNRs excludes the lower one, whatever its accuracy, and the
+// other is chosen.
+void check_logit_sqnr_gate(const fs::path& dir, const fs::path& out, const nlohmann::json& ranking) {
+  const auto& first = ranking["candidates"][0];
+  const auto& second = ranking["candidates"][1];
   const auto strict = read_json(out / "strict" / "ranking.json");
   EXPECT_FALSE(strict["best_eligible"].get<bool>());
   for (const auto& c : strict["candidates"]) {
     EXPECT_FALSE(c["eligible"].get<bool>());
     EXPECT_NE(c["excluded"].get<std::string>().find("< min_logit_sqnr_db 1000.0"), std::string::npos) << c.dump(2);
   }
-  // The gate between two cells: a threshold between their SQNRs excludes the lower one, whatever its accuracy,
-  // and the other is chosen.
   const auto& hi = first["logit_sqnr_db"].get<double>() > second["logit_sqnr_db"].get<double>() ? first : second;
   const auto& lo = &hi == &first ? second : first;
   ASSERT_GT(hi["logit_sqnr_db"].get<double>() - lo["logit_sqnr_db"].get<double>(), 0.01) << ranking.dump(2);
   const double gate = (hi["logit_sqnr_db"].get<double>() + lo["logit_sqnr_db"].get<double>()) / 2;
-  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() +
+  ASSERT_EQ(run("run '" + (dir / "pipeline.toml").string() +
                     "' -q --only strict --set nodes.strict.min_logit_sqnr_db=" + std::to_string(gate),
-                dir_ / "gate.log"),
+                dir / "gate.log"),
             0)
-      << read_text(dir_ / "gate.log");
+      << read_text(dir / "gate.log");
   const auto gated = read_json(out / "strict" / "ranking.json");
   EXPECT_TRUE(gated["best_eligible"].get<bool>()) << gated.dump(2);
   EXPECT_EQ(gated["candidates"][0]["id"], hi["id"]) << gated.dump(2);
@@ -163,24 +163,26 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
       EXPECT_FALSE(c["eligible"].get<bool>()) << c.dump(2);
       EXPECT_NE(c["excluded"].get<std::string>().find("< min_logit_sqnr_db"), std::string::npos) << c.dump(2);
     }
-  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() + "' -q --only strict", dir_ / "ungate.log"), 0)
-      << read_text(dir_ / "ungate.log");  // back to the file's 1000 dB
-  // The run report carries the same columns.
+  ASSERT_EQ(run("run '" + (dir / "pipeline.toml").string() + "' -q --only strict", dir / "ungate.log"), 0)
+      << read_text(dir / "ungate.log");  // back to the file's 1000 dB
+}
+
+// The run report carries the same columns. `slimpipe bench` on the deployed model: seq defaults to the model's
+// 32 positions; a longer --seq is a one-line error naming the folder.
+void check_report_and_bench(const fs::path& dir, const fs::path& out, const nlohmann::json& best,
+                            const nlohmann::json& ranking) {
   const std::string report = read_text(out / "report.md");
   for (const char* col : {"| Δ CI |", "| SQNR dB |", "| agree % |"})
     EXPECT_NE(report.find(col), std::string::npos) << col;
   EXPECT_NEAR(best["metrics"]["p50_ms_b1"].get<double>(),
               ranking["candidates"][0]["latency"]["batch_1"]["p50_ms"].get<double>(), 1e-9);
-
-  // `slimpipe bench` on the deployed model: seq defaults to the model's 32 positions; a longer --seq is a
-  // one-line error naming the folder.
   const fs::path rt_dir = out / "best" / "runtime";
   ASSERT_EQ(run("bench '" + rt_dir.string() + "' --batch 1 2 --iters 2 --threads 1 --json '" +
-                    (dir_ / "bench.json").string() + "'",
-                dir_ / "bench.log"),
+                    (dir / "bench.json").string() + "'",
+                dir / "bench.log"),
             0)
-      << read_text(dir_ / "bench.log");
-  const auto bj = read_json(dir_ / "bench.json");
+      << read_text(dir / "bench.log");
+  const auto bj = read_json(dir / "bench.json");
   ASSERT_EQ(bj["models"].size(), 1u);
   EXPECT_EQ(bj["models"][0]["seq"], 32);
   EXPECT_EQ(bj["models"][0]["precision"], "int8");
@@ -189,13 +191,15 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     EXPECT_EQ(r["runs"], 2);
     EXPECT_GT(r["p50_ms"].get<double>(), 0.0);
   }
-  EXPECT_NE(run("bench '" + rt_dir.string() + "' --seq 64", dir_ / "bench_bad.log"), 0);
+  EXPECT_NE(run("bench '" + rt_dir.string() + "' --seq 64", dir / "bench_bad.log"), 0);
   EXPECT_NE(
-      read_text(dir_ / "bench_bad.log").find("--seq 64 exceeds " + rt_dir.string() + "'s max_position_embeddings 32"),
+      read_text(dir / "bench_bad.log").find("--seq 64 exceeds " + rt_dir.string() + "'s max_position_embeddings 32"),
       std::string::npos)
-      << read_text(dir_ / "bench_bad.log");
+      << read_text(dir / "bench_bad.log");
+}
 
-  // objective = "latency": the fastest candidate within the drop first.
+// objective = "latency": the fastest candidate within the drop first.
+void check_fastest(const fs::path& out) {
   const auto fastest = read_json(out / "fastest" / "ranking.json");
   ASSERT_EQ(fastest["candidates"].size(), 2u);
   EXPECT_EQ(fastest["objective"], "latency");
@@ -203,8 +207,10 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
             fastest["candidates"][1]["latency"]["batch_4"]["p50_ms"].get<double>());
   EXPECT_EQ(fastest["candidates"][0]["latency"]["batch_4"]["runs"], 2);
   EXPECT_EQ(read_json(out / "fastest" / "manifest.json")["best"], fastest["candidates"][0]["id"]);
+}
 
-  // Fallback that can never meet its target stops after fallback_max_sites sites, most sensitive first.
+// Fallback that can never meet its target stops after fallback_max_sites sites, most sensitive first.
+void check_fallback(const fs::path& out, const nlohmann::json& ranking) {
   const auto fb = read_json(out / "fallback" / "ranking.json")["fallback"];
   ASSERT_EQ(fb["fp32_sites"].size(), 3u);
   EXPECT_FALSE(fb["met"].get<bool>());
@@ -225,6 +231,29 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
     EXPECT_FALSE(rt["quant"]["sites"].contains(site)) << site << " is fp32 after the fallback";
   }
   EXPECT_GT(fb["latency"]["batch_1"]["p50_ms"].get<double>(), 0.0) << fb.dump(2);
+}
+
+TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
+  ASSERT_EQ(run("plan '" + (dir_ / "pipeline.toml").string() + "'", dir_ / "plan.log"), 0)
+      << read_text(dir_ / "plan.log");
+  const std::string plan = read_text(dir_ / "plan.log");
+  EXPECT_NE(plan.find("quant@algo=abs_max,batch_size=4,batch_num=2"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("quant@algo=KL,batch_size=4,batch_num=2"), std::string::npos) << plan;
+
+  ASSERT_EQ(run("run '" + (dir_ / "pipeline.toml").string() + "' -q", dir_ / "run.log"), 0)
+      << read_text(dir_ / "run.log");
+  const fs::path out = dir_ / "out";
+  const double fp32 = read_json(out / "train" / "manifest.json")["metrics"]["accuracy"].get<double>();
+  ASSERT_NO_FATAL_FAILURE(check_cells(out, fp32));
+
+  const auto best = read_json(out / "best" / "manifest.json");
+  const auto ranking = read_json(out / "best" / "ranking.json");
+  ASSERT_NO_FATAL_FAILURE(check_best_and_latencies(out, best, ranking));
+  ASSERT_NO_FATAL_FAILURE(check_noise_aware_choice(out, best, ranking, fp32));
+  ASSERT_NO_FATAL_FAILURE(check_logit_sqnr_gate(dir_, out, ranking));
+  ASSERT_NO_FATAL_FAILURE(check_report_and_bench(dir_, out, best, ranking));
+  ASSERT_NO_FATAL_FAILURE(check_fastest(out));
+  ASSERT_NO_FATAL_FAILURE(check_fallback(out, ranking));
 
   // Resume: nothing reruns.
   ASSERT_EQ(run("plan '" + (dir_ / "pipeline.toml").string() + "'", dir_ / "plan2.log"), 0);
