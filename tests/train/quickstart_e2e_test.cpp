@@ -17,100 +17,11 @@
 namespace fs = std::filesystem;
 using cli_pipeline::read_json;
 
-TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
-  if (const std::string missing = cli_pipeline::missing_plugin(
-          {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_evaluate.so",
-           "libslimpipe_dynabert.so", "libslimpipe_ptq.so", "libslimpipe_rank.so"});
-      !missing.empty())
-    GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
-  const fs::path out = fs::temp_directory_path() / ("slimpipe_quickstart_" + std::to_string(::getpid()));
-  fs::remove_all(out);
-  // 2 epochs instead of 8 keep the test well under a minute on an idle machine (the accuracy bar allows
-  // for it: about 50% after 250 steps); one thread avoids OpenMP spin-waiting when the cores are shared.
-  const std::string cmd = std::string(SLIMPIPE_CLI) + " run " + SLIMPIPE_SOURCE_DIR + "/pipelines/quickstart.toml" +
-                          " --set pipeline.output_dir=" + out.string() +
-                          " --set nodes.train.num_train_epochs=2 --set pipeline.threads_per_instance=1 -q > " +
-                          (out.string() + ".log") + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  std::ifstream log(out.string() + ".log");
-  const std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-  ASSERT_EQ(rc, 0) << cmd << "\n" << log_text;
+namespace {
 
-  const auto trained = read_json(out / "train" / "manifest.json");
-  EXPECT_EQ(trained["kind"], "model");
-  EXPECT_GT(trained["param_count"].get<std::int64_t>(), 50000);
-  for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "metrics.json"})
-    EXPECT_TRUE(fs::exists(out / "train" / f)) << f;
-
-  const auto evaluation = read_json(out / "evaluate" / "manifest.json");
-  EXPECT_EQ(evaluation["kind"], "evaluation");
-  const double accuracy = evaluation["metrics"]["accuracy"].get<double>();  // a percentage
-  EXPECT_GT(accuracy, 45.0) << "chance is 33%";
-  // The evaluate node re-scores the saved model: it must agree with the best state training kept.
-  EXPECT_NEAR(accuracy, trained["metrics"]["accuracy"].get<double>(), 1e-9);
-  EXPECT_TRUE(fs::exists(out / "evaluate" / "metrics.json"));
-  EXPECT_FALSE(fs::exists(out / "evaluate" / "model.safetensors"));
-
-  // prune -> the 6-cell PTQ grid -> rank: every cell evaluated, the best one's files in rank/.
-  const auto ranking = read_json(out / "rank" / "ranking.json");
-  ASSERT_EQ(ranking["candidates"].size(), 6u);
-  for (const auto& c : ranking["candidates"]) {
-    EXPECT_GT(c["accuracy"].get<double>(), 40.0) << c["id"];
-    EXPECT_NEAR(c["reference"].get<double>(), accuracy, 1e-9) << "the reference is the unpruned fp32 model";
-    // ... and timed with the runtime, against the unpruned fp32 model.
-    EXPECT_GT(c["latency"]["batch_1"]["speedup"].get<double>(), 0.0) << c.dump(2);
-  }
-  EXPECT_EQ(ranking["bench"]["baseline"]["id"], "train");
-  for (const char* f : {"model.int8.onnx", "calibration.json", "sensitivity.csv", "ranking.md", "config.json",
-                        "runtime/runtime.json", "runtime/weights.bin"})
-    EXPECT_TRUE(fs::exists(out / "rank" / f)) << f;
-
-  // The packages classify the quickstart's 1,000 dev sentences (synthetic_seq_cls, seed synthetic_seed + 1) as the
-  // evaluations did: the fp32 model's exactly, the shipped INT8 one within 0.1 of its fake-quant evaluation.
-  const auto dev = slimpipe::data::synthetic_seq_cls(1000, 2);
-  std::vector<std::string> texts;
-  for (const auto& ex : dev.examples) texts.push_back(ex.text_a);
-  auto accuracy_of = [&](const fs::path& package) {
-    auto clf = slimpipe_runtime::Classifier::load(package);
-    const auto predicted = clf.predict(texts, 32);
-    std::size_t correct = 0;
-    for (std::size_t i = 0; i < predicted.size(); ++i) correct += predicted[i].label_id == dev.examples[i].label;
-    return 100.0 * static_cast<double>(correct) / static_cast<double>(texts.size());
-  };
-  const double fp32_package = accuracy_of(out / "train" / "runtime");
-  EXPECT_NEAR(fp32_package, accuracy, 1e-9);
-  // rank's artifact is the chosen cell, or what its layer fallback made of it: its manifest has the figure.
-  const double shipped = read_json(out / "rank" / "manifest.json")["metrics"]["accuracy"].get<double>();
-  const double int8_package = accuracy_of(out / "rank" / "runtime");
-  EXPECT_NEAR(int8_package, shipped, 0.1);
-  std::printf("Classifier on the quickstart's packages: fp32 %.2f (evaluate %.2f), INT8 %.2f (rank %.2f)\n",
-              fp32_package, accuracy, int8_package, shipped);
-
-  // The run report, written at the end of the run: every artifact, the rank's best marked, Δ against the
-  // unpruned model, latencies from the ranking.
-  for (const char* f : {"report.md", "report.html", "summary.csv"}) EXPECT_TRUE(fs::exists(out / f)) << f;
-  const auto summary = read_json(out / "summary.json");
-  EXPECT_EQ(summary["pipeline"], "quickstart");
-  std::size_t bests = 0;
-  for (const auto& row : summary["rows"]) {
-    EXPECT_EQ(row["status"], "done") << row.dump();
-    if (row["id"] == ranking["best"]) {
-      ++bests;
-      EXPECT_TRUE(row["best"].get<bool>());
-      EXPECT_EQ(row["baseline"], "train");
-      EXPECT_NEAR(row["delta"].get<double>(), row["metric"].get<double>() - accuracy, 1e-9);
-      EXPECT_GT(row["latency"]["batch_32"]["speedup"].get<double>(), 0.0);
-    }
-  }
-  EXPECT_EQ(bests, 1u);
-  EXPECT_EQ(summary["rows"].size(), 10u) << "train, evaluate, prune/width_0.75, 6 cells, rank";
-
-  // report.html in a real browser (Debian's headless chromium, installed by scripts/setup.sh: missing, this
-  // fails rather than skips). A probe page loads the report in a 1,280 px frame and measures it: the page must
-  // not overflow horizontally, every chart's markers must lie inside its plot area, the latency and size plots
-  // must mark the chosen model, and nothing may reach the console. The screenshot stays in the run folder.
-  ASSERT_EQ(std::system("command -v chromium > /dev/null"), 0) << "chromium is not installed (bash scripts/setup.sh)";
-  std::ofstream(out / "probe.html") << R"(<!DOCTYPE html><html><body style="margin:0">
+// The probe page of check_report_in_browser: loads report.html in a 1,280 px frame and writes its measures as
+// JSON into <pre id="result">.
+const char* const kProbePage = R"(<!DOCTYPE html><html><body style="margin:0">
 <iframe id="f" src="report.html" style="width:1280px;height:900px;border:0"></iframe><pre id="result"></pre>
 <script>
 document.getElementById('f').addEventListener('load', () => {
@@ -132,6 +43,92 @@ document.getElementById('f').addEventListener('load', () => {
   document.getElementById('result').textContent = JSON.stringify(r);
 });
 </script></body></html>)";
+
+// The train and evaluate nodes' artifacts; returns the evaluated accuracy (a percentage).
+double check_train_and_evaluate(const fs::path& out) {
+  const auto trained = read_json(out / "train" / "manifest.json");
+  EXPECT_EQ(trained["kind"], "model");
+  EXPECT_GT(trained["param_count"].get<std::int64_t>(), 50000);
+  for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json", "metrics.json"})
+    EXPECT_TRUE(fs::exists(out / "train" / f)) << f;
+
+  const auto evaluation = read_json(out / "evaluate" / "manifest.json");
+  EXPECT_EQ(evaluation["kind"], "evaluation");
+  const double accuracy = evaluation["metrics"]["accuracy"].get<double>();  // a percentage
+  EXPECT_GT(accuracy, 45.0) << "chance is 33%";
+  // The evaluate node re-scores the saved model: it must agree with the best state training kept.
+  EXPECT_NEAR(accuracy, trained["metrics"]["accuracy"].get<double>(), 1e-9);
+  EXPECT_TRUE(fs::exists(out / "evaluate" / "metrics.json"));
+  EXPECT_FALSE(fs::exists(out / "evaluate" / "model.safetensors"));
+  return accuracy;
+}
+
+// prune -> the 6-cell PTQ grid -> rank: every cell evaluated, the best one's files in rank/.
+void check_ranking(const fs::path& out, const nlohmann::json& ranking, double accuracy) {
+  ASSERT_EQ(ranking["candidates"].size(), 6u);
+  for (const auto& c : ranking["candidates"]) {
+    EXPECT_GT(c["accuracy"].get<double>(), 40.0) << c["id"];
+    EXPECT_NEAR(c["reference"].get<double>(), accuracy, 1e-9) << "the reference is the unpruned fp32 model";
+    // ... and timed with the runtime, against the unpruned fp32 model.
+    EXPECT_GT(c["latency"]["batch_1"]["speedup"].get<double>(), 0.0) << c.dump(2);
+  }
+  EXPECT_EQ(ranking["bench"]["baseline"]["id"], "train");
+  for (const char* f : {"model.int8.onnx", "calibration.json", "sensitivity.csv", "ranking.md", "config.json",
+                        "runtime/runtime.json", "runtime/weights.bin"})
+    EXPECT_TRUE(fs::exists(out / "rank" / f)) << f;
+}
+
+// The packages classify the quickstart's 1,000 dev sentences (synthetic_seq_cls, seed synthetic_seed + 1) as the
+// evaluations did: the fp32 model's exactly, the shipped INT8 one within 0.1 of its fake-quant evaluation.
+void check_packages(const fs::path& out, double accuracy) {
+  const auto dev = slimpipe::data::synthetic_seq_cls(1000, 2);
+  std::vector<std::string> texts;
+  for (const auto& ex : dev.examples) texts.push_back(ex.text_a);
+  auto accuracy_of = [&](const fs::path& package) {
+    auto clf = slimpipe_runtime::Classifier::load(package);
+    const auto predicted = clf.predict(texts, 32);
+    std::size_t correct = 0;
+    for (std::size_t i = 0; i < predicted.size(); ++i) correct += predicted[i].label_id == dev.examples[i].label;
+    return 100.0 * static_cast<double>(correct) / static_cast<double>(texts.size());
+  };
+  const double fp32_package = accuracy_of(out / "train" / "runtime");
+  EXPECT_NEAR(fp32_package, accuracy, 1e-9);
+  // rank's artifact is the chosen cell, or what its layer fallback made of it: its manifest has the figure.
+  const double shipped = read_json(out / "rank" / "manifest.json")["metrics"]["accuracy"].get<double>();
+  const double int8_package = accuracy_of(out / "rank" / "runtime");
+  EXPECT_NEAR(int8_package, shipped, 0.1);
+  std::printf("Classifier on the quickstart's packages: fp32 %.2f (evaluate %.2f), INT8 %.2f (rank %.2f)\n",
+              fp32_package, accuracy, int8_package, shipped);
+}
+
+// The run report, written at the end of the run: every artifact, the rank's best marked, Δ against the
+// unpruned model, latencies from the ranking.
+void check_summary(const fs::path& out, const nlohmann::json& ranking, double accuracy) {
+  for (const char* f : {"report.md", "report.html", "summary.csv"}) EXPECT_TRUE(fs::exists(out / f)) << f;
+  const auto summary = read_json(out / "summary.json");
+  EXPECT_EQ(summary["pipeline"], "quickstart");
+  std::size_t bests = 0;
+  for (const auto& row : summary["rows"]) {
+    EXPECT_EQ(row["status"], "done") << row.dump();
+    if (row["id"] == ranking["best"]) {
+      ++bests;
+      EXPECT_TRUE(row["best"].get<bool>());
+      EXPECT_EQ(row["baseline"], "train");
+      EXPECT_NEAR(row["delta"].get<double>(), row["metric"].get<double>() - accuracy, 1e-9);
+      EXPECT_GT(row["latency"]["batch_32"]["speedup"].get<double>(), 0.0);
+    }
+  }
+  EXPECT_EQ(bests, 1u);
+  EXPECT_EQ(summary["rows"].size(), 10u) << "train, evaluate, prune/width_0.75, 6 cells, rank";
+}
+
+// report.html in a real browser (Debian's headless chromium, installed by scripts/setup.sh: missing, this
+// fails rather than skips). A probe page loads the report in a 1,280 px frame and measures it: the page must
+// not overflow horizontally, every chart's markers must lie inside its plot area, the latency and size plots
+// must mark the chosen model, and nothing may reach the console. The screenshot stays in the run folder.
+void check_report_in_browser(const fs::path& out) {
+  ASSERT_EQ(std::system("command -v chromium > /dev/null"), 0) << "chromium is not installed (bash scripts/setup.sh)";
+  std::ofstream(out / "probe.html") << kProbePage;
   const std::string browser =
       "chromium --headless --no-sandbox --disable-gpu --allow-file-access-from-files "
       "--enable-logging=stderr --v=0 --virtual-time-budget=10000 ";
@@ -169,6 +166,36 @@ document.getElementById('f').addEventListener('load', () => {
                       .c_str()),
       0);
   EXPECT_GT(fs::file_size(out / "report.png"), 10000u);
+}
+
+}  // namespace
+
+TEST(Quickstart, TrainsFromScratchAndEvaluatesFarAboveChance) {
+  if (const std::string missing = cli_pipeline::missing_plugin(
+          {"libslimpipe_task_seq_cls.so", "libslimpipe_finetune.so", "libslimpipe_evaluate.so",
+           "libslimpipe_dynabert.so", "libslimpipe_ptq.so", "libslimpipe_rank.so"});
+      !missing.empty())
+    GTEST_FAIL() << missing << " is not built (every test program depends on target slimpipe_plugins: a build error?)";
+  const fs::path out = fs::temp_directory_path() / ("slimpipe_quickstart_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  // 2 epochs instead of 8 keep the test well under a minute on an idle machine (the accuracy bar allows
+  // for it: about 50% after 250 steps); one thread avoids OpenMP spin-waiting when the cores are shared.
+  const std::string cmd = std::string(SLIMPIPE_CLI) + " run " + SLIMPIPE_SOURCE_DIR + "/pipelines/quickstart.toml" +
+                          " --set pipeline.output_dir=" + out.string() +
+                          " --set nodes.train.num_train_epochs=2 --set pipeline.threads_per_instance=1 -q > " +
+                          (out.string() + ".log") + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream log(out.string() + ".log");
+  const std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << cmd << "\n" << log_text;
+  const double accuracy = check_train_and_evaluate(out);
+
+  // prune -> the 6-cell PTQ grid -> rank: every cell evaluated, the best one's files in rank/.
+  const auto ranking = read_json(out / "rank" / "ranking.json");
+  ASSERT_NO_FATAL_FAILURE(check_ranking(out, ranking, accuracy));
+  check_packages(out, accuracy);
+  check_summary(out, ranking, accuracy);
+  ASSERT_NO_FATAL_FAILURE(check_report_in_browser(out));
   fs::remove_all(out);
   fs::remove(out.string() + ".log");
 }
