@@ -1,5 +1,5 @@
-// Helpers for the pruning tests: a tiny model with O(1) random weights, a labelled feature set for
-// sequence or token classification, a seq_cls / token_cls test task, and a comparison helper.
+// Helpers for the pruning tests: the tiny BERT (tests/common/tiny_bert.hpp) sized for them, a labelled feature set
+// for sequence or token classification, a seq_cls / token_cls test task, and a scratch folder.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,39 +12,25 @@
 #include <string>
 #include <vector>
 
+#include "common/tiny_bert.hpp"
 #include "slimpipe/nn/task_model.hpp"
 #include "slimpipe/task.hpp"
 #include "train/train_test_support.hpp"
 
 namespace slimpipe::pruning_test {
 
+using tiny_bert::max_abs_diff;
+using tiny_bert::random_model;
 using train_test::TestContext;
 
+// The tiny BERT over 40 ids and 32 positions, with `layers` layers of `heads` heads.
 inline nn::EncoderConfig tiny_config(std::int64_t layers = 2, std::int64_t heads = 4) {
-  nn::EncoderConfig c;
+  nn::EncoderConfig c = tiny_bert::config();
   c.vocab_size = 40;
-  c.hidden_size = 32;
   c.num_hidden_layers = layers;
   c.num_attention_heads = heads;
-  c.intermediate_size = 64;
   c.max_position_embeddings = 32;
-  c.num_labels = 3;
   return c;
-}
-
-// O(1) weights, so a wrong op shows far above rounding noise; eval mode.
-inline nn::TaskModel random_model(const nn::EncoderConfig& c, nn::TaskHead head, std::uint64_t seed = 7) {
-  torch::manual_seed(seed);
-  nn::TaskModel model(c, head);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->named_parameters()) {
-    if (p.key().find("LayerNorm.weight") != std::string::npos)
-      p.value().copy_(1.0 + 0.2 * torch::randn(p.value().sizes()));
-    else
-      p.value().copy_(0.3 * torch::randn(p.value().sizes()));
-  }
-  model->eval();
-  return model;
 }
 
 // Random ids with per-row padding (the last rows end in [PAD]s), labels per sequence or per token.
@@ -120,10 +106,6 @@ class LabelTask final : public Task {
  private:
   nn::TaskHead head_;
 };
-
-inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
-}
 
 // A fresh directory for one test, removed first if a previous run left it.
 inline std::filesystem::path scratch_dir(const std::string& tag) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tiny_bert.hpp"
 #include "slimpipe/export/runtime_export.hpp"
 #include "slimpipe/export/runtime_package.hpp"
 #include "slimpipe/io/checkpoint.hpp"
@@ -43,16 +44,12 @@ std::vector<std::string> vocab(std::size_t n = 100) {
   return v;
 }
 
+// The tiny BERT (tests/common/tiny_bert.hpp) with one layer, its own initial weights after seeding.
 nn::TaskModel make_model(nn::TaskHead head, std::int64_t max_positions = 64) {
   at::manual_seed(5);
-  nn::EncoderConfig config;
-  config.vocab_size = 100;
-  config.hidden_size = 32;
+  nn::EncoderConfig config = tiny_bert::config();
   config.num_hidden_layers = 1;
-  config.num_attention_heads = 4;
-  config.intermediate_size = 64;
   config.max_position_embeddings = max_positions;
-  config.num_labels = 3;
   if (head != nn::TaskHead::QuestionAnswering) config.id2label = {{0, "negative"}, {1, "neutral"}, {2, "positive"}};
   nn::TaskModel model(config, head);
   model->eval();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tiny_bert.hpp"
 #include "slimpipe/nn/prune.hpp"
 #include "slimpipe/nn/task_model.hpp"
 #include "slimpipe/quant/fake_quant_hook.hpp"
@@ -34,29 +35,14 @@ struct Case {
 
 inline nn::TaskModel make_model(const Case& c, std::int64_t hidden = 32, std::int64_t layers = 2,
                                 std::uint64_t seed = 3) {
-  at::manual_seed(static_cast<std::int64_t>(seed));
-  nn::EncoderConfig config;
+  nn::EncoderConfig config = tiny_bert::config();
   config.model_type = c.ernie ? "ernie" : "bert";
   config.use_task_id = c.ernie;
-  config.vocab_size = 100;
   config.hidden_size = hidden;
   config.num_hidden_layers = layers;
-  config.num_attention_heads = 4;
   config.intermediate_size = 2 * hidden;
-  config.max_position_embeddings = 64;
-  config.num_labels = 3;
   config.hidden_act = c.act;
-  nn::TaskModel model(config, c.head);
-  {
-    at::NoGradGuard no_grad;
-    for (auto& p : model->named_parameters()) {
-      if (p.key().find("LayerNorm.weight") != std::string::npos)
-        p.value().copy_(1.0 + 0.2 * at::randn(p.value().sizes()));
-      else
-        p.value().copy_(0.3 * at::randn(p.value().sizes()));
-    }
-  }
-  model->eval();
+  nn::TaskModel model = tiny_bert::random_model(config, c.head, seed);
   if (!c.pruned) return model;
   std::vector<std::int64_t> heads, inter;
   for (std::int64_t i = 0; i < layers; ++i) {

@@ -16,10 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "common/tiny_bert.hpp"
 #include "slimpipe/nn/prune.hpp"
 #include "slimpipe/nn/task_model.hpp"
 
 namespace slimpipe::exporter::testing {
+
+using tiny_bert::max_abs_diff;
 
 struct ModelCase {
   std::string name;
@@ -33,36 +36,19 @@ struct ModelCase {
 // gtest prints parameters with this instead of a byte dump.
 inline void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
 
+// The tiny BERT (tests/common/tiny_bert.hpp) as the case says: bert, or ernie with task ids; its activation.
 inline nn::EncoderConfig small_config(const ModelCase& c) {
-  nn::EncoderConfig config;
+  nn::EncoderConfig config = tiny_bert::config();
   config.model_type = c.ernie_task_ids ? "ernie" : "bert";
   config.use_task_id = c.ernie_task_ids;
-  config.vocab_size = 100;
-  config.hidden_size = 32;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 4;
-  config.intermediate_size = 64;
-  config.max_position_embeddings = 64;
-  config.num_labels = 3;
   config.hidden_act = c.hidden_act;
   return config;
 }
 
-// Weights of O(1) so that a wrong op shows far above float noise; eval() so dropout is off. The pruned
-// variant keeps 3 of 4 heads in layer 0 and 2 in layer 1, and FFN widths 48 and 40.
+// O(1) random weights, in eval mode (tiny_bert::random_model). The pruned variant keeps 3 of 4 heads in layer 0
+// and 2 in layer 1, and FFN widths 48 and 40.
 inline nn::TaskModel small_model(const ModelCase& c, std::uint64_t seed = 5) {
-  at::manual_seed(static_cast<std::int64_t>(seed));
-  nn::TaskModel model(small_config(c), c.head);
-  {
-    at::NoGradGuard no_grad;
-    for (auto& p : model->named_parameters()) {
-      if (p.key().find("LayerNorm.weight") != std::string::npos)
-        p.value().copy_(1.0 + 0.2 * at::randn(p.value().sizes()));
-      else
-        p.value().copy_(0.3 * at::randn(p.value().sizes()));
-    }
-  }
-  model->eval();
+  nn::TaskModel model = tiny_bert::random_model(small_config(c), c.head, seed);
   if (!c.pruned) return model;
   nn::TaskModel pruned = nn::prune(*model, {3, 2}, {48, 40});
   pruned->eval();
@@ -114,10 +100,6 @@ inline at::Tensor from_json(const nlohmann::json& output) {
   std::vector<float> data = output.at("data").get<std::vector<float>>();
   std::vector<std::int64_t> dims = output.at("dims").get<std::vector<std::int64_t>>();
   return at::tensor(data, at::kFloat).view(dims);
-}
-
-inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }
 
 // A fresh, empty directory under the build tree named after the running test.

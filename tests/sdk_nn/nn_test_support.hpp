@@ -12,37 +12,20 @@
 #include <string>
 #include <vector>
 
+#include "common/tiny_bert.hpp"
 #include "slimpipe/error.hpp"
 #include "slimpipe/nn/task_model.hpp"
 
 namespace slimpipe::nn::testing {
 
-inline EncoderConfig tiny_config(const std::string& model_type = "bert") {
-  EncoderConfig c;
-  c.model_type = model_type;
-  c.vocab_size = 100;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 64;
-  c.num_labels = 3;
-  return c;
-}
+using tiny_bert::max_abs_diff;
+using tiny_bert::random_model;
 
-// Weights of O(1) so that a wrong op shows far above float noise; eval() so dropout is off.
-inline TaskModel random_model(const EncoderConfig& c, TaskHead head, std::uint64_t seed = 7) {
-  at::manual_seed(seed);
-  TaskModel model(c, head);
-  at::NoGradGuard no_grad;
-  for (auto& p : model->named_parameters()) {
-    if (p.key().find("LayerNorm.weight") != std::string::npos)
-      p.value().copy_(1.0 + 0.2 * at::randn(p.value().sizes()));
-    else
-      p.value().copy_(0.3 * at::randn(p.value().sizes()));
-  }
-  model->eval();
-  return model;
+// The tiny BERT as it is (tests/common/tiny_bert.hpp), of `model_type`.
+inline EncoderConfig tiny_config(const std::string& model_type = "bert") {
+  EncoderConfig c = tiny_bert::config();
+  c.model_type = model_type;
+  return c;
 }
 
 inline EncoderInputs tiny_inputs(std::int64_t vocab = 100) {
@@ -64,10 +47,6 @@ inline std::filesystem::path scratch_dir(const std::string& tag = "") {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
-}
-
-inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }
 
 // Runs `fn`, expects a slimpipe::Error whose message is one line holding every part of `parts`.

@@ -1,5 +1,5 @@
-// A small random BERT and random token batches for the sdk_quant tests that go through quantization sites.
-// Weights of O(0.3) and eval mode, like the sdk_nn tests, so errors show far above float noise.
+// The tiny BERT (tests/common/tiny_bert.hpp) for sequence classification with its O(1) random weights, in eval
+// mode, and random token batches, for the sdk_quant tests that go through quantization sites.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -7,31 +7,14 @@
 #include <set>
 #include <vector>
 
+#include "common/tiny_bert.hpp"
 #include "slimpipe/nn/task_model.hpp"
 #include "slimpipe/task.hpp"
 
 namespace slimpipe::quant::testing {
 
 inline nn::TaskModel small_model(std::uint64_t seed = 7) {
-  nn::EncoderConfig c;
-  c.vocab_size = 100;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 64;
-  c.num_labels = 3;
-  at::manual_seed(seed);
-  nn::TaskModel model(c, nn::TaskHead::SequenceClassification);
-  at::NoGradGuard no_grad;
-  for (auto& p : model->named_parameters()) {
-    if (p.key().find("LayerNorm.weight") != std::string::npos)
-      p.value().copy_(1.0 + 0.2 * at::randn(p.value().sizes()));
-    else
-      p.value().copy_(0.3 * at::randn(p.value().sizes()));
-  }
-  model->eval();
-  return model;
+  return tiny_bert::random_model(tiny_bert::config(), nn::TaskHead::SequenceClassification, seed);
 }
 
 inline std::vector<nn::EncoderInputs> random_batches(int n, std::int64_t batch = 8, std::int64_t seq = 16,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tiny_bert.hpp"
 #include "slimpipe/core/plugin_registry.hpp"
 #include "slimpipe/data/synthetic.hpp"
 #include "slimpipe/nn/task_model.hpp"
@@ -70,15 +71,12 @@ inline slimpipe::text::WordPieceTokenizer hand_tokenizer(const std::vector<std::
   return slimpipe::text::WordPieceTokenizer(vocab);
 }
 
-// A 2-layer, hidden-32 model for `head` over `vocab_size` ids, with seeded random weights.
+// The tiny BERT (tests/common/tiny_bert.hpp) for `head` over `vocab_size` ids, with the model's own initial
+// weights after seeding.
 inline slimpipe::nn::TaskModel tiny_model(const slimpipe::HeadSpec& head, std::int64_t vocab_size,
                                           std::int64_t max_positions = 160) {
-  slimpipe::nn::EncoderConfig c;
+  slimpipe::nn::EncoderConfig c = slimpipe::tiny_bert::config();
   c.vocab_size = vocab_size;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.intermediate_size = 64;
   c.max_position_embeddings = max_positions;
   c.num_labels = head.num_labels;
   at::manual_seed(3);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tiny_bert.hpp"
 #include "slimpipe/context.hpp"
 #include "slimpipe/data/random.hpp"
 #include "slimpipe/nn/task_model.hpp"
@@ -129,13 +130,13 @@ class OrderTask : public Task {
   std::shared_ptr<const FeatureSet> train = order_dataset(256, 1), eval = order_dataset(128, 2);
 };
 
+// The tiny BERT (tests/common/tiny_bert.hpp) for OrderTask: 12 ids, 16 positions, 2 labels, `layers` layers of 2
+// heads, dropout 0.1.
 inline nn::EncoderConfig tiny_config(std::int64_t layers = 1) {
-  nn::EncoderConfig c;
+  nn::EncoderConfig c = tiny_bert::config();
   c.vocab_size = 12;
-  c.hidden_size = 32;
   c.num_hidden_layers = layers;
   c.num_attention_heads = 2;
-  c.intermediate_size = 64;
   c.max_position_embeddings = 16;
   c.hidden_dropout_prob = 0.1;
   c.attention_probs_dropout_prob = 0.1;
