@@ -86,6 +86,9 @@ MpiDefault=none
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 2048)) State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+  # The cgroup plugin slurmd always loads: v1, which starts without a cgroup file system (a container or a chroot
+  # may have none mounted; "autodetect" then fails), as nothing here confines jobs with cgroups.
+  printf 'CgroupPlugin=cgroup/v1\nIgnoreSystemd=yes\n' > "$dir/cgroup.conf"
   export SLURM_CONF="$dir/slurm.conf"
   slurmctld -D -f "$dir/slurm.conf" > "$dir/log/ctld.out" 2>&1 &
   slurmd -D -f "$dir/slurm.conf" > "$dir/log/d.out" 2>&1 &
