@@ -4,7 +4,7 @@
 # happens.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-S=$(mktemp -d /tmp/slimpipe-slurm-XXXXXX)
+S=$(mktemp -d -t slimpipe-slurm-XXXXXX)  # under $TMPDIR, else /tmp
 trap 'bash "$here/slurm_cluster.sh" stop "$S"; rm -rf "$S"' EXIT
 fail() { echo "slurm_cluster_test: FAIL: $*"; tail -n 20 "$S/log/"*.log 2> /dev/null; exit 1; }
 
