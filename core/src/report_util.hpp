@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "slimpipe/core/report.hpp"
+#include "slimpipe/numbers.hpp"
 
 namespace slimpipe::core::report_util {
 
@@ -30,16 +31,8 @@ inline std::string text(const Json& j, const std::string& key) {
   return "";
 }
 
-inline std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
-
-inline std::string signed_fixed(double v, int digits) {
-  if (std::fabs(v) < 0.5 * std::pow(10.0, -digits)) v = 0.0;  // no "-0.00"
-  return (v > 0 ? "+" : "") + fixed(v, digits);
-}
+using slimpipe::fixed;
+using slimpipe::signed_fixed;
 
 inline bool is_model(const ReportRow& r) { return r.kind.find("model") != std::string::npos; }
 

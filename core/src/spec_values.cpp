@@ -361,6 +361,11 @@ fs::path resolve_path(const fs::path& base, const std::string& p) {
 void check_param(Checker& c, const PluginInfo& plugin, const std::string& key, const toml::node& value,
                  const SourcePos& key_pos, const std::string& where, std::vector<std::string> extra_keys) {
   const ParamSpec* spec = plugin.schema.find(key);
+  if (const std::string* instead = spec ? nullptr : plugin.schema.retired_hint(key)) {
+    c.error(key_pos,
+            "'" + key + "' in " + where + " is no longer a parameter of plugin '" + plugin.name + "': " + *instead);
+    return;
+  }
   if (!spec) {
     for (const auto& s : plugin.schema.specs()) extra_keys.push_back(s.name);
     c.error(key_pos, "unknown key '" + clip(key) + "' in " + where + " (plugin '" + plugin.name +

@@ -69,3 +69,22 @@ TEST(PluginLoader, CreatedObjectsWorkAcrossTheBoundary) {
   EXPECT_EQ(outs, (std::vector<std::string>{"a", "b"}));
   EXPECT_THROW(PluginRegistry::create_task(*info), slimpipe::Error);
 }
+
+// A retired parameter crosses the descriptor's schema text and names what to write instead, at resolution too.
+TEST(PluginLoader, RetiredParametersSurviveTheSchemaTextAndSayWhatToWriteInstead) {
+  const auto schema = slimpipe::Schema::from_json(slimpipe::Schema()
+                                                      .param("kept", slimpipe::ParamType::Int, 1, "still taken")
+                                                      .retired("old", "use [nodes.x] new = V")
+                                                      .to_json());
+  ASSERT_NE(schema.retired_hint("old"), nullptr);
+  EXPECT_EQ(*schema.retired_hint("old"), "use [nodes.x] new = V");
+  EXPECT_EQ(schema.retired_hint("kept"), nullptr);
+  EXPECT_EQ(schema.find("old"), nullptr);
+  ASSERT_EQ(schema.specs().size(), 1u);
+  try {
+    slimpipe::resolve_params(schema, {{"old", 2}}, "[nodes.n]");
+    FAIL() << "a retired parameter resolved";
+  } catch (const slimpipe::Error& e) {
+    EXPECT_STREQ(e.what(), "[nodes.n]: parameter 'old' is no longer taken: use [nodes.x] new = V");
+  }
+}

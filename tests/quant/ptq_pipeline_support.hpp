@@ -39,8 +39,9 @@ inline bool plugins_built() {
   return true;
 }
 
-// ptq with PaddleNLP's flat lists (two cells) on a freshly trained 2-layer model, and rank four ways: the best
-// within a drop, fallback to fp32 sites, an SQNR gate no cell meets, and the fastest.
+// ptq with PaddleNLP's flat lists (two cells) on a freshly trained 2-layer model, rank three ways (the best within a
+// drop, an SQNR gate no cell meets, the fastest), and the layer fallback after the best: one that can never meet its
+// target, one that is not needed.
 inline constexpr const char* kPipeline = R"(
 [pipeline]
 name = "ptq_test"
@@ -88,11 +89,17 @@ collect = true
 max_metric_drop = 100.0
 
 [nodes.fallback]
-type = "rank"
-inputs = ["quant"]
-collect = true
-fallback_until_drop_below = -1000.0
-fallback_max_sites = 3
+type = "fallback"
+inputs = ["best"]
+until_drop_below = -1000.0
+max_sites = 3
+bench_batches = [1]
+
+[nodes.keep]
+type = "fallback"
+inputs = ["best"]
+until_drop_below = 1000.0
+bench = false
 
 [nodes.strict]
 type = "rank"

@@ -209,13 +209,15 @@ void check_fastest(const fs::path& out) {
   EXPECT_EQ(read_json(out / "fastest" / "manifest.json")["best"], fastest["candidates"][0]["id"]);
 }
 
-// Fallback that can never meet its target stops after fallback_max_sites sites, most sensitive first.
-void check_fallback(const fs::path& out, const nlohmann::json& ranking) {
-  const auto fb = read_json(out / "fallback" / "ranking.json")["fallback"];
+// A fallback that can never meet its target stops after max_sites sites, most sensitive first, and its model is
+// measured like a candidate; one whose input is already within its target ships the input as it is.
+void check_fallback(const fs::path& dir, const fs::path& out, const nlohmann::json& ranking) {
+  const auto fb = read_json(out / "fallback" / "fallback.json");
+  EXPECT_EQ(fb["from"], "best") << fb.dump(2);
   ASSERT_EQ(fb["fp32_sites"].size(), 3u);
   EXPECT_FALSE(fb["met"].get<bool>());
-  const auto cell_metrics = read_json(fs::path(ranking["candidates"][0]["dir"].get<std::string>()) / "metrics.json");
-  const auto order = cell_metrics["ptq"]["sensitivity_order"];
+  const fs::path cell = ranking["candidates"][0]["dir"].get<std::string>();
+  const auto order = read_json(cell / "metrics.json")["ptq"]["sensitivity_order"];
   for (int i = 0; i < 3; ++i) EXPECT_EQ(fb["fp32_sites"][i], order[i]);
   const auto cal = read_json(out / "fallback" / "calibration.json");
   for (const auto& a : cal["activations"])
@@ -223,14 +225,34 @@ void check_fallback(const fs::path& out, const nlohmann::json& ranking) {
   EXPECT_TRUE(fs::exists(out / "fallback" / "model.int8.onnx"));
   // The fallback model's runtime export is made anew: its fp32 sites are not int8 there, and it is timed.
   const auto rt = read_json(out / "fallback" / "runtime" / "runtime.json");
-  const auto cell_rt =
-      read_json(fs::path(ranking["candidates"][0]["dir"].get<std::string>()) / "runtime" / "runtime.json");
+  const auto cell_rt = read_json(cell / "runtime" / "runtime.json");
   for (int i = 0; i < 3; ++i) {
     const std::string site = order[i].get<std::string>();
     EXPECT_TRUE(cell_rt["quant"]["sites"].contains(site)) << site << " is int8 in the cell";
     EXPECT_FALSE(rt["quant"]["sites"].contains(site)) << site << " is fp32 after the fallback";
   }
-  EXPECT_GT(fb["latency"]["batch_1"]["p50_ms"].get<double>(), 0.0) << fb.dump(2);
+  const auto manifest = read_json(out / "fallback" / "manifest.json");
+  EXPECT_EQ(manifest["kind"], "quantized_model");
+  EXPECT_EQ(manifest["model"]["parameters"]["fallback_fp32_sites"], fb["fp32_sites"]);
+  EXPECT_GT(manifest["metrics"]["p50_ms_b1"].get<double>(), 0.0) << manifest.dump(2);
+  EXPECT_TRUE(manifest["metrics"].contains("logit_sqnr_db")) << manifest.dump(2);
+  EXPECT_TRUE(manifest["assessment"]["self"].contains("metric")) << manifest.dump(2);
+  EXPECT_EQ(manifest["assessment"]["baseline"], "train");
+  // Not needed: the input's model, published as it is.
+  const auto keep = read_json(out / "keep" / "fallback.json");
+  EXPECT_FALSE(keep["needed"].get<bool>()) << keep.dump(2);
+  EXPECT_EQ(read_text(out / "keep" / "calibration.json"), read_text(out / "best" / "calibration.json"));
+  // rank no longer takes the fallback's parameters: validate says where they went.
+  std::string old = kPipeline;
+  const std::string at = "max_metric_drop = 100.0\n";
+  old.replace(old.find(at), at.size(), at + "fallback_until_drop_below = 0.5\n");
+  std::ofstream(dir / "old.toml") << old;
+  EXPECT_EQ(run("validate '" + (dir / "old.toml").string() + "'", dir / "old.log"), 2);
+  const std::string log = read_text(dir / "old.log");
+  EXPECT_NE(log.find("'fallback_until_drop_below' in [nodes.best] is no longer a parameter of plugin 'rank'"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("type = \"fallback\""), std::string::npos) << log;
 }
 
 TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
@@ -253,7 +275,7 @@ TEST_F(PtqPipeline, FlatListsFanOutEveryCellIsEvaluatedAndRankKeepsTheBest) {
   ASSERT_NO_FATAL_FAILURE(check_logit_sqnr_gate(dir_, out, ranking));
   ASSERT_NO_FATAL_FAILURE(check_report_and_bench(dir_, out, best, ranking));
   ASSERT_NO_FATAL_FAILURE(check_fastest(out));
-  ASSERT_NO_FATAL_FAILURE(check_fallback(out, ranking));
+  ASSERT_NO_FATAL_FAILURE(check_fallback(dir_, out, ranking));
 
   // Resume: nothing reruns.
   ASSERT_EQ(run("plan '" + (dir_ / "pipeline.toml").string() + "'", dir_ / "plan2.log"), 0);

@@ -18,6 +18,7 @@
 #include "slimpipe/io/checked_file.hpp"
 #include "slimpipe/io/checkpoint.hpp"
 #include "slimpipe/model_manifest.hpp"
+#include "slimpipe/numbers.hpp"
 #include "slimpipe/plugin.hpp"
 #include "slimpipe/strategy.hpp"
 #include "slimpipe/tasks/input_model.hpp"
@@ -27,13 +28,6 @@ namespace {
 
 using namespace slimpipe;
 namespace fs = std::filesystem;
-
-std::string fixed(double v, int digits) {
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
 
 quant::PtqOptions options_from(const Params& p) {
   quant::PtqOptions o;

@@ -1,14 +1,13 @@
 // rank: a collect node that evaluates every candidate model and its fp32 parents on the same eval examples (Δ with a
 // paired-bootstrap interval, logit SQNR and prediction agreement), times them with slimpipe_runtime, keeps the best
-// by a noise-aware rule (docs/quantization.md, "How rank chooses") and, with fallback_until_drop_below, returns the
-// chosen INT8 cell's most sensitive sites to fp32. Candidates are read through their manifests' "model" blocks; rank
-// writes its own model block and an "assessment" block for the run report (slimpipe/model_manifest.hpp).
+// by a noise-aware rule (docs/quantization.md, "How rank chooses") and ships it (a `fallback` node after rank can
+// return the chosen INT8 cell's most sensitive sites to fp32). Candidates are read through their manifests' "model"
+// blocks; rank writes its own model block and an "assessment" block for the run report (slimpipe/model_manifest.hpp).
 //
 // One Rank object per instance holds the run's state; the steps of run() are its methods, one file per step:
 //   rank.cpp           settings, run(), schema
 //   rank_models.cpp    candidates, the baseline and fp32 parents, the dev evaluation, eligibility, timing
 //   rank_choice.cpp    the choice
-//   rank_fallback.cpp  the fallback
 //   rank_test.cpp      the held-out test split, after every choice
 //   rank_output.cpp    ranking.csv / ranking.md / ranking.json
 //   rank_manifest.cpp  the manifest: model and assessment blocks, metrics
@@ -22,26 +21,27 @@
 #include <string>
 #include <vector>
 
+#include "slimpipe/export/model_timing.hpp"
 #include "slimpipe/metrics/bootstrap.hpp"
 #include "slimpipe/model_manifest.hpp"
+#include "slimpipe/numbers.hpp"
 #include "slimpipe/strategy.hpp"
 #include "slimpipe/tasks/example_scores.hpp"
-#include "timing.hpp"
 
 namespace slimpipe::ranking {
 
 namespace fs = std::filesystem;
+using exporter::ModelTiming;
+using exporter::TimingRounds;
 
-std::string fixed(double v, int digits);
-std::string signed_fixed(double v, int digits);  // "+0.50", "-1.25", never "-0.00"
-std::string sqnr_text(double db);                // identical outputs (stored as 999) read as such
+std::string sqnr_text(double db);  // identical outputs (stored as 999) read as such
 std::string interval_text(const std::optional<metrics::Interval>& i);
 Json interval_json(const std::optional<metrics::Interval>& i);
 
 struct Candidate {
   const Artifact* artifact = nullptr;
   ModelManifest model;  // its manifest's model block
-  Timing timing;
+  ModelTiming timing;
   std::string primary;
   double value = 0;
   std::optional<double> reference;  // the fp32 model's metric (the unpruned one when known)
@@ -80,34 +80,11 @@ struct Settings {
   std::string baseline;  // "auto", "none" or a candidate id
   bool evaluate = true, report_test = true;
   std::int64_t max_seq = 0, eval_batch = 0;
-  std::optional<double> fallback_until;
-  std::int64_t fallback_max_sites = 0;
-  BenchSettings bench;
+  TimingRounds bench;
 
   // Throws Error naming the parameter and what it must be.
   static Settings read(Context& ctx, const Params& p);
 };
-
-// What the fallback made of the best cell.
-struct Fallback {
-  bool done = false;
-  Json json = nullptr;  // ranking.json's "fallback"
-  Metrics metrics;      // the model's eval metrics
-  std::optional<double> sqnr, agreement;
-  std::optional<metrics::Interval> ci;
-  std::int64_t model_bytes = 0;
-  Timing timing;
-};
-
-// One model evaluated on the task's eval split (or `split`) example by example: the fp32 model as it is, a quantized
-// one through its plan's fake-quant hook (the int8 arithmetic in float, as ptq evaluated it).
-tasks::ExampleEvaluation evaluate_model(const fs::path& dir, bool quantized, Task& task,
-                                        const tasks::ExampleScoring& scoring, const std::string& device,
-                                        std::int64_t max_seq_length, std::int64_t batch,
-                                        const std::string& split = "eval");
-
-// The kind a model folder's manifest records; "model" for a folder without one (the user's model).
-std::string kind_of(const fs::path& dir);
 
 class Rank final : public Strategy {
  public:
@@ -128,26 +105,20 @@ class Rank final : public Strategy {
   // rank_choice.cpp
   void choose();
   void choose_within_noise();
-  // rank_fallback.cpp
-  std::optional<double> fallback_reference() const;
-  void fall_back(const Candidate& best, double reference);
-  void measure_fallback(const Candidate& best, const tasks::ExampleEvaluation& e);
-  void time_fallback();
   // rank_test.cpp
   void evaluate_test();
   ModelTest score_test(const fs::path& dir, bool quantized, const std::string& what,
                        const std::optional<tasks::ExampleEvaluation>& base_eval);
   // rank_output.cpp
-  std::optional<double> speedup(const Timing& t, std::size_t i) const;
-  Json latency_json(const Timing& t) const;
-  std::map<std::int64_t, Latency> latency_map(const Timing& t) const;
+  std::optional<double> speedup(const ModelTiming& t, std::size_t i) const;
+  Json latency_json(const ModelTiming& t) const;
+  std::map<std::int64_t, Latency> latency_map(const ModelTiming& t) const;
   void write_table(std::ostringstream& csv, std::ostringstream& md, Json& rows) const;
-  std::string model_line(const std::string& role, const ModelRef& ref, const Timing* t, Json& models) const;
+  std::string model_line(const std::string& role, const ModelRef& ref, const ModelTiming* t, Json& models) const;
   std::string legend() const;
   std::string bench_text(Json& bench_json) const;
   void write_files();
   void write_manifest();
-  void write_test_metrics();
   Assessment assessment() const;
   std::string section() const;
 
@@ -165,12 +136,11 @@ class Rank final : public Strategy {
   std::map<std::string, double> model_metric_;
   std::optional<metrics::PairedBootstrap> bootstrap_;  // baseline first; slots_[candidate] its row (0: none)
   std::vector<std::size_t> slots_;
-  Timing baseline_;  // the speed baseline
+  ModelTiming baseline_;  // the speed baseline
   std::string baseline_label_;
-  std::map<std::string, Timing> parent_timing_;  // parents that are neither candidates nor the baseline, by id
-  std::vector<std::size_t> order_;               // candidates in rank order; order_.front() is the best
+  std::map<std::string, ModelTiming> parent_timing_;  // parents that are neither candidates nor the baseline, by id
+  std::vector<std::size_t> order_;                    // candidates in rank order; order_.front() is the best
   Json choice_;
-  Fallback fallback_;
   Json test_json_ = nullptr;
   std::optional<double> base_test_;
   std::map<std::string, ModelTest> model_test_;  // own parents on test

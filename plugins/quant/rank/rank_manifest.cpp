@@ -1,4 +1,4 @@
-// rank's manifest (rank.hpp): the model it ships (the best candidate, or what the fallback made of it) as a model
+// rank's manifest (rank.hpp): the model it ships (the best candidate) as a model
 // block, its metrics, and the assessment block through which the run report reads what rank measured.
 #include "rank.hpp"
 
@@ -78,19 +78,6 @@ Assessment Rank::assessment() const {
     if (c.reference) m.delta = c.value - *c.reference;
     a.models.push_back(m);
   }
-  if (fallback_.done) {
-    AssessedModel self;
-    self.role = "fallback";
-    if (fallback_.ci) {
-      self.delta_low = fallback_.ci->low;
-      self.delta_high = fallback_.ci->high;
-    }
-    self.logit_sqnr_db = fallback_.sqnr;
-    self.agreement = fallback_.agreement;
-    self.latency = latency_map(fallback_.timing);
-    self.latency_noisy = fallback_.timing.noisy;
-    a.self = self;
-  }
   return a;
 }
 
@@ -99,78 +86,44 @@ void Rank::write_manifest() {
   auto& out = ctx.output();
   const Candidate& best = cands_[order_.front()];
   const std::string& primary = best.primary;
-  const bool fell_back = fallback_.done;
   out.manifest()["best"] = best.artifact->id();
-  // The best model's own fields, for whoever reads this folder as that model (the fallback's size is its own).
+  // The best model's own fields, for whoever reads this folder as that model.
   for (const char* key : {"size_bytes_int8", "size_bytes_fp32", "ptq", "width", "paddle_name", "exports", "load",
                           "input_model", "primary_metric"})
-    if (best.artifact->manifest().contains(key) && !(fell_back && std::string(key) == "size_bytes_int8"))
-      out.manifest()[key] = best.artifact->manifest()[key];
+    if (best.artifact->manifest().contains(key)) out.manifest()[key] = best.artifact->manifest()[key];
   ModelManifest mm = best.model;
   mm.kind = best.artifact->kind();
-  const Timing& shipped = fell_back ? fallback_.timing : best.timing;
-  mm.latency = latency_map(shipped);
-  mm.latency_noisy = shipped.noisy;
+  mm.latency = latency_map(best.timing);
+  mm.latency_noisy = best.timing.noisy;
   mm.parameters = {{"best", best.artifact->id()}};
-  if (fell_back) {
-    mm.model_bytes = fallback_.model_bytes;
-    mm.logit_sqnr_db = fallback_.sqnr;
-    mm.agreement = fallback_.agreement;
-    mm.parameters["fallback_fp32_sites"] = fallback_.json["fp32_sites"];
-    mm.label = best.model.label + (best.model.label.empty() ? "" : " ") + "+" +
-               std::to_string(fallback_.json["fp32_sites"].size()) + " fp32";
-  } else {
-    if (best.sqnr_db) mm.logit_sqnr_db = best.sqnr_db;
-    if (best.agreement) mm.agreement = best.agreement;
-  }
+  if (best.sqnr_db) mm.logit_sqnr_db = best.sqnr_db;
+  if (best.agreement) mm.agreement = best.agreement;
   mm.write(out);
   assessment().write(out);
 
   const auto& batches = s_.bench.options.batches;
-  if (fell_back) {
-    for (const auto& [name, value] : fallback_.metrics.all.items())
-      if (value.is_number()) out.set_metric(name, value.get<double>());
-  } else {
-    for (const auto& [name, value] : best.artifact->metrics().items())
-      if (value.is_number()) out.set_metric(name, value.get<double>());
-    for (std::size_t i = 0; s_.bench.enabled && best.timing.timed() && i < batches.size(); ++i) {
-      out.set_metric("p50_ms_b" + std::to_string(batches[i]), best.timing.p50[i]);
-      if (const auto s = speedup(best.timing, i)) out.set_metric("speedup_b" + std::to_string(batches[i]), *s);
-    }
-    if (best.evaluated) {
-      out.set_metric(primary, best.value);
-      if (best.reference) out.set_metric("delta_" + primary, best.value - *best.reference);
-    }
+  for (const auto& [name, value] : best.artifact->metrics().items())
+    if (value.is_number()) out.set_metric(name, value.get<double>());
+  for (std::size_t i = 0; s_.bench.enabled && best.timing.timed() && i < batches.size(); ++i) {
+    out.set_metric("p50_ms_b" + std::to_string(batches[i]), best.timing.p50[i]);
+    if (const auto s = speedup(best.timing, i)) out.set_metric("speedup_b" + std::to_string(batches[i]), *s);
+  }
+  if (best.evaluated) {
+    out.set_metric(primary, best.value);
+    if (best.reference) out.set_metric("delta_" + primary, best.value - *best.reference);
   }
   if (best.reference) out.set_metric("reference_" + primary, *best.reference);
-  const std::optional<metrics::Interval>& ci = fell_back ? fallback_.ci : best.delta_ci;
-  if (ci) {
-    out.set_metric("delta_" + primary + "_low", ci->low);
-    out.set_metric("delta_" + primary + "_high", ci->high);
+  if (best.delta_ci) {
+    out.set_metric("delta_" + primary + "_low", best.delta_ci->low);
+    out.set_metric("delta_" + primary + "_high", best.delta_ci->high);
   }
   if (mm.logit_sqnr_db) out.set_metric("logit_sqnr_db", *mm.logit_sqnr_db);
   if (mm.agreement) out.set_metric("agreement", *mm.agreement);
-  if (!test_json_.is_null()) write_test_metrics();
-}
-
-// The shipped model's test figure (test_<metric>, never read as a dev one): the fallback's model is new.
-void Rank::write_test_metrics() {
-  Context& ctx = *ctx_;
-  auto& out = ctx.output();
-  const Candidate& best = cands_[order_.front()];
-  bool have = !fallback_.done && best.test_value.has_value();
-  double shipped = have ? *best.test_value : 0.0;
-  if (fallback_.done) {
-    try {
-      shipped = evaluate_model(out.dir(), true, ctx.task(), *scoring_, ctx.device(), s_.max_seq, s_.eval_batch, "test")
-                    .stats.value();
-      have = true;
-    } catch (const Error& e) {
-      ctx.log().warn("rank: cannot evaluate the fallback model on test: " + std::string(e.what()));
-    }
+  if (!test_json_.is_null()) {
+    // The shipped model's test figure (test_<metric>, never read as a dev one).
+    if (best.test_value) out.set_metric("test_" + primary, *best.test_value);
+    if (base_test_) out.set_metric("baseline_test_" + primary, *base_test_);
   }
-  if (have) out.set_metric("test_" + best.primary, shipped);
-  if (base_test_) out.set_metric("baseline_test_" + best.primary, *base_test_);
 }
 
 }  // namespace slimpipe::ranking

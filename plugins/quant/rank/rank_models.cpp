@@ -6,6 +6,8 @@
 
 #include "rank.hpp"
 #include "slimpipe/io/checkpoint.hpp"
+#include "slimpipe/io/model_folder.hpp"
+#include "slimpipe/quant/model_evaluation.hpp"
 #include "slimpipe/quant/ptq.hpp"
 #include "slimpipe/quant/quant_error.hpp"
 #include "slimpipe/text/wordpiece_tokenizer.hpp"
@@ -39,54 +41,9 @@ Candidate describe_one(const Artifact& a) {
   return c;
 }
 
-// The fp32 model a manifest's model block says it was made from, when that folder holds a model.
-std::optional<ModelRef> parent_model(const std::optional<ModelManifest>& mm) {
-  if (!mm || !mm->input_model || mm->input_model->dir.empty()) return std::nullopt;
-  const ModelRef& in = *mm->input_model;
-  if (!fs::exists(in.dir / "config.json")) return std::nullopt;
-  return ModelRef{in.id.empty() ? in.dir.string() : in.id, in.dir};
-}
-
-// The furthest fp32 ancestor reachable through the input_model records: for a PTQ cell of a pruned width, the
-// unpruned model the width was distilled from (the user's model).
-std::optional<ModelRef> auto_baseline(const Artifact& a) {
-  std::optional<ModelRef> found;
-  std::optional<ModelManifest> mm = ModelManifest::read(a);
-  for (int depth = 0; depth < 16; ++depth) {
-    const auto parent = parent_model(mm);
-    if (!parent) break;
-    found = parent;
-    const auto next = Artifact::try_load(parent->dir);
-    if (!next) break;  // an external model folder: the chain ends there
-    mm = ModelManifest::read(*next);
-    if (!mm || mm->kind != "model") break;
-  }
-  return found;
-}
-
 float* data_of(std::vector<float>& v) { return v.data(); }
 
 }  // namespace
-
-std::string kind_of(const fs::path& dir) {
-  const auto a = Artifact::try_load(dir);
-  const std::string kind = a ? a->kind() : "";
-  return kind.empty() ? "model" : kind;
-}
-
-tasks::ExampleEvaluation evaluate_model(const fs::path& dir, bool quantized, Task& task,
-                                        const tasks::ExampleScoring& scoring, const std::string& device,
-                                        std::int64_t max_seq_length, std::int64_t batch, const std::string& split) {
-  io::LoadOptions load;
-  load.head = task.head().head;
-  load.device = device;
-  io::LoadedModel model = io::load_model(dir, load);
-  const auto tokenizer = text::WordPieceTokenizer::from_directory(dir);
-  const auto data = task.features(split, tokenizer, max_seq_length);
-  if (!quantized) return scoring.evaluate_examples(*model.model, *data, batch);
-  const quant::FakeQuantPlan plan = quant::load_plan(dir);
-  return scoring.evaluate_examples(*model.model, *data, batch, quant::make_fake_quant_hook(plan));
-}
 
 void Rank::describe(const std::vector<Artifact>& inputs) {
   if (inputs.empty()) throw Error("rank: no candidates (set collect = true and list the nodes to rank as inputs)");
@@ -102,7 +59,7 @@ void Rank::describe(const std::vector<Artifact>& inputs) {
 // (what it was quantized or pruned from): fidelity is measured against it.
 void Rank::find_models() {
   if (s_.baseline == "auto" || s_.baseline == "none") {
-    base_ref_ = auto_baseline(*cands_.front().artifact);
+    base_ref_ = io::furthest_fp32_ancestor(*cands_.front().artifact);
   } else {
     for (const auto& c : cands_)
       if (c.artifact->id() == s_.baseline) base_ref_ = ModelRef{c.artifact->id(), c.artifact->dir()};
@@ -111,7 +68,7 @@ void Rank::find_models() {
                   "' is not one of the candidates (use \"auto\", \"none\" or a candidate id)");
   }
   for (auto& c : cands_)
-    if (const auto parent = parent_model(c.model)) {
+    if (const auto parent = io::fp32_parent(c.model)) {
       c.fp32_id = parent->id;
       parents_.emplace(parent->id, *parent);
     }
@@ -167,8 +124,8 @@ std::int64_t Rank::evaluate_fp32_models() {
   std::int64_t done = 0;
   for (const auto& m : models) {
     try {
-      fp32_.emplace(m.id, evaluate_model(m.dir, kind_of(m.dir) == "quantized_model", ctx.task(), *scoring_,
-                                         ctx.device(), s_.max_seq, s_.eval_batch));
+      fp32_.emplace(m.id, quant::evaluate_model_folder(m.dir, io::model_kind(m.dir) == "quantized_model", ctx.task(),
+                                                       *scoring_, ctx.device(), s_.max_seq, s_.eval_batch));
     } catch (const Error& e) {
       ctx.log().warn("rank: cannot evaluate fp32 model " + m.id + ": " + e.what());
     }
@@ -184,8 +141,8 @@ void Rank::evaluate_candidates(std::vector<tasks::ExampleEvaluation>& evals, std
   for (std::size_t i = 0; i < cands_.size(); ++i) {
     Candidate& c = cands_[i];
     try {
-      evals[i] = evaluate_model(c.artifact->dir(), c.quantized(), ctx.task(), *scoring_, ctx.device(), s_.max_seq,
-                                s_.eval_batch);
+      evals[i] = quant::evaluate_model_folder(c.artifact->dir(), c.quantized(), ctx.task(), *scoring_, ctx.device(),
+                                              s_.max_seq, s_.eval_batch);
       have[i] = true;
     } catch (const Error& e) {
       ctx.log().warn("rank: cannot evaluate " + c.artifact->id() + ": " + e.what());
@@ -271,12 +228,12 @@ void Rank::time_models() {
   Context& ctx = *ctx_;
   if (s_.baseline != "none" && base_ref_) {
     baseline_.model_dir = base_ref_->dir;
-    baseline_.kind = kind_of(base_ref_->dir);
+    baseline_.kind = io::model_kind(base_ref_->dir);
     baseline_label_ = base_ref_->id;
   }
-  std::vector<Timing*> all;
+  std::vector<ModelTiming*> all;
   const fs::path scratch = ctx.scratch_dir();
-  auto prepare = [&](Timing& t) {
+  auto prepare = [&](ModelTiming& t) {
     prepare_runtime(t, scratch, ctx.has_task() ? &ctx.task() : nullptr, ctx.device());
     if (!t.note.empty()) ctx.log().warn("rank: " + t.model_dir.string() + ": " + t.note);
     all.push_back(&t);
@@ -292,9 +249,9 @@ void Rank::time_models() {
   for (const auto& [id, ref] : parents_) {
     if (candidate_at(ref.dir) || (!baseline_.model_dir.empty() && fs::equivalent(ref.dir, baseline_.model_dir)))
       continue;
-    Timing& t = parent_timing_[id];
+    ModelTiming& t = parent_timing_[id];
     t.model_dir = ref.dir;
-    t.kind = kind_of(ref.dir);
+    t.kind = io::model_kind(ref.dir);
   }
   for (auto& [id, t] : parent_timing_) prepare(t);
   time_all(all, s_.bench, ctx);

@@ -5,12 +5,15 @@
 
 #include "rank.hpp"
 #include "slimpipe/io/checked_file.hpp"
+#include "slimpipe/io/model_folder.hpp"
 
 namespace slimpipe::ranking {
 
 namespace {
 
-std::string ms_text(const Timing& t, std::size_t i) { return t.timed() ? fixed(t.p50[i], t.p50[i] < 10 ? 3 : 1) : ""; }
+std::string ms_text(const ModelTiming& t, std::size_t i) {
+  return t.timed() ? fixed(t.p50[i], t.p50[i] < 10 ? 3 : 1) : "";
+}
 
 Json candidate_json(const Candidate& c, std::size_t rank, const std::string& primary) {
   return {{"rank", rank},
@@ -65,12 +68,12 @@ void write_test(const Candidate& c, const std::string& primary, std::ostringstre
 
 }  // namespace
 
-std::optional<double> Rank::speedup(const Timing& t, std::size_t i) const {
+std::optional<double> Rank::speedup(const ModelTiming& t, std::size_t i) const {
   if (!t.timed() || !baseline_.timed() || t.p50[i] <= 0) return std::nullopt;
   return baseline_.p50[i] / t.p50[i];
 }
 
-Json Rank::latency_json(const Timing& t) const {
+Json Rank::latency_json(const ModelTiming& t) const {
   const auto& batches = s_.bench.options.batches;
   Json lat = Json::object();
   for (std::size_t i = 0; t.timed() && i < batches.size(); ++i) {
@@ -90,7 +93,7 @@ Json Rank::latency_json(const Timing& t) const {
   return lat;
 }
 
-std::map<std::int64_t, Latency> Rank::latency_map(const Timing& t) const {
+std::map<std::int64_t, Latency> Rank::latency_map(const ModelTiming& t) const {
   std::map<std::int64_t, Latency> out;
   const auto& batches = s_.bench.options.batches;
   for (std::size_t i = 0; t.timed() && i < batches.size(); ++i) out[batches[i]] = {t.p50[i], t.p90[i], speedup(t, i)};
@@ -130,7 +133,7 @@ void Rank::write_table(std::ostringstream& csv, std::ostringstream& md, Json& ro
     write_figures(c, r, csv, md);
     Json row = candidate_json(c, r + 1, primary);
     if (s_.bench.enabled) {
-      const Timing& t = c.timing;
+      const ModelTiming& t = c.timing;
       for (std::size_t i = 0; i < batches.size(); ++i) {
         const auto s = speedup(t, i);
         csv << "," << (t.timed() ? fixed(t.p50[i], 4) : "") << "," << (t.timed() ? fixed(t.p90[i], 4) : "") << ","
@@ -154,10 +157,10 @@ void Rank::write_table(std::ostringstream& csv, std::ostringstream& md, Json& ro
 }
 
 // One fp32 model (the baseline, a candidate's parent): its line in ranking.md and its entry in ranking.json.
-std::string Rank::model_line(const std::string& role, const ModelRef& ref, const Timing* t, Json& models) const {
+std::string Rank::model_line(const std::string& role, const ModelRef& ref, const ModelTiming* t, Json& models) const {
   const std::string primary = cands_[order_.front()].primary;
   const auto& batches = s_.bench.options.batches;
-  Json m = {{"role", role}, {"id", ref.id}, {"dir", ref.dir.string()}, {"kind", kind_of(ref.dir)}};
+  Json m = {{"role", role}, {"id", ref.id}, {"dir", ref.dir.string()}, {"kind", io::model_kind(ref.dir)}};
   const auto metric = model_metric_.find(ref.id);
   m[primary] = metric == model_metric_.end() ? Json(nullptr) : Json(metric->second);
   if (metric != model_metric_.end() && base_measured_)
@@ -220,24 +223,12 @@ std::string Rank::legend() const {
        << "): highest SQNR (within " << fixed(s_.fidelity_tolerance, 1) << " dB), then lowest latency; decided by "
        << choice_["decided_by"].get<std::string>() << ".";
   md << "\n";
-  if (fallback_.done) {
-    const Candidate& best = cands_[order_.front()];
-    md << "\nFallback: " << fallback_.json["fp32_sites"].size()
-       << " of the best cell's most sensitive sites back in fp32 ("
-       << (fallback_.json["met"].get<bool>() ? "target met" : "target not met") << "): " << best.primary << " "
-       << fixed(fallback_.metrics.value, 2);
-    if (best.reference) md << ", Δ " << signed_fixed(fallback_.metrics.value - *best.reference, 2);
-    if (fallback_.ci) md << " " << interval_text(fallback_.ci);
-    if (fallback_.sqnr) md << ", SQNR " << sqnr_text(*fallback_.sqnr) << " dB";
-    if (fallback_.agreement) md << ", agreement " << fixed(100 * *fallback_.agreement, 1) << "%";
-    md << ". This is the model in this folder.\n";
-  }
   return md.str();
 }
 
 // ranking.md's latency paragraph, and ranking.json's "bench".
 std::string Rank::bench_text(Json& bench_json) const {
-  const BenchSettings& b = s_.bench;
+  const TimingRounds& b = s_.bench;
   const auto& batches = b.options.batches;
   std::ostringstream line;
   line << "\nLatency: slimpipe_runtime (as `slimpipe bench`), " << b.options.threads << " thread(s), seq "
@@ -245,8 +236,8 @@ std::string Rank::bench_text(Json& bench_json) const {
        << ", p50 of " << b.rounds << " rounds x up to " << b.options.iters << " runs, isa "
        << exporter::runtime_cpu_isa() << "; a model whose p90/p50 exceeds " << fixed(b.max_spread, 2)
        << " is timed again (" << b.retries << "x), and marked noisy if it stays so; OpenMP wait policy "
-       << omp_wait_policy() << ".";
-  if (b.options.threads > 1 && omp_wait_policy() != "passive" && omp_wait_policy() != "PASSIVE")
+       << exporter::omp_wait_policy() << ".";
+  if (b.options.threads > 1 && exporter::omp_wait_policy() != "passive" && exporter::omp_wait_policy() != "PASSIVE")
     line << " With " << b.options.threads << " threads on shared cores run with OMP_WAIT_POLICY=passive or "
          << "bench_threads = 1 (docs/runtime.md).";
   Json base = nullptr;
@@ -271,7 +262,7 @@ std::string Rank::bench_text(Json& bench_json) const {
                 {"iters", b.options.iters},
                 {"max_spread", b.max_spread},
                 {"retries", b.retries},
-                {"omp_wait_policy", omp_wait_policy()},
+                {"omp_wait_policy", exporter::omp_wait_policy()},
                 {"isa", exporter::runtime_cpu_isa()},
                 {"baseline", base}};
   return line.str() + "\n";
@@ -314,8 +305,7 @@ void Rank::write_files() {
                         {"test", test_json_},
                         {"bench", bench_json},
                         {"models", models},
-                        {"candidates", rows},
-                        {"fallback", fallback_.json}};
+                        {"candidates", rows}};
   write_file_atomic(out.dir() / "ranking.json", summary.dump(2) + "\n");
   summary_ = summary;
 }

@@ -1,7 +1,9 @@
-// rank on the held-out test split (rank.hpp): read only after every choice (candidates, fallback), to report the
+// rank on the held-out test split (rank.hpp): read only after the choice, to report the
 // baseline, each candidate and the fp32 parents beside their dev figures; nothing here decides anything.
 #include "rank.hpp"
 
+#include "slimpipe/io/model_folder.hpp"
+#include "slimpipe/quant/model_evaluation.hpp"
 #include "slimpipe/tasks/data_source.hpp"
 
 namespace slimpipe::ranking {
@@ -11,8 +13,8 @@ ModelTest Rank::score_test(const fs::path& dir, bool quantized, const std::strin
   Context& ctx = *ctx_;
   ModelTest t;
   try {
-    const auto e =
-        evaluate_model(dir, quantized, ctx.task(), *scoring_, ctx.device(), s_.max_seq, s_.eval_batch, "test");
+    const auto e = quant::evaluate_model_folder(dir, quantized, ctx.task(), *scoring_, ctx.device(), s_.max_seq,
+                                                s_.eval_batch, "test");
     t.value = e.stats.value();
     if (base_eval && e.stats.examples() == base_eval->stats.examples() && e.stats.width == base_eval->stats.width) {
       t.delta = *t.value - *base_test_;
@@ -35,8 +37,8 @@ void Rank::evaluate_test() {
   std::optional<tasks::ExampleEvaluation> base_eval;
   if (base_ref_) {
     try {
-      base_eval = evaluate_model(base_ref_->dir, kind_of(base_ref_->dir) == "quantized_model", ctx.task(), *scoring_,
-                                 ctx.device(), s_.max_seq, s_.eval_batch, "test");
+      base_eval = quant::evaluate_model_folder(base_ref_->dir, io::model_kind(base_ref_->dir) == "quantized_model",
+                                               ctx.task(), *scoring_, ctx.device(), s_.max_seq, s_.eval_batch, "test");
       base_test_ = base_eval->stats.value();
     } catch (const Error& e) {
       ctx.log().warn("rank: cannot evaluate the baseline " + base_ref_->id + " on test: " + e.what());
@@ -47,7 +49,7 @@ void Rank::evaluate_test() {
   ctx.progress().begin("test", static_cast<std::int64_t>(cands_.size() + own_parents_.size()));
   std::int64_t done = 0;
   for (const auto& m : own_parents_) {
-    model_test_[m.id] = score_test(m.dir, kind_of(m.dir) == "quantized_model", "fp32 model " + m.id, base_eval);
+    model_test_[m.id] = score_test(m.dir, io::model_kind(m.dir) == "quantized_model", "fp32 model " + m.id, base_eval);
     ctx.progress().update(++done);
     ctx.throw_if_cancelled();
   }

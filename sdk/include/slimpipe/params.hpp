@@ -46,9 +46,13 @@ class SLIMPIPE_API Schema {
  public:
   Schema& param(std::string name, ParamType type, Json default_value, std::string doc, Json allowed = Json::array());
   Schema& required(std::string name, ParamType type, std::string doc, Json allowed = Json::array());
+  // A parameter the plugin no longer takes: a pipeline that sets it gets `instead` (what to write now) in the
+  // error, rather than "unknown parameter".
+  Schema& retired(std::string name, std::string instead);
 
   const std::vector<ParamSpec>& specs() const { return specs_; }
   const ParamSpec* find(const std::string& name) const;
+  const std::string* retired_hint(const std::string& name) const;  // null: not a retired parameter
 
   Json to_json() const;
   static Schema from_json(const Json& j);  // throws Error on a malformed schema
@@ -58,6 +62,7 @@ class SLIMPIPE_API Schema {
 
  private:
   std::vector<ParamSpec> specs_;
+  std::vector<std::pair<std::string, std::string>> retired_;  // name, what to write instead
 };
 
 // Resolved parameters: the pipeline's values over the schema's defaults. Typed getters throw

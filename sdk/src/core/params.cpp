@@ -111,8 +111,20 @@ const ParamSpec* Schema::find(const std::string& name) const {
   return nullptr;
 }
 
+Schema& Schema::retired(std::string name, std::string instead) {
+  retired_.emplace_back(std::move(name), std::move(instead));
+  return *this;
+}
+
+const std::string* Schema::retired_hint(const std::string& name) const {
+  for (const auto& [n, instead] : retired_)
+    if (n == name) return &instead;
+  return nullptr;
+}
+
 Json Schema::to_json() const {
   Json arr = Json::array();
+  for (const auto& [name, instead] : retired_) arr.push_back({{"name", name}, {"retired", instead}});
   for (const auto& s : specs_) {
     arr.push_back({{"name", s.name},
                    {"type", to_string(s.type)},
@@ -128,6 +140,10 @@ Schema Schema::from_json(const Json& j) {
   if (!j.is_array()) throw Error("parameter schema is not a JSON array");
   Schema out;
   for (const auto& e : j) {
+    if (e.is_object() && e.contains("name") && e.contains("retired")) {
+      out.retired_.emplace_back(e.at("name").get<std::string>(), e.at("retired").get<std::string>());
+      continue;
+    }
     if (!e.is_object() || !e.contains("name") || !e.contains("type"))
       throw Error("parameter schema entry lacks 'name' or 'type'");
     ParamSpec s;
@@ -286,6 +302,8 @@ Params resolve_params(const Schema& schema, const Json& values, const std::strin
   if (values.is_object()) {
     for (auto it = values.begin(); it != values.end(); ++it) {
       const ParamSpec* spec = schema.find(it.key());
+      if (const std::string* instead = spec ? nullptr : schema.retired_hint(it.key()))
+        throw Error(where + ": parameter '" + it.key() + "' is no longer taken: " + *instead);
       if (!spec) throw Error(where + ": unknown parameter '" + it.key() + "'");
       std::string err = Schema::check(*spec, it.value());
       if (!err.empty()) throw Error(where + ": parameter '" + it.key() + "': " + err);

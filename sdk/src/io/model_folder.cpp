@@ -1,11 +1,11 @@
-// Publishing the chosen model (publish.hpp).
-#include "publish.hpp"
+// Model folders between nodes (model_folder.hpp).
+#include "slimpipe/io/model_folder.hpp"
 
 #include <string>
 
 #include "slimpipe/error.hpp"
 
-namespace slimpipe::ranking {
+namespace slimpipe::io {
 
 namespace {
 
@@ -30,13 +30,13 @@ void link_tree(const fs::path& from, const fs::path& to) {
   }
 }
 
-void check_before_publishing(const Artifact& a) {
+void check_before_publishing(const Artifact& a, const std::string& who) {
   const auto problems = a.verify_files(true);
   if (problems.empty()) return;
   std::string all;
   for (const auto& p : problems) all += (all.empty() ? "" : "; ") + (a.dir() / p).string();
   const std::string instance = a.manifest().value("instance", std::string());
-  throw Error("rank: will not publish " + a.id() + ": " + all +
+  throw Error(who + ": will not publish " + a.id() + ": " + all +
               (instance.empty() ? std::string() : " (rebuild it: slimpipe run PIPELINE --force " + instance + ")"));
 }
 
@@ -51,4 +51,32 @@ void copy_model_files(const fs::path& from, const fs::path& to) {
   }
 }
 
-}  // namespace slimpipe::ranking
+std::string model_kind(const fs::path& dir) {
+  const auto a = Artifact::try_load(dir);
+  const std::string kind = a ? a->kind() : "";
+  return kind.empty() ? "model" : kind;
+}
+
+std::optional<ModelRef> fp32_parent(const std::optional<ModelManifest>& mm) {
+  if (!mm || !mm->input_model || mm->input_model->dir.empty()) return std::nullopt;
+  const ModelRef& in = *mm->input_model;
+  if (!fs::exists(in.dir / "config.json")) return std::nullopt;
+  return ModelRef{in.id.empty() ? in.dir.string() : in.id, in.dir};
+}
+
+std::optional<ModelRef> furthest_fp32_ancestor(const Artifact& a) {
+  std::optional<ModelRef> found;
+  std::optional<ModelManifest> mm = ModelManifest::read(a);
+  for (int depth = 0; depth < 16; ++depth) {
+    const auto parent = fp32_parent(mm);
+    if (!parent) break;
+    found = parent;
+    const auto next = Artifact::try_load(parent->dir);
+    if (!next) break;  // an external model folder: the chain ends there
+    mm = ModelManifest::read(*next);
+    if (!mm || mm->kind != "model") break;
+  }
+  return found;
+}
+
+}  // namespace slimpipe::io
