@@ -28,6 +28,7 @@ using namespace slimpipe;
 namespace slimpipe::cli {
 int cmd_bench(const std::vector<std::string>& args);           // bench_command.cpp
 int cmd_export_runtime(const std::vector<std::string>& args);  // export_runtime_command.cpp
+int cmd_launch(const std::vector<std::string>& args);          // launch_command.cpp
 int cmd_compress(const std::vector<std::string>& args,         // compress_command.cpp
                  const std::function<int(const std::string&, const std::vector<std::string>&)>& run_pipeline);
 }  // namespace slimpipe::cli
@@ -56,6 +57,8 @@ commands:
                       package a fine-tuned Hugging Face checkpoint for slimpipe_runtime (fp32)
   compress --strategy dynabert|ptq|dynabert+ptq --task T --model_name_or_path DIR --output_dir DIR [--PARAM V...]
                       PaddleNLP-style flags: build the pipeline, write it to DIR/compress.toml and run it
+  launch --nproc N [--master-port P] -- COMMAND [ARGS...]
+                      start N ranks of COMMAND for data-parallel training (torchrun's variables)
 
 Run `slimpipe <command> --help` for the command's options.
 )";
@@ -427,6 +430,7 @@ int main(int argc, char** argv) {
   const std::string cmd = args[0];
   args.erase(args.begin());
   try {
+    if (cmd == "launch") return slimpipe::cli::cmd_launch(args);
     if (cmd == "plugins") return cmd_plugins(args);
     if (cmd == "bench") return slimpipe::cli::cmd_bench(args);
     if (cmd == "export-runtime") return slimpipe::cli::cmd_export_runtime(args);

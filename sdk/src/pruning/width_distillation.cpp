@@ -128,6 +128,57 @@ std::vector<DistillLoss> WidthDistillation::training_step(const Batch& batch) {
   return losses;
 }
 
+std::vector<DistillLoss> WidthDistillation::data_parallel_step(const std::vector<std::int64_t>& global_batch) {
+  auto& opt = optimizer();
+  const train::Shard shard = parallel_->shard(global_batch);
+  const Batch b = train_->collate(shard.indices).to(device_);
+  // Each term times this rank's share of the global batch's units (the hidden MSE averages over tokens, the
+  // logit loss over rows, or over tokens for token classification): the ranks' average is the global batch's loss.
+  const at::Tensor& mask = b.inputs.attention_mask;
+  const double tokens = !shard.contributes() ? 0.0
+                        : mask.defined()     ? mask.sum().item<double>()
+                                             : static_cast<double>(b.inputs.input_ids.numel());
+  const double w_tokens = parallel_->unit_weight(tokens);
+  const double w_logits = student_->head() == nn::TaskHead::TokenClassification ? w_tokens : shard.weight;
+  nn::EncoderOutput target;
+  {
+    at::NoGradGuard no_grad;
+    target = teacher_->forward(b.inputs);
+  }
+  student_->train();
+  opt.zero_grad();
+  std::vector<at::Tensor> values;
+  for (const WidthConfig& w : widths_) {
+    nn::ActiveWidthScope scope(*student_, w.heads, w.intermediate);
+    const DistillLoss loss = distill_loss(student_->forward(b.inputs), target, student_->head(), lambda_, mask);
+    const at::Tensor hidden = loss.hidden * w_tokens, logits = loss.logits * w_logits;
+    const at::Tensor total = lambda_ * hidden + logits;
+    total.backward();
+    values.insert(values.end(), {total.detach(), hidden.detach(), logits.detach()});
+  }
+  const std::vector<double> global =
+      parallel_->average_step(opt.parameters(), values, shard.contributes() && w_tokens > 0, ctx_.cancelled());
+  opt.apply();  // clips the averaged (global) gradient
+  std::vector<DistillLoss> losses;
+  for (std::size_t i = 0; i < widths_.size(); ++i)
+    losses.push_back({at::scalar_tensor(global[3 * i], at::kDouble), at::scalar_tensor(global[3 * i + 1], at::kDouble),
+                      at::scalar_tensor(global[3 * i + 2], at::kDouble)});
+  return losses;
+}
+
+std::vector<Metrics> WidthDistillation::score_widths(std::vector<nn::TaskModel>& models) {
+  models.assign(widths_.size(), nn::TaskModel(nullptr));
+  auto score = [&] {
+    std::vector<Metrics> m;
+    for (std::size_t i = 0; i < widths_.size(); ++i) {
+      models[i] = pruned_model(i);
+      m.push_back(task_.evaluate(*models[i], *eval_, args_.per_device_eval_batch_size));
+    }
+    return m;
+  };
+  return parallel_ ? parallel_->metrics_from_main(score) : score();
+}
+
 nn::TaskModel WidthDistillation::pruned_model(std::size_t i) const {
   const WidthConfig& w = widths_.at(i);
   return nn::prune(*student_, w.heads, w.intermediate);
@@ -147,11 +198,16 @@ Metrics WidthDistillation::evaluate_teacher() {
 }
 
 void WidthDistillation::log_plan(std::int64_t total, std::int64_t per_epoch) {
+  if (!logs()) {
+    ctx_.log().info(parallel_->rank_line("logs and scores the widths"));
+    return;
+  }
+  const std::string processes = parallel_ ? parallel_->batch_note() : "";
   std::string names;
   for (const auto& w : widths_) names += (names.empty() ? "" : ", ") + width_text(w.width);
   ctx_.log().info("distillation: widths [" + names + "], " + std::to_string(train_->size()) + " features, " +
                   std::to_string(total) + " steps (" + std::to_string(per_epoch) + " per epoch), batch " +
-                  std::to_string(args_.per_device_train_batch_size) + ", warmup " +
+                  std::to_string(args_.per_device_train_batch_size) + processes + ", warmup " +
                   std::to_string(optimizer().schedule().num_warmup_steps()) + ", lr " + fmt("%g", args_.learning_rate) +
                   ", lambda_distill " + fmt("%g", lambda_) + ", " + std::to_string(at::get_num_threads()) + " threads");
 }
@@ -159,38 +215,41 @@ void WidthDistillation::log_plan(std::int64_t total, std::int64_t per_epoch) {
 void WidthDistillation::score_sliced(DistillationResult& result) {
   // The slice itself (reordered, before distillation) is each width's first candidate: when distillation never
   // beats it on dev, it is the width's model (PaddleNLP starts from 0 and keeps only distilled states).
+  std::vector<nn::TaskModel> models;
+  const std::vector<Metrics> scores = score_widths(models);
   for (std::size_t i = 0; i < widths_.size(); ++i) {
     WidthOutcome& o = result.widths[i];
-    nn::TaskModel sliced = pruned_model(i);
-    o.sliced = task_.evaluate(*sliced, *eval_, args_.per_device_eval_batch_size);
+    o.sliced = scores[i];
     o.best = o.sliced;
     o.best_step = 0;
-    o.best_model = sliced;
-    ctx_.log().info("width " + width_text(widths_[i].width) +
-                    " sliced, before distillation: " + metrics_text(o.sliced));
+    o.best_model = models[i] ? models[i] : pruned_model(i);
+    if (logs())
+      ctx_.log().info("width " + width_text(widths_[i].width) +
+                      " sliced, before distillation: " + metrics_text(o.sliced));
   }
 }
 
 void WidthDistillation::evaluate_widths(std::int64_t step, DistillationResult& result) {
   Json evals = Json::object();
   std::string line;
+  std::vector<nn::TaskModel> models;
+  const std::vector<Metrics> scores = score_widths(models);
   for (std::size_t i = 0; i < widths_.size(); ++i) {
-    nn::TaskModel pruned = pruned_model(i);
-    Metrics m = task_.evaluate(*pruned, *eval_, args_.per_device_eval_batch_size);
+    const Metrics& m = scores[i];
     WidthOutcome& o = result.widths[i];
     // Strictly better only, as BestState: on a tie the earlier (shorter-trained) model stays.
     const bool improved = !o.best || m.value > o.best->value;
     if (improved) {
       o.best = m;
       o.best_step = step;
-      o.best_model = pruned;
+      o.best_model = models[i] ? models[i] : pruned_model(i);
     }
     evals[width_text(widths_[i].width)] = m.all;
     line += " width " + width_text(widths_[i].width) + ": " + metrics_text(m) + (improved ? " (best)" : "") + ";";
   }
   line.pop_back();
   result.log_history.push_back(Json{{"step", step}, {"eval", evals}});
-  ctx_.log().info("eval at step " + std::to_string(step) + ":" + line);
+  if (logs()) ctx_.log().info("eval at step " + std::to_string(step) + ":" + line);
 }
 
 DistillationResult WidthDistillation::train() {
@@ -201,6 +260,11 @@ DistillationResult WidthDistillation::train() {
   const std::int64_t total = num_training_steps();
   const std::int64_t per_epoch = args_.steps_per_epoch(train_->size());
   auto& opt = optimizer();
+  parallel_ = train::DataParallel::from_environment(ctx_.instance_id() + "/distill");
+  if (parallel_) {
+    parallel_->broadcast_state(*student_);
+    parallel_->broadcast_state(*teacher_);
+  }
   // Shuffling uses its own generator, so dropout draws do not change the batches.
   train::EpochOrder order(train_->size(), args_.per_device_train_batch_size, static_cast<std::uint64_t>(args_.seed));
   auto& log = ctx_.log();
@@ -214,25 +278,30 @@ DistillationResult WidthDistillation::train() {
   LossWindow window(widths_.size());
   std::string status;
   for (std::int64_t step = 1; step <= total; ++step) {
-    ctx_.throw_if_cancelled();
+    train::throw_if_cancelled(ctx_, parallel_.get());
     const double lr = opt.learning_rate();
-    window.add(training_step(train_->collate(order.next_batch())));
+    const auto global_batch = order.next_batch();
+    window.add(parallel_ ? data_parallel_step(global_batch) : training_step(train_->collate(global_batch)));
     const bool last = step == total;
     if ((args_.logging_steps > 0 && step % args_.logging_steps == 0) || last) {
       status = flush_window(window, widths_, step, per_epoch, lr, result.log_history);
-      log.info("step " + std::to_string(step) + "/" + std::to_string(total) + " " + status);
+      if (logs()) log.info("step " + std::to_string(step) + "/" + std::to_string(total) + " " + status);
     }
     ctx_.progress().update(step, status);
     if ((args_.save_steps > 0 && step % args_.save_steps == 0) || last) evaluate_widths(step, result);
   }
   ctx_.progress().end();
   if (total == 0) evaluate_widths(0, result);
+  const bool main = logs();
+  if (parallel_) parallel_->barrier();
+  parallel_.reset();
 
   result.steps = total;
   result.seconds = std::chrono::duration<double>(clock::now() - start).count();
   for (const auto& o : result.widths)
-    log.info("width " + width_text(o.width.width) + ": best " + metrics_text(*o.best) + " at step " +
-             std::to_string(o.best_step) + " (sliced without distillation: " + metrics_text(o.sliced) + ")");
+    if (main)
+      log.info("width " + width_text(o.width.width) + ": best " + metrics_text(*o.best) + " at step " +
+               std::to_string(o.best_step) + " (sliced without distillation: " + metrics_text(o.sliced) + ")");
   return result;
 }
 

@@ -2,7 +2,10 @@
 #include "slimpipe/train/distributed.hpp"
 
 #include <cstdlib>
+#include <cstring>
 #include <map>
+#include <mutex>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -41,6 +44,29 @@ void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
   }
 }
 
+// The process's one store for `e` (built by the first group, kept until the process exits: a rank that starts its
+// next group must never meet a store that rank 0 is tearing down), and the key prefix of the next group `name`.
+std::pair<c10::intrusive_ptr<c10d::Store>, std::string> shared_store(const DistributedEnv& e, const std::string& name,
+                                                                     std::chrono::milliseconds timeout) {
+  static std::mutex mutex;
+  static auto* stores = new std::map<std::string, c10::intrusive_ptr<c10d::Store>>();
+  static auto* uses = new std::map<std::string, int>();
+  const std::lock_guard<std::mutex> lock(mutex);
+  const std::string key = e.master_addr + ":" + std::to_string(e.master_port) + "/" + std::to_string(e.world_size);
+  auto& store = (*stores)[key];
+  if (!store) {
+    c10d::TCPStoreOptions o;
+    o.port = static_cast<std::uint16_t>(e.master_port);
+    o.isServer = e.rank == 0;
+    o.numWorkers = static_cast<std::size_t>(e.world_size);
+    o.waitWorkers = true;
+    o.timeout = timeout;
+    store = c10::make_intrusive<c10d::TCPStore>(e.master_addr, o);
+  }
+  const int n = (*uses)[key + "/" + name]++;
+  return {store, name + "#" + std::to_string(n) + "/"};
+}
+
 }  // namespace
 
 DistributedEnv DistributedEnv::from_environment() {
@@ -66,6 +92,7 @@ DistributedEnv DistributedEnv::from_environment() {
     d.master_port = env_int("MASTER_PORT", 1, 65535);
   else if (d.world_size > 1)
     throw Error("environment: MASTER_PORT is not set (a free TCP port on the host of rank 0)");
+  if (env("SLIMPIPE_DIST_TIMEOUT")) d.timeout_s = env_int("SLIMPIPE_DIST_TIMEOUT", 1, 7 * 24 * 3600);
   return d;
 }
 
@@ -74,19 +101,15 @@ struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
 };
 
-ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::milliseconds timeout) : impl_(new Impl) {
+ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::milliseconds timeout, const std::string& name)
+    : impl_(new Impl) {
   if (e.world_size < 1 || e.rank < 0 || e.rank >= e.world_size)
     throw Error("distributed: rank " + std::to_string(e.rank) + " is outside [0, " + std::to_string(e.world_size) +
                 ")");
   const std::string where = e.master_addr + ":" + std::to_string(e.master_port);
   try {
-    c10d::TCPStoreOptions o;
-    o.port = static_cast<std::uint16_t>(e.master_port);
-    o.isServer = e.rank == 0;
-    o.numWorkers = static_cast<std::size_t>(e.world_size);
-    o.waitWorkers = true;
-    o.timeout = timeout;
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(e.master_addr, o);
+    auto [store, prefix] = shared_store(e, name, timeout);
+    impl_->store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
         e.master_addr == "localhost" || e.master_addr.rfind("127.", 0) == 0 ? "127.0.0.1" : e.master_addr));
@@ -144,6 +167,16 @@ void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root) {
     std::vector<at::Tensor> one{t.detach()};
     wait(impl_->group->broadcast(one, o), "broadcast");
   }
+}
+
+std::string ProcessGroup::broadcast_text(const std::string& text, int root) {
+  at::Tensor size = at::full({1}, static_cast<std::int64_t>(text.size()), at::kLong);
+  broadcast({size}, root);
+  at::Tensor bytes = at::empty({size.item<std::int64_t>()}, at::kByte);
+  if (bytes.numel() == 0) return {};
+  if (rank() == root) std::memcpy(bytes.data_ptr(), text.data(), text.size());
+  broadcast({bytes}, root);
+  return std::string(static_cast<const char*>(bytes.data_ptr()), static_cast<std::size_t>(bytes.numel()));
 }
 
 void ProcessGroup::barrier() { wait(impl_->group->barrier(), "barrier"); }

@@ -14,6 +14,7 @@
 #include "slimpipe/pruning/distillation_loss.hpp"
 #include "slimpipe/pruning/width_config.hpp"
 #include "slimpipe/task.hpp"
+#include "slimpipe/train/data_parallel.hpp"
 #include "slimpipe/train/epoch_order.hpp"
 #include "slimpipe/train/optimizer.hpp"
 #include "slimpipe/train/training_arguments.hpp"
@@ -62,6 +63,11 @@ class SLIMPIPE_API WidthDistillation {
 
   // Seeds LibTorch with args.seed, scores every width as sliced, runs num_training_steps() steps,
   // evaluates every save_steps and after the last step (so a best model always exists).
+  // On several processes (slimpipe/train/data_parallel.hpp) it trains data-parallel as the Trainer does: rank 0's
+  // student and teacher on every rank, a contiguous shard of every global batch per rank, the hidden-state MSE
+  // weighted by each shard's share of the global batch's tokens and the logit loss by its share of the rows (tokens
+  // for token classification), gradients averaged before clipping; rank 0 logs and scores the widths, and every
+  // rank keeps the same best models.
   DistillationResult train();
 
   nn::TaskModel& student() { return student_; }
@@ -72,6 +78,12 @@ class SLIMPIPE_API WidthDistillation {
   void log_plan(std::int64_t total, std::int64_t per_epoch);
   void score_sliced(DistillationResult& result);
   void evaluate_widths(std::int64_t step, DistillationResult& result);
+  // With parallel_: one step on this rank's shard of `global_batch`; returns the global batch's losses per width.
+  std::vector<DistillLoss> data_parallel_step(const std::vector<std::int64_t>& global_batch);
+  // Every width's score (rank 0 scores, every rank receives); `models[i]` holds the pruned model scored, where
+  // this process scored one.
+  std::vector<Metrics> score_widths(std::vector<nn::TaskModel>& models);
+  bool logs() const { return !parallel_ || parallel_->is_main(); }
 
   nn::TaskModel student_, teacher_;
   Task& task_;
@@ -82,6 +94,7 @@ class SLIMPIPE_API WidthDistillation {
   c10::Device device_;
   std::shared_ptr<const FeatureSet> train_, eval_;
   std::unique_ptr<train::TrainingOptimizer> optimizer_;
+  std::unique_ptr<train::DataParallel> parallel_;  // during train() on several processes
 };
 
 }  // namespace slimpipe::pruning

@@ -49,6 +49,7 @@ class SLIMPIPE_API TrainingOptimizer {
   const LrSchedule& schedule() const { return schedule_; }
   torch::optim::AdamW& optimizer() { return *optimizer_; }
   const ParameterGroups& groups() const { return groups_; }
+  const std::vector<at::Tensor>& parameters() const { return all_; }  // both groups: what apply() clips and steps
 
  private:
   void set_learning_rate(double lr);

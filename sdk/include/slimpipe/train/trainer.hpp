@@ -12,6 +12,7 @@
 #include "slimpipe/nn/task_model.hpp"
 #include "slimpipe/task.hpp"
 #include "slimpipe/train/best_state.hpp"
+#include "slimpipe/train/data_parallel.hpp"
 #include "slimpipe/train/epoch_order.hpp"
 #include "slimpipe/train/optimizer.hpp"
 #include "slimpipe/train/training_arguments.hpp"
@@ -37,6 +38,13 @@ struct SLIMPIPE_API TrainingResult {
 // every instance the same budget); nothing restores the previous value.
 // Determinism: the same seed gives the same weights for the same thread count, provided no other
 // instance draws from LibTorch's global generator meanwhile (dropout uses it).
+//
+// Data parallel: when the environment describes several processes (DistributedEnv::from_environment(), as
+// `slimpipe launch`, torchrun or srun set it), train() forms one process group per run (named after
+// ctx.instance_id()), copies rank 0's weights to every rank, and each rank trains on its contiguous shard of every
+// global batch of args.per_device_train_batch_size rows (the batch of one optimizer step, whatever the number of
+// processes), with the gradients averaged before clipping (data_parallel.hpp). Rank 0 logs and evaluates; every
+// rank keeps and restores the same best state. With one process nothing of this runs.
 class SLIMPIPE_API Trainer {
  public:
   // Moves `model` to ctx.device(). The optimizer is built by the first call that needs it, once the
@@ -72,6 +80,14 @@ class SLIMPIPE_API Trainer {
   std::shared_ptr<const FeatureSet> train_, eval_;
   std::unique_ptr<TrainingOptimizer> optimizer_;
   std::unique_ptr<EpochOrder> order_;
+  std::unique_ptr<DataParallel> parallel_;  // during train() on several processes
+
+  // The parts of train(): one step on this rank's shard of a global batch (with parallel_), an evaluation that
+  // rank 0 runs and every rank receives, whether this rank writes the log, and the opening log line.
+  double data_parallel_step(const std::vector<std::int64_t>& global_batch);
+  Metrics evaluate_on_main();
+  bool logs() const { return !parallel_ || parallel_->is_main(); }
+  void log_plan(std::int64_t total, std::int64_t per_epoch);
 };
 
 }  // namespace slimpipe::train
