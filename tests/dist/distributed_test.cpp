@@ -20,8 +20,14 @@ namespace {
 namespace fs = std::filesystem;
 using slimpipe::train::DistributedEnv;
 
-const char* const kVars[] = {
-    "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LAUNCH_NODE_IPADDR"};
+const char* const kVars[] = {"RANK",
+                             "WORLD_SIZE",
+                             "MASTER_ADDR",
+                             "MASTER_PORT",
+                             "SLURM_PROCID",
+                             "SLURM_NTASKS",
+                             "SLURM_LAUNCH_NODE_IPADDR",
+                             "SLIMPIPE_DIST_TIMEOUT"};
 
 // Sets exactly the given variables among kVars for the test's duration.
 class Env {
@@ -85,6 +91,25 @@ TEST(DistributedEnv, BadVariablesAreNamed) {
             "environment: MASTER_PORT is not set (a free TCP port on the host of rank 0)");
   EXPECT_EQ(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "70000"}}),
             "environment variable MASTER_PORT='70000': expected an integer in [1, 65535]");
+  EXPECT_EQ(error_of({{"RANK", "0"},
+                      {"WORLD_SIZE", "2"},
+                      {"MASTER_ADDR", "h"},
+                      {"MASTER_PORT", "1"},
+                      {"SLIMPIPE_DIST_TIMEOUT", "0"}}),
+            "environment variable SLIMPIPE_DIST_TIMEOUT='0': expected an integer in [1, 604800]");
+}
+
+TEST(DistributedEnv, CollectiveTimeoutComesFromSlimpipeDistTimeout) {
+  {
+    Env e({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}});
+    EXPECT_EQ(DistributedEnv::from_environment().timeout_s, 1800);
+  }
+  Env e({{"RANK", "0"},
+         {"WORLD_SIZE", "2"},
+         {"MASTER_ADDR", "h"},
+         {"MASTER_PORT", "1"},
+         {"SLIMPIPE_DIST_TIMEOUT", "90"}});
+  EXPECT_EQ(DistributedEnv::from_environment().timeout_s, 90);
 }
 
 std::vector<double> numbers(const fs::path& file) {
