@@ -21,6 +21,7 @@
 #include "slimpipe/core/plugin_registry.hpp"
 #include "slimpipe/core/report.hpp"
 #include "slimpipe_runtime/runtime.hpp"
+#include "slurm_executor.hpp"
 
 namespace po = boost::program_options;
 using namespace slimpipe;
@@ -28,6 +29,9 @@ using namespace slimpipe;
 namespace slimpipe::cli {
 int cmd_bench(const std::vector<std::string>& args);           // bench_command.cpp
 int cmd_export_runtime(const std::vector<std::string>& args);  // export_runtime_command.cpp
+int cmd_worker(const std::vector<std::string>& args);          // worker_command.cpp
+int cmd_run_instance(const std::vector<std::string>& args);    // worker_command.cpp
+int cmd_status(const std::vector<std::string>& args);          // worker_command.cpp
 int cmd_launch(const std::vector<std::string>& args);          // launch_command.cpp
 int cmd_compress(const std::vector<std::string>& args,         // compress_command.cpp
                  const std::function<int(const std::string&, const std::vector<std::string>&)>& run_pipeline);
@@ -45,7 +49,11 @@ namespace fs = std::filesystem;
 const char* kUsage = R"(usage: slimpipe <command> [options]
 
 commands:
-  run PIPELINE        run the pipeline, skipping instances that are up to date
+  run PIPELINE        run the pipeline, skipping instances that are up to date (--executor slurm: as Slurm jobs)
+  worker PIPELINE     build the pipeline together with other workers on the same run folder
+  run-instance PIPELINE ID
+                      build exactly one instance under a claim and commit it (what each Slurm job runs)
+  status PIPELINE|RUN each instance: finished, claimed, submitted to Slurm, pending or failed
   validate PIPELINE   check the pipeline file against the plugins; run nothing
   plan PIPELINE       list every instance in order, cached or will-run and why
   graph PIPELINE      print the instance graph (--format dot|mermaid)
@@ -222,6 +230,8 @@ struct PipelineArgs {
   std::string report_out;
   bool quiet = false, verbose = false, quick = false;
   std::string log_format = "text";
+  std::string executor = "local";
+  std::vector<std::string> slurm_opts;
 };
 
 void print_pipeline_usage(const std::string& cmd, const po::options_description& desc,
@@ -285,6 +295,11 @@ std::optional<int> parse_pipeline_args(const std::string& cmd, const std::vector
       "log-format", po::value(&a.log_format),
       "text (default: live on a terminal, plain elsewhere), live (a redrawn status block), plain (lines) or json "
       "(one object per line)");
+  if (cmd == "run")
+    run_opts.add_options()("executor", po::value(&a.executor),
+                           "local (default) or slurm: every instance that must run becomes a Slurm job")(
+        "slurm-opt", po::value(&a.slurm_opts)->composing(),
+        "passed to sbatch, e.g. --slurm-opt=--partition=gpu --slurm-opt=--time=2:00:00 (repeatable)");
   po::options_description graph_opts("graph options");
   graph_opts.add_options()("format", po::value(&a.format), "dot or mermaid (default dot)");
   po::options_description report_opts("report options");
@@ -356,10 +371,28 @@ void print_run_summary(const PipelineSpec& spec, const Plan& plan, const RunSumm
   if (s.interrupted) std::cerr << "slimpipe: interrupted; run the same command again to resume\n";
 }
 
-int run_pipeline(Executor& ex, const PipelineSpec& spec, const Plan& plan, const RunOptions& ro) {
+// `run --executor slurm`: the jobs run `slimpipe run-instance` with this binary and this command line's plugin
+// folders and overrides.
+RunSummary run_slurm(const PipelineSpec& spec, const Plan& plan, const PipelineArgs& a) {
+  if (!a.ro.only.empty() || !a.ro.force.empty() || !a.ro.from.empty())
+    throw UsageError(
+        "--executor slurm runs every instance that is not up to date; --only, --force and --from "
+        "are for the local executor");
+  cli::SlurmRunOptions o;
+  o.exe = fs::canonical("/proc/self/exe");
+  o.pipeline = fs::absolute(a.c.pipeline);
+  for (const auto& p : a.c.plugin_paths) o.plugin_paths.push_back(fs::absolute(p).string());
+  o.sets = a.c.sets;
+  o.slurm_opts = a.slurm_opts;
+  return cli::run_on_slurm(spec, plan, o);
+}
+
+int run_pipeline(Executor& ex, const PipelineSpec& spec, const Plan& plan, const PipelineArgs& a) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  RunSummary s = ex.run(ro);
+  if (a.executor != "local" && a.executor != "slurm")
+    throw UsageError("--executor " + a.executor + ": expected local or slurm");
+  RunSummary s = a.executor == "slurm" ? run_slurm(spec, plan, a) : ex.run(a.ro);
   print_run_summary(spec, plan, s);
   // The run report, whatever happened: a failed or interrupted run is reported too. Its own failure
   // never changes the run's exit status.
@@ -382,7 +415,8 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
     return print_report(c.pipeline, "", a.report_out);  // no plugins needed
   if (cmd == "verify" && fs::is_directory(c.pipeline)) return print_verify(c.pipeline, a.quick);
   // A run on a folder in use fails at once, before seconds of plugin loading.
-  std::unique_ptr<RunLock> early_lock = cmd == "run" ? RunLock::before_loading(c.pipeline, c.sets) : nullptr;
+  std::unique_ptr<RunLock> early_lock =
+      cmd == "run" && a.executor == "local" ? RunLock::before_loading(c.pipeline, c.sets) : nullptr;
   PluginRegistry reg = load_plugins(c, true);
   PipelineSpec spec = load_pipeline(c.pipeline, c.sets, reg);
   Plan plan = make_plan(spec);
@@ -399,7 +433,7 @@ int cmd_pipeline(const std::string& cmd, const std::vector<std::string>& args) {
   Executor ex(spec, plan);
   if (early_lock) ex.adopt_run_lock(std::move(early_lock));
   if (cmd == "plan") return print_plan(ex, spec, plan, a.ro);
-  return run_pipeline(ex, spec, plan, a.ro);
+  return run_pipeline(ex, spec, plan, a);
 }
 
 }  // namespace
@@ -419,8 +453,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   // Options may come before the command: `slimpipe --plugin-path X run p.toml`.
-  static const std::vector<std::string> kCommands = {"run",    "validate", "plan",  "graph",    "report",
-                                                     "verify", "plugins",  "bench", "compress", "export-runtime"};
+  static const std::vector<std::string> kCommands = {"run",    "validate",     "plan",  "graph",    "report",
+                                                     "verify", "plugins",      "bench", "compress", "export-runtime",
+                                                     "worker", "run-instance", "status"};
   if (args[0].rfind("-", 0) == 0) {
     auto it = std::find_if(args.begin(), args.end(), [](const std::string& a) {
       return std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end();
@@ -434,6 +469,9 @@ int main(int argc, char** argv) {
     if (cmd == "plugins") return cmd_plugins(args);
     if (cmd == "bench") return slimpipe::cli::cmd_bench(args);
     if (cmd == "export-runtime") return slimpipe::cli::cmd_export_runtime(args);
+    if (cmd == "worker") return slimpipe::cli::cmd_worker(args);
+    if (cmd == "run-instance") return slimpipe::cli::cmd_run_instance(args);
+    if (cmd == "status") return slimpipe::cli::cmd_status(args);
     if (cmd == "compress")
       return slimpipe::cli::cmd_compress(
           args, [](const std::string& c, const std::vector<std::string>& a) { return cmd_pipeline(c, a); });

@@ -19,7 +19,7 @@
 
 #include "cache_decision.hpp"
 #include "console.hpp"
-#include "instance_context.hpp"
+#include "instance_build.hpp"
 #include "instance_outputs.hpp"
 #include "slimpipe/core/artifact_store.hpp"
 #include "slimpipe/core/diagnostics.hpp"
@@ -112,70 +112,6 @@ void print_warnings(std::ostream& out, const Lockfile& lock) {
   for (const auto& w : lock.warnings()) out << "slimpipe: warning: " << w << "\n";
 }
 
-// What every instance of a run that builds shares.
-struct BuildEnv {
-  const fs::path& tmp_root;
-  const fs::path& output_dir;
-  std::uint64_t seed;
-  const std::string& device;
-  int threads;
-  Task* task;
-  Console& console;
-  Lockfile& lock;
-};
-
-// Runs one instance whose inputs are ready and that must run: the strategy writes under .tmp/<pid>, what it
-// wrote is published once complete, and the lock records the outcome either way (nothing is kept of a
-// failed or interrupted instance).
-InstanceOutcome build_instance(const Instance& inst, const NodeSpec& node, const std::vector<Artifact>& inputs,
-                               const std::string& reason, const CacheKey& key, BuildEnv& env,
-                               std::vector<Artifact>& artifacts) {
-  const auto t0 = Clock::now();
-  std::error_code ec;
-  InstanceLogger logger(inst.id, env.console);
-  env.console.instance_started(inst.id);
-  logger.info("running: " + reason);
-  const std::string stem = safe_name(inst.id);
-  const fs::path tmp = env.tmp_root / stem;
-  const fs::path scratch = env.tmp_root / (stem + ".scratch");
-  LockEntry le = entry_for(inst, key);
-  try {
-    std::map<std::string, OutputArtifact> outputs = make_outputs(inst, tmp);
-    InstanceContext ctx(inst.id, logger, env.console, env.seed, env.device, env.threads, scratch, env.task, outputs);
-    auto strategy = PluginRegistry::create_strategy(*node.plugin);
-    strategy->run(ctx, inputs, Params(inst.params));
-    if (fs::exists(scratch)) fs::remove_all(scratch);
-    const std::vector<Json> manifests =
-        publish_outputs(inst, node, inputs, outputs, tmp, env.tmp_root / (stem + ".old"), env.output_dir, le);
-    for (std::size_t k = 0; k < inst.outputs.size(); ++k)
-      artifacts.emplace_back(manifests[k]["id"].get<std::string>(), inst.output_dir(inst.outputs[k]), manifests[k]);
-    le.status = "done";
-    le.seconds = seconds_since(t0);
-    le.finished = utc_now_iso();
-    env.lock.record(le);
-    logger.info("done in " + std::to_string(le.seconds).substr(0, 6) + " s");
-    return {Status::Done, reason, le.seconds};
-  } catch (const Cancelled&) {
-    fs::remove_all(tmp, ec);
-    fs::remove_all(scratch, ec);
-    logger.warn("interrupted; nothing of this instance was kept");
-    return {Status::Cancelled, "interrupted", seconds_since(t0)};
-  } catch (const std::exception& e) {
-    fs::remove_all(tmp, ec);
-    fs::remove_all(scratch, ec);
-    le.status = "failed";
-    le.error = e.what();
-    le.seconds = seconds_since(t0);
-    le.finished = utc_now_iso();
-    try {
-      env.lock.record(le);
-    } catch (const std::exception&) {  // a full disk: the failure is still reported
-    }
-    logger.error(e.what());
-    return {Status::Failed, e.what(), le.seconds};
-  }
-}
-
 // TBB flow graph: one continue_node per instance, an edge per dependency; the arena bounds how many run at
 // once. global_control lets max_parallel exceed the core count for work that waits rather than computes.
 void run_graph(const Plan& plan, int max_parallel, const std::function<void(std::size_t)>& run_one) {
@@ -253,19 +189,6 @@ void take_run_lock(std::unique_ptr<RunLock>& run_lock, const fs::path& output_di
   }
   if (!run_lock) run_lock = std::make_unique<RunLock>(output_dir);
   if (!run_lock->warning().empty()) out << "slimpipe: warning: " << run_lock->warning() << "\n";
-}
-
-// The task, configured once and shared by every instance; null when the pipeline has none.
-std::shared_ptr<Task> make_run_task(const PipelineSpec& spec) {
-  std::shared_ptr<Task> task;
-  if (spec.task && spec.task->plugin) {
-    const Json tparams = resolve_path_params(
-        spec.task->plugin->schema, resolve_params(spec.task->plugin->schema, spec.task->params, "[task]").json(),
-        spec.base_dir);
-    task = PluginRegistry::create_task(*spec.task->plugin);
-    configure_task(*task, Params(tparams));
-  }
-  return task;
 }
 
 // What the instances of one run share while the graph runs.
@@ -425,6 +348,10 @@ RunSummary Executor::run(const RunOptions& opts) {
   take_run_lock(run_lock_, spec_.output_dir, out);
   const fs::path tmp_root = spec_.output_dir / ".tmp" / std::to_string(::getpid());
   remove_temp_leftovers(spec_.output_dir / ".tmp");
+  // Claims and owners of workers that shared the folder: none is alive while this run holds it exclusively.
+  std::error_code claims_ec;
+  fs::remove_all(spec_.output_dir / ".claims", claims_ec);
+  fs::remove_all(spec_.output_dir / ".workers", claims_ec);
   fs::create_directories(tmp_root);
   Lockfile lock(spec_.output_dir);
   lock.load();

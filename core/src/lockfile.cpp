@@ -2,6 +2,7 @@
 #include "slimpipe/core/lockfile.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -66,8 +67,70 @@ std::string read_text(const fs::path& p) {
 
 }  // namespace
 
+namespace {
+
+// The merge flock of a shared run folder: pipeline.lock.d/.lock, taken shared to read, exclusive to rewrite
+// pipeline.lock and drop journals. No folder (a run folder no shared process wrote), nothing to take.
+class MergeLock {
+ public:
+  MergeLock(const fs::path& journal_dir, bool exclusive, bool create) {
+    std::error_code ec;
+    if (create) fs::create_directories(journal_dir, ec);
+    if (!fs::is_directory(journal_dir, ec)) return;
+    fd_ = ::open((journal_dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) fd_ = ::open((journal_dir / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ >= 0) ::flock(fd_, exclusive ? LOCK_EX : LOCK_SH);
+  }
+  ~MergeLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  MergeLock(const MergeLock&) = delete;
+  MergeLock& operator=(const MergeLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+void Lockfile::merge(LockEntry e) {
+  auto it = entries_.find(e.id);
+  // The entry finished last wins; at the same second a success beats a failure.
+  if (it != entries_.end() && (e.finished < it->second.finished || (e.finished == it->second.finished &&
+                                                                    it->second.status == "done" && e.status != "done")))
+    return;
+  entries_[e.id] = std::move(e);
+}
+
+void Lockfile::read_journal(const fs::path& file, std::size_t& torn) {
+  const std::string text = read_text(file);
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t nl = text.find('\n', at);
+    // A line without its newline was cut off by a kill or a full disk, even when it happens to parse.
+    const std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    const bool complete = nl != std::string::npos;
+    at = complete ? nl + 1 : text.size();
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Json j = complete ? Json::parse(line, nullptr, false) : Json();
+    if (!complete || j.is_discarded() || !j.is_object() || !j.contains("id") || !j["id"].is_string()) {
+      ++torn;
+      continue;
+    }
+    try {
+      merge(LockEntry::from_json(j));
+    } catch (const std::exception&) {
+      ++torn;
+    }
+  }
+}
+
 void Lockfile::load() {
+  MergeLock merge_lock(journal_dir(), false, false);
   std::lock_guard<std::mutex> lock(mu_);
+  load_unlocked();
+}
+
+void Lockfile::load_unlocked() {
   entries_.clear();
   warnings_.clear();
   if (fs::exists(path())) {
@@ -89,31 +152,18 @@ void Lockfile::load() {
       }
     }
   }
-  if (!fs::exists(journal_path())) return;
-  const std::string text = read_text(journal_path());
-  std::size_t torn = 0;
-  for (std::size_t at = 0; at < text.size();) {
-    const std::size_t nl = text.find('\n', at);
-    // A line without its newline was cut off by a kill or a full disk, even when it happens to parse.
-    const std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
-    const bool complete = nl != std::string::npos;
-    at = complete ? nl + 1 : text.size();
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    Json j = complete ? Json::parse(line, nullptr, false) : Json();
-    if (!complete || j.is_discarded() || !j.is_object() || !j.contains("id") || !j["id"].is_string()) {
-      ++torn;
-      continue;
-    }
-    try {
-      LockEntry le = LockEntry::from_json(j);
-      entries_[le.id] = std::move(le);
-    } catch (const std::exception&) {
-      ++torn;
-    }
+  std::vector<fs::path> journals;
+  if (fs::exists(journal_path())) journals.push_back(journal_path());
+  std::error_code ec;
+  for (fs::directory_iterator it(journal_dir(), ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".journal") journals.push_back(it->path());
+  for (const auto& file : journals) {
+    std::size_t torn = 0;
+    read_journal(file, torn);
+    if (torn)
+      warnings_.push_back(file.string() + ": ignored " + std::to_string(torn) +
+                          " torn line(s) (a run stopped while writing); those instances rebuild");
   }
-  if (torn)
-    warnings_.push_back(journal_path().string() + ": ignored " + std::to_string(torn) +
-                        " torn line(s) (a run stopped while writing); those instances rebuild");
 }
 
 std::optional<LockEntry> Lockfile::find(const std::string& id) const {
@@ -128,15 +178,23 @@ void Lockfile::hold(const RunLock& lock) {
   held_ = &lock;
 }
 
+void Lockfile::set_owner(const std::string& owner) {
+  std::lock_guard<std::mutex> l(mu_);
+  owner_ = owner;
+}
+
 void Lockfile::record(const LockEntry& e) {
   std::string line = e.to_json().dump() + "\n";
   std::lock_guard<std::mutex> lock(mu_);
   if (!held_)
     throw Error(journal_path().string() + ": not written: this process does not hold " +
                 RunLock::path_for(dir_).string());
+  const fs::path file = owner_.empty() ? journal_path() : journal_dir() / (owner_ + ".journal");
   if (journal_ < 0) {
-    journal_ = ::open(journal_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (journal_ < 0) throw Error(journal_path().string() + ": cannot open for appending: " + std::strerror(errno));
+    std::error_code ec;
+    if (!owner_.empty()) fs::create_directories(journal_dir(), ec);
+    journal_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (journal_ < 0) throw Error(file.string() + ": cannot open for appending: " + std::strerror(errno));
   }
   const off_t before = ::lseek(journal_, 0, SEEK_END);
   const char* p = line.data();
@@ -159,15 +217,12 @@ void Lockfile::record(const LockEntry& e) {
       const int cut = ::ftruncate(journal_, before);
       (void)cut;
     }
-    throw Error(journal_path().string() + ": cannot append: " + std::strerror(err));
+    throw Error(file.string() + ": cannot append: " + std::strerror(err));
   }
   entries_[e.id] = e;
 }
 
-void Lockfile::commit() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!held_)
-    throw Error(path().string() + ": not written: this process does not hold " + RunLock::path_for(dir_).string());
+void Lockfile::write_lock_unlocked() {
   Json j{{"version", 1}, {"instances", Json::array()}};
   if (!pipeline_.empty()) j["pipeline"] = pipeline_;
   for (const auto& [id, e] : entries_) j["instances"].push_back(e.to_json());
@@ -177,8 +232,33 @@ void Lockfile::commit() {
     ::close(journal_);
     journal_ = -1;
   }
+}
+
+void Lockfile::commit() {
+  MergeLock merge_lock(journal_dir(), true, false);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!held_)
+    throw Error(path().string() + ": not written: this process does not hold " + RunLock::path_for(dir_).string());
+  if (held_->shared()) throw Error(path().string() + ": a shared run folder is written with commit_shared");
+  write_lock_unlocked();
   std::error_code ec;
   fs::remove(journal_path(), ec);
+  // The run lock is exclusive: no other process writes a journal now, and every one was read by load().
+  fs::remove_all(journal_dir(), ec);
+}
+
+void Lockfile::commit_shared(const std::set<std::string>& dead_owners) {
+  MergeLock merge_lock(journal_dir(), true, true);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!held_)
+    throw Error(path().string() + ": not written: this process does not hold " + RunLock::path_for(dir_).string());
+  const std::string pipeline = pipeline_;
+  load_unlocked();
+  if (!pipeline.empty()) pipeline_ = pipeline;
+  write_lock_unlocked();
+  std::error_code ec;
+  if (!owner_.empty()) fs::remove(journal_dir() / (owner_ + ".journal"), ec);
+  for (const auto& o : dead_owners) fs::remove(journal_dir() / (o + ".journal"), ec);
 }
 
 std::vector<LockEntry> Lockfile::entries() const {

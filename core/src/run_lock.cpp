@@ -54,16 +54,23 @@ std::string in_use_message(const fs::path& dir, int fd) {
   return dir.string() + " is in use by " + who + "; wait for it or stop it";
 }
 
+// True when the lock is held in shared mode only (a shared lock can be taken too); the probe is dropped again.
+bool held_shared(int fd) {
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) return false;
+  ::flock(fd, LOCK_UN);
+  return true;
+}
+
 }  // namespace
 
-RunLock::RunLock(const fs::path& output_dir) : path_(path_for(output_dir)) {
+RunLock::RunLock(const fs::path& output_dir, LockMode mode) : path_(path_for(output_dir)), mode_(mode) {
   std::error_code ec;
   fs::create_directories(output_dir, ec);
   if (ec) throw Error(output_dir.string() + ": cannot create the output folder: " + ec.message());
   // O_CLOEXEC: a child process (a tool a plugin starts) must not keep the folder locked after we exit.
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error(path_.string() + ": cannot open the run lock: " + std::strerror(errno));
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(fd_, (mode == LockMode::Shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
     const int err = errno;
     if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) {
       // A file system without locks (some network and FUSE ones): run, but say what is not guarded.
@@ -71,13 +78,18 @@ RunLock::RunLock(const fs::path& output_dir) : path_(path_for(output_dir)) {
                  "): a second run on this folder will not be stopped";
       return;
     }
-    std::string msg =
-        err == EWOULDBLOCK ? in_use_message(output_dir, fd_) : path_.string() + ": cannot lock: " + std::strerror(err);
+    std::string msg = err != EWOULDBLOCK ? path_.string() + ": cannot lock: " + std::strerror(err)
+                      : mode == LockMode::Exclusive && held_shared(fd_)
+                          ? output_dir.string() +
+                                " is in use by shared-folder processes (slimpipe worker, run-instance or a Slurm run); "
+                                "`slimpipe status` shows them; wait for them or stop them"
+                          : in_use_message(output_dir, fd_);
     ::close(fd_);
     fd_ = -1;
     if (err == EWOULDBLOCK) throw FolderInUse(msg);
     throw Error(msg);
   }
+  if (mode == LockMode::Shared) return;  // the holders of a shared folder are its claims and owners (claims.hpp)
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
   const std::string line = "pid=" + std::to_string(::getpid()) + " host=" + host + " started=" + utc_now_iso() + "\n";

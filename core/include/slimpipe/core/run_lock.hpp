@@ -1,6 +1,8 @@
 // One writer per run folder: `slimpipe run` holds an exclusive flock on <output_dir>/.run.lock for as long as
-// it writes there. The file names the holder (pid, host, start time) so that a second run can say who holds
-// the folder; the kernel drops the lock when the holder exits, however it exits (kill -9 included).
+// it writes there. The processes of a shared run folder (`slimpipe worker`, `run-instance`, `run --executor
+// slurm`; claims.hpp) hold it shared: any number of them at once, and never together with a plain run. The file names
+// the holder (pid, host, start time) so that a second run can say who holds the folder; the kernel drops the lock when
+// the holder exits, however it exits (kill -9 included).
 #pragma once
 
 #include <filesystem>
@@ -21,16 +23,20 @@ class FolderInUse : public Error {
   using Error::Error;
 };
 
+enum class LockMode { Exclusive, Shared };
+
 class RunLock {
  public:
   // Takes the lock without waiting, creating output_dir when needed. Throws FolderInUse when another
-  // process (or another RunLock of this process) holds it, Error when the lock file cannot be opened.
-  explicit RunLock(const fs::path& output_dir);
+  // process (or another RunLock of this process) holds it in the other mode (or, for Exclusive, at all), Error
+  // when the lock file cannot be opened.
+  explicit RunLock(const fs::path& output_dir, LockMode mode = LockMode::Exclusive);
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
 
   const fs::path& path() const { return path_; }
+  bool shared() const { return mode_ == LockMode::Shared; }
   // Not empty when the file system cannot lock files: the run goes on unguarded, and says so.
   const std::string& warning() const { return warning_; }
   static fs::path path_for(const fs::path& output_dir) { return output_dir / ".run.lock"; }
@@ -44,6 +50,7 @@ class RunLock {
 
  private:
   fs::path path_;
+  LockMode mode_;
   std::string warning_;
   int fd_ = -1;
 };
