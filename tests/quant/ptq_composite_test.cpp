@@ -12,10 +12,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using ptq_test::PtqPipeline;
-using ptq_test::read_json;
-using ptq_test::read_text;
-using ptq_test::run;
+using namespace ptq_test;  // PtqPipeline, run, read_json, read_text, the tiny model
 
 const char* kComposite = R"(
 [pipeline]

@@ -14,11 +14,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using ptq_test::PtqPipeline;
-using ptq_test::read_json;
-using ptq_test::read_text;
-using ptq_test::run;
-using ptq_test::tiny_trained_model_pipeline;
+using namespace ptq_test;  // PtqPipeline, run, read_json, read_text, the tiny model
 
 TEST_F(PtqPipeline, CompressBuildsThePipelineFromPaddleNlpFlags) {
   const std::string base = "compress --strategy dynabert+ptq --task seq_cls --source synthetic --model_name_or_path '" +

@@ -21,9 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace rt = slimpipe_runtime;
-using rt::testing::scratch_dir;
-using rt::testing::TinyModel;
-using rt::testing::write_tiny_model;
+using namespace rt::testing;  // TinyModel, write_tiny_model, scratch_dir
 using Json = nlohmann::json;
 
 // Every kernel path the tests exercise: the own kernels at the CPU's best instruction set and capped lower, and

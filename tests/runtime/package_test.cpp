@@ -22,9 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace rt = slimpipe_runtime;
-using rt::testing::scratch_dir;
-using rt::testing::TinyModel;
-using rt::testing::write_tiny_model;
+using namespace rt::testing;  // TinyModel, write_tiny_model, scratch_dir
 using Json = nlohmann::json;
 
 std::vector<std::string> tiny_vocab() {

@@ -93,7 +93,7 @@ void check_packages(const fs::path& out, double accuracy) {
   };
   const double fp32_package = accuracy_of(out / "train" / "runtime");
   EXPECT_NEAR(fp32_package, accuracy, 1e-9);
-  // rank's artifact is the chosen cell, or what its layer fallback made of it: its manifest has the figure.
+  // rank's artifact is the chosen cell: its manifest has the figure.
   const double shipped = read_json(out / "rank" / "manifest.json")["metrics"]["accuracy"].get<double>();
   const double int8_package = accuracy_of(out / "rank" / "runtime");
   EXPECT_NEAR(int8_package, shipped, 0.1);
