@@ -28,9 +28,9 @@ double weight_sum(const torch::nn::Module& m) {
   return s;
 }
 
-train::TrainingArguments worker_args(std::int64_t batch) {
+train::TrainingArguments worker_args(std::int64_t batch, double learning_rate = 3e-3) {
   train::TrainingArguments a;
-  a.learning_rate = 3e-3;
+  a.learning_rate = learning_rate;
   a.max_steps = 20;
   a.per_device_train_batch_size = batch;
   a.per_device_eval_batch_size = 32;
@@ -61,9 +61,9 @@ void write_trainer(std::ostream& out, const train::TrainingResult& r, const nn::
 }
 
 template <typename TestTask>
-void run_trainer(TestTask& task, nn::TaskModel model, std::int64_t batch, std::ostream* out) {
+void run_trainer(TestTask& task, nn::TaskModel model, const train::TrainingArguments& args, std::ostream* out) {
   train_test::TestContext ctx(&task, 1);
-  train::Trainer trainer(model, task, worker_args(batch), ctx);
+  train::Trainer trainer(model, task, args, ctx);
   trainer.set_train_data(task.train);
   trainer.set_eval_data(task.eval);
   const train::TrainingResult result = trainer.train();
@@ -118,14 +118,14 @@ int main(int argc, char** argv) {
     if (mode == "trainer_seq") {
       train_test::OrderTask task;
       task.train = train_test::order_dataset(101, 1);
-      run_trainer(task, start_model(train_test::tiny_config(1), nn::TaskHead::SequenceClassification, env.rank), 12,
-                  out);
+      run_trainer(task, start_model(train_test::tiny_config(1), nn::TaskHead::SequenceClassification, env.rank),
+                  worker_args(12, 1e-2), out);  // learns within the 20 steps: accuracy 0.56 -> 0.89
     } else if (mode == "trainer_token") {
       pruning_test::LabelTask task(nn::TaskHead::TokenClassification);
       const auto config = pruning_test::tiny_config(2, 4);
       task.train = std::make_shared<pruning_test::LabelledFeatures>(49, 8, config.vocab_size, 3, true, 21);
       task.eval = std::make_shared<pruning_test::LabelledFeatures>(32, 8, config.vocab_size, 3, true, 22);
-      run_trainer(task, start_model(config, nn::TaskHead::TokenClassification, env.rank), 8, out);
+      run_trainer(task, start_model(config, nn::TaskHead::TokenClassification, env.rank), worker_args(8), out);
     } else if (mode == "dynabert") {
       run_dynabert(env.rank, out);
     } else {
