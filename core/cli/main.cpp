@@ -392,6 +392,7 @@ int run_pipeline(Executor& ex, const PipelineSpec& spec, const Plan& plan, const
   std::signal(SIGTERM, on_signal);
   if (a.executor != "local" && a.executor != "slurm")
     throw UsageError("--executor " + a.executor + ": expected local or slurm");
+  if (a.executor != "slurm" && !a.slurm_opts.empty()) throw UsageError("--slurm-opt is for --executor slurm");
   RunSummary s = a.executor == "slurm" ? run_slurm(spec, plan, a) : ex.run(a.ro);
   print_run_summary(spec, plan, s);
   // The run report, whatever happened: a failed or interrupted run is reported too. Its own failure

@@ -160,7 +160,7 @@ void cancel_all(const std::vector<NodeJob>& jobs, std::ostream& out) {
     if (!job.job.empty()) ids += " " + job.job;
   if (ids.empty()) return;
   const auto [rc, text] = run_shell("scancel" + ids);
-  out << "slimpipe: interrupted; scancel" << ids << (rc == 0 ? "" : " failed: " + text) << "\n";
+  out << "slimpipe: scancel" << ids << (rc == 0 ? "" : " failed: " + text) << "\n";
 }
 
 // The outcome of every instance once no job is left: what the run folder says, with the job's log for a failure.
@@ -232,11 +232,16 @@ RunSummary run_on_slurm(const PipelineSpec& spec, const Plan& plan, const SlurmR
   for (std::size_t i = 0; i < plan.instances.size(); ++i)
     if (plan.instances[i].is_model() && rows[i].state == FolderState::Failed) throw Error(rows[i].reason);
   std::vector<NodeJob> jobs = group_by_node(plan, rows);
-  for (auto& job : jobs) {
-    job.job = submit(spec, plan, jobs, job, o);
-    write_jobs_json(spec, plan, jobs, o);  // after each job, so that a crash here leaves every id recorded
-    out << "slimpipe: node " << spec.nodes[job.node].id << ": " << job.instances.size() << " instance"
-        << (job.instances.size() == 1 ? "" : "s") << " submitted as Slurm job " << job.job << "\n";
+  try {
+    for (auto& job : jobs) {
+      job.job = submit(spec, plan, jobs, job, o);
+      write_jobs_json(spec, plan, jobs, o);  // after each job, so that a crash here leaves every id recorded
+      out << "slimpipe: node " << spec.nodes[job.node].id << ": " << job.instances.size() << " instance"
+          << (job.instances.size() == 1 ? "" : "s") << " submitted as Slurm job " << job.job << "\n";
+    }
+  } catch (const std::exception&) {
+    cancel_all(jobs, out);  // half a pipeline in the queue would wait for jobs that never come
+    throw;
   }
   bool interrupted = false;
   std::string last;

@@ -1,6 +1,7 @@
 // Workers and run-instance on a shared run folder (shared_run.hpp).
 #include "slimpipe/core/shared_run.hpp"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -26,7 +27,22 @@ std::size_t instances_to_build(const Plan& plan) {
   return n;
 }
 
-int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+// The cores this process may use: its CPU affinity (what a batch system gave it), at most SLURM_CPUS_PER_TASK.
+int cores() {
+  cpu_set_t set;
+  int n = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                        : static_cast<int>(std::thread::hardware_concurrency());
+  if (const char* per_task = std::getenv("SLURM_CPUS_PER_TASK"); per_task && std::atoi(per_task) > 0)
+    n = std::min(n, std::atoi(per_task));
+  return std::max(1, n);
+}
+
+// Intra-op threads of each instance when `parallel` run at once: as the local executor decides, capped by the
+// pipeline's threads_per_instance, so that a result does not depend on where it was built.
+int threads_for(const PipelineSpec& spec, int parallel) {
+  const int fair = std::max(1, cores() / std::max(1, parallel));
+  return spec.threads_per_instance > 0 ? std::min(spec.threads_per_instance, fair) : fair;
+}
 
 // What a process building in a shared run folder holds: the run lock (shared), its owner identity with the
 // heartbeat, the lock file writing to its own journal, the console and the task.
@@ -39,7 +55,7 @@ struct SharedSession {
         console(out, opts.level, opts.format, false, spec.output_dir / "logs" / "run.log", instances_to_build(plan),
                 parallel),
         task(make_run_task(spec)),
-        threads(std::max(1, cores() / std::max(1, parallel))),
+        threads(threads_for(spec, parallel)),
         tmp_root(owner.tmp_root()),
         env{tmp_root, spec.output_dir, spec.seed, spec.device, threads, task.get(), console, lock} {
     if (!run_lock.warning().empty()) out << "slimpipe: warning: " << run_lock.warning() << "\n";
@@ -227,7 +243,7 @@ int run_as_follower(const PipelineSpec& spec, const Plan& plan, std::size_t i, c
       fs::temp_directory_path() / ("slimpipe-rank" + std::to_string(rank) + "-" + std::to_string(::getpid()));
   Console console(out, opts.level, opts.format, false, scratch.string() + ".log", 1, 1);
   std::shared_ptr<Task> task = make_run_task(spec);
-  const int threads = std::max(1, cores() / std::max(1, opts.threads));
+  const int threads = threads_for(spec, opts.threads);
   set_intra_op_threads(threads);
   const fs::path none;
   BuildEnv env{none, spec.output_dir, spec.seed, spec.device, threads, task.get(), console, lock};
