@@ -27,6 +27,7 @@ const char* const kVars[] = {"RANK",
                              "SLURM_PROCID",
                              "SLURM_NTASKS",
                              "SLURM_LAUNCH_NODE_IPADDR",
+                             "SLURM_STEP_ID",
                              "SLIMPIPE_DIST_TIMEOUT"};
 
 // Sets exactly the given variables among kVars for the test's duration.
@@ -70,12 +71,18 @@ TEST(DistributedEnv, ReadsTorchrunAndSlurmVariables) {
   {
     Env e({{"SLURM_PROCID", "2"},
            {"SLURM_NTASKS", "3"},
+           {"SLURM_STEP_ID", "0"},
            {"SLURM_LAUNCH_NODE_IPADDR", "10.1.1.1"},
            {"MASTER_PORT", "30000"}});
     const auto d = DistributedEnv::from_environment();
     EXPECT_EQ(d.rank, 2);
     EXPECT_EQ(d.world_size, 3);
     EXPECT_EQ(d.master_addr, "10.1.1.1");
+  }
+  {
+    // The batch script of an sbatch --ntasks=3 job (no srun step): one process.
+    Env e({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "3"}});
+    EXPECT_FALSE(DistributedEnv::from_environment().enabled());
   }
 }
 

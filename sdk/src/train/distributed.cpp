@@ -72,7 +72,10 @@ std::pair<c10::intrusive_ptr<c10d::Store>, std::string> shared_store(const Distr
 DistributedEnv DistributedEnv::from_environment() {
   DistributedEnv d;
   const bool torchrun = env("RANK") || env("WORLD_SIZE");
-  const bool slurm = !torchrun && env("SLURM_PROCID") && env("SLURM_NTASKS");
+  // Slurm's variables count only inside an srun step: a batch script of an --ntasks=N job has SLURM_PROCID=0 and
+  // SLURM_NTASKS=N too, but it is one process.
+  const bool slurm =
+      !torchrun && env("SLURM_PROCID") && env("SLURM_NTASKS") && (env("SLURM_STEP_ID") || env("SLURM_STEPID"));
   if (!torchrun && !slurm) return d;
   const char* rank_var = torchrun ? "RANK" : "SLURM_PROCID";
   const char* size_var = torchrun ? "WORLD_SIZE" : "SLURM_NTASKS";

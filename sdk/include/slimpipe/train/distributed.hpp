@@ -26,9 +26,10 @@ struct SLIMPIPE_API DistributedEnv {
   bool is_main() const { return rank == 0; }
 
   // RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT as torchrun sets them; without RANK/WORLD_SIZE, Slurm's
-  // SLURM_PROCID and SLURM_NTASKS (srun), with MASTER_ADDR or else SLURM_LAUNCH_NODE_IPADDR. Neither: one process
-  // (world_size 1). Throws Error naming the variable and what it must be when a value is malformed or out of range
-  // (rank outside [0, world_size), a port outside [1, 65535], a timeout outside [1, 604800]).
+  // SLURM_PROCID and SLURM_NTASKS inside an srun step (SLURM_STEP_ID set; a batch script is one process), with
+  // MASTER_ADDR or else SLURM_LAUNCH_NODE_IPADDR. Neither: one process (world_size 1). Throws Error naming the variable
+  // and what it must be when a value is malformed or out of range (rank outside [0, world_size), a port outside [1,
+  // 65535], a timeout outside [1, 604800]).
   static DistributedEnv from_environment();
 };
 
