@@ -81,8 +81,8 @@ RunLock::RunLock(const fs::path& output_dir, LockMode mode) : path_(path_for(out
     std::string msg = err != EWOULDBLOCK ? path_.string() + ": cannot lock: " + std::strerror(err)
                       : mode == LockMode::Exclusive && held_shared(fd_)
                           ? output_dir.string() +
-                                " is in use by shared-folder processes (slimpipe worker, run-instance or a Slurm run); "
-                                "`slimpipe status` shows them; wait for them or stop them"
+                                " is in use by processes sharing it (slimpipe worker, run-instance or a Slurm run; "
+                                "slimpipe status shows them); wait for them or stop them"
                           : in_use_message(output_dir, fd_);
     ::close(fd_);
     fd_ = -1;

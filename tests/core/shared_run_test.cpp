@@ -93,7 +93,7 @@ TEST(SharedRun, KilledWorkersClaimIsTakenOverAfterTheTimeoutAndFinished) {
   // A plain run is kept out while a worker shares the folder.
   const auto plain = run_command(testutil::cli() + " run " + (dir / "p.toml").string() + " -q");
   EXPECT_NE(plain.exit_code, 0);
-  EXPECT_NE(plain.output.find("in use by shared-folder processes"), std::string::npos) << plain.output;
+  EXPECT_NE(plain.output.find("in use by processes sharing it"), std::string::npos) << plain.output;
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   const auto t0 = std::chrono::steady_clock::now();
   const auto b = run_command("cd " + dir.string() + " && " + worker(dir));

@@ -348,6 +348,24 @@ void run_folder_cases(std::map<std::string, MakeCase>& c) {
   };
 }
 
+// The shared run folder rows (docs/scale-out.md).
+void shared_folder_cases(std::map<std::string, MakeCase>& c) {
+  const std::string S = kCli + kTestPlugins;
+  c["run-on-shared-folder"] = [=](const fs::path& d) {
+    sleep_pipeline(d, 4000);
+    return "(" + S + " worker s.toml > w.log 2>&1 &) ; sleep 1.5; " + S + " run s.toml -q";
+  };
+  c["run-instance-input-missing"] = [=](const fs::path& d) {
+    sleep_pipeline(d, 1);
+    std::ofstream(d / "s.toml", std::ios::app) << "[nodes.after]\ntype = \"sleep_record\"\ninputs = [\"cell\"]\n";
+    return S + " run-instance s.toml after";
+  };
+  c["claim-timeout-bad"] = [=](const fs::path& d) {
+    return sleep_pipeline(d, 1), S + " worker s.toml --claim-timeout soon";
+  };
+  c["executor-unknown"] = [=](const fs::path& d) { return sleep_pipeline(d, 1), S + " run s.toml --executor k8s"; };
+}
+
 // The compress rows.
 void compress_cases(std::map<std::string, MakeCase>& c) {
   const std::string S = kCli;
@@ -429,6 +447,7 @@ std::map<std::string, MakeCase> cases() {
   model_cases(c);
   plugin_cases(c);
   run_folder_cases(c);
+  shared_folder_cases(c);
   compress_cases(c);
   bench_and_export_cases(c);
   return c;

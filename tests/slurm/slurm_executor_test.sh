@@ -2,7 +2,8 @@
 # `slimpipe run --executor slurm` on the single-node test cluster (slurm_cluster.sh): a three-cell matrix node (one job
 # array) and a collect node after it (an afterok dependency) finish as Slurm jobs; `slimpipe status` shows the job ids
 # while they run; the artifacts (their hashes in pipeline.lock) and the run report equal those of a local run of the
-# same pipeline. Then a failing cell: the run fails, names the job's log, and the collect job never runs.
+# same pipeline. Then a failing cell: the run fails, names the job's log, and the collect job never runs; and Ctrl-C in
+# the submitter cancels its jobs.
 #   bash slurm_executor_test.sh SLIMPIPE_BINARY TEST_PLUGIN_DIR
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,7 +39,7 @@ collect = true
 sleep_ms = 3000
 payload = "collected"
 TOML
-sp() { "$cli" --plugin-path "$plugins" "$@"; }
+sp() { "$cli" --plugin-path "$plugins" "$@"; }  # (a function runs in a subshell when put in the background)
 
 sp run "$S/p.toml" --set 'pipeline.output_dir="'"$S"'/local"' -q > "$S/local.log" 2>&1 || fail "the local run failed"
 
@@ -86,4 +87,28 @@ grep -q "failed: cell@x=2: instance cell@x=2 told to fail.*log .*/failing/.slurm
   fail "the failure does not name its log: $(cat "$S/failing.log")"
 grep -q "skipped: sum: input cell@x=2 failed" "$S/failing.log" || fail "sum was not skipped: $(cat "$S/failing.log")"
 [ -z "$(squeue -h -o %i)" ] || fail "jobs left in the queue: $(squeue -h -o '%i %T %r')"
+sp status "$S/p.toml" --set 'pipeline.output_dir="'"$S"'/failing"' --set 'nodes.cell.fail_on=[2]' 2> /dev/null |
+  grep -q "cell@x=2  failed: instance cell@x=2 told to fail (x = 2) (log .slurm/logs/cell_" ||
+  fail "status does not show the failure with its log"
 echo "slurm_executor_test: a failing cell is reported with its log; its dependant never ran"
+
+# Ctrl-C in the submitter cancels every job it submitted.
+"$cli" --plugin-path "$plugins" run "$S/p.toml" --set 'pipeline.output_dir="'"$S"'/cancelled"' \
+  --set 'nodes.sum.sleep_ms=30000' \
+  --executor slurm > "$S/cancelled.log" 2>&1 &
+run_pid=$!
+for _ in $(seq 1 200); do
+  [ "$(squeue -h -t RUNNING -n slimpipe-sum -o %i)" != "" ] && break
+  sleep 0.1
+done
+kill -INT $run_pid
+wait $run_pid
+rc=$?
+[ $rc = 130 ] || fail "an interrupted Slurm run gave exit status $rc: $(cat "$S/cancelled.log")"
+grep -q "slimpipe: scancel [0-9]" "$S/cancelled.log" || fail "no scancel: $(cat "$S/cancelled.log")"
+for _ in $(seq 1 100); do
+  [ -z "$(squeue -h -o %i)" ] && break
+  sleep 0.1
+done
+[ -z "$(squeue -h -o %i)" ] || fail "jobs left after Ctrl-C: $(squeue -h -o '%i %T %r')"
+echo "slurm_executor_test: Ctrl-C cancelled the submitted jobs"
