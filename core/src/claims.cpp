@@ -180,6 +180,7 @@ bool Owner::claim(const std::string& id, ClaimInfo* holder) {
       Json{{"instance", id}, {"owner", token_}, {"host", host_}, {"pid", ::getpid()}, {"started", utc_now_iso()}}
           .dump() +
       "\n";
+  std::optional<ClaimInfo> taken;  // the dead claim this owner took over, if any
   for (int attempt = 0; attempt < 5; ++attempt) {
     {
       std::ofstream out(staging, std::ios::binary | std::ios::trunc);
@@ -193,6 +194,7 @@ bool Owner::claim(const std::string& id, ClaimInfo* holder) {
     if (rc == 0) {
       std::lock_guard<std::mutex> l(mu_);
       held_.insert(id);
+      if (holder) *holder = taken.value_or(ClaimInfo{});
       return true;
     }
     if (err != EEXIST) throw Error(file.string() + ": cannot create the claim: " + std::strerror(err));
@@ -203,7 +205,7 @@ bool Owner::claim(const std::string& id, ClaimInfo* holder) {
       if (holder) *holder = *c;
       return false;
     }
-    take_over(file, *c);
+    if (take_over(file, *c)) taken = *c;
   }
   if (holder) holder->instance = id;
   return false;

@@ -136,7 +136,12 @@ class Worker {
       if (row.state == FolderState::Waiting || cancel_requested()) continue;
       std::lock_guard<std::mutex> l(mu_);
       if (running_.count(i) || static_cast<int>(running_.size()) >= opts_.threads) continue;
-      if (!s_.owner.claim(plan_.instances[i].id)) continue;  // a live process builds it
+      ClaimInfo dead;
+      if (!s_.owner.claim(plan_.instances[i].id, &dead)) continue;  // a live process builds it
+      if (!dead.owner.empty())
+        s_.console.log(plan_.instances[i].id, LogLevel::Warn,
+                       "took over the claim of " + dead.who() + " (no heartbeat for " +
+                           std::to_string(static_cast<int>(dead.heartbeat_age)) + " s)");
       // Between the scan and the claim another process may have committed it.
       s_.lock.load();
       scan_.scan(s_.lock);
@@ -293,7 +298,10 @@ int run_single_instance(const PipelineSpec& spec, const Plan& plan, const std::s
     return 0;
   }
   ClaimInfo holder;
-  if (!s.owner.claim(inst.id, &holder))
+  const bool claimed = s.owner.claim(inst.id, &holder);
+  if (claimed && !holder.owner.empty())
+    s.console.log(inst.id, LogLevel::Warn, "took over the claim of " + holder.who() + " (no heartbeat)");
+  if (!claimed)
     throw Error("run-instance " + inst.id + ": claimed by " + holder.who() + " (heartbeat " +
                 std::to_string(static_cast<int>(holder.heartbeat_age)) + " s ago); it is being built there");
   s.lock.load();

@@ -100,6 +100,7 @@ TEST(SharedRun, KilledWorkersClaimIsTakenOverAfterTheTimeoutAndFinished) {
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(b.exit_code, 0) << b.output;
   EXPECT_GE(took, 4.0) << "the instance is built again in full: " << b.output;
+  EXPECT_NE(b.output.find("[cell@x=0] warn: took over the claim of "), std::string::npos) << b.output;
   const auto rec = read_records(dir / "record.txt");
   ASSERT_EQ(rec.at("cell@x=0").size(), 2u);       // started by the killed worker, then by the second one
   EXPECT_EQ(rec.at("cell@x=0").front().end, -1);  // the killed one never finished

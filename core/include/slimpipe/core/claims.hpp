@@ -56,8 +56,9 @@ class Owner {
   fs::path tmp_root() const { return run_dir_ / ".tmp" / token_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
 
-  // Claims an instance: true when this owner holds it now. False when a live owner holds it (described in
-  // *holder when given). A dead claim is taken over. Throws Error when the claims folder cannot be written.
+  // Claims an instance: true when this owner holds it now (*holder, when given, then describes the dead claim it
+  // took over, or is empty). False when a live owner holds it (described in *holder). Throws Error when the claims
+  // folder cannot be written.
   bool claim(const std::string& id, ClaimInfo* holder = nullptr);
   // True while the claim file still names this owner (false once another owner took it over).
   bool holds(const std::string& id) const;
