@@ -157,3 +157,20 @@ TEST(SharedRun, FailedInstanceIsNamedAndItsDependantsSkippedByEveryWorker) {
   EXPECT_EQ(rec.at("cell@x=1").size(), 1u);
   EXPECT_EQ(rec.count("sum"), 0u);
 }
+
+TEST(SharedRun, LaunchedRanksRunTheInstanceAndOnlyRankZeroCommitsIt) {
+  const fs::path dir = make_shared_pipeline("launchranks", 200, 2);
+  const fs::path scratch = dir / "tmp";
+  fs::create_directories(scratch);
+  const std::string run_instance = testutil::cli() + " run-instance " + (dir / "p.toml").string() + " cell@x=1";
+  const auto r = run_command("cd " + dir.string() + " && TMPDIR=" + scratch.string() + " " + SLIMPIPE_CLI +
+                             " launch --nproc 2 -- " + run_instance);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("rank 1 ran cell@x=1; rank 0 commits it"), std::string::npos) << r.output;
+  EXPECT_EQ(read_records(dir / "record.txt").at("cell@x=1").size(), 2u);  // both ranks computed it
+  const auto status = run_command(testutil::cli() + " status " + (dir / "p.toml").string());
+  EXPECT_NE(status.output.find("cell@x=1  finished"), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("cell@x=0  pending"), std::string::npos) << status.output;
+  EXPECT_TRUE(fs::is_empty(scratch)) << "rank 1's private scratch folder is removed";
+  EXPECT_TRUE(fs::is_empty(dir / "out" / ".claims"));
+}
