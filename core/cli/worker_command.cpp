@@ -35,10 +35,10 @@ std::optional<int> parse(const std::string& cmd, const std::vector<std::string>&
   d.add_options()("help,h", "show this help")("plugin-path", po::value(&a.plugin_paths)->composing(),
                                               "folder to search for plugins first (repeatable)")(
       "set", po::value(&a.sets)->composing(), "override a value of the pipeline file (repeatable)");
+  d.add_options()("claim-timeout", po::value(&a.claim_timeout),
+                  "a claim whose heartbeat is older is taken over (default 60s; e.g. 30s, 500ms, 2m)");
   if (cmd != "status")
-    d.add_options()("claim-timeout", po::value(&a.claim_timeout),
-                    "a claim whose heartbeat is older is taken over (default 60s; e.g. 30s, 500ms, 2m)")(
-        "quiet,q", po::bool_switch(&a.quiet), "only warnings and errors")(
+    d.add_options()("quiet,q", po::bool_switch(&a.quiet), "only warnings and errors")(
         "verbose,v", po::bool_switch(&a.verbose), "debug output")("log-format", po::value(&a.log_format),
                                                                   "plain (default) or json");
   if (cmd == "worker")
@@ -102,7 +102,7 @@ std::string age_text(double seconds) {
 }
 
 // One instance's line of `slimpipe status`.
-std::string status_line(const FolderRow& row, const std::optional<ClaimInfo>& claim,
+std::string status_line(const FolderRow& row, double timeout_s, const std::optional<ClaimInfo>& claim,
                         const std::optional<SlurmJobRef>& job, const std::map<std::string, std::string>& queue) {
   const std::string log = job && !job->log.empty() ? " (log " + job->log + ")" : "";
   std::string slurm;
@@ -113,6 +113,7 @@ std::string status_line(const FolderRow& row, const std::optional<ClaimInfo>& cl
   if (row.state == FolderState::Finished) return "finished";
   if (claim)
     return "claimed by " + claim->who() + ", heartbeat " + age_text(claim->heartbeat_age) +
+           (claim->heartbeat_age > timeout_s ? " (dead: the next worker takes it over)" : "") +
            (slurm.empty() ? "" : "; " + slurm);
   if (row.state == FolderState::Failed) return "failed: " + row.reason + log;
   if (job) return slurm;
@@ -122,6 +123,7 @@ std::string status_line(const FolderRow& row, const std::optional<ClaimInfo>& cl
 }
 
 int print_status(const SharedArgs& a) {
+  const double timeout_s = static_cast<double>(parse_claim_timeout(a.claim_timeout, "--claim-timeout").count()) / 1000;
   auto l = load(a);
   const fs::path run = l->spec.output_dir;
   std::vector<std::string> warnings;
@@ -136,8 +138,9 @@ int print_status(const SharedArgs& a) {
     if (inst.is_model()) continue;
     const auto c = claims.find(inst.id);
     const auto j = jobs.find(inst.id);
-    const std::string line = status_line(rows[i], c == claims.end() ? std::nullopt : std::optional(c->second),
-                                         j == jobs.end() ? std::nullopt : std::optional(j->second), queue);
+    const std::string line =
+        status_line(rows[i], timeout_s, c == claims.end() ? std::nullopt : std::optional(c->second),
+                    j == jobs.end() ? std::nullopt : std::optional(j->second), queue);
     ++counts[line.substr(0, line.find_first_of(" :"))];
     std::cout << inst.id << "  " << line << "\n";
   }
@@ -201,7 +204,8 @@ constexpr const char* kRunInstanceUsage =
 constexpr const char* kStatusUsage =
     "usage: slimpipe status PIPELINE.toml|RUN_FOLDER\n\n"
     "Each instance: finished, claimed by host:pid (with its heartbeat's age), submitted as a\n"
-    "Slurm job, pending, or failed (with the job's log).\n";
+    "Slurm job, pending, or failed (with the job's log). A claim whose heartbeat is older than\n"
+    "--claim-timeout is marked dead.\n";
 
 }  // namespace
 

@@ -95,6 +95,9 @@ TEST(SharedRun, KilledWorkersClaimIsTakenOverAfterTheTimeoutAndFinished) {
   EXPECT_NE(plain.exit_code, 0);
   EXPECT_NE(plain.output.find("in use by processes sharing it"), std::string::npos) << plain.output;
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  const auto dead = run_command(testutil::cli() + " status " + (dir / "p.toml").string() + " --claim-timeout 1s");
+  EXPECT_NE(dead.output.find("(dead: the next worker takes it over)"), std::string::npos) << dead.output;
   const auto t0 = std::chrono::steady_clock::now();
   const auto b = run_command("cd " + dir.string() + " && " + worker(dir));
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
