@@ -105,18 +105,22 @@ class Worker {
       : spec_(spec), plan_(plan), opts_(opts), s_(spec, plan, opts, opts.threads), scan_(spec, plan, s_.lock) {}
 
   WorkerResult run() {
-    while (true) {
-      reap_builds();
-      s_.lock.load();
-      scan_.scan(s_.lock);
-      const bool settled = start_builds();
+    try {
+      schedule();
+    } catch (...) {
+      // The run folder could not be read (a corrupt pipeline.lock, a full disk): stop the builds in flight, keep
+      // what they finished, and report the error.
+      request_cancel();
       std::unique_lock<std::mutex> l(mu_);
-      if (settled && running_.empty()) break;
-      if (cancel_requested() && running_.empty()) {
-        result_.interrupted = true;
-        break;
+      while (!running_.empty()) {
+        l.unlock();
+        reap_builds();
+        l.lock();
+        cv_.wait_for(l, opts_.poll, [this] { return !finished_.empty(); });
       }
-      cv_.wait_for(l, opts_.poll, [this] { return !finished_.empty(); });
+      l.unlock();
+      s_.commit();
+      throw;
     }
     s_.commit();
     collect_failures();
@@ -124,6 +128,22 @@ class Worker {
   }
 
  private:
+  void schedule() {
+    while (true) {
+      reap_builds();
+      s_.lock.load();
+      scan_.scan(s_.lock);
+      const bool settled = start_builds();
+      std::unique_lock<std::mutex> l(mu_);
+      if (settled && running_.empty()) return;
+      if (cancel_requested() && running_.empty()) {
+        result_.interrupted = true;
+        return;
+      }
+      cv_.wait_for(l, opts_.poll, [this] { return !finished_.empty(); });
+    }
+  }
+
   // Starts builds of ready instances while this worker has room. True when nothing is left to wait for: every
   // instance is finished, failed (during this worker's life) or blocked by a failure.
   bool start_builds() {
@@ -167,6 +187,8 @@ class Worker {
         oc = build_instance(inst, spec_.nodes[inst.node], inputs, reason, key, s_.env, out);
       } catch (const std::exception& e) {
         oc = {Status::Failed, e.what(), 0};
+      } catch (...) {  // nothing may leave the thread: it would end the process
+        oc = {Status::Failed, "unknown exception", 0};
       }
       s_.console.instance_finished(inst.id, oc.status, oc.seconds);
       s_.owner.release(inst.id);
