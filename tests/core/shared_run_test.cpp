@@ -73,6 +73,9 @@ TEST(SharedRun, ThreeWorkersBuildEveryInstanceExactlyOnce) {
   // Every result is committed: status says finished for all, a plain run has nothing to do, nothing is left over.
   const auto status = run_command(testutil::cli() + " status " + (dir / "p.toml").string());
   EXPECT_NE(status.output.find("7 finished"), std::string::npos) << status.output;
+  const auto folder = run_command(testutil::cli() + " status " + (dir / "out").string());
+  EXPECT_NE(folder.output.find("sum  finished"), std::string::npos) << folder.output;
+  EXPECT_NE(folder.output.find(": 7 recorded, 0 claimed"), std::string::npos) << folder.output;
   EXPECT_TRUE(fs::is_empty(dir / "out" / ".claims"));
   // Each worker folded its journal into pipeline.lock when it ended.
   for (const auto& e : fs::directory_iterator(dir / "out" / "pipeline.lock.d"))
