@@ -37,6 +37,16 @@ TEST(Launch, RanksItStartsFormAProcessGroup) {
   EXPECT_FALSE(read_text(s.dir() / "out.txt").empty());
 }
 
+TEST(Launch, TwoGroupsFormAndWorkSideBySide) {
+  // Two training instances of one pipeline running at once each form their group: neither waits on the other.
+  Scratch s("launch-groups");
+  const Outcome o = run_shell(std::string("timeout 120 ") + kLaunch + " --nproc 2 -- '" + SLIMPIPE_TRAIN_WORKER +
+                                  "' concurrent_groups '" + (s / "out.txt") + "'",
+                              s, "groups");
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(read_text(s.dir() / "out.txt"), "ok\n");
+}
+
 TEST(Launch, AFailingRankStopsTheOthersAndIsNamed) {
   Scratch s("launch-fail");
   const auto start = std::chrono::steady_clock::now();

@@ -44,27 +44,32 @@ void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
   }
 }
 
-// The process's one store for `e` (built by the first group, kept until the process exits: a rank that starts its
-// next group must never meet a store that rank 0 is tearing down), and the key prefix of the next group `name`.
-std::pair<c10::intrusive_ptr<c10d::Store>, std::string> shared_store(const DistributedEnv& e, const std::string& name,
-                                                                     std::chrono::milliseconds timeout) {
+// A store client of its own for the next group `name` (a TCPStore client serialises its operations: two groups
+// forming side by side on one client would each wait on it while holding it), and that group's key prefix. Rank 0
+// serves the store from its first group until the process exits, so a rank that forms its next group never meets
+// a server that rank 0 is tearing down.
+std::pair<c10::intrusive_ptr<c10d::Store>, std::string> group_store(const DistributedEnv& e, const std::string& name,
+                                                                    std::chrono::milliseconds timeout) {
   static std::mutex mutex;
-  static auto* stores = new std::map<std::string, c10::intrusive_ptr<c10d::Store>>();
+  static auto* servers = new std::map<std::string, c10::intrusive_ptr<c10d::Store>>();
   static auto* uses = new std::map<std::string, int>();
-  const std::lock_guard<std::mutex> lock(mutex);
+  c10d::TCPStoreOptions o;
+  o.port = static_cast<std::uint16_t>(e.master_port);
+  o.numWorkers = static_cast<std::size_t>(e.world_size);
+  o.waitWorkers = false;
+  o.timeout = timeout;
   const std::string key = e.master_addr + ":" + std::to_string(e.master_port) + "/" + std::to_string(e.world_size);
-  auto& store = (*stores)[key];
-  if (!store) {
-    c10d::TCPStoreOptions o;
-    o.port = static_cast<std::uint16_t>(e.master_port);
-    o.isServer = e.rank == 0;
-    o.numWorkers = static_cast<std::size_t>(e.world_size);
-    o.waitWorkers = true;
-    o.timeout = timeout;
-    store = c10::make_intrusive<c10d::TCPStore>(e.master_addr, o);
+  int n = 0;
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (e.rank == 0 && !servers->count(key)) {
+      o.isServer = true;
+      (*servers)[key] = c10::make_intrusive<c10d::TCPStore>(e.master_addr, o);
+    }
+    n = (*uses)[key + "/" + name]++;
   }
-  const int n = (*uses)[key + "/" + name]++;
-  return {store, name + "#" + std::to_string(n) + "/"};
+  o.isServer = false;  // the client retries until the server is up, for `timeout`
+  return {c10::make_intrusive<c10d::TCPStore>(e.master_addr, o), name + "#" + std::to_string(n) + "/"};
 }
 
 }  // namespace
@@ -111,7 +116,7 @@ ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::milliseconds ti
                 ")");
   const std::string where = e.master_addr + ":" + std::to_string(e.master_port);
   try {
-    auto [store, prefix] = shared_store(e, name, timeout);
+    auto [store, prefix] = group_store(e, name, timeout);
     impl_->store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(

@@ -4,12 +4,15 @@
 // whose 1-row batches leave rank 0 without rows) or dynabert (width distillation of widths 0.5 and 0.25, padded
 // rows, batches of 12 ending in 5). Ranks start from different weights: rank 0's must reach every rank. Rank 0 (or
 // the single process) writes one line per figure to OUT: "loss STEP [WIDTH] V...", "eval STEP [WIDTH] V",
-// "best [WIDTH] V STEP", "weights [WIDTH] SUM|W|"; the other ranks write nothing.
+// "best [WIDTH] V STEP", "weights [WIDTH] SUM|W|"; the other ranks write nothing. MODE concurrent_groups: two
+// process groups formed and used at once by two threads; rank 0 writes "ok".
 #include <ATen/Parallel.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
+#include <thread>
 
 #include "pruning/pruning_test_support.hpp"
 #include "slimpipe/pruning/width_distillation.hpp"
@@ -100,11 +103,41 @@ void run_dynabert(int rank, std::ostream* out) {
   }
 }
 
+// Two process groups formed and used side by side by two threads (as two training instances of one pipeline run
+// at once), the second 0.3 s after the first, in opposite orders on the two ranks. Returns whether every average came
+// out right.
+bool concurrent_groups(const train::DistributedEnv& env) {
+  std::atomic<bool> ok{true};
+  auto use = [&](const std::string& name, double scale) {
+    try {
+      train::ProcessGroup group(env, std::chrono::seconds(20), name);
+      for (int i = 0; i < 50; ++i) {
+        at::Tensor t = torch::full({8}, scale * (env.rank + 1), torch::kFloat);
+        group.average({t});
+        ok = ok && std::abs(t[7].item<double>() - scale * (env.world_size + 1) / 2.0) < 1e-6;
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "train_worker: group %s: %s\n", name.c_str(), e.what());
+      ok = false;
+    }
+  };
+  const bool flip = env.rank % 2 == 1;
+  std::thread a([&] { use(flip ? "b" : "a", flip ? 10.0 : 1.0); });
+  std::thread b([&] {
+    // Later: a rank's first group is already waiting for its peer when the second one forms.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    use(flip ? "a" : "b", flip ? 1.0 : 10.0);
+  });
+  a.join();
+  b.join();
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: train_worker trainer_seq|trainer_token|dynabert OUT_FILE\n");
+    std::fprintf(stderr, "usage: train_worker trainer_seq|trainer_token|dynabert|concurrent_groups OUT_FILE\n");
     return 2;
   }
   try {
@@ -128,6 +161,9 @@ int main(int argc, char** argv) {
       run_trainer(task, start_model(config, nn::TaskHead::TokenClassification, env.rank), worker_args(8), out);
     } else if (mode == "dynabert") {
       run_dynabert(env.rank, out);
+    } else if (mode == "concurrent_groups") {
+      if (!concurrent_groups(env)) return 1;
+      if (out) *out << "ok\n";
     } else {
       std::fprintf(stderr, "train_worker: unknown mode '%s'\n", mode.c_str());
       return 2;

@@ -36,9 +36,10 @@ struct SLIMPIPE_API DistributedEnv {
 // A Gloo process group over a c10d::TCPStore at master_addr:master_port. Every rank constructs one with the same
 // world size; the constructor returns once all have joined (or throws Error after `timeout`).
 //
-// The store is one per process (rank 0 serves it until the process exits), so a process may build several groups,
-// one after another or side by side: each is keyed by `name` and by how many groups of that name this process built
-// before, and the ranks must build theirs in the same order (a training run names its group after its instance).
+// Rank 0 serves the store from its first group until the process exits; each group has its own client and key
+// prefix. So a process may build several groups, one after another or side by side: each is keyed by `name` and by
+// how many groups of that name this process built before, and the ranks must build theirs in the same order (a
+// training run names its group after its instance).
 class SLIMPIPE_API ProcessGroup {
  public:
   explicit ProcessGroup(const DistributedEnv& env, std::chrono::milliseconds timeout = std::chrono::minutes(5),
