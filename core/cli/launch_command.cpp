@@ -32,8 +32,9 @@ Starts N processes of COMMAND on this host for data-parallel training, as torchr
   MASTER_ADDR, MASTER_PORT 127.0.0.1 and P (default: a free port)
   SLIMPIPE_RANK_SUFFIX     "" for rank 0, ".rank<R>" for rank R > 0 (for a per-rank output_dir:
                            --set 'pipeline.output_dir=runs/x${SLIMPIPE_RANK_SUFFIX}')
-SIGINT and SIGTERM are passed on to every rank. When a rank exits non-zero, the others are stopped
-(SIGTERM, then SIGKILL after 5 s) and launch exits with that rank's status.
+SIGINT and SIGTERM are passed on to every rank (after SIGTERM, ranks still running 5 s later are killed).
+When a rank exits non-zero, the others are stopped (SIGTERM, then SIGKILL after 5 s) and launch exits with
+that rank's status.
 )";
 
 struct LaunchOptions {
@@ -204,6 +205,10 @@ int supervise(std::vector<Rank>& ranks) {
     if (sig == SIGINT || sig == SIGTERM) {
       interrupted = sig;
       signal_all(ranks, sig);
+      if (sig == SIGTERM && !stopping) {  // a rank blocked in a collective cannot act on it: SIGKILL follows
+        stopping = true;
+        kill_at = clock::now() + std::chrono::seconds(5);
+      }
     }
     int status = 0;
     for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {

@@ -73,6 +73,20 @@ TEST(Launch, PassesSigtermOnToEveryRank) {
   EXPECT_EQ(read_text(s.dir() / "term.1"), "stopped\n");
 }
 
+TEST(Launch, KillsRanksStillRunningFiveSecondsAfterSigterm) {
+  Scratch s("launch-kill");
+  const std::string dir = s.dir().string();
+  std::ofstream(s / "rank.sh") << "trap '' TERM\ntouch " << dir << "/up.$RANK\nsleep 60\n";  // ignores SIGTERM
+  const auto start = std::chrono::steady_clock::now();
+  const Outcome o = run_shell(kLaunch + " --nproc 2 -- sh '" + (s / "rank.sh") + "' & pid=$!; for i in $(seq 100); " +
+                                  "do [ -e " + dir + "/up.0 ] && [ -e " + dir + "/up.1 ] && break; sleep 0.1; done; " +
+                                  "kill -TERM $pid; wait $pid",
+                              s, "kill");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(o.status, 128 + 9) << o.err;  // the ranks' status: SIGKILL
+  EXPECT_LT(seconds, 30.0);
+}
+
 TEST(Launch, BadOptionsAreOneLineUsageErrors) {
   Scratch s("launch-usage");
   auto error_of = [&](const std::string& args) {
