@@ -198,7 +198,7 @@ constexpr const char* kRunInstanceUsage =
     "usage: slimpipe run-instance PIPELINE.toml INSTANCE_ID [--claim-timeout 60s]\n\n"
     "Builds exactly one instance under a claim and commits it to the run folder; its inputs\n"
     "must be finished. A non-zero rank of a data-parallel group (RANK with WORLD_SIZE > 1, or\n"
-    "SLURM_PROCID with SLURM_NTASKS > 1) computes in a private scratch folder and commits\n"
+    "SLURM_PROCID with SLURM_NTASKS > 1 under srun) computes in a private scratch folder and commits\n"
     "nothing: rank 0 commits.\n";
 
 constexpr const char* kStatusUsage =

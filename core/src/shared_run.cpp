@@ -296,7 +296,9 @@ int env_int(const char* name, int fallback) {
 
 int data_parallel_rank() {
   if (env_int("WORLD_SIZE", 1) > 1) return env_int("RANK", 0);
-  if (env_int("SLURM_NTASKS", 1) > 1) return env_int("SLURM_PROCID", 0);
+  // Slurm's variables count inside an srun step only: a batch script of an --ntasks=N job is one process.
+  const char* step = std::getenv("SLURM_STEP_ID");
+  if (step && *step && env_int("SLURM_NTASKS", 1) > 1) return env_int("SLURM_PROCID", 0);
   return 0;
 }
 

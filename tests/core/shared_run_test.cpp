@@ -140,7 +140,11 @@ TEST(SharedRun, RunInstanceNamesTheMissingInputThenBuildsOnlyItsInstance) {
   const auto follower = run_command("RANK=1 WORLD_SIZE=2 " + testutil::cli() + " run-instance " + p + " sum");
   ASSERT_EQ(follower.exit_code, 0) << follower.output;
   EXPECT_NE(follower.output.find("rank 1 ran sum; rank 0 commits it"), std::string::npos) << follower.output;
-  EXPECT_EQ(read_records(dir / "record.txt").at("sum").size(), 1u);
+  // The same under srun (inside a step); a batch script's SLURM_PROCID/SLURM_NTASKS alone make no group.
+  const auto srun =
+      run_command("SLURM_PROCID=1 SLURM_NTASKS=2 SLURM_STEP_ID=0 " + testutil::cli() + " run-instance " + p + " sum");
+  EXPECT_NE(srun.output.find("rank 1 ran sum; rank 0 commits it"), std::string::npos) << srun.output;
+  EXPECT_EQ(read_records(dir / "record.txt").at("sum").size(), 2u);
   const auto status = run_command(testutil::cli() + " status " + p);
   EXPECT_NE(status.output.find("sum  pending"), std::string::npos) << status.output;
   const auto leader = run_command(testutil::cli() + " run-instance " + p + " sum");

@@ -66,7 +66,8 @@ int run_single_instance(const PipelineSpec& spec, const Plan& plan, const std::s
                         const SharedRunOptions& opts);
 
 // This process's rank in a data-parallel group: RANK when WORLD_SIZE > 1 (torchrun, `slimpipe launch`), else
-// SLURM_PROCID when SLURM_NTASKS > 1 (srun), else 0. Throws Error naming a malformed variable.
+// SLURM_PROCID when SLURM_NTASKS > 1 inside an srun step (SLURM_STEP_ID set), else 0, as
+// slimpipe::train::DistributedEnv decides. Throws Error naming a malformed variable.
 int data_parallel_rank();
 
 }  // namespace slimpipe::core
