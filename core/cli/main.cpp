@@ -454,9 +454,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   // Options may come before the command: `slimpipe --plugin-path X run p.toml`.
-  static const std::vector<std::string> kCommands = {"run",    "validate",     "plan",  "graph",    "report",
-                                                     "verify", "plugins",      "bench", "compress", "export-runtime",
-                                                     "worker", "run-instance", "status"};
+  static const std::vector<std::string> kCommands = {"run",    "validate",     "plan",   "graph",    "report",
+                                                     "verify", "plugins",      "bench",  "compress", "export-runtime",
+                                                     "worker", "run-instance", "status", "launch"};
   if (args[0].rfind("-", 0) == 0) {
     auto it = std::find_if(args.begin(), args.end(), [](const std::string& a) {
       return std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end();

@@ -348,7 +348,7 @@ void run_folder_cases(std::map<std::string, MakeCase>& c) {
   };
 }
 
-// The shared run folder rows (docs/scale-out.md).
+// The shared run folder rows (docs/scale-out.md) and slimpipe launch's (docs/training.md).
 void shared_folder_cases(std::map<std::string, MakeCase>& c) {
   const std::string S = kCli + kTestPlugins;
   c["run-on-shared-folder"] = [=](const fs::path& d) {
@@ -364,6 +364,9 @@ void shared_folder_cases(std::map<std::string, MakeCase>& c) {
     return sleep_pipeline(d, 1), S + " worker s.toml --claim-timeout soon";
   };
   c["executor-unknown"] = [=](const fs::path& d) { return sleep_pipeline(d, 1), S + " run s.toml --executor k8s"; };
+  c["launch-bad-nproc"] = [=](const fs::path&) { return kCli + " launch --nproc 0 -- true"; };
+  c["launch-no-command"] = [=](const fs::path&) { return kCli + " launch --nproc 2"; };
+  c["launch-rank-failed"] = [=](const fs::path&) { return kCli + " launch --nproc 2 -- sh -c 'test \"$RANK\" = 0'"; };
 }
 
 // The compress rows.
