@@ -40,6 +40,10 @@ Settings Settings::read(Context& ctx, const Params& p) {
     throw Error("rank: confidence must be in (0, 1), got " + fixed(s.confidence, 3));
   if (s.resamples < 0) throw Error("rank: bootstrap_resamples must be >= 0, got " + std::to_string(s.resamples));
   if (!(s.fidelity_tolerance >= 0)) throw Error("rank: fidelity_tolerance_db must be >= 0");
+  s.latency_tolerance = p.get_float("latency_tolerance");
+  if (!(s.latency_tolerance >= 0 && s.latency_tolerance < 1))
+    throw Error("rank: latency_tolerance must be in [0, 1) (a fraction of the slower p50), got " +
+                fixed(s.latency_tolerance, 3));
   s.baseline = p.get_string("baseline");
   s.evaluate = p.get_bool("evaluate");
   s.report_test = p.get_bool("report_test");
@@ -97,6 +101,9 @@ Schema schema() {
               "report test beside dev (never used to choose)")
           .param("min_logit_sqnr_db", T::Float, 20.0,
                  "an INT8 candidate whose output logits have a lower SQNR against its fp32 model is never chosen")
+          .param("latency_tolerance", T::Float, 0.05,
+                 "among those, a candidate is faster than another only when its p50 is more than this fraction below "
+                 "the other's and its p90 below the other's p50; closer timings are ties, decided by the metric")
           .param("fidelity_tolerance_db", T::Float, 1.0,
                  "among candidates within noise of the best metric, those within this many dB of the highest SQNR are "
                  "equally faithful; the fastest of them is chosen")
@@ -120,7 +127,7 @@ Schema schema() {
 }  // namespace slimpipe::ranking
 
 SLIMPIPE_PLUGIN(
-    slimpipe::ranking::Rank, "rank", "1.3.0",
+    slimpipe::ranking::Rank, "rank", "1.4.0",
     "rank every candidate (metric, Δ with interval vs the user's model, logit SQNR, agreement, size, runtime "
     "latency), keep the best by a noise-aware rule",
     slimpipe::ranking::schema)

@@ -1,8 +1,10 @@
 // rank's choice (docs/quantization.md, "How rank chooses"). Eligible: within max_metric_drop and, for INT8
 // candidates, logit SQNR >= min_logit_sqnr_db. objective "metric": among the eligible candidates whose metric is
 // within noise of the best one (the upper end of the paired-bootstrap interval of candidate - best is >= 0), those
-// within fidelity_tolerance_db of the highest SQNR, then the fastest (p50 at the first bench batch size), then the
-// highest metric, then the smallest. "latency" / "size": the fastest / smallest eligible one.
+// within fidelity_tolerance_db of the highest SQNR, then the clearly fastest (at the first bench batch size, its p50
+// more than latency_tolerance below the other's and its p90 below the other's p50), then the highest metric, then
+// the smallest. "latency" / "size": the fastest / smallest
+// eligible one.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -24,6 +26,22 @@ bool better_metric(const Candidate& x, const Candidate& y) {
 std::optional<bool> faster(const Candidate& x, const Candidate& y) {
   if (x.timing.timed() != y.timing.timed()) return x.timing.timed();
   if (x.timing.timed() && x.timing.p50[0] != y.timing.p50[0]) return x.timing.p50[0] < y.timing.p50[0];
+  return std::nullopt;
+}
+
+// Whether x is clearly faster than y at the first bench batch size: x's p50 more than `tolerance` below y's and x's
+// p90 below y's p50, neither marked noisy, so that the timing noise of a busy machine cannot reverse it; nullopt when
+// the timings do not tell them apart. Candidates within noise of each other on metric, fidelity and speed are then
+// chosen by the metric, and the same pipeline chooses the same model on a quiet or a loaded machine, under any
+// executor.
+std::optional<bool> clearly_faster(const Candidate& x, const Candidate& y, double tolerance) {
+  if (x.timing.timed() != y.timing.timed()) return x.timing.timed();
+  if (!x.timing.timed()) return std::nullopt;
+  const auto ahead = [tolerance](const ModelTiming& a, const ModelTiming& b) {
+    return !a.noisy && !b.noisy && a.p50[0] < (1.0 - tolerance) * b.p50[0] && a.p90[0] < b.p50[0];
+  };
+  if (ahead(x.timing, y.timing)) return true;
+  if (ahead(y.timing, x.timing)) return false;
   return std::nullopt;
 }
 
@@ -72,10 +90,10 @@ void Rank::choose_within_noise() {
     if (std::isinf(best_sqnr) || (cands_[k].sqnr_db && *cands_[k].sqnr_db >= best_sqnr - s_.fidelity_tolerance))
       faithful.push_back(k);
   std::size_t chosen = faithful.front();
-  bool timed = false;  // whether latency decided anything (bench = false: the metric does)
+  bool timed = false;  // whether latency decided anything (bench = false, or timings within noise: the metric does)
   for (std::size_t k : faithful) {
     if (k == chosen) continue;
-    const auto f = faster(cands_[k], cands_[chosen]);
+    const auto f = clearly_faster(cands_[k], cands_[chosen], s_.latency_tolerance);
     timed = timed || f.has_value();
     if (f ? *f : better_metric(cands_[k], cands_[chosen])) chosen = k;
   }
