@@ -101,9 +101,10 @@ Schema schema() {
               "report test beside dev (never used to choose)")
           .param("min_logit_sqnr_db", T::Float, 20.0,
                  "an INT8 candidate whose output logits have a lower SQNR against its fp32 model is never chosen")
-          .param("latency_tolerance", T::Float, 0.05,
-                 "among those, a candidate is faster than another only when its p50 is more than this fraction below "
-                 "the other's and its p90 below the other's p50; closer timings are ties, decided by the metric")
+          .param("latency_tolerance", T::Float, 0.10,
+                 "among those, a candidate is faster than another only when, at every bench batch size, its p50 is "
+                 "more than this fraction below the other's and its p90 below the other's p50; closer timings are "
+                 "ties, decided by the metric")
           .param("fidelity_tolerance_db", T::Float, 1.0,
                  "among candidates within noise of the best metric, those within this many dB of the highest SQNR are "
                  "equally faithful; the fastest of them is chosen")

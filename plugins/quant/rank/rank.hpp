@@ -76,7 +76,7 @@ struct Settings {
   double max_drop = 0;
   std::string objective;
   double min_sqnr = 0, fidelity_tolerance = 0, confidence = 0;
-  double latency_tolerance = 0.05;  // p50s closer than this fraction are equally fast
+  double latency_tolerance = 0.10;  // p50s closer than this fraction are equally fast
   int resamples = 0;
   std::string baseline;  // "auto", "none" or a candidate id
   bool evaluate = true, report_test = true;

@@ -1,7 +1,7 @@
 // rank's choice (docs/quantization.md, "How rank chooses"). Eligible: within max_metric_drop and, for INT8
 // candidates, logit SQNR >= min_logit_sqnr_db. objective "metric": among the eligible candidates whose metric is
 // within noise of the best one (the upper end of the paired-bootstrap interval of candidate - best is >= 0), those
-// within fidelity_tolerance_db of the highest SQNR, then the clearly fastest (at the first bench batch size, its p50
+// within fidelity_tolerance_db of the highest SQNR, then the clearly fastest (at every bench batch size, its p50
 // more than latency_tolerance below the other's and its p90 below the other's p50), then the highest metric, then
 // the smallest. "latency" / "size": the fastest / smallest
 // eligible one.
@@ -29,16 +29,19 @@ std::optional<bool> faster(const Candidate& x, const Candidate& y) {
   return std::nullopt;
 }
 
-// Whether x is clearly faster than y at the first bench batch size: x's p50 more than `tolerance` below y's and x's
-// p90 below y's p50, neither marked noisy, so that the timing noise of a busy machine cannot reverse it; nullopt when
-// the timings do not tell them apart. Candidates within noise of each other on metric, fidelity and speed are then
-// chosen by the metric, and the same pipeline chooses the same model on a quiet or a loaded machine, under any
-// executor.
+// Whether x is clearly faster than y: at every bench batch size, x's p50 more than `tolerance` below y's and x's p90
+// below y's p50, neither marked noisy, so that the timing noise of a busy machine (a spike at one batch size, a few
+// percent either way) cannot decide; nullopt when the timings do not tell them apart. Candidates within noise of
+// each other on metric, fidelity and speed (PTQ cells of one model have the same arithmetic) are then chosen by the
+// metric, and the same pipeline chooses the same model on a quiet or a loaded machine, under any executor.
 std::optional<bool> clearly_faster(const Candidate& x, const Candidate& y, double tolerance) {
   if (x.timing.timed() != y.timing.timed()) return x.timing.timed();
   if (!x.timing.timed()) return std::nullopt;
   const auto ahead = [tolerance](const ModelTiming& a, const ModelTiming& b) {
-    return !a.noisy && !b.noisy && a.p50[0] < (1.0 - tolerance) * b.p50[0] && a.p90[0] < b.p50[0];
+    if (a.noisy || b.noisy || a.p50.size() != b.p50.size()) return false;
+    for (std::size_t i = 0; i < a.p50.size(); ++i)
+      if (!(a.p50[i] < (1.0 - tolerance) * b.p50[i] && a.p90[i] < b.p50[i])) return false;
+    return true;
   };
   if (ahead(x.timing, y.timing)) return true;
   if (ahead(y.timing, x.timing)) return false;
